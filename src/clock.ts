@@ -1,0 +1,192 @@
+/**
+ * Time, injected. The engine, the pacer and the simulated network read time
+ * only through a Clock, so the same code runs in real time (the server) and
+ * in virtual time (tests, the benchmark) where a 100k-recipient send with
+ * timeouts costs milliseconds of CPU instead of minutes.
+ */
+
+export interface Clock {
+  /** Milliseconds on this clock's own time line. */
+  now(): number;
+  /** Resolves after `ms`; rejects with the signal's reason if aborted first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+/** Real time, optionally sped up: with scale 10, sleep(1000) takes 100 ms and now() runs 10x. */
+export class SystemClock implements Clock {
+  private readonly origin = Date.now();
+  constructor(private readonly scale = 1) {
+    if (!(scale > 0)) throw new RangeError(`clock scale must be > 0, got ${scale}`);
+  }
+
+  now(): number {
+    return this.origin + (Date.now() - this.origin) * this.scale;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(abortReason(signal!));
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.max(0, ms) / this.scale);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+export const systemClock: Clock = new SystemClock();
+
+interface Timer {
+  at: number;
+  seq: number;
+  fire: () => void;
+  cancelled: boolean;
+}
+
+/**
+ * Discrete-event time. Timers fire only when {@link VirtualClock.run} finds
+ * every task idle (nothing left in the microtask and I/O queues that could
+ * still schedule an earlier timer); then time jumps to the earliest timer.
+ * Timers due at the same instant fire in the order they were set.
+ */
+export class VirtualClock implements Clock {
+  private time: number;
+  private seq = 0;
+  private readonly heap: Timer[] = [];
+
+  constructor(start = 0) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    return new Promise((resolve, reject) => {
+      const timer: Timer = {
+        at: this.time + Math.max(0, ms),
+        seq: this.seq++,
+        cancelled: false,
+        fire: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        timer.cancelled = true;
+        reject(abortReason(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.push(timer);
+    });
+  }
+
+  /** Timers still waiting (cancelled ones excluded). */
+  get pending(): number {
+    return this.heap.filter((t) => !t.cancelled).length;
+  }
+
+  /** Moves time forward by `ms`, firing every timer due on the way. */
+  async advance(ms: number): Promise<void> {
+    const until = this.time + ms;
+    for (;;) {
+      await settle();
+      const next = this.peek();
+      if (!next || next.at > until) break;
+      this.fireNext();
+    }
+    this.time = until;
+    await settle();
+  }
+
+  /**
+   * Drives `work` to completion in virtual time: whenever nothing is runnable,
+   * jump to the next timer. Throws if the work waits with no timer left
+   * (a deadlock in virtual time would otherwise hang the test).
+   */
+  async run<T>(work: Promise<T> | (() => Promise<T>)): Promise<T> {
+    const promise = typeof work === 'function' ? work() : work;
+    let done = false;
+    let idleRounds = 0;
+    promise.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    for (;;) {
+      await settle();
+      if (done) return promise;
+      if (this.peek()) {
+        idleRounds = 0;
+        this.fireNext();
+        continue;
+      }
+      // Nothing scheduled: real I/O (a store) may still be in flight; give it real time.
+      if (++idleRounds > 2000) throw new Error('VirtualClock.run: work is waiting but no timer is pending');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  private fireNext(): void {
+    const timer = this.pop()!;
+    this.time = Math.max(this.time, timer.at);
+    timer.fire();
+  }
+
+  private peek(): Timer | undefined {
+    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+    return this.heap[0];
+  }
+
+  private push(timer: Timer): void {
+    const h = this.heap;
+    h.push(timer);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): Timer | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function before(a: Timer, b: Timer): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+/** Lets every queued microtask and immediate run, so idle really means idle. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

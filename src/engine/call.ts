@@ -1,0 +1,43 @@
+/**
+ * One transport call under the batch timeout. The call gets its own signal,
+ * aborted when the timeout fires; the caller's cancellation is deliberately
+ * not wired in, because a batch already on the wire is allowed to finish.
+ */
+import type { Clock } from '../clock.js';
+import { asTransportError, TransportError } from '../transport.js';
+
+export type CallResult<T> =
+  | { readonly ok: true; readonly value: T; readonly durationMs: number }
+  | { readonly ok: false; readonly error: TransportError; readonly durationMs: number };
+
+export async function callWithTimeout<T>(
+  clock: Clock,
+  timeoutMs: number,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<CallResult<T>> {
+  const controller = new AbortController();
+  const started = clock.now();
+  const timeout = new TransportError('TIMEOUT', `no answer within ${timeoutMs} ms`);
+  const timer = clock.sleep(timeoutMs, controller.signal).then(() => {
+    controller.abort(timeout);
+    throw timeout;
+  });
+  let work: Promise<T>;
+  try {
+    work = call(controller.signal);
+  } catch (error) {
+    work = Promise.reject(error);
+  }
+  // Whichever loses the race still settles later; nobody is waiting for it.
+  work.catch(() => {});
+  timer.catch(() => {});
+  try {
+    const value = await Promise.race([work, timer]);
+    return { ok: true, value, durationMs: clock.now() - started };
+  } catch (error) {
+    const failure = controller.signal.aborted && controller.signal.reason === timeout ? timeout : asTransportError(error);
+    return { ok: false, error: failure, durationMs: clock.now() - started };
+  } finally {
+    if (!controller.signal.aborted) controller.abort();
+  }
+}

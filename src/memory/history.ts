@@ -1,0 +1,119 @@
+/**
+ * What a WhatsApp session has proven (the seed's SessionBatchHistory) and the
+ * pure rules that update it after each transport call. Storage lives in
+ * session-memory.ts; this file has no I/O so the rules are testable alone.
+ */
+
+export interface SessionBatchHistory {
+  readonly sessionId: string;
+  /** Largest batch that succeeded (lowered after a failure at or above it: see recordBatch). */
+  readonly maxProvenBatchSize: number;
+  /** When a batch last succeeded, ms on the memory's clock. The TTL counts from here. */
+  readonly lastSuccessfulSend: number;
+  /** Successful transport calls (batches) on this session. */
+  readonly totalSuccessfulSends: number;
+  /** All transport calls recorded, successful or not: the denominator of successRate. */
+  readonly totalAttempts: number;
+  /** EMA of successful batch durations (0.8 old, 0.2 new), ms. */
+  readonly averageBatchTime: number;
+  /** totalSuccessfulSends / totalAttempts. */
+  readonly successRate: number;
+}
+
+/** One transport call, as memory needs it. */
+export interface BatchRecord {
+  readonly size: number;
+  readonly durationMs: number;
+  readonly ok: boolean;
+  /**
+   * False for failures that say nothing about size (a rate limit): those count
+   * against successRate but never lower the proven size.
+   */
+  readonly sizeRelated: boolean;
+}
+
+/** Per-send state of the downgrade rule. */
+export interface SendLearning {
+  /** A failure at or above the proven size happened and no batch has succeeded since. */
+  readonly downgradePending: boolean;
+}
+
+export const freshSendLearning: SendLearning = { downgradePending: false };
+
+export function emptyHistory(sessionId: string, now: number): SessionBatchHistory {
+  return {
+    sessionId,
+    maxProvenBatchSize: 0,
+    lastSuccessfulSend: now,
+    totalSuccessfulSends: 0,
+    totalAttempts: 0,
+    averageBatchTime: 0,
+    successRate: 1,
+  };
+}
+
+/** True when history is older than the TTL (counted from the last success) and must be ignored. */
+export function isExpired(history: SessionBatchHistory, now: number, ttlMs: number): boolean {
+  return now - history.lastSuccessfulSend > ttlMs;
+}
+
+/**
+ * Applies one batch to the history.
+ * - A success raises maxProvenBatchSize; a failure never raises it.
+ * - A size-related failure at or above the proven size marks a downgrade: the
+ *   next success in this send sets the proven size to its own size, and later
+ *   successes raise it again as usual. So after the send the proven size is the
+ *   largest size that succeeded after the failure (seed scenario 3: 5000 fails,
+ *   2000 and 4000 succeed, proven becomes 4000).
+ * - The EMA starts from the first sample rather than from 0, which the seed's
+ *   sketch would have dragged toward zero for its first few batches.
+ */
+export function recordBatch(
+  previous: SessionBatchHistory,
+  learning: SendLearning,
+  batch: BatchRecord,
+  now: number,
+): { history: SessionBatchHistory; learning: SendLearning } {
+  const totalAttempts = previous.totalAttempts + 1;
+  if (!batch.ok) {
+    const totalSuccessfulSends = previous.totalSuccessfulSends;
+    const marks =
+      batch.sizeRelated && previous.maxProvenBatchSize > 0 && batch.size >= previous.maxProvenBatchSize;
+    return {
+      history: { ...previous, totalAttempts, successRate: totalSuccessfulSends / totalAttempts },
+      learning: marks ? { downgradePending: true } : learning,
+    };
+  }
+  const totalSuccessfulSends = previous.totalSuccessfulSends + 1;
+  const maxProvenBatchSize = learning.downgradePending
+    ? batch.size
+    : Math.max(previous.maxProvenBatchSize, batch.size);
+  const averageBatchTime =
+    previous.totalSuccessfulSends === 0
+      ? batch.durationMs
+      : previous.averageBatchTime * 0.8 + batch.durationMs * 0.2;
+  return {
+    history: {
+      ...previous,
+      maxProvenBatchSize,
+      lastSuccessfulSend: now,
+      totalSuccessfulSends,
+      totalAttempts,
+      averageBatchTime,
+      successRate: totalSuccessfulSends / totalAttempts,
+    },
+    learning: freshSendLearning,
+  };
+}
+
+/** Checks a value read from a store; anything else is treated as no history. */
+export function isSessionBatchHistory(value: unknown): value is SessionBatchHistory {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.sessionId === 'string' &&
+    ['maxProvenBatchSize', 'lastSuccessfulSend', 'totalSuccessfulSends', 'totalAttempts', 'averageBatchTime', 'successRate'].every(
+      (k) => typeof v[k] === 'number' && Number.isFinite(v[k]),
+    )
+  );
+}

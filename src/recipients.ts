@@ -1,0 +1,77 @@
+/**
+ * Recipient normalisation: what callers send (JIDs, phone numbers in the
+ * formats people type) becomes WhatsApp user JIDs, in input order, first
+ * occurrence kept. Anything unusable is reported back with a reason.
+ *
+ * Hand-written rather than libphonenumber-js: WhatsApp addresses by E.164
+ * digits alone, and the library costs ~40 µs a number (4 s for a 100k list),
+ * while the only check the send needs is "a plausible international number".
+ */
+
+export const USER_JID_SUFFIX = '@s.whatsapp.net';
+
+export interface InvalidRecipient {
+  readonly input: string;
+  readonly reason: string;
+}
+
+export interface NormalizedRecipients {
+  /** Unique JIDs in first-seen order. */
+  readonly valid: string[];
+  readonly invalid: InvalidRecipient[];
+  /** Inputs dropped because they named a recipient already in `valid`. */
+  readonly duplicates: number;
+}
+
+const PHONE_PUNCTUATION = /[\s().\-\u00a0]/g;
+const DIGITS = /^\d+$/;
+
+/** E.164 allows at most 15 digits; the shortest numbers in use have 7. */
+function checkDigits(digits: string): string | undefined {
+  if (!DIGITS.test(digits)) return 'phone number may contain only digits, spaces, dashes, dots, parentheses and a leading +';
+  if (digits.length < 7) return `phone number has ${digits.length} digits; an international number has 7 to 15`;
+  if (digits.length > 15) return `phone number has ${digits.length} digits; an international number has 7 to 15`;
+  if (digits.startsWith('0')) return 'phone number must start with its country code (no leading 0)';
+  return undefined;
+}
+
+/** One input to a JID, or the reason it cannot be one. */
+export function toJid(input: string): { jid: string } | { reason: string } {
+  const text = input.trim();
+  if (text === '') return { reason: 'empty recipient' };
+  const at = text.indexOf('@');
+  if (at !== -1) {
+    const user = text.slice(0, at);
+    const domain = text.slice(at + 1).toLowerCase();
+    // whatsapp-web.js and older Baileys spell user JIDs "@c.us".
+    if (domain !== 's.whatsapp.net' && domain !== 'c.us') {
+      return { reason: `"@${domain}" is not a user JID; a status goes to <digits>@s.whatsapp.net` };
+    }
+    const problem = checkDigits(user);
+    return problem ? { reason: `JID user part: ${problem}` } : { jid: `${user}${USER_JID_SUFFIX}` };
+  }
+  let digits = text.replace(PHONE_PUNCTUATION, '');
+  if (digits.startsWith('+')) digits = digits.slice(1);
+  else if (digits.startsWith('00')) digits = digits.slice(2); // international call prefix
+  const problem = checkDigits(digits);
+  return problem ? { reason: problem } : { jid: `${digits}${USER_JID_SUFFIX}` };
+}
+
+export function normalizeRecipients(inputs: readonly string[]): NormalizedRecipients {
+  const seen = new Set<string>();
+  const valid: string[] = [];
+  const invalid: InvalidRecipient[] = [];
+  let duplicates = 0;
+  for (const input of inputs) {
+    const result = toJid(input);
+    if ('reason' in result) {
+      invalid.push({ input, reason: result.reason });
+    } else if (seen.has(result.jid)) {
+      duplicates++;
+    } else {
+      seen.add(result.jid);
+      valid.push(result.jid);
+    }
+  }
+  return { valid, invalid, duplicates };
+}

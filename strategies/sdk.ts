@@ -1,0 +1,183 @@
+/**
+ * The storycast strategy SDK.
+ *
+ * A strategy decides how many recipients the next batch of a status send
+ * carries. It is a pure, deterministic state machine: `start` turns what is
+ * known before the first batch into a first decision, `next` turns the
+ * previous state plus the outcome of the batch just sent into the next
+ * decision. It does no I/O and reads no clock: the engine measures, sends,
+ * paces and remembers; the strategy only decides. That is what makes a
+ * strategy replayable in the benchmark and testable with plain function calls.
+ *
+ * This file imports nothing from the server, so a strategy module depends on
+ * this file alone.
+ */
+
+/** The tuning every strategy sees (the seed's SmartSendConfig, scaling part). */
+export interface ScalingConfig {
+  /** A successful batch faster than this is FAST: grounds for growing quicker. */
+  readonly fastBatchThresholdMs: number;
+  /** A batch slower than this is SLOW: grounds for shrinking. */
+  readonly slowBatchThresholdMs: number;
+  /** Batch success rate (0..1) needed before a strategy may grow quickly. */
+  readonly minSuccessRate: number;
+  /** The ramp of batch sizes, strictly increasing, all <= maxBatchSize. */
+  readonly progressiveSequence: readonly number[];
+  /** Hard ceiling on any batch; the engine clamps to it whatever a strategy says. */
+  readonly maxBatchSize: number;
+  /** How long the engine waits for one transport call before it counts as a timeout. */
+  readonly batchTimeoutMs: number;
+}
+
+/** What a session has proven on earlier sends (read-only view of the stored history). */
+export interface SessionHistoryView {
+  /** Largest batch known to succeed on this session; 0 when nothing is proven. */
+  readonly maxProvenBatchSize: number;
+  /** Exponential moving average of successful batch durations, in ms. */
+  readonly averageBatchTime: number;
+  /** Successful transport calls / all transport calls, 0..1. */
+  readonly successRate: number;
+  /** Successful transport calls remembered for this session. */
+  readonly totalSuccessfulSends: number;
+}
+
+/** Why a batch failed, as far as a strategy needs to know. */
+export type BatchErrorKind =
+  /** No answer within batchTimeoutMs: the classic sign of a batch too big. */
+  | 'timeout'
+  /** The server refused because of call rate, not size. */
+  | 'rate_limited'
+  /** Any other retryable failure. */
+  | 'error';
+
+/** The outcome of one transport call after the anchor. */
+export interface BatchOutcome {
+  /** Recipients actually sent in this call (after the engine's tail rule and clamps). */
+  readonly size: number;
+  /** Wall time of the call, in ms, as measured by the engine. */
+  readonly durationMs: number;
+  readonly ok: boolean;
+  /** Present when ok is false. */
+  readonly error?: BatchErrorKind;
+}
+
+/** What a strategy knows at each step, besides its own state. */
+export interface StrategyContext {
+  readonly config: ScalingConfig;
+  /** The session's remembered history, or null when none (or learning is off). */
+  readonly history: SessionHistoryView | null;
+  /** Valid recipients of this send that go out in batches (the anchor excluded). */
+  readonly total: number;
+  /** Recipients still to send (including ones queued for retry). */
+  readonly remaining: number;
+  /** Batches sent so far in this send (0 before the first). */
+  readonly batchesSent: number;
+  /** Successful batches so far in this send. */
+  readonly batchesOk: number;
+}
+
+/** One decision: the next batch size and why, in words an operator can read. */
+export interface Step<S> {
+  readonly state: S;
+  /** Desired size of the next batch; the engine rounds, clamps and applies the tail rule. */
+  readonly size: number;
+  readonly reason: string;
+}
+
+/** A batch-size strategy. Implement it and wrap it in {@link defineStrategy}. */
+export interface Strategy<S = unknown> {
+  /** Unique name: what requests, logs, metrics and experiments use. */
+  readonly name: string;
+  /** One line on what the strategy optimises. */
+  readonly description: string;
+  /** First decision of a send. */
+  start(ctx: StrategyContext): Step<S>;
+  /** Decision after each batch, given the state returned by the previous step. */
+  next(state: S, outcome: BatchOutcome, ctx: StrategyContext): Step<S>;
+}
+
+/** A strategy as the SDK hands it out: validated, frozen, marked with the SDK version. */
+export type DefinedStrategy<S = unknown> = Strategy<S> & { readonly sdkVersion: 1 };
+
+const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * Validates and freezes a strategy. The server only loads modules whose default
+ * export came from here (checked by shape, so two copies of the SDK still agree).
+ */
+export function defineStrategy<S>(strategy: Strategy<S>): DefinedStrategy<S> {
+  if (!NAME.test(strategy.name)) {
+    throw new TypeError(
+      `strategy name "${strategy.name}" must be lowercase letters, digits and dashes, starting with a letter`,
+    );
+  }
+  if (typeof strategy.start !== 'function' || typeof strategy.next !== 'function') {
+    throw new TypeError(`strategy "${strategy.name}" must define start() and next()`);
+  }
+  return Object.freeze({
+    name: strategy.name,
+    description: strategy.description,
+    start: strategy.start.bind(strategy),
+    next: strategy.next.bind(strategy),
+    sdkVersion: 1 as const,
+  });
+}
+
+/** True when `value` looks like what {@link defineStrategy} returns. */
+export function isDefinedStrategy(value: unknown): value is DefinedStrategy {
+  if (typeof value !== 'object' || value === null) return false;
+  const s = value as Record<string, unknown>;
+  return (
+    s.sdkVersion === 1 &&
+    typeof s.name === 'string' &&
+    NAME.test(s.name) &&
+    typeof s.description === 'string' &&
+    typeof s.start === 'function' &&
+    typeof s.next === 'function'
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Helpers for strategy authors. All pure.
+
+/** FAST / NORMAL / SLOW against the config's thresholds. */
+export type Speed = 'FAST' | 'NORMAL' | 'SLOW';
+
+export function speedOf(durationMs: number, config: ScalingConfig): Speed {
+  if (durationMs < config.fastBatchThresholdMs) return 'FAST';
+  if (durationMs > config.slowBatchThresholdMs) return 'SLOW';
+  return 'NORMAL';
+}
+
+/** Batch success rate so far in this send; before any batch, the session's remembered rate. */
+export function successRate(ctx: StrategyContext): number {
+  if (ctx.batchesSent === 0) return ctx.history?.successRate ?? 1;
+  return ctx.batchesOk / ctx.batchesSent;
+}
+
+/** Index of the largest sequence level <= size (0 when size is below the first level). */
+export function levelAtOrBelow(size: number, sequence: readonly number[]): number {
+  let index = 0;
+  for (let i = 0; i < sequence.length; i++) if (sequence[i]! <= size) index = i;
+  return index;
+}
+
+/** Index of the largest sequence level strictly below size (0 when none). */
+export function levelBelow(size: number, sequence: readonly number[]): number {
+  let index = 0;
+  for (let i = 0; i < sequence.length; i++) if (sequence[i]! < size) index = i;
+  return index;
+}
+
+/** The level `steps` above the largest level <= size, capped at the top of the sequence. */
+export function levelUp(size: number, steps: number, sequence: readonly number[]): number {
+  const firstAbove = sequence.findIndex((level) => level > size);
+  if (firstAbove === -1) return sequence.length - 1;
+  return Math.min(firstAbove + steps - 1, sequence.length - 1);
+}
+
+/** Keeps a size within [1, maxBatchSize] and whole. */
+export function clampSize(size: number, config: ScalingConfig): number {
+  if (!Number.isFinite(size)) return config.progressiveSequence[0] ?? 1;
+  return Math.max(1, Math.min(config.maxBatchSize, Math.floor(size)));
+}

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+function problems(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('has the seed defaults with nothing set', () => {
+    const { smartSend, server } = loadConfig({});
+    expect(smartSend).toEqual({
+      fastBatchThresholdMs: 2000,
+      slowBatchThresholdMs: 10_000,
+      minSuccessRate: 0.95,
+      enableSessionLearning: true,
+      sessionMemoryTTL: 24 * 60 * 60 * 1000,
+      progressiveSequence: [100, 500, 1000, 2000, 4000, 5000],
+      maxBatchSize: 10_000,
+      minRecipientsForSmartSend: 100,
+      maxBatchesPerSecond: 2,
+      batchTimeoutMs: 15_000,
+      maxAttempts: 3,
+    });
+    expect(server).toMatchObject({ store: 'sqlite://./data/storycast.sqlite', transport: 'simulated', defaultStrategy: 'adaptive' });
+  });
+
+  it('reads every variable', () => {
+    const { smartSend, server } = loadConfig({
+      SMART_SEND_FAST_THRESHOLD_MS: '1500',
+      SMART_SEND_SLOW_THRESHOLD_MS: '9000',
+      SMART_SEND_MIN_SUCCESS_RATE: '0.9',
+      SMART_SEND_ENABLE_LEARNING: 'false',
+      SMART_SEND_MEMORY_TTL_HOURS: '1.5',
+      SMART_SEND_MAX_BATCH_SIZE: '8000',
+      SMART_SEND_PROGRESSIVE_SEQUENCE: '50, 200,800',
+      SMART_SEND_MIN_RECIPIENTS: '20',
+      SMART_SEND_MAX_BATCHES_PER_SECOND: '0.5',
+      SMART_SEND_BATCH_TIMEOUT_MS: '30000',
+      SMART_SEND_MAX_ATTEMPTS: '5',
+      STORYCAST_PORT: '0',
+      STORYCAST_STORE: 'redis://localhost:6379',
+      STORYCAST_STRATEGY_MODULES: './a.js, ./b.js',
+    });
+    expect(smartSend).toMatchObject({
+      fastBatchThresholdMs: 1500,
+      slowBatchThresholdMs: 9000,
+      minSuccessRate: 0.9,
+      enableSessionLearning: false,
+      sessionMemoryTTL: 1.5 * 3_600_000,
+      maxBatchSize: 8000,
+      progressiveSequence: [50, 200, 800],
+      minRecipientsForSmartSend: 20,
+      maxBatchesPerSecond: 0.5,
+      batchTimeoutMs: 30_000,
+      maxAttempts: 5,
+    });
+    expect(server.port).toBe(0);
+    expect(server.strategyModules).toEqual(['./a.js', './b.js']);
+  });
+
+  it.each([
+    ['SMART_SEND_FAST_THRESHOLD_MS', 'abc'],
+    ['SMART_SEND_FAST_THRESHOLD_MS', '2s'],
+    ['SMART_SEND_SLOW_THRESHOLD_MS', '-1'],
+    ['SMART_SEND_MIN_SUCCESS_RATE', '1.5'],
+    ['SMART_SEND_MIN_SUCCESS_RATE', '-0.1'],
+    ['SMART_SEND_ENABLE_LEARNING', 'flase'],
+    ['SMART_SEND_MEMORY_TTL_HOURS', '0'],
+    ['SMART_SEND_MAX_BATCH_SIZE', '10.5'],
+    ['SMART_SEND_MAX_BATCH_SIZE', 'NaN'],
+    ['SMART_SEND_PROGRESSIVE_SEQUENCE', '100,50,200'],
+    ['SMART_SEND_PROGRESSIVE_SEQUENCE', '100,100'],
+    ['SMART_SEND_PROGRESSIVE_SEQUENCE', '100,x'],
+    ['SMART_SEND_MIN_RECIPIENTS', '0'],
+    ['SMART_SEND_MAX_BATCHES_PER_SECOND', '0'],
+    ['SMART_SEND_BATCH_TIMEOUT_MS', 'Infinity'],
+    ['SMART_SEND_MAX_ATTEMPTS', '0'],
+    ['STORYCAST_PORT', '70000'],
+    ['STORYCAST_TRANSPORT', 'carrier-pigeon'],
+    ['STORYCAST_STORE', 'postgres://x'],
+    ['STORYCAST_LOG_LEVEL', 'loud'],
+  ])('rejects %s=%s, naming the variable and the value', (name, value) => {
+    const message = problems({ [name]: value });
+    expect(message).toContain(name);
+    expect(message).toContain(JSON.stringify(value));
+  });
+
+  it('reports every bad variable in one message', () => {
+    const message = problems({ SMART_SEND_MAX_ATTEMPTS: 'x', SMART_SEND_MIN_SUCCESS_RATE: '2' });
+    expect(message).toContain('SMART_SEND_MAX_ATTEMPTS');
+    expect(message).toContain('SMART_SEND_MIN_SUCCESS_RATE');
+  });
+
+  it('rejects a slow threshold not above the fast one', () => {
+    expect(problems({ SMART_SEND_FAST_THRESHOLD_MS: '12000' })).toContain('SMART_SEND_SLOW_THRESHOLD_MS');
+  });
+
+  it('treats blank values as unset', () => {
+    expect(loadConfig({ SMART_SEND_MAX_BATCH_SIZE: ' ' }).smartSend.maxBatchSize).toBe(10_000);
+  });
+
+  it('caps the sequence at maxBatchSize so lowering the ceiling alone works', () => {
+    expect(loadConfig({ SMART_SEND_MAX_BATCH_SIZE: '1500' }).smartSend.progressiveSequence).toEqual([100, 500, 1000, 1500]);
+    expect(loadConfig({ SMART_SEND_MAX_BATCH_SIZE: '5000' }).smartSend.progressiveSequence).toEqual([100, 500, 1000, 2000, 4000, 5000]);
+  });
+});

@@ -1,0 +1,235 @@
+import { describe, expect, it } from 'vitest';
+import aggressive from '../strategies/aggressive.js';
+import { defineStrategy } from '../strategies/sdk.js';
+import { planSize } from '../src/engine/engine.js';
+import type { AnchorEvent, PlannedEvent } from '../src/engine/events.js';
+import { SendError } from '../src/engine/send-error.js';
+import { batchesOf, rig, runSend, summaryOf } from './support/harness.js';
+import { numbers, ScriptedTransport, type Script } from './support/scripted-transport.js';
+
+const quick: Script = (call) => ({ latencyMs: 100 + call.recipients.length * 0.1 });
+
+function scripted(script: Script = quick, config = {}) {
+  let transport!: ScriptedTransport;
+  const r = rig({
+    transport: (clock) => (transport = new ScriptedTransport(clock, script)),
+    config,
+  });
+  return { ...r, transport };
+}
+
+describe('planSize (the seed tail rule)', () => {
+  it('sends the strategy size when plenty remains', () => {
+    expect(planSize(1000, 1500, 10_000)).toBe(1000);
+  });
+  it('sends everything when under 1.5x the size remains', () => {
+    expect(planSize(1000, 1499, 10_000)).toBe(1499);
+  });
+  it('never exceeds maxBatchSize, even for the tail', () => {
+    expect(planSize(8000, 11_000, 10_000)).toBe(10_000);
+    expect(planSize(20_000, 50_000, 10_000)).toBe(10_000);
+  });
+  it('rounds and floors nonsense to a whole size of at least 1', () => {
+    expect(planSize(0.2, 100, 10)).toBe(1);
+    expect(planSize(99.7, 1000, 10_000)).toBe(99);
+  });
+});
+
+describe('recipients', () => {
+  it('normalises, dedupes and reports invalid inputs in the planned event', async () => {
+    const s = scripted();
+    const events = await runSend(s, {
+      recipients: ['+1 555-123 4567', '15551234567@s.whatsapp.net', '15551234567', 'not a number', '123', '447700900123@c.us'],
+    });
+    const planned = events[0] as PlannedEvent;
+    expect(planned.type).toBe('planned');
+    expect(planned.total).toBe(2);
+    expect(planned.duplicates).toBe(2);
+    expect(planned.invalid.map((i) => i.input)).toEqual(['not a number', '123']);
+    expect(planned.invalid.every((i) => i.reason.length > 0)).toBe(true);
+    expect(s.transport.calls[0]!.recipients).toEqual(['15551234567@s.whatsapp.net', '447700900123@s.whatsapp.net']);
+    expect(summaryOf(events).invalid).toBe(2);
+  });
+
+  it('rejects a send with no valid recipient, naming the field', async () => {
+    const s = scripted();
+    const error = await runSend(s, { recipients: ['nope', ''] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SendError);
+    expect((error as SendError).reason).toBe('NO_VALID_RECIPIENTS');
+    expect((error as SendError).field).toBe('recipients');
+    expect(s.transport.calls).toHaveLength(0);
+  });
+
+  it('rejects more recipients than the limit', async () => {
+    const r = rig({ transport: (clock) => new ScriptedTransport(clock, quick), maxRecipients: 10 });
+    const error = await runSend(r, { recipients: numbers(11) }).catch((e: unknown) => e);
+    expect((error as SendError).reason).toBe('TOO_MANY_RECIPIENTS');
+  });
+
+  it('rejects an empty session id', async () => {
+    const s = scripted();
+    const error = await runSend(s, { sessionId: ' ', recipients: numbers(3) }).catch((e: unknown) => e);
+    expect((error as SendError).reason).toBe('MISSING_SESSION_ID');
+    expect((error as SendError).field).toBe('session_id');
+  });
+});
+
+describe('the send', () => {
+  it('sends a small list in one plain call', async () => {
+    const s = scripted();
+    const events = await runSend(s, { recipients: numbers(99) });
+    expect(events.map((e) => e.type)).toEqual(['planned', 'anchor', 'summary']);
+    expect((events[0] as PlannedEvent).mode).toBe('single');
+    expect((events[1] as AnchorEvent).recipients).toBe(99);
+    expect(s.transport.calls).toHaveLength(1);
+    expect(summaryOf(events)).toMatchObject({ total: 99, delivered: 99, failed: [], batches: 0 });
+  });
+
+  it('prepares the story once, sends the anchor alone, then reuses its message id', async () => {
+    const s = scripted();
+    const events = await runSend(s, {
+      recipients: numbers(3000),
+      story: { kind: 'image', data: new Uint8Array([1, 2, 3]), mimeType: 'image/jpeg' },
+    });
+    expect(s.transport.prepared).toHaveLength(1);
+    const [anchor, ...rest] = s.transport.calls;
+    expect(anchor!.recipients).toHaveLength(1);
+    expect(anchor!.messageId).toBeUndefined();
+    const anchorEvent = events.find((e): e is AnchorEvent => e.type === 'anchor')!;
+    expect(rest.length).toBeGreaterThan(1);
+    expect(rest.every((c) => c.messageId === anchorEvent.messageId)).toBe(true);
+    expect(summaryOf(events).messageId).toBe(anchorEvent.messageId);
+    expect([...s.transport.delivered.values()].every((n) => n === 1)).toBe(true);
+    expect(s.transport.delivered.size).toBe(3000);
+  });
+
+  it('emits planned, anchor, one batch per call, summary, with counts that add up', async () => {
+    const s = scripted();
+    const events = await runSend(s, { recipients: numbers(5000) });
+    const types = events.map((e) => e.type);
+    expect(types[0]).toBe('planned');
+    expect(types[1]).toBe('anchor');
+    expect(types.at(-1)).toBe('summary');
+    const batches = batchesOf(events);
+    expect(batches.length).toBe(s.transport.calls.length - 1);
+    expect(batches.map((b) => b.index)).toEqual(batches.map((_, i) => i));
+    const summary = summaryOf(events);
+    expect(summary.delivered + summary.failed.length).toBe(5000);
+    expect(summary.batchSequence).toEqual(batches.map((b) => b.size));
+    expect(batches.at(-1)!.remaining).toBe(0);
+    expect(batches.at(-1)!.nextSize).toBe(0);
+    for (let i = 0; i + 1 < batches.length; i++) expect(batches[i + 1]!.size).toBe(batches[i]!.nextSize);
+  });
+
+  it('times out a call that hangs, then retries its recipients', async () => {
+    const s = scripted((call) => (call.index === 2 ? { latencyMs: 0, fail: 'HANG' } : quick(call)), { batchTimeoutMs: 15_000 });
+    const events = await runSend(s, { recipients: numbers(2000) });
+    const failed = batchesOf(events)[1]!;
+    expect(failed.ok).toBe(false);
+    expect(failed.error?.code).toBe('TIMEOUT');
+    expect(failed.durationMs).toBe(15_000);
+    expect(summaryOf(events)).toMatchObject({ delivered: 2000, failed: [] });
+    // The timed-out recipients go back to the front of the queue.
+    const retried = s.transport.calls[2]!.recipients;
+    const next = s.transport.calls[3]!.recipients;
+    expect(next.length).toBeLessThan(retried.length);
+    expect(next).toEqual(retried.slice(0, next.length));
+  });
+
+  it('reports a recipient failed after maxAttempts, with the last error', async () => {
+    const s = scripted((call) => (call.index === 0 ? quick(call) : { latencyMs: 50, fail: 'SEND_FAILED' }), { maxAttempts: 3 });
+    const events = await runSend(s, { recipients: numbers(300) });
+    const summary = summaryOf(events);
+    expect(summary.delivered).toBe(1);
+    expect(summary.failed).toHaveLength(299);
+    expect(summary.failed[0]!.code).toBe('SEND_FAILED');
+    expect(summary.failed[0]!.reason).toContain('after 3 attempts');
+    const sends = new Map<string, number>();
+    for (const c of s.transport.calls.slice(1)) for (const r of c.recipients) sends.set(r, (sends.get(r) ?? 0) + 1);
+    expect([...sends.values()].every((n) => n === 3)).toBe(true);
+  });
+
+  it('stops on a fatal error and reports every unsent recipient with it', async () => {
+    const s = scripted((call) => (call.index === 3 ? { latencyMs: 10, fail: 'LOGGED_OUT' } : quick(call)));
+    const events = await runSend(s, { recipients: numbers(5000) });
+    const summary = summaryOf(events);
+    expect(s.transport.calls).toHaveLength(4);
+    expect(summary.stoppedBy).toBe('LOGGED_OUT');
+    expect(summary.delivered + summary.failed.length).toBe(5000);
+    expect(summary.failed.every((f) => f.code === 'LOGGED_OUT')).toBe(true);
+    expect(batchesOf(events).at(-1)!.error).toMatchObject({ code: 'LOGGED_OUT', retryable: false });
+  });
+
+  it('fails the send when the anchor cannot be sent', async () => {
+    const s = scripted(() => ({ latencyMs: 10, fail: 'SEND_FAILED' }), { maxAttempts: 2 });
+    const error = await runSend(s, { recipients: numbers(500) }).catch((e: unknown) => e);
+    expect((error as SendError).reason).toBe('ANCHOR_FAILED');
+    expect(s.transport.calls).toHaveLength(2);
+  });
+
+  it('names a fatal anchor error as the reason', async () => {
+    const s = scripted(() => ({ latencyMs: 10, fail: 'SESSION_NOT_FOUND' }));
+    const error = await runSend(s, { recipients: numbers(500) }).catch((e: unknown) => e);
+    expect((error as SendError).reason).toBe('SESSION_NOT_FOUND');
+    expect(s.transport.calls).toHaveLength(1);
+  });
+
+  it('on cancellation lets the call in flight finish and starts nothing after it', async () => {
+    const controller = new AbortController();
+    const s = scripted((call) => {
+      if (call.index === 2) controller.abort();
+      return quick(call);
+    });
+    const events = await runSend(s, { recipients: numbers(5000), signal: controller.signal });
+    expect(s.transport.calls).toHaveLength(3);
+    const summary = summaryOf(events);
+    expect(batchesOf(events)).toHaveLength(2);
+    expect(batchesOf(events)[1]!.ok).toBe(true);
+    expect(summary.stoppedBy).toBe('CANCELLED');
+    expect(summary.delivered).toBe(1 + s.transport.calls[1]!.recipients.length + s.transport.calls[2]!.recipients.length);
+    expect(summary.delivered + summary.failed.length).toBe(5000);
+    expect(summary.failed.every((f) => f.code === 'CANCELLED')).toBe(true);
+  });
+
+  it('waits for a rate limit hint before the next call', async () => {
+    const s = scripted((call) => (call.index === 1 ? { latencyMs: 20, fail: 'RATE_LIMITED', retryAfterMs: 30_000 } : quick(call)));
+    await runSend(s, { recipients: numbers(1000) });
+    const [, limited, next] = s.transport.calls;
+    expect(next!.startedAt - limited!.startedAt).toBeGreaterThanOrEqual(30_020);
+  });
+
+  it('survives a strategy that throws', async () => {
+    const broken = defineStrategy<null>({
+      name: 'broken',
+      description: 'throws after the first batch',
+      start: () => ({ state: null, size: 200, reason: 'start' }),
+      next: () => {
+        throw new Error('boom');
+      },
+    });
+    const s = scripted();
+    const events = await runSend(s, { recipients: numbers(1000), strategy: broken });
+    expect(summaryOf(events).delivered).toBe(1000);
+    expect(batchesOf(events)[0]!.reason).toContain('strategy error');
+  });
+});
+
+describe('pacing (maxBatchesPerSecond per session)', () => {
+  it('spaces calls on one session, shared by concurrent sends', async () => {
+    const s = scripted((call) => ({ latencyMs: 5 + call.recipients.length * 0.001 }), { maxBatchesPerSecond: 2 });
+    await s.clock.run(async () => {
+      const drain = async (it: AsyncIterable<unknown>) => {
+        for await (const _ of it);
+      };
+      const send = (sessionId: string, n: number, offset: number) =>
+        drain(s.engine.send({ sessionId, story: { kind: 'text', text: 'x' }, recipients: numbers(n, offset), strategy: aggressive }));
+      await Promise.all([send('a', 3000, 0), send('a', 3000, 10_000), send('b', 3000, 20_000)]);
+    });
+    const starts = (session: string) => s.transport.calls.filter((c) => c.sessionId === session).map((c) => c.startedAt);
+    const a = starts('a');
+    expect(new Set(s.transport.calls.filter((c) => c.sessionId === 'a').map((c) => c.messageId ?? 'anchor')).size).toBe(3);
+    for (let i = 0; i + 2 < a.length; i++) expect(a[i + 2]! - a[i]!).toBeGreaterThanOrEqual(1000 - 1e-6);
+    // Session b has its own budget: its first calls are not pushed behind a's.
+    expect(starts('b')[0]).toBe(a[0]);
+  });
+});
