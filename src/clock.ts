@@ -12,6 +12,14 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** Node fires longer timers after ~1 ms; nobody should sleep that long anyway. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay a timer can use: NaN and negatives mean "now", so a bad caller cannot corrupt time. */
+function safeDelay(ms: number): number {
+  return Number.isNaN(ms) || ms < 0 ? 0 : ms;
+}
+
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
@@ -37,7 +45,7 @@ export class SystemClock implements Clock {
       const timer = setTimeout(() => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
-      }, Math.max(0, ms) / this.scale);
+      }, Math.min(MAX_TIMER_MS, safeDelay(ms) / this.scale));
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -75,7 +83,7 @@ export class VirtualClock implements Clock {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     return new Promise((resolve, reject) => {
       const timer: Timer = {
-        at: this.time + Math.max(0, ms),
+        at: this.time + safeDelay(ms),
         seq: this.seq++,
         cancelled: false,
         fire: () => {
@@ -99,7 +107,7 @@ export class VirtualClock implements Clock {
 
   /** Moves time forward by `ms`, firing every timer due on the way. */
   async advance(ms: number): Promise<void> {
-    const until = this.time + ms;
+    const until = this.time + safeDelay(ms);
     for (;;) {
       await settle();
       const next = this.peek();
@@ -113,12 +121,14 @@ export class VirtualClock implements Clock {
   /**
    * Drives `work` to completion in virtual time: whenever nothing is runnable,
    * jump to the next timer. Throws if the work waits with no timer left
-   * (a deadlock in virtual time would otherwise hang the test).
+   * (a deadlock in virtual time would otherwise hang the test). `idleLimitMs`
+   * is how much real time the work may spend with no timer pending, waiting on
+   * real I/O such as a store; keep it above the store's own operation timeout.
    */
-  async run<T>(work: Promise<T> | (() => Promise<T>)): Promise<T> {
+  async run<T>(work: Promise<T> | (() => Promise<T>), { idleLimitMs = 5000 } = {}): Promise<T> {
     const promise = typeof work === 'function' ? work() : work;
     let done = false;
-    let idleRounds = 0;
+    let idleSince: number | undefined;
     promise.then(
       () => (done = true),
       () => (done = true),
@@ -127,12 +137,15 @@ export class VirtualClock implements Clock {
       await settle();
       if (done) return promise;
       if (this.peek()) {
-        idleRounds = 0;
+        idleSince = undefined;
         this.fireNext();
         continue;
       }
       // Nothing scheduled: real I/O (a store) may still be in flight; give it real time.
-      if (++idleRounds > 2000) throw new Error('VirtualClock.run: work is waiting but no timer is pending');
+      idleSince ??= performance.now();
+      if (performance.now() - idleSince > idleLimitMs) {
+        throw new Error(`VirtualClock.run: work is waiting but no timer is pending (idle for ${idleLimitMs} ms of real time)`);
+      }
       await new Promise((r) => setTimeout(r, 1));
     }
   }

@@ -1,4 +1,8 @@
+import { Keyv } from 'keyv';
 import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '../src/clock.js';
+import { silentLogger } from '../src/log.js';
+import { KeyvSessionMemory } from '../src/memory/keyv-memory.js';
 import aggressive from '../strategies/aggressive.js';
 import { defineStrategy } from '../strategies/sdk.js';
 import { planSize } from '../src/engine/engine.js';
@@ -191,6 +195,17 @@ describe('the send', () => {
     expect(summary.failed.every((f) => f.code === 'CANCELLED')).toBe(true);
   });
 
+  it('sends nothing when cancelled before it starts, and still accounts for everyone', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const s = scripted();
+    const events = await runSend(s, { recipients: numbers(500), signal: controller.signal });
+    expect(events.map((e) => e.type)).toEqual(['planned', 'summary']);
+    expect(s.transport.calls).toHaveLength(0);
+    expect(summaryOf(events)).toMatchObject({ delivered: 0, stoppedBy: 'CANCELLED', messageId: '' });
+    expect(summaryOf(events).failed).toHaveLength(500);
+  });
+
   it('waits for a rate limit hint before the next call', async () => {
     const s = scripted((call) => (call.index === 1 ? { latencyMs: 20, fail: 'RATE_LIMITED', retryAfterMs: 30_000 } : quick(call)));
     await runSend(s, { recipients: numbers(1000) });
@@ -211,6 +226,50 @@ describe('the send', () => {
     const events = await runSend(s, { recipients: numbers(1000), strategy: broken });
     expect(summaryOf(events).delivered).toBe(1000);
     expect(batchesOf(events)[0]!.reason).toContain('strategy error');
+  });
+});
+
+describe('session memory during a send', () => {
+  it('keeps sending when the store goes down mid-send, and learns again once it is back', async () => {
+    const data = new Map<string, unknown>();
+    let down = false;
+    const guard = <T>(work: () => T): Promise<T> => (down ? Promise.reject(new Error('store is down')) : Promise.resolve(work()));
+    const store = {
+      get: (key: string) => guard(() => data.get(key)),
+      set: (key: string, value: unknown) => guard(() => void data.set(key, value)),
+      delete: (key: string) => guard(() => data.delete(key)),
+      clear: () => guard(() => data.clear()),
+    };
+    const clock = new VirtualClock(0);
+    const memory = new KeyvSessionMemory({
+      keyv: new Keyv({ store, namespace: 'h', throwOnErrors: true }),
+      ttlMs: 3_600_000,
+      clock,
+      logger: silentLogger,
+      opTimeoutMs: 50,
+      sweepIntervalMs: 0,
+    });
+    let calls = 0;
+    const withMemory = rig({
+      clock,
+      memory,
+      transport: (c) =>
+        new ScriptedTransport(c, (call) => {
+          if (++calls === 3) down = true; // the store fails from the second batch on
+          return quick(call);
+        }),
+    });
+    const events = await runSend(withMemory, { recipients: numbers(5000) });
+    const summary = summaryOf(events);
+    expect(summary).toMatchObject({ delivered: 5000, failed: [] });
+    expect(summary.learning.maxProvenBatchSize).toBe(Math.max(...summary.batchSequence));
+
+    down = false;
+    const again = await runSend(withMemory, { recipients: numbers(5000) });
+    expect(summaryOf(again).delivered).toBe(5000);
+    // Only the first batch reached the store during the outage; the second send proved more.
+    expect((await memory.load('session-1'))!.maxProvenBatchSize).toBe(Math.max(...summaryOf(again).batchSequence));
+    await memory.close();
   });
 });
 

@@ -128,6 +128,16 @@ describe('loading strategies', () => {
     expect((error as Error).message).toContain('STORYCAST_STRATEGY_MODULES');
   });
 
+  it('loads the example module the README shows, by a path from the working directory', async () => {
+    const root = new URL('../', import.meta.url).pathname;
+    const registry = await loadStrategies(['./strategies/examples/steady-500.ts'], 'steady-500', root);
+    const steady = registry.get('')!;
+    expect(steady.name).toBe('steady-500');
+    const first = steady.start(ctx());
+    expect(steady.next(first.state, failed(500), ctx()).size).toBe(250);
+    expect(steady.next(first.state, ok(500, 100), ctx()).size).toBe(500);
+  });
+
   it('rejects the same module twice and an unknown default', async () => {
     await expect(loadStrategies(['./fixed-250.ts', './fixed-250.ts'], 'adaptive', dir)).rejects.toThrow(/already defined by ".\/fixed-250.ts"/);
     await expect(loadStrategies([], 'nope', dir)).rejects.toThrow(/STORYCAST_DEFAULT_STRATEGY="nope"/);

@@ -121,13 +121,20 @@ export class SendEngine {
 
     const anchorRecipients = smart ? valid.slice(0, 1) : valid;
     const prepared = signal.aborted ? undefined : await this.prepare(input, signal);
-    if (!prepared || signal.aborted) {
+    const cancelledBeforeStart = async (): Promise<SummaryEvent> => {
       queue.failAll(anchorRecipients, 'CANCELLED', 'the caller cancelled the send before it started');
       await recorder.flush();
-      yield summary('', 'CANCELLED');
+      return summary('', 'CANCELLED');
+    };
+    if (!prepared || signal.aborted) {
+      yield await cancelledBeforeStart();
       return;
     }
-    const anchor = await this.sendAnchor(input.sessionId, prepared, anchorRecipients, recorder, smart);
+    const anchor = await this.sendAnchor(input.sessionId, prepared, anchorRecipients, recorder, smart, signal);
+    if (!anchor) {
+      yield await cancelledBeforeStart();
+      return;
+    }
     yield anchor;
     const messageId = anchor.messageId;
     if (!smart) {
@@ -243,11 +250,17 @@ export class SendEngine {
     recipients: readonly string[],
     recorder: SendRecorder,
     smart: boolean,
-  ): Promise<AnchorEvent> {
+    signal: AbortSignal,
+  ): Promise<AnchorEvent | undefined> {
     const { clock, config, transport } = this.options;
     let last: TransportError | undefined;
     for (let attempt = 1; attempt <= config.maxAttempts; attempt++) {
-      await this.pacer.acquire(sessionId);
+      if (signal.aborted) return undefined;
+      try {
+        await this.pacer.acquire(sessionId, signal);
+      } catch {
+        return undefined;
+      }
       const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => transport.send({ sessionId, story, recipients }, s));
       // A lone anchor proves nothing about batch size; the single-mode call is a real batch.
       if (!smart) recorder.record({ size: recipients.length, durationMs: result.durationMs, ok: result.ok, sizeRelated: !result.ok && result.error.code !== 'RATE_LIMITED' });

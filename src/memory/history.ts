@@ -1,7 +1,7 @@
 /**
  * What a WhatsApp session has proven (the seed's SessionBatchHistory) and the
  * pure rules that update it after each transport call. Storage lives in
- * session-memory.ts; this file has no I/O so the rules are testable alone.
+ * keyv-memory.ts and store.ts; this file has no I/O so the rules are testable alone.
  */
 
 export interface SessionBatchHistory {

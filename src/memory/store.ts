@@ -1,0 +1,124 @@
+/**
+ * Picks the Keyv storage adapter for a session-memory URL and makes its
+ * failures loud: Keyv 5 turns store errors into silent misses unless told
+ * otherwise, and node-redis queues commands forever while redis is down.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Keyv } from 'keyv';
+import KeyvRedis from '@keyv/redis';
+import KeyvSqlite from '@keyv/sqlite';
+import type { Logger } from '../log.js';
+
+export const SUPPORTED_SCHEMES = ['sqlite://', 'redis://', 'rediss://', 'memory://'] as const;
+
+export interface CreateKeyvOptions {
+  namespace: string;
+  logger: Logger;
+  /** Bounds a single redis command, so a stalled (not dead) server cannot pile up replies. Default 2000. */
+  redisCommandTimeoutMs?: number;
+  /** Longest pause between redis reconnect attempts. Default 2000. */
+  redisMaxReconnectDelayMs?: number;
+  /** How often the same store error may be logged again. Default 60 s. */
+  errorLogIntervalMs?: number;
+}
+
+/** Strips the scheme; `sqlite://./x.db` -> `./x.db`, `sqlite:///abs/x.db` -> `/abs/x.db`. */
+export function sqlitePath(url: string): string {
+  return url.slice('sqlite://'.length);
+}
+
+export function createKeyv(url: string, opts: CreateKeyvOptions): Keyv {
+  const base = { namespace: opts.namespace, throwOnErrors: true } as const;
+  let keyv: Keyv;
+  if (url.startsWith('memory://')) {
+    keyv = new Keyv({ ...base, store: new Map() });
+  } else if (url.startsWith('sqlite://')) {
+    keyv = new Keyv({ ...base, store: createSqliteStore(url) });
+  } else if (url.startsWith('redis://') || url.startsWith('rediss://')) {
+    keyv = new Keyv({ ...base, useKeyPrefix: false, store: createRedisStore(url, opts) });
+  } else {
+    throw new Error(
+      `unsupported session memory URL "${redactUrl(url)}": supported schemes are ${SUPPORTED_SCHEMES.join(', ')}`,
+    );
+  }
+  keyv.on('error', throttledErrorLogger(opts.logger, redactUrl(url), opts.errorLogIntervalMs ?? 60_000));
+  if (keyv.store instanceof KeyvSqlite) {
+    // KeyvSqlite opens the file in its constructor and keeps the rejection in a
+    // promise nobody awaits until the first query; an unwritable path would
+    // otherwise crash the process with an unhandled rejection. The error itself
+    // has already been emitted (and logged) by then.
+    keyv.store.query('SELECT 1').catch(() => undefined);
+  }
+  return keyv;
+}
+
+function createSqliteStore(url: string): KeyvSqlite {
+  const path = sqlitePath(url);
+  if (path === '') throw new Error(`sqlite URL "${url}" has no file path (expected sqlite://<path>)`);
+  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  // busyTimeout: several processes on one file (tests, a restart overlapping) wait instead of failing.
+  return new KeyvSqlite({ uri: url, busyTimeout: 1000 });
+}
+
+function createRedisStore(url: string, opts: CreateKeyvOptions): KeyvRedis<unknown> {
+  const maxDelay = opts.redisMaxReconnectDelayMs ?? 2000;
+  return new KeyvRedis(
+    {
+      url,
+      // Without this, node-redis queues every command while disconnected and
+      // the promise never settles until redis comes back.
+      disableOfflineQueue: true,
+      commandOptions: { timeout: opts.redisCommandTimeoutMs ?? 2000 },
+      socket: {
+        connectTimeout: 2000,
+        // Keep retrying forever (a redis restart must heal without restarting us), with capped backoff.
+        reconnectStrategy: (retries: number) => Math.min(100 * 2 ** Math.min(retries, 10), maxDelay),
+      },
+    },
+    { throwOnErrors: true, throwOnConnectError: true },
+  );
+}
+
+/** Redis URLs may carry a password; never log it. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
+}
+
+/**
+ * A down redis emits an error on every reconnect attempt (and @keyv/redis
+ * registers its client listeners twice once connected); log each distinct
+ * message at most once per interval, with how many were suppressed.
+ */
+function throttledErrorLogger(logger: Logger, store: string, intervalMs: number): (error: unknown) => void {
+  const seen = new Map<string, { at: number; suppressed: number }>();
+  return (error: unknown) => {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const now = Date.now();
+    const entry = seen.get(message);
+    if (entry && now - entry.at < intervalMs) {
+      entry.suppressed++;
+      return;
+    }
+    const suppressed = entry?.suppressed ?? 0;
+    seen.set(message, { at: now, suppressed: 0 });
+    if (seen.size > 100) seen.delete(seen.keys().next().value!);
+    logger.warn({ err: error, store, suppressed }, 'session memory store error');
+  };
+}
+
+/**
+ * Deletes rows whose Keyv expiry has passed. @keyv/sqlite only drops an
+ * expired row when that key is read again, so sessions that never come back
+ * would stay in the file forever. Other stores expire natively: returns 0.
+ */
+export async function sweepExpired(keyv: Keyv, now: number = Date.now()): Promise<number> {
+  const store: unknown = keyv.store;
+  if (!(store instanceof KeyvSqlite)) return 0;
+  const table = store.opts.table ?? 'keyv';
+  const rows: unknown = await store.query(
+    `DELETE FROM ${table} WHERE json_valid(value) AND json_extract(value, '$.expires') < ? RETURNING key`,
+    now,
+  );
+  return Array.isArray(rows) ? rows.length : 0;
+}

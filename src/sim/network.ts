@@ -1,0 +1,306 @@
+/**
+ * A seeded, simulated WhatsApp network behind the Transport seam. It reads
+ * time only through the injected Clock, so the same model runs in virtual
+ * time (tests, the benchmark) and in scaled real time (`npm start`).
+ */
+import type { Clock } from '../clock.js';
+import {
+  TransportError,
+  type PreparedStory,
+  type SendRequest,
+  type Story,
+  type Transport,
+  type TransportErrorCode,
+} from '../transport.js';
+import { parseProfile, type SimProfile, type SimProfileInput } from './profile.js';
+import { createRng, deriveSeed, type Rng } from './rng.js';
+
+export interface SimulatedNetworkOptions {
+  /** Parsed again here, so a hand-written object gets the same checks and defaults as a file. */
+  readonly profile: SimProfileInput;
+  readonly clock: Clock;
+  /** Default 0: runs are reproducible unless asked otherwise. */
+  readonly seed?: number;
+  /** Keep each call's recipients in `calls` (off by default: 100k-recipient runs would hold them all). */
+  readonly recordRecipients?: boolean;
+}
+
+/** Why a call failed, for benchmarks that compare a strategy against the network's truth. */
+export type SimFailureCause = 'logged-out' | 'unknown-message-id' | 'scripted' | 'rate-limit' | 'capacity' | 'random';
+
+export interface SimCall {
+  readonly sessionId: string;
+  /** The id sent with, or for an anchor the id it created (undefined if the anchor failed). */
+  readonly messageId: string | undefined;
+  readonly anchor: boolean;
+  readonly size: number;
+  readonly startedAt: number;
+  /** Undefined while the call is in flight. */
+  readonly endedAt: number | undefined;
+  readonly outcome: 'pending' | 'ok' | 'aborted' | TransportErrorCode;
+  /** Set when the call was failed (or doomed to hang) by the network, even if the caller then aborted. */
+  readonly cause?: SimFailureCause;
+  readonly recipients?: readonly string[];
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+interface Session {
+  readonly rng: Rng;
+  /** Start times of accepted sends in the trailing second, oldest first. */
+  readonly recentStarts: number[];
+  readonly messageIds: Set<string>;
+  readonly scripted: { code: TransportErrorCode; remaining: number }[];
+  prepares: number;
+  loggedOut: boolean;
+}
+
+const RATE_WINDOW_MS = 1000;
+
+export class SimulatedNetwork implements Transport {
+  readonly profile: SimProfile;
+  private readonly clock: Clock;
+  private readonly seed: number;
+  private readonly recordRecipients: boolean;
+  private readonly createdAt: number;
+  private readonly sessions = new Map<string, Session>();
+  private readonly delivered = new Map<string, Map<string, number>>();
+  private readonly issuedIds = new Set<string>();
+  private readonly log: Mutable<SimCall>[] = [];
+
+  constructor(options: SimulatedNetworkOptions) {
+    this.profile = parseProfile(options.profile, 'SimulatedNetwork options');
+    this.clock = options.clock;
+    this.seed = options.seed ?? 0;
+    this.recordRecipients = options.recordRecipients ?? false;
+    this.createdAt = this.clock.now();
+  }
+
+  /** Every send so far, in the order they started (pending ones included). */
+  get calls(): readonly SimCall[] {
+    return this.log;
+  }
+
+  /** Recipient -> number of successful deliveries of that message id (empty if unknown). */
+  deliveries(messageId: string): ReadonlyMap<string, number> {
+    return this.delivered.get(messageId) ?? new Map();
+  }
+
+  /** How many times prepare() was called for a session. */
+  prepareCount(sessionId: string): number {
+    return this.sessions.get(sessionId)?.prepares ?? 0;
+  }
+
+  /** The capacity in force `ms` after the network was created (Infinity = unlimited). */
+  capacityAt(ms: number): number {
+    let capacity = this.profile.capacity;
+    for (const step of this.profile.capacitySchedule) {
+      if (step.atMs > ms) break;
+      capacity = step.capacity;
+    }
+    return capacity ?? Infinity;
+  }
+
+  /** Test hook: from now on every call for the session fails with LOGGED_OUT, in-flight ones included. */
+  logout(sessionId: string): void {
+    this.session(sessionId).loggedOut = true;
+  }
+
+  /**
+   * Test hook: the session's next `count` sends fail with `code`. TIMEOUT hangs
+   * until the caller aborts (what a timeout is on this network); any other code
+   * rejects after the base latency.
+   */
+  failNext(sessionId: string, code: TransportErrorCode, count = 1): void {
+    if (count > 0) this.session(sessionId).scripted.push({ code, remaining: count });
+  }
+
+  async prepare(sessionId: string, story: Story, signal: AbortSignal): Promise<PreparedStory> {
+    const session = this.session(sessionId);
+    session.prepares++;
+    throwIfAborted(signal);
+    if (session.loggedOut) throw loggedOut(sessionId);
+    if (story.kind !== 'text') {
+      if ((story.data === undefined) === (story.url === undefined)) {
+        throw new TransportError('SEND_FAILED', `a ${story.kind} story needs exactly one of data and url`);
+      }
+      // The upload: one base round trip, no jitter so tests can rely on it.
+      await this.clock.sleep(this.profile.baseMs, signal);
+      if (session.loggedOut) throw loggedOut(sessionId);
+    }
+    return { story, payload: { simulated: true } };
+  }
+
+  async send(request: SendRequest, signal: AbortSignal): Promise<{ messageId: string }> {
+    const call: Mutable<SimCall> = {
+      sessionId: request.sessionId,
+      messageId: request.messageId,
+      anchor: request.messageId === undefined,
+      size: request.recipients.length,
+      startedAt: this.clock.now(),
+      endedAt: undefined,
+      outcome: 'pending',
+    };
+    if (this.recordRecipients) call.recipients = [...request.recipients];
+    this.log.push(call);
+    try {
+      const result = await this.perform(request, signal, call);
+      call.outcome = 'ok';
+      return result;
+    } catch (error) {
+      const aborted = signal.aborted && (error === signal.reason || !(error instanceof TransportError));
+      call.outcome = aborted ? 'aborted' : error instanceof TransportError ? error.code : 'SEND_FAILED';
+      throw error;
+    } finally {
+      call.endedAt = this.clock.now();
+    }
+  }
+
+  private async perform(
+    request: SendRequest,
+    signal: AbortSignal,
+    call: Mutable<SimCall>,
+  ): Promise<{ messageId: string }> {
+    const { sessionId, recipients } = request;
+    const session = this.session(sessionId);
+    const start = call.startedAt;
+    throwIfAborted(signal);
+    if (session.loggedOut) {
+      call.cause = 'logged-out';
+      throw loggedOut(sessionId);
+    }
+
+    // Fixed draws per call, whatever its fate, so one outcome never shifts the
+    // random numbers of the calls after it.
+    const jitter = this.jitterFactor(session.rng);
+    const failDraw = session.rng.next();
+    const messageId = request.messageId ?? this.newMessageId(session);
+
+    if (request.messageId !== undefined && !session.messageIds.has(request.messageId)) {
+      call.cause = 'unknown-message-id';
+      throw new TransportError('SEND_FAILED', 'unknown message id');
+    }
+    const baseLatency = wholeMs(this.profile.baseMs * jitter);
+
+    const scripted = session.scripted[0];
+    if (scripted) {
+      if (--scripted.remaining <= 0) session.scripted.shift();
+      call.cause = 'scripted';
+      if (scripted.code === 'TIMEOUT') return hang(signal);
+      await this.clock.sleep(baseLatency, signal);
+      throw new TransportError(scripted.code, `simulated ${scripted.code}`);
+    }
+
+    const limit = this.profile.rateLimitPerSecond;
+    if (limit > 0) {
+      const starts = session.recentStarts;
+      while (starts.length > 0 && starts[0]! <= start - RATE_WINDOW_MS) starts.shift();
+      if (starts.length >= limit) {
+        call.cause = 'rate-limit';
+        const freesAt = starts[0]! + RATE_WINDOW_MS;
+        await this.clock.sleep(baseLatency, signal);
+        const retryAfterMs = Math.max(0, freesAt - this.clock.now());
+        throw new TransportError('RATE_LIMITED', `more than ${limit} calls per second`, retryAfterMs);
+      }
+      starts.push(start);
+    }
+
+    const capacity = this.capacityAt(start - this.createdAt);
+    if (recipients.length > capacity) {
+      call.cause = 'capacity';
+      return this.fail(`${recipients.length} recipients exceed the capacity of ${capacity}`, baseLatency, signal);
+    }
+    if (failDraw < this.profile.failureRate) {
+      call.cause = 'random';
+      return this.fail('random network failure', baseLatency, signal);
+    }
+
+    const latency = (this.profile.baseMs + this.profile.perRecipientMs * recipients.length) * jitter;
+    await this.clock.sleep(wholeMs(latency), signal);
+    if (session.loggedOut) {
+      call.cause = 'logged-out';
+      throw loggedOut(sessionId);
+    }
+    if (request.messageId === undefined) {
+      session.messageIds.add(messageId);
+      call.messageId = messageId;
+    }
+    this.deliver(messageId, recipients);
+    return { messageId };
+  }
+
+  /** A failure in the profile's mode: hang until aborted, or reject after the base latency. */
+  private async fail(why: string, baseLatency: number, signal: AbortSignal): Promise<never> {
+    if (this.profile.failure === 'timeout') return hang(signal);
+    await this.clock.sleep(baseLatency, signal);
+    throw new TransportError('SEND_FAILED', `simulated failure: ${why}`);
+  }
+
+  private jitterFactor(rng: Rng): number {
+    const spread = this.profile.jitterPct / 100;
+    return 1 + (2 * rng.next() - 1) * spread;
+  }
+
+  /** Baileys-style ids ('3EB0' + 16 hex digits), unique within this network. */
+  private newMessageId(session: Session): string {
+    for (;;) {
+      const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
+      const id = `3EB0${hex(session.rng.uint32())}${hex(session.rng.uint32())}`;
+      if (!this.issuedIds.has(id)) {
+        this.issuedIds.add(id);
+        return id;
+      }
+    }
+  }
+
+  private deliver(messageId: string, recipients: readonly string[]): void {
+    let counts = this.delivered.get(messageId);
+    if (!counts) this.delivered.set(messageId, (counts = new Map()));
+    for (const recipient of recipients) counts.set(recipient, (counts.get(recipient) ?? 0) + 1);
+  }
+
+  private session(sessionId: string): Session {
+    let session = this.sessions.get(sessionId);
+    if (!session) {
+      session = {
+        rng: createRng(deriveSeed(this.seed, sessionId)),
+        recentStarts: [],
+        messageIds: new Set(),
+        scripted: [],
+        prepares: 0,
+        loggedOut: false,
+      };
+      this.sessions.set(sessionId, session);
+    }
+    return session;
+  }
+}
+
+/**
+ * Latencies are whole milliseconds so virtual time stays integral: durations
+ * computed as differences of clock readings are then exact (1400, not
+ * 1399.9999999999998), which the engine's events and tests compare.
+ */
+function wholeMs(ms: number): number {
+  return Math.round(ms);
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw abortReason(signal);
+}
+
+/** Never settles by itself and sets no timer: only the caller's abort ends it. */
+function hang(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) return reject(abortReason(signal));
+    signal.addEventListener('abort', () => reject(abortReason(signal)), { once: true });
+  });
+}
+
+function loggedOut(sessionId: string): TransportError {
+  return new TransportError('LOGGED_OUT', `session ${sessionId} is logged out`);
+}
