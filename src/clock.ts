@@ -100,6 +100,11 @@ export class VirtualClock implements Clock {
     });
   }
 
+  /** When the earliest live timer is due, or undefined when none is. */
+  nextTimerAt(): number | undefined {
+    return this.peek()?.at;
+  }
+
   /** Timers still waiting (cancelled ones excluded). */
   get pending(): number {
     return this.heap.filter((t) => !t.cancelled).length;
@@ -202,4 +207,59 @@ function before(a: Timer, b: Timer): boolean {
 /** Lets every queued microtask and immediate run, so idle really means idle. */
 function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Virtual time played back in real time, `scale` times faster: what the
+ * simulated network runs on in `npm start`. Time moves only from timer to
+ * timer, as in VirtualClock, so a simulated call's measured duration is
+ * exactly the model's latency; a SystemClock sped up 100x would instead add
+ * every real millisecond of event-loop work to it, a hundred times over.
+ */
+export class ScaledClock implements Clock {
+  private readonly virtual: VirtualClock;
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor: number | undefined;
+  private pumping = false;
+
+  constructor(
+    private readonly scale = 1,
+    start = Date.now(),
+  ) {
+    if (!(scale > 0)) throw new RangeError(`clock scale must be > 0, got ${scale}`);
+    this.virtual = new VirtualClock(start);
+  }
+
+  now(): number {
+    return this.virtual.now();
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    const done = this.virtual.sleep(ms, signal);
+    this.arm();
+    return done;
+  }
+
+  /** Points the one real timer at the earliest virtual timer. */
+  private arm(): void {
+    if (this.pumping) return;
+    const at = this.virtual.nextTimerAt();
+    if (at === this.armedFor) return;
+    clearTimeout(this.timer);
+    this.armedFor = at;
+    if (at === undefined) return;
+    const delay = Math.min(MAX_TIMER_MS, (at - this.virtual.now()) / this.scale);
+    this.timer = setTimeout(() => void this.pump(at), delay);
+  }
+
+  private async pump(at: number): Promise<void> {
+    this.pumping = true;
+    this.armedFor = undefined;
+    try {
+      await this.virtual.advance(at - this.virtual.now());
+    } finally {
+      this.pumping = false;
+      this.arm();
+    }
+  }
 }

@@ -11,7 +11,8 @@
 import { ConfigError, loadConfig } from './config.js';
 import type { SendEvent } from './engine/events.js';
 import { createLogger } from './log.js';
-import { createRuntime } from './runtime.js';
+import { createRuntime, StartupError } from './runtime.js';
+import { StrategyLoadError } from './strategy-registry.js';
 
 function describe(event: SendEvent): string {
   switch (event.type) {
@@ -59,6 +60,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+  // Start-up errors (config, strategy modules, profiles) are meant to be read, not debugged.
+  const known = error instanceof ConfigError || error instanceof StrategyLoadError || error instanceof StartupError;
+  console.error(known ? `storycast: ${(error as Error).message}` : error);
   process.exit(1);
 });

@@ -3,7 +3,7 @@
  * transport and engine. The CLI demo uses it today; the gRPC server is built
  * on it next (issue 3), so both run the same parts.
  */
-import { systemClock, SystemClock, type Clock } from './clock.js';
+import { ScaledClock, systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { SendEngine } from './engine/engine.js';
 import type { Logger } from './log.js';
@@ -13,6 +13,11 @@ import { SimulatedNetwork } from './sim/network.js';
 import { loadProfile } from './sim/profile.js';
 import { loadStrategies, type StrategyRegistry } from './strategy-registry.js';
 import type { Transport } from './transport.js';
+
+/** A start-up problem worth a one-line message (not a stack trace). */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
 
 export interface Runtime {
   readonly config: Config;
@@ -29,14 +34,14 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   const { server, smartSend } = config;
   const strategies = await loadStrategies(server.strategyModules, server.defaultStrategy);
   if (server.transport !== 'simulated') {
-    throw new Error(`STORYCAST_TRANSPORT="${server.transport}": not available yet; use "simulated"`);
+    throw new StartupError(`STORYCAST_TRANSPORT="${server.transport}": not available yet; use "simulated"`);
   }
   const profile = await loadProfile(server.simProfile).catch((error: Error) => {
-    throw new Error(`STORYCAST_SIM_PROFILE="${server.simProfile}": ${error.message}`, { cause: error });
+    throw new StartupError(`STORYCAST_SIM_PROFILE="${server.simProfile}": ${error.message}`, { cause: error });
   });
-  // The network and the engine share the sped-up clock; memory keeps real time,
-  // so a TTL of 24 hours means 24 hours whatever the simulation's speed.
-  const clock = server.simTimeScale === 1 ? systemClock : new SystemClock(server.simTimeScale);
+  // The network and the engine share the simulation's clock; memory keeps real
+  // time, so a TTL of 24 hours means 24 hours whatever the simulation's speed.
+  const clock = new ScaledClock(server.simTimeScale);
   const transport = new SimulatedNetwork({ profile, clock, seed: server.simSeed });
   const memory = createSessionMemory({
     url: server.store,

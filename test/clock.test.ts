@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SystemClock, VirtualClock } from '../src/clock.js';
+import { ScaledClock, SystemClock, VirtualClock } from '../src/clock.js';
 
 describe('VirtualClock', () => {
   it('jumps to the next timer when everything is idle, in order', async () => {
@@ -57,5 +57,31 @@ describe('SystemClock', () => {
     const controller = new AbortController();
     controller.abort(new Error('stop'));
     await expect(new SystemClock().sleep(10, controller.signal)).rejects.toThrow('stop');
+  });
+});
+
+describe('ScaledClock', () => {
+  it('plays virtual time back in real time: durations are exactly what was slept', async () => {
+    const clock = new ScaledClock(10_000, 0);
+    const seen: number[] = [];
+    await Promise.all([
+      clock.sleep(2000).then(() => seen.push(clock.now())),
+      clock.sleep(500).then(async () => {
+        seen.push(clock.now());
+        await clock.sleep(700);
+        seen.push(clock.now());
+      }),
+    ]);
+    expect(seen).toEqual([500, 1200, 2000]);
+  });
+
+  it('does not move time for an aborted sleep', async () => {
+    const clock = new ScaledClock(10_000, 0);
+    const controller = new AbortController();
+    const long = clock.sleep(1_000_000, controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(long).rejects.toThrow('stop');
+    await clock.sleep(10);
+    expect(clock.now()).toBe(10);
   });
 });
