@@ -5,10 +5,9 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { builtinStrategies, isDefinedStrategy, type DefinedStrategy } from '../strategies/index.js';
+import { builtinStrategies, isDefinedStrategy, type AnyStrategy } from '../strategies/index.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyStrategy = DefinedStrategy<any>;
+export type { AnyStrategy };
 
 export class StrategyLoadError extends Error {
   override readonly name = 'StrategyLoadError';

@@ -5,19 +5,20 @@
  * benchmark all run this same code.
  */
 import { randomUUID } from 'node:crypto';
-import { speedOf, type BatchOutcome, type DefinedStrategy, type Step, type StrategyContext } from '../../strategies/sdk.js';
 import type { Clock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { SessionBatchHistory } from '../memory/history.js';
 import type { SendRecorder, SessionMemory } from '../memory/types.js';
 import { normalizeRecipients } from '../recipients.js';
+import type { AnyStrategy } from '../../strategies/sdk.js';
 import type { PreparedStory, Story, Transport, TransportError } from '../transport.js';
 import { callWithTimeout } from './call.js';
-import type { AnchorEvent, BatchEvent, PlannedEvent, SendEvent, SummaryEvent } from './events.js';
+import type { AnchorEvent, PlannedEvent, SendEvent, SummaryEvent } from './events.js';
 import { SessionPacer } from './pacer.js';
-import { RecipientQueue } from './queue.js';
 import { SendError } from './send-error.js';
+import { SendRun } from './send-run.js';
+
+export { planSize } from './send-run.js';
 
 export interface EngineOptions {
   readonly transport: Transport;
@@ -34,8 +35,7 @@ export interface SendInput {
   readonly sessionId: string;
   readonly story: Story;
   readonly recipients: readonly string[];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly strategy: DefinedStrategy<any>;
+  readonly strategy: AnyStrategy;
   /** Cancels the send: the call in flight finishes, nothing starts after it. */
   readonly signal?: AbortSignal;
 }
@@ -83,20 +83,17 @@ export class SendEngine {
     const recorder = memory.begin(input.sessionId, history);
     // A list too big for one call goes in batches even when under the smart-send threshold.
     const smart = valid.length >= config.minRecipientsForSmartSend || valid.length > config.maxBatchSize;
-    // The anchor goes to the first recipient alone; the rest go in batches.
-    const queue = new RecipientQueue(smart ? valid.slice(1) : [], config.maxAttempts);
-    const batchesSoFar = { sent: 0, ok: 0 };
-    const context = (): StrategyContext => ({
-      config,
+    // Smart: the anchor goes to the first recipient alone, the rest in batches. Single: one call to all.
+    const anchorRecipients = smart ? valid.slice(0, 1) : valid;
+    const run = new SendRun(
+      { transport, clock, config, pacer: this.pacer, log },
+      input.sessionId,
+      input.strategy,
+      smart ? valid.slice(1) : [],
       history,
-      total: valid.length - 1,
-      remaining: queue.remaining,
-      batchesSent: batchesSoFar.sent,
-      batchesOk: batchesSoFar.ok,
-    });
-    let step: Step<unknown> = smart
-      ? this.decide(log, () => input.strategy.start(context()), { state: undefined, size: config.progressiveSequence[0]! })
-      : { state: undefined, size: valid.length, reason: `${valid.length} recipients is under ${config.minRecipientsForSmartSend}: one plain send` };
+      recorder,
+    );
+    if (smart) run.start();
 
     const planned: PlannedEvent = {
       type: 'planned',
@@ -109,124 +106,29 @@ export class SendEngine {
       duplicates,
       usedHistory: (history?.maxProvenBatchSize ?? 0) > 0,
       provenSize: history?.maxProvenBatchSize ?? 0,
-      firstBatchSize: smart ? planSize(step.size, queue.remaining, config.maxBatchSize) : valid.length,
-      reason: step.reason,
+      firstBatchSize: smart ? run.nextSize : valid.length,
+      reason: smart ? run.reason : `${valid.length} recipients is under ${config.minRecipientsForSmartSend}: one plain send`,
     };
     log.info({ total: valid.length, invalid: invalid.length, mode: planned.mode, provenSize: planned.provenSize }, 'send planned');
     yield planned;
 
-    const summary = (messageId: string, stoppedBy?: SummaryEvent['stoppedBy']): SummaryEvent =>
-      this.summarize(sendId, messageId, valid.length, invalid.length, queue, recorder, history, started, batchSequence, stoppedBy);
-    const batchSequence: number[] = [];
-
-    const anchorRecipients = smart ? valid.slice(0, 1) : valid;
-    const prepared = signal.aborted ? undefined : await this.prepare(input, signal);
-    const cancelledBeforeStart = async (): Promise<SummaryEvent> => {
-      queue.failAll(anchorRecipients, 'CANCELLED', 'the caller cancelled the send before it started');
+    const finish = async (messageId: string, stoppedBy: SummaryEvent['stoppedBy']): Promise<SummaryEvent> => {
       await recorder.flush();
-      return summary('', 'CANCELLED');
+      const summary = this.summarize(sendId, messageId, valid.length, invalid.length, run, started, stoppedBy);
+      log.info({ delivered: summary.delivered, failed: summary.failed.length, batches: summary.batches, stoppedBy }, 'send finished');
+      return summary;
     };
-    if (!prepared || signal.aborted) {
-      yield await cancelledBeforeStart();
+    const prepared = signal.aborted ? undefined : await this.prepare(input, signal);
+    const anchor = prepared && !signal.aborted ? await this.sendAnchor(input.sessionId, prepared, anchorRecipients, recorder, smart, signal) : undefined;
+    if (!prepared || !anchor) {
+      run.queue.failAll(anchorRecipients, 'CANCELLED', 'the caller cancelled the send before it started');
+      yield await finish('', 'CANCELLED');
       return;
     }
-    const anchor = await this.sendAnchor(input.sessionId, prepared, anchorRecipients, recorder, smart, signal);
-    if (!anchor) {
-      yield await cancelledBeforeStart();
-      return;
-    }
+    run.queue.succeeded(anchorRecipients);
     yield anchor;
-    const messageId = anchor.messageId;
-    if (!smart) {
-      queue.delivered = valid.length;
-      await recorder.flush();
-      yield summary(messageId);
-      return;
-    }
-    queue.delivered = 1;
-
-    let stoppedBy: SummaryEvent['stoppedBy'];
-    while (queue.remaining > 0) {
-      if (signal.aborted) break;
-      const size = planSize(step.size, queue.remaining, config.maxBatchSize);
-      try {
-        await this.pacer.acquire(input.sessionId, signal);
-      } catch {
-        break; // cancelled while waiting for a slot
-      }
-      const batch = queue.take(size);
-      const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) =>
-        transport.send({ sessionId: input.sessionId, story: prepared, recipients: batch, messageId }, s),
-      );
-      batchesSoFar.sent++;
-      batchSequence.push(batch.length);
-      let error: TransportError | undefined;
-      if (result.ok) {
-        batchesSoFar.ok++;
-        queue.succeeded(batch);
-      } else {
-        error = result.error;
-        if (error.fatal) {
-          stoppedBy = error.code;
-          queue.failAll(batch, error.code, error.message);
-        } else {
-          queue.retryOrFail(batch, error.code, error.message);
-        }
-      }
-      recorder.record({ size: batch.length, durationMs: result.durationMs, ok: result.ok, sizeRelated: error?.code !== 'RATE_LIMITED' });
-      const outcome: BatchOutcome = {
-        size: batch.length,
-        durationMs: result.durationMs,
-        ok: result.ok,
-        ...(error ? { error: error.code === 'TIMEOUT' ? 'timeout' : error.code === 'RATE_LIMITED' ? 'rate_limited' : 'error' } : {}),
-      } as BatchOutcome;
-      const more = queue.remaining > 0 && !stoppedBy;
-      if (more) step = this.decide(log, () => input.strategy.next(step.state, outcome, context()), step);
-      const event: BatchEvent = {
-        type: 'batch',
-        index: batchesSoFar.sent - 1,
-        size: batch.length,
-        durationMs: result.durationMs,
-        ok: result.ok,
-        ...(error ? { error: { code: error.code, message: error.message, retryable: !error.fatal } } : {}),
-        speed: speedOf(result.durationMs, config),
-        delivered: queue.delivered,
-        failed: queue.failed.length,
-        remaining: queue.remaining,
-        nextSize: more ? planSize(step.size, queue.remaining, config.maxBatchSize) : 0,
-        reason: more ? step.reason : stoppedBy ? `stopped: ${error!.message}` : 'all recipients sent',
-      };
-      log.debug({ index: event.index, size: event.size, durationMs: event.durationMs, ok: event.ok, code: error?.code }, 'batch');
-      yield event;
-      if (stoppedBy) break;
-      if (error?.retryAfterMs && more) {
-        try {
-          await clock.sleep(error.retryAfterMs, signal);
-        } catch {
-          break;
-        }
-      }
-    }
-    if (!stoppedBy && queue.remaining > 0) {
-      stoppedBy = 'CANCELLED';
-      queue.failAll([], 'CANCELLED', 'the caller cancelled the send before these were sent');
-    }
-    await recorder.flush();
-    const done = summary(messageId, stoppedBy);
-    log.info({ delivered: done.delivered, failed: done.failed.length, batches: done.batches, stoppedBy }, 'send finished');
-    yield done;
-  }
-
-  /** Runs a strategy step; a strategy that throws or answers nonsense must not break a send. */
-  private decide(log: Logger, step: () => Step<unknown>, fallback: Omit<Step<unknown>, 'reason'>): Step<unknown> {
-    try {
-      const next = step();
-      if (Number.isFinite(next.size) && next.size >= 1) return next;
-      log.error({ size: next.size }, 'strategy returned an invalid size; keeping the previous one');
-    } catch (error) {
-      log.error({ err: error }, 'strategy threw; keeping the previous size');
-    }
-    return { ...fallback, reason: 'strategy error: keeping the previous size' };
+    const stoppedBy = yield* run.batches(prepared, anchor.messageId, signal);
+    yield await finish(anchor.messageId, stoppedBy);
   }
 
   /** Prepares the story once per send (media uploads happen here, never per batch). */
@@ -279,43 +181,29 @@ export class SendEngine {
     messageId: string,
     total: number,
     invalid: number,
-    queue: RecipientQueue,
-    recorder: SendRecorder,
-    history: SessionBatchHistory | null,
+    run: SendRun,
     started: number,
-    batchSequence: readonly number[],
     stoppedBy: SummaryEvent['stoppedBy'],
   ): SummaryEvent {
     const { clock, config, memory } = this.options;
-    const proven = recorder.history?.maxProvenBatchSize ?? 0;
+    const proven = run.recorder.history?.maxProvenBatchSize ?? 0;
     return {
       type: 'summary',
       sendId,
       messageId,
       total,
-      delivered: queue.delivered,
-      failed: queue.failed,
+      delivered: run.queue.delivered,
+      failed: run.queue.failed,
       invalid,
-      batches: batchSequence.length,
-      batchSequence,
+      batches: run.batchSequence.length,
+      batchSequence: run.batchSequence,
       totalDurationMs: clock.now() - started,
       ...(stoppedBy ? { stoppedBy } : {}),
       learning: {
         maxProvenBatchSize: proven,
-        usedHistoricalData: (history?.maxProvenBatchSize ?? 0) > 0,
+        usedHistoricalData: (run.history?.maxProvenBatchSize ?? 0) > 0,
         willSkipRampingNextTime: memory.enabled && proven > config.progressiveSequence[0]!,
       },
     };
   }
-}
-
-/**
- * The size actually sent: the strategy's wish, whole and within [1, maxBatchSize],
- * and the seed's tail rule: when what remains is under 1.5x the size, send it
- * all at once (still never above maxBatchSize) rather than leave a small tail.
- */
-export function planSize(wanted: number, remaining: number, maxBatchSize: number): number {
-  const size = Math.max(1, Math.min(maxBatchSize, Math.floor(wanted)));
-  if (remaining < size * 1.5) return Math.min(remaining, maxBatchSize);
-  return size;
 }

@@ -21,6 +21,11 @@ export class RecipientQueue {
     this.fresh = recipients;
   }
 
+  /** Everyone the queue started with. */
+  get total(): number {
+    return this.fresh.length;
+  }
+
   get remaining(): number {
     return this.retry.length + this.fresh.length - this.head;
   }

@@ -1,5 +1,5 @@
 /** Builds an engine in virtual time and runs sends to completion. */
-import type { DefinedStrategy } from '../../strategies/sdk.js';
+import type { AnyStrategy } from '../../strategies/sdk.js';
 import adaptive from '../../strategies/adaptive.js';
 import { VirtualClock } from '../../src/clock.js';
 import { defaultConfig, type SmartSendConfig } from '../../src/config.js';
@@ -52,8 +52,7 @@ export async function runSend(
   input: {
     sessionId?: string;
     recipients: readonly string[];
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    strategy?: DefinedStrategy<any>;
+    strategy?: AnyStrategy;
     story?: Story;
     signal?: AbortSignal;
     onEvent?: (e: SendEvent) => void;
