@@ -28,6 +28,11 @@ export interface ServerConfig {
   readonly strategyModules: readonly string[];
   readonly logLevel: string;
   readonly maxRecipients: number;
+  /** PEM files; both set = TLS (HTTP/2 with HTTP/1.1 fallback), neither = HTTP/2 cleartext. */
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** How long running sends get to finish on SIGTERM before they are cancelled. */
+  readonly shutdownGraceMs: number;
 }
 
 export interface Config {
@@ -154,7 +159,14 @@ export function loadConfig(env: Env = process.env): Config {
     strategyModules: r.list('STORYCAST_STRATEGY_MODULES', []),
     logLevel: r.oneOf('STORYCAST_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     maxRecipients: r.number('STORYCAST_MAX_RECIPIENTS', 100_000, { min: 1, max: 10_000_000, integer: true }),
+    tlsCert: raw(env, 'STORYCAST_TLS_CERT'),
+    tlsKey: raw(env, 'STORYCAST_TLS_KEY'),
+    shutdownGraceMs: r.number('STORYCAST_SHUTDOWN_GRACE_MS', 20_000, { min: 0, max: 3_600_000, integer: true }),
   };
+  if ((server.tlsCert === undefined) !== (server.tlsKey === undefined)) {
+    const [set, unset] = server.tlsCert === undefined ? ['STORYCAST_TLS_KEY', 'STORYCAST_TLS_CERT'] : ['STORYCAST_TLS_CERT', 'STORYCAST_TLS_KEY'];
+    r.problems.push(`${set}=${JSON.stringify(raw(env, set))}: ${unset} must be set too (TLS needs both a certificate and a key)`);
+  }
 
   if (!/^(sqlite|redis|rediss|memory):\/\//.test(server.store)) {
     r.problems.push(`STORYCAST_STORE=${JSON.stringify(server.store)}: expected sqlite://PATH, redis://HOST:PORT or memory://`);

@@ -1,4 +1,4 @@
-/** `npm start` as a user runs it: a real process, real env, real exit codes. */
+/** `npm start` and `npm run demo` as a user runs them: a real process, real env, real exit codes. */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,9 +10,9 @@ const run = promisify(execFile);
 const root = new URL('../', import.meta.url).pathname;
 const tsx = join(root, 'node_modules/.bin/tsx');
 
-async function start(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+async function start(env: Record<string, string>, script = 'src/main.ts'): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(tsx, ['src/main.ts'], { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 });
+    const { stdout, stderr } = await run(tsx, [script], { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -20,7 +20,7 @@ async function start(env: Record<string, string>): Promise<{ code: number; stdou
   }
 }
 
-describe('npm start', () => {
+describe('npm start and npm run demo', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'storycast-start-'));
@@ -29,17 +29,17 @@ describe('npm start', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs a send on the simulated network, and the second run starts at the proven size', async () => {
+  it('the demo runs a send on the simulated network, and the second run starts at the proven size', async () => {
     const env = {
       STORYCAST_STORE: `sqlite://${join(dir, 'memory.sqlite')}`,
       STORYCAST_SIM_PROFILE: 'seed-first-send',
       STORYCAST_SIM_TIME_SCALE: '1000',
       STORYCAST_DEMO_RECIPIENTS: '5101',
     };
-    const first = await start(env);
+    const first = await start(env, 'src/cli/demo.ts');
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('summary  5101/5101 delivered, 0 failed, 3 batches [100, 1000, 4000]');
-    const second = await start(env);
+    const second = await start(env, 'src/cli/demo.ts');
     // 5100 left is under 1.5 x 4000, so the tail rule sends them all at once.
     expect(second.stdout).toMatch(/planned .* proven size 4000; first batch 5100: session history/);
   });
@@ -49,7 +49,8 @@ describe('npm start', () => {
     [{ STORYCAST_STRATEGY_MODULES: './test/fixtures/strategies/plain-object.ts' }, 'must default-export a strategy made with defineStrategy()'],
     [{ STORYCAST_STRATEGY_MODULES: './strategies/examples/steady-500.ts,./strategies/examples/steady-500.ts' }, 'already defined by'],
     [{ STORYCAST_SIM_PROFILE: 'no-such-profile' }, 'STORYCAST_SIM_PROFILE="no-such-profile"'],
-  ])('stops with a clear message on %j', async (env, message) => {
+    [{ STORYCAST_TLS_CERT: './cert.pem' }, 'STORYCAST_TLS_KEY must be set too'],
+  ])('the server stops with a clear message on %j', async (env, message) => {
     const result = await start({ STORYCAST_STORE: 'memory://', ...env });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(message);

@@ -38,6 +38,8 @@ export interface SendInput {
   readonly strategy: AnyStrategy;
   /** Cancels the send: the call in flight finishes, nothing starts after it. */
   readonly signal?: AbortSignal;
+  /** The caller's logger (e.g. one carrying a request id); the engine's own otherwise. */
+  readonly logger?: Logger;
 }
 
 /** The engine's own view of the default limits (the server passes config values). */
@@ -62,7 +64,7 @@ export class SendEngine {
     const started = clock.now();
     const signal = input.signal ?? new AbortController().signal;
     const sendId = (this.options.newSendId ?? randomUUID)();
-    const log = this.logger.child({ sendId, sessionId: input.sessionId, strategy: input.strategy.name });
+    const log = (input.logger ?? this.logger).child({ sendId, sessionId: input.sessionId, strategy: input.strategy.name });
 
     if (input.sessionId.trim() === '') throw new SendError('MISSING_SESSION_ID', 'session_id is required', 'session_id');
     const maxRecipients = this.options.maxRecipients ?? DEFAULT_MAX_RECIPIENTS;

@@ -88,6 +88,10 @@ export class KeyvSessionMemory implements SessionMemory {
     return new KeyvSendRecorder(this, sessionId, loaded);
   }
 
+  inspect(sessionId: string): Promise<SessionBatchHistory | null> {
+    return this.read(sessionId, 'inspect');
+  }
+
   async reset(sessionId: string): Promise<boolean> {
     return this.withLock(sessionId, () => this.op(this.keyv.delete(sessionId), 'delete'));
   }
@@ -255,6 +259,10 @@ export class DisabledMemory implements SessionMemory {
 
   begin(): SendRecorder {
     return { record: () => undefined, history: null, flush: async () => undefined };
+  }
+
+  async inspect(): Promise<SessionBatchHistory | null> {
+    return null;
   }
 
   async reset(): Promise<boolean> {

@@ -12,6 +12,8 @@ export interface SessionMemory {
   load(sessionId: string): Promise<SessionBatchHistory | null>;
   /** Starts recording one send's batches, starting from the history `load` returned. */
   begin(sessionId: string, loaded: SessionBatchHistory | null): SendRecorder;
+  /** The session's unexpired history for an operator; unlike `load`, throws when the store is down. */
+  inspect(sessionId: string): Promise<SessionBatchHistory | null>;
   /** Forgets a session. Resolves false when there was nothing to forget. Throws if the store is down. */
   reset(sessionId: string): Promise<boolean>;
   close(): Promise<void>;

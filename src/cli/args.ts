@@ -1,0 +1,223 @@
+/**
+ * Options of `npm run send`: parsing and checking only, no I/O, so every
+ * mistake a person can type is tested as a message that names the option.
+ */
+import { extname } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:50051';
+export const DEFAULT_TEXT = 'Hello from storycast 👋';
+/** +1555 and seven digits: the demo list cannot hold more distinct numbers. */
+export const MAX_DEMO_RECIPIENTS = 10_000_000;
+
+export const HELP = `Usage: npm run send -- [options]
+
+Send one WhatsApp status through a running storycast server and watch it go
+out batch by batch.
+
+Recipients (at least one of; when both are given the file's entries come first):
+  --file PATH            numbers or JIDs, one per line; blank lines and # comments
+                         are ignored; "-" reads standard input
+  --recipients N         add N fake, distinct demo numbers (+15550000000, ...)
+
+Story (a text story unless a media option is given):
+  --text STR             the text (default: "${DEFAULT_TEXT}")
+  --background-color C   text background, #RRGGBB or #AARRGGBB
+  --font N               WhatsApp font number, 0-9
+  --image PATH           an image file (type from the extension)
+  --video PATH           a video file (type from the extension)
+  --image-url URL        an image the server downloads
+  --video-url URL        a video the server downloads
+  --url URL              media by URL, image or video told by the extension
+  --caption STR          text under the image or video
+
+Server and send:
+  --server URL           storycast server (default: $STORYCAST_SERVER, else
+                         ${DEFAULT_SERVER}); "host:port" means http://host:port
+  --protocol P           grpc (default) or connect
+  --session ID           WhatsApp session to send from (default: demo)
+  --strategy NAME        batch-size strategy (default: the server's)
+
+Output:
+  --json                 one JSON object per event on stdout (proto JSON), for scripts
+  -h, --help             show this help
+
+On a terminal a progress bar redraws in place; otherwise one line per event.
+Ctrl-C cancels the send (the batch in flight finishes on the server).
+
+Exit codes: 0 everyone delivered, 2 the send finished but some recipients failed,
+1 the send did not run (bad option, unreadable file, server error or unreachable),
+130 cancelled.
+
+Examples:
+  npm start                                    # the server, in another terminal
+  npm run send -- --recipients 5000
+  npm run send -- --file contacts.txt --image photo.jpg --caption "Hi!"
+  npm run send -- --recipients 300 --strategy conservative --json > events.jsonl`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export type MediaSource = { readonly path: string } | { readonly url: string };
+
+export type StorySpec =
+  | { readonly kind: 'text'; readonly text: string; readonly backgroundColor: string; readonly font: number }
+  | { readonly kind: 'image' | 'video'; readonly source: MediaSource; readonly caption: string; readonly mimeType: string };
+
+export interface CliOptions {
+  readonly server: string;
+  readonly protocol: 'grpc' | 'connect';
+  readonly sessionId: string;
+  readonly strategy: string;
+  readonly json: boolean;
+  /** Path of the recipient file, "-" for stdin. */
+  readonly file: string | undefined;
+  readonly demoRecipients: number;
+  readonly story: StorySpec;
+}
+
+const MIME_BY_EXTENSION: Readonly<Record<string, string>> = {
+  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.gif': 'image/gif',
+  '.mp4': 'video/mp4', '.m4v': 'video/mp4', '.mov': 'video/quicktime', '.3gp': 'video/3gpp', '.webm': 'video/webm',
+};
+
+/** "" when unknown: the server guesses from the bytes. */
+export function mimeTypeFor(pathOrUrl: string): string {
+  let path = pathOrUrl;
+  try {
+    path = new URL(pathOrUrl).pathname;
+  } catch {
+    // a file path, not a URL
+  }
+  return MIME_BY_EXTENSION[extname(path).toLowerCase()] ?? '';
+}
+
+const OPTIONS = {
+  server: { type: 'string' }, protocol: { type: 'string' }, session: { type: 'string' }, strategy: { type: 'string' },
+  recipients: { type: 'string' }, file: { type: 'string' },
+  text: { type: 'string' }, 'background-color': { type: 'string' }, font: { type: 'string' },
+  image: { type: 'string' }, video: { type: 'string' }, 'image-url': { type: 'string' }, 'video-url': { type: 'string' },
+  url: { type: 'string' }, caption: { type: 'string' },
+  json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** node:util's messages explain parser internals; people need the option and what to do. */
+function rephrase(error: unknown): UsageError {
+  const { code, message } = error as { code?: string; message: string };
+  const option = /'([^' ]+)/.exec(message)?.[1] ?? '';
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return new UsageError(`unknown option ${option}`);
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return new UsageError(message.includes('does not take an argument') ? `${option} does not take a value` : `${option} needs a value`);
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return new UsageError(`unexpected argument "${option}"; every value follows its option, as in --text "Hi"`);
+    default:
+      return new UsageError(message);
+  }
+}
+
+/** Accepts "host:port" because that is how servers print their address. */
+export function normalizeServer(value: string, source: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new UsageError(`${source}: "${value}" is not a URL (expected e.g. ${DEFAULT_SERVER})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${source}: "${value}" must be an http:// or https:// URL`);
+  }
+  return withScheme.replace(/\/+$/, '');
+}
+
+function integer(option: string, value: string, min: number, max: number): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${option}: "${value}" is not a whole number from ${min} to ${max.toLocaleString('en-US')}`);
+  }
+  return n;
+}
+
+/** 'help' when --help is given: nothing else is checked then, so help always works. */
+export function parseCliArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): CliOptions | 'help' {
+  let values: { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+  try {
+    values = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw rephrase(error);
+  }
+  if (values.help) return 'help';
+  const story = parseStory(values);
+  const envServer = env.STORYCAST_SERVER?.trim();
+  const server =
+    values.server !== undefined ? normalizeServer(values.server, '--server')
+    : envServer ? normalizeServer(envServer, 'STORYCAST_SERVER')
+    : DEFAULT_SERVER;
+  const protocol = values.protocol ?? 'grpc';
+  if (protocol !== 'grpc' && protocol !== 'connect') throw new UsageError(`--protocol: "${protocol}" is not grpc or connect`);
+  const sessionId = values.session ?? 'demo';
+  if (sessionId.trim() === '') throw new UsageError('--session must not be empty');
+  const demoRecipients = values.recipients === undefined ? 0 : integer('recipients', values.recipients, 1, MAX_DEMO_RECIPIENTS);
+  if (values.file === '') throw new UsageError('--file needs a path ("-" for standard input)');
+  if (values.file === undefined && demoRecipients === 0) {
+    throw new UsageError('no recipients: give --file PATH (your list) or --recipients N (a demo list)');
+  }
+  return {
+    server,
+    protocol,
+    sessionId,
+    strategy: values.strategy ?? '',
+    json: values.json ?? false,
+    file: values.file,
+    demoRecipients,
+    story,
+  };
+}
+
+function parseStory(values: Record<string, string | boolean | undefined>): StorySpec {
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const media = (['image', 'video', 'image-url', 'video-url', 'url'] as const).filter((name) => str(name) !== undefined);
+  if (media.length > 1) throw new UsageError(`--${media[0]} and --${media[1]} cannot be combined: a story has one image or video`);
+  const [mediaOption] = media;
+  if (mediaOption === undefined) {
+    if (str('caption') !== undefined) throw new UsageError('--caption needs --image, --video or a media URL; a text story uses --text');
+    const text = str('text') ?? DEFAULT_TEXT;
+    if (text.trim() === '') throw new UsageError('--text must not be empty');
+    const backgroundColor = str('background-color') ?? '';
+    if (backgroundColor !== '' && !/^#(?:[0-9a-f]{6}|[0-9a-f]{8})$/i.test(backgroundColor)) {
+      throw new UsageError(`--background-color: "${backgroundColor}" is not #RRGGBB or #AARRGGBB`);
+    }
+    const fontValue = str('font');
+    return { kind: 'text', text, backgroundColor, font: fontValue === undefined ? 0 : integer('font', fontValue, 0, 9) };
+  }
+  for (const textOnly of ['text', 'background-color', 'font']) {
+    if (str(textOnly) !== undefined) throw new UsageError(`--${textOnly} is for text stories; with --${mediaOption} use --caption`);
+  }
+  const value = str(mediaOption) ?? '';
+  if (value === '') throw new UsageError(`--${mediaOption} needs a value`);
+  const mimeType = mimeTypeFor(value);
+  const caption = str('caption') ?? '';
+  if (mediaOption === 'image' || mediaOption === 'video') return { kind: mediaOption, source: { path: value }, caption, mimeType };
+  if (!/^https?:\/\//i.test(value)) throw new UsageError(`--${mediaOption}: "${value}" is not an http(s) URL`);
+  const kind = mediaOption === 'image-url' ? 'image' : mediaOption === 'video-url' ? 'video' : mimeType.split('/')[0];
+  if (kind !== 'image' && kind !== 'video') {
+    throw new UsageError(`--url: cannot tell whether "${value}" is an image or a video; use --image-url or --video-url`);
+  }
+  return { kind, source: { url: value }, caption, mimeType };
+}
+
+/** One recipient per line; "#" starts a comment (neither numbers nor JIDs contain one). */
+export function parseRecipientFile(text: string): string[] {
+  return text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .map((line) => line.replace(/#.*$/, '').trim())
+    .filter((line) => line !== '');
+}
+
+export function demoRecipients(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `+1555${String(i).padStart(7, '0')}`);
+}

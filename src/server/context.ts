@@ -1,0 +1,33 @@
+/**
+ * Per-call context: a request id (the caller's x-request-id, or a new one)
+ * and a logger carrying it, so every log line of a call can be found again.
+ */
+import { randomUUID } from 'node:crypto';
+import { createContextKey, type HandlerContext, type Interceptor } from '@connectrpc/connect';
+import { silentLogger, type Logger } from '../log.js';
+
+const loggerKey = createContextKey<Logger>(silentLogger, { description: 'request logger' });
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Gives each call a request id and a child logger, echoes the id in the response header, logs failures. */
+export function requestContext(base: Logger): Interceptor {
+  return (next) => async (req) => {
+    const given = req.header.get('x-request-id');
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    const log = base.child({ requestId, rpc: `${req.service.typeName}/${req.method.name}` });
+    req.contextValues.set(loggerKey, log);
+    try {
+      const res = await next(req);
+      res.header.set('x-request-id', requestId);
+      return res;
+    } catch (error) {
+      log.warn({ err: error }, 'call failed');
+      throw error;
+    }
+  };
+}
+
+export function loggerOf(ctx: HandlerContext): Logger {
+  return ctx.values.get(loggerKey);
+}

@@ -1,0 +1,44 @@
+/**
+ * Domain errors as ConnectErrors: the status code DESIGN.md names, plus a
+ * google.rpc.ErrorInfo detail (domain "storycast", an UPPER_SNAKE reason,
+ * the offending field in metadata) that callers in any language branch on.
+ */
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { SendError, type SendErrorReason } from '../engine/send-error.js';
+import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
+
+export const ERROR_DOMAIN = 'storycast';
+
+export function storycastError(code: Code, reason: string, message: string, metadata: Record<string, string> = {}, cause?: unknown): ConnectError {
+  return new ConnectError(message, code, undefined, [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: ERROR_DOMAIN, metadata }) }], cause);
+}
+
+/** A bad request field: INVALID_ARGUMENT naming it. */
+export function invalidField(field: string, reason: string, message: string): ConnectError {
+  return storycastError(Code.InvalidArgument, reason, message, { field });
+}
+
+const CODE_OF: Record<SendErrorReason, Code> = {
+  MISSING_SESSION_ID: Code.InvalidArgument,
+  TOO_MANY_RECIPIENTS: Code.InvalidArgument,
+  NO_VALID_RECIPIENTS: Code.InvalidArgument,
+  PREPARE_FAILED: Code.Unavailable,
+  ANCHOR_FAILED: Code.Unavailable,
+  SESSION_NOT_FOUND: Code.NotFound,
+  SESSION_NOT_CONNECTED: Code.FailedPrecondition,
+  LOGGED_OUT: Code.FailedPrecondition,
+  FORBIDDEN: Code.PermissionDenied,
+};
+
+/** Anything a handler throws, as what the client should see. Unknown errors become INTERNAL without leaking details. */
+export function toConnectError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof SendError) {
+    const metadata: Record<string, string> = {};
+    if (error.field) metadata.field = error.field;
+    if (error.transportCode) metadata.transport_code = error.transportCode;
+    return storycastError(CODE_OF[error.reason], error.reason, error.message, metadata, error);
+  }
+  return storycastError(Code.Internal, 'INTERNAL', 'internal error', {}, error);
+}
