@@ -11,6 +11,8 @@
 export const USER_JID_SUFFIX = '@s.whatsapp.net';
 
 export interface InvalidRecipient {
+  /** Position in the request's list, so callers can find it without us echoing numbers into logs. */
+  readonly index: number;
   readonly input: string;
   readonly reason: string;
 }
@@ -62,10 +64,10 @@ export function normalizeRecipients(inputs: readonly string[]): NormalizedRecipi
   const valid: string[] = [];
   const invalid: InvalidRecipient[] = [];
   let duplicates = 0;
-  for (const input of inputs) {
+  for (const [index, input] of inputs.entries()) {
     const result = toJid(input);
     if ('reason' in result) {
-      invalid.push({ input, reason: result.reason });
+      invalid.push({ index, input, reason: result.reason });
     } else if (seen.has(result.jid)) {
       duplicates++;
     } else {

@@ -36,6 +36,6 @@ describe('normalizeRecipients', () => {
     const result = normalizeRecipients(['+44 7700 900123', 'x', '15551234567', '447700900123@s.whatsapp.net', '+1 555 123 4567']);
     expect(result.valid).toEqual(['447700900123@s.whatsapp.net', '15551234567@s.whatsapp.net']);
     expect(result.duplicates).toBe(2);
-    expect(result.invalid).toEqual([{ input: 'x', reason: expect.any(String) }]);
+    expect(result.invalid).toEqual([{ index: 1, input: 'x', reason: expect.any(String) }]);
   });
 });

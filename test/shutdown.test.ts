@@ -57,7 +57,7 @@ describe('graceful shutdown', () => {
     await t.server.close();
   });
 
-  it('npm start serves until SIGTERM, then exits 0', async () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('npm start serves until %s, then exits 0', async (signal) => {
     const child = spawn(`${root}/node_modules/.bin/tsx`, ['src/main.ts'], {
       cwd: root,
       env: { ...process.env, STORYCAST_PORT: '0', STORYCAST_STORE: 'memory://', STORYCAST_SIM_TIME_SCALE: '1000' },
@@ -77,7 +77,7 @@ describe('graceful shutdown', () => {
     const events: SendStoryResponse[] = [];
     for await (const e of createClient(StoryService, transport).sendStory({ sessionId: 'p', story, recipients: numbers(300) })) events.push(e);
     expect(events.at(-1)!.event.case).toBe('summary');
-    child.kill('SIGTERM');
+    child.kill(signal);
     expect(await exited).toBe(0);
   });
 });

@@ -77,7 +77,8 @@ export class SendEngine {
     }
     const { valid, invalid, duplicates } = normalizeRecipients(input.recipients);
     if (valid.length === 0) {
-      const sample = invalid.slice(0, 3).map((i) => `"${i.input}": ${i.reason}`).join('; ');
+      // Positions, not the inputs themselves: this message ends up in logs, where numbers must not.
+      const sample = invalid.slice(0, 3).map((i) => `recipients[${i.index}]: ${i.reason}`).join('; ');
       throw new SendError('NO_VALID_RECIPIENTS', `recipients has no valid recipient${sample ? ` (${sample})` : ''}`, 'recipients');
     }
 

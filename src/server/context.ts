@@ -20,12 +20,22 @@ export function requestContext(base: Logger): Interceptor {
     try {
       const res = await next(req);
       res.header.set('x-request-id', requestId);
-      return res;
+      // A server stream fails while it is being read, after next() has returned.
+      return res.stream ? { ...res, message: logFailure(res.message, log) } : res;
     } catch (error) {
       log.warn({ err: error }, 'call failed');
       throw error;
     }
   };
+}
+
+async function* logFailure<T>(messages: AsyncIterable<T>, log: Logger): AsyncGenerator<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    log.warn({ err: error }, 'call failed');
+    throw error;
+  }
 }
 
 export function loggerOf(ctx: HandlerContext): Logger {

@@ -61,7 +61,7 @@ export function eventToProto(event: SendEvent): SendStoryResponse {
             strategy: event.strategy,
             mode: event.mode === 'smart' ? SendMode.SMART : SendMode.SINGLE,
             totalRecipients: event.total,
-            invalidRecipients: event.invalid.map((i) => ({ input: i.input, reason: i.reason })),
+            invalidRecipients: event.invalid.map((i) => ({ input: i.input, reason: i.reason, index: i.index })),
             duplicateRecipients: event.duplicates,
             usedHistory: event.usedHistory,
             provenBatchSize: event.provenSize,

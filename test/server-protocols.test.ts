@@ -1,0 +1,148 @@
+/** The server's other faces: gRPC-Web, TLS, deadlines, and what it writes to its logs. */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { createClient } from '@connectrpc/connect';
+import { createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
+import { loadConfig } from '../src/config.js';
+import { silentLogger } from '../src/log.js';
+import { createRuntime } from '../src/runtime.js';
+import { startServer } from '../src/server/server.js';
+import type { SimulatedNetwork } from '../src/sim/network.js';
+import { numbers } from './support/scripted-transport.js';
+import { startTestServer } from './support/storycast-server.js';
+
+const run = promisify(execFile);
+const story = { content: { case: 'text' as const, value: { text: 'hi' } } };
+
+async function sendAll(stream: AsyncIterable<SendStoryResponse>): Promise<SendStoryResponse[]> {
+  const events: SendStoryResponse[] = [];
+  for await (const e of stream) events.push(e);
+  return events;
+}
+
+describe('gRPC-Web', () => {
+  it('streams a whole send', async () => {
+    const t = await startTestServer();
+    try {
+      const client = createClient(StoryService, createGrpcWebTransport({ baseUrl: t.url, httpVersion: '2' }));
+      const events = await sendAll(client.sendStory({ sessionId: 'web', story, recipients: numbers(500) }));
+      expect(events.map((e) => e.event.case)).toEqual(['planned', 'anchor', ...Array(events.length - 3).fill('batch'), 'summary']);
+    } finally {
+      await t.server.close();
+    }
+  });
+});
+
+describe('TLS', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'storycast-tls-'));
+    await run('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ]);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves over TLS when a certificate and key are configured', async () => {
+    const config = loadConfig({ STORYCAST_STORE: 'memory://', STORYCAST_SIM_TIME_SCALE: '10000' });
+    const runtime = await createRuntime(config, silentLogger);
+    const server = await startServer(runtime, {
+      host: '127.0.0.1',
+      port: 0,
+      graceMs: 1000,
+      logger: silentLogger,
+      tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
+    });
+    try {
+      expect(server.url).toMatch(/^https:\/\//);
+      const ca = await readFile(join(dir, 'cert.pem'));
+      const client = createClient(StoryService, createGrpcTransport({ baseUrl: server.url, nodeOptions: { ca } }));
+      const list = await client.listStrategies({});
+      expect(list.defaultStrategy).toBe('adaptive');
+      // A client that does not trust the certificate is refused.
+      const untrusting = createClient(StoryService, createGrpcTransport({ baseUrl: server.url }));
+      await expect(untrusting.listStrategies({})).rejects.toThrow(/certificate/i);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('deadlines', () => {
+  it('a deadline ends the call with DEADLINE_EXCEEDED and stops the send', async () => {
+    // Real time x10: the send would run for seconds; the deadline cuts it short.
+    const t = await startTestServer({ STORYCAST_SIM_TIME_SCALE: '10' });
+    try {
+      const { loadSync } = await import('@grpc/proto-loader');
+      const pkg = grpc.loadPackageDefinition(
+        loadSync('storycast/v1/story_service.proto', { includeDirs: [new URL('../proto', import.meta.url).pathname], oneofs: true }),
+      ) as never as {
+        storycast: { v1: { StoryService: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { sendStory: (req: object, opts: grpc.CallOptions) => grpc.ClientReadableStream<unknown> } } };
+      };
+      const client = new pkg.storycast.v1.StoryService(t.address, grpc.credentials.createInsecure());
+      const call = client.sendStory(
+        { sessionId: 'deadline', story: { text: { text: 'x' } }, recipients: numbers(19_000) },
+        { deadline: new Date(Date.now() + 300) },
+      );
+      const error = await new Promise<grpc.ServiceError | undefined>((resolve) => {
+        call.on('data', () => {});
+        call.on('error', resolve);
+        call.on('end', () => resolve(undefined));
+      });
+      expect(error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      for (let i = 0; i < 500 && t.server.sends.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(t.server.sends.size).toBe(0);
+      const network = t.runtime.transport as SimulatedNetwork;
+      const calls = network.calls.filter((c) => c.sessionId === 'deadline').length;
+      expect(calls).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(network.calls.filter((c) => c.sessionId === 'deadline').length).toBe(calls);
+      client.close();
+    } finally {
+      await t.server.close();
+    }
+  });
+});
+
+describe('logs', () => {
+  it('carry a request id per call and never a whole phone number', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const logger = pino({ level: 'debug' }, sink);
+    const t = await startTestServer({}, { logger });
+    const recipients = [...numbers(300), '+1 555 000 1234 56789', '44 7700 900 12', 'not-a-number'];
+    try {
+      const client = createClient(StoryService, createGrpcTransport({ baseUrl: t.url }));
+      await sendAll(client.sendStory({ sessionId: 'logs', story, recipients }, { headers: { 'x-request-id': 'req-42' } }));
+      await expect(sendAll(client.sendStory({ sessionId: 'logs', story, recipients: ['+1 555 000 1234 56789', '12345'] }))).rejects.toThrow();
+    } finally {
+      await t.server.close();
+    }
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.some((e) => e.requestId === 'req-42' && e.msg === 'send finished')).toBe(true);
+    expect(entries.some((e) => e.msg === 'call failed' && typeof e.requestId === 'string')).toBe(true);
+    const digits = recipients.map((r) => r.replace(/\D/g, '')).filter((d) => d.length >= 7);
+    for (const line of lines) {
+      // Join digits split the way people write numbers ("+1 555-000 1234"), not across JSON fields.
+      const joined = line.replace(/(?<=\d)[\s().+-]+(?=\d)/g, '');
+      for (const d of digits) expect(joined.includes(d), `log line leaks ${d}: ${line}`).toBe(false);
+    }
+  });
+});
