@@ -77,3 +77,11 @@ export function normalizeRecipients(inputs: readonly string[]): NormalizedRecipi
   }
   return { valid, invalid, duplicates };
 }
+
+/**
+ * `count` distinct, valid-looking numbers in the +1 555 range (reserved for
+ * fiction), for demos, tests and benchmarks: +15550000000, +15550000001, ...
+ */
+export function demoNumbers(count: number, start = 0): string[] {
+  return Array.from({ length: count }, (_, i) => `+1555${String(start + i).padStart(7, '0')}`);
+}

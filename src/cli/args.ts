@@ -218,6 +218,4 @@ export function parseRecipientFile(text: string): string[] {
     .filter((line) => line !== '');
 }
 
-export function demoRecipients(count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `+1555${String(i).padStart(7, '0')}`);
-}
+export { demoNumbers as demoRecipients } from '../recipients.js';

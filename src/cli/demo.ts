@@ -11,6 +11,7 @@
 import { ConfigError, loadConfig } from '../config.js';
 import type { SendEvent } from '../engine/events.js';
 import { createLogger } from '../log.js';
+import { demoNumbers } from '../recipients.js';
 import { createRuntime, StartupError } from '../runtime.js';
 import { StrategyLoadError } from '../strategy-registry.js';
 
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   if (!strategy) throw new ConfigError([`STORYCAST_DEMO_STRATEGY=${JSON.stringify(strategyName)}: no such strategy`]);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
-  const recipients = Array.from({ length: count }, (_, i) => `+1555${String(1_000_000 + i)}`);
+  const recipients = demoNumbers(count);
   console.log(`storycast demo: ${config.server.transport} network, profile ${config.server.simProfile}, time x${config.server.simTimeScale}, store ${config.server.store}`);
   try {
     for await (const event of runtime.engine.send({

@@ -10,11 +10,12 @@ import { SendEngine } from '../../src/engine/engine.js';
 import type { SummaryEvent } from '../../src/engine/events.js';
 import { silentLogger } from '../../src/log.js';
 import { createSessionMemory } from '../../src/memory/keyv-memory.js';
+import { demoNumbers } from '../../src/recipients.js';
 import { SimulatedNetwork } from '../../src/sim/network.js';
 import { builtinProfiles } from '../../src/sim/profile.js';
 
 const profileName = process.argv[2] ?? 'degrading';
-const recipients = Array.from({ length: 100_000 }, (_, i) => `+1555${String(1_000_000 + i)}`);
+const recipients = demoNumbers(100_000);
 const clock = new VirtualClock(0);
 const config = defaultConfig.smartSend;
 const memory = createSessionMemory({ url: 'memory://', enabled: true, ttlMs: config.sessionMemoryTTL, clock, logger: silentLogger });

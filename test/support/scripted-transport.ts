@@ -60,7 +60,4 @@ export class ScriptedTransport implements Transport {
   }
 }
 
-/** n distinct valid phone numbers as JIDs would normalise them. */
-export function numbers(n: number, start = 0): string[] {
-  return Array.from({ length: n }, (_, i) => `+1555${String(1_000_000 + start + i)}`);
-}
+export { demoNumbers as numbers } from '../../src/recipients.js';
