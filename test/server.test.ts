@@ -11,6 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run as runCli } from '../src/cli/send.js';
 import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import { StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
 import type { SimulatedNetwork } from '../src/sim/network.js';
@@ -186,6 +187,31 @@ describe('StoryService over the Connect protocol and gRPC via connect-node clien
       expect(info).toMatchObject({ reason: 'NO_VALID_RECIPIENTS', domain: 'storycast', metadata: { field: 'recipients' } });
     });
   }
+});
+
+describe('the CLI client against the real server', () => {
+  it('sends, shows each batch with the strategy reason, and prints the summary', async () => {
+    const t = await startTestServer();
+    let out = '';
+    let err = '';
+    const io = {
+      stdout: { write: (text: string) => (out += text), isTTY: false },
+      stderr: { write: (text: string) => (err += text) },
+      env: {},
+    };
+    try {
+      const code = await runCli(['--server', t.url, '--recipients', '5101', '--session', 'cli'], io);
+      expect(err).toBe('');
+      expect(code).toBe(0);
+      expect(out).toContain('skipping 500, up to 1000');
+      expect(out).toMatch(/delivered 5,101\/5,101/);
+      expect(out).toContain('proven batch size 4,000');
+      expect(await runCli(['--server', t.url, '--session', 'cli', '--recipients', '10', '--strategy', 'nope'], io)).toBe(1);
+      expect(err).toContain('UNKNOWN_STRATEGY');
+    } finally {
+      await t.server.close();
+    }
+  });
 });
 
 describe('StoryService called by grpcurl with no proto files (reflection only)', () => {
