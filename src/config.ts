@@ -12,7 +12,6 @@ export interface SmartSendConfig extends ScalingConfig {
   /** ms (the variable is in hours, as in the seed). */
   readonly sessionMemoryTTL: number;
   readonly minRecipientsForSmartSend: number;
-  readonly maxBatchesPerSecond: number;
   readonly maxAttempts: number;
 }
 

@@ -27,6 +27,8 @@ export interface ScalingConfig {
   readonly maxBatchSize: number;
   /** How long the engine waits for one transport call before it counts as a timeout. */
   readonly batchTimeoutMs: number;
+  /** The engine starts at most this many calls per second per session: a call never costs less than 1/this s. */
+  readonly maxBatchesPerSecond: number;
 }
 
 /** What a session has proven on earlier sends (read-only view of the stored history). */
@@ -82,7 +84,17 @@ export interface Step<S> {
   /** Desired size of the next batch; the engine rounds, clamps and applies the tail rule. */
   readonly size: number;
   readonly reason: string;
+  /**
+   * Optional: give up on the next call after this many ms instead of the full
+   * batchTimeoutMs (the engine keeps it within [MIN_CALL_TIMEOUT_MS, batchTimeoutMs]).
+   * For strategies with a latency model: a call far slower than predicted has
+   * most likely hit a limit, and waiting for the full timeout only costs time.
+   */
+  readonly timeoutMs?: number;
 }
+
+/** The shortest per-call timeout the engine honours. */
+export const MIN_CALL_TIMEOUT_MS = 1000;
 
 /** A batch-size strategy. Implement it and wrap it in {@link defineStrategy}. */
 export interface Strategy<S = unknown> {

@@ -146,6 +146,7 @@ describe('StoryService over gRPC (@grpc/grpc-js)', () => {
       ['adaptive', true],
       ['conservative', true],
       ['aggressive', true],
+      ['bracket', true],
     ]);
   });
 });

@@ -323,6 +323,10 @@ describe('profiles', () => {
       failureRate: 0,
       capacitySchedule: [],
       rateLimitPerSecond: 0,
+      latencyTail: null,
+      knee: null,
+      failureBursts: [],
+      rateLimits: [],
     });
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import adaptive from '../strategies/adaptive.js';
 import aggressive from '../strategies/aggressive.js';
 import conservative, { CLEAN_BATCHES_TO_STEP_UP } from '../strategies/conservative.js';
+import { builtinStrategies } from '../strategies/index.js';
 import { defineStrategy, type BatchOutcome, type DefinedStrategy, type StrategyContext } from '../strategies/sdk.js';
 import { defaultConfig } from '../src/config.js';
 import { loadStrategies, StrategyLoadError } from '../src/strategy-registry.js';
@@ -88,7 +89,7 @@ describe('aggressive', () => {
 });
 
 describe('every built-in', () => {
-  it.each([adaptive, conservative, aggressive])('$name is deterministic and stays within [1, maxBatchSize]', (strategy) => {
+  it.each([...builtinStrategies])('$name is deterministic and stays within [1, maxBatchSize]', (strategy) => {
     const script = [fast, normal, fail, slow, fast, fail, fail, fail, fail, fail, fail, fail, fast, fast, fast, fast, fast, fast, fast];
     const a = walk(strategy, script, ctx({ history: history(20_000) }));
     expect(walk(strategy, script, ctx({ history: history(20_000) }))).toEqual(a);
@@ -109,7 +110,7 @@ describe('loading strategies', () => {
 
   it('adds a third-party module to the built-ins', async () => {
     const registry = await loadStrategies(['./fixed-250.ts'], 'adaptive', dir);
-    expect(registry.list().map((s) => s.name)).toEqual(['adaptive', 'conservative', 'aggressive', 'fixed-250']);
+    expect(registry.list().map((s) => s.name)).toEqual(['adaptive', 'conservative', 'aggressive', 'bracket', 'fixed-250']);
     expect(registry.get('fixed-250')!.start(ctx()).size).toBe(250);
     expect(registry.get('')!.name).toBe('adaptive');
     expect(registry.get('nope')).toBeUndefined();

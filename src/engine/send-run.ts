@@ -3,7 +3,7 @@
  * decided, what has been sent; and the batch loop that moves it forward.
  * SendEngine validates, prepares and anchors, then hands over to a SendRun.
  */
-import { speedOf, type BatchErrorKind, type BatchOutcome, type Step, type StrategyContext } from '../../strategies/sdk.js';
+import { MIN_CALL_TIMEOUT_MS, speedOf, type BatchErrorKind, type BatchOutcome, type Step, type StrategyContext } from '../../strategies/sdk.js';
 import type { Clock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -79,7 +79,8 @@ export class SendRun {
         break; // cancelled while waiting for a slot
       }
       const batch = this.queue.take(size);
-      const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) =>
+      const timeoutMs = Math.min(config.batchTimeoutMs, Math.max(MIN_CALL_TIMEOUT_MS, this.step.timeoutMs ?? Infinity));
+      const result = await callWithTimeout(clock, timeoutMs, (s) =>
         transport.send({ sessionId: this.sessionId, story, recipients: batch, messageId }, s),
       );
       this.batchSequence.push(batch.length);

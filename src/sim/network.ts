@@ -12,6 +12,16 @@ import {
   type Transport,
   type TransportErrorCode,
 } from '../transport.js';
+import {
+  capacityAt,
+  failureAt,
+  jitterFactor,
+  modelLatencyMs,
+  RateLimiter,
+  rateWindows,
+  tailFactor,
+  type RateWindow,
+} from './model.js';
 import { parseProfile, type SimProfile, type SimProfileInput } from './profile.js';
 import { createRng, deriveSeed, type Rng } from './rng.js';
 
@@ -26,7 +36,15 @@ export interface SimulatedNetworkOptions {
 }
 
 /** Why a call failed, for benchmarks that compare a strategy against the network's truth. */
-export type SimFailureCause = 'logged-out' | 'unknown-message-id' | 'scripted' | 'rate-limit' | 'capacity' | 'random';
+export type SimFailureCause =
+  | 'logged-out'
+  | 'unknown-message-id'
+  | 'scripted'
+  | 'rate-limit'
+  | 'capacity'
+  | 'random'
+  /** A random failure inside one of the profile's failureBursts. */
+  | 'burst';
 
 export interface SimCall {
   readonly sessionId: string;
@@ -40,6 +58,8 @@ export interface SimCall {
   readonly outcome: 'pending' | 'ok' | 'aborted' | TransportErrorCode;
   /** Set when the call was failed (or doomed to hang) by the network, even if the caller then aborted. */
   readonly cause?: SimFailureCause;
+  /** Set when the latency tail struck this call: the factor its round trip was slowed by. */
+  readonly tailFactor?: number;
   readonly recipients?: readonly string[];
 }
 
@@ -47,15 +67,18 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface Session {
   readonly rng: Rng;
-  /** Start times of accepted sends in the trailing second, oldest first. */
-  readonly recentStarts: number[];
+  /**
+   * The tail's draws come from their own stream so that profiles without a
+   * tail keep the exact jitter and failure sequence they had before tails
+   * existed, and a tail never shifts the main stream.
+   */
+  readonly tailRng: Rng;
+  readonly limiter: RateLimiter;
   readonly messageIds: Set<string>;
   readonly scripted: { code: TransportErrorCode; remaining: number }[];
   prepares: number;
   loggedOut: boolean;
 }
-
-const RATE_WINDOW_MS = 1000;
 
 export class SimulatedNetwork implements Transport {
   readonly profile: SimProfile;
@@ -91,14 +114,39 @@ export class SimulatedNetwork implements Transport {
     return this.sessions.get(sessionId)?.prepares ?? 0;
   }
 
+  // Oracle accessors: the network's truth, without randomness. Times are on
+  // the schedule's time base (see sinceStart); a call is judged by its start.
+
+  /**
+   * Converts a reading of this network's clock (default: now) to ms since the
+   * network was created, the time base of capacitySchedule and failureBursts.
+   */
+  sinceStart(clockNow: number = this.clock.now()): number {
+    return clockNow - this.createdAt;
+  }
+
   /** The capacity in force `ms` after the network was created (Infinity = unlimited). */
   capacityAt(ms: number): number {
-    let capacity = this.profile.capacity;
-    for (const step of this.profile.capacitySchedule) {
-      if (step.atMs > ms) break;
-      capacity = step.capacity;
-    }
-    return capacity ?? Infinity;
+    return capacityAt(this.profile, ms);
+  }
+
+  /**
+   * The latency model for `size` recipients before jitter and tail, unrounded:
+   * baseMs + perRecipientMs * size + the knee's extra. A successful call takes
+   * round(this * jitter * tail) ms.
+   */
+  baseLatencyMs(size: number): number {
+    return modelLatencyMs(this.profile, size);
+  }
+
+  /** Probability that a call starting `ms` after creation fails at random (a burst's rate inside one). */
+  failureRateAt(ms: number): number {
+    return failureAt(this.profile, ms).rate;
+  }
+
+  /** Every sliding window a session's calls must fit in (rateLimitPerSecond included as a 1000 ms window). */
+  get rateLimits(): readonly RateWindow[] {
+    return rateWindows(this.profile);
   }
 
   /** Test hook: from now on every call for the session fails with LOGGED_OUT, in-flight ones included. */
@@ -171,16 +219,21 @@ export class SimulatedNetwork implements Transport {
     }
 
     // Fixed draws per call, whatever its fate, so one outcome never shifts the
-    // random numbers of the calls after it.
-    const jitter = this.jitterFactor(session.rng);
+    // random numbers of the calls after it, and call k of two strategies on
+    // one seed has the same luck (bursts reuse failDraw, so a burst only
+    // raises the bar that draw must clear).
+    const jitter = jitterFactor(this.profile.jitterPct, session.rng.next());
     const failDraw = session.rng.next();
+    const tail = tailFactor(this.profile.latencyTail, session.tailRng.next(), session.tailRng.next());
     const messageId = request.messageId ?? this.newMessageId(session);
+    if (tail !== 1) call.tailFactor = tail;
 
     if (request.messageId !== undefined && !session.messageIds.has(request.messageId)) {
       call.cause = 'unknown-message-id';
       throw new TransportError('SEND_FAILED', 'unknown message id');
     }
-    const baseLatency = wholeMs(this.profile.baseMs * jitter);
+    const slowdown = jitter * tail;
+    const baseLatency = wholeMs(this.profile.baseMs * slowdown);
 
     const scripted = session.scripted[0];
     if (scripted) {
@@ -191,32 +244,31 @@ export class SimulatedNetwork implements Transport {
       throw new TransportError(scripted.code, `simulated ${scripted.code}`);
     }
 
-    const limit = this.profile.rateLimitPerSecond;
-    if (limit > 0) {
-      const starts = session.recentStarts;
-      while (starts.length > 0 && starts[0]! <= start - RATE_WINDOW_MS) starts.shift();
-      if (starts.length >= limit) {
-        call.cause = 'rate-limit';
-        const freesAt = starts[0]! + RATE_WINDOW_MS;
-        await this.clock.sleep(baseLatency, signal);
-        const retryAfterMs = Math.max(0, freesAt - this.clock.now());
-        throw new TransportError('RATE_LIMITED', `more than ${limit} calls per second`, retryAfterMs);
-      }
-      starts.push(start);
+    const refused = session.limiter.tryAccept(start);
+    if (refused) {
+      call.cause = 'rate-limit';
+      const { calls, windowMs } = refused.window;
+      await this.clock.sleep(baseLatency, signal);
+      const retryAfterMs = Math.max(0, refused.freesAt - this.clock.now());
+      const rate = windowMs === 1000 ? `${calls} calls per second` : `${calls} calls in ${windowMs} ms`;
+      throw new TransportError('RATE_LIMITED', `more than ${rate}`, retryAfterMs);
     }
 
-    const capacity = this.capacityAt(start - this.createdAt);
+    const elapsed = this.sinceStart(start);
+    const capacity = this.capacityAt(elapsed);
     if (recipients.length > capacity) {
       call.cause = 'capacity';
-      return this.fail(`${recipients.length} recipients exceed the capacity of ${capacity}`, baseLatency, signal);
+      const why = `${recipients.length} recipients exceed the capacity of ${capacity}`;
+      return this.fail(why, baseLatency, signal);
     }
-    if (failDraw < this.profile.failureRate) {
-      call.cause = 'random';
-      return this.fail('random network failure', baseLatency, signal);
+    const regime = failureAt(this.profile, elapsed);
+    if (failDraw < regime.rate) {
+      call.cause = regime.burst ? 'burst' : 'random';
+      const why = regime.burst ? 'failure burst' : 'random network failure';
+      return this.fail(why, baseLatency, signal);
     }
 
-    const latency = (this.profile.baseMs + this.profile.perRecipientMs * recipients.length) * jitter;
-    await this.clock.sleep(wholeMs(latency), signal);
+    await this.clock.sleep(wholeMs(this.baseLatencyMs(recipients.length) * slowdown), signal);
     if (session.loggedOut) {
       call.cause = 'logged-out';
       throw loggedOut(sessionId);
@@ -234,11 +286,6 @@ export class SimulatedNetwork implements Transport {
     if (this.profile.failure === 'timeout') return hang(signal);
     await this.clock.sleep(baseLatency, signal);
     throw new TransportError('SEND_FAILED', `simulated failure: ${why}`);
-  }
-
-  private jitterFactor(rng: Rng): number {
-    const spread = this.profile.jitterPct / 100;
-    return 1 + (2 * rng.next() - 1) * spread;
   }
 
   /** Baileys-style ids ('3EB0' + 16 hex digits), unique within this network. */
@@ -264,7 +311,8 @@ export class SimulatedNetwork implements Transport {
     if (!session) {
       session = {
         rng: createRng(deriveSeed(this.seed, sessionId)),
-        recentStarts: [],
+        tailRng: createRng(deriveSeed(deriveSeed(this.seed, 'latency-tail'), sessionId)),
+        limiter: new RateLimiter(rateWindows(this.profile)),
         messageIds: new Set(),
         scripted: [],
         prepares: 0,

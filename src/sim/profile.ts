@@ -38,6 +38,40 @@ const capacityStep = z.strictObject({
   capacity: capacityValue,
 });
 
+const latencyTail = z
+  .strictObject({
+    probability: z.number().min(0).max(1),
+    minFactor: z.number().min(1),
+    maxFactor: z.number().min(1),
+  })
+  .superRefine((tail, ctx) => {
+    if (tail.maxFactor < tail.minFactor) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxFactor'],
+        input: tail.maxFactor,
+        message: `must be at least minFactor (${tail.minFactor})`,
+      });
+    }
+  });
+
+const knee = z.strictObject({
+  atSize: z.int().nonnegative(),
+  extraMsPerRecipient: z.number().nonnegative(),
+  exponent: z.number().min(1).max(4).default(1),
+});
+
+const failureBurst = z.strictObject({
+  atMs: z.number().nonnegative(),
+  durationMs: z.number().positive(),
+  rate: z.number().min(0).max(1),
+});
+
+const rateLimit = z.strictObject({
+  calls: z.int().positive(),
+  windowMs: z.int().positive(),
+});
+
 /**
  * The profile schema. Defaults (a field may be left out of the JSON):
  * - description: none.
@@ -55,12 +89,31 @@ const capacityStep = z.strictObject({
  * - rateLimitPerSecond: 0 = no limit. Otherwise a session's send that would be
  *   the (N+1)th accepted in the trailing 1000 ms fails after baseMs with
  *   RATE_LIMITED and retryAfterMs = when the window frees.
+ * - latencyTail: null = no tail. { probability, minFactor >= 1, maxFactor >=
+ *   minFactor }: with `probability` a send's whole round trip (success or fast
+ *   failure) is further multiplied by a factor drawn log-uniformly from
+ *   [minFactor, maxFactor], whatever its size: the rare stall that makes a
+ *   small batch take 20 s.
+ * - knee: null = latency stays linear. { atSize, extraMsPerRecipient,
+ *   exponent = 1 (1..4) }: a send to n > atSize recipients takes
+ *   extraMsPerRecipient * (n - atSize)^exponent ms more, so throughput can
+ *   peak below the capacity (exponent > 1 gives a smooth peak).
+ * - failureBursts: [] = none. [{ atMs, durationMs, rate }]: a send starting in
+ *   [atMs, atMs + durationMs) (same time base as capacitySchedule) fails with
+ *   probability `rate` instead of failureRate, in the profile's failure mode,
+ *   whatever its size; overlapping bursts: the highest rate applies.
+ * - rateLimits: [] = none beyond rateLimitPerSecond. [{ calls, windowMs }]:
+ *   more sliding windows that work like rateLimitPerSecond's (which is
+ *   { calls: N, windowMs: 1000 }); a send must fit in all of them, and
+ *   retryAfterMs is when the last full one frees.
  * baseMs and perRecipientMs are required: latency of a send to n recipients
- * is (baseMs + perRecipientMs * n) * jitter, rounded to a whole millisecond.
+ * is (baseMs + perRecipientMs * n + knee) * jitter * tail, rounded to a whole
+ * millisecond.
  *
- * To add a knob (heavy-tail jitter, a latency knee, failure bursts): add an
- * optional field with a default here so existing files stay valid, document
- * the default above, and read it in network.ts.
+ * Random draws per send are fixed in number whatever its fate (see
+ * network.ts), so two strategies on one seed see the same luck per call.
+ * To add a knob: add an optional field with a default here so existing files
+ * stay valid, document the default above, and read it in model.ts.
  */
 export const simProfileSchema = z.strictObject({
   name: z.string().min(1),
@@ -87,6 +140,10 @@ export const simProfileSchema = z.strictObject({
     })
     .default([]),
   rateLimitPerSecond: z.int().nonnegative().default(0),
+  latencyTail: latencyTail.nullable().default(null),
+  knee: knee.nullable().default(null),
+  failureBursts: z.array(failureBurst).default([]),
+  rateLimits: z.array(rateLimit).default([]),
 });
 
 /** A validated profile, every default filled in. */

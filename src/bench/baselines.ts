@@ -1,0 +1,69 @@
+/**
+ * The two yardsticks every strategy is measured against.
+ * - `oracle`: reads the simulated network's truth (capacity now and a pacing
+ *   interval ahead, the deterministic latency model) and always sends the size
+ *   with the best throughput that cannot fail on size: no probing, no
+ *   size-related failures. Its completion time is the physical limit.
+ * - `fixed`: the seed's progressive sequence one level at a time, no skipping,
+ *   no memory, then the top level for good: what storycast exists to beat.
+ * Neither is offered by the server: the oracle needs the simulator's truth.
+ */
+import { defineStrategy, type AnyStrategy, type StrategyContext } from '../../strategies/sdk.js';
+import type { Clock } from '../clock.js';
+import type { SmartSendConfig } from '../config.js';
+import type { SimulatedNetwork } from '../sim/network.js';
+
+export const ORACLE = 'oracle';
+export const FIXED = 'fixed';
+
+export const fixed: AnyStrategy = defineStrategy<number>({
+  name: FIXED,
+  description: 'Baseline: the progressive sequence one level at a time, then its top level; ignores speed, failures and memory.',
+  start: (ctx) => ({ state: 0, size: ctx.config.progressiveSequence[0]!, reason: 'first level' }),
+  next: (level, _outcome, ctx) => {
+    const seq = ctx.config.progressiveSequence;
+    const next = Math.min(level + 1, seq.length - 1);
+    return { state: next, size: seq[next]!, reason: next === level ? 'top level' : 'next level' };
+  },
+});
+
+/**
+ * The size with the best throughput that cannot fail on size at network time
+ * `t`: under the capacity for the next pacing interval, and with worst-case
+ * jitter still under the batch timeout. Throughput counts the pacing floor:
+ * a call never takes less than 1/maxBatchesPerSecond.
+ */
+export function bestSize(network: SimulatedNetwork, config: SmartSendConfig, t: number): { size: number; capacity: number } {
+  const interval = 1000 / config.maxBatchesPerSecond;
+  const worstJitter = 1 + network.profile.jitterPct / 100;
+  const capacity = Math.min(network.capacityAt(t), network.capacityAt(t + interval), config.maxBatchSize);
+  let size = 1;
+  let bestRate = 0;
+  for (let n = 1; n <= capacity; n++) {
+    const latency = network.baseLatencyMs(n) * worstJitter;
+    if (latency >= config.batchTimeoutMs) break;
+    const rate = n / Math.max(latency, interval);
+    if (rate >= bestRate) {
+      bestRate = rate;
+      size = n;
+    }
+  }
+  return { size, capacity };
+}
+
+/** The oracle for one run: bound to that run's network and clock. */
+export function oracle(network: SimulatedNetwork, clock: Clock, config: SmartSendConfig): AnyStrategy {
+  function decide(ctx: StrategyContext): { size: number; reason: string } {
+    const { size: best, capacity } = bestSize(network, config, network.sinceStart(clock.now()));
+    // The engine's tail rule sends everything when under 1.5x the size remains: never let that exceed capacity.
+    const size = ctx.remaining > capacity && ctx.remaining < best * 1.5 ? Math.floor(ctx.remaining / 1.5) : best;
+    return { size: Math.max(1, size), reason: `capacity ${Number.isFinite(capacity) ? capacity : 'unlimited'}: best throughput at ${best}` };
+  }
+
+  return defineStrategy<null>({
+    name: ORACLE,
+    description: 'Baseline: knows the true capacity and latency; the physical limit.',
+    start: (ctx) => ({ state: null, ...decide(ctx) }),
+    next: (_state, _outcome, ctx) => ({ state: null, ...decide(ctx) }),
+  });
+}

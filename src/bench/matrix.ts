@@ -1,0 +1,87 @@
+/**
+ * Runs every contender over every case, list size and seed, and folds the runs
+ * into one row per (strategy, case, recipients). Each run's completion time is
+ * divided by the oracle's on the same case, size and seed.
+ */
+import type { SmartSendConfig } from '../config.js';
+import { ORACLE } from './baselines.js';
+import { contenderName, runOnce, type BenchCase, type Contender, type RunResult } from './run.js';
+import { geomean, mean, percentile } from './stats.js';
+
+export interface BenchRow {
+  readonly strategy: string;
+  readonly profile: string;
+  readonly recipients: number;
+  readonly seeds: number;
+  readonly ratioToOracle: { readonly geomean: number; readonly p95: number };
+  readonly completionMs: { readonly mean: number };
+  readonly failedCalls: { readonly mean: number };
+  readonly wastedSends: { readonly mean: number };
+  readonly calls: { readonly mean: number };
+  readonly undelivered: { readonly mean: number };
+  readonly lost: number;
+}
+
+export interface MatrixOptions {
+  readonly cases: readonly BenchCase[];
+  /** Strategies and baselines; the oracle is always run (it is the denominator). */
+  readonly contenders: readonly Contender[];
+  readonly recipients: readonly number[];
+  readonly seeds: readonly number[];
+  readonly config: SmartSendConfig;
+  readonly onRun?: (run: RunResult) => void;
+}
+
+export interface MatrixResult {
+  readonly rows: BenchRow[];
+  readonly runs: RunResult[];
+}
+
+export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
+  const { cases, recipients, seeds, config } = options;
+  const others = options.contenders.filter((c) => c !== ORACLE);
+  const runs: RunResult[] = [];
+  for (const benchCase of cases) {
+    for (const n of recipients) {
+      for (const seed of seeds) {
+        for (const contender of [ORACLE, ...others] as Contender[]) {
+          const run = await runOnce(contender, benchCase, n, seed, config);
+          runs.push(run);
+          options.onRun?.(run);
+        }
+      }
+    }
+  }
+  return { rows: foldRows(runs), runs };
+}
+
+export function foldRows(runs: readonly RunResult[]): BenchRow[] {
+  const oracleTime = new Map<string, number>();
+  for (const r of runs) if (r.strategy === ORACLE) oracleTime.set(`${r.case}|${r.recipients}|${r.seed}`, r.completionMs);
+  const groups = new Map<string, RunResult[]>();
+  for (const r of runs) {
+    const key = `${r.strategy}|${r.case}|${r.recipients}`;
+    const group = groups.get(key);
+    if (group) group.push(r);
+    else groups.set(key, [r]);
+  }
+  return [...groups.values()].map((group) => {
+    const first = group[0]!;
+    const ratios = group.map((r) => r.completionMs / oracleTime.get(`${r.case}|${r.recipients}|${r.seed}`)!);
+    return {
+      strategy: first.strategy,
+      profile: first.case,
+      recipients: first.recipients,
+      seeds: group.length,
+      ratioToOracle: { geomean: geomean(ratios), p95: percentile(ratios, 95) },
+      completionMs: { mean: mean(group.map((r) => r.completionMs)) },
+      failedCalls: { mean: mean(group.map((r) => r.failedCalls)) },
+      wastedSends: { mean: mean(group.map((r) => r.wastedSends)) },
+      calls: { mean: mean(group.map((r) => r.calls)) },
+      undelivered: { mean: mean(group.map((r) => r.undelivered)) },
+      lost: group.reduce((sum, r) => sum + r.lost, 0),
+    };
+  });
+}
+
+export { contenderName };

@@ -1,0 +1,68 @@
+/**
+ * The benchmark's cases: every network profile in test/profiles (a cold start
+ * each), the seed's three scenarios, and session-memory cases on one static
+ * profile (memory fresh and correct, 3x too high, 3x too low).
+ */
+import { readdir } from 'node:fs/promises';
+import { VirtualClock } from '../clock.js';
+import type { SmartSendConfig } from '../config.js';
+import { SimulatedNetwork } from '../sim/network.js';
+import { builtinProfiles, loadProfile, type SimProfile } from '../sim/profile.js';
+import { bestSize } from './baselines.js';
+import type { BenchCase } from './run.js';
+
+export const SUITE_DIR = new URL('../../test/profiles/', import.meta.url);
+/** The profile the memory cases start from: static, so "correct memory" has one right answer. */
+export const MEMORY_BASE = 'per-recipient-dominated';
+
+export async function suiteProfiles(): Promise<SimProfile[]> {
+  const files = (await readdir(SUITE_DIR)).filter((f) => f.endsWith('.json')).sort();
+  return Promise.all(files.map((f) => loadProfile(new URL(f, SUITE_DIR).pathname)));
+}
+
+function coldCase(profile: SimProfile): BenchCase {
+  return { name: profile.name, description: profile.description ?? '', profile };
+}
+
+/** What a session would have proven on this profile: the oracle's size at the start. */
+export function correctProvenSize(profile: SimProfile, config: SmartSendConfig): number {
+  const network = new SimulatedNetwork({ profile, clock: new VirtualClock(0) });
+  return bestSize(network, config, 0).size;
+}
+
+export function memoryCases(base: SimProfile, config: SmartSendConfig): BenchCase[] {
+  const right = correctProvenSize(base, config);
+  const cold = base.name;
+  return [
+    { name: `${cold}+memory`, description: `${cold} with fresh, correct memory (proven ${right})`, profile: base, provenSize: right, coldCase: cold },
+    { name: `${cold}+memory-3x-high`, description: `${cold} with stale memory 3x too high (proven ${right * 3})`, profile: base, provenSize: right * 3, coldCase: cold },
+    {
+      name: `${cold}+memory-3x-low`,
+      description: `${cold} with stale memory 3x too low (proven ${Math.max(1, Math.round(right / 3))})`,
+      profile: base,
+      provenSize: Math.max(1, Math.round(right / 3)),
+      coldCase: cold,
+    },
+  ];
+}
+
+export function seedCases(): BenchCase[] {
+  const p = builtinProfiles();
+  return [
+    { name: 'seed-first-send', description: "the seed's scenario 1: first send, no history", profile: p['seed-first-send']! },
+    { name: 'seed-second-send', description: "the seed's scenario 2: history says 4000", profile: p['seed-second-send']!, provenSize: 4000 },
+    { name: 'seed-network-issues', description: "the seed's scenario 3: history says 5000, the network now takes 4500", profile: p['seed-network-issues']!, provenSize: 5000 },
+  ];
+}
+
+/**
+ * The default suite, with `extra` profiles added (or replacing a suite
+ * profile of the same name). Memory cases follow MEMORY_BASE if present.
+ */
+export async function defaultSuite(config: SmartSendConfig, extra: readonly SimProfile[] = []): Promise<BenchCase[]> {
+  const byName = new Map((await suiteProfiles()).map((p) => [p.name, p]));
+  for (const p of extra) byName.set(p.name, p);
+  const cases = [...byName.values()].map(coldCase);
+  const base = byName.get(MEMORY_BASE);
+  return [...cases, ...seedCases(), ...(base ? memoryCases(base, config) : [])];
+}

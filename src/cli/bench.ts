@@ -1,0 +1,131 @@
+/**
+ * `npm run bench`: every registered strategy plus the `oracle` and `fixed`
+ * baselines over the benchmark suite, in virtual time, through the real engine.
+ * Prints a table and the targets; --json writes every row, --chart an SVG.
+ */
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { FIXED, fixed, ORACLE } from '../bench/baselines.js';
+import { renderChart, type RatioCell } from '../bench/chart.js';
+import { runMatrix } from '../bench/matrix.js';
+import { evaluateTargets, formatTable } from '../bench/report.js';
+import type { Contender } from '../bench/run.js';
+import { geomean } from '../bench/stats.js';
+import { defaultSuite } from '../bench/suite.js';
+import { builtinStrategies } from '../../strategies/index.js';
+import { loadConfig } from '../config.js';
+import { loadProfile } from '../sim/profile.js';
+import { loadStrategies } from '../strategy-registry.js';
+
+const HELP = `Usage: npm run bench -- [options]
+
+Runs every strategy (built-in and STORYCAST_STRATEGY_MODULES) and the baselines
+"oracle" (the physical limit) and "fixed" (the plain ramp) over the benchmark
+suite (test/profiles, the seed scenarios, memory cases), in virtual time.
+
+  --recipients LIST   list sizes, comma-separated (default 1000,10000,100000)
+  --seeds N           seeds per case, 1..N (default 5)
+  --strategy NAME     only this strategy (repeatable; baselines always run)
+  --profile FILE      add a network profile (simulated transport schema; repeatable;
+                      replaces a suite profile of the same name)
+  --json FILE         write every row and the targets as JSON
+  --chart FILE.svg    draw batch size over time on one profile, and ratio to oracle per profile
+  --chart-profile P   the profile of the first view (default step-down)
+  -h, --help          this text
+`;
+
+function positiveList(option: string, text: string): number[] {
+  const values = text.split(',').map((s) => Number(s.trim()));
+  if (values.length === 0 || !values.every((v) => Number.isSafeInteger(v) && v >= 1)) {
+    throw new Error(`--${option} "${text}": expected positive whole numbers, comma-separated`);
+  }
+  return values;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      recipients: { type: 'string', default: '1000,10000,100000' },
+      seeds: { type: 'string', default: '5' },
+      strategy: { type: 'string', multiple: true },
+      profile: { type: 'string', multiple: true },
+      json: { type: 'string' },
+      chart: { type: 'string' },
+      'chart-profile': { type: 'string', default: 'step-down' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const config = loadConfig();
+  const recipients = positiveList('recipients', values.recipients);
+  const [seedCount] = positiveList('seeds', values.seeds);
+  const seeds = Array.from({ length: seedCount! }, (_, i) => i + 1);
+  const registry = await loadStrategies(config.server.strategyModules, config.server.defaultStrategy);
+  const wanted = values.strategy ?? registry.list().map((s) => s.name);
+  const strategies = wanted.map((name) => {
+    const s = registry.get(name);
+    if (!s) throw new Error(`--strategy "${name}": no such strategy (have: ${registry.list().map((x) => x.name).join(', ')})`);
+    return s;
+  });
+  const extra = await Promise.all((values.profile ?? []).map((file) => loadProfile(file)));
+  const cases = await defaultSuite(config.smartSend, extra);
+  const contenders: Contender[] = [ORACLE, fixed, ...strategies];
+
+  const started = performance.now();
+  const total = cases.length * recipients.length * seeds.length * contenders.length;
+  let done = 0;
+  const { rows, runs } = await runMatrix({
+    cases,
+    contenders,
+    recipients,
+    seeds,
+    config: config.smartSend,
+    onRun: () => {
+      if (process.stderr.isTTY && ++done % 10 === 0) process.stderr.write(`\r${done}/${total} runs`);
+    },
+  });
+  if (process.stderr.isTTY) process.stderr.write('\r');
+  const seconds = (performance.now() - started) / 1000;
+
+  console.log(formatTable(rows));
+  const builtinNames = builtinStrategies.map((s) => s.name).filter((n) => strategies.some((s) => s.name === n));
+  const targets = builtinNames.length > 0 ? evaluateTargets(rows, runs, cases, builtinNames) : undefined;
+  if (targets) {
+    console.log(`\nTargets (best built-in: ${targets.best})`);
+    for (const l of targets.lines) console.log(l.text);
+  }
+  console.log(`\n${runs.length} runs (${cases.length} cases x ${recipients.length} sizes x ${seeds.length} seeds x ${contenders.length} contenders) in ${seconds.toFixed(1)} s`);
+
+  if (values.json) {
+    await writeFile(values.json, `${JSON.stringify({ rows, targets: targets?.lines ?? [], best: targets?.best, seeds: seeds.length, recipients, cases: cases.map((c) => ({ name: c.name, description: c.description })) }, null, 2)}\n`);
+  }
+  if (values.chart) {
+    const chartProfile = cases.some((c) => c.name === values['chart-profile']) ? values['chart-profile'] : cases[0]!.name;
+    const size = recipients.includes(10_000) ? 10_000 : recipients[0]!;
+    const traces = runs.filter((r) => r.case === chartProfile && r.recipients === size && r.seed === seeds[0]).map((r) => r.trace);
+    const ratios: RatioCell[] = [];
+    for (const c of cases) {
+      for (const s of [FIXED, ...strategies.map((x) => x.name)]) {
+        const mine = rows.filter((r) => r.profile === c.name && r.strategy === s);
+        if (mine.length === 0) continue;
+        ratios.push({ strategy: s, profile: c.name, geomean: geomean(mine.map((r) => r.ratioToOracle.geomean)), p95: Math.max(...mine.map((r) => r.ratioToOracle.p95)) });
+      }
+    }
+    await writeFile(values.chart, renderChart({ title: `storycast strategy lab — ${chartProfile}, ${size.toLocaleString('en-US')} recipients`, profile: chartProfile, recipients: size, traces, ratios }));
+  }
+  // Targets are measurements: missing one is reported above, not an error.
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`bench: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);
