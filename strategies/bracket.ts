@@ -11,13 +11,17 @@
  *   close (tighter when many batches remain, where each percent counts), then
  *   cruises at good; every PROBE_EVERY clean batches it probes a little above,
  *   so a network that got faster is noticed.
- * - A failure at or below `good` is not about size (a random failure, a tail
- *   latency): it retries the same size. Two in a row mean the capacity fell:
- *   it halves and brackets again. Rate limits never change the size.
- * - It bounds each call's latency from what succeeded (affine latency: above a
- *   sample it grows at most proportionally, below it cannot be slower) and asks
- *   the engine to give up at 1.5x that bound plus a second: a call far slower
- *   than predicted has hit a limit, and waiting out the full timeout only costs.
+ * - A failure at or below `good` may be random (a tail latency, a blip) or a
+ *   capacity that fell: it checks at half. If that works it brackets again
+ *   between half and the failed size (a random failure costs a few batches of
+ *   climbing back; a drifting capacity is followed down); if that fails too,
+ *   the capacity fell: it keeps halving. Rate limits never change the size.
+ * - It predicts each call's latency from what succeeded (a fitted line, or a
+ *   bound: above a sample latency grows at most proportionally, below it
+ *   cannot be slower) and asks the engine to give up at 1.5x that plus a
+ *   second: a call far slower than predicted has hit a limit, and waiting out
+ *   the full timeout only costs time. Every try is weighed: the time it would
+ *   save over the rest of the send against what a failure would cost.
  * - With history it starts at the proven size and cruises there (memory is a
  *   starting point, never a ceiling: it probes above after a few clean batches);
  *   if the proven size fails at once it drops to a quarter and brackets.
@@ -57,6 +61,8 @@ interface State {
   readonly streak: number;
   /** Failures in a row at or below good. */
   readonly lowFailures: number;
+  /** After the capacity fell, sizes stay above this: failures at tiny sizes are an outage, not a capacity. */
+  readonly floor: number;
 }
 
 /** Upper bound on latency(n): from a sample at n_i <= n it is at most L_i * n / n_i; from one at n_i >= n, at most L_i. */
@@ -69,14 +75,63 @@ function latencyBound(n: number, samples: readonly Sample[]): number | undefined
   return bound;
 }
 
-/** latency = base + per * n through the two most different sizes that succeeded; undefined without spread. */
+/**
+ * latency = base + per * n through the two largest sizes that succeeded (the
+ * local slope, which sees a knee coming), or the two most different ones when
+ * those are too close; undefined without spread.
+ */
 function fit(samples: readonly Sample[]): { base: number; per: number } | undefined {
-  if (samples.length < 2) return undefined;
-  const lo = samples.reduce((a, b) => (b.n < a.n ? b : a));
-  const hi = samples.reduce((a, b) => (b.n > a.n ? b : a));
-  if (hi.n < lo.n * 1.5) return undefined;
-  const per = Math.max(1e-6, (hi.ms - lo.ms) / (hi.n - lo.n));
-  return { base: Math.max(0, lo.ms - per * lo.n), per };
+  const bySize = [...samples].sort((a, b) => b.n - a.n);
+  const top = bySize[0];
+  const pick = bySize.find((s) => s.n * 1.5 <= (top?.n ?? 0));
+  if (!top || !pick) return undefined;
+  const per = Math.max(1e-6, (top.ms - pick.ms) / (top.n - pick.n));
+  return { base: Math.max(0, pick.ms - per * pick.n), per };
+}
+
+/** Time per recipient at size n, counting the pacing floor (a call never costs less than one interval). */
+function timePerRecipient(n: number, model: { base: number; per: number }, ctx: StrategyContext): number {
+  return Math.max(model.base + model.per * n, 1000 / ctx.config.maxBatchesPerSecond) / n;
+}
+
+/** Expected latency of n: the fitted line when there is one, else the bound. */
+function expectedMs(n: number, samples: readonly Sample[]): number | undefined {
+  const model = fit(samples);
+  return model ? model.base + model.per * n : latencyBound(n, samples);
+}
+
+/** When to give up on a call of n, which is also what a failed try costs. */
+function giveUpMs(n: number, samples: readonly Sample[]): number | undefined {
+  const expected = expectedMs(n, samples);
+  return expected === undefined ? undefined : expected * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS;
+}
+
+/**
+ * How likely a first try at `size` is to fail on size, before anything failed:
+ * the progressive sequence is the operator's prior on where capacities lie, so
+ * odds rise from 10% at its first levels to 50% at its top.
+ */
+function failureOdds(size: number, state: State, ctx: StrategyContext): number {
+  if (Number.isFinite(state.bad)) return 0.5;
+  const top = ctx.config.progressiveSequence.at(-1) ?? size;
+  return Math.min(0.5, Math.max(0.1, (0.5 * size) / top));
+}
+
+/**
+ * Whether trying `to` instead of `from` is worth it: the time it would save over
+ * the rest of the send if it works, against what a failed try costs, each
+ * weighted by its odds.
+ */
+function worthTrying(from: number, to: number, state: State, ctx: StrategyContext): boolean {
+  const model = fit(state.samples);
+  // The engine never sends more than what remains.
+  const sent = Math.min(to, ctx.remaining);
+  const cost = giveUpMs(sent, state.samples);
+  if (!model || cost === undefined) return true; // too little known: sizes are still small, trying is cheap
+  if (sent <= from) return false;
+  const saved = ctx.remaining * (timePerRecipient(from, model, ctx) - timePerRecipient(sent, model, ctx));
+  const p = failureOdds(to, state, ctx);
+  return saved * (1 - p) > cost * p;
 }
 
 /** How far to grow from `from` with no failure seen: to twice its predicted latency, x2..x16. */
@@ -98,21 +153,26 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   const probeEvery = state.badGuessed ? PROBE_FROM_MEMORY : PROBE_EVERY;
   let size: number;
   let how: string;
-  if (!Number.isFinite(bad)) {
-    size = good > 0 ? growth(good, state, ctx) : state.size;
-    how = good > 0 ? `no failure yet: growing from ${good}` : 'start';
+  if (state.lowFailures > 0 && good > 0) {
+    size = Math.max(1, Math.floor(good / 2));
+    how = `checking at half of ${good}`;
+  } else if (!Number.isFinite(bad)) {
+    const target = good > 0 ? growth(good, state, ctx) : state.size;
+    const grow = good === 0 || worthTrying(good, target, state, ctx);
+    size = grow ? target : good;
+    how = good === 0 ? 'start' : grow ? `no failure yet: growing from ${good}` : `no failure yet, but growing past ${good} would save less than a failure costs`;
   } else if (good === 0) {
     size = state.size;
     how = `nothing has worked yet below ${bad}`;
-  } else if (bad / good > tolerance && !state.badGuessed) {
+  } else if (bad / good > tolerance && !state.badGuessed && worthTrying(good, Math.round(Math.sqrt(good * bad)), state, ctx)) {
     size = Math.round(Math.sqrt(good * bad));
     how = `bracketing between ${good} and ${bad}`;
-  } else if (state.streak >= probeEvery) {
+  } else if (state.streak >= probeEvery && worthTrying(good, Math.ceil(good * PROBE_STEP), state, ctx)) {
     size = Math.ceil(good * PROBE_STEP);
     how = `probing above ${good} after ${state.streak} clean batches`;
   } else {
     size = good;
-    how = state.badGuessed ? `cruising at the proven ${good}` : `cruising at ${good} (failed at ${bad})`;
+    how = state.badGuessed ? `cruising at the proven ${good}` : Number.isFinite(bad) ? `cruising at ${good} (failed at ${bad})` : `cruising at ${good}`;
   }
   size = Math.max(1, Math.min(ctx.config.maxBatchSize, Math.floor(size)));
   // The engine sends the whole rest when under 1.5x the size remains: split it instead if that rest is untested.
@@ -120,10 +180,12 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
     size = Math.ceil(ctx.remaining / 2);
     how += `; splitting the last ${ctx.remaining} in two`;
   }
-  const bound = latencyBound(size, state.remembered ? [...state.samples, state.remembered] : state.samples);
+  // Bound the size the engine will really send: its tail rule may send less than asked.
+  const sent = ctx.remaining < size * 1.5 ? Math.min(ctx.remaining, ctx.config.maxBatchSize) : size;
+  const giveUp = giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
   const next = { ...state, size };
   const reason = `${why}: ${how} -> ${size}`;
-  return bound === undefined ? { state: next, size, reason } : { state: next, size, reason, timeoutMs: Math.round(bound * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS) };
+  return giveUp === undefined ? { state: next, size, reason } : { state: next, size, reason, timeoutMs: Math.round(giveUp) };
 }
 
 function afterFailure(state: State, outcome: BatchOutcome): [State, string] {
@@ -131,21 +193,41 @@ function afterFailure(state: State, outcome: BatchOutcome): [State, string] {
   if (outcome.error === 'rate_limited') return [state, `rate limited at ${outcome.size}: same size`];
   if (state.good === 0) {
     // Nothing worked yet: a quarter gets under a stale memory or a weak account in one step.
-    return [{ ...state, size: Math.max(1, Math.floor(outcome.size / 4)), bad: outcome.size, badGuessed: false, streak: 0 }, `${what} before anything worked`];
+    // Not below the floor: when tiny batches fail too, it is an outage, and smaller will not help.
+    const size = Math.max(state.floor, Math.floor(outcome.size / 4));
+    return [{ ...state, size, bad: outcome.size, badGuessed: false, streak: 0 }, `${what} before anything worked`];
   }
   if (outcome.size > state.good) {
     return [{ ...state, bad: Math.min(outcome.size, state.badGuessed ? Infinity : state.bad), badGuessed: false, streak: 0, lowFailures: 0 }, `${what}, above the last good ${state.good}`];
   }
-  const lowFailures = state.lowFailures + 1;
-  if (lowFailures < 2) return [{ ...state, lowFailures }, `${what} at a size that worked: taken as random, retrying`];
+  if (state.lowFailures === 0) return [{ ...state, lowFailures: 1 }, `${what} at a size that worked: random, or the capacity fell`];
+  // The check at half failed too: the capacity fell below it.
   return [
-    { ...state, good: Math.max(1, Math.floor(outcome.size / 2)), bad: outcome.size, badGuessed: false, streak: 0, lowFailures: 0 },
-    `${what} twice at a size that worked: capacity fell, halving`,
+    {
+      ...state,
+      size: Math.max(1, Math.floor(outcome.size / 2)),
+      good: 0,
+      bad: outcome.size,
+      badGuessed: false,
+      streak: 0,
+      lowFailures: 0,
+      floor: Math.max(1, Math.ceil(state.good / 16)),
+    },
+    `${what} too: the capacity fell`,
   ];
 }
 
 function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext): [State, string] {
   const samples = [...state.samples, { n: outcome.size, ms: outcome.durationMs }].slice(-SAMPLES);
+  if (state.lowFailures > 0) {
+    // The check at half worked but the size above it just failed: the capacity may be
+    // drifting down. Bracket again between the two; if it was a random failure, the
+    // bisection climbs back in a few clean batches.
+    return [
+      { ...state, good: outcome.size, bad: Math.min(state.bad, state.good), badGuessed: false, samples, streak: 0, lowFailures: 0 },
+      `${outcome.size} ok after a failure at ${state.good}`,
+    ];
+  }
   const raised = outcome.size > state.good;
   // Success at or above the failure point: the network got better; forget the ceiling.
   let bad = outcome.size >= state.bad ? Infinity : state.bad;
@@ -167,7 +249,7 @@ export default defineStrategy<State>({
 
   start(ctx) {
     const first = ctx.config.progressiveSequence[0]!;
-    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples: [], streak: 0, lowFailures: 0 };
+    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples: [], streak: 0, lowFailures: 0, floor: 1 };
     const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
     if (proven <= first) return decide(initial, ctx, 'no history');
     const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime } : undefined;

@@ -5,17 +5,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { FIXED, fixed, ORACLE } from '../bench/baselines.js';
+import { FIXED } from '../bench/baselines.js';
 import { renderChart, type RatioCell } from '../bench/chart.js';
-import { runMatrix } from '../bench/matrix.js';
+import { foldRows } from '../bench/matrix.js';
+import { runInWorkers } from '../bench/parallel.js';
 import { evaluateTargets, formatTable } from '../bench/report.js';
-import type { Contender } from '../bench/run.js';
+import { resolveBench, type BenchInputs } from '../bench/setup.js';
 import { geomean } from '../bench/stats.js';
-import { defaultSuite } from '../bench/suite.js';
-import { builtinStrategies } from '../../strategies/index.js';
-import { loadConfig } from '../config.js';
-import { loadProfile } from '../sim/profile.js';
-import { loadStrategies } from '../strategy-registry.js';
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -31,6 +27,7 @@ suite (test/profiles, the seed scenarios, memory cases), in virtual time.
   --json FILE         write every row and the targets as JSON
   --chart FILE.svg    draw batch size over time on one profile, and ratio to oracle per profile
   --chart-profile P   the profile of the first view (default step-down)
+  --workers N         worker threads (default: one per core)
   -h, --help          this text
 `;
 
@@ -53,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'string' },
       chart: { type: 'string' },
       'chart-profile': { type: 'string', default: 'step-down' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -61,39 +59,39 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const config = loadConfig();
   const recipients = positiveList('recipients', values.recipients);
   const [seedCount] = positiveList('seeds', values.seeds);
-  const seeds = Array.from({ length: seedCount! }, (_, i) => i + 1);
-  const registry = await loadStrategies(config.server.strategyModules, config.server.defaultStrategy);
-  const wanted = values.strategy ?? registry.list().map((s) => s.name);
-  const strategies = wanted.map((name) => {
-    const s = registry.get(name);
-    if (!s) throw new Error(`--strategy "${name}": no such strategy (have: ${registry.list().map((x) => x.name).join(', ')})`);
-    return s;
-  });
-  const extra = await Promise.all((values.profile ?? []).map((file) => loadProfile(file)));
-  const cases = await defaultSuite(config.smartSend, extra);
-  const contenders: Contender[] = [ORACLE, fixed, ...strategies];
+  const inputs: BenchInputs = {
+    strategies: values.strategy ?? [],
+    profileFiles: values.profile ?? [],
+    recipients,
+    seeds: Array.from({ length: seedCount! }, (_, i) => i + 1),
+  };
+  // Resolved here too, so a bad strategy name or profile fails before any worker starts.
+  const { cases, contenders, strategies, builtinNames } = await resolveBench(inputs);
+  const workers = values.workers === undefined ? undefined : positiveList('workers', values.workers)[0];
 
   const started = performance.now();
-  const total = cases.length * recipients.length * seeds.length * contenders.length;
+  const total = cases.length * recipients.length * inputs.seeds.length * contenders.length;
   let done = 0;
-  const { rows, runs } = await runMatrix({
-    cases,
-    contenders,
-    recipients,
-    seeds,
-    config: config.smartSend,
-    onRun: () => {
+  const runs = await runInWorkers(
+    inputs,
+    cases.map((c) => c.name),
+    () => {
       if (process.stderr.isTTY && ++done % 10 === 0) process.stderr.write(`\r${done}/${total} runs`);
     },
-  });
+    workers,
+  );
+  // Workers finish in any order: put runs back in suite order so the table reads the same every time.
+  const caseOrder = new Map(cases.map((c, i) => [c.name, i]));
+  const contenderOrder = new Map(contenders.map((c, i) => [typeof c === 'string' ? c : c.name, i]));
+  runs.sort((a, b) => caseOrder.get(a.case)! - caseOrder.get(b.case)! || a.recipients - b.recipients || a.seed - b.seed || contenderOrder.get(a.strategy)! - contenderOrder.get(b.strategy)!);
+  const rows = foldRows(runs);
   if (process.stderr.isTTY) process.stderr.write('\r');
   const seconds = (performance.now() - started) / 1000;
+  const seeds = inputs.seeds;
 
   console.log(formatTable(rows));
-  const builtinNames = builtinStrategies.map((s) => s.name).filter((n) => strategies.some((s) => s.name === n));
   const targets = builtinNames.length > 0 ? evaluateTargets(rows, runs, cases, builtinNames) : undefined;
   if (targets) {
     console.log(`\nTargets (best built-in: ${targets.best})`);

@@ -1,0 +1,139 @@
+/** The strategy lab's parts: baselines, folding runs into rows, targets, and the CLI. */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { builtinStrategies } from '../strategies/index.js';
+import { fixed, ORACLE } from '../src/bench/baselines.js';
+import { foldRows, runMatrix } from '../src/bench/matrix.js';
+import { evaluateTargets, formatTable } from '../src/bench/report.js';
+import { runOnce, type BenchCase, type RunResult } from '../src/bench/run.js';
+import { geomean, percentile } from '../src/bench/stats.js';
+import { defaultSuite, memoryCases, seedCases } from '../src/bench/suite.js';
+import { defaultConfig } from '../src/config.js';
+import { builtinProfiles } from '../src/sim/profile.js';
+
+const config = defaultConfig.smartSend;
+const profiles = builtinProfiles();
+const cliff: BenchCase = { name: 'cliff', description: 'capacity 4500, hangs above', profile: profiles['seed-network-issues']! };
+
+describe('baselines', () => {
+  it('the oracle never fails on size and sends at the capacity', async () => {
+    const run = await runOnce(ORACLE, cliff, 20_000, 1, config);
+    expect(run.failedCalls).toBe(0);
+    expect(run.lost).toBe(0);
+    expect(Math.max(...run.trace.points.map((p) => p.size))).toBe(4500);
+  });
+
+  it('the oracle follows a capacity that steps down mid-send', async () => {
+    const stepDown: BenchCase = { name: 'step', description: '', profile: { ...profiles['seed-first-send']!, capacitySchedule: [{ atMs: 5000, capacity: 900 }] } };
+    const run = await runOnce(ORACLE, stepDown, 10_000, 1, config);
+    expect(run.failedCalls).toBe(0);
+    expect(run.trace.points.filter((p) => p.tMs >= 5000).every((p) => p.size <= 900)).toBe(true);
+  });
+
+  it('fixed climbs the sequence one level at a time, then stays at the top, and ignores memory', async () => {
+    const remembering: BenchCase = { ...cliff, profile: profiles['seed-first-send']!, provenSize: 4000 };
+    const run = await runOnce(fixed, remembering, 30_000, 1, config);
+    expect(run.trace.points.map((p) => p.size).slice(0, 8)).toEqual([100, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+  });
+
+  it('charges a run that gave up on recipients for the whole list', async () => {
+    const weak: BenchCase = { name: 'weak', description: '', profile: { ...profiles['seed-first-send']!, capacity: 450 } };
+    const run = await runOnce(fixed, weak, 3000, 1, config);
+    expect(run.undelivered).toBeGreaterThan(0);
+    expect(run.lost).toBe(0);
+    const delivered = 3000 - run.undelivered;
+    // completionMs = elapsed x total / delivered, so it is larger than the time the run took.
+    expect(run.completionMs * delivered).toBeCloseTo(run.trace.finishedMs * 3000, 0);
+  });
+});
+
+describe('rows and targets', () => {
+  const run = (strategy: string, seed: number, completionMs: number, failedCalls = 0): RunResult => ({
+    strategy,
+    case: 'p',
+    recipients: 1000,
+    seed,
+    completionMs,
+    calls: 3,
+    failedCalls,
+    wastedSends: failedCalls * 100,
+    undelivered: 0,
+    lost: 0,
+    trace: { strategy, points: [], finishedMs: completionMs },
+  });
+
+  it('divides each run by the oracle on the same seed, then takes the geomean and p95', () => {
+    const runs = [run(ORACLE, 1, 100), run(ORACLE, 2, 200), run('s', 1, 110), run('s', 2, 300)];
+    const row = foldRows(runs).find((r) => r.strategy === 's')!;
+    expect(row.ratioToOracle.geomean).toBeCloseTo(Math.sqrt(1.1 * 1.5), 10);
+    expect(row.ratioToOracle.p95).toBe(1.5);
+    expect(row).toMatchObject({ profile: 'p', recipients: 1000, seeds: 2, lost: 0, failedCalls: { mean: 0 } });
+  });
+
+  it('prints pass and fail lines for the best built-in', () => {
+    const runs = [run(ORACLE, 1, 100), run('fixed', 1, 200, 4), run('a', 1, 110, 1), run('b', 1, 150, 0)];
+    const { best, lines } = evaluateTargets(foldRows(runs), runs, [], ['a', 'b']);
+    expect(best).toBe('a');
+    expect(lines.map((l) => l.text)).toEqual(
+      expect.arrayContaining([
+        'PASS  a: geomean completion/oracle over the suite 1.10 <= 1.15',
+        'PASS  a: completion time vs fixed 0.55x overall <= 0.85x',
+        'PASS  a: failed calls vs fixed 0.25x <= 0.5x (1 vs 4)',
+        'PASS  lost recipients, every strategy everywhere: 0 (must be 0)',
+      ]),
+    );
+    expect(formatTable(foldRows(runs))).toContain('1.10 p95 1.10 f1.0');
+  });
+
+  it('geomean and nearest-rank p95', () => {
+    expect(geomean([1, 4])).toBe(2);
+    expect(percentile([5, 1, 3, 2, 4], 95)).toBe(5);
+    expect(percentile([1, 2], 50)).toBe(1);
+  });
+});
+
+describe('the suite', () => {
+  it('has the shipped profiles, the seed scenarios and the memory cases', async () => {
+    const names = (await defaultSuite(config)).map((c) => c.name);
+    expect(names).toEqual(expect.arrayContaining(['step-down', 'step-up', 'heavy-tail', 'soft-knee', 'server-rate-limit', 'realistic+memory-3x-high']));
+    expect(seedCases().map((c) => c.provenSize)).toEqual([undefined, 4000, 5000]);
+    const [fresh, high, low] = memoryCases(profiles['realistic']!, config);
+    expect(high!.provenSize).toBe(fresh!.provenSize! * 3);
+    expect(low!.provenSize).toBe(Math.round(fresh!.provenSize! / 3));
+  });
+
+  it('loses nobody, for any built-in, on any case', async () => {
+    const cases = await defaultSuite(config);
+    const { rows } = await runMatrix({ cases, contenders: [ORACLE, fixed, ...builtinStrategies], recipients: [700], seeds: [1], config });
+    expect(rows.length).toBe(cases.length * (builtinStrategies.length + 2));
+    expect(rows.every((r) => r.lost === 0)).toBe(true);
+  });
+});
+
+describe('npm run bench', () => {
+  it('writes rows with the documented fields, the targets, and a chart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'storycast-bench-'));
+    try {
+      const root = new URL('..', import.meta.url).pathname;
+      const { stdout } = await promisify(execFile)(
+        join(root, 'node_modules/.bin/tsx'),
+        ['src/cli/bench.ts', '--recipients', '300', '--seeds', '2', '--strategy', 'adaptive', '--json', join(dir, 'out.json'), '--chart', join(dir, 'out.svg')],
+        { cwd: root, timeout: 120_000 },
+      );
+      expect(stdout).toContain('300 recipients — completion time / oracle');
+      expect(stdout).toMatch(/^(PASS|FAIL) {2}lost recipients/m);
+      const json = JSON.parse(await readFile(join(dir, 'out.json'), 'utf8')) as { rows: Record<string, unknown>[] };
+      const row = json.rows.find((r) => r.strategy === 'adaptive' && r.profile === 'step-down')!;
+      expect(row).toMatchObject({ recipients: 300, seeds: 2, lost: 0 });
+      for (const key of ['ratioToOracle', 'failedCalls', 'wastedSends', 'calls']) expect(row).toHaveProperty(key);
+      expect((row.ratioToOracle as { geomean: number }).geomean).toBeGreaterThan(0);
+      expect(await readFile(join(dir, 'out.svg'), 'utf8')).toMatch(/^<svg|<\?xml/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
