@@ -24,7 +24,7 @@
  *   save over the rest of the send against what a failure would cost.
  * - With history it starts at the proven size and cruises there (memory is a
  *   starting point, never a ceiling: it probes above after a few clean batches);
- *   if the proven size fails at once it drops to a quarter and brackets.
+ *   if the proven size fails at once it drops to a third and brackets.
  * - It never lets the engine's tail rule merge a batch into an untested size.
  * Compared with `adaptive`: no fixed levels, the failure point remembered within
  * a send, random failures told apart from size failures, and early give-up.
@@ -41,6 +41,8 @@ export const PROBE_FROM_MEMORY = 8;
 export const PROBE_STEP = 1.1;
 export const GIVE_UP_FACTOR = 1.5;
 export const GIVE_UP_MARGIN_MS = 1000;
+/** Fast errors in a row at a size that worked before checking whether the capacity fell. */
+export const ERRORS_BEFORE_CHECK = 3;
 const SAMPLES = 8;
 
 interface Sample {
@@ -61,6 +63,8 @@ interface State {
   readonly streak: number;
   /** Failures in a row at or below good. */
   readonly lowFailures: number;
+  /** The next batch is a check at half of good, after failures at good. */
+  readonly checking: boolean;
   /** After the capacity fell, sizes stay above this: failures at tiny sizes are an outage, not a capacity. */
   readonly floor: number;
 }
@@ -153,7 +157,7 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   const probeEvery = state.badGuessed ? PROBE_FROM_MEMORY : PROBE_EVERY;
   let size: number;
   let how: string;
-  if (state.lowFailures > 0 && good > 0) {
+  if (state.checking && good > 0) {
     size = Math.max(1, Math.floor(good / 2));
     how = `checking at half of ${good}`;
   } else if (!Number.isFinite(bad)) {
@@ -192,15 +196,21 @@ function afterFailure(state: State, outcome: BatchOutcome): [State, string] {
   const what = `${outcome.size} failed (${outcome.error ?? 'error'})`;
   if (outcome.error === 'rate_limited') return [state, `rate limited at ${outcome.size}: same size`];
   if (state.good === 0) {
-    // Nothing worked yet: a quarter gets under a stale memory or a weak account in one step.
+    // Nothing worked yet: a third gets under most stale memories or a weak account in one step.
     // Not below the floor: when tiny batches fail too, it is an outage, and smaller will not help.
-    const size = Math.max(state.floor, Math.floor(outcome.size / 4));
+    const size = Math.max(state.floor, Math.floor(outcome.size / 3));
     return [{ ...state, size, bad: outcome.size, badGuessed: false, streak: 0 }, `${what} before anything worked`];
   }
   if (outcome.size > state.good) {
-    return [{ ...state, bad: Math.min(outcome.size, state.badGuessed ? Infinity : state.bad), badGuessed: false, streak: 0, lowFailures: 0 }, `${what}, above the last good ${state.good}`];
+    return [{ ...state, bad: Math.min(outcome.size, state.badGuessed ? Infinity : state.bad), badGuessed: false, streak: 0, lowFailures: 0, checking: false }, `${what}, above the last good ${state.good}`];
   }
-  if (state.lowFailures === 0) return [{ ...state, lowFailures: 1 }, `${what} at a size that worked: random, or the capacity fell`];
+  if (!state.checking) {
+    // A timeout at a size that worked costs a lot and is the sign of a fallen capacity: check at once.
+    // A fast error is cheap and, at a size that worked, usually a blip: retry twice first.
+    const lowFailures = state.lowFailures + 1;
+    const checking = outcome.error === 'timeout' || lowFailures >= ERRORS_BEFORE_CHECK;
+    return [{ ...state, lowFailures, checking }, `${what} at a size that worked: ${checking ? 'random, or the capacity fell' : 'retrying'}`];
+  }
   // The check at half failed too: the capacity fell below it.
   return [
     {
@@ -212,6 +222,7 @@ function afterFailure(state: State, outcome: BatchOutcome): [State, string] {
       streak: 0,
       lowFailures: 0,
       floor: Math.max(1, Math.ceil(state.good / 16)),
+      checking: false,
     },
     `${what} too: the capacity fell`,
   ];
@@ -219,12 +230,12 @@ function afterFailure(state: State, outcome: BatchOutcome): [State, string] {
 
 function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext): [State, string] {
   const samples = [...state.samples, { n: outcome.size, ms: outcome.durationMs }].slice(-SAMPLES);
-  if (state.lowFailures > 0) {
+  if (state.checking) {
     // The check at half worked but the size above it just failed: the capacity may be
     // drifting down. Bracket again between the two; if it was a random failure, the
     // bisection climbs back in a few clean batches.
     return [
-      { ...state, good: outcome.size, bad: Math.min(state.bad, state.good), badGuessed: false, samples, streak: 0, lowFailures: 0 },
+      { ...state, good: outcome.size, bad: Math.min(state.bad, state.good), badGuessed: false, samples, streak: 0, lowFailures: 0, checking: false },
       `${outcome.size} ok after a failure at ${state.good}`,
     ];
   }
@@ -238,7 +249,7 @@ function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext)
     badGuessed = false;
   }
   return [
-    { ...state, good: Math.max(state.good, outcome.size), bad, badGuessed, samples, streak: raised ? 0 : state.streak + 1, lowFailures: 0 },
+    { ...state, good: Math.max(state.good, outcome.size), bad, badGuessed, samples, streak: raised ? 0 : state.streak + 1, lowFailures: 0, checking: false },
     `${outcome.size} ok in ${Math.round(outcome.durationMs)} ms`,
   ];
 }
@@ -249,7 +260,7 @@ export default defineStrategy<State>({
 
   start(ctx) {
     const first = ctx.config.progressiveSequence[0]!;
-    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples: [], streak: 0, lowFailures: 0, floor: 1 };
+    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples: [], streak: 0, lowFailures: 0, checking: false, floor: 1 };
     const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
     if (proven <= first) return decide(initial, ctx, 'no history');
     const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime } : undefined;
