@@ -98,6 +98,15 @@ function timePerRecipient(n: number, model: { base: number; per: number }, ctx: 
   return Math.max(model.base + model.per * n, 1000 / ctx.config.maxBatchesPerSecond) / n;
 }
 
+/** The sample with the best recipients per ms, if it beats the largest sample's by more than jitter could (20%). */
+function bestThroughput(samples: readonly Sample[], ctx: StrategyContext): Sample | undefined {
+  const pace = 1000 / ctx.config.maxBatchesPerSecond;
+  const rate = (x: Sample) => x.n / Math.max(x.ms, pace);
+  const largest = samples.reduce<Sample | undefined>((a, b) => (!a || b.n > a.n ? b : a), undefined);
+  const best = samples.reduce<Sample | undefined>((a, b) => (!a || rate(b) > rate(a) ? b : a), undefined);
+  return best && largest && rate(best) > rate(largest) * 1.2 ? best : undefined;
+}
+
 /** Expected latency of n: the fitted line when there is one, else the bound. */
 function expectedMs(n: number, samples: readonly Sample[]): number | undefined {
   const model = fit(samples);
@@ -177,6 +186,12 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   } else {
     size = good;
     how = state.badGuessed ? `cruising at the proven ${good}` : Number.isFinite(bad) ? `cruising at ${good} (failed at ${bad})` : `cruising at ${good}`;
+    // Past a knee, bigger is slower per recipient: cruise where throughput was best.
+    const peak = bestThroughput(state.samples, ctx);
+    if (peak && peak.n < good) {
+      size = peak.n;
+      how = `cruising at ${peak.n}, the best throughput seen (above it latency bends)`;
+    }
   }
   size = Math.max(1, Math.min(ctx.config.maxBatchSize, Math.floor(size)));
   // The engine sends the whole rest when under 1.5x the size remains: split it instead if that rest is untested.
