@@ -57,3 +57,25 @@ describe('npm start and npm run demo', () => {
     expect(result.stderr).not.toContain('    at '); // a message, not a stack trace
   });
 });
+
+describe('storycast <command>', () => {
+  const cli = (...args: string[]) =>
+    run(process.execPath, ['src/cli/storycast.mjs', ...args], { cwd: root, timeout: 60_000 }).then(
+      ({ stdout }) => ({ code: 0, stdout }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout + e.stderr }),
+    );
+
+  it('lists its commands and runs one with its own options', async () => {
+    expect((await cli()).stdout).toMatch(/serve[\s\S]*send[\s\S]*demo[\s\S]*bench/);
+    const bench = await cli('bench', '--help');
+    expect(bench.code).toBe(0);
+    expect(bench.stdout).toContain('Usage: npm run bench');
+  });
+
+  it('rejects an unknown command', async () => {
+    const result = await cli('nope');
+    expect(result.code).toBe(2);
+    expect(result.stdout).toContain('unknown command "nope"');
+  });
+});
+
