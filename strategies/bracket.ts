@@ -22,6 +22,9 @@
  *   second: a call far slower than predicted has hit a limit, and waiting out
  *   the full timeout only costs time. Every try is weighed: the time it would
  *   save over the rest of the send against what a failure would cost.
+ * - Without history it starts at the sequence's third level (1,000 by default),
+ *   and uses the anchor's round trip as the base of its latency line: the first
+ *   batch gives it a model at once, and a first call that hangs is cut short.
  * - With history it starts at the proven size and cruises there (memory is a
  *   starting point, never a ceiling: it probes above after a few clean batches);
  *   if the proven size fails at once it drops to a third and brackets.
@@ -41,6 +44,8 @@ export const PROBE_FROM_MEMORY = 8;
 export const PROBE_STEP = 1.1;
 export const GIVE_UP_FACTOR = 1.5;
 export const GIVE_UP_MARGIN_MS = 1000;
+/** Before any batch, the first one may take this much longer than the anchor's round trip. */
+export const FIRST_CALL_MARGIN_MS = 4000;
 /** Fast errors in a row at a size that worked before checking whether the capacity fell. */
 export const ERRORS_BEFORE_CHECK = 3;
 const SAMPLES = 8;
@@ -201,7 +206,11 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   }
   // Bound the size the engine will really send: its tail rule may send less than asked.
   const sent = ctx.remaining < size * 1.5 ? Math.min(ctx.remaining, ctx.config.maxBatchSize) : size;
-  const giveUp = giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
+  const giveUp =
+    state.samples.length === 1 && state.samples[0]!.n === 1
+      ? // Only the anchor is known: the round trip plus a margin generous for any per-recipient cost seen in practice.
+        state.samples[0]!.ms * GIVE_UP_FACTOR + FIRST_CALL_MARGIN_MS
+      : giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
   const next = { ...state, size };
   const reason = `${why}: ${how} -> ${size}`;
   return giveUp === undefined ? { state: next, size, reason } : { state: next, size, reason, timeoutMs: Math.round(giveUp) };
@@ -274,8 +283,13 @@ export default defineStrategy<State>({
   description: 'Brackets the capacity between the last good and first failed size, cruises just under it, gives up early on calls far slower than predicted.',
 
   start(ctx) {
-    const first = ctx.config.progressiveSequence[0]!;
-    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples: [], streak: 0, lowFailures: 0, checking: false, floor: 1 };
+    // The third level (1,000 by default): most accounts take it, and a first call that
+    // fails is cut short by the anchor-based give-up below, so starting small buys little.
+    const seq = ctx.config.progressiveSequence;
+    const first = seq[Math.min(2, seq.length - 1)]!;
+    // The anchor is a call to one recipient: latency(1), the base of the latency line.
+    const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs }] : [];
+    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, lowFailures: 0, checking: false, floor: 1 };
     const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
     if (proven <= first) return decide(initial, ctx, 'no history');
     const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime } : undefined;

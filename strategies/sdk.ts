@@ -76,6 +76,11 @@ export interface StrategyContext {
   readonly batchesSent: number;
   /** Successful batches so far in this send. */
   readonly batchesOk: number;
+  /**
+   * How long the anchor (the first call, to one recipient) took: this session's
+   * round-trip floor right now. Undefined while planning, before the anchor is sent.
+   */
+  readonly anchorMs?: number;
 }
 
 /** One decision: the next batch size and why, in words an operator can read. */

@@ -129,6 +129,7 @@ export class SendEngine {
       return;
     }
     run.queue.succeeded(anchorRecipients);
+    if (smart) run.start(anchor.durationMs);
     yield anchor;
     const stoppedBy = yield* run.batches(prepared, anchor.messageId, signal);
     yield await finish(anchor.messageId, stoppedBy);

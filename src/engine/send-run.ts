@@ -49,8 +49,15 @@ export class SendRun {
     this.step = { state: undefined, size: deps.config.progressiveSequence[0]!, reason: 'not started' };
   }
 
-  /** Asks the strategy for its first decision (smart sends only). */
-  start(): void {
+  private anchorMs: number | undefined;
+
+  /**
+   * Asks the strategy for its first decision (smart sends only). Called once to
+   * plan, before the anchor, and again once the anchor's round trip is known:
+   * strategies are pure, so the second call simply decides with more to go on.
+   */
+  start(anchorMs?: number): void {
+    this.anchorMs = anchorMs;
     this.step = this.decide(() => this.strategy.start(this.context()), this.step);
   }
 
@@ -141,6 +148,7 @@ export class SendRun {
       remaining: this.queue.remaining,
       batchesSent: this.batchSequence.length,
       batchesOk: this.batchesOk,
+      ...(this.anchorMs !== undefined ? { anchorMs: this.anchorMs } : {}),
     };
   }
 

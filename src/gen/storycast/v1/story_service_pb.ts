@@ -322,7 +322,9 @@ export type SendPlanned = Message<"storycast.v1.SendPlanned"> & {
   provenBatchSize: number;
 
   /**
-   * The size of the first call after the anchor (in single mode: of the one call).
+   * The planned size of the first call after the anchor (in single mode: of the one
+   * call). The strategy decides again once the anchor's round trip is known, so the
+   * first batch event may differ.
    *
    * @generated from field: uint32 first_batch_size = 10;
    */
