@@ -1,0 +1,85 @@
+/** The bracket strategy's rules, called as plain functions. */
+import { describe, expect, it } from 'vitest';
+import bracket, { FIRST_CALL_MARGIN_MS, GIVE_UP_FACTOR } from '../strategies/bracket.js';
+import type { BatchOutcome, SessionHistoryView, Step, StrategyContext } from '../strategies/sdk.js';
+import { defaultConfig } from '../src/config.js';
+
+const config = defaultConfig.smartSend;
+const ctx = (over: Partial<StrategyContext> = {}): StrategyContext => ({
+  config,
+  history: null,
+  total: 100_000,
+  remaining: 100_000,
+  batchesSent: 0,
+  batchesOk: 0,
+  anchorMs: 400,
+  ...over,
+});
+const history = (maxProvenBatchSize: number, averageBatchTime = 2000): SessionHistoryView => ({ maxProvenBatchSize, averageBatchTime, successRate: 1, totalSuccessfulSends: 5 });
+/** latency = 400 + 0.8 n, capacity 3000: a typical account. */
+const network = (size: number): BatchOutcome => (size <= 3000 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 5000, ok: false, error: 'timeout' });
+
+function drive(steps: number, outcome: (size: number) => BatchOutcome, start = ctx()): Step<unknown>[] {
+  const seen: Step<unknown>[] = [bracket.start(start)];
+  for (let i = 0; i < steps; i++) seen.push(bracket.next(seen.at(-1)!.state as never, outcome(seen.at(-1)!.size), start));
+  return seen;
+}
+
+describe('bracket', () => {
+  it('starts at the third level, and cuts a first call that hangs short using the anchor', () => {
+    const first = bracket.start(ctx());
+    expect(first.size).toBe(1000);
+    expect(first.timeoutMs).toBe(400 * GIVE_UP_FACTOR + FIRST_CALL_MARGIN_MS);
+    expect(bracket.start(ctx({ anchorMs: undefined })).timeoutMs).toBeUndefined();
+  });
+
+  it('grows, finds the ceiling by failing above it, and settles just under it', () => {
+    const sizes = drive(30, network).map((s) => s.size);
+    expect(sizes[0]).toBe(1000);
+    const tried = sizes.slice(0, -1);
+    expect(tried.some((n) => n > 3000)).toBe(true);
+    expect(tried.filter((n) => n > 3000).length).toBeLessThanOrEqual(3);
+    expect(Math.max(...tried)).toBeLessThan(2 * 3000);
+    const last = sizes.slice(-5);
+    expect(new Set(last).size).toBe(1);
+    expect(last[0]!).toBeLessThanOrEqual(3000);
+    expect(last[0]!).toBeGreaterThan(3000 / 1.2);
+  });
+
+  it('asks the engine to give up at 1.5x the predicted latency plus a second', () => {
+    const steps = drive(2, network);
+    const model = (n: number) => 400 + 0.8 * n;
+    const next = steps[2]!;
+    expect(next.timeoutMs).toBeCloseTo(model(next.size) * GIVE_UP_FACTOR + 1000, 0);
+  });
+
+  it('retries a fast error at a size that worked, but checks at half after a timeout there', () => {
+    const start = ctx({ history: history(2000) });
+    const cruising = bracket.next(bracket.start(start).state as never, { size: 2000, durationMs: 2000, ok: true }, start);
+    expect(cruising.size).toBe(2000);
+    const timedOut = bracket.next(cruising.state as never, { size: 2000, durationMs: 5000, ok: false, error: 'timeout' }, start);
+    expect(timedOut.size).toBe(1000);
+    const blip = bracket.next(cruising.state as never, { size: 2000, durationMs: 300, ok: false, error: 'error' }, start);
+    expect(blip.size).toBe(2000);
+  });
+
+  it('never changes size on a rate limit', () => {
+    const [first] = drive(0, network);
+    const limited = bracket.next(first!.state as never, { size: 1000, durationMs: 300, ok: false, error: 'rate_limited' }, ctx());
+    expect(limited.size).toBe(1000);
+  });
+
+  it('starts at the proven size and stays there; drops to a third if it fails at once', () => {
+    const start = ctx({ history: history(2500) });
+    const steps = drive(5, (size) => ({ size, durationMs: 2400, ok: true }), start);
+    expect(steps.map((s) => s.size)).toEqual([2500, 2500, 2500, 2500, 2500, 2500]);
+    const stale = bracket.next(bracket.start(start).state as never, { size: 2500, durationMs: 5000, ok: false, error: 'timeout' }, start);
+    expect(stale.size).toBe(Math.floor(2500 / 3));
+  });
+
+  it('splits the end of the list rather than let the tail rule send an untested size', () => {
+    const [first] = drive(0, network);
+    const ok = bracket.next(first!.state as never, { size: 1000, durationMs: 1200, ok: true }, ctx({ remaining: 1400 }));
+    expect(ok.size).toBe(700);
+  });
+});
