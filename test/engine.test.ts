@@ -153,6 +153,20 @@ describe('the send', () => {
     expect([...sends.values()].every((n) => n === 3)).toBe(true);
   });
 
+  it('does not give up on recipients for failures of batches larger than any that worked (size probes)', async () => {
+    // Batches above 150 fail; the strategy keeps probing 300 between batches of 100.
+    const prober = defineStrategy<number>({
+      name: 'prober',
+      description: 'alternates a probe at 300 with 100',
+      start: () => ({ state: 0, size: 100, reason: 'start' }),
+      next: (i) => ({ state: i + 1, size: i % 2 === 0 ? 300 : 100, reason: 'alternate' }),
+    });
+    const s = scripted((call) => (call.recipients.length > 150 ? { latencyMs: 50, fail: 'TIMEOUT' } : quick(call)), { maxAttempts: 2 });
+    const events = await runSend(s, { recipients: numbers(1200), strategy: prober });
+    expect(batchesOf(events).some((b) => !b.ok)).toBe(true);
+    expect(summaryOf(events)).toMatchObject({ delivered: 1200, failed: [] });
+  });
+
   it('stops on a fatal error and reports every unsent recipient with it', async () => {
     const s = scripted((call) => (call.index === 3 ? { latencyMs: 10, fail: 'LOGGED_OUT' } : quick(call)));
     const events = await runSend(s, { recipients: numbers(5000) });

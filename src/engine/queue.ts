@@ -10,7 +10,7 @@ export class RecipientQueue {
   private head = 0;
   /** Recipients of failed batches, sent before fresh ones. */
   private retry: string[] = [];
-  private readonly attempts = new Map<string, number>();
+  private readonly attempts = new Map<string, { strikes: number; failures: number }>();
   delivered = 0;
   readonly failed: FailedRecipient[] = [];
 
@@ -44,16 +44,24 @@ export class RecipientQueue {
     for (const r of batch) this.attempts.delete(r);
   }
 
-  /** A retryable failure: back to the front, unless a recipient has used up its attempts. */
-  retryOrFail(batch: readonly string[], code: FailedRecipient['code'], reason: string): void {
+  /**
+   * A retryable failure: back to the front, unless a recipient has used up its
+   * attempts. A failure that says nothing about the recipient (a batch larger
+   * than any that has worked in this send, or a rate limit) does not count as a
+   * strike: strategies probe sizes with whoever is at the front of the queue,
+   * and those recipients must not be given up for the probing. Every failure
+   * still counts toward a hard bound of twice maxAttempts, so a send always ends.
+   */
+  retryOrFail(batch: readonly string[], code: FailedRecipient['code'], reason: string, strike = true): void {
     const again: string[] = [];
     for (const recipient of batch) {
-      const attempts = (this.attempts.get(recipient) ?? 0) + 1;
-      if (attempts >= this.maxAttempts) {
+      const tally = this.attempts.get(recipient) ?? { strikes: 0, failures: 0 };
+      const next = { strikes: tally.strikes + (strike ? 1 : 0), failures: tally.failures + 1 };
+      if (next.strikes >= this.maxAttempts || next.failures >= 2 * this.maxAttempts) {
         this.attempts.delete(recipient);
-        this.failed.push({ recipient, code, reason: `${reason} (after ${attempts} attempts)` });
+        this.failed.push({ recipient, code, reason: `${reason} (after ${next.failures} attempts)` });
       } else {
-        this.attempts.set(recipient, attempts);
+        this.attempts.set(recipient, next);
         again.push(recipient);
       }
     }

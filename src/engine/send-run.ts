@@ -34,6 +34,8 @@ export class SendRun {
   readonly queue: RecipientQueue;
   readonly batchSequence: number[] = [];
   private batchesOk = 0;
+  /** The largest batch that succeeded in this send: failures above it are size probes. */
+  private largestOk = 0;
   private step: Step<unknown>;
 
   constructor(
@@ -94,12 +96,14 @@ export class SendRun {
       const error: TransportError | undefined = result.ok ? undefined : result.error;
       if (!error) {
         this.batchesOk++;
+        this.largestOk = Math.max(this.largestOk, batch.length);
         this.queue.succeeded(batch);
       } else if (error.fatal) {
         stoppedBy = error.code;
         this.queue.failAll(batch, error.code, error.message);
       } else {
-        this.queue.retryOrFail(batch, error.code, error.message);
+        const probe = error.code === 'RATE_LIMITED' || (this.largestOk > 0 && batch.length > this.largestOk);
+        this.queue.retryOrFail(batch, error.code, error.message, !probe);
       }
       this.recorder.record({ size: batch.length, durationMs: result.durationMs, ok: result.ok, sizeRelated: error?.code !== 'RATE_LIMITED' });
       const more = this.queue.remaining > 0 && !stoppedBy;
