@@ -6,7 +6,7 @@
  * succeeded, and `bad`, the smallest size that failed because of its size.
  * - Until something fails it grows as far as its latency model allows: to the
  *   size predicted to take twice as long as the last good one (at least x2, at
- *   most x16), never into a size predicted to be SLOW.
+ *   most x8), never into a size predicted to be SLOW.
  * - Once bracketed it bisects geometrically between good and bad until they are
  *   close (tighter when many batches remain, where each percent counts), then
  *   cruises at good; every PROBE_EVERY clean batches it probes a little above,
@@ -35,7 +35,7 @@
 import { defineStrategy, speedOf, type BatchOutcome, type StrategyContext } from './sdk.js';
 
 /** Stop bisecting when bad/good is under this (with few batches left) ... */
-export const TOLERANCE_SHORT = 1.12;
+export const TOLERANCE_SHORT = 1.2;
 /** ... or under this when many remain: a few percent over many batches pays for one more probe. */
 export const TOLERANCE_LONG = 1.05;
 export const PROBE_EVERY = 24;
@@ -46,6 +46,8 @@ export const GIVE_UP_FACTOR = 1.5;
 export const GIVE_UP_MARGIN_MS = 1000;
 /** Before any batch, the first one may take this much longer than the anchor's round trip. */
 export const FIRST_CALL_MARGIN_MS = 4000;
+/** Growth with no failure seen is at most this factor per batch. */
+export const MAX_GROWTH = 8;
 /** Fast errors in a row at a size that worked before checking whether the capacity fell. */
 export const ERRORS_BEFORE_CHECK = 3;
 const SAMPLES = 8;
@@ -158,7 +160,7 @@ function growth(from: number, state: State, ctx: StrategyContext): number {
   let target = from * 2;
   if (model) {
     const budget = 2 * (model.base + model.per * from);
-    target = Math.min(from * 16, Math.max(from * 2, Math.floor((budget - model.base) / model.per)));
+    target = Math.min(from * MAX_GROWTH, Math.max(from * 2, Math.floor((budget - model.base) / model.per)));
     const slowAt = Math.floor((ctx.config.slowBatchThresholdMs - model.base) / model.per);
     if (slowAt > from) target = Math.min(target, slowAt);
   }
@@ -208,7 +210,7 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   const sent = ctx.remaining < size * 1.5 ? Math.min(ctx.remaining, ctx.config.maxBatchSize) : size;
   const giveUp =
     state.samples.length === 1 && state.samples[0]!.n === 1
-      ? // Only the anchor is known: the round trip plus a margin generous for any per-recipient cost seen in practice.
+      ? // Only the anchor is known: its round trip plus a margin generous for the per-recipient costs seen in practice.
         state.samples[0]!.ms * GIVE_UP_FACTOR + FIRST_CALL_MARGIN_MS
       : giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
   const next = { ...state, size };

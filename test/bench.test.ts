@@ -80,7 +80,7 @@ describe('rows and targets', () => {
     expect(best).toBe('a');
     expect(lines.map((l) => l.text)).toEqual(
       expect.arrayContaining([
-        'PASS  a: geomean completion/oracle over the suite 1.10 <= 1.15',
+        'PASS  a: geomean completion/oracle over the suite 1.100 <= 1.15',
         'PASS  a: completion time vs fixed 0.55x overall <= 0.85x',
         'PASS  a: failed calls vs fixed 0.25x <= 0.5x (1 vs 4)',
         'PASS  lost recipients, every strategy everywhere: 0 (must be 0)',
