@@ -1,0 +1,67 @@
+/**
+ * The slice of a Baileys socket the transport touches, typed structurally so
+ * tests can hand in a fake and production hands in a real WASocket unchanged
+ * (the assertion at the bottom keeps the two in step with the installed Baileys).
+ * Socket lifecycle, pairing and auth storage live elsewhere; the transport only
+ * looks sockets up by session id.
+ */
+import type { WASocket } from '@whiskeysockets/baileys';
+
+/** A frame off the wire, as Baileys' binary decoder produces it. */
+export interface BinaryNodeLike {
+  readonly tag: string;
+  readonly attrs: Readonly<Record<string, string>>;
+  readonly content?: unknown;
+}
+
+/** What relayMessage needs for a status; Baileys accepts more. */
+export interface RelayOptions {
+  messageId: string;
+  statusJidList: string[];
+}
+
+/** Media upload, as generateWAMessage calls it (a stream of encrypted bytes in, a media URL out). */
+export type UploadFunction = WASocket['waUploadToServer'];
+
+export interface ConnectionUpdateLike {
+  connection?: 'open' | 'connecting' | 'close';
+  lastDisconnect?: { error: Error | undefined; date: Date };
+}
+
+export interface WASocketLike {
+  /** The account; absent until the connection has authenticated. */
+  readonly user: { id: string } | undefined;
+  /** Resolves once the stanza is written to the socket, not when WhatsApp accepts it. */
+  relayMessage(jid: string, message: unknown, opts: RelayOptions): Promise<string>;
+  readonly waUploadToServer: UploadFunction;
+  /**
+   * The raw frame emitter. Server acks for sent messages are only visible here
+   * ('CB:ack,class:message'): Baileys turns an error ack into a messages.update
+   * but emits nothing at all for a successful one.
+   */
+  readonly ws: {
+    on(event: string, listener: (frame: BinaryNodeLike) => void): unknown;
+    off(event: string, listener: (frame: BinaryNodeLike) => void): unknown;
+  };
+  /** Baileys' event emitter; the transport only needs to hear the connection close. */
+  readonly ev: {
+    on(event: 'connection.update', listener: (update: Partial<ConnectionUpdateLike>) => void): unknown;
+    off(event: 'connection.update', listener: (update: Partial<ConnectionUpdateLike>) => void): unknown;
+  };
+}
+
+export type SessionState = 'open' | 'connecting' | 'closed' | 'logged-out';
+
+export interface SessionEntry {
+  readonly state: SessionState;
+  readonly socket?: WASocketLike;
+}
+
+/** Owned by the session manager (a later step); the transport only reads it. */
+export interface SessionSockets {
+  get(sessionId: string): SessionEntry | undefined;
+}
+
+// Compile-time proof that a real Baileys socket satisfies WASocketLike.
+type Satisfies<T extends WASocketLike> = T;
+export type RealSocketIsCompatible = Satisfies<WASocket>;

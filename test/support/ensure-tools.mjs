@@ -1,0 +1,32 @@
+// `npm test`'s pretest: the suite drives a real redis-server and grpcurl. On a fresh
+// machine, install them (Debian's redis-server; grpcurl with Go), so the quick start's
+// `npm test` works as written. Anything it cannot install is named with the command to run.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const GRPCURL = 'github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4';
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const run = (cmd, args, env = {}) => execFileSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+const problems = [];
+
+if (!has('redis-server')) {
+  if (process.getuid?.() === 0 && has('apt-get')) {
+    console.log('pretest: installing redis-server (Debian package)');
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', 'redis-server'], { DEBIAN_FRONTEND: 'noninteractive' });
+  } else problems.push('redis-server is missing: sudo apt-get install -y redis-server');
+}
+
+const gopath = has('go') ? execFileSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).trim() : undefined;
+if (!process.env.GRPCURL && !(gopath && existsSync(join(gopath, 'bin', 'grpcurl')))) {
+  if (gopath) {
+    console.log(`pretest: installing grpcurl (go install ${GRPCURL})`);
+    run('go', ['install', GRPCURL], { GOFLAGS: '-mod=mod' });
+  } else problems.push(`grpcurl is missing: install Go, then go install ${GRPCURL} (or set GRPCURL to its path)`);
+}
+
+if (problems.length > 0) {
+  console.error(`pretest: the test suite needs:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
