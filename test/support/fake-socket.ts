@@ -1,0 +1,114 @@
+/**
+ * A stand-in for a Baileys socket with exactly the surface the transport uses,
+ * emitting what real Baileys 6.17 emits: every incoming frame goes out on `ws`
+ * under 'frame', 'TAG:<id>' and the 'CB:<tag>,<attr>:<value>' family
+ * (Socket/socket.js onMessageReceived), and an ack carrying `error` is also
+ * turned into a messages.update with status ERROR (Socket/messages-recv.js
+ * handleBadAck). A good ack produces no ev event at all, as in Baileys.
+ */
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+import { Boom } from '@hapi/boom';
+import { DisconnectReason, WAMessageStatus } from '@whiskeysockets/baileys';
+import type { Clock } from '../../src/clock.js';
+import type { BinaryNodeLike, RelayOptions, SessionEntry, SessionSockets, SessionState, WASocketLike } from '../../src/baileys/socket.js';
+
+
+export type Outcome =
+  | { readonly kind: 'ack'; readonly afterMs?: number }
+  | { readonly kind: 'error-ack'; readonly code: string; readonly afterMs?: number }
+  | { readonly kind: 'throw'; readonly error: unknown }
+  | { readonly kind: 'silent' };
+
+export interface RelayCall {
+  readonly jid: string;
+  readonly message: unknown;
+  readonly opts: RelayOptions;
+}
+
+/** A Boom exactly as Baileys builds one (Baileys depends on @hapi/boom; it is not ours to declare). */
+export function boom(message: string, options: { statusCode?: number; data?: unknown } = {}): Error {
+  return new Boom(message, options);
+}
+
+export class FakeSocket implements WASocketLike {
+  readonly ws = new EventEmitter();
+  readonly ev = new EventEmitter();
+  readonly calls: RelayCall[] = [];
+  uploads = 0;
+  uploadedBytes = 0;
+  user: { id: string } | undefined = { id: '15559990000:7@s.whatsapp.net' };
+  private readonly script: Outcome[] = [];
+
+  constructor(
+    private readonly clock: Clock,
+    /** What calls get once the script runs out. */
+    private readonly fallback: Outcome = { kind: 'ack', afterMs: 50 },
+  ) {}
+
+  /** Outcomes for the next relay calls, in order. */
+  next(...outcomes: Outcome[]): this {
+    this.script.push(...outcomes);
+    return this;
+  }
+
+  readonly waUploadToServer = async (stream: Readable, _opts: { fileEncSha256B64: string; mediaType: string }) => {
+    this.uploads++;
+    for await (const chunk of stream) this.uploadedBytes += (chunk as Buffer).length;
+    return { mediaUrl: `https://mmg.whatsapp.net/fake/${this.uploads}`, directPath: `/fake/${this.uploads}` };
+  };
+
+  async relayMessage(jid: string, message: unknown, opts: RelayOptions): Promise<string> {
+    this.calls.push({ jid, message, opts: { ...opts, statusJidList: [...opts.statusJidList] } });
+    const outcome = this.script.shift() ?? this.fallback;
+    // Baileys does device lookups and encryption before writing the stanza.
+    await Promise.resolve();
+    if (outcome.kind === 'throw') throw outcome.error;
+    if (outcome.kind === 'ack' || outcome.kind === 'error-ack') {
+      const error = outcome.kind === 'error-ack' ? outcome.code : undefined;
+      void this.clock.sleep(outcome.afterMs ?? 0).then(() => this.ack(opts.messageId, error));
+    }
+    return opts.messageId;
+  }
+
+  /** Delivers a server ack for a status, as the wire would. */
+  ack(id: string, error?: string): void {
+    const attrs: Record<string, string> = { class: 'message', id, from: 'status@broadcast', t: '1700000000', ...(error ? { error } : {}) };
+    this.receive({ tag: 'ack', attrs });
+    if (error) {
+      const key = { remoteJid: 'status@broadcast', fromMe: true, id };
+      this.ev.emit('messages.update', [{ key, update: { status: WAMessageStatus.ERROR, messageStubParameters: [error] } }]);
+    }
+  }
+
+  /** The socket closes: Baileys emits connection.update with the Boom that ended it. */
+  close(error: Error = boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed })): void {
+    this.ev.emit('connection.update', { connection: 'close', lastDisconnect: { error, date: new Date() } });
+  }
+
+  private receive(frame: BinaryNodeLike): void {
+    this.ws.emit('frame', frame);
+    this.ws.emit(`TAG:${frame.attrs.id}`, frame);
+    for (const [key, value] of Object.entries(frame.attrs)) {
+      this.ws.emit(`CB:${frame.tag},${key}:${value},`, frame);
+      this.ws.emit(`CB:${frame.tag},${key}:${value}`, frame);
+      this.ws.emit(`CB:${frame.tag},${key}`, frame);
+    }
+    this.ws.emit(`CB:${frame.tag},,`, frame);
+    this.ws.emit(`CB:${frame.tag}`, frame);
+  }
+}
+
+/** Sessions by id, with a state each; the transport only reads them. */
+export class FakeSessions implements SessionSockets {
+  readonly entries = new Map<string, SessionEntry>();
+
+  set(sessionId: string, state: SessionState, socket?: WASocketLike): this {
+    this.entries.set(sessionId, socket ? { state, socket } : { state });
+    return this;
+  }
+
+  get(sessionId: string): SessionEntry | undefined {
+    return this.entries.get(sessionId);
+  }
+}
