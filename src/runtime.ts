@@ -9,6 +9,8 @@ import { SendEngine } from './engine/engine.js';
 import type { Logger } from './log.js';
 import { createSessionMemory } from './memory/keyv-memory.js';
 import type { SessionMemory } from './memory/types.js';
+import { SimulatedSessions } from './sessions/simulated.js';
+import type { SessionDirectory } from './sessions/types.js';
 import { SimulatedNetwork } from './sim/network.js';
 import { loadProfile } from './sim/profile.js';
 import { loadStrategies, type StrategyRegistry } from './strategy-registry.js';
@@ -24,6 +26,7 @@ export interface Runtime {
   readonly strategies: StrategyRegistry;
   readonly memory: SessionMemory;
   readonly transport: Transport;
+  readonly sessions: SessionDirectory;
   readonly engine: SendEngine;
   /** The clock the engine and transport run on (scaled for the simulator). */
   readonly clock: Clock;
@@ -55,5 +58,18 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     { transport: server.transport, profile: profile.name, timeScale: server.simTimeScale, store: server.store.replace(/\/\/[^@/]*@/, '//***@'), strategies: strategies.list().map((s) => s.name) },
     'storycast ready',
   );
-  return { config, strategies, memory, transport, engine, clock, close: () => memory.close() };
+  const sessions = new SimulatedSessions(transport);
+  return {
+    config,
+    strategies,
+    memory,
+    transport,
+    sessions,
+    engine,
+    clock,
+    close: async () => {
+      await sessions.close();
+      await memory.close();
+    },
+  };
 }

@@ -154,6 +154,11 @@ export class SimulatedNetwork implements Transport {
     this.session(sessionId).loggedOut = true;
   }
 
+  /** Links a logged-out session again (what pairing a new device does on the real network). */
+  relink(sessionId: string): void {
+    this.session(sessionId).loggedOut = false;
+  }
+
   /**
    * Test hook: the session's next `count` sends fail with `code`. TIMEOUT hangs
    * until the caller aborts (what a timeout is on this network); any other code

@@ -1,0 +1,82 @@
+/** SessionService handlers: thin translations between the API and the session directory. */
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import {
+  ConnectSessionResponseSchema,
+  GetSessionResponseSchema,
+  ListSessionsResponseSchema,
+  LogoutSessionResponseSchema,
+  SessionSchema,
+  SessionService,
+  SessionState,
+  type ConnectSessionRequest,
+  type ConnectSessionResponse,
+  type Session,
+} from '../gen/storycast/v1/session_service_pb.js';
+import { isValidSessionId, type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions/types.js';
+import { invalidField, storycastError } from './errors.js';
+
+const STATE: Record<SessionStateName, SessionState> = {
+  connecting: SessionState.CONNECTING,
+  pairing: SessionState.PAIRING,
+  open: SessionState.OPEN,
+  closed: SessionState.CLOSED,
+  'logged-out': SessionState.LOGGED_OUT,
+  replaced: SessionState.REPLACED,
+  forbidden: SessionState.FORBIDDEN,
+};
+
+export function sessionToProto(info: SessionInfo): Session {
+  return create(SessionSchema, {
+    sessionId: info.id,
+    state: STATE[info.state],
+    reason: info.reason ?? '',
+    account: info.account ?? '',
+    updateTime: timestampFromMs(info.updatedAt),
+  });
+}
+
+function requireSessionId(id: string): string {
+  if (id.trim() === '') throw invalidField('session_id', 'MISSING_SESSION_ID', 'session_id is required');
+  if (!isValidSessionId(id)) {
+    throw invalidField('session_id', 'BAD_SESSION_ID', 'session_id may contain only letters, digits, dot, dash and underscore (at most 64)');
+  }
+  return id;
+}
+
+export function sessionServiceRoutes(sessions: SessionDirectory) {
+  async function* connectSession(req: ConnectSessionRequest, ctx: HandlerContext): AsyncGenerator<ConnectSessionResponse> {
+    const id = requireSessionId(req.sessionId);
+    const phoneNumber = req.phoneNumber.replace(/[\s()+.-]/g, '');
+    if (req.phoneNumber !== '' && !/^\d{7,15}$/.test(phoneNumber)) {
+      throw invalidField('phone_number', 'BAD_PHONE_NUMBER', 'phone_number must be an international number: country code and 7 to 15 digits in all');
+    }
+    for await (const event of sessions.connect(id, { ...(phoneNumber ? { phoneNumber } : {}), signal: ctx.signal })) {
+      if (event.type === 'qr') yield create(ConnectSessionResponseSchema, { event: { case: 'qr', value: { code: event.code } } });
+      else if (event.type === 'pairing-code') yield create(ConnectSessionResponseSchema, { event: { case: 'pairingCode', value: { code: event.code } } });
+      else yield create(ConnectSessionResponseSchema, { event: { case: 'session', value: sessionToProto(event.session) } });
+    }
+  }
+
+  return (router: ConnectRouter) =>
+    router.service(SessionService, {
+      connectSession,
+
+      getSession(req) {
+        const id = requireSessionId(req.sessionId);
+        const info = sessions.get(id);
+        if (!info) throw storycastError(Code.NotFound, 'SESSION_NOT_FOUND', `session "${id}" is not known here: link it with ConnectSession`, { field: 'session_id' });
+        return create(GetSessionResponseSchema, { session: sessionToProto(info) });
+      },
+
+      listSessions() {
+        return create(ListSessionsResponseSchema, { sessions: sessions.list().map(sessionToProto) });
+      },
+
+      async logoutSession(req) {
+        const existed = await sessions.logout(requireSessionId(req.sessionId));
+        return create(LogoutSessionResponseSchema, { existed });
+      },
+    });
+}

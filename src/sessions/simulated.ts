@@ -1,0 +1,42 @@
+/**
+ * Sessions on the simulated network: every session id is a linked, connected
+ * account (no pairing step between a newcomer and a first send); logging out
+ * logs it out on the network too, so sends from it then fail as they would.
+ */
+import type { SimulatedNetwork } from '../sim/network.js';
+import type { ConnectEvent, SessionDirectory, SessionInfo } from './types.js';
+
+export class SimulatedSessions implements SessionDirectory {
+  private readonly sessions = new Map<string, SessionInfo>();
+
+  constructor(private readonly network: SimulatedNetwork) {}
+
+  async *connect(id: string): AsyncIterable<ConnectEvent> {
+    if (this.sessions.get(id)?.state === 'logged-out') this.network.relink(id);
+    const session = this.set(id, 'open');
+    yield { type: 'state', session };
+  }
+
+  get(id: string): SessionInfo | undefined {
+    return this.sessions.get(id) ?? this.set(id, 'open');
+  }
+
+  list(): SessionInfo[] {
+    return [...this.sessions.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async logout(id: string): Promise<boolean> {
+    const existed = this.sessions.has(id);
+    this.network.logout(id);
+    this.set(id, 'logged-out', 'logged out by request');
+    return existed;
+  }
+
+  async close(): Promise<void> {}
+
+  private set(id: string, state: SessionInfo['state'], reason?: string): SessionInfo {
+    const info: SessionInfo = { id, state, ...(reason ? { reason } : {}), account: 'simulated', updatedAt: Date.now() };
+    this.sessions.set(id, info);
+    return info;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * WhatsApp sessions as the rest of storycast sees them: linked accounts with a
+ * state, whatever the transport behind them (the simulator, or Baileys).
+ */
+
+export type SessionStateName = 'connecting' | 'pairing' | 'open' | 'closed' | 'logged-out' | 'replaced' | 'forbidden';
+
+/** States a session does not leave by itself: a person has to act (link again, or stop the other client). */
+export const TERMINAL_STATES: readonly SessionStateName[] = ['logged-out', 'replaced', 'forbidden'];
+
+export interface SessionInfo {
+  readonly id: string;
+  readonly state: SessionStateName;
+  /** Why it is in this state, for closed and terminal states. */
+  readonly reason?: string;
+  /** The account's number with its middle digits hidden, once known. */
+  readonly account?: string;
+  /** ms since the epoch. */
+  readonly updatedAt: number;
+}
+
+export type ConnectEvent =
+  | { readonly type: 'qr'; readonly code: string }
+  | { readonly type: 'pairing-code'; readonly code: string }
+  | { readonly type: 'state'; readonly session: SessionInfo };
+
+export interface SessionDirectory {
+  /** Links or reconnects; yields QR/pairing codes and states until open (then ends) or a terminal state. */
+  connect(id: string, options: { phoneNumber?: string; signal: AbortSignal }): AsyncIterable<ConnectEvent>;
+  get(id: string): SessionInfo | undefined;
+  list(): SessionInfo[];
+  /** Logs out and deletes credentials; false when the session was unknown. */
+  logout(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const SESSION_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function isValidSessionId(id: string): boolean {
+  return SESSION_ID.test(id);
+}
+
+/** "+44 7700 900123" -> "+44*******23": enough to recognise an account, never the whole number. */
+export function maskAccount(jidOrNumber: string): string {
+  const digits = jidOrNumber.split(/[@:]/)[0]!.replace(/\D/g, '');
+  if (digits.length <= 4) return '*'.repeat(digits.length);
+  return `+${digits.slice(0, 2)}${'*'.repeat(digits.length - 4)}${digits.slice(-2)}`;
+}

@@ -1,0 +1,78 @@
+/** SessionService over real HTTP/2, on the simulated transport (every session id is a linked account). */
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
+import { SessionService, SessionState, type ConnectSessionResponse } from '../src/gen/storycast/v1/session_service_pb.js';
+import { StoryService } from '../src/gen/storycast/v1/story_service_pb.js';
+import { maskAccount } from '../src/sessions/types.js';
+import { numbers } from './support/scripted-transport.js';
+import { startTestServer, type TestServer } from './support/storycast-server.js';
+
+const story = { content: { case: 'text' as const, value: { text: 'hi' } } };
+
+async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of stream) out.push(x);
+  return out;
+}
+
+describe('SessionService (simulated transport)', () => {
+  let t: TestServer;
+  let sessions: ReturnType<typeof createClient<typeof SessionService>>;
+  let stories: ReturnType<typeof createClient<typeof StoryService>>;
+  beforeAll(async () => {
+    t = await startTestServer();
+    const transport = createGrpcTransport({ baseUrl: t.url });
+    sessions = createClient(SessionService, transport);
+    stories = createClient(StoryService, transport);
+  });
+  afterAll(async () => {
+    await t.server.close();
+  });
+
+  it('connects a session at once and ends the stream when it is open', async () => {
+    const events: ConnectSessionResponse[] = await collect(sessions.connectSession({ sessionId: 'alice' }));
+    expect(events).toHaveLength(1);
+    const [only] = events;
+    expect(only!.event.case).toBe('session');
+    if (only!.event.case === 'session') expect(only!.event.value).toMatchObject({ sessionId: 'alice', state: SessionState.OPEN });
+    expect((await sessions.getSession({ sessionId: 'alice' })).session?.state).toBe(SessionState.OPEN);
+    expect((await sessions.listSessions({})).sessions.map((s) => s.sessionId)).toContain('alice');
+  });
+
+  it('logs a session out: sends from it fail with FAILED_PRECONDITION until it is linked again', async () => {
+    await collect(sessions.connectSession({ sessionId: 'bob' }));
+    expect((await sessions.logoutSession({ sessionId: 'bob' })).existed).toBe(true);
+    expect((await sessions.getSession({ sessionId: 'bob' })).session?.state).toBe(SessionState.LOGGED_OUT);
+    const error = await collect(stories.sendStory({ sessionId: 'bob', story, recipients: numbers(200) })).catch((e: unknown) => ConnectError.from(e));
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect((error as ConnectError).findDetails(ErrorInfoSchema)[0]?.reason).toBe('LOGGED_OUT');
+    await collect(sessions.connectSession({ sessionId: 'bob' }));
+    const events = await collect(stories.sendStory({ sessionId: 'bob', story, recipients: numbers(200) }));
+    const last = events.at(-1)!.event;
+    expect(last.case === 'summary' && last.value.delivered).toBe(200);
+  });
+
+  it.each([
+    [{ sessionId: '' }, 'MISSING_SESSION_ID'],
+    [{ sessionId: 'no spaces please' }, 'BAD_SESSION_ID'],
+    [{ sessionId: 'ok', phoneNumber: '12' }, 'BAD_PHONE_NUMBER'],
+  ])('rejects %j with INVALID_ARGUMENT', async (request, reason) => {
+    const error = await collect(sessions.connectSession(request)).catch((e: unknown) => ConnectError.from(e));
+    expect((error as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((error as ConnectError).findDetails(ErrorInfoSchema)[0]?.reason).toBe(reason);
+  });
+
+  it('is served with its own health status', async () => {
+    expect(t.server.health.get('storycast.v1.SessionService')).toBe(1);
+  });
+});
+
+describe('maskAccount', () => {
+  it('hides the middle of a number or JID', () => {
+    expect(maskAccount('447700900123@s.whatsapp.net')).toBe('+44********23');
+    expect(maskAccount('15551234567:12@s.whatsapp.net')).toBe('+15*******67');
+  });
+});
