@@ -3,11 +3,15 @@
  * transport and engine. The CLI demo uses it today; the gRPC server is built
  * on it next (issue 3), so both run the same parts.
  */
+import { BaileysSessions } from './baileys/sessions.js';
+import { baileysSocketFactory } from './baileys/socket-factory.js';
+import { BaileysTransport } from './baileys/transport.js';
 import { ScaledClock, systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { SendEngine } from './engine/engine.js';
 import type { Logger } from './log.js';
 import { createSessionMemory } from './memory/keyv-memory.js';
+import { createKeyv } from './memory/store.js';
 import type { SessionMemory } from './memory/types.js';
 import { SimulatedSessions } from './sessions/simulated.js';
 import type { SessionDirectory } from './sessions/types.js';
@@ -36,16 +40,8 @@ export interface Runtime {
 export async function createRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const { server, smartSend } = config;
   const strategies = await loadStrategies(server.strategyModules, server.defaultStrategy);
-  if (server.transport !== 'simulated') {
-    throw new StartupError(`STORYCAST_TRANSPORT="${server.transport}": not available yet; use "simulated"`);
-  }
-  const profile = await loadProfile(server.simProfile).catch((error: Error) => {
-    throw new StartupError(`STORYCAST_SIM_PROFILE="${server.simProfile}": ${error.message}`, { cause: error });
-  });
-  // The network and the engine share the simulation's clock; memory keeps real
-  // time, so a TTL of 24 hours means 24 hours whatever the simulation's speed.
-  const clock = new ScaledClock(server.simTimeScale);
-  const transport = new SimulatedNetwork({ profile, clock, seed: server.simSeed });
+  const wired = server.transport === 'baileys' ? await baileysParts(config, logger) : await simulatedParts(config);
+  const { transport, sessions, clock } = wired;
   const memory = createSessionMemory({
     url: server.store,
     enabled: smartSend.enableSessionLearning,
@@ -55,10 +51,9 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   });
   const engine = new SendEngine({ transport, clock, memory, config: smartSend, logger, maxRecipients: server.maxRecipients });
   logger.info(
-    { transport: server.transport, profile: profile.name, timeScale: server.simTimeScale, store: server.store.replace(/\/\/[^@/]*@/, '//***@'), strategies: strategies.list().map((s) => s.name) },
+    { transport: server.transport, ...wired.details, store: server.store.replace(/\/\/[^@/]*@/, '//***@'), strategies: strategies.list().map((s) => s.name) },
     'storycast ready',
   );
-  const sessions = new SimulatedSessions(transport);
   return {
     config,
     strategies,
@@ -68,8 +63,50 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     engine,
     clock,
     close: async () => {
-      await sessions.close();
+      await wired.close();
       await memory.close();
+    },
+  };
+}
+
+/** What differs between the simulator and real WhatsApp. */
+interface Parts {
+  readonly transport: Transport;
+  readonly sessions: SessionDirectory;
+  readonly clock: Clock;
+  readonly details: object;
+  close(): Promise<void>;
+}
+
+async function simulatedParts(config: Config): Promise<Parts> {
+  const { server } = config;
+  const profile = await loadProfile(server.simProfile).catch((error: Error) => {
+    throw new StartupError(`STORYCAST_SIM_PROFILE="${server.simProfile}": ${error.message}`, { cause: error });
+  });
+  // The network and the engine share the simulation's clock; memory keeps real
+  // time, so a TTL of 24 hours means 24 hours whatever the simulation's speed.
+  const clock = new ScaledClock(server.simTimeScale);
+  const network = new SimulatedNetwork({ profile, clock, seed: server.simSeed });
+  const sessions = new SimulatedSessions(network);
+  return { transport: network, sessions, clock, details: { profile: profile.name, timeScale: server.simTimeScale }, close: () => sessions.close() };
+}
+
+/** Real WhatsApp: sockets per session, their credentials in the same store as session memory. */
+async function baileysParts(config: Config, logger: Logger): Promise<Parts> {
+  const keyv = createKeyv(config.server.store, { namespace: 'storycast:baileys-auth', logger });
+  // The transport answers the sockets' retry requests from the statuses it sent; sockets are made later, on connect.
+  let transport: BaileysTransport | undefined;
+  const sessions = new BaileysSessions({ keyv, logger, makeSocket: baileysSocketFactory(async (key) => transport?.getMessage(key)) });
+  transport = new BaileysTransport({ sockets: sessions.sockets, logger });
+  const restored = await sessions.restore();
+  return {
+    transport,
+    sessions,
+    clock: systemClock,
+    details: { restoredSessions: restored.length },
+    close: async () => {
+      await sessions.close();
+      await keyv.disconnect();
     },
   };
 }
