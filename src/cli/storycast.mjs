@@ -10,6 +10,7 @@ const COMMANDS = {
   serve: ['../main.ts', 'run the gRPC server (npm start)'],
   send: ['./send.ts', 'send a story through a running server, with live progress'],
   demo: ['./demo.ts', 'one send in process on the simulated network, no server'],
+  pair: ['./pair.ts', 'link a WhatsApp account to a running server (QR or pairing code)'],
   bench: ['./bench.ts', 'the strategy lab: every strategy against the oracle'],
 };
 

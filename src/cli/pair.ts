@@ -1,0 +1,96 @@
+/**
+ * `npm run pair -- --session NAME [--phone NUMBER] [--server URL]`: links a
+ * WhatsApp account to a running storycast server. Draws each QR code in the
+ * terminal as it rotates (or prints the pairing code when --phone is given),
+ * then the session's state until it is open. Exit 0 when linked, 1 otherwise.
+ */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import QRCode from 'qrcode';
+import { SessionService, SessionState } from '../gen/storycast/v1/session_service_pb.js';
+import { DEFAULT_SERVER } from './args.js';
+
+const HELP = `Usage: npm run pair -- --session NAME [--phone NUMBER] [--server URL]
+
+Links a WhatsApp account to a running storycast server (STORYCAST_TRANSPORT=baileys).
+Scan the QR code in WhatsApp > Settings > Linked devices > Link a device, or, with
+--phone (international format), enter the pairing code WhatsApp asks for.
+`;
+
+const STATE_NAME: Record<number, string> = {
+  [SessionState.CONNECTING]: 'connecting',
+  [SessionState.PAIRING]: 'waiting to be linked',
+  [SessionState.OPEN]: 'open: linked and ready to send',
+  [SessionState.CLOSED]: 'closed',
+  [SessionState.LOGGED_OUT]: 'logged out',
+  [SessionState.REPLACED]: 'replaced by another client',
+  [SessionState.FORBIDDEN]: 'forbidden',
+};
+
+export interface PairIO {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly signal?: AbortSignal;
+}
+
+export async function pair(argv: string[], io: PairIO): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { session: { type: 'string' }, phone: { type: 'string' }, server: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (error) {
+    io.stderr.write(`pair: ${(error as Error).message}\n\n${HELP}`);
+    return 1;
+  }
+  if (values.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  if (!values.session) {
+    io.stderr.write(`pair: --session is required\n\n${HELP}`);
+    return 1;
+  }
+  const server = values.server ?? io.env.STORYCAST_SERVER ?? DEFAULT_SERVER;
+  const baseUrl = /^https?:\/\//.test(server) ? server : `http://${server}`;
+  const client = createClient(SessionService, createGrpcTransport({ baseUrl }));
+  try {
+    let open = false;
+    for await (const response of client.connectSession({ sessionId: values.session, phoneNumber: values.phone ?? '' }, { signal: io.signal })) {
+      const event = response.event;
+      if (event.case === 'qr') {
+        io.stdout.write(`\nScan this in WhatsApp > Linked devices (it changes every ~20 s):\n${await QRCode.toString(event.value.code, { type: 'terminal', small: true })}\n`);
+      } else if (event.case === 'pairingCode') {
+        io.stdout.write(`\nPairing code: ${event.value.code}\nEnter it in WhatsApp > Linked devices > Link with phone number.\n`);
+      } else if (event.case === 'session') {
+        const s = event.value;
+        open = s.state === SessionState.OPEN;
+        io.stdout.write(`session ${s.sessionId}: ${STATE_NAME[s.state] ?? 'unknown'}${s.account ? ` (${s.account})` : ''}${s.reason ? ` — ${s.reason}` : ''}\n`);
+      }
+    }
+    return open ? 0 : 1;
+  } catch (error) {
+    const e = ConnectError.from(error);
+    io.stderr.write(
+      e.code === Code.Unavailable && /ECONNREFUSED|connect/.test(e.message)
+        ? `pair: cannot reach a storycast server at ${baseUrl}. Start it with STORYCAST_TRANSPORT=baileys npm start\n`
+        : `pair: ${Code[e.code]}: ${e.rawMessage}\n`,
+    );
+    return 1;
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly) {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  pair(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then((code) => {
+    process.exitCode = code;
+  });
+}
