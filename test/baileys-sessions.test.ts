@@ -172,3 +172,14 @@ describe('BaileysSessions', () => {
     expect(await r.sessions.logout('nobody')).toBe(false);
   });
 });
+
+describe('device-list caches', () => {
+  it('one per session, the same one for every socket of that session', async () => {
+    const { deviceCaches } = await import('../src/baileys/socket-factory.js');
+    const devicesOf = deviceCaches();
+    devicesOf('a').set('15551234567', ['15551234567:0@s.whatsapp.net']);
+    expect(devicesOf('a').get('15551234567')).toEqual(['15551234567:0@s.whatsapp.net']);
+    expect(devicesOf('b').get('15551234567')).toBeUndefined();
+    expect(devicesOf('a')).toBe(devicesOf('a'));
+  });
+});
