@@ -32,6 +32,8 @@ export interface ServerConfig {
   readonly tlsKey: string | undefined;
   /** How long running sends get to finish on SIGTERM before they are cancelled. */
   readonly shutdownGraceMs: number;
+  /** Check that recipients are on WhatsApp before sending (transports that can tell). */
+  readonly checkRecipients: boolean;
 }
 
 export interface Config {
@@ -161,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     tlsCert: raw(env, 'STORYCAST_TLS_CERT'),
     tlsKey: raw(env, 'STORYCAST_TLS_KEY'),
     shutdownGraceMs: r.number('STORYCAST_SHUTDOWN_GRACE_MS', 20_000, { min: 0, max: 3_600_000, integer: true }),
+    checkRecipients: r.boolean('STORYCAST_CHECK_RECIPIENTS', false),
   };
   if ((server.tlsCert === undefined) !== (server.tlsKey === undefined)) {
     const [set, unset] = server.tlsCert === undefined ? ['STORYCAST_TLS_KEY', 'STORYCAST_TLS_CERT'] : ['STORYCAST_TLS_CERT', 'STORYCAST_TLS_KEY'];

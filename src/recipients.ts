@@ -20,6 +20,8 @@ export interface InvalidRecipient {
 export interface NormalizedRecipients {
   /** Unique JIDs in first-seen order. */
   readonly valid: string[];
+  /** Where each valid JID came from in the input, in the same order. */
+  readonly sources: { readonly index: number; readonly input: string }[];
   readonly invalid: InvalidRecipient[];
   /** Inputs dropped because they named a recipient already in `valid`. */
   readonly duplicates: number;
@@ -62,6 +64,7 @@ export function toJid(input: string): { jid: string } | { reason: string } {
 export function normalizeRecipients(inputs: readonly string[]): NormalizedRecipients {
   const seen = new Set<string>();
   const valid: string[] = [];
+  const sources: { index: number; input: string }[] = [];
   const invalid: InvalidRecipient[] = [];
   let duplicates = 0;
   for (const [index, input] of inputs.entries()) {
@@ -73,9 +76,10 @@ export function normalizeRecipients(inputs: readonly string[]): NormalizedRecipi
     } else {
       seen.add(result.jid);
       valid.push(result.jid);
+      sources.push({ index, input });
     }
   }
-  return { valid, invalid, duplicates };
+  return { valid, sources, invalid, duplicates };
 }
 
 /**

@@ -49,7 +49,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     clock: systemClock,
     logger,
   });
-  const engine = new SendEngine({ transport, clock, memory, config: smartSend, logger, maxRecipients: server.maxRecipients });
+  const engine = new SendEngine({ transport, clock, memory, config: smartSend, logger, maxRecipients: server.maxRecipients, checkRecipients: server.checkRecipients });
   logger.info(
     { transport: server.transport, ...wired.details, store: server.store.replace(/\/\/[^@/]*@/, '//***@'), strategies: strategies.list().map((s) => s.name) },
     'storycast ready',

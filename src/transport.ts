@@ -37,6 +37,11 @@ export interface Transport {
   prepare(sessionId: string, story: Story, signal: AbortSignal): Promise<PreparedStory>;
   /** One call to WhatsApp. Resolves with the status's message id; throws a TransportError on failure. */
   send(request: SendRequest, signal: AbortSignal): Promise<{ messageId: string }>;
+  /**
+   * Optional pre-flight: which of these JIDs are known not to be on WhatsApp.
+   * The engine reports them as invalid instead of sending to them.
+   */
+  checkRecipients?(sessionId: string, jids: readonly string[], signal: AbortSignal): Promise<ReadonlySet<string>>;
 }
 
 /**

@@ -34,6 +34,8 @@ export interface WASocketLike {
   /** Resolves once the stanza is written to the socket, not when WhatsApp accepts it. */
   relayMessage(jid: string, message: unknown, opts: RelayOptions): Promise<string>;
   readonly waUploadToServer: UploadFunction;
+  /** Which of these JIDs are on WhatsApp (Baileys lists only those that are). */
+  onWhatsApp?(...jids: string[]): Promise<{ jid: string; exists: unknown }[] | undefined>;
   /**
    * The raw frame emitter. Server acks for sent messages are only visible here
    * ('CB:ack,class:message'): Baileys turns an error ack into a messages.update

@@ -38,12 +38,23 @@ export interface BaileysPayload {
 /** Baileys turns the colour into ARGB only from a hex string; a number is silently dropped (assertColor). */
 const HEX_COLOUR = /^#?(?:[0-9a-f]{6}|[0-9a-f]{8})$/i;
 
+const REGISTRATION_TTL_MS = 24 * 60 * 60 * 1000;
+const REGISTRATION_CHUNK = 500;
+const REGISTRATION_CACHE_MAX = 500_000;
+
+/** "15551234567:3@s.whatsapp.net" -> "15551234567": how onWhatsApp's answers are matched to what was asked. */
+function userOf(jid: string): string {
+  return jid.split('@')[0]!.split(':')[0]!;
+}
+
 export class BaileysTransport implements Transport {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly includeOwnJid: boolean;
   private readonly store: RecentMessages<WAMessageContent>;
   private readonly trackers = new WeakMap<WASocketLike, AckTracker>();
+  /** Pre-flight answers: whether a JID is on WhatsApp, and when we asked. */
+  private readonly registered = new Map<string, { on: boolean; at: number }>();
 
   constructor(private readonly options: BaileysTransportOptions) {
     this.clock = options.clock ?? systemClock;
@@ -98,6 +109,33 @@ export class BaileysTransport implements Transport {
       throw error;
     }
     return { messageId };
+  }
+
+  /**
+   * Pre-flight: the JIDs WhatsApp says are not registered. Answers are cached
+   * (a day), so a second send to the same list asks only about new numbers.
+   */
+  async checkRecipients(sessionId: string, jids: readonly string[], signal: AbortSignal): Promise<ReadonlySet<string>> {
+    const socket = this.socketFor(sessionId);
+    if (!socket.onWhatsApp) return new Set();
+    const now = this.clock.now();
+    const unknown = jids.filter((jid) => {
+      const known = this.registered.get(jid);
+      return known === undefined || now - known.at > REGISTRATION_TTL_MS;
+    });
+    for (let i = 0; i < unknown.length && !signal.aborted; i += REGISTRATION_CHUNK) {
+      const chunk = unknown.slice(i, i + REGISTRATION_CHUNK);
+      let found;
+      try {
+        found = await socket.onWhatsApp(...chunk);
+      } catch (error) {
+        throw classifyBaileysError(error);
+      }
+      const on = new Set((found ?? []).filter((f) => f.exists).map((f) => userOf(f.jid)));
+      if (this.registered.size > REGISTRATION_CACHE_MAX) this.registered.clear();
+      for (const jid of chunk) this.registered.set(jid, { on: on.has(userOf(jid)), at: now });
+    }
+    return new Set(jids.filter((jid) => this.registered.get(jid)?.on === false));
   }
 
   /** For the socket's getMessage option: serves recipients' retry requests for recent statuses. */

@@ -9,7 +9,7 @@ import type { Clock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { SendRecorder, SessionMemory } from '../memory/types.js';
-import { normalizeRecipients } from '../recipients.js';
+import { normalizeRecipients, type NormalizedRecipients } from '../recipients.js';
 import type { AnyStrategy } from '../../strategies/sdk.js';
 import type { PreparedStory, Story, Transport, TransportError } from '../transport.js';
 import { callWithTimeout } from './call.js';
@@ -29,6 +29,8 @@ export interface EngineOptions {
   /** Largest recipient list accepted per send (raw inputs, before normalisation). */
   readonly maxRecipients?: number;
   readonly newSendId?: () => string;
+  /** Ask the transport which recipients are not on WhatsApp before sending (if it can tell). */
+  readonly checkRecipients?: boolean;
 }
 
 export interface SendInput {
@@ -75,7 +77,9 @@ export class SendEngine {
         'recipients',
       );
     }
-    const { valid, invalid, duplicates } = normalizeRecipients(input.recipients);
+    const normalized = normalizeRecipients(input.recipients);
+    const { invalid, duplicates } = normalized;
+    const valid = await this.preflight(input, normalized, log);
     if (valid.length === 0) {
       // Positions, not the inputs themselves: this message ends up in logs, where numbers must not.
       const sample = invalid.slice(0, 3).map((i) => `recipients[${i.index}]: ${i.reason}`).join('; ');
@@ -133,6 +137,28 @@ export class SendEngine {
     yield anchor;
     const stoppedBy = yield* run.batches(prepared, anchor.messageId, signal);
     yield await finish(anchor.messageId, stoppedBy);
+  }
+
+  /**
+   * The transport's pre-flight, when enabled: recipients not on WhatsApp move to
+   * `invalid` (by index, like the others). A check that fails costs nothing but
+   * the check: the send goes on with everyone.
+   */
+  private async preflight(input: SendInput, normalized: NormalizedRecipients, log: Logger): Promise<string[]> {
+    const { transport, clock, config } = this.options;
+    if (!this.options.checkRecipients || !transport.checkRecipients || normalized.valid.length === 0) return normalized.valid;
+    const check = transport.checkRecipients.bind(transport);
+    const result = await callWithTimeout(clock, config.batchTimeoutMs, (signal) => check(input.sessionId, normalized.valid, signal));
+    if (!result.ok) {
+      log.warn({ err: result.error }, 'recipient pre-flight check failed; sending to everyone');
+      return normalized.valid;
+    }
+    const missing = result.value;
+    normalized.valid.forEach((jid, i) => {
+      if (missing.has(jid)) normalized.invalid.push({ ...normalized.sources[i]!, reason: 'not on WhatsApp' });
+    });
+    normalized.invalid.sort((a, b) => a.index - b.index);
+    return normalized.valid.filter((jid) => !missing.has(jid));
   }
 
   /** Prepares the story once per send (media uploads happen here, never per batch). */
