@@ -142,12 +142,20 @@ describe('BaileysSessions', () => {
     expect(r.sessions.get('erin')).toMatchObject({ state: 'replaced', reason: expect.stringContaining('another client') });
   });
 
-  it('a transient close (428) backs off and reconnects by itself', async () => {
+  it('a transient close (428) backs off and reconnects by itself; the transport sees it as reconnecting', async () => {
     const r = rig();
     await connectAndDrive(r, 'frank', () => r.last().update({ connection: 'open' }));
     r.last().close(DisconnectReason.connectionClosed);
     expect(r.sessions.get('frank')?.state).toBe('closed');
+    expect(r.sessions.sockets.get('frank')?.state).toBe('connecting');
     await until(() => r.sockets.length === 2);
+  });
+
+  it('a session stopped for good is closed to the transport, which then fails sends at once', async () => {
+    const r = rig();
+    await connectAndDrive(r, 'ivy', () => r.last().update({ connection: 'open' }));
+    r.last().close(DisconnectReason.forbidden);
+    expect(r.sessions.sockets.get('ivy')?.state).toBe('closed');
   });
 
   it('comes back by itself after a restart, from the stored credentials', async () => {

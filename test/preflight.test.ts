@@ -81,4 +81,3 @@ describe('recipient pre-flight', () => {
     expect(asked).toEqual([jids, ['4915112345678@s.whatsapp.net']]);
   });
 });
-

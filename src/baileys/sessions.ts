@@ -118,7 +118,16 @@ export class BaileysSessions implements SessionDirectory {
     if (!entry) return undefined;
     const state = entry.info.state;
     return {
-      state: state === 'open' ? 'open' : state === 'logged-out' ? 'logged-out' : state === 'connecting' || state === 'pairing' ? 'connecting' : 'closed',
+      // 'closed' here means stopped for good (replaced, forbidden, a bad session); a close that is
+      // being retried is 'connecting' to the transport, which waits for it mid-send.
+      state:
+        state === 'open'
+          ? 'open'
+          : state === 'logged-out'
+            ? 'logged-out'
+            : state === 'replaced' || state === 'forbidden' || (state === 'closed' && !entry.timer && !entry.socket)
+              ? 'closed'
+              : 'connecting',
       ...(entry.socket && state === 'open' ? { socket: entry.socket as unknown as WASocketLike } : {}),
     };
   }
@@ -160,6 +169,7 @@ export class BaileysSessions implements SessionDirectory {
   private async start(id: string, phoneNumber?: string): Promise<void> {
     const entry = this.entry(id);
     clearTimeout(entry.timer);
+    entry.timer = undefined;
     if (phoneNumber) entry.phoneNumber = phoneNumber;
     entry.pairingRequested = false;
     entry.ending = false;
@@ -202,6 +212,8 @@ export class BaileysSessions implements SessionDirectory {
       this.options.logger.info({ sessionId: entry.info.id, code, decision }, 'connection closed');
       entry.socket = undefined;
       if (decision.action === 'stop') {
+        clearTimeout(entry.timer);
+        entry.timer = undefined;
         if (decision.deleteCredentials) void entry.auth?.clear().catch(() => {});
         if (decision.deleteCredentials) entry.auth = undefined;
         this.set(entry, STOPPED[decision.state], decision.reason);

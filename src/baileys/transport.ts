@@ -38,6 +38,7 @@ export interface BaileysPayload {
 /** Baileys turns the colour into ARGB only from a hex string; a number is silently dropped (assertColor). */
 const HEX_COLOUR = /^#?(?:[0-9a-f]{6}|[0-9a-f]{8})$/i;
 
+const RECONNECT_POLL_MS = 250;
 const REGISTRATION_TTL_MS = 24 * 60 * 60 * 1000;
 const REGISTRATION_CHUNK = 500;
 const REGISTRATION_CACHE_MAX = 500_000;
@@ -85,7 +86,7 @@ export class BaileysTransport implements Transport {
   }
 
   async send(request: SendRequest, signal: AbortSignal): Promise<{ messageId: string }> {
-    const socket = this.socketFor(request.sessionId);
+    const socket = await this.readySocket(request.sessionId, signal);
     const { message } = payloadOf(request);
     const messageId = request.messageId ?? message.key.id;
     if (!messageId || !message.message) throw new TransportError('SEND_FAILED', 'the prepared status has no message id or content');
@@ -153,6 +154,21 @@ export class BaileysTransport implements Transport {
       await untilAborted(Promise.race([outcome, timeout]), signal);
     } finally {
       stop.abort();
+    }
+  }
+
+  /**
+   * A batch in the middle of a send waits out a reconnect (a 428 close, a
+   * restart) for as long as the engine lets the call run, rather than stop the
+   * send; a session that stopped for good fails at once. Prepare, where a send
+   * begins, does not wait: a send on a session that is not connected is refused
+   * with FAILED_PRECONDITION so the caller hears it straight away.
+   */
+  private async readySocket(sessionId: string, signal: AbortSignal): Promise<WASocketLike> {
+    for (;;) {
+      const entry = this.options.sockets.get(sessionId);
+      if (entry?.state !== 'connecting') return this.socketFor(sessionId);
+      await this.clock.sleep(RECONNECT_POLL_MS, signal);
     }
   }
 
