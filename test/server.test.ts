@@ -91,6 +91,7 @@ describe('StoryService over gRPC (@grpc/grpc-js)', () => {
 
   it.each([
     ['no session id', { sessionId: '', story: text, recipients: ['+15550000001'] }, grpc.status.INVALID_ARGUMENT, /session_id/],
+    ['a session id with spaces', { sessionId: 'my phone', story: text, recipients: ['+15550000001'] }, grpc.status.INVALID_ARGUMENT, /session_id may contain only/],
     ['no story', { sessionId: 's', recipients: ['+15550000001'] }, grpc.status.INVALID_ARGUMENT, /story is required/],
     ['no valid recipient', { sessionId: 's', story: text, recipients: ['nope', ''] }, grpc.status.INVALID_ARGUMENT, /recipients has no valid recipient/],
     ['too many recipients', { sessionId: 's', story: text, recipients: numbers(20_001) }, grpc.status.INVALID_ARGUMENT, /limit is 20000/],

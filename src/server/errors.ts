@@ -7,11 +7,21 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { SendError, type SendErrorReason } from '../engine/send-error.js';
 import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
+import { isValidSessionId } from '../sessions/types.js';
 
 export const ERROR_DOMAIN = 'storycast';
 
 export function storycastError(code: Code, reason: string, message: string, metadata: Record<string, string> = {}, cause?: unknown): ConnectError {
   return new ConnectError(message, code, undefined, [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: ERROR_DOMAIN, metadata }) }], cause);
+}
+
+/** The request's session_id, checked the same way by every RPC that takes one. */
+export function requireSessionId(id: string): string {
+  if (id.trim() === '') throw invalidField('session_id', 'MISSING_SESSION_ID', 'session_id is required');
+  if (!isValidSessionId(id)) {
+    throw invalidField('session_id', 'BAD_SESSION_ID', 'session_id may contain only letters, digits, dot, dash and underscore (at most 64)');
+  }
+  return id;
 }
 
 /** A bad request field: INVALID_ARGUMENT naming it. */

@@ -14,8 +14,8 @@ import {
   type ConnectSessionResponse,
   type Session,
 } from '../gen/storycast/v1/session_service_pb.js';
-import { isValidSessionId, type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions/types.js';
-import { invalidField, storycastError } from './errors.js';
+import { type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions/types.js';
+import { invalidField, requireSessionId, storycastError } from './errors.js';
 
 const STATE: Record<SessionStateName, SessionState> = {
   connecting: SessionState.CONNECTING,
@@ -35,14 +35,6 @@ export function sessionToProto(info: SessionInfo): Session {
     account: info.account ?? '',
     updateTime: timestampFromMs(info.updatedAt),
   });
-}
-
-function requireSessionId(id: string): string {
-  if (id.trim() === '') throw invalidField('session_id', 'MISSING_SESSION_ID', 'session_id is required');
-  if (!isValidSessionId(id)) {
-    throw invalidField('session_id', 'BAD_SESSION_ID', 'session_id may contain only letters, digits, dot, dash and underscore (at most 64)');
-  }
-  return id;
 }
 
 export function sessionServiceRoutes(sessions: SessionDirectory) {

@@ -17,7 +17,7 @@ import {
 import type { SessionMemory } from '../memory/types.js';
 import type { StrategyRegistry } from '../strategy-registry.js';
 import { loggerOf } from './context.js';
-import { invalidField, storycastError, toConnectError } from './errors.js';
+import { requireSessionId, storycastError, toConnectError } from './errors.js';
 import type { RunningSends } from './sends.js';
 import { eventToProto, historyToProto, storyFromProto } from './translate.js';
 
@@ -27,11 +27,6 @@ export interface StoryServiceDeps {
   readonly strategies: StrategyRegistry;
   readonly sends: RunningSends;
   readonly memoryTtlMs: number;
-}
-
-function requireSessionId(sessionId: string): string {
-  if (sessionId.trim() === '') throw invalidField('session_id', 'MISSING_SESSION_ID', 'session_id is required');
-  return sessionId;
 }
 
 /** A store failure on an operator call is the caller's business: UNAVAILABLE, not a silent miss. */
