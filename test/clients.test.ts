@@ -1,0 +1,68 @@
+/**
+ * The generated clients, as other microservices use them: each language's
+ * example program streams SendStory from a live server and handles an error
+ * by its gRPC code and ErrorInfo reason.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from './support/storycast-server.js';
+
+const run = promisify(execFile);
+const root = new URL('..', import.meta.url).pathname;
+
+interface Example {
+  readonly language: string;
+  readonly cwd: string;
+  readonly command: string;
+  readonly args: (server: string, extra: string[]) => string[];
+  readonly env?: Record<string, string>;
+  /** How the language spells the gRPC code in its own idiom. */
+  readonly invalidArgument: string;
+}
+
+const examples: Example[] = [
+  {
+    language: 'TypeScript',
+    cwd: `${root}clients/typescript`,
+    command: `${root}node_modules/.bin/tsx`,
+    args: (server, extra) => ['examples/send-story.ts', '--server', server, ...extra],
+    invalidArgument: 'INVALID_ARGUMENT',
+  },
+];
+
+async function example(e: Example, server: string, extra: string[]): Promise<{ code: number; stdout: string }> {
+  try {
+    const { stdout } = await run(e.command, e.args(server, extra), { cwd: e.cwd, env: { ...process.env, ...e.env }, timeout: 180_000 });
+    return { code: 0, stdout };
+  } catch (error) {
+    const x = error as { code: number; stdout: string; stderr: string };
+    if (typeof x.code !== 'number') throw error;
+    return { code: x.code, stdout: x.stdout + x.stderr };
+  }
+}
+
+describe.each(examples)('the $language client example', (e) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ STORYCAST_SIM_PROFILE: 'seed-first-send' });
+  });
+  afterAll(async () => {
+    await t.server.close();
+  });
+
+  it('streams a send: one line per batch, then the summary', async () => {
+    const { code, stdout } = await example(e, t.address, ['--recipients', '5101', '--session', `client-${e.language}`]);
+    expect(code, stdout).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toBe('planned total=5101 invalid=0 strategy=adaptive');
+    expect(lines.filter((l) => l.startsWith('batch ')).map((l) => l.split(' ')[2])).toEqual(['size=100', 'size=1000', 'size=4000']);
+    expect(lines.at(-1)).toMatch(/^summary delivered=5101 total=5101 failed=0 batches=3 message_id=\S+$/);
+  });
+
+  it('reports an error by its gRPC code and ErrorInfo reason', async () => {
+    const { code, stdout } = await example(e, t.address, ['--recipient', 'nope']);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`error code=${e.invalidArgument} reason=NO_VALID_RECIPIENTS`);
+  });
+});
