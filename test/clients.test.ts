@@ -29,6 +29,21 @@ const examples: Example[] = [
     args: (server, extra) => ['examples/send-story.ts', '--server', server, ...extra],
     invalidArgument: 'INVALID_ARGUMENT',
   },
+  {
+    language: 'Go',
+    cwd: `${root}clients/go`,
+    command: 'go',
+    args: (server, extra) => ['run', './examples/send-story', '-server', server, ...extra],
+    // Go's codes.Code prints CamelCase.
+    invalidArgument: 'InvalidArgument',
+  },
+  {
+    language: 'Python',
+    cwd: `${root}clients/python`,
+    command: 'python3',
+    args: (server, extra) => ['examples/send_story.py', '--server', server, ...extra],
+    invalidArgument: 'INVALID_ARGUMENT',
+  },
 ];
 
 async function example(e: Example, server: string, extra: string[]): Promise<{ code: number; stdout: string }> {
@@ -61,8 +76,22 @@ describe.each(examples)('the $language client example', (e) => {
   });
 
   it('reports an error by its gRPC code and ErrorInfo reason', async () => {
-    const { code, stdout } = await example(e, t.address, ['--recipient', 'nope']);
+    const { code, stdout } = await example(e, t.address, ['--session', 'errors', '--recipient', 'nope']);
     expect(code).toBe(1);
     expect(stdout).toContain(`error code=${e.invalidArgument} reason=NO_VALID_RECIPIENTS`);
+  });
+});
+
+describe("the Python client's own tests", () => {
+  it('pass (python3 -m unittest)', async () => {
+    const { stderr } = await run('python3', ['-m', 'unittest', 'discover', '-s', 'tests'], { cwd: `${root}clients/python`, timeout: 120_000 });
+    expect(stderr).toMatch(/\nOK\s*$/);
+  });
+});
+
+describe("the Go client's own tests", () => {
+  it('pass (go test ./...)', async () => {
+    const { stdout } = await run('go', ['test', './...'], { cwd: `${root}clients/go`, timeout: 300_000 });
+    expect(stdout).toMatch(/^ok\s/m);
   });
 });

@@ -1,5 +1,5 @@
-// `npm test`'s pretest: the suite drives a real redis-server and grpcurl. On a fresh
-// machine, install them (Debian's redis-server; grpcurl with Go), so the quick start's
+// `npm test`'s pretest: the suite drives a real redis-server, grpcurl and the Python client.
+// On a fresh machine, install them (Debian's redis-server; grpcurl with Go; pip), so the quick start's
 // `npm test` works as written. Anything it cannot install is named with the command to run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,6 +24,14 @@ if (!process.env.GRPCURL && !(gopath && existsSync(join(gopath, 'bin', 'grpcurl'
     console.log(`pretest: installing grpcurl (go install ${GRPCURL})`);
     run('go', ['install', GRPCURL], { GOFLAGS: '-mod=mod' });
   } else problems.push(`grpcurl is missing: install Go, then go install ${GRPCURL} (or set GRPCURL to its path)`);
+}
+
+// The Python client's example and tests run against the server in the suite.
+if (spawnSync('python3', ['-c', 'import grpc, grpc_status, google.rpc.error_details_pb2'], { stdio: 'ignore' }).status !== 0) {
+  if (has('python3')) {
+    console.log('pretest: installing the Python client requirements (pip)');
+    run('python3', ['-m', 'pip', 'install', '--quiet', '-r', new URL('../../clients/python/requirements.txt', import.meta.url).pathname]);
+  } else problems.push('python3 is missing: the Python client example needs it');
 }
 
 if (problems.length > 0) {

@@ -48,7 +48,7 @@ try {
 } catch (error) {
   const e = ConnectError.from(error);
   const reason = e.findDetails(ErrorInfoSchema)[0]?.reason ?? '-';
-  // Code names as the gRPC spec spells them, the same in every language.
+  // Code names as the gRPC spec spells them (INVALID_ARGUMENT), which is also what grpcurl prints.
   const code = Code[e.code].replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
   console.log(`error code=${code} reason=${reason} message=${e.rawMessage}`);
   process.exitCode = 1;
