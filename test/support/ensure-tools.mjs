@@ -1,4 +1,4 @@
-// `npm test`'s pretest: the suite drives a real redis-server, grpcurl and the Python client.
+// `npm test`'s pretest: the suite drives a real redis-server, grpcurl, grpc-health-probe, ghz and the Python client.
 // On a fresh machine, install them (Debian's redis-server; grpcurl with Go; pip), so the quick start's
 // `npm test` works as written. Anything it cannot install is named with the command to run.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -18,12 +18,19 @@ if (!has('redis-server')) {
   } else problems.push('redis-server is missing: sudo apt-get install -y redis-server');
 }
 
+// The tools people point at a gRPC server first, run against ours in the suite.
+const GO_TOOLS = {
+  grpcurl: GRPCURL,
+  'grpc-health-probe': 'github.com/grpc-ecosystem/grpc-health-probe@v0.4.62',
+  ghz: 'github.com/bojand/ghz/cmd/ghz@v0.121.0',
+};
 const gopath = has('go') ? execFileSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).trim() : undefined;
-if (!process.env.GRPCURL && !(gopath && existsSync(join(gopath, 'bin', 'grpcurl')))) {
+for (const [tool, module] of Object.entries(GO_TOOLS)) {
+  if (gopath && existsSync(join(gopath, 'bin', tool))) continue;
   if (gopath) {
-    console.log(`pretest: installing grpcurl (go install ${GRPCURL})`);
-    run('go', ['install', GRPCURL], { GOFLAGS: '-mod=mod' });
-  } else problems.push(`grpcurl is missing: install Go, then go install ${GRPCURL} (or set GRPCURL to its path)`);
+    console.log(`pretest: installing ${tool} (go install ${module})`);
+    run('go', ['install', module], { GOFLAGS: '-mod=mod' });
+  } else problems.push(`${tool} is missing: install Go, then go install ${module}`);
 }
 
 // The Python client's example and tests run against the server in the suite.
