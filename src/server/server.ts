@@ -3,6 +3,7 @@
  * certificate are configured) serving gRPC, gRPC-Web and the Connect protocol
  * at once, with health, reflection and a graceful shutdown.
  */
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -46,6 +47,8 @@ export async function startServer(runtime: Runtime, options: ServerOptions): Pro
   const health = new HealthStatus(SERVED_SERVICES);
   const sends = new RunningSends();
   const shutdown = new AbortController();
+  // Every call in flight listens to it (connect wires it into each handler's signal).
+  setMaxListeners(0, shutdown.signal);
   const handler = connectNodeAdapter({
     routes: routes({ runtime, health, sends }),
     interceptors: [requestContext(logger)],
