@@ -10,7 +10,7 @@ import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
+import { StoryService, type SendStoryResponse } from '../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createRuntime } from '../src/runtime.js';

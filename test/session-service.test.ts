@@ -2,9 +2,9 @@
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
-import { SessionService, SessionState, type ConnectSessionResponse } from '../src/gen/storycast/v1/session_service_pb.js';
-import { StoryService } from '../src/gen/storycast/v1/story_service_pb.js';
+import { ErrorInfoSchema } from '../clients/typescript/src/gen/google/rpc/error_details_pb.js';
+import { SessionService, SessionState, type ConnectSessionResponse } from '../clients/typescript/src/gen/storycast/v1/session_service_pb.js';
+import { StoryService } from '../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
 import { maskAccount } from '../src/sessions/types.js';
 import { numbers } from './support/scripted-transport.js';
 import { startTestServer, type TestServer } from './support/storycast-server.js';

@@ -6,7 +6,7 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { SendError, type SendErrorReason } from '../engine/send-error.js';
-import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
+import { ErrorInfoSchema } from '../../clients/typescript/src/gen/google/rpc/error_details_pb.js';
 import { isValidSessionId } from '../sessions/types.js';
 
 export const ERROR_DOMAIN = 'storycast';

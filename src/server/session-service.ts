@@ -13,7 +13,7 @@ import {
   type ConnectSessionRequest,
   type ConnectSessionResponse,
   type Session,
-} from '../gen/storycast/v1/session_service_pb.js';
+} from '../../clients/typescript/src/gen/storycast/v1/session_service_pb.js';
 import { type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions/types.js';
 import { invalidField, requireSessionId, storycastError } from './errors.js';
 

@@ -13,7 +13,7 @@ import {
   StoryService,
   type SendStoryRequest,
   type SendStoryResponse,
-} from '../gen/storycast/v1/story_service_pb.js';
+} from '../../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
 import type { SessionMemory } from '../memory/types.js';
 import type { StrategyRegistry } from '../strategy-registry.js';
 import { loggerOf } from './context.js';

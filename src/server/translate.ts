@@ -17,7 +17,7 @@ import {
   type SendStoryResponse,
   type SessionHistory,
   type Story,
-} from '../gen/storycast/v1/story_service_pb.js';
+} from '../../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
 import { invalidField } from './errors.js';
 
 const SPEED: Record<DomainSpeed, Speed> = { FAST: Speed.FAST, NORMAL: Speed.NORMAL, SLOW: Speed.SLOW };
