@@ -18,16 +18,19 @@
  *   the capacity fell: it keeps halving. Rate limits never change the size.
  * - It predicts each call's latency from what succeeded (a fitted line, or a
  *   bound: above a sample latency grows at most proportionally, below it
- *   cannot be slower) and asks the engine to give up at 1.5x that plus a
- *   second: a call far slower than predicted has hit a limit, and waiting out
- *   the full timeout only costs time. Every try is weighed: the time it would
- *   save over the rest of the send against what a failure would cost.
+ *   cannot be slower) and asks the engine to give up at 1.3x that plus 300 ms:
+ *   a call far slower than predicted has hit a limit, and waiting out the full
+ *   timeout only costs time. Every try is weighed: the time it would save over
+ *   the rest of the send against what a failure would cost, at its odds.
  * - Without history it starts at the sequence's third level (1,000 by default),
  *   and uses the anchor's round trip as the base of its latency line: the first
  *   batch gives it a model at once, and a first call that hangs is cut short.
- * - With history it starts at the proven size and cruises there (memory is a
- *   starting point, never a ceiling: it probes above after a few clean batches);
- *   if the proven size fails at once it drops to a third and brackets.
+ * - With history it starts at a third of the proven size and grows to it as the
+ *   weighing allows, with lower odds of failure at and below it: on a long send
+ *   that is the next batch; on a short one, where one hung call at a size the
+ *   network no longer takes would cost a large share of the send, only when
+ *   the saving is worth it. At the proven size it cruises, and probes above it
+ *   after a few clean batches (memory is a starting point, never a ceiling).
  * - It never lets the engine's tail rule merge a batch into an untested size.
  * Compared with `adaptive`: no fixed levels, the failure point remembered within
  * a send, random failures told apart from size failures, and early give-up.
@@ -42,14 +45,26 @@ export const PROBE_EVERY = 24;
 /** Starting from history, the first probe above the proven size comes sooner. */
 export const PROBE_FROM_MEMORY = 8;
 export const PROBE_STEP = 1.1;
-export const GIVE_UP_FACTOR = 1.5;
-export const GIVE_UP_MARGIN_MS = 1000;
-/** Before any batch, the first one may take this much longer than the anchor's round trip. */
-export const FIRST_CALL_MARGIN_MS = 4000;
+export const GIVE_UP_FACTOR = 1.3;
+export const GIVE_UP_MARGIN_MS = 300;
+/**
+ * Before any batch the per-recipient cost is unknown: the engine gives up on the
+ * first one as if each recipient cost up to this much (above the ~0.2 to ~2 ms
+ * seen in practice: cutting a good call short costs more than waiting a little).
+ */
+export const MAX_MS_PER_RECIPIENT = 2.5;
 /** Growth with no failure seen is at most this factor per batch. */
 export const MAX_GROWTH = 8;
 /** Fast errors in a row at a size that worked before checking whether the capacity fell. */
 export const ERRORS_BEFORE_CHECK = 3;
+/**
+ * How likely the proven size is to fail now: memory is usually right, but a
+ * wrong memory costs a whole hung call, which on a short send is a large share
+ * of it. Sizes below the proven one are proportionally safer.
+ */
+export const MEMORY_ODDS = 0.3;
+/** With history, the first batch is this fraction of the proven size (but not below the cold start's). */
+export const MEMORY_START_DIVISOR = 3;
 const SAMPLES = 8;
 
 interface Sample {
@@ -66,6 +81,8 @@ interface State {
   readonly samples: readonly Sample[];
   /** What history says one batch at the proven size took: for latency bounds only. */
   readonly remembered?: Sample;
+  /** The size history says worked (0 without history): a target to grow to, not a place to start. */
+  readonly proven: number;
   /** Clean batches since good or bad last changed. */
   readonly streak: number;
   /** Failures in a row at or below good. */
@@ -132,9 +149,11 @@ function giveUpMs(n: number, samples: readonly Sample[]): number | undefined {
  * odds rise from 10% at its first levels to 50% at its top.
  */
 function failureOdds(size: number, state: State, ctx: StrategyContext): number {
-  if (Number.isFinite(state.bad)) return 0.5;
+  if (Number.isFinite(state.bad) && !state.badGuessed) return 0.5;
   const top = ctx.config.progressiveSequence.at(-1) ?? size;
-  return Math.min(0.5, Math.max(0.1, (0.5 * size) / top));
+  const prior = Math.min(0.5, Math.max(0.1, (0.5 * size) / top));
+  // History says the proven size worked, but the network may have changed since.
+  return size <= state.proven ? Math.min(prior, (MEMORY_ODDS * size) / state.proven) : prior;
 }
 
 /**
@@ -177,7 +196,8 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
     size = Math.max(1, Math.floor(good / 2));
     how = `checking at half of ${good}`;
   } else if (!Number.isFinite(bad)) {
-    const target = good > 0 ? growth(good, state, ctx) : state.size;
+    // Growing toward a proven size, never past it: above it the usual probing takes over.
+    const target = good === 0 ? state.size : good < state.proven ? Math.min(growth(good, state, ctx), state.proven) : growth(good, state, ctx);
     const grow = good === 0 || worthTrying(good, target, state, ctx);
     size = grow ? target : good;
     how = good === 0 ? 'start' : grow ? `no failure yet: growing from ${good}` : `no failure yet, but growing past ${good} would save less than a failure costs`;
@@ -210,8 +230,8 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   const sent = ctx.remaining < size * 1.5 ? Math.min(ctx.remaining, ctx.config.maxBatchSize) : size;
   const giveUp =
     state.samples.length === 1 && state.samples[0]!.n === 1
-      ? // Only the anchor is known: its round trip plus a margin generous for the per-recipient costs seen in practice.
-        state.samples[0]!.ms * GIVE_UP_FACTOR + FIRST_CALL_MARGIN_MS
+      ? // Only the anchor is known: its round trip plus the most a recipient is likely to cost.
+        (state.samples[0]!.ms + MAX_MS_PER_RECIPIENT * sent) * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS
       : giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
   const next = { ...state, size };
   const reason = `${why}: ${how} -> ${size}`;
@@ -269,6 +289,11 @@ function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext)
   // Success at or above the failure point: the network got better; forget the ceiling.
   let bad = outcome.size >= state.bad ? Infinity : state.bad;
   let badGuessed = bad === Infinity ? false : state.badGuessed;
+  // Reaching the proven size: cruise there as if bracketed just above it, and probe above it sooner than usual.
+  if (state.proven > 0 && outcome.size >= state.proven && state.good < state.proven && !Number.isFinite(bad)) {
+    bad = Math.ceil(outcome.size * PROBE_STEP);
+    badGuessed = true;
+  }
   // A SLOW success is a ceiling of its own: do not grow past it.
   if (speedOf(outcome.durationMs, ctx.config) === 'SLOW' && !Number.isFinite(bad)) {
     bad = Math.ceil(outcome.size * TOLERANCE_SHORT);
@@ -286,17 +311,19 @@ export default defineStrategy<State>({
 
   start(ctx) {
     // The third level (1,000 by default): most accounts take it, and a first call that
-    // fails is cut short by the anchor-based give-up below, so starting small buys little.
+    // fails is cut short by the anchor-based give-up, so starting smaller buys little
+    // (and on a short list each extra call is a large share of the send).
     const seq = ctx.config.progressiveSequence;
     const first = seq[Math.min(2, seq.length - 1)]!;
     // The anchor is a call to one recipient: latency(1), the base of the latency line.
     const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs }] : [];
-    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, lowFailures: 0, checking: false, floor: 1 };
+    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, lowFailures: 0, checking: false, floor: 1, proven: 0 };
     const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
     if (proven <= first) return decide(initial, ctx, 'no history');
     const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime } : undefined;
-    // Cruise at the proven size as if bracketed just above it; the first probe comes after PROBE_FROM_MEMORY batches.
-    const state: State = { ...initial, size: proven, bad: Math.ceil(proven * PROBE_STEP), badGuessed: true, ...(remembered ? { remembered } : {}) };
+    // Start at a third of it and grow to it as fast as the cost of a failure allows: on a long
+    // send that is at once, on a short one only when the network confirms it on the way.
+    const state: State = { ...initial, size: Math.max(first, Math.floor(proven / MEMORY_START_DIVISOR)), proven, ...(remembered ? { remembered } : {}) };
     return decide(state, ctx, `proven ${proven} in history`);
   },
 

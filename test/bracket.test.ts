@@ -1,6 +1,6 @@
 /** The bracket strategy's rules, called as plain functions. */
 import { describe, expect, it } from 'vitest';
-import bracket, { FIRST_CALL_MARGIN_MS, GIVE_UP_FACTOR } from '../strategies/bracket.js';
+import bracket, { GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, MAX_MS_PER_RECIPIENT } from '../strategies/bracket.js';
 import type { BatchOutcome, SessionHistoryView, Step, StrategyContext } from '../strategies/sdk.js';
 import { defaultConfig } from '../src/config.js';
 
@@ -17,6 +17,8 @@ const ctx = (over: Partial<StrategyContext> = {}): StrategyContext => ({
 });
 const history = (maxProvenBatchSize: number, averageBatchTime = 2000): SessionHistoryView => ({ maxProvenBatchSize, averageBatchTime, successRate: 1, totalSuccessfulSends: 5 });
 /** latency = 400 + 0.8 n, capacity 3000: a typical account. */
+/** latency = 1500 + 0.3 n, capacity 6000: overhead-heavy, so big batches pay. */
+const network6000 = (size: number): BatchOutcome => (size <= 6000 ? { size, durationMs: 1500 + 0.3 * size, ok: true } : { size, durationMs: 5000, ok: false, error: 'timeout' });
 const network = (size: number): BatchOutcome => (size <= 3000 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 5000, ok: false, error: 'timeout' });
 
 function drive(steps: number, outcome: (size: number) => BatchOutcome, start = ctx()): Step<unknown>[] {
@@ -29,7 +31,7 @@ describe('bracket', () => {
   it('starts at the third level, and cuts a first call that hangs short using the anchor', () => {
     const first = bracket.start(ctx());
     expect(first.size).toBe(1000);
-    expect(first.timeoutMs).toBe(400 * GIVE_UP_FACTOR + FIRST_CALL_MARGIN_MS);
+    expect(first.timeoutMs).toBe(Math.round((400 + MAX_MS_PER_RECIPIENT * 1000) * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS));
     expect(bracket.start(ctx({ anchorMs: undefined })).timeoutMs).toBeUndefined();
   });
 
@@ -46,11 +48,11 @@ describe('bracket', () => {
     expect(last[0]!).toBeGreaterThan(3000 / 1.2);
   });
 
-  it('asks the engine to give up at 1.5x the predicted latency plus a second', () => {
+  it('asks the engine to give up at 1.3x the predicted latency plus 300 ms', () => {
     const steps = drive(2, network);
     const model = (n: number) => 400 + 0.8 * n;
     const next = steps[2]!;
-    expect(next.timeoutMs).toBeCloseTo(model(next.size) * GIVE_UP_FACTOR + 1000, 0);
+    expect(next.timeoutMs).toBeCloseTo(model(next.size) * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS, 0);
   });
 
   it('retries a fast error at a size that worked, but checks at half after a timeout there', () => {
@@ -69,12 +71,29 @@ describe('bracket', () => {
     expect(limited.size).toBe(1000);
   });
 
-  it('starts at the proven size and stays there; drops to a third if it fails at once', () => {
-    const start = ctx({ history: history(2500) });
-    const steps = drive(5, (size) => ({ size, durationMs: 2400, ok: true }), start);
-    expect(steps.map((s) => s.size)).toEqual([2500, 2500, 2500, 2500, 2500, 2500]);
-    const stale = bracket.next(bracket.start(start).state as never, { size: 2500, durationMs: 5000, ok: false, error: 'timeout' }, start);
-    expect(stale.size).toBe(Math.floor(2500 / 3));
+  it('starts at a third of the proven size, grows to it on a long send and cruises there', () => {
+    const start = ctx({ history: history(6000), anchorMs: 1500 });
+    const steps = drive(5, network6000, start);
+    expect(steps.map((s) => s.size)).toEqual([2000, 6000, 6000, 6000, 6000, 6000]);
+    const stale = bracket.next(bracket.start(start).state as never, { size: 2000, durationMs: 5000, ok: false, error: 'timeout' }, start);
+    expect(stale.size).toBe(Math.floor(2000 / 3));
+  });
+
+  it('on a short send, does not bet a hung call on a proven size the network may no longer take', () => {
+    // History says 9000; the account now takes 3000. On 10,000 recipients a failed 9000 would cost more than it could save.
+    const start = ctx({ history: history(9000, 7600), total: 10_000, remaining: 10_000 });
+    let step = bracket.start(start);
+    let remaining = 10_000;
+    const sizes: number[] = [];
+    while (remaining > 0) {
+      const sent = remaining < step.size * 1.5 ? remaining : step.size;
+      sizes.push(sent);
+      const outcome = network(sent);
+      if (outcome.ok) remaining -= sent;
+      step = bracket.next(step.state as never, outcome, ctx({ ...start, remaining }));
+    }
+    expect(sizes[0]).toBe(3000);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(3000);
   });
 
   it('splits the end of the list rather than let the tail rule send an untested size', () => {
