@@ -7,21 +7,25 @@
  * - Until something fails it grows as far as its latency model allows: to the
  *   size predicted to take twice as long as the last good one (at least x2, at
  *   most x8), never into a size predicted to be SLOW.
- * - Once bracketed it bisects geometrically between good and bad until they are
- *   close (tighter when many batches remain, where each percent counts), then
- *   cruises at good; every PROBE_EVERY clean batches it probes a little above,
- *   so a network that got faster is noticed.
+ * - Once bracketed it tries, between good and bad, the size with the best
+ *   expected gain (the capacity taken as log-uniform between them) until none
+ *   is worth a failure, then cruises at good; every PROBE_EVERY clean batches
+ *   (fewer where failures are cheap) it probes a little above, so a network
+ *   that got faster is noticed.
  * - A failure at or below `good` may be random (a tail latency, a blip) or a
  *   capacity that fell: it checks at half. If that works it brackets again
- *   between half and the failed size (a random failure costs a few batches of
- *   climbing back; a drifting capacity is followed down); if that fails too,
- *   the capacity fell: it keeps halving. Rate limits never change the size.
+ *   between half and the failed size: sizes that worked many times keep low
+ *   odds of failing (Laplace: 1/(wins+2), each failure halving the wins above
+ *   it), so after a random failure it climbs straight back, and after a few
+ *   failures in a row it follows a drifting capacity down. If the check fails
+ *   too, the capacity fell: it keeps halving. Rate limits never change the size.
  * - It predicts each call's latency from what succeeded (a fitted line, or a
  *   bound: above a sample latency grows at most proportionally, below it
  *   cannot be slower) and asks the engine to give up at 1.3x that plus 300 ms:
  *   a call far slower than predicted has hit a limit, and waiting out the full
  *   timeout only costs time. Every try is weighed: the time it would save over
- *   the rest of the send against what a failure would cost, at its odds.
+ *   the rest of the send against what a failure would cost (as much as failures
+ *   have cost in this send so far, relative to their predicted latency), at its odds.
  * - Without history it starts at the sequence's third level (1,000 by default),
  *   and uses the anchor's round trip as the base of its latency line: the first
  *   batch gives it a model at once, and a first call that hangs is cut short.
@@ -45,6 +49,9 @@ export const PROBE_EVERY = 24;
 /** Starting from history, the first probe above the proven size comes sooner. */
 export const PROBE_FROM_MEMORY = 8;
 export const PROBE_STEP = 1.1;
+/** A probe's odds of failing: after a streak of clean batches, the last failure says little about now. */
+export const PROBE_ODDS = 0.5;
+export const MIN_PROBE_EVERY = 4;
 export const GIVE_UP_FACTOR = 1.3;
 export const GIVE_UP_MARGIN_MS = 300;
 /**
@@ -66,10 +73,34 @@ export const MEMORY_ODDS = 0.3;
 /** With history, the first batch is this fraction of the proven size (but not below the cold start's). */
 export const MEMORY_START_DIVISOR = 3;
 const SAMPLES = 8;
+/** Sizes weighed between good and bad: this many geometric steps. */
+const BRACKET_STEPS = 8;
 
 interface Sample {
   readonly n: number;
+  /** Mean latency of the recent successes at this size. */
   readonly ms: number;
+  /** Successes at this size since a size-related failure at or below it. */
+  readonly wins: number;
+}
+
+/**
+ * One sample per size, most recent last: repeats at a size refine its mean
+ * rather than push out the sizes the latency line is fitted through. The
+ * anchor (n = 1), the base of that line, is never dropped.
+ */
+function addSample(samples: readonly Sample[], n: number, ms: number): Sample[] {
+  const old = samples.find((x) => x.n === n);
+  const weight = Math.min(old?.wins ?? 0, 3);
+  const updated = old ? { n, ms: (old.ms * weight + ms) / (weight + 1), wins: old.wins + 1 } : { n, ms, wins: 1 };
+  const rest = samples.filter((x) => x !== old);
+  while (rest.length >= SAMPLES) rest.splice(rest[0]!.n === 1 ? 1 : 0, 1);
+  return [...rest, updated];
+}
+
+/** A failure at n halves the evidence that n and above work: one may be chance, a few mean the network changed. */
+function discountWins(samples: readonly Sample[], n: number): Sample[] {
+  return samples.map((x) => (x.n >= n && x.n > 1 ? { ...x, wins: Math.floor(x.wins / 2) } : x));
 }
 
 interface State {
@@ -91,6 +122,12 @@ interface State {
   readonly checking: boolean;
   /** After the capacity fell, sizes stay above this: failures at tiny sizes are an outage, not a capacity. */
   readonly floor: number;
+  /**
+   * What a failure has cost so far, as a fraction of the predicted latency of the
+   * call that failed: ~0.3 where oversized calls are rejected fast, above 1 where
+   * they hang until given up on. Undefined until something failed.
+   */
+  readonly failCost?: number;
 }
 
 /** Upper bound on latency(n): from a sample at n_i <= n it is at most L_i * n / n_i; from one at n_i >= n, at most L_i. */
@@ -137,7 +174,15 @@ function expectedMs(n: number, samples: readonly Sample[]): number | undefined {
   return model ? model.base + model.per * n : latencyBound(n, samples);
 }
 
-/** When to give up on a call of n, which is also what a failed try costs. */
+/** What a failed try at n would cost: as much as failures have cost so far, at most the give-up time. */
+function failureCostMs(n: number, state: State): number | undefined {
+  const giveUp = giveUpMs(n, state.samples);
+  const expected = expectedMs(n, state.samples);
+  if (giveUp === undefined || expected === undefined || state.failCost === undefined) return giveUp;
+  return Math.min(giveUp, expected * state.failCost);
+}
+
+/** When to give up on a call of n: the most a failed try can cost. */
 function giveUpMs(n: number, samples: readonly Sample[]): number | undefined {
   const expected = expectedMs(n, samples);
   return expected === undefined ? undefined : expected * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS;
@@ -149,7 +194,14 @@ function giveUpMs(n: number, samples: readonly Sample[]): number | undefined {
  * odds rise from 10% at its first levels to 50% at its top.
  */
 function failureOdds(size: number, state: State, ctx: StrategyContext): number {
-  if (Number.isFinite(state.bad) && !state.badGuessed) return 0.5;
+  // Sizes at or above this one worked k times since they last failed: odds (Laplace) 1 / (k + 2).
+  const wins = state.samples.reduce((sum, x) => sum + (x.n >= size && x.n > 1 ? x.wins : 0), 0);
+  if (wins > 0) return 1 / (wins + 2);
+  if (Number.isFinite(state.bad) && !state.badGuessed) {
+    if (size >= state.bad || state.good === 0) return 0.9;
+    // The capacity lies somewhere between good and bad; taken as log-uniform there.
+    return Math.max(0.05, Math.log(size / state.good) / Math.log(state.bad / state.good));
+  }
   const top = ctx.config.progressiveSequence.at(-1) ?? size;
   const prior = Math.min(0.5, Math.max(0.1, (0.5 * size) / top));
   // History says the proven size worked, but the network may have changed since.
@@ -157,20 +209,44 @@ function failureOdds(size: number, state: State, ctx: StrategyContext): number {
 }
 
 /**
- * Whether trying `to` instead of `from` is worth it: the time it would save over
- * the rest of the send if it works, against what a failed try costs, each
- * weighted by its odds.
+ * The time trying `to` instead of `from` is expected to save: what it would save
+ * over the rest of the send if it works, less what a failed try costs, each
+ * weighted by its odds. Undefined while too little is known to weigh it (sizes
+ * are then still small, and trying is cheap).
  */
-function worthTrying(from: number, to: number, state: State, ctx: StrategyContext): boolean {
+function expectedGain(from: number, to: number, state: State, ctx: StrategyContext, odds?: number): number | undefined {
   const model = fit(state.samples);
   // The engine never sends more than what remains.
   const sent = Math.min(to, ctx.remaining);
-  const cost = giveUpMs(sent, state.samples);
-  if (!model || cost === undefined) return true; // too little known: sizes are still small, trying is cheap
-  if (sent <= from) return false;
+  const cost = failureCostMs(sent, state);
+  if (!model || cost === undefined) return undefined;
+  if (sent <= from) return 0;
   const saved = ctx.remaining * (timePerRecipient(from, model, ctx) - timePerRecipient(sent, model, ctx));
-  const p = failureOdds(to, state, ctx);
-  return saved * (1 - p) > cost * p;
+  const p = odds ?? failureOdds(to, state, ctx);
+  return saved * (1 - p) - cost * p;
+}
+
+function worthTrying(from: number, to: number, state: State, ctx: StrategyContext, odds?: number): boolean {
+  const gain = expectedGain(from, to, state, ctx, odds);
+  return gain === undefined || gain > 0;
+}
+
+/**
+ * Between good and bad, the size worth trying most: close to good it is likely
+ * to work but saves little; close to bad it saves more but likely fails.
+ */
+function bracketTry(state: State, ctx: StrategyContext): number | undefined {
+  const { good, bad } = state;
+  let best: number | undefined;
+  let bestGain = 0;
+  for (let k = 1; k < BRACKET_STEPS; k++) {
+    const to = Math.round(good * (bad / good) ** (k / BRACKET_STEPS));
+    if (to <= good || to >= bad) continue;
+    const gain = expectedGain(good, to, state, ctx);
+    if (gain === undefined) return Math.round(Math.sqrt(good * bad));
+    if (gain > bestGain) [best, bestGain] = [to, gain];
+  }
+  return best;
 }
 
 /** How far to grow from `from` with no failure seen: to twice its predicted latency, x2..x16. */
@@ -189,9 +265,12 @@ function growth(from: number, state: State, ctx: StrategyContext): number {
 function decide(state: State, ctx: StrategyContext, why: string): { state: State; size: number; reason: string; timeoutMs?: number } {
   const { good, bad } = state;
   const tolerance = good > 0 && ctx.remaining / good > 20 ? TOLERANCE_LONG : TOLERANCE_SHORT;
-  const probeEvery = state.badGuessed ? PROBE_FROM_MEMORY : PROBE_EVERY;
+  // Where failures are cheap (rejected fast), probing often costs little and notices a network that got better sooner.
+  const cheapness = Math.min(1, (state.failCost ?? GIVE_UP_FACTOR) / GIVE_UP_FACTOR);
+  const probeEvery = Math.max(MIN_PROBE_EVERY, Math.ceil((state.badGuessed ? PROBE_FROM_MEMORY : PROBE_EVERY) * cheapness));
   let size: number;
   let how: string;
+  let tryAt: number | undefined;
   if (state.checking && good > 0) {
     size = Math.max(1, Math.floor(good / 2));
     how = `checking at half of ${good}`;
@@ -204,10 +283,10 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   } else if (good === 0) {
     size = state.size;
     how = `nothing has worked yet below ${bad}`;
-  } else if (bad / good > tolerance && !state.badGuessed && worthTrying(good, Math.round(Math.sqrt(good * bad)), state, ctx)) {
-    size = Math.round(Math.sqrt(good * bad));
+  } else if (bad / good > tolerance && !state.badGuessed && (tryAt = bracketTry(state, ctx)) !== undefined) {
+    size = tryAt;
     how = `bracketing between ${good} and ${bad}`;
-  } else if (state.streak >= probeEvery && worthTrying(good, Math.ceil(good * PROBE_STEP), state, ctx)) {
+  } else if (state.streak >= probeEvery && worthTrying(good, Math.ceil(good * PROBE_STEP), state, ctx, PROBE_ODDS)) {
     size = Math.ceil(good * PROBE_STEP);
     how = `probing above ${good} after ${state.streak} clean batches`;
   } else {
@@ -238,9 +317,13 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   return giveUp === undefined ? { state: next, size, reason } : { state: next, size, reason, timeoutMs: Math.round(giveUp) };
 }
 
-function afterFailure(state: State, outcome: BatchOutcome): [State, string] {
+function afterFailure(prior: State, outcome: BatchOutcome): [State, string] {
   const what = `${outcome.size} failed (${outcome.error ?? 'error'})`;
-  if (outcome.error === 'rate_limited') return [state, `rate limited at ${outcome.size}: same size`];
+  if (outcome.error === 'rate_limited') return [prior, `rate limited at ${outcome.size}: same size`];
+  const expected = expectedMs(outcome.size, prior.samples);
+  const cost = expected ? outcome.durationMs / expected : undefined;
+  const failCost = cost === undefined ? prior.failCost : prior.failCost === undefined ? cost : 0.7 * prior.failCost + 0.3 * cost;
+  const state = { ...prior, samples: discountWins(prior.samples, outcome.size), ...(failCost === undefined ? {} : { failCost }) };
   if (state.good === 0) {
     // Nothing worked yet: a third gets under most stale memories or a weak account in one step.
     // Not below the floor: when tiny batches fail too, it is an outage, and smaller will not help.
@@ -275,7 +358,7 @@ function afterFailure(state: State, outcome: BatchOutcome): [State, string] {
 }
 
 function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext): [State, string] {
-  const samples = [...state.samples, { n: outcome.size, ms: outcome.durationMs }].slice(-SAMPLES);
+  const samples = addSample(state.samples, outcome.size, outcome.durationMs);
   if (state.checking) {
     // The check at half worked but the size above it just failed: the capacity may be
     // drifting down. Bracket again between the two; if it was a random failure, the
@@ -316,11 +399,11 @@ export default defineStrategy<State>({
     const seq = ctx.config.progressiveSequence;
     const first = seq[Math.min(2, seq.length - 1)]!;
     // The anchor is a call to one recipient: latency(1), the base of the latency line.
-    const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs }] : [];
+    const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs, wins: 1 }] : [];
     const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, lowFailures: 0, checking: false, floor: 1, proven: 0 };
     const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
     if (proven <= first) return decide(initial, ctx, 'no history');
-    const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime } : undefined;
+    const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime, wins: 0 } : undefined;
     // Start at a third of it and grow to it as fast as the cost of a failure allows: on a long
     // send that is at once, on a short one only when the network confirms it on the way.
     const state: State = { ...initial, size: Math.max(first, Math.floor(proven / MEMORY_START_DIVISOR)), proven, ...(remembered ? { remembered } : {}) };

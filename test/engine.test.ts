@@ -153,7 +153,7 @@ describe('the send', () => {
     expect([...sends.values()].every((n) => n === 3)).toBe(true);
   });
 
-  it('does not give up on recipients for failures of batches larger than any that worked (size probes)', async () => {
+  it('does not give up on recipients for failures of batches larger than the last that worked (size probes)', async () => {
     // Batches above 150 fail; the strategy keeps probing 300 between batches of 100.
     const prober = defineStrategy<number>({
       name: 'prober',
@@ -165,6 +165,20 @@ describe('the send', () => {
     const events = await runSend(s, { recipients: numbers(1200), strategy: prober });
     expect(batchesOf(events).some((b) => !b.ok)).toBe(true);
     expect(summaryOf(events)).toMatchObject({ delivered: 1200, failed: [] });
+  });
+
+  it('counts a probe from the last size that worked, so a capacity that fell does not cost recipients', async () => {
+    // 300 works for the first three calls, then only 150 and below; the strategy goes back to 300 after every 100.
+    const prober = defineStrategy<number>({
+      name: 'prober',
+      description: '300 twice, then alternates 100 and 300',
+      start: () => ({ state: 0, size: 300, reason: 'start' }),
+      next: (i) => ({ state: i + 1, size: i < 1 || i % 2 === 0 ? 300 : 100, reason: 'alternate' }),
+    });
+    const s = scripted((call) => (call.index > 3 && call.recipients.length > 150 ? { latencyMs: 50, fail: 'TIMEOUT' } : quick(call)), { maxAttempts: 2 });
+    const events = await runSend(s, { recipients: numbers(2000), strategy: prober });
+    expect(batchesOf(events).filter((b) => !b.ok && b.size === 300).length).toBeGreaterThan(2);
+    expect(summaryOf(events)).toMatchObject({ delivered: 2000, failed: [] });
   });
 
   it('stops on a fatal error and reports every unsent recipient with it', async () => {

@@ -47,7 +47,7 @@ export class RecipientQueue {
   /**
    * A retryable failure: back to the front, unless a recipient has used up its
    * attempts. A failure that says nothing about the recipient (a batch larger
-   * than any that has worked in this send, or a rate limit) does not count as a
+   * than the last one that worked, or a rate limit) does not count as a
    * strike: strategies probe sizes with whoever is at the front of the queue,
    * and those recipients must not be given up for the probing. Every failure
    * still counts toward a hard bound of twice maxAttempts, so a send always ends.

@@ -34,8 +34,8 @@ export class SendRun {
   readonly queue: RecipientQueue;
   readonly batchSequence: number[] = [];
   private batchesOk = 0;
-  /** The largest batch that succeeded in this send: failures above it are size probes. */
-  private largestOk = 0;
+  /** Size of the last batch that worked: a failed batch larger than it was a size probe. */
+  private lastOk = 0;
   private step: Step<unknown>;
 
   constructor(
@@ -96,13 +96,13 @@ export class SendRun {
       const error: TransportError | undefined = result.ok ? undefined : result.error;
       if (!error) {
         this.batchesOk++;
-        this.largestOk = Math.max(this.largestOk, batch.length);
+        this.lastOk = batch.length;
         this.queue.succeeded(batch);
       } else if (error.fatal) {
         stoppedBy = error.code;
         this.queue.failAll(batch, error.code, error.message);
       } else {
-        const probe = error.code === 'RATE_LIMITED' || (this.largestOk > 0 && batch.length > this.largestOk);
+        const probe = error.code === 'RATE_LIMITED' || (this.lastOk > 0 && batch.length > this.lastOk);
         this.queue.retryOrFail(batch, error.code, error.message, !probe);
       }
       this.recorder.record({ size: batch.length, durationMs: result.durationMs, ok: result.ok, sizeRelated: error?.code !== 'RATE_LIMITED' });
