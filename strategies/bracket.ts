@@ -13,8 +13,8 @@
  *   (fewer where failures are cheap) it probes a little above, so a network
  *   that got faster is noticed.
  * - A failure at or below `good` may be random (a tail latency, a blip) or a
- *   capacity that fell: it checks at half. If that works it brackets again
- *   between half and the failed size: sizes that worked many times keep low
+ *   capacity that fell: it checks at a third. If that works it brackets again
+ *   between the check and the failed size: sizes that worked many times keep low
  *   odds of failing (Laplace: 1/(wins+2), each failure halving the wins above
  *   it), so after a random failure it climbs straight back, and after a few
  *   failures in a row it follows a drifting capacity down. If the check fails
@@ -39,7 +39,21 @@
  * Compared with `adaptive`: no fixed levels, the failure point remembered within
  * a send, random failures told apart from size failures, and early give-up.
  */
+import {
+  addSample,
+  bestThroughput,
+  discountWins,
+  expectedMs,
+  fit,
+  GIVE_UP_FACTOR,
+  GIVE_UP_MARGIN_MS,
+  giveUpMs,
+  timePerRecipient,
+  type Sample,
+} from './bracket-latency.js';
 import { defineStrategy, speedOf, type BatchOutcome, type StrategyContext } from './sdk.js';
+
+export { GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS } from './bracket-latency.js';
 
 /** Stop bisecting when bad/good is under this (with few batches left) ... */
 export const TOLERANCE_SHORT = 1.2;
@@ -52,8 +66,6 @@ export const PROBE_STEP = 1.1;
 /** A probe's odds of failing: after a streak of clean batches, the last failure says little about now. */
 export const PROBE_ODDS = 0.5;
 export const MIN_PROBE_EVERY = 4;
-export const GIVE_UP_FACTOR = 1.3;
-export const GIVE_UP_MARGIN_MS = 300;
 /**
  * Before any batch the per-recipient cost is unknown: the engine gives up on the
  * first one as if each recipient cost up to this much (above the ~0.2 to ~2 ms
@@ -65,6 +77,12 @@ export const MAX_GROWTH = 8;
 /** Fast errors in a row at a size that worked before checking whether the capacity fell. */
 export const ERRORS_BEFORE_CHECK = 3;
 /**
+ * The check after a failure at a size that worked is this fraction of it: a
+ * third passes under most drops in one step (a half often fails again, which
+ * costs a second hung call), and climbing back after a random failure is quick.
+ */
+export const CHECK_DIVISOR = 3;
+/**
  * How likely the proven size is to fail now: memory is usually right, but a
  * wrong memory costs a whole hung call, which on a short send is a large share
  * of it. Sizes below the proven one are proportionally safer.
@@ -72,36 +90,8 @@ export const ERRORS_BEFORE_CHECK = 3;
 export const MEMORY_ODDS = 0.3;
 /** With history, the first batch is this fraction of the proven size (but not below the cold start's). */
 export const MEMORY_START_DIVISOR = 3;
-const SAMPLES = 8;
 /** Sizes weighed between good and bad: this many geometric steps. */
 const BRACKET_STEPS = 8;
-
-interface Sample {
-  readonly n: number;
-  /** Mean latency of the recent successes at this size. */
-  readonly ms: number;
-  /** Successes at this size since a size-related failure at or below it. */
-  readonly wins: number;
-}
-
-/**
- * One sample per size, most recent last: repeats at a size refine its mean
- * rather than push out the sizes the latency line is fitted through. The
- * anchor (n = 1), the base of that line, is never dropped.
- */
-function addSample(samples: readonly Sample[], n: number, ms: number): Sample[] {
-  const old = samples.find((x) => x.n === n);
-  const weight = Math.min(old?.wins ?? 0, 3);
-  const updated = old ? { n, ms: (old.ms * weight + ms) / (weight + 1), wins: old.wins + 1 } : { n, ms, wins: 1 };
-  const rest = samples.filter((x) => x !== old);
-  while (rest.length >= SAMPLES) rest.splice(rest[0]!.n === 1 ? 1 : 0, 1);
-  return [...rest, updated];
-}
-
-/** A failure at n halves the evidence that n and above work: one may be chance, a few mean the network changed. */
-function discountWins(samples: readonly Sample[], n: number): Sample[] {
-  return samples.map((x) => (x.n >= n && x.n > 1 ? { ...x, wins: Math.floor(x.wins / 2) } : x));
-}
 
 interface State {
   readonly size: number;
@@ -118,7 +108,7 @@ interface State {
   readonly streak: number;
   /** Failures in a row at or below good. */
   readonly lowFailures: number;
-  /** The next batch is a check at half of good, after failures at good. */
+  /** The next batch is a check at a third of good, after failures at good. */
   readonly checking: boolean;
   /** After the capacity fell, sizes stay above this: failures at tiny sizes are an outage, not a capacity. */
   readonly floor: number;
@@ -130,62 +120,12 @@ interface State {
   readonly failCost?: number;
 }
 
-/** Upper bound on latency(n): from a sample at n_i <= n it is at most L_i * n / n_i; from one at n_i >= n, at most L_i. */
-function latencyBound(n: number, samples: readonly Sample[]): number | undefined {
-  let bound: number | undefined;
-  for (const s of samples) {
-    const b = s.n <= n ? (s.ms * n) / s.n : s.ms;
-    if (bound === undefined || b < bound) bound = b;
-  }
-  return bound;
-}
-
-/**
- * latency = base + per * n through the two largest sizes that succeeded (the
- * local slope, which sees a knee coming), or the two most different ones when
- * those are too close; undefined without spread.
- */
-function fit(samples: readonly Sample[]): { base: number; per: number } | undefined {
-  const bySize = [...samples].sort((a, b) => b.n - a.n);
-  const top = bySize[0];
-  const pick = bySize.find((s) => s.n * 1.5 <= (top?.n ?? 0));
-  if (!top || !pick) return undefined;
-  const per = Math.max(1e-6, (top.ms - pick.ms) / (top.n - pick.n));
-  return { base: Math.max(0, pick.ms - per * pick.n), per };
-}
-
-/** Time per recipient at size n, counting the pacing floor (a call never costs less than one interval). */
-function timePerRecipient(n: number, model: { base: number; per: number }, ctx: StrategyContext): number {
-  return Math.max(model.base + model.per * n, 1000 / ctx.config.maxBatchesPerSecond) / n;
-}
-
-/** The sample with the best recipients per ms, if it beats the largest sample's by more than jitter could (20%). */
-function bestThroughput(samples: readonly Sample[], ctx: StrategyContext): Sample | undefined {
-  const pace = 1000 / ctx.config.maxBatchesPerSecond;
-  const rate = (x: Sample) => x.n / Math.max(x.ms, pace);
-  const largest = samples.reduce<Sample | undefined>((a, b) => (!a || b.n > a.n ? b : a), undefined);
-  const best = samples.reduce<Sample | undefined>((a, b) => (!a || rate(b) > rate(a) ? b : a), undefined);
-  return best && largest && rate(best) > rate(largest) * 1.2 ? best : undefined;
-}
-
-/** Expected latency of n: the fitted line when there is one, else the bound. */
-function expectedMs(n: number, samples: readonly Sample[]): number | undefined {
-  const model = fit(samples);
-  return model ? model.base + model.per * n : latencyBound(n, samples);
-}
-
 /** What a failed try at n would cost: as much as failures have cost so far, at most the give-up time. */
 function failureCostMs(n: number, state: State): number | undefined {
   const giveUp = giveUpMs(n, state.samples);
   const expected = expectedMs(n, state.samples);
   if (giveUp === undefined || expected === undefined || state.failCost === undefined) return giveUp;
   return Math.min(giveUp, expected * state.failCost);
-}
-
-/** When to give up on a call of n: the most a failed try can cost. */
-function giveUpMs(n: number, samples: readonly Sample[]): number | undefined {
-  const expected = expectedMs(n, samples);
-  return expected === undefined ? undefined : expected * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS;
 }
 
 /**
@@ -272,8 +212,8 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   let how: string;
   let tryAt: number | undefined;
   if (state.checking && good > 0) {
-    size = Math.max(1, Math.floor(good / 2));
-    how = `checking at half of ${good}`;
+    size = Math.max(1, Math.floor(good / CHECK_DIVISOR));
+    how = `checking at 1/${CHECK_DIVISOR} of ${good}`;
   } else if (!Number.isFinite(bad)) {
     // Growing toward a proven size, never past it: above it the usual probing takes over.
     const target = good === 0 ? state.size : good < state.proven ? Math.min(growth(good, state, ctx), state.proven) : growth(good, state, ctx);
@@ -340,7 +280,7 @@ function afterFailure(prior: State, outcome: BatchOutcome): [State, string] {
     const checking = outcome.error === 'timeout' || lowFailures >= ERRORS_BEFORE_CHECK;
     return [{ ...state, lowFailures, checking }, `${what} at a size that worked: ${checking ? 'random, or the capacity fell' : 'retrying'}`];
   }
-  // The check at half failed too: the capacity fell below it.
+  // The check failed too: the capacity fell below it.
   return [
     {
       ...state,
@@ -360,7 +300,7 @@ function afterFailure(prior: State, outcome: BatchOutcome): [State, string] {
 function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext): [State, string] {
   const samples = addSample(state.samples, outcome.size, outcome.durationMs);
   if (state.checking) {
-    // The check at half worked but the size above it just failed: the capacity may be
+    // The check worked but the size above it just failed: the capacity may be
     // drifting down. Bracket again between the two; if it was a random failure, the
     // bisection climbs back in a few clean batches.
     return [

@@ -1,6 +1,6 @@
 /** The bracket strategy's rules, called as plain functions. */
 import { describe, expect, it } from 'vitest';
-import bracket, { GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, MAX_MS_PER_RECIPIENT } from '../strategies/bracket.js';
+import bracket, { CHECK_DIVISOR, GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, MAX_MS_PER_RECIPIENT } from '../strategies/bracket.js';
 import type { BatchOutcome, SessionHistoryView, Step, StrategyContext } from '../strategies/sdk.js';
 import { defaultConfig } from '../src/config.js';
 
@@ -57,12 +57,12 @@ describe('bracket', () => {
     expect(next.timeoutMs).toBeCloseTo(model(next.size) * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS, 0);
   });
 
-  it('retries a fast error at a size that worked, but checks at half after a timeout there', () => {
+  it('retries a fast error at a size that worked, but checks at a third after a timeout there', () => {
     const start = ctx({ history: history(2000) });
     const cruising = bracket.next(bracket.start(start).state as never, { size: 2000, durationMs: 2000, ok: true }, start);
     expect(cruising.size).toBe(2000);
     const timedOut = bracket.next(cruising.state as never, { size: 2000, durationMs: 5000, ok: false, error: 'timeout' }, start);
-    expect(timedOut.size).toBe(1000);
+    expect(timedOut.size).toBe(Math.floor(2000 / CHECK_DIVISOR));
     const blip = bracket.next(cruising.state as never, { size: 2000, durationMs: 300, ok: false, error: 'error' }, start);
     expect(blip.size).toBe(2000);
   });
@@ -71,7 +71,7 @@ describe('bracket', () => {
     const steps = drive(30, network);
     const cruise = steps.at(-1)!.size;
     let step = bracket.next(steps.at(-1)!.state as never, { size: cruise, durationMs: 9000, ok: false, error: 'timeout' }, ctx());
-    expect(step.size).toBe(Math.floor(cruise / 2));
+    expect(step.size).toBe(Math.floor(cruise / CHECK_DIVISOR));
     const after: number[] = [];
     for (let i = 0; i < 4; i++) {
       step = bracket.next(step.state as never, network(step.size), ctx());
