@@ -12,13 +12,17 @@
  *   is worth a failure, then cruises at good; every PROBE_EVERY clean batches
  *   (fewer where failures are cheap) it probes a little above, so a network
  *   that got faster is noticed.
- * - A failure at or below `good` may be random (a tail latency, a blip) or a
- *   capacity that fell: it checks at a third. If that works it brackets again
+ * - A failure at or below `good` may be random (a tail latency, a blip), a
+ *   capacity that fell or an outage: it checks at a third (retrying the same
+ *   size would send the same recipients into the same failure, and each failure
+ *   costs them one of their attempts). If that works it brackets again
  *   between the check and the failed size: sizes that worked many times keep low
  *   odds of failing (Laplace: 1/(wins+2), each failure halving the wins above
  *   it), so after a random failure it climbs straight back, and after a few
  *   failures in a row it follows a drifting capacity down. If the check fails
- *   too, the capacity fell: it keeps halving. Rate limits never change the size.
+ *   too with a timeout, the capacity fell: it goes on down by thirds. If it
+ *   fails fast, it is an outage: one recipient at a time until one gets through,
+ *   then back to `good`. Rate limits never change the size.
  * - It predicts each call's latency from what succeeded (a fitted line, or a
  *   bound: above a sample latency grows at most proportionally, below it
  *   cannot be slower) and asks the engine to give up at 1.3x that plus 300 ms:
@@ -74,8 +78,6 @@ export const MIN_PROBE_EVERY = 4;
 export const MAX_MS_PER_RECIPIENT = 2.5;
 /** Growth with no failure seen is at most this factor per batch. */
 export const MAX_GROWTH = 8;
-/** Fast errors in a row at a size that worked before checking whether the capacity fell. */
-export const ERRORS_BEFORE_CHECK = 3;
 /**
  * The check after a failure at a size that worked is this fraction of it: a
  * third passes under most drops in one step (a half often fails again, which
@@ -106,12 +108,12 @@ interface State {
   readonly proven: number;
   /** Clean batches since good or bad last changed. */
   readonly streak: number;
-  /** Failures in a row at or below good. */
-  readonly lowFailures: number;
   /** The next batch is a check at a third of good, after failures at good. */
   readonly checking: boolean;
   /** After the capacity fell, sizes stay above this: failures at tiny sizes are an outage, not a capacity. */
   readonly floor: number;
+  /** Fast errors at a size that worked and at the check below it: an outage, ridden out one recipient at a time. */
+  readonly outage: boolean;
   /**
    * What a failure has cost so far, as a fraction of the predicted latency of the
    * call that failed: ~0.3 where oversized calls are rejected fast, above 1 where
@@ -211,7 +213,11 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   let size: number;
   let how: string;
   let tryAt: number | undefined;
-  if (state.checking && good > 0) {
+  if (state.outage) {
+    // Every call that fails costs its recipients an attempt: during an outage, risk one at a time.
+    size = 1;
+    how = `waiting out the outage with one recipient at a time, then back to ${good}`;
+  } else if (state.checking && good > 0) {
     size = Math.max(1, Math.floor(good / CHECK_DIVISOR));
     how = `checking at 1/${CHECK_DIVISOR} of ${good}`;
   } else if (!Number.isFinite(bad)) {
@@ -263,7 +269,13 @@ function afterFailure(prior: State, outcome: BatchOutcome): [State, string] {
   const expected = expectedMs(outcome.size, prior.samples);
   const cost = expected ? outcome.durationMs / expected : undefined;
   const failCost = cost === undefined ? prior.failCost : prior.failCost === undefined ? cost : 0.7 * prior.failCost + 0.3 * cost;
-  const state = { ...prior, samples: discountWins(prior.samples, outcome.size), ...(failCost === undefined ? {} : { failCost }) };
+  // A fast error at a size that worked says nothing about size (a blip, an outage); a timeout there may.
+  const sizeRelated = outcome.error === 'timeout' || outcome.size > prior.good;
+  const samples = sizeRelated ? discountWins(prior.samples, outcome.size) : prior.samples;
+  const state = { ...prior, samples, ...(failCost === undefined ? {} : { failCost }) };
+  if (state.outage || (state.checking && outcome.error !== 'timeout')) {
+    return [{ ...state, outage: true, checking: false }, `${what}${state.outage ? '' : ' too, and fast'}: an outage, not a size`];
+  }
   if (state.good === 0) {
     // Nothing worked yet: a third gets under most stale memories or a weak account in one step.
     // Not below the floor: when tiny batches fail too, it is an outage, and smaller will not help.
@@ -271,25 +283,22 @@ function afterFailure(prior: State, outcome: BatchOutcome): [State, string] {
     return [{ ...state, size, bad: outcome.size, badGuessed: false, streak: 0 }, `${what} before anything worked`];
   }
   if (outcome.size > state.good) {
-    return [{ ...state, bad: Math.min(outcome.size, state.badGuessed ? Infinity : state.bad), badGuessed: false, streak: 0, lowFailures: 0, checking: false }, `${what}, above the last good ${state.good}`];
+    return [{ ...state, bad: Math.min(outcome.size, state.badGuessed ? Infinity : state.bad), badGuessed: false, streak: 0, checking: false }, `${what}, above the last good ${state.good}`];
   }
   if (!state.checking) {
-    // A timeout at a size that worked costs a lot and is the sign of a fallen capacity: check at once.
-    // A fast error is cheap and, at a size that worked, usually a blip: retry twice first.
-    const lowFailures = state.lowFailures + 1;
-    const checking = outcome.error === 'timeout' || lowFailures >= ERRORS_BEFORE_CHECK;
-    return [{ ...state, lowFailures, checking }, `${what} at a size that worked: ${checking ? 'random, or the capacity fell' : 'retrying'}`];
+    // A random failure, a capacity that fell, or an outage: a check well below tells them apart.
+    // (Retrying at the same size would send the same recipients into the same failure.)
+    return [{ ...state, checking: true }, `${what} at a size that worked: random, the capacity fell, or an outage`];
   }
   // The check failed too: the capacity fell below it.
   return [
     {
       ...state,
-      size: Math.max(1, Math.floor(outcome.size / 2)),
+      size: Math.max(1, Math.floor(outcome.size / CHECK_DIVISOR)),
       good: 0,
       bad: outcome.size,
       badGuessed: false,
       streak: 0,
-      lowFailures: 0,
       floor: Math.max(1, Math.ceil(state.good / 16)),
       checking: false,
     },
@@ -299,12 +308,15 @@ function afterFailure(prior: State, outcome: BatchOutcome): [State, string] {
 
 function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext): [State, string] {
   const samples = addSample(state.samples, outcome.size, outcome.durationMs);
+  if (state.outage) {
+    return [{ ...state, samples, outage: false }, `${outcome.size} ok: the outage is over`];
+  }
   if (state.checking) {
     // The check worked but the size above it just failed: the capacity may be
     // drifting down. Bracket again between the two; if it was a random failure, the
     // bisection climbs back in a few clean batches.
     return [
-      { ...state, good: outcome.size, bad: Math.min(state.bad, state.good), badGuessed: false, samples, streak: 0, lowFailures: 0, checking: false },
+      { ...state, good: outcome.size, bad: Math.min(state.bad, state.good), badGuessed: false, samples, streak: 0, checking: false },
       `${outcome.size} ok after a failure at ${state.good}`,
     ];
   }
@@ -323,7 +335,7 @@ function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext)
     badGuessed = false;
   }
   return [
-    { ...state, good: Math.max(state.good, outcome.size), bad, badGuessed, samples, streak: raised ? 0 : state.streak + 1, lowFailures: 0, checking: false },
+    { ...state, good: Math.max(state.good, outcome.size), bad, badGuessed, samples, streak: raised ? 0 : state.streak + 1, checking: false },
     `${outcome.size} ok in ${Math.round(outcome.durationMs)} ms`,
   ];
 }
@@ -340,7 +352,7 @@ export default defineStrategy<State>({
     const first = seq[Math.min(2, seq.length - 1)]!;
     // The anchor is a call to one recipient: latency(1), the base of the latency line.
     const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs, wins: 1 }] : [];
-    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, lowFailures: 0, checking: false, floor: 1, proven: 0 };
+    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, checking: false, floor: 1, proven: 0, outage: false };
     const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
     if (proven <= first) return decide(initial, ctx, 'no history');
     const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime, wins: 0 } : undefined;

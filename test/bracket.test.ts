@@ -57,14 +57,21 @@ describe('bracket', () => {
     expect(next.timeoutMs).toBeCloseTo(model(next.size) * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS, 0);
   });
 
-  it('retries a fast error at a size that worked, but checks at a third after a timeout there', () => {
+  it('checks at a third after a failure at a size that worked; rides out an outage one recipient at a time', () => {
     const start = ctx({ history: history(2000) });
     const cruising = bracket.next(bracket.start(start).state as never, { size: 2000, durationMs: 2000, ok: true }, start);
     expect(cruising.size).toBe(2000);
     const timedOut = bracket.next(cruising.state as never, { size: 2000, durationMs: 5000, ok: false, error: 'timeout' }, start);
     expect(timedOut.size).toBe(Math.floor(2000 / CHECK_DIVISOR));
     const blip = bracket.next(cruising.state as never, { size: 2000, durationMs: 300, ok: false, error: 'error' }, start);
-    expect(blip.size).toBe(2000);
+    expect(blip.size).toBe(Math.floor(2000 / CHECK_DIVISOR));
+    // The check fails fast too: an outage, not a size. One recipient at a time until one gets through, then back.
+    const outage = bracket.next(blip.state as never, { size: blip.size, durationMs: 300, ok: false, error: 'error' }, start);
+    expect(outage.size).toBe(1);
+    const still = bracket.next(outage.state as never, { size: 1, durationMs: 300, ok: false, error: 'error' }, start);
+    expect(still.size).toBe(1);
+    const over = bracket.next(still.state as never, { size: 1, durationMs: 450, ok: true }, start);
+    expect(over.size).toBe(2000);
   });
 
   it('climbs back after a one-off failure at a size that worked many times', () => {
