@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { builtinStrategies } from '../strategies/index.js';
 import { fixed, ORACLE } from '../src/bench/baselines.js';
 import { foldRows, runMatrix } from '../src/bench/matrix.js';
-import { evaluateTargets, formatTable } from '../src/bench/report.js';
+import { evaluateTargets, formatGivenUp, formatTable } from '../src/bench/report.js';
 import { runOnce, type BenchCase, type RunResult } from '../src/bench/run.js';
 import { geomean, percentile } from '../src/bench/stats.js';
 import { defaultSuite, memoryCases, seedCases } from '../src/bench/suite.js';
@@ -87,6 +87,11 @@ describe('rows and targets', () => {
       ]),
     );
     expect(formatTable(foldRows(runs))).toContain('1.10 p95 1.10 f1.0');
+  });
+
+  it('sums the recipients each contender gave up on', () => {
+    const runs = [run(ORACLE, 1, 100), { ...run('a', 1, 110), undelivered: 1200 }, { ...run('a', 2, 110), undelivered: 34 }, run('b', 1, 150)];
+    expect(formatGivenUp(runs)).toBe('Recipients given up after their attempts, all runs: oracle 0, a 1,234, b 0');
   });
 
   it('geomean and nearest-rank p95', () => {

@@ -38,6 +38,18 @@ export function formatTable(rows: readonly BenchRow[]): string {
   return out.join('\n');
 }
 
+/**
+ * Recipients each contender gave up on (failed after their attempts) over all
+ * its runs. Not a target: completion time already charges a run for them at its
+ * own rate, but a user reads "3,333 contacts never got it" differently.
+ */
+export function formatGivenUp(runs: readonly RunResult[]): string {
+  const byStrategy = new Map<string, number>();
+  for (const r of runs) byStrategy.set(r.strategy, (byStrategy.get(r.strategy) ?? 0) + r.undelivered);
+  const cells = [...byStrategy].map(([s, n]) => `${s} ${n.toLocaleString('en-US')}`);
+  return `Recipients given up after their attempts, all runs: ${cells.join(', ')}`;
+}
+
 export interface TargetLine {
   readonly pass: boolean;
   readonly text: string;

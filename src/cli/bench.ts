@@ -9,7 +9,7 @@ import { FIXED } from '../bench/baselines.js';
 import { renderChart, type RatioCell } from '../bench/chart.js';
 import { foldRows } from '../bench/matrix.js';
 import { runInWorkers } from '../bench/parallel.js';
-import { evaluateTargets, formatTable } from '../bench/report.js';
+import { evaluateTargets, formatGivenUp, formatTable } from '../bench/report.js';
 import { resolveBench, type BenchInputs } from '../bench/setup.js';
 import { geomean } from '../bench/stats.js';
 
@@ -97,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`\nTargets (best built-in: ${targets.best})`);
     for (const l of targets.lines) console.log(l.text);
   }
+  console.log(`\n${formatGivenUp(runs)}`);
   console.log(`\n${runs.length} runs (${cases.length} cases x ${recipients.length} sizes x ${seeds.length} seeds x ${contenders.length} contenders) in ${seconds.toFixed(1)} s`);
 
   if (values.json) {
