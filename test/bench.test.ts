@@ -141,4 +141,27 @@ describe('npm run bench', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("--trace prints each contender's run on one case, call by call, with the reasons", async () => {
+    const root = new URL('..', import.meta.url).pathname;
+    const { stdout } = await promisify(execFile)(
+      join(root, 'node_modules/.bin/tsx'),
+      ['src/cli/bench.ts', '--trace', 'step-down', '--recipients', '10000', '--seeds', '1', '--strategy', 'bracket'],
+      { cwd: root, timeout: 60_000 },
+    );
+    const runs = stdout.trim().split(/\n(?=\S+ on step-down)/);
+    expect(runs.map((r) => r.trim().split(' ')[0])).toEqual(['oracle', 'fixed', 'bracket']);
+    const bracketRun = runs[2]!;
+    expect(bracketRun).toMatch(/^bracket on step-down, 10,000 recipients, seed 1: [\d.]+ s \([\d.]+x the oracle\), \d+ calls, \d+ failed/);
+    // The cliff at 5 s: a call that times out, and the strategy saying what it does about it.
+    expect(bracketRun).toMatch(/TIMEOUT .*checking at 1\/3/);
+    expect(bracketRun).toMatch(/^ +0\.0 +1 +anchor/m);
+  });
+
+  it('--trace names the cases it has when given one it does not', async () => {
+    const root = new URL('..', import.meta.url).pathname;
+    const error = await promisify(execFile)(join(root, 'node_modules/.bin/tsx'), ['src/cli/bench.ts', '--trace', 'nope'], { cwd: root, timeout: 60_000 }).catch((e: unknown) => e);
+    expect((error as { code: number }).code).toBe(1);
+    expect((error as { stderr: string }).stderr).toMatch(/--trace "nope": no such case \(have: .*step-down/);
+  });
 });

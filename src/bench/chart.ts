@@ -9,12 +9,25 @@
  * time / oracle as a heat map, profiles x strategies.
  */
 
+export interface TracePoint {
+  tMs: number;
+  size: number;
+  ok: boolean;
+  durationMs?: number;
+  /** The error's code when the call failed. */
+  error?: string;
+  /** The next size the strategy asked for, and why. */
+  next?: number;
+  reason?: string;
+}
 export interface SizeTrace {
   strategy: string;
   /** One per transport call after the anchor, in time order; tMs from the send's start. */
-  points: { tMs: number; size: number; ok: boolean }[];
+  points: TracePoint[];
   /** When the send completed. */
   finishedMs: number;
+  /** The anchor's round trip. */
+  anchorMs?: number;
 }
 export interface RatioCell { strategy: string; profile: string; geomean: number; p95: number }
 export interface ChartInput {

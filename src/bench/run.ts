@@ -82,10 +82,22 @@ export async function runOnce(
     const chosen = contender === ORACLE ? oracle(network, clock, config) : contender;
     const engine = new SendEngine({ transport: network, clock, memory, config, maxRecipients: Math.max(recipients, 1) });
     const points: SizeTrace['points'] = [];
+    let anchorMs: number | undefined;
     const summary = await clock.run(async () => {
       let last: SummaryEvent | undefined;
       for await (const event of engine.send({ sessionId: SESSION, story: { kind: 'text', text: 'bench' }, recipients: recipientsOf(recipients), strategy: chosen })) {
-        if (event.type === 'batch') points.push({ tMs: clock.now() - event.durationMs, size: event.size, ok: event.ok });
+        if (event.type === 'anchor') anchorMs = event.durationMs;
+        if (event.type === 'batch') {
+          points.push({
+            tMs: clock.now() - event.durationMs,
+            size: event.size,
+            ok: event.ok,
+            durationMs: event.durationMs,
+            ...(event.error ? { error: event.error.code } : {}),
+            next: event.nextSize,
+            reason: event.reason,
+          });
+        }
         if (event.type === 'summary') last = event;
       }
       return last!;
@@ -104,7 +116,7 @@ export async function runOnce(
       wastedSends: failed.reduce((sum, p) => sum + p.size, 0),
       undelivered: summary.failed.length,
       lost: summary.total - summary.delivered - summary.failed.length,
-      trace: { strategy: name, points, finishedMs: summary.totalDurationMs },
+      trace: { strategy: name, points, finishedMs: summary.totalDurationMs, ...(anchorMs !== undefined ? { anchorMs } : {}) },
     };
   } finally {
     await memory.close();

@@ -5,12 +5,14 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { FIXED } from '../bench/baselines.js';
+import { FIXED, ORACLE } from '../bench/baselines.js';
 import { renderChart, type RatioCell } from '../bench/chart.js';
 import { foldRows } from '../bench/matrix.js';
 import { runInWorkers } from '../bench/parallel.js';
 import { evaluateTargets, formatGivenUp, formatTable } from '../bench/report.js';
+import { runOnce } from '../bench/run.js';
 import { resolveBench, type BenchInputs } from '../bench/setup.js';
+import { formatTrace } from '../bench/trace.js';
 import { geomean } from '../bench/stats.js';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -28,6 +30,9 @@ suite (test/profiles, the seed scenarios, memory cases), in virtual time.
   --chart FILE.svg    draw batch size over time on one profile, and ratio to oracle per profile
   --chart-profile P   the profile of the first view (default step-down)
   --workers N         worker threads (default: one per core)
+  --trace CASE        instead of the suite: each contender's run on CASE, call by call,
+                      with the strategy's reason for every size (narrow it with
+                      --strategy, --recipients and --seeds)
   -h, --help          this text
 `;
 
@@ -51,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
       chart: { type: 'string' },
       'chart-profile': { type: 'string', default: 'step-down' },
       workers: { type: 'string' },
+      trace: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -68,7 +74,22 @@ async function main(argv: string[]): Promise<number> {
     seeds: Array.from({ length: seedCount! }, (_, i) => i + 1),
   };
   // Resolved here too, so a bad strategy name or profile fails before any worker starts.
-  const { cases, contenders, strategies, builtinNames } = await resolveBench(inputs);
+  const { cases, contenders, strategies, builtinNames, config } = await resolveBench(inputs);
+  if (values.trace !== undefined) {
+    const traced = cases.find((c) => c.name === values.trace);
+    if (!traced) throw new Error(`--trace "${values.trace}": no such case (have: ${cases.map((c) => c.name).join(', ')})`);
+    for (const n of recipients) {
+      for (const seed of inputs.seeds) {
+        let oracleMs: number | undefined;
+        for (const contender of contenders) {
+          const run = await runOnce(contender, traced, n, seed, config);
+          if (run.strategy === ORACLE) oracleMs = run.completionMs;
+          console.log(`\n${formatTrace(run, run.strategy === ORACLE ? undefined : oracleMs)}`);
+        }
+      }
+    }
+    return 0;
+  }
   const workers = values.workers === undefined ? undefined : positiveList('workers', values.workers)[0];
 
   const started = performance.now();
