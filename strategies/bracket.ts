@@ -138,12 +138,14 @@ function failureCostMs(n: number, state: State): number | undefined {
 function failureOdds(size: number, state: State, ctx: StrategyContext): number {
   // Sizes at or above this one worked k times since they last failed: odds (Laplace) 1 / (k + 2).
   const wins = state.samples.reduce((sum, x) => sum + (x.n >= size && x.n > 1 ? x.wins : 0), 0);
-  if (wins > 0) return 1 / (wins + 2);
+  const fromWins = wins > 0 ? 1 / (wins + 2) : undefined;
   if (Number.isFinite(state.bad) && !state.badGuessed) {
-    if (size >= state.bad || state.good === 0) return 0.9;
     // The capacity lies somewhere between good and bad; taken as log-uniform there.
-    return Math.max(0.05, Math.log(size / state.good) / Math.log(state.bad / state.good));
+    const between = size >= state.bad || state.good === 0 ? 0.9 : Math.max(0.05, Math.log(size / state.good) / Math.log(state.bad / state.good));
+    // Both are evidence: the wins that the size worked, the failure that the network may have moved since.
+    return fromWins === undefined ? between : (fromWins + between) / 2;
   }
+  if (fromWins !== undefined) return fromWins;
   const top = ctx.config.progressiveSequence.at(-1) ?? size;
   const prior = Math.min(0.5, Math.max(0.1, (0.5 * size) / top));
   // History says the proven size worked, but the network may have changed since.
