@@ -22,7 +22,7 @@
  *   failures in a row it follows a drifting capacity down. If the check fails
  *   too with a timeout, the capacity fell: it goes on down by thirds. If it
  *   fails fast, it is an outage: one recipient at a time until one gets through,
- *   then back to `good`. Rate limits never change the size.
+ *   then the check again. Rate limits never change the size.
  * - It predicts each call's latency from what succeeded (a fitted line, or a
  *   bound: above a sample latency grows at most proportionally, below it
  *   cannot be slower) and asks the engine to give up at 1.3x that plus 300 ms:
@@ -218,7 +218,7 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   if (state.outage) {
     // Every call that fails costs its recipients an attempt: during an outage, risk one at a time.
     size = 1;
-    how = `waiting out the outage with one recipient at a time, then back to ${good}`;
+    how = `waiting out the outage with one recipient at a time`;
   } else if (state.checking && good > 0) {
     size = Math.max(1, Math.floor(good / CHECK_DIVISOR));
     how = `checking at 1/${CHECK_DIVISOR} of ${good}`;
@@ -311,7 +311,8 @@ function afterFailure(prior: State, outcome: BatchOutcome): [State, string] {
 function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext): [State, string] {
   const samples = addSample(state.samples, outcome.size, outcome.durationMs);
   if (state.outage) {
-    return [{ ...state, samples, outage: false }, `${outcome.size} ok: the outage is over`];
+    // One call through may be luck in a partial outage: check at a third before going back up.
+    return [{ ...state, samples, outage: false, checking: true }, `${outcome.size} ok: the outage may be over`];
   }
   if (state.checking) {
     // The check worked but the size above it just failed: the capacity may be

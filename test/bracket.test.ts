@@ -65,13 +65,15 @@ describe('bracket', () => {
     expect(timedOut.size).toBe(Math.floor(2000 / CHECK_DIVISOR));
     const blip = bracket.next(cruising.state as never, { size: 2000, durationMs: 300, ok: false, error: 'error' }, start);
     expect(blip.size).toBe(Math.floor(2000 / CHECK_DIVISOR));
-    // The check fails fast too: an outage, not a size. One recipient at a time until one gets through, then back.
+    // The check fails fast too: an outage, not a size. One recipient at a time until one gets through, then the check again.
     const outage = bracket.next(blip.state as never, { size: blip.size, durationMs: 300, ok: false, error: 'error' }, start);
     expect(outage.size).toBe(1);
     const still = bracket.next(outage.state as never, { size: 1, durationMs: 300, ok: false, error: 'error' }, start);
     expect(still.size).toBe(1);
     const over = bracket.next(still.state as never, { size: 1, durationMs: 450, ok: true }, start);
-    expect(over.size).toBe(2000);
+    expect(over.size).toBe(Math.floor(2000 / CHECK_DIVISOR));
+    const back = bracket.next(over.state as never, { size: over.size, durationMs: 900, ok: true }, start);
+    expect(back.size).toBeGreaterThan(over.size);
   });
 
   it('climbs back after a one-off failure at a size that worked many times', () => {
