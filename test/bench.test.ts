@@ -89,6 +89,19 @@ describe('rows and targets', () => {
     expect(formatTable(foldRows(runs))).toContain('1.10 p95 1.10 f1.0');
   });
 
+  it('names every cell that misses a target, worst first', () => {
+    const on = (c: string, r: RunResult): RunResult => ({ ...r, case: c });
+    const runs = [
+      ...['p', 'q', 'r'].flatMap((c) => [on(c, run(ORACLE, 1, 100)), on(c, run('fixed', 1, 100))]),
+      on('p', run('a', 1, 140)),
+      on('q', run('a', 1, 160)),
+      on('r', run('a', 1, 101)),
+    ];
+    const texts = evaluateTargets(foldRows(runs), runs, [], ['a']).lines.map((l) => l.text);
+    expect(texts).toContain('FAIL  a: p95 completion/oracle <= 1.35 on every profile (over on q @ 1000 1.60, p @ 1000 1.40)');
+    expect(texts).toContain('FAIL  a: never more than 1.05x fixed on any profile (over on q @ 1000 1.60x, p @ 1000 1.40x)');
+  });
+
   it('sums the recipients each contender gave up on', () => {
     const runs = [run(ORACLE, 1, 100), { ...run('a', 1, 110), undelivered: 1200 }, { ...run('a', 2, 110), undelivered: 34 }, run('b', 1, 150)];
     expect(formatGivenUp(runs)).toBe('Recipients given up after their attempts, all runs: oracle 0, a 1,234, b 0');

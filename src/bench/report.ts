@@ -9,6 +9,8 @@ import type { BenchCase, RunResult } from './run.js';
 import { geomean } from './stats.js';
 
 const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+/** Every cell that misses a target, worst first: one line should not hide the others. */
+const listed = (cells: readonly (readonly [string, number])[], unit = '') => cells.map(([name, value]) => `${name} ${fmt(value)}${unit}`).join(', ');
 
 /** One table per list size: a row per case, a column per strategy (geomean ratio to the oracle, p95, failed calls). */
 export function formatTable(rows: readonly BenchRow[]): string {
@@ -71,8 +73,12 @@ export function evaluateTargets(rows: readonly BenchRow[], runs: readonly RunRes
   const g = overall(best);
   // Three decimals: a value just over the bound must not print as equal to it.
   line(g <= 1.15, `${best}: geomean completion/oracle over the suite ${fmt(g, 3)} <= 1.15`);
+  const overP95 = mine.filter((r) => r.ratioToOracle.p95 > 1.35).sort((a, b) => b.ratioToOracle.p95 - a.ratioToOracle.p95);
   const worstP95 = mine.reduce((w, r) => (r.ratioToOracle.p95 > w.ratioToOracle.p95 ? r : w), mine[0]!);
-  line(worstP95.ratioToOracle.p95 <= 1.35, `${best}: p95 completion/oracle <= 1.35 on every profile (worst ${fmt(worstP95.ratioToOracle.p95)} on ${worstP95.profile} @ ${worstP95.recipients})`);
+  line(
+    overP95.length === 0,
+    `${best}: p95 completion/oracle <= 1.35 on every profile (${overP95.length === 0 ? `worst ${fmt(worstP95.ratioToOracle.p95)} on ${worstP95.profile} @ ${worstP95.recipients}` : `over on ${listed(overP95.map((r) => [`${r.profile} @ ${r.recipients}`, r.ratioToOracle.p95]))}`})`,
+  );
 
   // Versus fixed, run by run on the same case, size and seed.
   const key = (r: RunResult) => `${r.case}|${r.recipients}|${r.seed}`;
@@ -83,8 +89,10 @@ export function evaluateTargets(rows: readonly BenchRow[], runs: readonly RunRes
     line(vsFixed <= 0.85, `${best}: completion time vs fixed ${fmt(vsFixed)}x overall <= 0.85x`);
     const perProfile = new Map<string, number[]>();
     for (const [a, b] of pairs) perProfile.set(`${a.case} @ ${a.recipients}`, [...(perProfile.get(`${a.case} @ ${a.recipients}`) ?? []), a.completionMs / b.completionMs]);
-    const [worstName, worst] = [...perProfile].map(([k, v]) => [k, geomean(v)] as const).sort((a, b) => b[1] - a[1])[0]!;
-    line(worst <= 1.05, `${best}: never more than 1.05x fixed on any profile (worst ${fmt(worst)}x on ${worstName})`);
+    const ranked = [...perProfile].map(([k, v]) => [k, geomean(v)] as const).sort((a, b) => b[1] - a[1]);
+    const [worstName, worst] = ranked[0]!;
+    const over = ranked.filter(([, r]) => r > 1.05);
+    line(over.length === 0, `${best}: never more than 1.05x fixed on any profile (${over.length === 0 ? `worst ${fmt(worst)}x on ${worstName}` : `over on ${listed(over, 'x')}`})`);
     const failedMine = pairs.reduce((s, [a]) => s + a.failedCalls, 0);
     const failedFixed = pairs.reduce((s, [, b]) => s + b.failedCalls, 0);
     const ratio = failedFixed === 0 ? (failedMine === 0 ? 0 : Infinity) : failedMine / failedFixed;
