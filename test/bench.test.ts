@@ -34,6 +34,20 @@ describe('baselines', () => {
     expect(run.trace.points.filter((p) => p.tMs >= 5000).every((p) => p.size <= 900)).toBe(true);
   });
 
+  it('the oracle rides out an outage one recipient at a time rather than give up on the list', async () => {
+    const outage: BenchCase = {
+      name: 'outage',
+      description: '',
+      profile: { ...profiles['seed-first-send']!, capacity: 1000, failure: 'fast', failureBursts: [{ atMs: 3000, durationMs: 4000, rate: 1 }] },
+    };
+    const run = await runOnce(ORACLE, outage, 20_000, 1, config);
+    const inside = run.trace.points.filter((p) => p.tMs >= 3000 && p.tMs < 7000);
+    expect(inside.length).toBeGreaterThan(3);
+    expect(inside.every((p) => p.size === 1 && !p.ok)).toBe(true);
+    expect(run.trace.points.filter((p) => p.tMs >= 7000).every((p) => p.ok)).toBe(true);
+    expect(run.undelivered).toBeLessThanOrEqual(2);
+  });
+
   it('fixed climbs the sequence one level at a time, then stays at the top, and ignores memory', async () => {
     const remembering: BenchCase = { ...cliff, profile: profiles['seed-first-send']!, provenSize: 4000 };
     const run = await runOnce(fixed, remembering, 30_000, 1, config);

@@ -1,9 +1,11 @@
 /**
  * The two yardsticks every strategy is measured against.
  * - `oracle`: reads the simulated network's truth (capacity now and a pacing
- *   interval ahead, the deterministic latency model) and always sends the size
- *   with the best throughput that cannot fail on size: no probing, no
- *   size-related failures. Its completion time is the physical limit.
+ *   interval ahead, the deterministic latency model, the failure bursts) and
+ *   always sends the size with the best throughput that cannot fail on size: no
+ *   probing, no size-related failures; inside a burst where most calls fail, one
+ *   recipient a call, so it never gives up on the list to look fast. Its
+ *   completion time is the physical limit.
  * - `fixed`: the seed's progressive sequence one level at a time, no skipping,
  *   no memory, then the top level for good: what storycast exists to beat.
  * Neither is offered by the server: the oracle needs the simulator's truth.
@@ -14,6 +16,8 @@ import type { SmartSendConfig } from '../config.js';
 import type { SimulatedNetwork } from '../sim/network.js';
 
 export const ORACLE = 'oracle';
+/** A failure rate at which the oracle treats the network as down. */
+export const OUTAGE_RATE = 0.5;
 export const FIXED = 'fixed';
 
 export const fixed: AnyStrategy = defineStrategy<number>({
@@ -54,7 +58,12 @@ export function bestSize(network: SimulatedNetwork, config: SmartSendConfig, t: 
 /** The oracle for one run: bound to that run's network and clock. */
 export function oracle(network: SimulatedNetwork, clock: Clock, config: SmartSendConfig): AnyStrategy {
   function decide(ctx: StrategyContext): { size: number; reason: string } {
-    const { size: best, capacity } = bestSize(network, config, network.sinceStart(clock.now()));
+    const now = network.sinceStart(clock.now());
+    // In an outage every size is more likely to fail than not, and each failure spends its
+    // recipients' attempts: the least it can risk is one recipient a call until it ends.
+    const failureRate = network.failureRateAt(now);
+    if (failureRate >= OUTAGE_RATE) return { size: 1, reason: `outage (${Math.round(failureRate * 100)}% of calls fail): one recipient at a time` };
+    const { size: best, capacity } = bestSize(network, config, now);
     // The engine's tail rule sends everything when under 1.5x the size remains: never let that exceed capacity.
     const size = ctx.remaining > capacity && ctx.remaining < best * 1.5 ? Math.floor(ctx.remaining / 1.5) : best;
     return { size: Math.max(1, size), reason: `capacity ${Number.isFinite(capacity) ? capacity : 'unlimited'}: best throughput at ${best}` };
