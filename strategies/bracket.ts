@@ -131,9 +131,11 @@ function failureCostMs(n: number, state: State): number | undefined {
 }
 
 /**
- * How likely a first try at `size` is to fail on size, before anything failed:
- * the progressive sequence is the operator's prior on where capacities lie, so
- * odds rise from 10% at its first levels to 50% at its top.
+ * How likely a try at `size` is to fail on size. In order of evidence: what
+ * this send has seen work (wins) and fail (the bracket between good and bad);
+ * else the progressive sequence as the operator's prior on where capacities
+ * lie (odds from 10% at its first levels to 50% at its top), lowered at and
+ * below a size history says worked.
  */
 function failureOdds(size: number, state: State, ctx: StrategyContext): number {
   // Sizes at or above this one worked k times since they last failed: odds (Laplace) 1 / (k + 2).
@@ -193,7 +195,7 @@ function bracketTry(state: State, ctx: StrategyContext): number | undefined {
   return best;
 }
 
-/** How far to grow from `from` with no failure seen: to twice its predicted latency, x2..x16. */
+/** How far to grow from `from` with no failure seen: to twice its predicted latency, x2 to x MAX_GROWTH, never into SLOW. */
 function growth(from: number, state: State, ctx: StrategyContext): number {
   const model = fit(state.samples);
   let target = from * 2;
