@@ -181,6 +181,21 @@ describe('the send', () => {
     expect(summaryOf(events)).toMatchObject({ delivered: 2000, failed: [] });
   });
 
+  it('gives up on a recipient only after four times maxAttempts failures of any kind, so a send always ends', async () => {
+    // One batch of 100 works, then the strategy probes 300 forever: every probe fails, none is a strike.
+    const stubborn = defineStrategy<null>({
+      name: 'stubborn',
+      description: '100, then 300 forever',
+      start: () => ({ state: null, size: 100, reason: 'start' }),
+      next: () => ({ state: null, size: 300, reason: 'probe' }),
+    });
+    const s = scripted((call) => (call.recipients.length > 150 ? { latencyMs: 50, fail: 'TIMEOUT' } : quick(call)), { maxAttempts: 2 });
+    const summary = summaryOf(await runSend(s, { recipients: numbers(1000), strategy: stubborn }));
+    expect(summary.delivered + summary.failed.length).toBe(1000);
+    expect(summary.failed.length).toBeGreaterThan(0);
+    expect(summary.failed.every((f) => f.reason.endsWith("(after 8 attempts)"))).toBe(true);
+  });
+
   it('stops on a fatal error and reports every unsent recipient with it', async () => {
     const s = scripted((call) => (call.index === 3 ? { latencyMs: 10, fail: 'LOGGED_OUT' } : quick(call)));
     const events = await runSend(s, { recipients: numbers(5000) });
