@@ -89,5 +89,10 @@ export function expectedMs(n: number, samples: readonly Sample[]): number | unde
 /** When to give up on a call of n: the most a failed try can cost. */
 export function giveUpMs(n: number, samples: readonly Sample[]): number | undefined {
   const expected = expectedMs(n, samples);
-  return expected === undefined ? undefined : expected * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS;
+  return expected === undefined ? undefined : giveUpAfter(expected);
+}
+
+/** When to give up on a call expected to take `expectedMs`. */
+export function giveUpAfter(expectedMs: number): number {
+  return expectedMs * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS;
 }

@@ -50,7 +50,7 @@ import {
   expectedMs,
   fit,
   GIVE_UP_FACTOR,
-  GIVE_UP_MARGIN_MS,
+  giveUpAfter,
   giveUpMs,
   timePerRecipient,
   type Sample,
@@ -124,10 +124,10 @@ interface State {
 
 /** What a failed try at n would cost: as much as failures have cost so far, at most the give-up time. */
 function failureCostMs(n: number, state: State): number | undefined {
-  const giveUp = giveUpMs(n, state.samples);
   const expected = expectedMs(n, state.samples);
-  if (giveUp === undefined || expected === undefined || state.failCost === undefined) return giveUp;
-  return Math.min(giveUp, expected * state.failCost);
+  if (expected === undefined) return undefined;
+  const giveUp = giveUpAfter(expected);
+  return state.failCost === undefined ? giveUp : Math.min(giveUp, expected * state.failCost);
 }
 
 /**
@@ -260,7 +260,7 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   const giveUp =
     state.samples.length === 1 && state.samples[0]!.n === 1
       ? // Only the anchor is known: its round trip plus the most a recipient is likely to cost.
-        (state.samples[0]!.ms + MAX_MS_PER_RECIPIENT * sent) * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS
+        giveUpAfter(state.samples[0]!.ms + MAX_MS_PER_RECIPIENT * sent)
       : giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
   const next = { ...state, size };
   const reason = `${why}: ${how} -> ${size}`;
