@@ -19,10 +19,14 @@
  *   between the check and the failed size: sizes that worked many times keep low
  *   odds of failing (Laplace: 1/(wins+2), each failure halving the wins above
  *   it), so after a random failure it climbs straight back, and after a few
- *   failures in a row it follows a drifting capacity down. If the check fails
- *   too with a timeout, the capacity fell: it goes on down by thirds. If it
- *   fails fast, it is an outage: one recipient at a time until one gets through,
- *   then the check again. Rate limits never change the size.
+ *   failures in a row it follows a drifting capacity down. A fast error (not a
+ *   hang) after a clean run is a blip: if the check works it goes straight back;
+ *   a second one within BLIP_SPACING batches is about size after all. If the
+ *   check fails too with a timeout, the capacity fell: it goes on down by
+ *   thirds. If it fails fast, it is an outage: one recipient at a time until one
+ *   gets through, then the check again, and back to the size that worked (unless
+ *   one recipient went through at once twice: then it is a capacity that fell
+ *   and is rejected fast). Rate limits never change the size.
  * - It predicts each call's latency from what succeeded (a fitted line, or a
  *   bound: above a sample latency grows at most proportionally, below it
  *   cannot be slower) and asks the engine to give up at 1.3x that plus 300 ms:
@@ -43,21 +47,12 @@
  * Compared with `adaptive`: no fixed levels, the failure point remembered within
  * a send, random failures told apart from size failures, and early give-up.
  */
-import {
-  addSample,
-  bestThroughput,
-  discountWins,
-  expectedMs,
-  fit,
-  GIVE_UP_FACTOR,
-  giveUpAfter,
-  giveUpMs,
-  timePerRecipient,
-  type Sample,
-} from './bracket-latency.js';
+import { addSample, bestThroughput, discountWins, expectedMs, GIVE_UP_FACTOR, giveUpAfter, giveUpMs, type Sample } from './bracket-latency.js';
+import { bracketTry, growth, worthTrying, type Evidence } from './bracket-weigh.js';
 import { defineStrategy, speedOf, type BatchOutcome, type StrategyContext } from './sdk.js';
 
 export { GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS } from './bracket-latency.js';
+export { MAX_GROWTH, MEMORY_ODDS } from './bracket-weigh.js';
 
 /** Stop bisecting when bad/good is under this (with few batches left) ... */
 export const TOLERANCE_SHORT = 1.2;
@@ -76,36 +71,22 @@ export const MIN_PROBE_EVERY = 4;
  * seen in practice: cutting a good call short costs more than waiting a little).
  */
 export const MAX_MS_PER_RECIPIENT = 2.5;
-/** Growth with no failure seen is at most this factor per batch. */
-export const MAX_GROWTH = 8;
 /**
  * The check after a failure at a size that worked is this fraction of it: a
  * third passes under most drops in one step (a half often fails again, which
  * costs a second hung call), and climbing back after a random failure is quick.
  */
 export const CHECK_DIVISOR = 3;
-/**
- * How likely the proven size is to fail now: memory is usually right, but a
- * wrong memory costs a whole hung call, which on a short send is a large share
- * of it. Sizes below the proven one are proportionally safer.
- */
-export const MEMORY_ODDS = 0.3;
 /** With history, the first batch is this fraction of the proven size (but not below the cold start's). */
 export const MEMORY_START_DIVISOR = 3;
-/** Sizes weighed between good and bad: this many geometric steps. */
-const BRACKET_STEPS = 8;
+/** A fast error at a size that worked is a blip unless another came within this many batches. */
+export const BLIP_SPACING = 3;
 
-interface State {
+/** The evidence (good, bad, samples, proven, failCost: see Evidence) and where the strategy is. */
+interface State extends Evidence {
   readonly size: number;
-  readonly good: number;
-  readonly bad: number;
-  /** `bad` is a guess from memory (proven size), not a failure seen in this send. */
-  readonly badGuessed: boolean;
-  readonly samples: readonly Sample[];
   /** What history says one batch at the proven size took: for latency bounds only. */
   readonly remembered?: Sample;
-  /** The size history says worked (0 without history): a target to grow to, not a place to start. */
-  readonly proven: number;
   /** Clean batches since good or bad last changed. */
   readonly streak: number;
   /** The next batch is a check at a third of good, after failures at good. */
@@ -114,98 +95,17 @@ interface State {
   readonly floor: number;
   /** Fast errors at a size that worked and at the check below it: an outage, ridden out one recipient at a time. */
   readonly outage: boolean;
+  /** A one-recipient call failed in this outage (or an earlier one since the last blip): size is not the cause. */
+  readonly outageSeen: boolean;
+  /** Times one recipient went through at once after the check failed fast (since the last blip). */
+  readonly quickOk: number;
   /**
-   * What a failure has cost so far, as a fraction of the predicted latency of the
-   * call that failed: ~0.3 where oversized calls are rejected fast, above 1 where
-   * they hang until given up on. Undefined until something failed.
+   * The failure being checked was a fast error after a clean run, or an outage:
+   * if the check works, size was not the cause, and it goes back to `good`.
    */
-  readonly failCost?: number;
-}
-
-/** What a failed try at n would cost: as much as failures have cost so far, at most the give-up time. */
-function failureCostMs(n: number, state: State): number | undefined {
-  const expected = expectedMs(n, state.samples);
-  if (expected === undefined) return undefined;
-  const giveUp = giveUpAfter(expected);
-  return state.failCost === undefined ? giveUp : Math.min(giveUp, expected * state.failCost);
-}
-
-/**
- * How likely a try at `size` is to fail on size. In order of evidence: what
- * this send has seen work (wins) and fail (the bracket between good and bad);
- * else the progressive sequence as the operator's prior on where capacities
- * lie (odds from 10% at its first levels to 50% at its top), lowered at and
- * below a size history says worked.
- */
-function failureOdds(size: number, state: State, ctx: StrategyContext): number {
-  // Sizes at or above this one worked k times since they last failed: odds (Laplace) 1 / (k + 2).
-  const wins = state.samples.reduce((sum, x) => sum + (x.n >= size && x.n > 1 ? x.wins : 0), 0);
-  const fromWins = wins > 0 ? 1 / (wins + 2) : undefined;
-  if (Number.isFinite(state.bad) && !state.badGuessed) {
-    // The capacity lies somewhere between good and bad; taken as log-uniform there.
-    const between = size >= state.bad || state.good === 0 ? 0.9 : Math.max(0.05, Math.log(size / state.good) / Math.log(state.bad / state.good));
-    // Both are evidence: the wins that the size worked, the failure that the network may have moved since.
-    return fromWins === undefined ? between : (fromWins + between) / 2;
-  }
-  if (fromWins !== undefined) return fromWins;
-  const top = ctx.config.progressiveSequence.at(-1) ?? size;
-  const prior = Math.min(0.5, Math.max(0.1, (0.5 * size) / top));
-  // History says the proven size worked, but the network may have changed since.
-  return size <= state.proven ? Math.min(prior, (MEMORY_ODDS * size) / state.proven) : prior;
-}
-
-/**
- * The time trying `to` instead of `from` is expected to save: what it would save
- * over the rest of the send if it works, less what a failed try costs, each
- * weighted by its odds. Undefined while too little is known to weigh it (sizes
- * are then still small, and trying is cheap).
- */
-function expectedGain(from: number, to: number, state: State, ctx: StrategyContext, odds?: number): number | undefined {
-  const model = fit(state.samples);
-  // The engine never sends more than what remains.
-  const sent = Math.min(to, ctx.remaining);
-  const cost = failureCostMs(sent, state);
-  if (!model || cost === undefined) return undefined;
-  if (sent <= from) return 0;
-  const saved = ctx.remaining * (timePerRecipient(from, model, ctx) - timePerRecipient(sent, model, ctx));
-  const p = odds ?? failureOdds(to, state, ctx);
-  return saved * (1 - p) - cost * p;
-}
-
-function worthTrying(from: number, to: number, state: State, ctx: StrategyContext, odds?: number): boolean {
-  const gain = expectedGain(from, to, state, ctx, odds);
-  return gain === undefined || gain > 0;
-}
-
-/**
- * Between good and bad, the size worth trying most: close to good it is likely
- * to work but saves little; close to bad it saves more but likely fails.
- */
-function bracketTry(state: State, ctx: StrategyContext): number | undefined {
-  const { good, bad } = state;
-  let best: number | undefined;
-  let bestGain = 0;
-  for (let k = 1; k < BRACKET_STEPS; k++) {
-    const to = Math.round(good * (bad / good) ** (k / BRACKET_STEPS));
-    if (to <= good || to >= bad) continue;
-    const gain = expectedGain(good, to, state, ctx);
-    if (gain === undefined) return Math.round(Math.sqrt(good * bad));
-    if (gain > bestGain) [best, bestGain] = [to, gain];
-  }
-  return best;
-}
-
-/** How far to grow from `from` with no failure seen: to twice its predicted latency, x2 to x MAX_GROWTH, never into SLOW. */
-function growth(from: number, state: State, ctx: StrategyContext): number {
-  const model = fit(state.samples);
-  let target = from * 2;
-  if (model) {
-    const budget = 2 * (model.base + model.per * from);
-    target = Math.min(from * MAX_GROWTH, Math.max(from * 2, Math.floor((budget - model.base) / model.per)));
-    const slowAt = Math.floor((ctx.config.slowBatchThresholdMs - model.base) / model.per);
-    if (slowAt > from) target = Math.min(target, slowAt);
-  }
-  return target;
+  readonly blip: boolean;
+  /** batchesSent when it last went back after a blip: a second fast error soon after is about size after all. */
+  readonly lastBlip: number;
 }
 
 function decide(state: State, ctx: StrategyContext, why: string): { state: State; size: number; reason: string; timeoutMs?: number } {
@@ -267,18 +167,19 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   return giveUp === undefined ? { state: next, size, reason } : { state: next, size, reason, timeoutMs: Math.round(giveUp) };
 }
 
-function afterFailure(prior: State, outcome: BatchOutcome): [State, string] {
+function afterFailure(prior: State, outcome: BatchOutcome, ctx: StrategyContext): [State, string] {
   const what = `${outcome.size} failed (${outcome.error ?? 'error'})`;
   if (outcome.error === 'rate_limited') return [prior, `rate limited at ${outcome.size}: same size`];
   const expected = expectedMs(outcome.size, prior.samples);
-  const cost = expected ? outcome.durationMs / expected : undefined;
+  // What a failed try costs; one-recipient calls during an outage are not tries (a fast error there costs ~1x).
+  const cost = expected && !prior.outage ? outcome.durationMs / expected : undefined;
   const failCost = cost === undefined ? prior.failCost : prior.failCost === undefined ? cost : 0.7 * prior.failCost + 0.3 * cost;
   // A fast error at a size that worked says nothing about size (a blip, an outage); a timeout there may.
   const sizeRelated = outcome.error === 'timeout' || outcome.size > prior.good;
   const samples = sizeRelated ? discountWins(prior.samples, outcome.size) : prior.samples;
   const state = { ...prior, samples, ...(failCost === undefined ? {} : { failCost }) };
   if (state.outage || (state.checking && outcome.error !== 'timeout')) {
-    return [{ ...state, outage: true, checking: false }, `${what}${state.outage ? '' : ' too, and fast'}: an outage, not a size`];
+    return [{ ...state, outage: true, outageSeen: state.outageSeen || state.outage, checking: false, blip: true }, `${what}${state.outage ? '' : ' too, and fast'}: an outage, not a size`];
   }
   if (state.good === 0) {
     // Nothing worked yet: a third gets under most stale memories or a weak account in one step.
@@ -292,29 +193,46 @@ function afterFailure(prior: State, outcome: BatchOutcome): [State, string] {
   if (!state.checking) {
     // A random failure, a capacity that fell, or an outage: a check well below tells them apart.
     // (Retrying at the same size would send the same recipients into the same failure.)
-    return [{ ...state, checking: true }, `${what} at a size that worked: random, the capacity fell, or an outage`];
+    // A fast error is a blip unless one was just seen: twice in a few batches is about size.
+    const blip = outcome.error !== 'timeout' && ctx.batchesSent - state.lastBlip > BLIP_SPACING;
+    return [{ ...state, checking: true, blip }, `${what} at a size that worked: random, the capacity fell, or an outage`];
   }
-  // The check failed too: the capacity fell below it.
-  return [
-    {
-      ...state,
-      size: Math.max(1, Math.floor(outcome.size / CHECK_DIVISOR)),
-      good: 0,
-      bad: outcome.size,
-      badGuessed: false,
-      streak: 0,
-      floor: Math.max(1, Math.ceil(state.good / 16)),
-      checking: false,
-    },
-    `${what} too: the capacity fell`,
-  ];
+  return [capacityFell(state, outcome.size), `${what} too: the capacity fell`];
+}
+
+/** Failures at a size that worked and at `failed` below it: the capacity fell under `failed`; on down by thirds. */
+function capacityFell(state: State, failed: number): State {
+  return {
+    ...state,
+    size: Math.max(1, Math.floor(failed / CHECK_DIVISOR)),
+    good: 0,
+    bad: failed,
+    badGuessed: false,
+    streak: 0,
+    floor: Math.max(1, Math.ceil(state.good / 16)),
+    checking: false,
+    outage: false,
+    outageSeen: false,
+    quickOk: 0,
+    blip: false,
+  };
 }
 
 function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext): [State, string] {
   const samples = addSample(state.samples, outcome.size, outcome.durationMs);
+  if (state.outage && !state.outageSeen && state.quickOk >= 1) {
+    // Twice the check failed fast and one recipient went through at once: not an outage
+    // (where any call may fail), a capacity that fell below the check and is rejected fast.
+    const check = Math.max(1, Math.floor(state.good / CHECK_DIVISOR));
+    return [{ ...capacityFell(state, check), samples }, `${outcome.size} ok at once again: the capacity fell below ${check}`];
+  }
   if (state.outage) {
     // One call through may be luck in a partial outage: check at a third before going back up.
-    return [{ ...state, samples, outage: false, checking: true }, `${outcome.size} ok: the outage may be over`];
+    return [{ ...state, samples, outage: false, checking: true, quickOk: state.outageSeen ? 0 : state.quickOk + 1 }, `${outcome.size} ok: the outage may be over`];
+  }
+  if (state.checking && state.blip) {
+    // The network works below and the failure was not a hang: a blip or an outage, not a ceiling.
+    return [{ ...state, samples, checking: false, blip: false, outageSeen: false, quickOk: 0, lastBlip: ctx.batchesSent }, `${outcome.size} ok after a fast error at ${state.good}: a blip, back to it`];
   }
   if (state.checking) {
     // The check worked but the size above it just failed: the capacity may be
@@ -357,7 +275,7 @@ export default defineStrategy<State>({
     const first = seq[Math.min(2, seq.length - 1)]!;
     // The anchor is a call to one recipient: latency(1), the base of the latency line.
     const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs, wins: 1 }] : [];
-    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, checking: false, floor: 1, proven: 0, outage: false };
+    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, checking: false, floor: 1, proven: 0, outage: false, outageSeen: false, quickOk: 0, blip: false, lastBlip: -Infinity };
     const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
     if (proven <= first) return decide(initial, ctx, 'no history');
     const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime, wins: 0 } : undefined;
@@ -368,7 +286,7 @@ export default defineStrategy<State>({
   },
 
   next(state, outcome, ctx) {
-    const [after, why] = outcome.ok ? afterSuccess(state, outcome, ctx) : afterFailure(state, outcome);
+    const [after, why] = outcome.ok ? afterSuccess(state, outcome, ctx) : afterFailure(state, outcome, ctx);
     return decide(after, ctx, why);
   },
 });

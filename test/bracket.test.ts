@@ -72,8 +72,41 @@ describe('bracket', () => {
     expect(still.size).toBe(1);
     const over = bracket.next(still.state as never, { size: 1, durationMs: 450, ok: true }, start);
     expect(over.size).toBe(Math.floor(2000 / CHECK_DIVISOR));
+    // The outage explains the failures: the check working means straight back to the size that worked.
     const back = bracket.next(over.state as never, { size: over.size, durationMs: 900, ok: true }, start);
-    expect(back.size).toBeGreaterThan(over.size);
+    expect(back.size).toBe(2000);
+  });
+
+  it('goes back after a fast error that checks out, but takes a second one soon after as a ceiling', () => {
+    const steps = drive(30, network);
+    const cruise = steps.at(-1)!.size;
+    const later = (k: number) => ctx({ batchesSent: 30 + k });
+    const blip = bracket.next(steps.at(-1)!.state as never, { size: cruise, durationMs: 400, ok: false, error: 'error' }, later(1));
+    expect(blip.size).toBe(Math.floor(cruise / CHECK_DIVISOR));
+    const back = bracket.next(blip.state as never, network(blip.size), later(2));
+    expect(back.size).toBeGreaterThanOrEqual(cruise);
+    // Again, one batch later: not a blip any more. The check works, and it brackets below the failed size.
+    const again = bracket.next(back.state as never, { size: cruise, durationMs: 400, ok: false, error: 'error' }, later(3));
+    const checked = bracket.next(again.state as never, network(again.size), later(4));
+    expect(checked.size).toBeLessThan(cruise);
+    expect(checked.size).toBeGreaterThan(again.size);
+  });
+
+  it('tells a capacity that fell and is rejected fast from an outage: one recipient keeps working at once', () => {
+    const steps = drive(30, network);
+    const cruise = steps.at(-1)!.size;
+    const check = Math.floor(cruise / CHECK_DIVISOR);
+    // From now on the network rejects anything above 500 fast, and one recipient always goes through.
+    const dropped = (size: number): BatchOutcome => (size <= 500 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 400, ok: false, error: 'error' });
+    let step = steps.at(-1)!;
+    const sizes: number[] = [];
+    for (let i = 0; i < 14; i++) {
+      step = bracket.next(step.state as never, dropped(step.size), ctx({ batchesSent: 31 + i }));
+      sizes.push(step.size);
+    }
+    // The check fails, one works, the check fails again, one works: then down by thirds instead of looping.
+    expect(sizes.slice(0, 5)).toEqual([check, 1, check, 1, Math.floor(check / CHECK_DIVISOR)]);
+    expect(sizes.slice(-3).every((n) => n > check / CHECK_DIVISOR && n <= 500)).toBe(true);
   });
 
   it('climbs back after a one-off failure at a size that worked many times', () => {
