@@ -12,6 +12,8 @@ import type { StrategyContext } from './sdk.js';
  */
 export const GIVE_UP_FACTOR = 1.3;
 export const GIVE_UP_MARGIN_MS = 300;
+/** Beyond this multiple of the largest size that worked, a prediction is an extrapolation. */
+export const EXTRAPOLATION = 1.5;
 /** Distinct sizes kept; the anchor is one of them. */
 const SAMPLES = 8;
 
@@ -86,10 +88,17 @@ export function expectedMs(n: number, samples: readonly Sample[]): number | unde
   return model ? model.base + model.per * n : latencyBound(n, samples);
 }
 
-/** When to give up on a call of n: the most a failed try can cost. */
+/**
+ * When to give up on a call of n: the most a failed try can cost. Far above the
+ * largest size that worked the line is a guess (latency may bend upward before
+ * a limit), so the wait allows for half the way up to the proportional bound.
+ */
 export function giveUpMs(n: number, samples: readonly Sample[]): number | undefined {
   const expected = expectedMs(n, samples);
-  return expected === undefined ? undefined : giveUpAfter(expected);
+  if (expected === undefined) return undefined;
+  const largest = samples.reduce((most, x) => Math.max(most, x.n), 0);
+  const bound = n > EXTRAPOLATION * largest ? latencyBound(n, samples) : undefined;
+  return giveUpAfter(bound === undefined ? expected : Math.max(expected, (expected + bound) / 2));
 }
 
 /** When to give up on a call expected to take `expectedMs`. */

@@ -3,7 +3,7 @@
  * and so whether a try is worth it over the rest of the send. Pure functions
  * over what the strategy has seen (its `Evidence`), like the strategy itself.
  */
-import { expectedMs, fit, giveUpAfter, timePerRecipient, type Sample } from './bracket-latency.js';
+import { expectedMs, fit, giveUpMs, timePerRecipient, type Sample } from './bracket-latency.js';
 import type { StrategyContext } from './sdk.js';
 
 /** Growth with no failure seen is at most this factor per batch. */
@@ -39,8 +39,8 @@ export interface Evidence {
 /** What a failed try at n would cost: as much as failures have cost so far, at most the give-up time. */
 function failureCostMs(n: number, state: Evidence): number | undefined {
   const expected = expectedMs(n, state.samples);
-  if (expected === undefined) return undefined;
-  const giveUp = giveUpAfter(expected);
+  const giveUp = giveUpMs(n, state.samples);
+  if (expected === undefined || giveUp === undefined) return undefined;
   return state.failCost === undefined ? giveUp : Math.min(giveUp, expected * state.failCost);
 }
 

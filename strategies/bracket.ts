@@ -29,9 +29,10 @@
  *   and is rejected fast). Rate limits never change the size.
  * - It predicts each call's latency from what succeeded (a fitted line, or a
  *   bound: above a sample latency grows at most proportionally, below it
- *   cannot be slower) and asks the engine to give up at 1.3x that plus 300 ms:
- *   a call far slower than predicted has hit a limit, and waiting out the full
- *   timeout only costs time. Every try is weighed: the time it would save over
+ *   cannot be slower) and asks the engine to give up at 1.3x that plus 300 ms
+ *   (far above the largest size seen, at half the way to the proportional bound:
+ *   latency may bend before a limit): a call far slower than predicted has hit
+ *   a limit, and waiting out the full timeout only costs time. Every try is weighed: the time it would save over
  *   the rest of the send against what a failure would cost (as much as failures
  *   have cost in this send so far, relative to their predicted latency), at its odds.
  * - Without history it starts at the sequence's third level (1,000 by default),

@@ -1,6 +1,7 @@
 /** The bracket strategy's rules, called as plain functions. */
 import { describe, expect, it } from 'vitest';
 import bracket, { CHECK_DIVISOR, GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, MAX_MS_PER_RECIPIENT } from '../strategies/bracket.js';
+import { giveUpMs } from '../strategies/bracket-latency.js';
 import type { BatchOutcome, SessionHistoryView, Step, StrategyContext } from '../strategies/sdk.js';
 import { defaultConfig } from '../src/config.js';
 
@@ -51,10 +52,23 @@ describe('bracket', () => {
   });
 
   it('asks the engine to give up at 1.3x the predicted latency plus 300 ms', () => {
-    const steps = drive(2, network);
+    const steps = drive(30, network);
     const model = (n: number) => 400 + 0.8 * n;
-    const next = steps[2]!;
+    const next = steps.at(-1)!;
     expect(next.timeoutMs).toBeCloseTo(model(next.size) * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS, 0);
+  });
+
+  it('far above what it has seen, waits for latency that bends upward before giving up', () => {
+    // Soft knee: 500 ms + 0.5 ms each, + 0.0002 ms * (n - 1500)^2 above 1500. Seen: the anchor and 1000.
+    const knee = (n: number) => 500 + 0.5 * n + (n > 1500 ? 0.0002 * (n - 1500) ** 2 : 0);
+    const samples = [
+      { n: 1, ms: knee(1), wins: 1 },
+      { n: 1000, ms: knee(1000), wins: 1 },
+    ];
+    // 4000 would take 3.75 s; the line through what was seen says 2.5 s (and 1.3x that + 300 ms is 3.55 s).
+    expect(giveUpMs(4000, samples)!).toBeGreaterThan(1.1 * knee(4000));
+    // Close to what was seen, the line is trusted: 1.3x plus 300 ms.
+    expect(giveUpMs(1200, samples)!).toBeCloseTo(knee(1200) * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS, 0);
   });
 
   it('checks at a third after a failure at a size that worked; rides out an outage one recipient at a time', () => {
