@@ -48,6 +48,17 @@ describe('baselines', () => {
     expect(run.undelivered).toBeLessThanOrEqual(2);
   });
 
+  it('the oracle gives up on a call that hangs at once, knowing how long a healthy one takes', async () => {
+    // No jitter, 30% of calls hang until given up on: 800 ms + 0.85 ms each, capacity 4500.
+    const hangs: BenchCase = { name: 'hangs', description: '', profile: { ...profiles['seed-network-issues']!, jitterPct: 0, failureRate: 0.3 } };
+    const run = await runOnce(ORACLE, hangs, 20_000, 1, config);
+    const failed = run.trace.points.filter((p) => !p.ok);
+    expect(failed.length).toBeGreaterThan(0);
+    const healthy = (n: number) => 800 + 0.85 * n;
+    for (const p of failed) expect(p.durationMs!).toBeLessThanOrEqual(Math.ceil(healthy(p.size)) + 1);
+    expect(run.undelivered).toBe(0);
+  });
+
   it('fixed climbs the sequence one level at a time, then stays at the top, and ignores memory', async () => {
     const remembering: BenchCase = { ...cliff, profile: profiles['seed-first-send']!, provenSize: 4000 };
     const run = await runOnce(fixed, remembering, 30_000, 1, config);

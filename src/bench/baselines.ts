@@ -4,8 +4,9 @@
  *   interval ahead, the deterministic latency model, the failure bursts) and
  *   always sends the size with the best throughput that cannot fail on size: no
  *   probing, no size-related failures; inside a burst where most calls fail, one
- *   recipient a call, so it never gives up on the list to look fast. Its
- *   completion time is the physical limit.
+ *   recipient a call, so it never gives up on the list to look fast. A call
+ *   slower than the latency model allows (a random hang, a stall) is given up
+ *   on at once. Its completion time is the physical limit.
  * - `fixed`: the seed's progressive sequence one level at a time, no skipping,
  *   no memory, then the top level for good: what storycast exists to beat.
  * Neither is offered by the server: the oracle needs the simulator's truth.
@@ -57,16 +58,29 @@ export function bestSize(network: SimulatedNetwork, config: SmartSendConfig, t: 
 
 /** The oracle for one run: bound to that run's network and clock. */
 export function oracle(network: SimulatedNetwork, clock: Clock, config: SmartSendConfig): AnyStrategy {
-  function decide(ctx: StrategyContext): { size: number; reason: string } {
+  const worstJitter = 1 + network.profile.jitterPct / 100;
+  // A healthy call of n takes at most this long: past it the call has stalled or hung, and the
+  // oracle, knowing the latency model, gives up on it at once rather than wait out the batch timeout.
+  const deadline = (ctx: StrategyContext, size: number): number => {
+    const sent = ctx.remaining < size * 1.5 ? Math.min(ctx.remaining, config.maxBatchSize) : size;
+    return Math.ceil(network.baseLatencyMs(sent) * worstJitter) + 1;
+  };
+  function decide(ctx: StrategyContext): { size: number; reason: string; timeoutMs: number } {
     const now = network.sinceStart(clock.now());
     // In an outage every size is more likely to fail than not, and each failure spends its
     // recipients' attempts: the least it can risk is one recipient a call until it ends.
     const failureRate = network.failureRateAt(now);
-    if (failureRate >= OUTAGE_RATE) return { size: 1, reason: `outage (${Math.round(failureRate * 100)}% of calls fail): one recipient at a time` };
+    if (failureRate >= OUTAGE_RATE) {
+      return { size: 1, reason: `outage (${Math.round(failureRate * 100)}% of calls fail): one recipient at a time`, timeoutMs: deadline(ctx, 1) };
+    }
     const { size: best, capacity } = bestSize(network, config, now);
     // The engine's tail rule sends everything when under 1.5x the size remains: never let that exceed capacity.
     const size = ctx.remaining > capacity && ctx.remaining < best * 1.5 ? Math.floor(ctx.remaining / 1.5) : best;
-    return { size: Math.max(1, size), reason: `capacity ${Number.isFinite(capacity) ? capacity : 'unlimited'}: best throughput at ${best}` };
+    return {
+      size: Math.max(1, size),
+      reason: `capacity ${Number.isFinite(capacity) ? capacity : 'unlimited'}: best throughput at ${best}`,
+      timeoutMs: deadline(ctx, Math.max(1, size)),
+    };
   }
 
   return defineStrategy<null>({

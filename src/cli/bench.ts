@@ -22,7 +22,7 @@ Runs every strategy (built-in and STORYCAST_STRATEGY_MODULES) and the baselines
 suite (test/profiles, the seed scenarios, memory cases), in virtual time.
 
   --recipients LIST   list sizes, comma-separated (default 1000,10000,100000)
-  --seeds N           seeds per case, 1..N (default 3)
+  --seeds N           seeds per case, 1..N (default 5)
   --strategy NAME     only this strategy (repeatable; baselines always run)
   --profile FILE      add a network profile (simulated transport schema; repeatable;
                       replaces a suite profile of the same name)
@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       recipients: { type: 'string', default: '1000,10000,100000' },
-      seeds: { type: 'string', default: '3' },
+      seeds: { type: 'string', default: '5' },
       strategy: { type: 'string', multiple: true },
       profile: { type: 'string', multiple: true },
       json: { type: 'string' },
