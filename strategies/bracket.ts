@@ -32,9 +32,11 @@
  *   cannot be slower) and asks the engine to give up at 1.3x that plus 300 ms
  *   (far above the largest size seen, at half the way to the proportional bound:
  *   latency may bend before a limit): a call far slower than predicted has hit
- *   a limit, and waiting out the full timeout only costs time. Every try is weighed: the time it would save over
- *   the rest of the send against what a failure would cost (as much as failures
- *   have cost in this send so far, relative to their predicted latency), at its odds.
+ *   a limit, and waiting out the full timeout only costs time.
+ * - Every try is weighed (bracket-weigh.ts): the time it would save over the
+ *   rest of the send against what a failure would cost (as much as failures
+ *   have cost in this send so far, relative to their predicted latency), at
+ *   its odds.
  * - Without history it starts at the sequence's third level (1,000 by default),
  *   and uses the anchor's round trip as the base of its latency line: the first
  *   batch gives it a model at once, and a first call that hangs is cut short.

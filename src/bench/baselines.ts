@@ -14,6 +14,7 @@
 import { defineStrategy, type AnyStrategy, type StrategyContext } from '../../strategies/sdk.js';
 import type { Clock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
+import { planSize } from '../engine/send-run.js';
 import type { SimulatedNetwork } from '../sim/network.js';
 
 export const ORACLE = 'oracle';
@@ -61,10 +62,8 @@ export function oracle(network: SimulatedNetwork, clock: Clock, config: SmartSen
   const worstJitter = 1 + network.profile.jitterPct / 100;
   // A healthy call of n takes at most this long: past it the call has stalled or hung, and the
   // oracle, knowing the latency model, gives up on it at once rather than wait out the batch timeout.
-  const deadline = (ctx: StrategyContext, size: number): number => {
-    const sent = ctx.remaining < size * 1.5 ? Math.min(ctx.remaining, config.maxBatchSize) : size;
-    return Math.ceil(network.baseLatencyMs(sent) * worstJitter) + 1;
-  };
+  const deadline = (ctx: StrategyContext, size: number): number =>
+    Math.ceil(network.baseLatencyMs(planSize(size, ctx.remaining, config.maxBatchSize)) * worstJitter) + 1;
   function decide(ctx: StrategyContext): { size: number; reason: string; timeoutMs: number } {
     const now = network.sinceStart(clock.now());
     // In an outage every size is more likely to fail than not, and each failure spends its
