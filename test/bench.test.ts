@@ -92,8 +92,9 @@ describe('rows and targets', () => {
   });
 
   it('divides each run by the oracle on the same seed, then takes the geomean and p95', () => {
-    const runs = [run(ORACLE, 1, 100), run(ORACLE, 2, 200), run('s', 1, 110), run('s', 2, 300)];
+    const runs = [run(ORACLE, 1, 100), run(ORACLE, 2, 200), run('s', 2, 300), run('s', 1, 110)];
     const row = foldRows(runs).find((r) => r.strategy === 's')!;
+    expect(row.ratioToOracle.bySeed).toEqual([1.1, 1.5]);
     expect(row.ratioToOracle.geomean).toBeCloseTo(Math.sqrt(1.1 * 1.5), 10);
     expect(row.ratioToOracle.p95).toBe(1.5);
     expect(row).toMatchObject({ profile: 'p', recipients: 1000, seeds: 2, lost: 0, failedCalls: { mean: 0 } });
