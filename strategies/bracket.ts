@@ -44,8 +44,12 @@
  *   weighing allows, with lower odds of failure at and below it: on a long send
  *   that is the next batch; on a short one, where one hung call at a size the
  *   network no longer takes would cost a large share of the send, only when
- *   the saving is worth it. At the proven size it cruises, and probes above it
- *   after a few clean batches (memory is a starting point, never a ceiling).
+ *   the saving is worth it. If an earlier send found a limit above it
+ *   (minFailedBatchSize), it cruises under that and probes above it after a few
+ *   clean batches; if not, the proven size is only what an earlier send needed
+ *   (memory is a starting point, never a ceiling) and it keeps growing. Under
+ *   the cold start a proven size counts only with a limit (a weak account):
+ *   it starts there instead of hanging where the last send did.
  * - It never lets the engine's tail rule merge a batch into an untested size.
  * Compared with `adaptive`: no fixed levels, the failure point remembered within
  * a send, random failures told apart from size failures, and early give-up.
@@ -90,6 +94,8 @@ interface State extends Evidence {
   readonly size: number;
   /** What history says one batch at the proven size took: for latency bounds only. */
   readonly remembered?: Sample;
+  /** The smallest size above the proven one that failed on an earlier send (0: none found). */
+  readonly limit: number;
   /** Clean batches since good or bad last changed. */
   readonly streak: number;
   /** The next batch is a check at a third of good, after failures at good. */
@@ -250,9 +256,11 @@ function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext)
   // Success at or above the failure point: the network got better; forget the ceiling.
   let bad = outcome.size >= state.bad ? Infinity : state.bad;
   let badGuessed = bad === Infinity ? false : state.badGuessed;
-  // Reaching the proven size: cruise there as if bracketed just above it, and probe above it sooner than usual.
-  if (state.proven > 0 && outcome.size >= state.proven && state.good < state.proven && !Number.isFinite(bad)) {
-    bad = Math.ceil(outcome.size * PROBE_STEP);
+  // Reaching the proven size with a limit remembered above it: cruise under the limit, and
+  // probe above it sooner than usual (memory is a starting point, never a ceiling). With no
+  // limit remembered, the proven size is only what an earlier send needed: keep growing.
+  if (state.limit > outcome.size && outcome.size >= state.proven && state.good < state.proven && !Number.isFinite(bad)) {
+    bad = state.limit;
     badGuessed = true;
   }
   // A SLOW success is a ceiling of its own: do not grow past it.
@@ -278,14 +286,22 @@ export default defineStrategy<State>({
     const first = seq[Math.min(2, seq.length - 1)]!;
     // The anchor is a call to one recipient: latency(1), the base of the latency line.
     const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs, wins: 1 }] : [];
-    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, checking: false, floor: 1, proven: 0, outage: false, outageSeen: false, quickOk: 0, blip: false, lastBlip: -Infinity };
+    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, checking: false, floor: 1, proven: 0, limit: 0, outage: false, outageSeen: false, quickOk: 0, blip: false, lastBlip: -Infinity };
     const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
-    if (proven <= first) return decide(initial, ctx, 'no history');
+    const failed = ctx.history?.minFailedBatchSize ?? 0;
+    const limit = failed > proven ? failed : 0;
+    // A proven size at or under the cold start, with no limit found above it, says only how
+    // much an earlier send needed (a short list), not what the session takes.
+    if (proven === 0 || (proven <= first && limit === 0)) return decide(initial, ctx, 'no history');
     const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime, wins: 0 } : undefined;
-    // Start at a third of it and grow to it as fast as the cost of a failure allows: on a long
-    // send that is at once, on a short one only when the network confirms it on the way.
-    const state: State = { ...initial, size: Math.max(first, Math.floor(proven / MEMORY_START_DIVISOR)), proven, ...(remembered ? { remembered } : {}) };
-    return decide(state, ctx, `proven ${proven} in history`);
+    // Under the cold start with a limit found just above (a weak account): start there rather
+    // than hang where the last send did. Above: start at a third of it and grow to it as fast as
+    // the cost of a failure allows: on a long send that is at once, on a short one only when
+    // the network confirms it on the way.
+    const size = proven < first ? proven : Math.max(first, Math.floor(proven / MEMORY_START_DIVISOR));
+    const state: State = { ...initial, size, proven, limit, ...(remembered ? { remembered } : {}) };
+    const why = limit > 0 ? `proven ${proven}, failed at ${limit} in history` : `proven ${proven} in history`;
+    return decide(state, ctx, why);
   },
 
   next(state, outcome, ctx) {

@@ -41,6 +41,13 @@ export interface SessionHistoryView {
   readonly successRate: number;
   /** Successful transport calls remembered for this session. */
   readonly totalSuccessfulSends: number;
+  /**
+   * Smallest batch above the proven size that failed on size: the limit an
+   * earlier send ran into; 0 (or absent, from a view built before it existed)
+   * when none was found: then the proven size may be just the most a send
+   * needed, e.g. the length of a short list.
+   */
+  readonly minFailedBatchSize?: number;
 }
 
 /** Why a batch failed, as far as a strategy needs to know. */

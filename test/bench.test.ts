@@ -146,8 +146,24 @@ describe('the suite', () => {
     expect(names).toEqual(expect.arrayContaining(['step-down', 'step-up', 'heavy-tail', 'soft-knee', 'server-rate-limit', 'realistic+memory-3x-high']));
     expect(seedCases().map((c) => c.provenSize)).toEqual([undefined, 4000, 5000]);
     const [fresh, high, low] = memoryCases(profiles['realistic']!, config);
+    // Fresh, correct memory is what a send that found the limit leaves: the capacity proven, one more failed.
+    expect(fresh).toMatchObject({ provenSize: 3000, failedSize: 3001 });
     expect(high!.provenSize).toBe(fresh!.provenSize! * 3);
     expect(low!.provenSize).toBe(Math.round(fresh!.provenSize! / 3));
+    expect(high!.failedSize).toBeUndefined();
+    expect(low!.failedSize).toBeUndefined();
+  });
+
+  it('a weak account with fresh memory of its limit starts at it instead of hanging where its last send did', async () => {
+    const weak = (await defaultSuite(config)).find((c) => c.name === 'expensive-failures+memory')!;
+    expect(weak).toMatchObject({ provenSize: 450, failedSize: 451, coldCase: 'expensive-failures' });
+    const bracket = builtinStrategies.find((s) => s.name === 'bracket')!;
+    const cold = await runOnce(bracket, { ...weak, provenSize: undefined, failedSize: undefined }, 10_000, 1, config);
+    const warm = await runOnce(bracket, weak, 10_000, 1, config);
+    expect(cold.trace.points[0]!.size).toBe(1000);
+    expect(cold.trace.points[0]!.ok).toBe(false);
+    expect(warm.trace.points[0]).toMatchObject({ size: 450, ok: true });
+    expect(warm.completionMs).toBeLessThan(cold.completionMs);
   });
 
   it('loses nobody, for any built-in, on any case', async () => {

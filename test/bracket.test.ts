@@ -16,7 +16,13 @@ const ctx = (over: Partial<StrategyContext> = {}): StrategyContext => ({
   anchorMs: 400,
   ...over,
 });
-const history = (maxProvenBatchSize: number, averageBatchTime = 2000): SessionHistoryView => ({ maxProvenBatchSize, averageBatchTime, successRate: 1, totalSuccessfulSends: 5 });
+const history = (maxProvenBatchSize: number, averageBatchTime = 2000, minFailedBatchSize = 0): SessionHistoryView => ({
+  maxProvenBatchSize,
+  averageBatchTime,
+  successRate: 1,
+  totalSuccessfulSends: 5,
+  minFailedBatchSize,
+});
 /** latency = 400 + 0.8 n, capacity 3000: a typical account. */
 /** latency = 1500 + 0.3 n, capacity 6000: overhead-heavy, so big batches pay. */
 const network6000 = (size: number): BatchOutcome => (size <= 6000 ? { size, durationMs: 1500 + 0.3 * size, ok: true } : { size, durationMs: 5000, ok: false, error: 'timeout' });
@@ -72,7 +78,7 @@ describe('bracket', () => {
   });
 
   it('checks at a third after a failure at a size that worked; rides out an outage one recipient at a time', () => {
-    const start = ctx({ history: history(2000) });
+    const start = ctx({ history: history(2000, 2000, 2200) });
     const cruising = bracket.next(bracket.start(start).state as never, { size: 2000, durationMs: 2000, ok: true }, start);
     expect(cruising.size).toBe(2000);
     const timedOut = bracket.next(cruising.state as never, { size: 2000, durationMs: 5000, ok: false, error: 'timeout' }, start);
@@ -155,12 +161,29 @@ describe('bracket', () => {
     expect(limited.size).toBe(1000);
   });
 
-  it('starts at a third of the proven size, grows to it on a long send and cruises there', () => {
-    const start = ctx({ history: history(6000), anchorMs: 1500 });
+  it('starts at a third of the proven size, grows to it on a long send and cruises under the limit memory found', () => {
+    const start = ctx({ history: history(6000, 3300, 6001), anchorMs: 1500 });
     const steps = drive(5, network6000, start);
     expect(steps.map((s) => s.size)).toEqual([2000, 6000, 6000, 6000, 6000, 6000]);
     const stale = bracket.next(bracket.start(start).state as never, { size: 2000, durationMs: 5000, ok: false, error: 'timeout' }, start);
     expect(stale.size).toBe(Math.floor(2000 / 3));
+  });
+
+  it('with no limit remembered, takes a proven size as what an earlier send needed, not a ceiling', () => {
+    // History says 2000 worked (and nothing failed): the network takes 6000.
+    const start = ctx({ history: history(2000, 2100), anchorMs: 1500 });
+    const sizes = drive(6, network6000, start).map((s) => s.size);
+    expect(Math.max(...sizes)).toBeGreaterThan(2000);
+    // A proven size under the cold start with no limit (a short list) is no history at all.
+    expect(bracket.start(ctx({ history: history(300, 800) })).size).toBe(1000);
+  });
+
+  it('on a weak account whose limit memory found, starts at the proven size under the cold start and stays under the limit', () => {
+    const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 15_000, ok: false, error: 'timeout' });
+    const start = ctx({ history: history(450, 1140, 465), anchorMs: 600, total: 10_000, remaining: 10_000 });
+    const sizes = drive(8, weak, start).map((s) => s.size);
+    expect(sizes[0]).toBe(450);
+    expect(sizes.every((n) => n <= 450)).toBe(true);
   });
 
   it('on a short send, does not bet a hung call on a proven size the network may no longer take', () => {

@@ -181,6 +181,32 @@ describe('KeyvSessionMemory over memory://', () => {
     expect((await memory.load('s2'))?.maxProvenBatchSize).toBe(200);
   });
 
+  it('remembers the smallest size that failed at or above the proven size, apart from it, until one that large works', async () => {
+    const memory = inMemory();
+    // A weak account's first send: 1000 hangs, 333 works, 577 hangs, 409 works, 465 hangs, 427 works.
+    await send(memory, 's1', [fail(1000), ok(333), fail(577), ok(409), fail(465), ok(427)]);
+    let h = (await memory.load('s1'))!;
+    expect(h.maxProvenBatchSize).toBe(427);
+    expect(h.minFailedBatchSize).toBe(465);
+    // A failure below the proven size (a random one) is no limit.
+    await send(memory, 's1', [fail(200), ok(300)]);
+    expect((await memory.load('s1'))!.minFailedBatchSize).toBe(465);
+    // The network got better: 500 works, and the limit is forgotten.
+    await send(memory, 's1', [ok(500)]);
+    h = (await memory.load('s1'))!;
+    expect(h.maxProvenBatchSize).toBe(500);
+    expect(h.minFailedBatchSize).toBe(0);
+  });
+
+  it('reads a history stored before minFailedBatchSize existed as having none', async () => {
+    const keyv = createKeyv('memory://', { namespace: NS, logger: silentLogger });
+    const clock = new FakeClock();
+    const memory = memoryOver(keyv, clock);
+    const old = { sessionId: 's1', maxProvenBatchSize: 3000, lastSuccessfulSend: clock.t, totalSuccessfulSends: 4, totalAttempts: 5, averageBatchTime: 2600, successRate: 0.8 };
+    await keyv.set('s1', old);
+    expect(await memory.load('s1')).toEqual({ ...old, minFailedBatchSize: 0 });
+  });
+
   it('treats a malformed stored value as no history', async () => {
     const { logger, warnings } = captureLogger();
     const keyv = createKeyv('memory://', { namespace: NS, logger });

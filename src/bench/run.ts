@@ -23,6 +23,8 @@ export interface BenchCase {
   readonly profile: SimProfile;
   /** The session's proven batch size before the send (memory), if any. */
   readonly provenSize?: number;
+  /** The smallest size above it that failed on an earlier send (memory of the limit), if any. */
+  readonly failedSize?: number;
   /** For memory cases: the case without memory to compare with. */
   readonly coldCase?: string;
 }
@@ -77,6 +79,7 @@ export async function runOnce(
     if (learns && benchCase.provenSize) {
       const recorder = memory.begin(SESSION, null);
       recorder.record({ size: benchCase.provenSize, durationMs: network.baseLatencyMs(benchCase.provenSize), ok: true, sizeRelated: true });
+      if (benchCase.failedSize) recorder.record({ size: benchCase.failedSize, durationMs: config.batchTimeoutMs, ok: false, sizeRelated: true });
       await recorder.flush();
     }
     const chosen = contender === ORACLE ? oracle(network, clock, config) : contender;

@@ -1,7 +1,8 @@
 /**
  * The benchmark's cases: every network profile in test/profiles (a cold start
- * each), the seed's three scenarios, and session-memory cases on the built-in
- * `realistic` profile (cold, memory fresh and correct, 3x too high, 3x too low).
+ * each), the seed's three scenarios, session-memory cases on the built-in
+ * `realistic` profile (cold, memory fresh and correct, 3x too high, 3x too low),
+ * and fresh, correct memory on the weak account (`expensive-failures`).
  */
 import { readdir } from 'node:fs/promises';
 import { VirtualClock } from '../clock.js';
@@ -19,6 +20,12 @@ export const SUITE_DIR = new URL('../../test/profiles/', import.meta.url);
  */
 export const MEMORY_BASE = 'realistic';
 
+/**
+ * A weak account (capacity 450, failures hang) with fresh, correct memory: the
+ * send after one that found the limit should not pay for its hung calls again.
+ */
+export const WEAK_MEMORY_BASE = 'expensive-failures';
+
 export async function suiteProfiles(): Promise<SimProfile[]> {
   const files = (await readdir(SUITE_DIR)).filter((f) => f.endsWith('.json')).sort();
   return Promise.all(files.map((f) => loadProfile(new URL(f, SUITE_DIR).pathname)));
@@ -34,11 +41,31 @@ export function correctProvenSize(profile: SimProfile, config: SmartSendConfig):
   return bestSize(network, config, 0).size;
 }
 
+/**
+ * `base` with fresh, correct memory, as a send that found the limit leaves it:
+ * what the oracle would send at the start proven, and one more than the
+ * capacity failed (when the capacity is finite).
+ */
+export function freshMemoryCase(base: SimProfile, config: SmartSendConfig): BenchCase {
+  const right = correctProvenSize(base, config);
+  const capacity = new SimulatedNetwork({ profile: base, clock: new VirtualClock(0) }).capacityAt(0);
+  const limit = Number.isFinite(capacity) && capacity >= right ? { failedSize: capacity + 1 } : {};
+  const failed = 'failedSize' in limit ? `, failed at ${limit.failedSize}` : '';
+  return {
+    name: `${base.name}+memory`,
+    description: `${base.name} with fresh, correct memory (proven ${right}${failed})`,
+    profile: base,
+    provenSize: right,
+    ...limit,
+    coldCase: base.name,
+  };
+}
+
 export function memoryCases(base: SimProfile, config: SmartSendConfig): BenchCase[] {
   const right = correctProvenSize(base, config);
   const cold = base.name;
   return [
-    { name: `${cold}+memory`, description: `${cold} with fresh, correct memory (proven ${right})`, profile: base, provenSize: right, coldCase: cold },
+    freshMemoryCase(base, config),
     { name: `${cold}+memory-3x-high`, description: `${cold} with stale memory 3x too high (proven ${right * 3})`, profile: base, provenSize: right * 3, coldCase: cold },
     {
       name: `${cold}+memory-3x-low`,
@@ -69,5 +96,6 @@ export async function defaultSuite(config: SmartSendConfig, extra: readonly SimP
   for (const p of extra) byName.set(p.name, p);
   const cases = [...byName.values()].map(coldCase);
   const base = byName.get(MEMORY_BASE);
-  return [...cases, ...seedCases(), ...(base ? memoryCases(base, config) : [])];
+  const weak = byName.get(WEAK_MEMORY_BASE);
+  return [...cases, ...seedCases(), ...(base ? memoryCases(base, config) : []), ...(weak ? [freshMemoryCase(weak, config)] : [])];
 }

@@ -18,6 +18,14 @@ export interface SessionBatchHistory {
   readonly averageBatchTime: number;
   /** totalSuccessfulSends / totalAttempts. */
   readonly successRate: number;
+  /**
+   * Smallest batch above the proven size that failed on size, 0 when none: the
+   * limit a send ran into, kept apart from what succeeded. Without it a proven
+   * size cannot tell "the most this session takes" from "the most it was sent"
+   * (a short list proves only its own length). Cleared when a batch at or above
+   * it succeeds. Stored entries from before it existed read as 0.
+   */
+  readonly minFailedBatchSize: number;
 }
 
 /** One transport call, as memory needs it. */
@@ -49,6 +57,7 @@ export function emptyHistory(sessionId: string, now: number): SessionBatchHistor
     totalAttempts: 0,
     averageBatchTime: 0,
     successRate: 1,
+    minFailedBatchSize: 0,
   };
 }
 
@@ -60,6 +69,8 @@ export function isExpired(history: SessionBatchHistory, now: number, ttlMs: numb
 /**
  * Applies one batch to the history.
  * - A success raises maxProvenBatchSize; a failure never raises it.
+ * - A size-related failure at or above the proven size is a limit found:
+ *   minFailedBatchSize keeps the smallest; a success at or above it clears it.
  * - A size-related failure at or above the proven size marks a downgrade: the
  *   next success in this send sets the proven size to its own size, and later
  *   successes raise it again as usual. So after the send the proven size is the
@@ -77,10 +88,15 @@ export function recordBatch(
   const totalAttempts = previous.totalAttempts + 1;
   if (!batch.ok) {
     const totalSuccessfulSends = previous.totalSuccessfulSends;
-    const marks =
-      batch.sizeRelated && previous.maxProvenBatchSize > 0 && batch.size >= previous.maxProvenBatchSize;
+    const atOrAbove = batch.sizeRelated && batch.size >= previous.maxProvenBatchSize;
+    const marks = atOrAbove && previous.maxProvenBatchSize > 0;
+    const minFailedBatchSize = atOrAbove
+      ? previous.minFailedBatchSize > 0
+        ? Math.min(previous.minFailedBatchSize, batch.size)
+        : batch.size
+      : previous.minFailedBatchSize;
     return {
-      history: { ...previous, totalAttempts, successRate: totalSuccessfulSends / totalAttempts },
+      history: { ...previous, totalAttempts, successRate: totalSuccessfulSends / totalAttempts, minFailedBatchSize },
       learning: marks ? { downgradePending: true } : learning,
     };
   }
@@ -92,10 +108,12 @@ export function recordBatch(
     previous.totalSuccessfulSends === 0
       ? batch.durationMs
       : previous.averageBatchTime * 0.8 + batch.durationMs * 0.2;
+  const cleared = previous.minFailedBatchSize > 0 && batch.size >= previous.minFailedBatchSize;
   return {
     history: {
       ...previous,
       maxProvenBatchSize,
+      minFailedBatchSize: cleared ? 0 : previous.minFailedBatchSize,
       lastSuccessfulSend: now,
       totalSuccessfulSends,
       totalAttempts,
@@ -106,14 +124,18 @@ export function recordBatch(
   };
 }
 
-/** Checks a value read from a store; anything else is treated as no history. */
-export function isSessionBatchHistory(value: unknown): value is SessionBatchHistory {
-  if (typeof value !== 'object' || value === null) return false;
+/**
+ * A value read from a store as history, or null when it is not one (treated as
+ * no history). Entries written before minFailedBatchSize existed read as 0.
+ */
+export function parseSessionBatchHistory(value: unknown): SessionBatchHistory | null {
+  if (typeof value !== 'object' || value === null) return null;
   const v = value as Record<string, unknown>;
-  return (
+  const valid =
     typeof v.sessionId === 'string' &&
     ['maxProvenBatchSize', 'lastSuccessfulSend', 'totalSuccessfulSends', 'totalAttempts', 'averageBatchTime', 'successRate'].every(
       (k) => typeof v[k] === 'number' && Number.isFinite(v[k]),
-    )
-  );
+    ) &&
+    (v.minFailedBatchSize === undefined || (typeof v.minFailedBatchSize === 'number' && Number.isFinite(v.minFailedBatchSize)));
+  return valid ? ({ minFailedBatchSize: 0, ...v } as unknown as SessionBatchHistory) : null;
 }

@@ -9,7 +9,7 @@ import {
   emptyHistory,
   freshSendLearning,
   isExpired,
-  isSessionBatchHistory,
+  parseSessionBatchHistory,
   recordBatch,
   type BatchRecord,
   type SendLearning,
@@ -122,9 +122,10 @@ export class KeyvSessionMemory implements SessionMemory {
 
   /** @internal The stored, valid, unexpired history; throws on store failure or timeout. */
   async read(sessionId: string, operation: string): Promise<SessionBatchHistory | null> {
-    const value: unknown = await this.op(this.keyv.get(sessionId), operation);
-    if (value === undefined || value === null) return null;
-    if (!isSessionBatchHistory(value) || value.sessionId !== sessionId) {
+    const stored: unknown = await this.op(this.keyv.get(sessionId), operation);
+    if (stored === undefined || stored === null) return null;
+    const value = parseSessionBatchHistory(stored);
+    if (!value || value.sessionId !== sessionId) {
       this.logger.warn({ sessionId }, 'ignoring malformed session history in store');
       return null;
     }
