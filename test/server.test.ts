@@ -15,6 +15,7 @@ import { run as runCli } from '../src/cli/send.js';
 import { ErrorInfoSchema } from '../clients/typescript/src/gen/google/rpc/error_details_pb.js';
 import { StoryService, type SendStoryResponse } from '../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
 import type { SimulatedNetwork } from '../src/sim/network.js';
+import { historyToProto } from '../src/server/translate.js';
 import { startTestServer, type TestServer } from './support/storycast-server.js';
 import { numbers } from './support/scripted-transport.js';
 
@@ -49,6 +50,13 @@ function collect(call: grpc.ClientReadableStream<Loose>): Promise<{ events: Loos
 }
 
 const text = { text: { text: 'Hello from the test' } };
+
+describe('historyToProto', () => {
+  it('carries the limit a send found, apart from the proven size', () => {
+    const history = { sessionId: 'weak', maxProvenBatchSize: 427, lastSuccessfulSend: 1_000_000, totalSuccessfulSends: 3, totalAttempts: 6, averageBatchTime: 1100, successRate: 0.5, minFailedBatchSize: 465 };
+    expect(historyToProto(history, 3_600_000)).toMatchObject({ sessionId: 'weak', maxProvenBatchSize: 427, minFailedBatchSize: 465 });
+  });
+});
 
 describe('StoryService over gRPC (@grpc/grpc-js)', () => {
   let t: TestServer;
@@ -132,7 +140,7 @@ describe('StoryService over gRPC (@grpc/grpc-js)', () => {
     await collect(client.sendStory({ sessionId: 'learner', story: text, recipients: numbers(5101) }));
     const got = await unary(client, 'getSessionLearning', { sessionId: 'learner' });
     expect(got.found).toBe(true);
-    expect(got.history).toMatchObject({ sessionId: 'learner', maxProvenBatchSize: 4000, totalSuccessfulSends: '3', totalAttempts: '3', successRate: 1 });
+    expect(got.history).toMatchObject({ sessionId: 'learner', maxProvenBatchSize: 4000, totalSuccessfulSends: '3', totalAttempts: '3', successRate: 1, minFailedBatchSize: 0 });
     expect(Number(got.history.expireTime.seconds) - Number(got.history.lastSuccessfulSend.seconds)).toBe(24 * 3600);
     expect(await unary(client, 'resetSessionLearning', { sessionId: 'learner' })).toEqual({ existed: true });
     expect(await unary(client, 'getSessionLearning', { sessionId: 'learner' })).toMatchObject({ found: false });

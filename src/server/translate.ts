@@ -128,6 +128,7 @@ export function historyToProto(history: SessionBatchHistory, ttlMs: number): Ses
     totalAttempts: BigInt(history.totalAttempts),
     averageBatchTimeMs: history.averageBatchTime,
     successRate: history.successRate,
+    minFailedBatchSize: history.minFailedBatchSize,
   });
 }
 

@@ -1470,9 +1470,13 @@ type SessionHistory struct {
 	// Moving average of successful batch durations, in milliseconds.
 	AverageBatchTimeMs float64 `protobuf:"fixed64,7,opt,name=average_batch_time_ms,json=averageBatchTimeMs,proto3" json:"average_batch_time_ms,omitempty"`
 	// total_successful_sends / total_attempts, from 0 to 1.
-	SuccessRate   float64 `protobuf:"fixed64,8,opt,name=success_rate,json=successRate,proto3" json:"success_rate,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SuccessRate float64 `protobuf:"fixed64,8,opt,name=success_rate,json=successRate,proto3" json:"success_rate,omitempty"`
+	// The smallest batch size above the proven one that failed on size: the limit
+	// an earlier send ran into. 0 when none was found (the proven size may then be
+	// just the most a send needed). Cleared when a batch that large succeeds.
+	MinFailedBatchSize uint32 `protobuf:"varint,9,opt,name=min_failed_batch_size,json=minFailedBatchSize,proto3" json:"min_failed_batch_size,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *SessionHistory) Reset() {
@@ -1557,6 +1561,13 @@ func (x *SessionHistory) GetAverageBatchTimeMs() float64 {
 func (x *SessionHistory) GetSuccessRate() float64 {
 	if x != nil {
 		return x.SuccessRate
+	}
+	return 0
+}
+
+func (x *SessionHistory) GetMinFailedBatchSize() uint32 {
+	if x != nil {
+		return x.MinFailedBatchSize
 	}
 	return 0
 }
@@ -1919,7 +1930,7 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"j\n" +
 	"\x1aGetSessionLearningResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x126\n" +
-	"\ahistory\x18\x02 \x01(\v2\x1c.storycast.v1.SessionHistoryR\ahistory\"\xa0\x03\n" +
+	"\ahistory\x18\x02 \x01(\v2\x1c.storycast.v1.SessionHistoryR\ahistory\"\xd3\x03\n" +
 	"\x0eSessionHistory\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x121\n" +
@@ -1930,7 +1941,8 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\x16total_successful_sends\x18\x05 \x01(\x04R\x14totalSuccessfulSends\x12%\n" +
 	"\x0etotal_attempts\x18\x06 \x01(\x04R\rtotalAttempts\x121\n" +
 	"\x15average_batch_time_ms\x18\a \x01(\x01R\x12averageBatchTimeMs\x12!\n" +
-	"\fsuccess_rate\x18\b \x01(\x01R\vsuccessRate\"<\n" +
+	"\fsuccess_rate\x18\b \x01(\x01R\vsuccessRate\x121\n" +
+	"\x15min_failed_batch_size\x18\t \x01(\rR\x12minFailedBatchSize\"<\n" +
 	"\x1bResetSessionLearningRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"8\n" +
