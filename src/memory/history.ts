@@ -19,8 +19,8 @@ export interface SessionBatchHistory {
   /** totalSuccessfulSends / totalAttempts. */
   readonly successRate: number;
   /**
-   * Smallest batch above the proven size that failed on size, 0 when none: the
-   * limit a send ran into, kept apart from what succeeded. Without it a proven
+   * Smallest batch that failed on size at or above the proven size of its time,
+   * 0 when none: the limit a send ran into, kept apart from what succeeded. Without it a proven
    * size cannot tell "the most this session takes" from "the most it was sent"
    * (a short list proves only its own length). Cleared when a batch at or above
    * it succeeds. Stored entries from before it existed read as 0.
