@@ -7,6 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import { VirtualClock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
+import { capacityAt } from '../sim/model.js';
 import { SimulatedNetwork } from '../sim/network.js';
 import { builtinProfiles, loadProfile, type SimProfile } from '../sim/profile.js';
 import { bestSize } from './baselines.js';
@@ -48,7 +49,7 @@ export function correctProvenSize(profile: SimProfile, config: SmartSendConfig):
  */
 export function freshMemoryCase(base: SimProfile, config: SmartSendConfig): BenchCase {
   const right = correctProvenSize(base, config);
-  const capacity = new SimulatedNetwork({ profile: base, clock: new VirtualClock(0) }).capacityAt(0);
+  const capacity = capacityAt(base, 0);
   const limit = Number.isFinite(capacity) && capacity >= right ? { failedSize: capacity + 1 } : {};
   const failed = 'failedSize' in limit ? `, failed at ${limit.failedSize}` : '';
   return {
