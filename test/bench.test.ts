@@ -213,6 +213,24 @@ describe('npm run bench', () => {
     expect(bracketRun).toMatch(/^ +0\.0 +1 +anchor/m);
   });
 
+  it('--case narrows the suite to the named cases, and names the cases it has when given one it does not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'storycast-bench-'));
+    try {
+      const root = new URL('..', import.meta.url).pathname;
+      const tsx = join(root, 'node_modules/.bin/tsx');
+      const args = ['src/cli/bench.ts', '--case', 'step-down', '--case', 'realistic+memory', '--recipients', '300', '--seeds', '1', '--strategy', 'bracket', '--json', join(dir, 'out.json')];
+      const { stdout } = await promisify(execFile)(tsx, args, { cwd: root, timeout: 60_000 });
+      expect(stdout).toMatch(/^6 runs \(2 cases x 1 sizes x 1 seeds x 3 contenders\)/m);
+      const json = JSON.parse(await readFile(join(dir, 'out.json'), 'utf8')) as { rows: { profile: string }[] };
+      expect([...new Set(json.rows.map((r) => r.profile))].sort()).toEqual(['realistic+memory', 'step-down']);
+      const error = await promisify(execFile)(tsx, ['src/cli/bench.ts', '--case', 'nope'], { cwd: root, timeout: 60_000 }).catch((e: unknown) => e);
+      expect((error as { code: number }).code).toBe(1);
+      expect((error as { stderr: string }).stderr).toMatch(/--case "nope": no such case \(have: .*step-down/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--trace names the cases it has when given one it does not', async () => {
     const root = new URL('..', import.meta.url).pathname;
     const error = await promisify(execFile)(join(root, 'node_modules/.bin/tsx'), ['src/cli/bench.ts', '--trace', 'nope'], { cwd: root, timeout: 60_000 }).catch((e: unknown) => e);

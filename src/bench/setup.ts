@@ -17,6 +17,8 @@ export interface BenchInputs {
   readonly profileFiles: readonly string[];
   readonly recipients: readonly number[];
   readonly seeds: readonly number[];
+  /** Case names to run; empty or absent for the whole suite. */
+  readonly cases?: readonly string[];
 }
 
 export interface ResolvedBench {
@@ -37,7 +39,12 @@ export async function resolveBench(inputs: BenchInputs): Promise<ResolvedBench> 
     return s;
   });
   const extra = await Promise.all(inputs.profileFiles.map((file) => loadProfile(file)));
-  const cases = await defaultSuite(config.smartSend, extra);
+  const suite = await defaultSuite(config.smartSend, extra);
+  const wanted = inputs.cases ?? [];
+  for (const name of wanted) {
+    if (!suite.some((c) => c.name === name)) throw new Error(`--case "${name}": no such case (have: ${suite.map((c) => c.name).join(', ')})`);
+  }
+  const cases = wanted.length > 0 ? suite.filter((c) => wanted.includes(c.name)) : suite;
   const builtinNames = builtinStrategies.map((s) => s.name).filter((n) => strategies.some((s) => s.name === n));
   return { config: config.smartSend, cases, strategies, contenders: [ORACLE, fixed, ...strategies], builtinNames };
 }

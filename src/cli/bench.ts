@@ -24,6 +24,7 @@ suite (test/profiles, the seed scenarios, memory cases), in virtual time.
   --recipients LIST   list sizes, comma-separated (default 1000,10000,100000)
   --seeds N           seeds per case, 1..N (default 5)
   --strategy NAME     only this strategy (repeatable; baselines always run)
+  --case NAME         only this case of the suite (repeatable)
   --profile FILE      add a network profile (simulated transport schema; repeatable;
                       replaces a suite profile of the same name)
   --json FILE         write every row and the targets as JSON
@@ -52,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
       seeds: { type: 'string', default: '5' },
       strategy: { type: 'string', multiple: true },
       profile: { type: 'string', multiple: true },
+      case: { type: 'string', multiple: true },
       json: { type: 'string' },
       chart: { type: 'string' },
       'chart-profile': { type: 'string', default: 'step-down' },
@@ -72,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
     profileFiles: values.profile ?? [],
     recipients,
     seeds: Array.from({ length: seedCount! }, (_, i) => i + 1),
+    cases: values.case ?? [],
   };
   // Resolved here too, so a bad strategy name or profile fails before any worker starts.
   const { cases, contenders, strategies, builtinNames, config } = await resolveBench(inputs);
