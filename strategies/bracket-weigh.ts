@@ -34,6 +34,12 @@ export interface Evidence {
    * they hang until given up on. Undefined until something failed.
    */
   readonly failCost?: number;
+  /**
+   * How likely `bad` is a real ceiling: 1 when sizes failed there on size; below 1
+   * when its one failure was a hang at a size that had worked (random, or the
+   * capacity fell), from how such failures turned out earlier in the send.
+   */
+  readonly ceilingOdds: number;
 }
 
 /** What a failed try at n would cost: as much as failures have cost so far, at most the give-up time. */
@@ -57,7 +63,12 @@ export function failureOdds(size: number, state: Evidence, ctx: StrategyContext)
   const fromWins = wins > 0 ? 1 / (wins + 2) : undefined;
   if (Number.isFinite(state.bad) && !state.badGuessed) {
     // The capacity lies somewhere between good and bad; taken as log-uniform there.
-    const between = size >= state.bad || state.good === 0 ? 0.9 : Math.max(0.05, Math.log(size / state.good) / Math.log(state.bad / state.good));
+    const between =
+      state.good === 0 || size > state.bad
+        ? 0.9
+        : size === state.bad
+          ? Math.min(0.9, state.ceilingOdds)
+          : state.ceilingOdds * Math.max(0.05, Math.log(size / state.good) / Math.log(state.bad / state.good));
     // Both are evidence: the wins that the size worked, the failure that the network may have moved since.
     return fromWins === undefined ? between : (fromWins + between) / 2;
   }
@@ -99,9 +110,10 @@ export function bracketTry(state: Evidence, ctx: StrategyContext): number | unde
   const { good, bad } = state;
   let best: number | undefined;
   let bestGain = 0;
-  for (let k = 1; k < BRACKET_STEPS; k++) {
+  for (let k = 1; k <= BRACKET_STEPS; k++) {
     const to = Math.round(good * (bad / good) ** (k / BRACKET_STEPS));
-    if (to <= good || to >= bad) continue;
+    // The failed size itself is worth retrying when its failure may have been random.
+    if (to <= good || to > bad || (to === bad && state.ceilingOdds >= 1)) continue;
     const gain = expectedGain(good, to, state, ctx);
     if (gain === undefined) return Math.round(Math.sqrt(good * bad));
     if (gain > bestGain) [best, bestGain] = [to, gain];

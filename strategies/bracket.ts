@@ -11,15 +11,21 @@
  *   expected gain (the capacity taken as log-uniform between them) until none
  *   is worth a failure, then cruises at good; every PROBE_EVERY clean batches
  *   (fewer where failures are cheap) it probes a little above, so a network
- *   that got faster is noticed.
+ *   that got faster is noticed. Each probe in a row that fails doubles the wait
+ *   for the next (up to 2^MAX_PROBE_BACKOFF): a ceiling that holds stops
+ *   costing a failed call every few dozen batches.
  * - A failure at or below `good` may be random (a tail latency, a blip), a
  *   capacity that fell or an outage: it checks at a third (retrying the same
  *   size would send the same recipients into the same failure, and each failure
  *   costs them one of their attempts). If that works it brackets again
- *   between the check and the failed size: sizes that worked many times keep low
- *   odds of failing (Laplace: 1/(wins+2), each failure halving the wins above
- *   it), so after a random failure it climbs straight back, and after a few
- *   failures in a row it follows a drifting capacity down. A fast error (not a
+ *   between the check and the failed size, the failed size included: after a
+ *   hang, the odds that the capacity really fell come from how such hangs turned
+ *   out earlier in the send (Laplace: half and half at first; one that worked
+ *   again was random, one followed by more failures was not). If the failed
+ *   size works again, the ceiling found before it stands; sizes that worked
+ *   many times keep low odds of failing (1/(wins+2), each failure halving the
+ *   wins above it), and after a few failures in a row it follows a drifting
+ *   capacity down. A fast error (not a
  *   hang) after a clean run is a blip: if the check works it goes straight back;
  *   a second one within BLIP_SPACING batches is about size after all. If the
  *   check fails too with a timeout, the capacity fell: it goes on down by
@@ -46,7 +52,7 @@
  *   network no longer takes would cost a large share of the send, only when
  *   the saving is worth it. If an earlier send found a limit above it
  *   (minFailedBatchSize), it cruises under that and probes above it after a few
- *   clean batches; if not, the proven size is only what an earlier send needed
+ *   clean batches (a probe that fails there confirms the limit); if not, the proven size is only what an earlier send needed
  *   (memory is a starting point, never a ceiling) and it keeps growing. Under
  *   the cold start a proven size counts only with a limit (a weak account):
  *   it starts there instead of hanging where the last send did.
@@ -72,6 +78,8 @@ export const PROBE_STEP = 1.1;
 /** A probe's odds of failing: after a streak of clean batches, the last failure says little about now. */
 export const PROBE_ODDS = 0.5;
 export const MIN_PROBE_EVERY = 4;
+/** Each probe that failed in a row doubles the wait for the next, up to 2^this: a static ceiling stops costing a hung call every few dozen batches. */
+export const MAX_PROBE_BACKOFF = 3;
 /**
  * Before any batch the per-recipient cost is unknown: the engine gives up on the
  * first one as if each recipient cost up to this much (above the ~0.2 to ~2 ms
@@ -113,8 +121,18 @@ interface State extends Evidence {
    * if the check works, size was not the cause, and it goes back to `good`.
    */
   readonly blip: boolean;
+  /** The failure being checked was a hang (random or a capacity that fell); two fast errors in a row are about size. */
+  readonly hung: boolean;
   /** batchesSent when it last went back after a blip: a second fast error soon after is about size after all. */
   readonly lastBlip: number;
+  /** While `bad` may be random (ceilingOdds < 1): the ceiling before it, restored if `bad` works again. */
+  readonly shadowBad: number;
+  /** Failures at a size that had worked, in this send: later shown random (it worked again) or real (more failed). */
+  readonly randoms: number;
+  readonly drops: number;
+  /** The next batch is a probe above good; and how many probes in a row failed (each doubles the wait for the next). */
+  readonly probing: boolean;
+  readonly failedProbes: number;
 }
 
 function decide(state: State, ctx: StrategyContext, why: string): { state: State; size: number; reason: string; timeoutMs?: number } {
@@ -122,10 +140,11 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   const tolerance = good > 0 && ctx.remaining / good > 20 ? TOLERANCE_LONG : TOLERANCE_SHORT;
   // Where failures are cheap (rejected fast), probing often costs little and notices a network that got better sooner.
   const cheapness = Math.min(1, (state.failCost ?? GIVE_UP_FACTOR) / GIVE_UP_FACTOR);
-  const probeEvery = Math.max(MIN_PROBE_EVERY, Math.ceil((state.badGuessed ? PROBE_FROM_MEMORY : PROBE_EVERY) * cheapness));
+  const probeEvery = Math.max(MIN_PROBE_EVERY, Math.ceil((state.badGuessed ? PROBE_FROM_MEMORY : PROBE_EVERY) * cheapness)) * 2 ** Math.min(state.failedProbes, MAX_PROBE_BACKOFF);
   let size: number;
   let how: string;
   let tryAt: number | undefined;
+  let probing = false;
   if (state.outage) {
     // Every call that fails costs its recipients an attempt: during an outage, risk one at a time.
     size = 1;
@@ -142,11 +161,12 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   } else if (good === 0) {
     size = state.size;
     how = `nothing has worked yet below ${bad}`;
-  } else if (bad / good > tolerance && !state.badGuessed && (tryAt = bracketTry(state, ctx)) !== undefined) {
+  } else if ((bad / good > tolerance || state.ceilingOdds < 1) && !state.badGuessed && (tryAt = bracketTry(state, ctx)) !== undefined) {
     size = tryAt;
     how = `bracketing between ${good} and ${bad}`;
   } else if (state.streak >= probeEvery && worthTrying(good, Math.ceil(good * PROBE_STEP), state, ctx, PROBE_ODDS)) {
     size = Math.ceil(good * PROBE_STEP);
+    probing = true;
     how = `probing above ${good} after ${state.streak} clean batches`;
   } else {
     size = good;
@@ -171,7 +191,7 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
       ? // Only the anchor is known: its round trip plus the most a recipient is likely to cost.
         giveUpAfter(state.samples[0]!.ms + MAX_MS_PER_RECIPIENT * sent)
       : giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
-  const next = { ...state, size };
+  const next = { ...state, size, probing };
   const reason = `${why}: ${how} -> ${size}`;
   return giveUp === undefined ? { state: next, size, reason } : { state: next, size, reason, timeoutMs: Math.round(giveUp) };
 }
@@ -186,7 +206,8 @@ function afterFailure(prior: State, outcome: BatchOutcome, ctx: StrategyContext)
   // A fast error at a size that worked says nothing about size (a blip, an outage); a timeout there may.
   const sizeRelated = outcome.error === 'timeout' || outcome.size > prior.good;
   const samples = sizeRelated ? discountWins(prior.samples, outcome.size) : prior.samples;
-  const state = { ...prior, samples, ...(failCost === undefined ? {} : { failCost }) };
+  const failedProbes = prior.probing ? prior.failedProbes + 1 : prior.failedProbes;
+  const state = { ...prior, samples, failedProbes, ...(failCost === undefined ? {} : { failCost }) };
   if (state.outage || (state.checking && outcome.error !== 'timeout')) {
     return [{ ...state, outage: true, outageSeen: state.outageSeen || state.outage, checking: false, blip: true }, `${what}${state.outage ? '' : ' too, and fast'}: an outage, not a size`];
   }
@@ -197,14 +218,17 @@ function afterFailure(prior: State, outcome: BatchOutcome, ctx: StrategyContext)
     return [{ ...state, size, bad: outcome.size, badGuessed: false, streak: 0 }, `${what} before anything worked`];
   }
   if (outcome.size > state.good) {
-    return [{ ...state, bad: Math.min(outcome.size, state.badGuessed ? Infinity : state.bad), badGuessed: false, streak: 0, checking: false }, `${what}, above the last good ${state.good}`];
+    // While the ceiling may have been random, a failure under it says the capacity did fall.
+    const doubt = state.ceilingOdds < 1 && outcome.size <= state.bad ? { ceilingOdds: 1, shadowBad: Infinity, drops: state.drops + 1 } : {};
+    // Above a limit remembered from an earlier send, a failure says the limit still holds.
+    return [{ ...state, ...doubt, bad: Math.min(outcome.size, state.bad), badGuessed: false, streak: 0, checking: false }, `${what}, above the last good ${state.good}`];
   }
   if (!state.checking) {
     // A random failure, a capacity that fell, or an outage: a check well below tells them apart.
     // (Retrying at the same size would send the same recipients into the same failure.)
     // A fast error is a blip unless one was just seen: twice in a few batches is about size.
     const blip = outcome.error !== 'timeout' && ctx.batchesSent - state.lastBlip > BLIP_SPACING;
-    return [{ ...state, checking: true, blip }, `${what} at a size that worked: random, the capacity fell, or an outage`];
+    return [{ ...state, checking: true, blip, hung: outcome.error === 'timeout' }, `${what} at a size that worked: random, the capacity fell, or an outage`];
   }
   return [capacityFell(state, outcome.size), `${what} too: the capacity fell`];
 }
@@ -224,6 +248,10 @@ function capacityFell(state: State, failed: number): State {
     outageSeen: false,
     quickOk: 0,
     blip: false,
+    ceilingOdds: 1,
+    shadowBad: Infinity,
+    // A new regime: what probes found above the old capacity says nothing of the new one.
+    failedProbes: 0,
   };
 }
 
@@ -244,17 +272,33 @@ function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext)
     return [{ ...state, samples, checking: false, blip: false, outageSeen: false, quickOk: 0, lastBlip: ctx.batchesSent }, `${outcome.size} ok after a fast error at ${state.good}: a blip, back to it`];
   }
   if (state.checking) {
-    // The check worked but the size above it just failed: the capacity may be
-    // drifting down. Bracket again between the two; if it was a random failure, the
-    // bisection climbs back in a few clean batches.
+    // The check worked but the size above it just failed: random, or the capacity
+    // fell. Bracket again between the two, the failed size included, with odds from
+    // how such failures turned out so far in this send (Laplace: half and half at first).
+    const odds = (state.drops + 1) / (state.drops + state.randoms + 2);
+    const doubted = state.ceilingOdds < 1;
     return [
-      { ...state, good: outcome.size, bad: Math.min(state.bad, state.good), badGuessed: false, samples, streak: 0, checking: false },
+      {
+        ...state,
+        good: outcome.size,
+        bad: Math.min(state.bad, state.good),
+        badGuessed: false,
+        samples,
+        streak: 0,
+        checking: false,
+        ceilingOdds: state.hung && state.good < state.bad ? odds : 1,
+        shadowBad: doubted ? state.shadowBad : state.badGuessed ? Infinity : state.bad,
+        drops: doubted ? state.drops + 1 : state.drops,
+      },
       `${outcome.size} ok after a failure at ${state.good}`,
     ];
   }
   const raised = outcome.size > state.good;
-  // Success at or above the failure point: the network got better; forget the ceiling.
-  let bad = outcome.size >= state.bad ? Infinity : state.bad;
+  // Success at or above the failure point: the network got better, or the failure was
+  // random (then the ceiling found before it stands); forget that ceiling.
+  const random = state.ceilingOdds < 1 && outcome.size >= state.bad;
+  const above = random ? state.shadowBad : state.bad;
+  let bad = outcome.size >= above ? Infinity : above;
   let badGuessed = bad === Infinity ? false : state.badGuessed;
   // Reaching the proven size with a limit remembered above it: cruise under the limit, and
   // probe above it sooner than usual (memory is a starting point, never a ceiling). With no
@@ -269,8 +313,18 @@ function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext)
     badGuessed = false;
   }
   return [
-    { ...state, good: Math.max(state.good, outcome.size), bad, badGuessed, samples, streak: raised ? 0 : state.streak + 1, checking: false },
-    `${outcome.size} ok in ${Math.round(outcome.durationMs)} ms`,
+    {
+      ...state,
+      good: Math.max(state.good, outcome.size),
+      bad,
+      badGuessed,
+      samples,
+      streak: raised ? 0 : state.streak + 1,
+      checking: false,
+      ...(random ? { ceilingOdds: 1, shadowBad: Infinity, randoms: state.randoms + 1 } : {}),
+      ...(state.probing ? { failedProbes: 0 } : {}),
+    },
+    `${outcome.size} ok in ${Math.round(outcome.durationMs)} ms${random ? `: the failure at ${state.bad} was random` : ''}`,
   ];
 }
 
@@ -286,7 +340,7 @@ export default defineStrategy<State>({
     const first = seq[Math.min(2, seq.length - 1)]!;
     // The anchor is a call to one recipient: latency(1), the base of the latency line.
     const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs, wins: 1 }] : [];
-    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, checking: false, floor: 1, proven: 0, limit: 0, outage: false, outageSeen: false, quickOk: 0, blip: false, lastBlip: -Infinity };
+    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, checking: false, floor: 1, proven: 0, limit: 0, outage: false, outageSeen: false, quickOk: 0, blip: false, hung: false, lastBlip: -Infinity, ceilingOdds: 1, shadowBad: Infinity, randoms: 0, drops: 0, probing: false, failedProbes: 0 };
     const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
     const failed = ctx.history?.minFailedBatchSize ?? 0;
     const limit = failed > proven ? failed : 0;

@@ -142,6 +142,42 @@ describe('bracket', () => {
     expect(Math.max(...after)).toBeGreaterThanOrEqual(cruise * 0.9);
   });
 
+  it('after a hang at a size that worked and a check that passes, tries that size again: random if it works, a ceiling if not', () => {
+    const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' });
+    const start = ctx({ history: history(450, 1140, 451), anchorMs: 600 });
+    const steps = drive(40, weak, start);
+    expect(steps.at(-1)!.size).toBe(450);
+    // A random hang at 450, which worked dozens of times; the check at a third works.
+    const hung = bracket.next(steps.at(-1)!.state as never, { size: 450, durationMs: 1800, ok: false, error: 'timeout' }, start);
+    expect(hung.size).toBe(150);
+    const checked = bracket.next(hung.state as never, weak(150), start);
+    expect(checked.size).toBe(450);
+    // It works: the failure was random, and the ceiling found before it (above 450) still stands.
+    const random = bracket.next(checked.state as never, weak(450), start);
+    expect(random.reason).toContain('random');
+    let step = random;
+    for (let i = 0; i < 8; i++) {
+      expect(step.size).toBe(450);
+      step = bracket.next(step.state as never, weak(step.size), start);
+    }
+    // Had it failed again, the capacity fell: it brackets below it instead of trying it a third time.
+    const again = bracket.next(checked.state as never, { size: 450, durationMs: 1800, ok: false, error: 'timeout' }, start);
+    expect(again.size).toBeGreaterThan(150);
+    expect(again.size).toBeLessThan(450);
+  });
+
+  it('keeps a remembered limit when a probe above it fails, and waits twice as long after each failed probe', () => {
+    const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' });
+    const start = ctx({ history: history(450, 1140, 451), anchorMs: 600 });
+    const sizes = drive(200, weak, start).map((s) => s.size);
+    // Only probes go above 450, and one failed probe is all it takes: no bracketing between the limit and the probe.
+    const probes = sizes.flatMap((n, i) => (n > 450 ? [i] : []));
+    expect(probes.length).toBeGreaterThanOrEqual(3);
+    expect(probes.every((i) => sizes[i + 1] === 450)).toBe(true);
+    const gaps = probes.slice(1).map((i, k) => i - probes[k]!);
+    for (let k = 1; k < gaps.length; k++) expect(gaps[k]!).toBeGreaterThanOrEqual(2 * gaps[k - 1]! - 1);
+  });
+
   it('probes sooner where failures are cheap, and notices a capacity that rose', () => {
     // Rejected fast (in 400 ms) above 350 for the first 20 calls, then everything up to 6000 works.
     let calls = 0;
