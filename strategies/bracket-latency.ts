@@ -57,15 +57,25 @@ export function latencyBound(n: number, samples: readonly Sample[]): number | un
 /**
  * latency = base + per * n through the two largest sizes that succeeded (the
  * local slope, which sees a knee coming), or the two most different ones when
- * those are too close; undefined without spread.
+ * those are too close; undefined without spread. A local line that crosses zero
+ * below n = 0 is replaced by the line from the smallest size (the anchor):
+ * jitter on two samples must not say that a call has no round trip, which
+ * would make every size look equally good. A real knee is still found by
+ * bestThroughput, from what each size delivered.
  */
 export function fit(samples: readonly Sample[]): { base: number; per: number } | undefined {
   const bySize = [...samples].sort((a, b) => b.n - a.n);
   const top = bySize[0];
   const pick = bySize.find((s) => s.n * 1.5 <= (top?.n ?? 0));
   if (!top || !pick) return undefined;
-  const per = Math.max(1e-6, (top.ms - pick.ms) / (top.n - pick.n));
-  return { base: Math.max(0, pick.ms - per * pick.n), per };
+  const line = (low: Sample) => {
+    const per = Math.max(1e-6, (top.ms - low.ms) / (top.n - low.n));
+    return { base: low.ms - per * low.n, per };
+  };
+  const local = line(pick);
+  if (local.base >= 0) return local;
+  const wide = line(bySize.at(-1)!);
+  return { base: Math.max(0, wide.base), per: wide.per };
 }
 
 /** Time per recipient at size n, counting the pacing floor (a call never costs less than one interval). */

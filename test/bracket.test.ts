@@ -1,7 +1,7 @@
 /** The bracket strategy's rules, called as plain functions. */
 import { describe, expect, it } from 'vitest';
 import bracket, { CHECK_DIVISOR, GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, MAX_MS_PER_RECIPIENT } from '../strategies/bracket.js';
-import { giveUpMs } from '../strategies/bracket-latency.js';
+import { fit, giveUpMs } from '../strategies/bracket-latency.js';
 import type { BatchOutcome, SessionHistoryView, Step, StrategyContext } from '../strategies/sdk.js';
 import { defaultConfig } from '../src/config.js';
 
@@ -75,6 +75,23 @@ describe('bracket', () => {
     expect(giveUpMs(4000, samples)!).toBeGreaterThan(1.1 * knee(4000));
     // Close to what was seen, the line is trusted: 1.3x plus 300 ms.
     expect(giveUpMs(1200, samples)!).toBeCloseTo(knee(1200) * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS, 0);
+  });
+
+  it('does not let jitter on two samples convince it that a call has no round trip', () => {
+    // 400 ms + 0.8 ms each, +-15%: 1000 came in slow and 2365 on time, then 5766 slow again.
+    const samples = [
+      { n: 1, ms: 368, wins: 1 },
+      { n: 1000, ms: 1371, wins: 1 },
+      { n: 2365, ms: 2290, wins: 1 },
+      { n: 5766, ms: 5714, wins: 1 },
+    ];
+    // The line through the two largest crosses zero below n = 0: a call would cost the same per recipient at any size.
+    const model = fit(samples)!;
+    expect(model.base).toBeGreaterThan(200);
+    const perRecipient = (n: number) => (model.base + model.per * n) / n;
+    expect(perRecipient(5766)).toBeLessThan(0.95 * perRecipient(1922));
+    // Where the two largest agree with a round trip, the local line stands (it sees a knee coming).
+    expect(fit([{ n: 1, ms: 400, wins: 1 }, { n: 1000, ms: 1200, wins: 1 }, { n: 3000, ms: 2800, wins: 1 }])).toEqual({ base: 400, per: 0.8 });
   });
 
   it('checks at a third after a failure at a size that worked; rides out an outage one recipient at a time', () => {
