@@ -25,10 +25,10 @@
  *   size works again, the ceiling found before it stands; sizes that worked
  *   many times keep low odds of failing (1/(wins+2), each failure halving the
  *   wins above it), and after a few failures in a row it follows a drifting
- *   capacity down. A fast error (not a
- *   hang) after a clean run is a blip: if the check works it goes straight back;
- *   a second one within BLIP_SPACING batches is about size after all. If the
- *   check fails too with a timeout, the capacity fell: it goes on down by
+ *   capacity down. A fast error (not a hang) after a clean run is a blip: if
+ *   the check works it goes straight back; a second one within BLIP_SPACING
+ *   batches is about size after all. If the check fails too with a timeout,
+ *   the capacity fell: it goes on down by
  *   thirds. If it fails fast, it is an outage: one recipient at a time until one
  *   gets through, then the check again, and back to the size that worked (unless
  *   one recipient went through at once twice: then it is a capacity that fell
@@ -52,8 +52,9 @@
  *   network no longer takes would cost a large share of the send, only when
  *   the saving is worth it. If an earlier send found a limit above it
  *   (minFailedBatchSize), it cruises under that and probes above it after a few
- *   clean batches (a probe that fails there confirms the limit); if not, the proven size is only what an earlier send needed
- *   (memory is a starting point, never a ceiling) and it keeps growing. Under
+ *   clean batches (a probe that fails there confirms the limit); if not, the
+ *   proven size is only what an earlier send needed (memory is a starting
+ *   point, never a ceiling) and it keeps growing. Under
  *   the cold start a proven size counts only with a limit (a weak account):
  *   it starts there instead of hanging where the last send did.
  * - It never lets the engine's tail rule merge a batch into an untested size.
