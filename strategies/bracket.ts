@@ -28,11 +28,13 @@
  *   capacity down. A fast error (not a hang) after a clean run is a blip: if
  *   the check works it goes straight back; a second one within BLIP_SPACING
  *   batches is about size after all. If the check fails too with a timeout,
- *   the capacity fell: it goes on down by
- *   thirds. If it fails fast, it is an outage: one recipient at a time until one
- *   gets through, then the check again, and back to the size that worked (unless
- *   one recipient went through at once twice: then it is a capacity that fell
- *   and is rejected fast). Rate limits never change the size.
+ *   the capacity fell: it goes on down by thirds (where hangs in this send have
+ *   mostly turned out random, the check's size stays in doubt too, and the
+ *   ceiling before both is kept). If it fails fast, it is an outage: one
+ *   recipient at a time until one gets through, then the check again, and
+ *   back to the size that worked (unless one recipient went through at once
+ *   twice: then it is a capacity that fell and is rejected fast). Rate limits
+ *   never change the size.
  * - It predicts each call's latency from what succeeded (a fitted line, or a
  *   bound: above a sample latency grows at most proportionally, below it
  *   cannot be slower) and asks the engine to give up at 1.3x that plus 300 ms
@@ -231,7 +233,12 @@ function afterFailure(prior: State, outcome: BatchOutcome, ctx: StrategyContext)
     const blip = outcome.error !== 'timeout' && ctx.batchesSent - state.lastBlip > BLIP_SPACING;
     return [{ ...state, checking: true, blip, hung: outcome.error === 'timeout' }, `${what} at a size that worked: random, the capacity fell, or an outage`];
   }
-  return [capacityFell(state, outcome.size), `${what} too: the capacity fell`];
+  // Two hangs in a row where hangs so far were mostly random: maybe chance again, so the
+  // check's size stays in doubt (and the ceiling before it is kept in case both were).
+  const fell = capacityFell(state, outcome.size);
+  if (state.randoms <= state.drops) return [fell, `${what} too: the capacity fell`];
+  const odds = (state.drops + 1) / (state.drops + state.randoms + 2);
+  return [{ ...fell, ceilingOdds: odds, shadowBad: state.bad }, `${what} too: the capacity fell, or both were random`];
 }
 
 /** Failures at a size that worked and at `failed` below it: the capacity fell under `failed`; on down by thirds. */

@@ -183,6 +183,27 @@ describe('bracket', () => {
     expect(again.size).toBeLessThan(450);
   });
 
+  it('where hangs have proven random, a check that hangs too may be chance again: it climbs back instead of cruising at a ninth', () => {
+    const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' });
+    const hang = (size: number): BatchOutcome => ({ size, durationMs: 1800, ok: false, error: 'timeout' });
+    const start = ctx({ history: history(450, 1140, 451), anchorMs: 600 });
+    let step = drive(40, weak, start).at(-1)!;
+    // One random hang, shown random: the check works and 450 works again.
+    for (const outcome of [hang(450), weak(150), weak(450)]) step = bracket.next(step.state as never, outcome, start);
+    expect(step.size).toBe(450);
+    // Then a hang at 450 and at the check below it.
+    step = bracket.next(step.state as never, hang(450), start);
+    expect(step.size).toBe(150);
+    step = bracket.next(step.state as never, hang(150), start);
+    expect(step.reason).toContain('or both were random');
+    const sizes: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      step = bracket.next(step.state as never, weak(step.size), start);
+      sizes.push(step.size);
+    }
+    expect(Math.max(...sizes)).toBeGreaterThan(400);
+  });
+
   it('keeps a remembered limit when a probe above it fails, and waits twice as long after each failed probe', () => {
     const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' });
     const start = ctx({ history: history(450, 1140, 451), anchorMs: 600 });
