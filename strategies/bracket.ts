@@ -237,8 +237,12 @@ function afterFailure(prior: State, outcome: BatchOutcome, ctx: StrategyContext)
   // check's size stays in doubt (and the ceiling before it is kept in case both were).
   const fell = capacityFell(state, outcome.size);
   if (state.randoms <= state.drops) return [fell, `${what} too: the capacity fell`];
-  const odds = (state.drops + 1) / (state.drops + state.randoms + 2);
-  return [{ ...fell, ceilingOdds: odds, shadowBad: state.bad }, `${what} too: the capacity fell, or both were random`];
+  return [{ ...fell, ceilingOdds: fallOdds(state), shadowBad: state.bad }, `${what} too: the capacity fell, or both were random`];
+}
+
+/** How likely a hang at a size that worked means the capacity fell, from how such hangs turned out in this send (Laplace). */
+function fallOdds(state: State): number {
+  return (state.drops + 1) / (state.drops + state.randoms + 2);
 }
 
 /** Failures at a size that worked and at `failed` below it: the capacity fell under `failed`; on down by thirds. */
@@ -283,7 +287,6 @@ function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext)
     // The check worked but the size above it just failed: random, or the capacity
     // fell. Bracket again between the two, the failed size included, with odds from
     // how such failures turned out so far in this send (Laplace: half and half at first).
-    const odds = (state.drops + 1) / (state.drops + state.randoms + 2);
     const doubted = state.ceilingOdds < 1;
     return [
       {
@@ -294,7 +297,7 @@ function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext)
         samples,
         streak: 0,
         checking: false,
-        ceilingOdds: state.hung && state.good < state.bad ? odds : 1,
+        ceilingOdds: state.hung && state.good < state.bad ? fallOdds(state) : 1,
         shadowBad: doubted ? state.shadowBad : state.badGuessed ? Infinity : state.bad,
         drops: doubted ? state.drops + 1 : state.drops,
       },
