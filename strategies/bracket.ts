@@ -11,9 +11,9 @@
  *   expected gain (the capacity taken as log-uniform between them) until none
  *   is worth a failure, then cruises at good; every PROBE_EVERY clean batches
  *   (fewer where failures are cheap) it probes a little above, so a network
- *   that got faster is noticed. Each probe in a row that fails doubles the wait
- *   for the next (up to 2^MAX_PROBE_BACKOFF): a ceiling that holds stops
- *   costing a failed call every few dozen batches.
+ *   that got faster is noticed. From the second probe in a row that fails, each
+ *   doubles the wait for the next (up to 2^MAX_PROBE_BACKOFF): a ceiling that
+ *   holds stops costing a failed call every few dozen batches.
  * - A failure at or below `good` may be random (a tail latency, a blip), a
  *   capacity that fell or an outage: it checks at a third (retrying the same
  *   size would send the same recipients into the same failure, and each failure
@@ -81,7 +81,11 @@ export const PROBE_STEP = 1.1;
 /** A probe's odds of failing: after a streak of clean batches, the last failure says little about now. */
 export const PROBE_ODDS = 0.5;
 export const MIN_PROBE_EVERY = 4;
-/** Each probe that failed in a row doubles the wait for the next, up to 2^this: a static ceiling stops costing a hung call every few dozen batches. */
+/**
+ * From the second probe in a row that failed, each doubles the wait for the next, up to
+ * 2^this: a static ceiling stops costing a hung call every few dozen batches. One failed
+ * probe says little (it may have come just before the network got better).
+ */
 export const MAX_PROBE_BACKOFF = 3;
 /**
  * Before any batch the per-recipient cost is unknown: the engine gives up on the
@@ -143,7 +147,7 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   const tolerance = good > 0 && ctx.remaining / good > 20 ? TOLERANCE_LONG : TOLERANCE_SHORT;
   // Where failures are cheap (rejected fast), probing often costs little and notices a network that got better sooner.
   const cheapness = Math.min(1, (state.failCost ?? GIVE_UP_FACTOR) / GIVE_UP_FACTOR);
-  const probeEvery = Math.max(MIN_PROBE_EVERY, Math.ceil((state.badGuessed ? PROBE_FROM_MEMORY : PROBE_EVERY) * cheapness)) * 2 ** Math.min(state.failedProbes, MAX_PROBE_BACKOFF);
+  const probeEvery = Math.max(MIN_PROBE_EVERY, Math.ceil((state.badGuessed ? PROBE_FROM_MEMORY : PROBE_EVERY) * cheapness)) * 2 ** Math.min(Math.max(0, state.failedProbes - 1), MAX_PROBE_BACKOFF);
   let size: number;
   let how: string;
   let tryAt: number | undefined;
@@ -189,11 +193,9 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   }
   // Bound the size the engine will really send: its tail rule may send less than asked.
   const sent = ctx.remaining < size * 1.5 ? Math.min(ctx.remaining, ctx.config.maxBatchSize) : size;
-  const giveUp =
-    state.samples.length === 1 && state.samples[0]!.n === 1
-      ? // Only the anchor is known: its round trip plus the most a recipient is likely to cost.
-        giveUpAfter(state.samples[0]!.ms + MAX_MS_PER_RECIPIENT * sent)
-      : giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
+  const giveUp = onlyAnchor(state.samples)
+    ? giveUpAfter(predictedMs(sent, state.samples)!)
+    : giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
   const next = { ...state, size, probing };
   const reason = `${why}: ${how} -> ${size}`;
   return giveUp === undefined ? { state: next, size, reason } : { state: next, size, reason, timeoutMs: Math.round(giveUp) };
@@ -202,7 +204,7 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
 function afterFailure(prior: State, outcome: BatchOutcome, ctx: StrategyContext): [State, string] {
   const what = `${outcome.size} failed (${outcome.error ?? 'error'})`;
   if (outcome.error === 'rate_limited') return [prior, `rate limited at ${outcome.size}: same size`];
-  const expected = expectedMs(outcome.size, prior.samples);
+  const expected = predictedMs(outcome.size, prior.samples);
   // What a failed try costs; one-recipient calls during an outage are not tries (a fast error there costs ~1x).
   const cost = expected && !prior.outage ? outcome.durationMs / expected : undefined;
   const failCost = cost === undefined ? prior.failCost : prior.failCost === undefined ? cost : 0.7 * prior.failCost + 0.3 * cost;
@@ -238,6 +240,17 @@ function afterFailure(prior: State, outcome: BatchOutcome, ctx: StrategyContext)
   const fell = capacityFell(state, outcome.size);
   if (state.randoms <= state.drops) return [fell, `${what} too: the capacity fell`];
   return [{ ...fell, ceilingOdds: fallOdds(state), shadowBad: state.bad }, `${what} too: the capacity fell, or both were random`];
+}
+
+const onlyAnchor = (samples: readonly Sample[]): boolean => samples.length === 1 && samples[0]!.n === 1;
+
+/**
+ * What a call of n should take. With only the anchor known, its round trip plus the
+ * most a recipient is likely to cost (the proportional bound from one recipient
+ * would predict minutes, and make a first call that hung look nearly free).
+ */
+function predictedMs(n: number, samples: readonly Sample[]): number | undefined {
+  return onlyAnchor(samples) ? samples[0]!.ms + MAX_MS_PER_RECIPIENT * n : expectedMs(n, samples);
 }
 
 /** How likely a hang at a size that worked means the capacity fell, from how such hangs turned out in this send (Laplace). */

@@ -1,6 +1,6 @@
 /** The bracket strategy's rules, called as plain functions. */
 import { describe, expect, it } from 'vitest';
-import bracket, { CHECK_DIVISOR, GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, MAX_MS_PER_RECIPIENT } from '../strategies/bracket.js';
+import bracket, { CHECK_DIVISOR, GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, MAX_MS_PER_RECIPIENT, PROBE_EVERY } from '../strategies/bracket.js';
 import { fit, giveUpMs } from '../strategies/bracket-latency.js';
 import type { BatchOutcome, SessionHistoryView, Step, StrategyContext } from '../strategies/sdk.js';
 import { defaultConfig } from '../src/config.js';
@@ -204,7 +204,7 @@ describe('bracket', () => {
     expect(Math.max(...sizes)).toBeGreaterThan(400);
   });
 
-  it('keeps a remembered limit when a probe above it fails, and waits twice as long after each failed probe', () => {
+  it('keeps a remembered limit when a probe above it fails, and from the second failed probe waits twice as long after each', () => {
     const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' });
     const start = ctx({ history: history(450, 1140, 451), anchorMs: 600 });
     const sizes = drive(200, weak, start).map((s) => s.size);
@@ -213,7 +213,20 @@ describe('bracket', () => {
     expect(probes.length).toBeGreaterThanOrEqual(3);
     expect(probes.every((i) => sizes[i + 1] === 450)).toBe(true);
     const gaps = probes.slice(1).map((i, k) => i - probes[k]!);
+    // One failed probe may just have come early: the usual wait. Then each doubles it.
+    expect(gaps[0]!).toBeLessThanOrEqual(PROBE_EVERY + 1);
     for (let k = 1; k < gaps.length; k++) expect(gaps[k]!).toBeGreaterThanOrEqual(2 * gaps[k - 1]! - 1);
+  });
+
+  it('counts a first call that hung at its full cost, so the search after it takes cautious steps', () => {
+    // Capacity 450 and failures hang: the first call (1000) is given up on, a third of it works.
+    const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 4300, ok: false, error: 'timeout' });
+    const steps = drive(2, weak, ctx({ anchorMs: 600, total: 10_000, remaining: 10_000 }));
+    expect(steps.map((s) => s.size).slice(0, 2)).toEqual([1000, 333]);
+    // The capacity taken as log-uniform between 333 and 1000 has its midpoint at 577: a hung
+    // call costing four times a good one is worth a smaller step than that.
+    expect(steps[2]!.size).toBeGreaterThan(333);
+    expect(steps[2]!.size).toBeLessThan(Math.round(Math.sqrt(333 * 1000)));
   });
 
   it('probes sooner where failures are cheap, and notices a capacity that rose', () => {
