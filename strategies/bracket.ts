@@ -147,7 +147,8 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   const tolerance = good > 0 && ctx.remaining / good > 20 ? TOLERANCE_LONG : TOLERANCE_SHORT;
   // Where failures are cheap (rejected fast), probing often costs little and notices a network that got better sooner.
   const cheapness = Math.min(1, (state.failCost ?? GIVE_UP_FACTOR) / GIVE_UP_FACTOR);
-  const probeEvery = Math.max(MIN_PROBE_EVERY, Math.ceil((state.badGuessed ? PROBE_FROM_MEMORY : PROBE_EVERY) * cheapness)) * 2 ** Math.min(Math.max(0, state.failedProbes - 1), MAX_PROBE_BACKOFF);
+  const backoff = 2 ** Math.min(Math.max(0, state.failedProbes - 1), MAX_PROBE_BACKOFF);
+  const probeEvery = Math.max(MIN_PROBE_EVERY, Math.ceil((state.badGuessed ? PROBE_FROM_MEMORY : PROBE_EVERY) * cheapness)) * backoff;
   let size: number;
   let how: string;
   let tryAt: number | undefined;
