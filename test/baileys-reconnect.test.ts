@@ -1,10 +1,13 @@
+import { Boom } from '@hapi/boom';
 import { DisconnectReason } from '@whiskeysockets/baileys';
 import { describe, expect, it } from 'vitest';
 import {
   BAD_SESSION_RETRIES,
+  QR_ATTEMPTS_ENDED,
   RECONNECT_BASE_MS,
   RECONNECT_CAP_MS,
   backoffDelay,
+  closeInfo,
   reconnectDecision,
 } from '../src/baileys/reconnect.js';
 
@@ -66,6 +69,71 @@ describe('reconnectDecision', () => {
     const codes = Object.values(DisconnectReason).filter((v): v is number => typeof v === 'number');
     expect(new Set(codes).size).toBe(9); // 408 is both connectionLost and timedOut
     for (const code of codes) expect(['reconnect-now', 'reconnect-after', 'stop']).toContain(reconnectDecision(code, 0).action);
+  });
+});
+
+/** What Baileys' socket.js makes of a `<failure reason="N" .../>` frame ('CB:failure'). */
+const failure = (attrs: Record<string, string>) =>
+  closeInfo(new Boom('Connection Failure', { statusCode: Number(attrs.reason), data: attrs }));
+
+describe('reconnectDecision on failure frames and pairing', () => {
+  it('stops a temporarily banned account (402), saying why and when the ban lifts', () => {
+    const decision = reconnectDecision(failure({ reason: '402', code: '101', expire: '86400' }), 0, half);
+    expect(decision).toMatchObject({ action: 'stop', state: 'banned', deleteCredentials: false });
+    expect(decision.reason).toContain('402');
+    expect(decision.reason).toContain('people who have not saved this number (101)');
+    expect(decision.reason).toContain('lifts in about 24 h');
+    expect(reconnectDecision(failure({ reason: '402' }), 0, half).reason).toContain('cause not given; end not given');
+  });
+
+  it.each([
+    ['406', 'banned', 'banned (406)'],
+    ['405', 'client-outdated', 'update Baileys'],
+    ['409', 'client-outdated', 'bad user agent (409)'],
+    ['419', 'forbidden', 'unauthorized (419)'],
+    ['403', 'forbidden', 'forbidden (403)'],
+  ])('stops on failure %s as %s, keeping the creds', (reason, state, says) => {
+    const decision = reconnectDecision(failure({ reason, location: 'frc' }), 0, half);
+    expect(decision).toMatchObject({ action: 'stop', state, deleteCredentials: false });
+    expect(decision.reason).toContain(says);
+  });
+
+  it('stops on a failure reason nobody has mapped, but backs off on the same code from elsewhere', () => {
+    const refused = reconnectDecision(failure({ reason: '418' }), 0, half);
+    expect(refused).toMatchObject({ action: 'stop', state: 'refused', deleteCredentials: false });
+    expect(refused.reason).toContain('failure 418');
+    // A refused WebSocket upgrade with the same status says nothing about the account.
+    const wsError = closeInfo(new Boom('WebSocket Error (Unexpected server response: 418)', { statusCode: 418 }));
+    expect(reconnectDecision(wsError, 0, half).action).toBe('reconnect-after');
+  });
+
+  it.each(['503', '413', '414'])('backs off on failure %s: the server\'s trouble, not the account\'s', (reason) => {
+    const decision = reconnectDecision(failure({ reason }), 1, half);
+    expect(decision.action).toBe('reconnect-after');
+    expect(decision.reason).toContain(reason);
+  });
+
+  it('treats failure 500 as a bad session: a few retries, then stop', () => {
+    expect(reconnectDecision(failure({ reason: '500' }), 0, half).action).toBe('reconnect-after');
+    expect(reconnectDecision(failure({ reason: '500' }), BAD_SESSION_RETRIES, half)).toMatchObject({ action: 'stop', state: 'bad-session' });
+  });
+
+  it('stops a pairing whose QR codes ran out, but backs off on any other 408', () => {
+    const expired = closeInfo(new Boom(QR_ATTEMPTS_ENDED, { statusCode: DisconnectReason.timedOut }));
+    expect(reconnectDecision(expired, 0, half)).toMatchObject({ action: 'stop', state: 'pairing-expired', deleteCredentials: false });
+    const lost = closeInfo(new Boom('Connection was lost', { statusCode: DisconnectReason.connectionLost }));
+    expect(reconnectDecision(lost, 0, half).action).toBe('reconnect-after');
+  });
+
+  it('reads a Boom, and nothing from what is not one', () => {
+    expect(closeInfo(new Boom('Connection Failure', { statusCode: 402, data: { reason: '402' } }))).toEqual({
+      statusCode: 402,
+      message: 'Connection Failure',
+      data: { reason: '402' },
+    });
+    expect(closeInfo(undefined)).toEqual({});
+    expect(closeInfo(new Error('plain'))).toEqual({ message: 'plain' });
+    expect(reconnectDecision(closeInfo(new Error('plain')), 0, half).action).toBe('reconnect-after');
   });
 });
 

@@ -1,9 +1,10 @@
 /** The Baileys session manager against fake sockets: linking, the reconnect policy, restore, logout. */
 import { EventEmitter } from 'node:events';
 import { Boom } from '@hapi/boom';
-import { DisconnectReason } from '@whiskeysockets/baileys';
+import { DisconnectReason, type AuthenticationState } from '@whiskeysockets/baileys';
 import { describe, expect, it } from 'vitest';
-import { listAuthSessions } from '../src/baileys/auth-state.js';
+import { createKeyvAuthState, listAuthSessions, type KeyCommit } from '../src/baileys/auth-state.js';
+import { QR_ATTEMPTS_ENDED } from '../src/baileys/reconnect.js';
 import { BaileysSessions, type ManagedSocket, type SocketFactory } from '../src/baileys/sessions.js';
 import { silentLogger } from '../src/log.js';
 import { createKeyv } from '../src/memory/store.js';
@@ -34,16 +35,24 @@ class FakeManagedSocket {
     this.events.emit('connection.update', u);
   }
   close(code: number) {
-    this.update({ connection: 'close', lastDisconnect: { error: new Boom('closed', { statusCode: code }), date: new Date() } });
+    this.closeWith(new Boom('closed', { statusCode: code }));
+  }
+  closeWith(error: Error) {
+    this.update({ connection: 'close', lastDisconnect: { error, date: new Date() } });
+  }
+  /** What socket.js does on a `<failure reason=...>` frame. */
+  fail(attrs: Record<string, string>) {
+    this.closeWith(new Boom('Connection Failure', { statusCode: Number(attrs.reason), data: attrs }));
   }
 }
 
-function rig() {
-  const keyv = createKeyv('memory://', { namespace: 'storycast:auth', logger: silentLogger });
+function rig(keyv = createKeyv('memory://', { namespace: 'storycast:auth', logger: silentLogger })) {
   const sockets: FakeManagedSocket[] = [];
+  const auths: AuthenticationState[] = [];
   const makeSocket: SocketFactory = ({ auth }) => {
     const socket = new FakeManagedSocket();
     sockets.push(socket);
+    auths.push(auth);
     // What Baileys does once linked: it updates the creds and asks for them to be saved.
     socket.events.on('connection.update', (u: { connection?: string }) => {
       if (u.connection === 'open') {
@@ -54,25 +63,38 @@ function rig() {
     return socket as unknown as ManagedSocket;
   };
   const sessions = new BaileysSessions({ keyv, makeSocket, logger: silentLogger, rng: () => 0 });
-  return { keyv, sockets, sessions, last: () => sockets.at(-1)! };
+  return { keyv, sockets, auths, sessions, last: () => sockets.at(-1)! };
 }
 
 /** Reads a connect stream in the background, driving the fake between reads. */
 async function connectAndDrive(r: ReturnType<typeof rig>, id: string, drive: () => void, phoneNumber?: string): Promise<ConnectEvent[]> {
   const events: ConnectEvent[] = [];
+  const before = r.sockets.length;
   const reading = (async () => {
     for await (const e of r.sessions.connect(id, { signal: new AbortController().signal, ...(phoneNumber ? { phoneNumber } : {}) })) events.push(e);
   })();
-  await until(() => r.sockets.length > 0);
+  await until(() => r.sockets.length > before);
   drive();
   await reading;
   return events;
 }
 
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
-  expect(condition()).toBe(true);
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200 && !(await condition()); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(await condition()).toBe(true);
 }
+
+/** Starts a connect stream and returns its events so far, a way to cancel it, and its end. */
+function connecting(r: ReturnType<typeof rig>, id: string) {
+  const controller = new AbortController();
+  const events: ConnectEvent[] = [];
+  const done = (async () => {
+    for await (const e of r.sessions.connect(id, { signal: controller.signal })) events.push(e);
+  })();
+  return { events, cancel: () => controller.abort(), done };
+}
+
+const tick = () => new Promise((x) => setTimeout(x, 20));
 
 const states = (events: ConnectEvent[]) => events.filter((e) => e.type === 'state').map((e) => (e.type === 'state' ? e.session.state : ''));
 
@@ -181,6 +203,147 @@ describe('BaileysSessions', () => {
   });
 });
 
+describe('BaileysSessions: sessions that stay stopped', () => {
+  /** Links `id` and then closes it as `stop` says; returns once the close is handled. */
+  async function linkThen(r: ReturnType<typeof rig>, id: string, stop: (socket: FakeManagedSocket) => void) {
+    await connectAndDrive(r, id, () => r.last().update({ connection: 'open' }));
+    stop(r.last());
+  }
+
+  it('after a restart starts only sessions that were open or reconnecting; the others keep their state and reason', async () => {
+    const r = rig();
+    await linkThen(r, 'open', () => undefined);
+    await linkThen(r, 'retrying', (s) => s.close(DisconnectReason.connectionClosed));
+    await until(() => r.sessions.get('retrying')?.state === 'connecting'); // its new socket, before the next link's
+    await linkThen(r, 'replaced', (s) => s.close(DisconnectReason.connectionReplaced));
+    await linkThen(r, 'forbidden', (s) => s.close(DisconnectReason.forbidden));
+    await linkThen(r, 'banned', (s) => s.fail({ reason: '402', code: '104', expire: '3600' }));
+    await linkThen(r, 'outdated', (s) => s.fail({ reason: '405' }));
+    await linkThen(r, 'hank', () => undefined);
+    await r.sessions.logout('hank');
+    // A link whose QR code was never scanned; its creds were saved along the way (routing info, say).
+    const half = connecting(r, 'half');
+    await until(() => r.sessions.get('half')?.state === 'connecting');
+    r.last().update({ qr: 'QR-1' });
+    r.last().events.emit('creds.update', {});
+    await r.sessions.close();
+
+    const again = rig(r.keyv);
+    expect(await again.sessions.restore()).toEqual(['open', 'retrying']);
+    expect(again.sockets).toHaveLength(2);
+    expect(again.sessions.get('open')).toMatchObject({ state: 'connecting' });
+    const stopped = Object.fromEntries(again.sessions.list().map((s) => [s.id, s]));
+    expect(stopped.replaced).toMatchObject({ state: 'replaced', reason: expect.stringContaining('440') });
+    expect(stopped.forbidden).toMatchObject({ state: 'forbidden', reason: expect.stringContaining('403') });
+    expect(stopped.banned).toMatchObject({ state: 'banned', reason: expect.stringContaining('the same message sent to too many people (104); lifts in about 60 min') });
+    expect(stopped.outdated).toMatchObject({ state: 'failed', reason: expect.stringContaining('405') });
+    expect(stopped.hank).toMatchObject({ state: 'logged-out', reason: 'logged out by request' });
+    expect(stopped.half).toMatchObject({ state: 'unpaired' });
+    // Stopped for good, as far as a send is concerned.
+    for (const id of ['replaced', 'forbidden', 'banned', 'outdated', 'half']) expect(again.sessions.sockets.get(id)?.state).toBe('closed');
+    half.cancel();
+    await half.done;
+  });
+
+  it('a store from before lifecycle records: starts linked sessions, leaves half-paired ones unpaired', async () => {
+    const keyv = createKeyv('memory://', { namespace: 'storycast:auth', logger: silentLogger });
+    const linked = await createKeyvAuthState(keyv, 'linked', { logger: silentLogger });
+    linked.state.creds.registered = true;
+    await linked.saveCreds();
+    await (await createKeyvAuthState(keyv, 'half', { logger: silentLogger })).saveCreds();
+    const r = rig(keyv);
+    expect(await r.sessions.restore()).toEqual(['linked']);
+    expect(r.sessions.get('half')).toMatchObject({ state: 'unpaired', reason: expect.stringContaining('never finished') });
+  });
+
+  it('a stopped session starts again when someone connects it', async () => {
+    const r = rig();
+    await linkThen(r, 'ban', (s) => s.fail({ reason: '402' }));
+    expect(r.sessions.get('ban')?.state).toBe('banned');
+    await connectAndDrive(r, 'ban', () => r.last().update({ connection: 'open' }));
+    expect(r.sockets).toHaveLength(2);
+    expect(r.sessions.get('ban')?.state).toBe('open');
+  });
+
+  it('ends a pairing whose QR codes ran out instead of making new ones forever', async () => {
+    const r = rig();
+    const events = await connectAndDrive(r, 'quiet', () => {
+      r.last().update({ qr: 'QR-1' });
+      r.last().closeWith(new Boom(QR_ATTEMPTS_ENDED, { statusCode: DisconnectReason.timedOut }));
+    });
+    expect(states(events)).toEqual(['connecting', 'pairing', 'unpaired']);
+    expect(r.sessions.get('quiet')?.reason).toContain('no QR code was scanned');
+    await tick();
+    expect(r.sockets).toHaveLength(1);
+  });
+
+  it('cancelling connect while pairing ends the socket and does not reconnect', async () => {
+    const r = rig();
+    const c = connecting(r, 'shy');
+    await until(() => r.sockets.length === 1);
+    r.last().update({ qr: 'QR-1' });
+    c.cancel();
+    await c.done;
+    expect(r.last().ended).toBe(true);
+    expect(r.sessions.get('shy')).toMatchObject({ state: 'unpaired', reason: expect.stringContaining('cancelled') });
+    r.last().close(DisconnectReason.connectionClosed); // the ended socket's own close event
+    await tick();
+    expect(r.sockets).toHaveLength(1);
+  });
+
+  it('cancelling connect while a linked session reconnects only stops waiting', async () => {
+    const r = rig();
+    await connectAndDrive(r, 'steady', () => r.last().update({ connection: 'open' }));
+    r.last().close(DisconnectReason.connectionClosed);
+    await until(() => r.sockets.length === 2);
+    const c = connecting(r, 'steady');
+    await tick();
+    c.cancel();
+    await c.done;
+    expect(r.last().ended).toBe(false);
+    expect(r.sessions.get('steady')?.state).toBe('connecting');
+  });
+
+  it('logout drops the creds from memory too: the next connect pairs afresh', async () => {
+    const r = rig();
+    await connectAndDrive(r, 'kim', () => r.last().update({ connection: 'open' }));
+    const before = r.auths.at(-1)!.creds;
+    expect(before.registered).toBe(true);
+    await r.sessions.logout('kim');
+    await connectAndDrive(r, 'kim', () => r.last().update({ connection: 'open' }));
+    const after = r.auths.at(-1)!.creds;
+    expect(after).not.toBe(before);
+    expect(Buffer.from(after.noiseKey.public)).not.toEqual(Buffer.from(before.noiseKey.public));
+  });
+
+  it('a logged-out socket that saves its creds late cannot bring them back', async () => {
+    const r = rig();
+    await connectAndDrive(r, 'lou', () => r.last().update({ connection: 'open' }));
+    const old = r.last();
+    await r.sessions.logout('lou');
+    old.events.emit('creds.update', {});
+    await tick();
+    expect(await listAuthSessions(r.keyv)).not.toContain('lou');
+  });
+
+  it("forwards every key commit of the session's auth state, across a logout and a new link", async () => {
+    const r = rig();
+    const commits: KeyCommit[] = [];
+    r.sessions.onKeyCommit('kay', (c) => commits.push(c));
+    await connectAndDrive(r, 'kay', () => r.last().update({ connection: 'open' }));
+    await r.auths.at(-1)!.keys.set({ session: { a: new Uint8Array([1]) } });
+    await r.sessions.logout('kay');
+    await connectAndDrive(r, 'kay', () => r.last().update({ connection: 'open' }));
+    await r.auths.at(-1)!.keys.set({ session: { b: new Uint8Array([2]), c: new Uint8Array([3]) } });
+    expect(commits.map((c) => [c.ok, c.keys])).toEqual([
+      [true, 1],
+      [true, 2],
+    ]);
+    r.sessions.onKeyCommit('nobody', () => undefined);
+    expect(r.sessions.get('nobody')).toBeUndefined();
+  });
+});
+
 describe('device-list caches', () => {
   it('one per session, the same one for every socket of that session', async () => {
     const { deviceCaches } = await import('../src/baileys/socket-factory.js');
@@ -189,5 +352,14 @@ describe('device-list caches', () => {
     expect(devicesOf('a').get('15551234567')).toEqual(['15551234567:0@s.whatsapp.net']);
     expect(devicesOf('b').get('15551234567')).toBeUndefined();
     expect(devicesOf('a')).toBe(devicesOf('a'));
+  });
+
+  it('keep a device list for a day, not the 5 minutes of Baileys: a daily status looks nobody up again', async () => {
+    const { deviceCaches, DEVICE_LIST_TTL_S } = await import('../src/baileys/socket-factory.js');
+    expect(DEVICE_LIST_TTL_S).toBe(86_400);
+    const cache = deviceCaches()('a');
+    cache.set('15551234567', ['15551234567:0@s.whatsapp.net']);
+    const expiresIn = (cache.getTtl('15551234567') as number) - Date.now();
+    expect(expiresIn).toBeGreaterThan(23 * 3_600_000);
   });
 });

@@ -51,6 +51,30 @@ describe('npm run pair', () => {
     }
   });
 
+  it.each([
+    [SessionState.UNPAIRED, 'pairing expired: no QR code was scanned in time; connect again to link', 'not linked'],
+    [SessionState.BANNED, 'temporarily banned (402): lifts in about 24 h', 'banned'],
+    [SessionState.FAILED, 'client outdated (405): update Baileys', 'stopped after an error'],
+  ])('names the stopped state %i with its reason and exits 1', async (state, reason, name) => {
+    const server = await startH2Server((router) =>
+      router.service(SessionService, {
+        async *connectSession(req) {
+          yield create(ConnectSessionResponseSchema, { event: { case: 'session', value: { sessionId: req.sessionId, state, reason } } });
+        },
+        getSession: () => ({}),
+        listSessions: () => ({}),
+        logoutSession: () => ({}),
+      }),
+    );
+    try {
+      const cli = io();
+      expect(await pair(['--session', 'cat', '--server', server.address], cli)).toBe(1);
+      expect(cli.out()).toContain(`session cat: ${name} — ${reason}`);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('needs --session, and says so', async () => {
     const cli = io();
     expect(await pair([], cli)).toBe(1);

@@ -1,11 +1,18 @@
 /** SessionService over real HTTP/2, on the simulated transport (every session id is a linked account). */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorInfoSchema } from '../clients/typescript/src/gen/google/rpc/error_details_pb.js';
 import { SessionService, SessionState, type ConnectSessionResponse } from '../clients/typescript/src/gen/storycast/v1/session_service_pb.js';
 import { StoryService } from '../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
-import { maskAccount } from '../src/sessions/types.js';
+import { createKeyvAuthState, saveLifecycle } from '../src/baileys/auth-state.js';
+import { silentLogger } from '../src/log.js';
+import { createKeyv } from '../src/memory/store.js';
+import { sessionToProto } from '../src/server/session-service.js';
+import { maskAccount, type SessionStateName } from '../src/sessions/types.js';
 import { numbers } from './support/scripted-transport.js';
 import { startTestServer, type TestServer } from './support/storycast-server.js';
 
@@ -67,6 +74,51 @@ describe('SessionService (simulated transport)', () => {
 
   it('is served with its own health status', async () => {
     expect(t.server.health.get('storycast.v1.SessionService')).toBe(1);
+  });
+});
+
+describe('SessionService (baileys transport) after a restart', () => {
+  let dir: string;
+  let t: TestServer | undefined;
+  afterAll(async () => {
+    await t?.server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('says why a stopped session stays stopped, and starts none of them', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'storycast-sessions-'));
+    const store = `sqlite://${join(dir, 'store.sqlite')}`;
+    // What an earlier run left behind: a banned account and a link nobody finished.
+    const keyv = createKeyv(store, { namespace: 'storycast:baileys-auth', logger: silentLogger });
+    const banned = await createKeyvAuthState(keyv, 'shop', { logger: silentLogger });
+    banned.state.creds.registered = true;
+    await banned.saveCreds();
+    await saveLifecycle(keyv, 'shop', { state: 'banned', reason: 'temporarily banned (402): lifts in about 24 h', account: '+15*******67', updatedAt: 1_700_000_000_000 });
+    await (await createKeyvAuthState(keyv, 'half', { logger: silentLogger })).saveCreds();
+    await keyv.disconnect();
+
+    t = await startTestServer({ STORYCAST_TRANSPORT: 'baileys', STORYCAST_STORE: store });
+    const client = createClient(SessionService, createGrpcTransport({ baseUrl: t.url }));
+    const shop = (await client.getSession({ sessionId: 'shop' })).session!;
+    expect(shop).toMatchObject({ state: SessionState.BANNED, reason: 'temporarily banned (402): lifts in about 24 h', account: '+15*******67' });
+    const half = (await client.getSession({ sessionId: 'half' })).session!;
+    expect(half.state).toBe(SessionState.UNPAIRED);
+    expect(half.reason).toContain('never finished');
+    // Started, either would be CONNECTING by now.
+    expect((await client.listSessions({})).sessions.map((x) => [x.sessionId, x.state])).toEqual([
+      ['half', SessionState.UNPAIRED],
+      ['shop', SessionState.BANNED],
+    ]);
+  });
+});
+
+describe('sessionToProto', () => {
+  it('gives every state its own enum value', () => {
+    const names: SessionStateName[] = ['connecting', 'pairing', 'open', 'closed', 'logged-out', 'replaced', 'forbidden', 'banned', 'failed', 'unpaired'];
+    const values = names.map((state) => sessionToProto({ id: 's', state, updatedAt: 0 }).state);
+    expect(values).not.toContain(SessionState.UNSPECIFIED);
+    expect(new Set(values).size).toBe(names.length);
+    expect(sessionToProto({ id: 's', state: 'unpaired', updatedAt: 0 }).state).toBe(SessionState.UNPAIRED);
   });
 });
 

@@ -1,17 +1,23 @@
 /**
- * The Baileys session manager: one socket per session id, its auth state in
- * the store (so sessions come back by themselves after a restart), QR codes or
- * a pairing code while linking, and the reconnect policy of reconnect.ts when
- * a connection closes. It is the API's SessionDirectory, and `sockets` is
- * the transport's view of it.
+ * The Baileys session manager: one socket per session id, its auth state and
+ * its lifecycle (state and reason) in the store, QR codes or a pairing code
+ * while linking, and the reconnect policy of reconnect.ts when a connection
+ * closes. It is the API's SessionDirectory, and `sockets` is the transport's
+ * view of it.
+ *
+ * After a restart only sessions that were open or reconnecting come back by
+ * themselves; one that stopped (replaced, forbidden, banned, failed, logged
+ * out) or never finished linking stays stopped, with its stored reason, until
+ * someone calls connect: a socket per stopped session would fight another
+ * client, hammer a ban, or show QR codes to nobody.
  */
 import { EventEmitter } from 'node:events';
 import type { Keyv } from 'keyv';
 import type { AuthenticationState } from '@whiskeysockets/baileys';
 import type { Logger } from '../log.js';
 import { maskAccount, TERMINAL_STATES, type ConnectEvent, type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions/types.js';
-import { createKeyvAuthState, listAuthSessions, type KeyvAuthState } from './auth-state.js';
-import { reconnectDecision, type StopState } from './reconnect.js';
+import { createKeyvAuthState, isLinked, listStoredSessions, saveLifecycle, type KeyCommit, type KeyvAuthState, type StoredSession } from './auth-state.js';
+import { closeInfo, reconnectDecision, type StopState } from './reconnect.js';
 import type { SessionEntry, SessionSockets, WASocketLike } from './socket.js';
 
 /** What the manager needs of a socket beyond what the transport uses. */
@@ -30,16 +36,22 @@ export type SocketFactory = (options: { auth: AuthenticationState; logger: Logge
 interface ConnectionUpdate {
   connection?: 'open' | 'connecting' | 'close';
   qr?: string;
-  lastDisconnect?: { error?: { output?: { statusCode?: number } } & Error };
+  lastDisconnect?: { error?: Error };
 }
 
 const STOPPED: Record<StopState, SessionStateName> = {
   'logged-out': 'logged-out',
   replaced: 'replaced',
   forbidden: 'forbidden',
-  'bad-session': 'closed',
+  banned: 'banned',
+  'bad-session': 'failed',
+  'client-outdated': 'failed',
+  refused: 'failed',
   'multidevice-mismatch': 'logged-out',
+  'pairing-expired': 'unpaired',
 };
+
+const NEVER_LINKED = 'linking was never finished (no QR code scanned, no pairing code entered); connect to link';
 
 interface Entry {
   info: SessionInfo;
@@ -49,23 +61,39 @@ interface Entry {
   phoneNumber?: string;
   pairingRequested: boolean;
   timer?: NodeJS.Timeout;
-  /** A manager-driven end (logout, close): its close event must not trigger a reconnect. */
+  /** A manager-driven end (logout, close, a cancelled link): its close event must not trigger a reconnect. */
   ending: boolean;
+  /** connect() calls still waiting on this session. */
+  waiters: number;
+  /** The lifecycle writes, in order: a later state must never be overwritten by an earlier one. */
+  saving: Promise<void>;
   readonly events: EventEmitter;
 }
 
 export class BaileysSessions implements SessionDirectory {
   private readonly entries = new Map<string, Entry>();
+  /** Apart from the entries: subscribing must not make a session appear in list(). */
+  private readonly commits = new Map<string, EventEmitter>();
 
   constructor(
     private readonly options: { keyv: Keyv; makeSocket: SocketFactory; logger: Logger; rng?: () => number },
   ) {}
 
-  /** Starts every session whose credentials are stored. */
+  /** Starts the stored sessions that were open or reconnecting; the others are listed with their stored state. Returns the started ids. */
   async restore(): Promise<string[]> {
-    const ids = await listAuthSessions(this.options.keyv);
-    await Promise.all(ids.map((id) => this.start(id)));
-    return ids;
+    const started: string[] = [];
+    for (const stored of await listStoredSessions(this.options.keyv)) {
+      const entry = this.entry(stored.id);
+      const stopped = stoppedInfo(stored);
+      if (stopped) {
+        entry.info = stopped;
+        continue;
+      }
+      if (stored.lifecycle?.account) entry.info = { ...entry.info, account: stored.lifecycle.account };
+      started.push(stored.id);
+    }
+    await Promise.all(started.map((id) => this.start(id)));
+    return started;
   }
 
   async *connect(id: string, options: { phoneNumber?: string; signal: AbortSignal }): AsyncIterable<ConnectEvent> {
@@ -76,11 +104,30 @@ export class BaileysSessions implements SessionDirectory {
       queue.push(event);
       wake?.();
     };
-    const onAbort = () => wake?.();
+    // The caller stopped waiting (abort, or it left the stream) before the session was linked:
+    // stop the linking, or the socket would show new QR codes to nobody. Run on abort at once,
+    // not when the generator resumes: a cancelled caller may never pull again.
+    let waiting = true;
+    let ended = false;
+    const leave = () => {
+      if (!waiting) return;
+      waiting = false;
+      entry.waiters--;
+      if (!ended && entry.waiters === 0 && this.linking(entry)) {
+        this.stopLinking(entry, 'linking cancelled: the caller stopped waiting; connect again to link');
+      }
+    };
+    const onAbort = () => {
+      leave();
+      wake?.();
+    };
+    entry.waiters++;
     entry.events.on('event', onEvent);
     options.signal.addEventListener('abort', onAbort);
     try {
+      if (options.signal.aborted) return;
       if (entry.info.state === 'open') {
+        ended = true;
         yield { type: 'state', session: entry.info };
         return;
       }
@@ -93,10 +140,12 @@ export class BaileysSessions implements SessionDirectory {
           await new Promise<void>((resolve) => (wake = resolve));
           continue;
         }
+        ended = event.type === 'state' && (event.session.state === 'open' || TERMINAL_STATES.includes(event.session.state));
         yield event;
-        if (event.type === 'state' && (event.session.state === 'open' || TERMINAL_STATES.includes(event.session.state))) return;
+        if (ended) return;
       }
     } finally {
+      leave();
       entry.events.off('event', onEvent);
       options.signal.removeEventListener('abort', onAbort);
     }
@@ -110,25 +159,27 @@ export class BaileysSessions implements SessionDirectory {
     return [...this.entries.values()].map((e) => e.info).sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /**
+   * Calls `listener` after every commit of the session's signal keys to the
+   * store (see KeyvAuthState.onCommit), across reconnects and re-pairs;
+   * returns the function that stops it. The transport uses it to fail a
+   * batch whose keys were not saved.
+   */
+  onKeyCommit(id: string, listener: (commit: KeyCommit) => void): () => void {
+    const events = this.commitEvents(id);
+    events.on('commit', listener);
+    return () => void events.off('commit', listener);
+  }
+
   /** The transport's view of the sessions: state and, when open, the socket. */
-  readonly sockets: SessionSockets = { get: (id) => this.socketEntry(id) };
+  readonly sockets: SessionSockets = { get: (id) => this.socketEntry(id), onKeyCommit: (id, listener) => this.onKeyCommit(id, listener) };
 
   private socketEntry(id: string): SessionEntry | undefined {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
-    const state = entry.info.state;
     return {
-      // 'closed' here means stopped for good (replaced, forbidden, a bad session); a close that is
-      // being retried is 'connecting' to the transport, which waits for it mid-send.
-      state:
-        state === 'open'
-          ? 'open'
-          : state === 'logged-out'
-            ? 'logged-out'
-            : state === 'replaced' || state === 'forbidden' || (state === 'closed' && !entry.timer && !entry.socket)
-              ? 'closed'
-              : 'connecting',
-      ...(entry.socket && state === 'open' ? { socket: entry.socket as unknown as WASocketLike } : {}),
+      state: transportState(entry),
+      ...(entry.socket && entry.info.state === 'open' ? { socket: entry.socket as unknown as WASocketLike } : {}),
     };
   }
 
@@ -136,6 +187,7 @@ export class BaileysSessions implements SessionDirectory {
     const entry = this.entries.get(id);
     if (!entry) return false;
     clearTimeout(entry.timer);
+    entry.timer = undefined;
     entry.ending = true;
     try {
       await entry.socket?.logout();
@@ -144,23 +196,36 @@ export class BaileysSessions implements SessionDirectory {
     }
     entry.socket?.end(undefined);
     entry.socket = undefined;
-    await (entry.auth ?? (await createKeyvAuthState(this.options.keyv, id, { logger: this.options.logger }))).clear();
+    const auth = entry.auth ?? (await createKeyvAuthState(this.options.keyv, id, { logger: this.options.logger }));
+    // Dropped before the await: the next connect must pair afresh, never reuse these creds from memory.
+    entry.auth = undefined;
+    await auth.clear();
     this.set(entry, 'logged-out', 'logged out by request');
     return true;
   }
 
+  /** Ends every socket and waits for the last lifecycle writes, so a restart sees the states as they were. */
   async close(): Promise<void> {
     for (const entry of this.entries.values()) {
       clearTimeout(entry.timer);
       entry.ending = true;
       entry.socket?.end(undefined);
     }
+    await Promise.all([...this.entries.values()].map((e) => e.saving));
   }
 
   private entry(id: string): Entry {
     let entry = this.entries.get(id);
     if (!entry) {
-      entry = { info: { id, state: 'closed', updatedAt: Date.now() }, attempt: 0, pairingRequested: false, ending: false, events: new EventEmitter() };
+      entry = {
+        info: { id, state: 'closed', updatedAt: Date.now() },
+        attempt: 0,
+        pairingRequested: false,
+        ending: false,
+        waiters: 0,
+        saving: Promise.resolve(),
+        events: new EventEmitter(),
+      };
       this.entries.set(id, entry);
     }
     return entry;
@@ -173,12 +238,13 @@ export class BaileysSessions implements SessionDirectory {
     if (phoneNumber) entry.phoneNumber = phoneNumber;
     entry.pairingRequested = false;
     entry.ending = false;
-    entry.auth ??= await createKeyvAuthState(this.options.keyv, id, { logger: this.options.logger });
+    const auth = await this.authOf(entry);
     const logger = this.options.logger.child({ sessionId: id });
-    const socket = this.options.makeSocket({ auth: entry.auth.state, logger, sessionId: id });
+    const socket = this.options.makeSocket({ auth: auth.state, logger, sessionId: id });
     entry.socket = socket;
-    const auth = entry.auth;
     socket.ev.on('creds.update', () => {
+      // A logout dropped these creds: saving them again would bring the session back from the dead.
+      if (entry.auth !== auth) return;
       // Every write, or the next login cannot decrypt: log loudly if the store refuses it.
       auth.saveCreds().catch((error: unknown) => logger.error({ err: error }, 'could not save credentials'));
     });
@@ -186,45 +252,82 @@ export class BaileysSessions implements SessionDirectory {
     this.set(entry, 'connecting');
   }
 
+  private commitEvents(id: string): EventEmitter {
+    let events = this.commits.get(id);
+    if (!events) this.commits.set(id, (events = new EventEmitter()));
+    return events;
+  }
+
+  private async authOf(entry: Entry): Promise<KeyvAuthState> {
+    if (entry.auth) return entry.auth;
+    const auth = await createKeyvAuthState(this.options.keyv, entry.info.id, { logger: this.options.logger });
+    auth.onCommit((commit) => this.commitEvents(entry.info.id).emit('commit', commit));
+    entry.auth = auth;
+    return auth;
+  }
+
   private onUpdate(entry: Entry, socket: ManagedSocket, update: ConnectionUpdate): void {
     if (entry.socket !== socket) return; // an old socket's late event
-    if (update.qr) {
-      if (entry.phoneNumber && !entry.auth?.state.creds.registered) {
-        if (!entry.pairingRequested) {
-          entry.pairingRequested = true;
-          socket.requestPairingCode(entry.phoneNumber).then(
-            (code) => this.emit(entry, { type: 'pairing-code', code }),
-            (error: unknown) => this.options.logger.warn({ err: error, sessionId: entry.info.id }, 'pairing code request failed'),
-          );
-        }
-      } else {
-        this.emit(entry, { type: 'qr', code: update.qr });
-      }
-      if (entry.info.state !== 'pairing') this.set(entry, 'pairing');
-    }
+    if (update.qr) this.onQr(entry, socket, update.qr);
     if (update.connection === 'open') {
       entry.attempt = 0;
       this.set(entry, 'open', undefined, socket.user?.id ? maskAccount(socket.user.id) : undefined);
     } else if (update.connection === 'close') {
-      if (entry.ending) return;
-      const code = update.lastDisconnect?.error?.output?.statusCode;
-      const decision = reconnectDecision(code, entry.attempt++, this.options.rng);
-      this.options.logger.info({ sessionId: entry.info.id, code, decision }, 'connection closed');
-      entry.socket = undefined;
-      if (decision.action === 'stop') {
-        clearTimeout(entry.timer);
-        entry.timer = undefined;
-        if (decision.deleteCredentials) void entry.auth?.clear().catch(() => {});
-        if (decision.deleteCredentials) entry.auth = undefined;
-        this.set(entry, STOPPED[decision.state], decision.reason);
-      } else if (decision.action === 'reconnect-now') {
-        void this.start(entry.info.id);
-      } else {
-        this.set(entry, 'closed', decision.reason);
-        entry.timer = setTimeout(() => void this.start(entry.info.id), decision.delayMs);
-        entry.timer.unref();
-      }
+      if (!entry.ending) this.onClose(entry, update.lastDisconnect?.error);
     }
+  }
+
+  private onQr(entry: Entry, socket: ManagedSocket, qr: string): void {
+    if (entry.phoneNumber && !entry.auth?.state.creds.registered) {
+      if (!entry.pairingRequested) {
+        entry.pairingRequested = true;
+        socket.requestPairingCode(entry.phoneNumber).then(
+          (code) => this.emit(entry, { type: 'pairing-code', code }),
+          (error: unknown) => this.options.logger.warn({ err: error, sessionId: entry.info.id }, 'pairing code request failed'),
+        );
+      }
+    } else {
+      this.emit(entry, { type: 'qr', code: qr });
+    }
+    if (entry.info.state !== 'pairing') this.set(entry, 'pairing');
+  }
+
+  private onClose(entry: Entry, error: Error | undefined): void {
+    const close = closeInfo(error);
+    const decision = reconnectDecision(close, entry.attempt++, this.options.rng);
+    this.options.logger.info({ sessionId: entry.info.id, code: close.statusCode, decision }, 'connection closed');
+    entry.socket = undefined;
+    if (decision.action === 'stop') {
+      clearTimeout(entry.timer);
+      entry.timer = undefined;
+      if (decision.deleteCredentials) {
+        void entry.auth?.clear().catch(() => {});
+        entry.auth = undefined;
+      }
+      this.set(entry, STOPPED[decision.state], decision.reason);
+    } else if (decision.action === 'reconnect-now') {
+      void this.start(entry.info.id);
+    } else {
+      this.set(entry, 'closed', decision.reason);
+      entry.timer = setTimeout(() => void this.start(entry.info.id), decision.delayMs);
+      entry.timer.unref();
+    }
+  }
+
+  /** A socket is up (or about to be) for creds that have not finished linking. */
+  private linking(entry: Entry): boolean {
+    const running = entry.socket !== undefined || entry.timer !== undefined;
+    return running && !(entry.auth && isLinked(entry.auth.state.creds));
+  }
+
+  private stopLinking(entry: Entry, reason: string): void {
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    entry.ending = true;
+    const socket = entry.socket;
+    entry.socket = undefined;
+    socket?.end(undefined);
+    this.set(entry, 'unpaired', reason);
   }
 
   private set(entry: Entry, state: SessionStateName, reason?: string, account?: string): void {
@@ -235,10 +338,39 @@ export class BaileysSessions implements SessionDirectory {
       ...((account ?? entry.info.account) ? { account: account ?? entry.info.account! } : {}),
       updatedAt: Date.now(),
     };
+    this.persist(entry);
     this.emit(entry, { type: 'state', session: entry.info });
+  }
+
+  private persist(entry: Entry): void {
+    const { id, ...lifecycle } = entry.info;
+    entry.saving = entry.saving
+      .then(() => saveLifecycle(this.options.keyv, id, lifecycle))
+      .catch((error: unknown) => this.options.logger.warn({ err: error, sessionId: id }, 'could not save the session state; a restart may not restore it as it was'));
   }
 
   private emit(entry: Entry, event: ConnectEvent): void {
     entry.events.emit('event', event);
   }
+}
+
+/** How a restart treats a stored session: undefined to start it, else the state it stays in. */
+function stoppedInfo(stored: StoredSession): SessionInfo | undefined {
+  const { id, lifecycle } = stored;
+  if (lifecycle && TERMINAL_STATES.includes(lifecycle.state)) return { id, ...lifecycle };
+  if (!stored.hasCreds || !stored.linked) return { id, state: 'unpaired', reason: NEVER_LINKED, updatedAt: lifecycle?.updatedAt ?? Date.now() };
+  return undefined;
+}
+
+/**
+ * 'closed' to the transport means stopped for good; a close being retried is
+ * 'connecting', which the transport waits for mid-send.
+ */
+function transportState(entry: Entry): SessionEntry['state'] {
+  const state = entry.info.state;
+  if (state === 'open' || state === 'logged-out') return state;
+  if (TERMINAL_STATES.includes(state)) return 'closed';
+  // A session that is neither running nor waiting to run (its start failed) will not come back by itself.
+  if (state === 'closed' && !entry.timer && !entry.socket) return 'closed';
+  return 'connecting';
 }

@@ -28,6 +28,9 @@ const STATE_NAME: Record<number, string> = {
   [SessionState.LOGGED_OUT]: 'logged out',
   [SessionState.REPLACED]: 'replaced by another client',
   [SessionState.FORBIDDEN]: 'forbidden',
+  [SessionState.BANNED]: 'banned',
+  [SessionState.FAILED]: 'stopped after an error',
+  [SessionState.UNPAIRED]: 'not linked',
 };
 
 export interface PairIO {

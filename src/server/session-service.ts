@@ -25,6 +25,9 @@ const STATE: Record<SessionStateName, SessionState> = {
   'logged-out': SessionState.LOGGED_OUT,
   replaced: SessionState.REPLACED,
   forbidden: SessionState.FORBIDDEN,
+  banned: SessionState.BANNED,
+  failed: SessionState.FAILED,
+  unpaired: SessionState.UNPAIRED,
 };
 
 export function sessionToProto(info: SessionInfo): Session {

@@ -3,10 +3,27 @@
  * state, whatever the transport behind them (the simulator, or Baileys).
  */
 
-export type SessionStateName = 'connecting' | 'pairing' | 'open' | 'closed' | 'logged-out' | 'replaced' | 'forbidden';
+export type SessionStateName =
+  | 'connecting'
+  | 'pairing'
+  | 'open'
+  /** Disconnected, and being retried. */
+  | 'closed'
+  | 'logged-out'
+  | 'replaced'
+  | 'forbidden'
+  /** WhatsApp banned the account, for a time or for good (the reason says which). */
+  | 'banned'
+  /** Stopped after an error that retrying does not fix (a bad session, an outdated client, a refused login). */
+  | 'failed'
+  /** Linking was started and never finished: the QR codes ran out, or the caller stopped waiting. */
+  | 'unpaired';
 
-/** States a session does not leave by itself: a person has to act (link again, or stop the other client). */
-export const TERMINAL_STATES: readonly SessionStateName[] = ['logged-out', 'replaced', 'forbidden'];
+/**
+ * States a session does not leave by itself: a person has to act (link again, stop the other
+ * client, wait out a ban). They survive a restart: such a session is not started again.
+ */
+export const TERMINAL_STATES: readonly SessionStateName[] = ['logged-out', 'replaced', 'forbidden', 'banned', 'failed', 'unpaired'];
 
 export interface SessionInfo {
   readonly id: string;

@@ -46,19 +46,31 @@ const (
 	SessionState_SESSION_STATE_REPLACED SessionState = 6
 	// WhatsApp refused the account.
 	SessionState_SESSION_STATE_FORBIDDEN SessionState = 7
+	// WhatsApp banned the account, for a time or for good; the reason says which,
+	// why, and when a temporary ban lifts. Connect again after that.
+	SessionState_SESSION_STATE_BANNED SessionState = 8
+	// Stopped after an error that retrying does not fix (a session the server
+	// keeps rejecting, an outdated client, a refused login); the reason names it.
+	SessionState_SESSION_STATE_FAILED SessionState = 9
+	// Linking was started and never finished: the QR codes ran out, or the caller
+	// stopped waiting. ConnectSession links it.
+	SessionState_SESSION_STATE_UNPAIRED SessionState = 10
 )
 
 // Enum value maps for SessionState.
 var (
 	SessionState_name = map[int32]string{
-		0: "SESSION_STATE_UNSPECIFIED",
-		1: "SESSION_STATE_CONNECTING",
-		2: "SESSION_STATE_PAIRING",
-		3: "SESSION_STATE_OPEN",
-		4: "SESSION_STATE_CLOSED",
-		5: "SESSION_STATE_LOGGED_OUT",
-		6: "SESSION_STATE_REPLACED",
-		7: "SESSION_STATE_FORBIDDEN",
+		0:  "SESSION_STATE_UNSPECIFIED",
+		1:  "SESSION_STATE_CONNECTING",
+		2:  "SESSION_STATE_PAIRING",
+		3:  "SESSION_STATE_OPEN",
+		4:  "SESSION_STATE_CLOSED",
+		5:  "SESSION_STATE_LOGGED_OUT",
+		6:  "SESSION_STATE_REPLACED",
+		7:  "SESSION_STATE_FORBIDDEN",
+		8:  "SESSION_STATE_BANNED",
+		9:  "SESSION_STATE_FAILED",
+		10: "SESSION_STATE_UNPAIRED",
 	}
 	SessionState_value = map[string]int32{
 		"SESSION_STATE_UNSPECIFIED": 0,
@@ -69,6 +81,9 @@ var (
 		"SESSION_STATE_LOGGED_OUT":  5,
 		"SESSION_STATE_REPLACED":    6,
 		"SESSION_STATE_FORBIDDEN":   7,
+		"SESSION_STATE_BANNED":      8,
+		"SESSION_STATE_FAILED":      9,
+		"SESSION_STATE_UNPAIRED":    10,
 	}
 )
 
@@ -738,7 +753,7 @@ const file_storycast_v1_session_service_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"1\n" +
 	"\x15LogoutSessionResponse\x12\x18\n" +
-	"\aexisted\x18\x01 \x01(\bR\aexisted*\xef\x01\n" +
+	"\aexisted\x18\x01 \x01(\bR\aexisted*\xbf\x02\n" +
 	"\fSessionState\x12\x1d\n" +
 	"\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18SESSION_STATE_CONNECTING\x10\x01\x12\x19\n" +
@@ -747,7 +762,11 @@ const file_storycast_v1_session_service_proto_rawDesc = "" +
 	"\x14SESSION_STATE_CLOSED\x10\x04\x12\x1c\n" +
 	"\x18SESSION_STATE_LOGGED_OUT\x10\x05\x12\x1a\n" +
 	"\x16SESSION_STATE_REPLACED\x10\x06\x12\x1b\n" +
-	"\x17SESSION_STATE_FORBIDDEN\x10\a2\xf1\x02\n" +
+	"\x17SESSION_STATE_FORBIDDEN\x10\a\x12\x18\n" +
+	"\x14SESSION_STATE_BANNED\x10\b\x12\x18\n" +
+	"\x14SESSION_STATE_FAILED\x10\t\x12\x1a\n" +
+	"\x16SESSION_STATE_UNPAIRED\x10\n" +
+	"2\xf1\x02\n" +
 	"\x0eSessionService\x12]\n" +
 	"\x0eConnectSession\x12#.storycast.v1.ConnectSessionRequest\x1a$.storycast.v1.ConnectSessionResponse0\x01\x12O\n" +
 	"\n" +

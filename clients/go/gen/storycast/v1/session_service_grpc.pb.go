@@ -39,8 +39,12 @@ type SessionServiceClient interface {
 	// what a person needs to link it: QR codes as they rotate (as text, for any
 	// client to render) or, when a phone number is given, a pairing code; then
 	// each state change until the session is OPEN (the stream ends) or stops
-	// for good (the last event says why). Cancelling the call stops waiting,
-	// not the session.
+	// for good (the last event says why). Cancelling the call while the session
+	// is being linked stops the linking (UNPAIRED); cancelling it while a linked
+	// session reconnects only stops waiting.
+	// After a server restart, only sessions that were open or reconnecting come
+	// back by themselves; a stopped one (REPLACED, FORBIDDEN, BANNED, FAILED,
+	// UNPAIRED, LOGGED_OUT) keeps its state and reason until this is called.
 	ConnectSession(ctx context.Context, in *ConnectSessionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ConnectSessionResponse], error)
 	// One session's state. NOT_FOUND for a session this server has never seen.
 	GetSession(ctx context.Context, in *GetSessionRequest, opts ...grpc.CallOption) (*GetSessionResponse, error)
@@ -117,8 +121,12 @@ type SessionServiceServer interface {
 	// what a person needs to link it: QR codes as they rotate (as text, for any
 	// client to render) or, when a phone number is given, a pairing code; then
 	// each state change until the session is OPEN (the stream ends) or stops
-	// for good (the last event says why). Cancelling the call stops waiting,
-	// not the session.
+	// for good (the last event says why). Cancelling the call while the session
+	// is being linked stops the linking (UNPAIRED); cancelling it while a linked
+	// session reconnects only stops waiting.
+	// After a server restart, only sessions that were open or reconnecting come
+	// back by themselves; a stopped one (REPLACED, FORBIDDEN, BANNED, FAILED,
+	// UNPAIRED, LOGGED_OUT) keeps its state and reason until this is called.
 	ConnectSession(*ConnectSessionRequest, grpc.ServerStreamingServer[ConnectSessionResponse]) error
 	// One session's state. NOT_FOUND for a session this server has never seen.
 	GetSession(context.Context, *GetSessionRequest) (*GetSessionResponse, error)

@@ -20,6 +20,9 @@ class SessionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SESSION_STATE_LOGGED_OUT: _ClassVar[SessionState]
     SESSION_STATE_REPLACED: _ClassVar[SessionState]
     SESSION_STATE_FORBIDDEN: _ClassVar[SessionState]
+    SESSION_STATE_BANNED: _ClassVar[SessionState]
+    SESSION_STATE_FAILED: _ClassVar[SessionState]
+    SESSION_STATE_UNPAIRED: _ClassVar[SessionState]
 SESSION_STATE_UNSPECIFIED: SessionState
 SESSION_STATE_CONNECTING: SessionState
 SESSION_STATE_PAIRING: SessionState
@@ -28,6 +31,9 @@ SESSION_STATE_CLOSED: SessionState
 SESSION_STATE_LOGGED_OUT: SessionState
 SESSION_STATE_REPLACED: SessionState
 SESSION_STATE_FORBIDDEN: SessionState
+SESSION_STATE_BANNED: SessionState
+SESSION_STATE_FAILED: SessionState
+SESSION_STATE_UNPAIRED: SessionState
 
 class ConnectSessionRequest(_message.Message):
     __slots__ = ("session_id", "phone_number")

@@ -66,8 +66,12 @@ class SessionServiceServicer:
         what a person needs to link it: QR codes as they rotate (as text, for any
         client to render) or, when a phone number is given, a pairing code; then
         each state change until the session is OPEN (the stream ends) or stops
-        for good (the last event says why). Cancelling the call stops waiting,
-        not the session.
+        for good (the last event says why). Cancelling the call while the session
+        is being linked stops the linking (UNPAIRED); cancelling it while a linked
+        session reconnects only stops waiting.
+        After a server restart, only sessions that were open or reconnecting come
+        back by themselves; a stopped one (REPLACED, FORBIDDEN, BANNED, FAILED,
+        UNPAIRED, LOGGED_OUT) keeps its state and reason until this is called.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file storycast/v1/session_service.proto.
  */
 export const file_storycast_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJzdG9yeWNhc3QvdjEvc2Vzc2lvbl9zZXJ2aWNlLnByb3RvEgxzdG9yeWNhc3QudjEiQQoVQ29ubmVjdFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFAoMcGhvbmVfbnVtYmVyGAIgASgJIqIBChZDb25uZWN0U2Vzc2lvblJlc3BvbnNlEiIKAnFyGAEgASgLMhQuc3RvcnljYXN0LnYxLlFyQ29kZUgAEjEKDHBhaXJpbmdfY29kZRgCIAEoCzIZLnN0b3J5Y2FzdC52MS5QYWlyaW5nQ29kZUgAEigKB3Nlc3Npb24YAyABKAsyFS5zdG9yeWNhc3QudjEuU2Vzc2lvbkgAQgcKBWV2ZW50IhYKBlFyQ29kZRIMCgRjb2RlGAEgASgJIhsKC1BhaXJpbmdDb2RlEgwKBGNvZGUYASABKAkimgEKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIpCgVzdGF0ZRgCIAEoDjIaLnN0b3J5Y2FzdC52MS5TZXNzaW9uU3RhdGUSDgoGcmVhc29uGAMgASgJEg8KB2FjY291bnQYBCABKAkSLwoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIicKEUdldFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPAoSR2V0U2Vzc2lvblJlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5zdG9yeWNhc3QudjEuU2Vzc2lvbiIVChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Ij8KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEicKCHNlc3Npb25zGAEgAygLMhUuc3RvcnljYXN0LnYxLlNlc3Npb24iKgoUTG9nb3V0U2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIoChVMb2dvdXRTZXNzaW9uUmVzcG9uc2USDwoHZXhpc3RlZBgBIAEoCCrvAQoMU2Vzc2lvblN0YXRlEh0KGVNFU1NJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIcChhTRVNTSU9OX1NUQVRFX0NPTk5FQ1RJTkcQARIZChVTRVNTSU9OX1NUQVRFX1BBSVJJTkcQAhIWChJTRVNTSU9OX1NUQVRFX09QRU4QAxIYChRTRVNTSU9OX1NUQVRFX0NMT1NFRBAEEhwKGFNFU1NJT05fU1RBVEVfTE9HR0VEX09VVBAFEhoKFlNFU1NJT05fU1RBVEVfUkVQTEFDRUQQBhIbChdTRVNTSU9OX1NUQVRFX0ZPUkJJRERFThAHMvECCg5TZXNzaW9uU2VydmljZRJdCg5Db25uZWN0U2Vzc2lvbhIjLnN0b3J5Y2FzdC52MS5Db25uZWN0U2Vzc2lvblJlcXVlc3QaJC5zdG9yeWNhc3QudjEuQ29ubmVjdFNlc3Npb25SZXNwb25zZTABEk8KCkdldFNlc3Npb24SHy5zdG9yeWNhc3QudjEuR2V0U2Vzc2lvblJlcXVlc3QaIC5zdG9yeWNhc3QudjEuR2V0U2Vzc2lvblJlc3BvbnNlElUKDExpc3RTZXNzaW9ucxIhLnN0b3J5Y2FzdC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiIuc3RvcnljYXN0LnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlElgKDUxvZ291dFNlc3Npb24SIi5zdG9yeWNhc3QudjEuTG9nb3V0U2Vzc2lvblJlcXVlc3QaIy5zdG9yeWNhc3QudjEuTG9nb3V0U2Vzc2lvblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiJzdG9yeWNhc3QvdjEvc2Vzc2lvbl9zZXJ2aWNlLnByb3RvEgxzdG9yeWNhc3QudjEiQQoVQ29ubmVjdFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFAoMcGhvbmVfbnVtYmVyGAIgASgJIqIBChZDb25uZWN0U2Vzc2lvblJlc3BvbnNlEiIKAnFyGAEgASgLMhQuc3RvcnljYXN0LnYxLlFyQ29kZUgAEjEKDHBhaXJpbmdfY29kZRgCIAEoCzIZLnN0b3J5Y2FzdC52MS5QYWlyaW5nQ29kZUgAEigKB3Nlc3Npb24YAyABKAsyFS5zdG9yeWNhc3QudjEuU2Vzc2lvbkgAQgcKBWV2ZW50IhYKBlFyQ29kZRIMCgRjb2RlGAEgASgJIhsKC1BhaXJpbmdDb2RlEgwKBGNvZGUYASABKAkimgEKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIpCgVzdGF0ZRgCIAEoDjIaLnN0b3J5Y2FzdC52MS5TZXNzaW9uU3RhdGUSDgoGcmVhc29uGAMgASgJEg8KB2FjY291bnQYBCABKAkSLwoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIicKEUdldFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPAoSR2V0U2Vzc2lvblJlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5zdG9yeWNhc3QudjEuU2Vzc2lvbiIVChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Ij8KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEicKCHNlc3Npb25zGAEgAygLMhUuc3RvcnljYXN0LnYxLlNlc3Npb24iKgoUTG9nb3V0U2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIoChVMb2dvdXRTZXNzaW9uUmVzcG9uc2USDwoHZXhpc3RlZBgBIAEoCCq/AgoMU2Vzc2lvblN0YXRlEh0KGVNFU1NJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIcChhTRVNTSU9OX1NUQVRFX0NPTk5FQ1RJTkcQARIZChVTRVNTSU9OX1NUQVRFX1BBSVJJTkcQAhIWChJTRVNTSU9OX1NUQVRFX09QRU4QAxIYChRTRVNTSU9OX1NUQVRFX0NMT1NFRBAEEhwKGFNFU1NJT05fU1RBVEVfTE9HR0VEX09VVBAFEhoKFlNFU1NJT05fU1RBVEVfUkVQTEFDRUQQBhIbChdTRVNTSU9OX1NUQVRFX0ZPUkJJRERFThAHEhgKFFNFU1NJT05fU1RBVEVfQkFOTkVEEAgSGAoUU0VTU0lPTl9TVEFURV9GQUlMRUQQCRIaChZTRVNTSU9OX1NUQVRFX1VOUEFJUkVEEAoy8QIKDlNlc3Npb25TZXJ2aWNlEl0KDkNvbm5lY3RTZXNzaW9uEiMuc3RvcnljYXN0LnYxLkNvbm5lY3RTZXNzaW9uUmVxdWVzdBokLnN0b3J5Y2FzdC52MS5Db25uZWN0U2Vzc2lvblJlc3BvbnNlMAESTwoKR2V0U2Vzc2lvbhIfLnN0b3J5Y2FzdC52MS5HZXRTZXNzaW9uUmVxdWVzdBogLnN0b3J5Y2FzdC52MS5HZXRTZXNzaW9uUmVzcG9uc2USVQoMTGlzdFNlc3Npb25zEiEuc3RvcnljYXN0LnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIi5zdG9yeWNhc3QudjEuTGlzdFNlc3Npb25zUmVzcG9uc2USWAoNTG9nb3V0U2Vzc2lvbhIiLnN0b3J5Y2FzdC52MS5Mb2dvdXRTZXNzaW9uUmVxdWVzdBojLnN0b3J5Y2FzdC52MS5Mb2dvdXRTZXNzaW9uUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Which session to link.
@@ -364,6 +364,30 @@ export enum SessionState {
    * @generated from enum value: SESSION_STATE_FORBIDDEN = 7;
    */
   FORBIDDEN = 7,
+
+  /**
+   * WhatsApp banned the account, for a time or for good; the reason says which,
+   * why, and when a temporary ban lifts. Connect again after that.
+   *
+   * @generated from enum value: SESSION_STATE_BANNED = 8;
+   */
+  BANNED = 8,
+
+  /**
+   * Stopped after an error that retrying does not fix (a session the server
+   * keeps rejecting, an outdated client, a refused login); the reason names it.
+   *
+   * @generated from enum value: SESSION_STATE_FAILED = 9;
+   */
+  FAILED = 9,
+
+  /**
+   * Linking was started and never finished: the QR codes ran out, or the caller
+   * stopped waiting. ConnectSession links it.
+   *
+   * @generated from enum value: SESSION_STATE_UNPAIRED = 10;
+   */
+  UNPAIRED = 10,
 }
 
 /**
@@ -383,8 +407,12 @@ export const SessionService: GenService<{
    * what a person needs to link it: QR codes as they rotate (as text, for any
    * client to render) or, when a phone number is given, a pairing code; then
    * each state change until the session is OPEN (the stream ends) or stops
-   * for good (the last event says why). Cancelling the call stops waiting,
-   * not the session.
+   * for good (the last event says why). Cancelling the call while the session
+   * is being linked stops the linking (UNPAIRED); cancelling it while a linked
+   * session reconnects only stops waiting.
+   * After a server restart, only sessions that were open or reconnecting come
+   * back by themselves; a stopped one (REPLACED, FORBIDDEN, BANNED, FAILED,
+   * UNPAIRED, LOGGED_OUT) keeps its state and reason until this is called.
    *
    * @generated from rpc storycast.v1.SessionService.ConnectSession
    */
