@@ -5,6 +5,7 @@
  * (the seed's parseInt would have turned "2s" into NaN and carried on).
  */
 import type { ScalingConfig } from '../strategies/sdk.js';
+import { DEFAULT_MAX_MEDIA_BYTES } from './media/limits.js';
 
 /** The seed's SmartSendConfig, made whole. */
 export interface SmartSendConfig extends ScalingConfig {
@@ -34,6 +35,8 @@ export interface ServerConfig {
   readonly shutdownGraceMs: number;
   /** Check that recipients are on WhatsApp before sending (transports that can tell). */
   readonly checkRecipients: boolean;
+  /** Largest story media accepted, inline or fetched from its URL. */
+  readonly maxMediaBytes: number;
 }
 
 export interface Config {
@@ -163,7 +166,9 @@ export function loadConfig(env: Env = process.env): Config {
     tlsCert: raw(env, 'STORYCAST_TLS_CERT'),
     tlsKey: raw(env, 'STORYCAST_TLS_KEY'),
     shutdownGraceMs: r.number('STORYCAST_SHUTDOWN_GRACE_MS', 20_000, { min: 0, max: 3_600_000, integer: true }),
-    checkRecipients: r.boolean('STORYCAST_CHECK_RECIPIENTS', false),
+    checkRecipients: r.boolean('STORYCAST_CHECK_RECIPIENTS', true),
+    // Up to 1 GiB: the whole body is held in memory while it is encrypted and uploaded.
+    maxMediaBytes: r.number('STORYCAST_MAX_MEDIA_BYTES', DEFAULT_MAX_MEDIA_BYTES, { min: 1, max: 1024 * 1024 * 1024, integer: true }),
   };
   if ((server.tlsCert === undefined) !== (server.tlsKey === undefined)) {
     const [set, unset] = server.tlsCert === undefined ? ['STORYCAST_TLS_KEY', 'STORYCAST_TLS_CERT'] : ['STORYCAST_TLS_CERT', 'STORYCAST_TLS_KEY'];

@@ -106,6 +106,9 @@ describe('StoryService over gRPC (@grpc/grpc-js)', () => {
     ['unknown strategy', { sessionId: 's', story: text, recipients: ['+15550000001'], strategy: 'yolo' }, grpc.status.NOT_FOUND, /strategy "yolo"/],
     ['an image with neither data nor url', { sessionId: 's', story: { image: { caption: 'x' } }, recipients: ['+15550000001'] }, grpc.status.INVALID_ARGUMENT, /story.image needs its media/],
     ['a video url that is not http', { sessionId: 's', story: { video: { url: 'ftp://x/y.mp4' } }, recipients: ['+15550000001'] }, grpc.status.INVALID_ARGUMENT, /story.video.url/],
+    ['an image url at the cloud metadata address', { sessionId: 's', story: { image: { url: 'http://169.254.169.254/latest/meta-data/' } }, recipients: ['+15550000001'] }, grpc.status.INVALID_ARGUMENT, /story.image.url must point to a public address.*169.254.169.254/],
+    ['a video url on loopback', { sessionId: 's', story: { video: { url: 'http://localhost:8080/v.mp4' } }, recipients: ['+15550000001'] }, grpc.status.INVALID_ARGUMENT, /story.video.url must point to a public address.*localhost/],
+    ['an image url at an IPv4-mapped private address', { sessionId: 's', story: { image: { url: 'https://[::ffff:192.168.0.1]/a.jpg' } }, recipients: ['+15550000001'] }, grpc.status.INVALID_ARGUMENT, /story.image.url must point to a public address/],
   ])('rejects %s with the right code and a message naming the field', async (_name, request, code, message) => {
     const { events, error } = await collect(client.sendStory(request));
     expect(events).toEqual([]);

@@ -5,12 +5,15 @@ export type SendErrorReason =
   | 'MISSING_SESSION_ID'
   | 'TOO_MANY_RECIPIENTS'
   | 'NO_VALID_RECIPIENTS'
+  | 'BAD_MEDIA_URL'
+  | 'MEDIA_TOO_LARGE'
   | 'PREPARE_FAILED'
   | 'ANCHOR_FAILED'
   | 'LOGGED_OUT'
   | 'FORBIDDEN'
   | 'SESSION_NOT_FOUND'
-  | 'SESSION_NOT_CONNECTED';
+  | 'SESSION_NOT_CONNECTED'
+  | 'STATUS_REJECTED';
 
 export class SendError extends Error {
   override readonly name = 'SendError';

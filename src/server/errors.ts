@@ -33,12 +33,16 @@ const CODE_OF: Record<SendErrorReason, Code> = {
   MISSING_SESSION_ID: Code.InvalidArgument,
   TOO_MANY_RECIPIENTS: Code.InvalidArgument,
   NO_VALID_RECIPIENTS: Code.InvalidArgument,
+  BAD_MEDIA_URL: Code.InvalidArgument,
+  MEDIA_TOO_LARGE: Code.InvalidArgument,
   PREPARE_FAILED: Code.Unavailable,
   ANCHOR_FAILED: Code.Unavailable,
   SESSION_NOT_FOUND: Code.NotFound,
   SESSION_NOT_CONNECTED: Code.FailedPrecondition,
   LOGGED_OUT: Code.FailedPrecondition,
   FORBIDDEN: Code.PermissionDenied,
+  // WhatsApp refuses every status from this account as it is addressed today: retrying will not help.
+  STATUS_REJECTED: Code.FailedPrecondition,
 };
 
 /** Anything a handler throws, as what the client should see. Unknown errors become INTERNAL without leaking details. */
