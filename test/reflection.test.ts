@@ -104,6 +104,7 @@ for (const version of ['v1', 'v1alpha'] as const) {
         'GetSessionLearning',
         'ResetSessionLearning',
         'ListStrategies',
+        'GetStoryReceipts',
       ]);
     });
 

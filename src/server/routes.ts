@@ -23,6 +23,7 @@ export function routes(deps: { runtime: Runtime; health: HealthStatus; sends: Ru
     strategies: runtime.strategies,
     sends,
     memoryTtlMs: runtime.config.smartSend.sessionMemoryTTL,
+    receipts: runtime.receipts,
   });
   const reflection = reflectionRoutes(
     [file_storycast_v1_story_service, file_storycast_v1_session_service, file_grpc_health_v1_health, file_grpc_reflection_v1_reflection, file_grpc_reflection_v1alpha_reflection],

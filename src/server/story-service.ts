@@ -3,11 +3,13 @@
  * session memory and strategy registry. No scaling logic lives here.
  */
 import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { builtinStrategies } from '../../strategies/index.js';
 import type { SendEngine } from '../engine/engine.js';
 import {
   GetSessionLearningResponseSchema,
+  GetStoryReceiptsResponseSchema,
   ListStrategiesResponseSchema,
   ResetSessionLearningResponseSchema,
   StoryService,
@@ -15,9 +17,11 @@ import {
   type SendStoryResponse,
 } from '../../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
 import type { SessionMemory } from '../memory/types.js';
+import { BadPageTokenError, decodePageToken, encodePageToken } from '../receipts/page-token.js';
+import { ReceiptStoreError, type ReceiptQueries, type ReceiptsPage } from '../receipts/types.js';
 import type { StrategyRegistry } from '../strategy-registry.js';
 import { loggerOf } from './context.js';
-import { requireSessionId, storycastError, toConnectError } from './errors.js';
+import { invalidField, requireSessionId, storycastError, toConnectError } from './errors.js';
 import type { RunningSends } from './sends.js';
 import { eventToProto, historyToProto, storyFromProto } from './translate.js';
 
@@ -27,7 +31,11 @@ export interface StoryServiceDeps {
   readonly strategies: StrategyRegistry;
   readonly sends: RunningSends;
   readonly memoryTtlMs: number;
+  readonly receipts: ReceiptQueries;
 }
+
+/** AIP-158: a page size of 0 means the default; above the maximum is read as the maximum. */
+const RECEIPTS_PAGE_SIZE = { default: 100, max: 1000 } as const;
 
 /** A store failure on an operator call is the caller's business: UNAVAILABLE, not a silent miss. */
 function storeUnavailable(error: unknown) {
@@ -81,6 +89,34 @@ export function storyServiceRoutes(deps: StoryServiceDeps) {
         return create(ResetSessionLearningResponseSchema, { existed });
       },
 
+      async getStoryReceipts(req) {
+        const sessionId = requireSessionId(req.sessionId);
+        const messageId = req.messageId.trim();
+        if (messageId === '') throw invalidField('message_id', 'MISSING_MESSAGE_ID', 'message_id is required');
+        if (messageId.length > 128) throw invalidField('message_id', 'BAD_MESSAGE_ID', 'message_id is longer than any WhatsApp message id');
+        if (req.pageSize < 0) throw invalidField('page_size', 'BAD_PAGE_SIZE', 'page_size must not be negative');
+        const limit = req.pageSize === 0 ? RECEIPTS_PAGE_SIZE.default : Math.min(req.pageSize, RECEIPTS_PAGE_SIZE.max);
+        let offset: number;
+        try {
+          offset = decodePageToken(req.pageToken, sessionId, messageId);
+        } catch (error) {
+          if (error instanceof BadPageTokenError) throw invalidField('page_token', 'BAD_PAGE_TOKEN', error.message);
+          throw error;
+        }
+        const page = await deps.receipts.page(sessionId, messageId, offset, limit).catch((error: unknown) => {
+          throw error instanceof ReceiptStoreError ? storycastError(Code.Unavailable, 'STORE_UNAVAILABLE', error.message, {}, error) : error;
+        });
+        if (!page) {
+          throw storycastError(
+            Code.NotFound,
+            'STORY_NOT_FOUND',
+            `no status "${messageId}" was sent or answered for on session "${sessionId}" in the last 24 hours`,
+            { field: 'message_id' },
+          );
+        }
+        return receiptsToProto(page);
+      },
+
       async listStrategies() {
         return create(ListStrategiesResponseSchema, {
           strategies: strategies.list().map((s) => ({ name: s.name, description: s.description, builtin: builtinStrategies.includes(s) })),
@@ -88,4 +124,22 @@ export function storyServiceRoutes(deps: StoryServiceDeps) {
         });
       },
     });
+}
+
+function receiptsToProto(page: ReceiptsPage) {
+  return create(GetStoryReceiptsResponseSchema, {
+    sessionId: page.sessionId,
+    messageId: page.messageId,
+    counts: page.counts,
+    recipients: page.recipients.map((r) => ({
+      recipient: r.recipient,
+      sent: r.sent,
+      ...(r.deliveredAt !== undefined ? { deliverTime: timestampFromMs(r.deliveredAt) } : {}),
+      ...(r.readAt !== undefined ? { readTime: timestampFromMs(r.readAt) } : {}),
+    })),
+    nextPageToken: page.nextOffset === undefined ? '' : encodePageToken(page.sessionId, page.messageId, page.nextOffset),
+    totalSize: page.total,
+    createTime: timestampFromMs(page.createdAt),
+    expireTime: timestampFromMs(page.expiresAt),
+  });
 }

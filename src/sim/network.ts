@@ -4,6 +4,7 @@
  * time (tests, the benchmark) and in scaled real time (`npm start`).
  */
 import type { Clock } from '../clock.js';
+import { assertInlineMediaSize, DEFAULT_MAX_MEDIA_BYTES } from '../media/limits.js';
 import {
   TransportError,
   type PreparedStory,
@@ -22,7 +23,8 @@ import {
   tailFactor,
   type RateWindow,
 } from './model.js';
-import { parseProfile, type SimProfile, type SimProfileInput } from './profile.js';
+import { parseProfile, receiptShares, type SimProfile, type SimProfileInput } from './profile.js';
+import { drawReceipts, playReceipts, type SimReceipt } from './receipts.js';
 import { createRng, deriveSeed, type Rng } from './rng.js';
 
 export interface SimulatedNetworkOptions {
@@ -33,6 +35,10 @@ export interface SimulatedNetworkOptions {
   readonly seed?: number;
   /** Keep each call's recipients in `calls` (off by default: 100k-recipient runs would hold them all). */
   readonly recordRecipients?: boolean;
+  /** Inline media over this is refused as the real transport refuses it (STORYCAST_MAX_MEDIA_BYTES). */
+  readonly maxMediaBytes?: number;
+  /** Hears the receipts recipients' phones send back (the profile's deliveryShare and readShare; none without it). Must not throw. */
+  readonly onReceipt?: (receipt: SimReceipt) => void;
 }
 
 /** Why a call failed, for benchmarks that compare a strategy against the network's truth. */
@@ -73,6 +79,8 @@ interface Session {
    * existed, and a tail never shifts the main stream.
    */
   readonly tailRng: Rng;
+  /** Receipts draw from their own stream too: listening for them never changes a send. */
+  readonly receiptRng: Rng;
   readonly limiter: RateLimiter;
   readonly messageIds: Set<string>;
   readonly scripted: { code: TransportErrorCode; remaining: number }[];
@@ -85,19 +93,29 @@ export class SimulatedNetwork implements Transport {
   private readonly clock: Clock;
   private readonly seed: number;
   private readonly recordRecipients: boolean;
+  private readonly maxMediaBytes: number;
   private readonly createdAt: number;
   private readonly sessions = new Map<string, Session>();
   /** The recipient lists of successful calls, per message id: counted only when asked (a benchmark never asks). */
   private readonly delivered = new Map<string, (readonly string[])[]>();
   private readonly issuedIds = new Set<string>();
   private readonly log: Mutable<SimCall>[] = [];
+  private readonly onReceipt: ((receipt: SimReceipt) => void) | undefined;
+  private readonly receiptsStop = new AbortController();
 
   constructor(options: SimulatedNetworkOptions) {
     this.profile = parseProfile(options.profile, 'SimulatedNetwork options');
     this.clock = options.clock;
     this.seed = options.seed ?? 0;
     this.recordRecipients = options.recordRecipients ?? false;
+    this.maxMediaBytes = options.maxMediaBytes ?? DEFAULT_MAX_MEDIA_BYTES;
+    this.onReceipt = options.onReceipt;
     this.createdAt = this.clock.now();
+  }
+
+  /** Stops the receipts still to come. */
+  close(): void {
+    this.receiptsStop.abort();
   }
 
   /** Every send so far, in the order they started (pending ones included). */
@@ -180,6 +198,7 @@ export class SimulatedNetwork implements Transport {
       if ((story.data === undefined) === (story.url === undefined)) {
         throw new TransportError('SEND_FAILED', `a ${story.kind} story needs exactly one of data and url`);
       }
+      if (story.data) assertInlineMediaSize(story.data, this.maxMediaBytes, `story.${story.kind}.data`);
       // The upload: one base round trip, no jitter so tests can rely on it.
       await this.clock.sleep(this.profile.baseMs, signal);
       if (session.loggedOut) throw loggedOut(sessionId);
@@ -286,6 +305,10 @@ export class SimulatedNetwork implements Transport {
       call.messageId = messageId;
     }
     this.deliver(messageId, recipients);
+    if (this.onReceipt) {
+      const due = drawReceipts(receiptShares(this.profile), session.receiptRng, this.clock.now(), { sessionId, messageId, recipients });
+      playReceipts(this.clock, due, this.onReceipt, this.receiptsStop.signal);
+    }
     return { messageId };
   }
 
@@ -320,6 +343,7 @@ export class SimulatedNetwork implements Transport {
       session = {
         rng: createRng(deriveSeed(this.seed, sessionId)),
         tailRng: createRng(deriveSeed(deriveSeed(this.seed, 'latency-tail'), sessionId)),
+        receiptRng: createRng(deriveSeed(deriveSeed(this.seed, 'receipts'), sessionId)),
         limiter: new RateLimiter(rateWindows(this.profile)),
         messageIds: new Set(),
         scripted: [],

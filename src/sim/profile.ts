@@ -106,6 +106,15 @@ const rateLimit = z.strictObject({
  *   more sliding windows that work like rateLimitPerSecond's (which is
  *   { calls: N, windowMs: 1000 }); a send must fit in all of them, and
  *   retryAfterMs is when the last full one frees.
+ * - deliveryShare: 0.95 (DEFAULT_DELIVERY_SHARE). The share of a delivered
+ *   call's recipients whose phone sends a delivery receipt (the rest stay
+ *   offline). Left out of the parsed profile when absent, so profiles that
+ *   predate receipts parse exactly as before; read it through receiptShares().
+ * - readShare: 0.6 (DEFAULT_READ_SHARE). The share of recipients who view the
+ *   status and send a read receipt; reading implies delivery, so at least this
+ *   share is delivered whatever deliveryShare says. Receipts change nothing
+ *   about sending and draw from their own random stream; the network produces
+ *   them only for a listener (SimulatedNetworkOptions.onReceipt).
  * baseMs and perRecipientMs are required: latency of a send to n recipients
  * is (baseMs + perRecipientMs * n + knee) * jitter * tail, rounded to a whole
  * millisecond.
@@ -144,9 +153,20 @@ export const simProfileSchema = z.strictObject({
   knee: knee.nullable().default(null),
   failureBursts: z.array(failureBurst).default([]),
   rateLimits: z.array(rateLimit).default([]),
+  deliveryShare: z.number().min(0).max(1).optional(),
+  readShare: z.number().min(0).max(1).optional(),
 });
 
-/** A validated profile, every default filled in. */
+export const DEFAULT_DELIVERY_SHARE = 0.95;
+export const DEFAULT_READ_SHARE = 0.6;
+
+/** The receipt shares in force: a profile's own, or the defaults (a reader is delivered to, so delivered >= read). */
+export function receiptShares(profile: SimProfile): { readonly delivered: number; readonly read: number } {
+  const read = profile.readShare ?? DEFAULT_READ_SHARE;
+  return { delivered: Math.max(read, profile.deliveryShare ?? DEFAULT_DELIVERY_SHARE), read };
+}
+
+/** A validated profile, every default filled in (the receipt shares through receiptShares()). */
 export type SimProfile = z.infer<typeof simProfileSchema>;
 /** What a profile file may contain (defaults optional). */
 export type SimProfileInput = z.input<typeof simProfileSchema>;
