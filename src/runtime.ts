@@ -13,6 +13,9 @@ import type { Logger } from './log.js';
 import { createSessionMemory } from './memory/keyv-memory.js';
 import { createKeyv } from './memory/store.js';
 import type { SessionMemory } from './memory/types.js';
+import { createReceiptBook, type ReceiptBook } from './receipts/book.js';
+import { withStatusReceipts } from './receipts/baileys.js';
+import { withReceipts } from './receipts/transport.js';
 import { SimulatedSessions } from './sessions/simulated.js';
 import type { SessionDirectory } from './sessions/types.js';
 import { SimulatedNetwork } from './sim/network.js';
@@ -29,6 +32,9 @@ export interface Runtime {
   readonly config: Config;
   readonly strategies: StrategyRegistry;
   readonly memory: SessionMemory;
+  /** Delivery and read receipts per status; the engine sends through a decorator that tells it who each call reached. */
+  readonly receipts: ReceiptBook;
+  /** The transport itself, undecorated. */
   readonly transport: Transport;
   readonly sessions: SessionDirectory;
   readonly engine: SendEngine;
@@ -40,7 +46,12 @@ export interface Runtime {
 export async function createRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const { server, smartSend } = config;
   const strategies = await loadStrategies(server.strategyModules, server.defaultStrategy);
-  const wired = server.transport === 'baileys' ? await baileysParts(config, logger) : await simulatedParts(config);
+  // Real time, as memory: a status's receipts live 24 hours whatever the simulation's speed.
+  const receipts = createReceiptBook({ url: server.store, clock: systemClock, logger });
+  const wired = await (server.transport === 'baileys' ? baileysParts(config, logger, receipts) : simulatedParts(config, receipts)).catch(async (error: unknown) => {
+    await receipts.close();
+    throw error;
+  });
   const { transport, sessions, clock } = wired;
   const memory = createSessionMemory({
     url: server.store,
@@ -49,7 +60,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     clock: systemClock,
     logger,
   });
-  const engine = new SendEngine({ transport, clock, memory, config: smartSend, logger, maxRecipients: server.maxRecipients, checkRecipients: server.checkRecipients });
+  const engine = new SendEngine({ transport: withReceipts(transport, receipts, logger), clock, memory, config: smartSend, logger, maxRecipients: server.maxRecipients, checkRecipients: server.checkRecipients });
   logger.info(
     { transport: server.transport, ...wired.details, store: server.store.replace(/\/\/[^@/]*@/, '//***@'), strategies: strategies.list().map((s) => s.name) },
     'storycast ready',
@@ -58,12 +69,14 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     config,
     strategies,
     memory,
+    receipts,
     transport,
     sessions,
     engine,
     clock,
     close: async () => {
       await wired.close();
+      await receipts.close();
       await memory.close();
     },
   };
@@ -78,7 +91,7 @@ interface Parts {
   close(): Promise<void>;
 }
 
-async function simulatedParts(config: Config): Promise<Parts> {
+async function simulatedParts(config: Config, receipts: ReceiptBook): Promise<Parts> {
   const { server } = config;
   const profile = await loadProfile(server.simProfile).catch((error: Error) => {
     throw new StartupError(`STORYCAST_SIM_PROFILE="${server.simProfile}": ${error.message}`, { cause: error });
@@ -86,18 +99,34 @@ async function simulatedParts(config: Config): Promise<Parts> {
   // The network and the engine share the simulation's clock; memory keeps real
   // time, so a TTL of 24 hours means 24 hours whatever the simulation's speed.
   const clock = new ScaledClock(server.simTimeScale);
-  const network = new SimulatedNetwork({ profile, clock, seed: server.simSeed });
+  const network = new SimulatedNetwork({
+    profile,
+    clock,
+    seed: server.simSeed,
+    maxMediaBytes: server.maxMediaBytes,
+    // Stamped when heard, in real time like the book: at STORYCAST_SIM_TIME_SCALE=50 the
+    // simulation's own clock runs ahead of the status's creation and expiry times.
+    onReceipt: (r) => receipts.receipt(r.sessionId, r.messageId, r.recipient, r.readAt === undefined ? { deliveredAt: Date.now() } : { readAt: Date.now() }),
+  });
   const sessions = new SimulatedSessions(network);
-  return { transport: network, sessions, clock, details: { profile: profile.name, timeScale: server.simTimeScale }, close: () => sessions.close() };
+  const close = async () => {
+    network.close();
+    await sessions.close();
+  };
+  return { transport: network, sessions, clock, details: { profile: profile.name, timeScale: server.simTimeScale }, close };
 }
 
 /** Real WhatsApp: sockets per session, their credentials in the same store as session memory. */
-async function baileysParts(config: Config, logger: Logger): Promise<Parts> {
+async function baileysParts(config: Config, logger: Logger, receipts: ReceiptBook): Promise<Parts> {
   const keyv = createKeyv(config.server.store, { namespace: 'storycast:baileys-auth', logger });
   // The transport answers the sockets' retry requests from the statuses it sent; sockets are made later, on connect.
   let transport: BaileysTransport | undefined;
-  const sessions = new BaileysSessions({ keyv, logger, makeSocket: baileysSocketFactory(async (key) => transport?.getMessage(key)) });
-  transport = new BaileysTransport({ sockets: sessions.sockets, logger });
+  const makeSocket = withStatusReceipts(
+    baileysSocketFactory(async (key) => transport?.getMessage(key)),
+    receipts,
+  );
+  const sessions = new BaileysSessions({ keyv, logger, makeSocket });
+  transport = new BaileysTransport({ sockets: sessions.sockets, logger, media: { maxBytes: config.server.maxMediaBytes } });
   const restored = await sessions.restore();
   return {
     transport,

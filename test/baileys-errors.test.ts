@@ -36,9 +36,10 @@ describe('classifyBaileysError', () => {
     expect(e.retryAfterMs).toBe(12_000);
   });
 
-  it('428 connection closed is a retryable SEND_FAILED (retry after reconnect)', () => {
+  it('428 connection closed is DISCONNECTED: retryable, and nothing about the batch', () => {
     const e = classifyBaileysError(boom('Connection Closed', { statusCode: 428 }));
-    expect(e.code).toBe('SEND_FAILED');
+    expect(e.code).toBe('DISCONNECTED');
+    expect(e.whatsappCode).toBeUndefined();
     expect(e.fatal).toBe(false);
     expect(e.message).toMatch(/reconnect/);
   });
@@ -63,7 +64,24 @@ describe('classifyAckError', () => {
     const e = classifyAckError('479');
     expect(e.code).toBe('SEND_FAILED');
     expect(e.message).toContain('479');
+    expect(e.whatsappCode).toBe(479);
     expect(e.fatal).toBe(false);
+  });
+
+  it('479 on an account moved to LID addressing cannot heal: STATUS_REJECTED stops the send and says why', () => {
+    const e = classifyAckError('479', { lid: '123456789012345@lid' });
+    expect(e.code).toBe('STATUS_REJECTED');
+    expect(e.fatal).toBe(true);
+    expect(e.whatsappCode).toBe(479);
+    expect(e.message).toMatch(/LID addressing/);
+    // Other codes on such an account stay retryable, and so does a 479 once a status of it went through.
+    expect(classifyAckError('500', { lid: '1@lid' }).code).toBe('SEND_FAILED');
+    expect(classifyAckError('479', { lid: '1@lid', statusAccepted: true }).code).toBe('SEND_FAILED');
+  });
+
+  it("a query error's code from WhatsApp travels as whatsappCode; Baileys' own status codes do not", () => {
+    expect(classifyBaileysError(boom('not-acceptable', { data: 406 })).whatsappCode).toBe(406);
+    expect(classifyBaileysError(boom('Timed Out', { statusCode: 408 })).whatsappCode).toBeUndefined();
   });
 
   it('a 429 ack is a rate limit', () => {

@@ -79,7 +79,7 @@ describe('BaileysTransport.send', () => {
     expect(socket.calls[0]!.opts.statusJidList).toEqual(jids(1));
   });
 
-  it('matches acks on one message id to calls in order; an error ack fails only its batch', async () => {
+  it('calls on one message id go one at a time: each waits until the previous one is acked', async () => {
     const { clock, socket, transport, signal } = setup();
     const story = await prepared(transport, clock, signal);
     const id = (await clock.run(transport.send({ sessionId: S, story, recipients: jids(1) }, signal))).messageId;
@@ -88,20 +88,23 @@ describe('BaileysTransport.send', () => {
     const sends = [jids(2, 1), jids(2, 3), jids(2, 5)].map((recipients, i) =>
       transport.send({ sessionId: S, story, recipients, messageId: id }, signal).then(
         () => settled.push(`${i}:ok`),
-        (e: { code: string; message: string }) => settled.push(`${i}:${e.code}:${e.message}`),
+        (e: { code: string; whatsappCode?: number }) => settled.push(`${i}:${e.code}:${e.whatsappCode}`),
       ),
     );
     await clock.advance(1);
     expect(settled).toEqual([]);
+    expect(socket.calls).toHaveLength(2); // the anchor, and the first of the three
     socket.ack(id);
     await clock.advance(1);
     expect(settled).toEqual(['0:ok']);
+    expect(socket.calls).toHaveLength(3);
     socket.ack(id, '479');
     await clock.advance(1);
-    expect(settled).toEqual(['0:ok', '1:SEND_FAILED:WhatsApp rejected the status (ack error 479)']);
+    expect(settled).toEqual(['0:ok', '1:SEND_FAILED:479']);
     socket.ack(id);
     await Promise.all(sends);
     expect(settled.at(-1)).toBe('2:ok');
+    expect(socket.calls.slice(1).map((c) => c.opts.statusJidList)).toEqual([jids(2, 1), jids(2, 3), jids(2, 5)]);
   });
 
   it('ignores acks for other message ids and other chats', async () => {
@@ -134,26 +137,36 @@ describe('BaileysTransport.send', () => {
     expect(updates).toEqual([[expect.objectContaining({ update: { status: WAMessageStatus.ERROR, messageStubParameters: ['479'] } })]]);
   });
 
-  it('abort rejects with the reason; the late ack of the abandoned call is not credited to the next one', async () => {
+  it('abort rejects with the reason; the next call waits for the abandoned one, whose late ack is its own', async () => {
     const { clock, socket, transport } = setup();
     const story = await prepared(transport, clock, new AbortController().signal);
     const id = (story.payload as BaileysPayload).message.key.id!;
     socket.next({ kind: 'silent' }, { kind: 'silent' });
     const controller = new AbortController();
-    const aborted = transport.send({ sessionId: S, story, recipients: jids(1), messageId: id }, controller.signal);
+    const aborted = transport.send({ sessionId: S, story, recipients: jids(1), messageId: id, batchIndex: 4 }, controller.signal);
     const reason = new Error('engine timeout');
     await clock.advance(10);
     controller.abort(reason);
     expect(await outcome(clock, aborted)).toEqual({ ok: false, error: reason });
-    const next = outcome(clock, transport.send({ sessionId: S, story, recipients: jids(1, 1), messageId: id }, new AbortController().signal));
+    // Not through clock.run, which would jump virtual time past the quiet period.
+    const next = transport.send({ sessionId: S, story, recipients: jids(1, 1), messageId: id }, new AbortController().signal).then(
+      () => ({ ok: true }),
+      () => ({ ok: false }),
+    );
     await clock.advance(10);
+    expect(socket.calls).toHaveLength(1); // not written while the first is in doubt
     socket.ack(id); // the abandoned call's ack, late
     let settled = false;
     void next.then(() => (settled = true));
     await clock.advance(10);
     expect(settled).toBe(false);
+    expect(socket.calls).toHaveLength(2);
     socket.ack(id);
     expect((await next).ok).toBe(true);
+    expect(await transport.settle(S, id, new AbortController().signal)).toEqual([
+      { batchIndex: 4, recipients: jids(1), delivered: true, afterMs: 20 },
+    ]);
+    expect(await transport.settle(S, id, new AbortController().signal)).toEqual([]);
   });
 
   it('its own ack timeout gives TIMEOUT', async () => {
@@ -170,7 +183,7 @@ describe('BaileysTransport.send', () => {
     const cases: [Error, string][] = [
       [boom('Timed Out', { statusCode: 408 }), 'TIMEOUT'],
       [boom('rate-overlimit', { data: 429 }), 'RATE_LIMITED'],
-      [boom('Connection Closed', { statusCode: 428 }), 'SEND_FAILED'],
+      [boom('Connection Closed', { statusCode: 428 }), 'DISCONNECTED'],
       [boom('Intentional Logout', { statusCode: 401 }), 'LOGGED_OUT'],
       [boom('forbidden', { statusCode: 403 }), 'FORBIDDEN'],
     ];
@@ -192,7 +205,7 @@ describe('BaileysTransport.send', () => {
     await clock.advance(5);
     socket.close();
     const r = await pending;
-    expect(!r.ok && r.error).toMatchObject({ code: 'SEND_FAILED', message: expect.stringMatching(/reconnect/) });
+    expect(!r.ok && r.error).toMatchObject({ code: 'DISCONNECTED', message: expect.stringMatching(/reconnect/) });
   });
 
   it('maps missing, stopped and logged-out sessions to fatal codes (a reconnecting one is waited for: baileys-reconnect-send.test.ts)', async () => {

@@ -130,6 +130,20 @@ describe('rendering (plain)', () => {
     ]);
   });
 
+  it("prints a late ack as news of its batch, WhatsApp's code and refused recipients, and counts no extra batch", () => {
+    const late = ev({ case: 'batch', value: { index: 1, late: true, size: 20, durationMs: 21_000, ok: true, speed: Speed.SLOW, delivered: 31, remaining: 219, nextBatchSize: 10, reason: 'late' } });
+    const rejected = ev({ case: 'batch', value: { index: 2, size: 10, durationMs: 900, ok: false, error: { code: 'SEND_FAILED', message: 'rejected', retryable: true, whatsappCode: 479 }, speed: Speed.FAST, delivered: 31, remaining: 219, nextBatchSize: 10, reason: 'r' } });
+    const partial = ev({ case: 'batch', value: { index: 3, size: 10, refused: 2, durationMs: 900, ok: true, speed: Speed.FAST, delivered: 39, remaining: 211, nextBatchSize: 10, reason: 'r' } });
+    expect(linesOf([planned(), anchor, okBatch, failedBatch, late, rejected, partial]).slice(-3)).toEqual([
+      'batch 2  acknowledged late: 20 delivered after all (21.0 s after it started)  delivered 31/250 (12.4%), remaining 219',
+      'batch 3  size 10  FAILED SEND_FAILED 479 (will retry): rejected  900 ms FAST  delivered 31/250 (12.4%), failed 0, remaining 219; next 10: r',
+      'batch 4  size 10  ok (2 refused, will retry)  900 ms FAST  delivered 39/250 (15.6%), failed 0, remaining 211; next 10: r',
+    ]);
+    const state = fold([planned(), anchor, okBatch, failedBatch, late]);
+    expect(state.batches).toBe(2);
+    expect(state.last).toMatchObject({ index: 1, delivered: 31, ok: false });
+  });
+
   it('summarises a complete send', () => {
     expect(linesOf([summary()])).toEqual([
       'summary  delivered 250/250 (100.0%), failed 0',

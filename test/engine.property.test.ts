@@ -7,11 +7,14 @@ import type { TransportErrorCode } from '../src/transport.js';
 import { batchesOf, rig, runSend, summaryOf } from './support/harness.js';
 import { numbers, ScriptedTransport, type ScriptedOutcome } from './support/scripted-transport.js';
 
-type Kind = 'ok' | 'fail' | 'hang' | 'rate' | 'fatal';
+type Kind = 'ok' | 'fail' | 'hang' | 'rate' | 'fatal' | 'late' | 'disconnect' | 'refuse';
 const kind = fc.oneof(
   { weight: 12, arbitrary: fc.constant<Kind>('ok') },
   { weight: 3, arbitrary: fc.constant<Kind>('fail') },
   { weight: 2, arbitrary: fc.constant<Kind>('hang') },
+  { weight: 1, arbitrary: fc.constant<Kind>('late') },
+  { weight: 1, arbitrary: fc.constant<Kind>('disconnect') },
+  { weight: 1, arbitrary: fc.constant<Kind>('refuse') },
   { weight: 1, arbitrary: fc.constant<Kind>('rate') },
   { weight: 1, arbitrary: fc.constant<Kind>('fatal') },
 );
@@ -30,10 +33,15 @@ const scenario = fc.record({
   perRecipientMs: fc.double({ min: 0, max: 5, noNaN: true }),
 });
 
-const CODES: Record<Exclude<Kind, 'ok' | 'hang'>, TransportErrorCode> = { fail: 'SEND_FAILED', rate: 'RATE_LIMITED', fatal: 'LOGGED_OUT' };
+const CODES: Record<'fail' | 'rate' | 'fatal' | 'disconnect', TransportErrorCode> = {
+  fail: 'SEND_FAILED',
+  rate: 'RATE_LIMITED',
+  fatal: 'LOGGED_OUT',
+  disconnect: 'DISCONNECTED',
+};
 
 describe('engine invariants (property)', () => {
-  it('never loses or double-sends a recipient, never exceeds maxBatchSize, keeps the pace', async () => {
+  it('never loses or double-sends a recipient (late acks and refusals included), never exceeds maxBatchSize, keeps the pace', async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (sc) => {
         let transport!: ScriptedTransport;
@@ -44,6 +52,9 @@ describe('engine invariants (property)', () => {
               const latencyMs = 50 + call.recipients.length * sc.perRecipientMs;
               if (k === 'ok') return { latencyMs };
               if (k === 'hang') return { latencyMs: 0, fail: 'HANG' };
+              // An anchor that is acked late is re-sent with the same message id (Baileys waits for it): no late news.
+              if (k === 'late') return { latencyMs: 0, fail: call.messageId ? 'LATE' : 'HANG' };
+              if (k === 'refuse') return { latencyMs, refuse: call.recipients.slice(0, 1 + (call.index % 3)) };
               return { latencyMs, fail: CODES[k], ...(k === 'rate' ? { retryAfterMs: 700 } : {}) };
             })),
           config: {
@@ -87,7 +98,9 @@ describe('engine invariants (property)', () => {
 
         const anchorCalls = transport.calls.filter((c) => c.messageId === undefined);
         for (const call of transport.calls) expect(call.recipients.length).toBeLessThanOrEqual(sc.maxBatchSize);
-        expect(batchesOf(events)).toHaveLength(transport.calls.length - anchorCalls.length);
+        const calls = batchesOf(events).filter((b) => !b.late);
+        expect(calls).toHaveLength(transport.calls.length - anchorCalls.length);
+        for (const b of batchesOf(events)) expect(b.delivered + b.failed + b.remaining).toBe(sc.valid);
         const interval = 1000 / sc.maxBatchesPerSecond;
         for (let i = 1; i < transport.calls.length; i++) {
           expect(transport.calls[i]!.startedAt - transport.calls[i - 1]!.startedAt).toBeGreaterThanOrEqual(interval - 1e-6);

@@ -153,6 +153,62 @@ describe('the send', () => {
     expect([...sends.values()].every((n) => n === 3)).toBe(true);
   });
 
+  it('retries recipients refused one by one in a call that worked, and gives one up after maxAttempts; counts add up', async () => {
+    const jidOf = (n: string) => `${n.slice(1)}@s.whatsapp.net`;
+    const list = numbers(300);
+    const flaky = jidOf(list[10]!);
+    const hopeless = jidOf(list[20]!);
+    let flakyRefusals = 0;
+    const s = scripted(
+      (call) => {
+        const refuse = [hopeless, ...(call.recipients.includes(flaky) && flakyRefusals++ === 0 ? [flaky] : [])];
+        return { ...quick(call), refuse };
+      },
+      { maxAttempts: 3 },
+    );
+    const events = await runSend(s, { recipients: list });
+    const summary = summaryOf(events);
+    expect(summary.failed).toEqual([{ recipient: hopeless, code: 'SEND_FAILED', reason: 'scripted refusal (after 3 attempts)' }]);
+    expect(summary.delivered).toBe(299);
+    expect(s.transport.delivered.get(flaky)).toBe(1);
+    const batches = batchesOf(events);
+    expect(batches[0]).toMatchObject({ ok: true, refused: 2 });
+    expect(batches.every((b) => b.delivered + b.failed + b.remaining === 300)).toBe(true);
+  });
+
+  it("gives strategies and memory a call's time without the transport's one-off setup, and reports both", async () => {
+    // Every call spends 9 s setting up new recipients' keys and 0.5 s sending: slow as measured, fast as sending.
+    const s = scripted(() => ({ latencyMs: 9_500, setupMs: 9_000 }), { batchTimeoutMs: 20_000 });
+    const events = await runSend(s, { recipients: numbers(3_000) });
+    const [first] = batchesOf(events);
+    expect(first).toMatchObject({ durationMs: 9_500, setupMs: 9_000, speed: 'FAST' });
+    // adaptive skips a level on a FAST batch: it saw 500 ms, not 9.5 s.
+    expect(first!.reason).toMatch(/fast/i);
+    const history = await s.memory.inspect('session-1');
+    expect(history?.averageBatchTime).toBe(500);
+  });
+
+  it('asks the transport to warm the next batch while one is in flight, one warm-up at a time', async () => {
+    const s = scripted();
+    const warmed: { recipients: readonly string[]; during: number }[] = [];
+    Object.assign(s.transport, {
+      warm: async (_session: string, recipients: readonly string[]) => {
+        warmed.push({ recipients, during: s.transport.calls.length });
+        await s.clock.sleep(50);
+      },
+    });
+    const events = await runSend(s, { recipients: numbers(400) });
+    const calls = s.transport.calls.slice(1);
+    expect(warmed.length).toBeGreaterThan(0);
+    // Each warm-up names the recipients the following call then took.
+    for (const w of warmed) {
+      // Warmed while call `during` was starting: the recipients of the call after it.
+      const next = calls.find((c) => c.index === w.during + 1);
+      if (next) expect(next.recipients.slice(0, w.recipients.length)).toEqual(w.recipients.slice(0, next.recipients.length));
+    }
+    expect(summaryOf(events).delivered).toBe(400);
+  });
+
   it('does not give up on recipients for failures of batches larger than the last that worked (size probes)', async () => {
     // Batches above 150 fail; the strategy keeps probing 300 between batches of 100.
     const prober = defineStrategy<number>({

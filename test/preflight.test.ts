@@ -1,11 +1,13 @@
 /** The optional pre-flight: recipients not on WhatsApp are reported invalid, not sent to. */
 import { describe, expect, it } from 'vitest';
+import type { BinaryNode, USyncQuery } from '@whiskeysockets/baileys';
 import { BaileysTransport } from '../src/baileys/transport.js';
 import { VirtualClock } from '../src/clock.js';
 import { SendEngine } from '../src/engine/engine.js';
 import type { PlannedEvent } from '../src/engine/events.js';
 import { silentLogger } from '../src/log.js';
 import { createSessionMemory } from '../src/memory/keyv-memory.js';
+import type { RecipientCheck } from '../src/transport.js';
 import { FakeSessions, FakeSocket } from './support/fake-socket.js';
 import { config, runSend, summaryOf } from './support/harness.js';
 import { numbers, ScriptedTransport } from './support/scripted-transport.js';
@@ -20,10 +22,10 @@ class CheckingTransport extends ScriptedTransport {
   ) {
     super(clock, () => ({ latencyMs: 100 }));
   }
-  async checkRecipients(_session: string, jids: readonly string[]): Promise<ReadonlySet<string>> {
+  async checkRecipients(_session: string, jids: readonly string[]): Promise<RecipientCheck> {
     this.checks++;
     if (this.broken) throw new Error('usync failed');
-    return new Set(jids.filter((j) => this.absent.has(j)));
+    return { notOnWhatsApp: new Set(jids.filter((j) => this.absent.has(j))), audience: 'only some will see it' };
   }
 }
 
@@ -44,6 +46,7 @@ describe('recipient pre-flight', () => {
     const events = await runSend(r, { recipients: ['nope', ...list] });
     const planned = events[0] as PlannedEvent;
     expect(planned.total).toBe(298);
+    expect(planned.reason).toMatch(/\(only some will see it\)$/);
     expect(planned.invalid.map((i) => [i.index, i.reason])).toEqual([
       [0, expect.any(String)],
       [4, 'not on WhatsApp'],
@@ -76,8 +79,45 @@ describe('recipient pre-flight', () => {
     const transport = new BaileysTransport({ sockets: new FakeSessions().set('s', 'open', socket), clock });
     const jids = ['15550000001@s.whatsapp.net', '447700900123@s.whatsapp.net', '15551230000@s.whatsapp.net'];
     const missing = await transport.checkRecipients('s', jids, new AbortController().signal);
-    expect([...missing]).toEqual(['15550000001@s.whatsapp.net']);
+    expect([...missing.notOnWhatsApp]).toEqual(['15550000001@s.whatsapp.net']);
     await transport.checkRecipients('s', [...jids, '4915112345678@s.whatsapp.net'], new AbortController().signal);
     expect(asked).toEqual([jids, ['4915112345678@s.whatsapp.net']]);
+  });
+
+  it("sends to WhatsApp's own JID for a number it spells differently, asked per session, in budgeted chunks", async () => {
+    const clock = new VirtualClock(0);
+    const socket = new FakeSocket(clock);
+    // Brazil: asked for the 8-digit mobile, WhatsApp answers with the 9-digit JID and echoes the number asked.
+    const spelledAs: Record<string, string> = { '551187654321': '5511987654321@s.whatsapp.net' };
+    const absent = new Set(['15550000001']);
+    let hang = false;
+    let queries = 0;
+    Object.assign(socket, {
+      executeUSyncQuery: async (query: USyncQuery) => {
+        queries++;
+        if (hang) return new Promise(() => {});
+        const users = query.users.map((u) => {
+          const digits = u.phone!.slice(1);
+          const on = !absent.has(digits);
+          const node: BinaryNode = { tag: 'contact', attrs: { type: on ? 'in' : 'out' }, content: u.phone };
+          return { tag: 'user', attrs: { jid: spelledAs[digits] ?? `${digits}@s.whatsapp.net` }, content: [node] };
+        });
+        return query.parseUSyncQueryResult({ tag: 'iq', attrs: { type: 'result' }, content: [{ tag: 'usync', attrs: {}, content: [{ tag: 'list', attrs: {}, content: users }] }] });
+      },
+      fetchPrivacySettings: async () => ({ status: 'contacts', last: 'all' }),
+    });
+    const transport = new BaileysTransport({ sockets: new FakeSessions().set('s', 'open', socket).set('t', 'open', socket), clock, preflightChunkTimeoutMs: 5_000 });
+    const asked = ['551187654321@s.whatsapp.net', '15550000001@s.whatsapp.net', '447700900123@s.whatsapp.net'];
+    const check = await transport.checkRecipients('s', asked, new AbortController().signal);
+    expect([...check.notOnWhatsApp]).toEqual(['15550000001@s.whatsapp.net']);
+    expect(check.audience).toMatch(/my contacts/);
+    const prepared = await clock.run(transport.prepare('s', { kind: 'text', text: 'x' }, new AbortController().signal));
+    await clock.run(transport.send({ sessionId: 's', story: prepared, recipients: [asked[0]!, asked[2]!], messageId: 'M1' }, new AbortController().signal));
+    expect(socket.calls.at(-1)!.opts.statusJidList).toEqual(['5511987654321@s.whatsapp.net', '447700900123@s.whatsapp.net']);
+    // Answers are per session: another session asks again. A chunk that gets no answer within its budget is left unchecked.
+    hang = true;
+    const other = await clock.run(transport.checkRecipients('t', asked, new AbortController().signal));
+    expect(queries).toBe(2);
+    expect([...other.notOnWhatsApp]).toEqual([]);
   });
 });

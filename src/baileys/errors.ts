@@ -56,17 +56,20 @@ export function classifyBaileysError(error: unknown): TransportError {
   const status = error.output.statusCode;
   const code = serverCode(error);
   const text = error.message || 'baileys error';
-  const opts = { cause: error };
+  // Only a query error's `data` is WhatsApp's own code; a bare status code is Baileys' DisconnectReason.
+  const opts = { cause: error, ...(typeof error.data === 'number' ? { whatsappCode: code } : {}) };
   if (code === 429 || status === 429 || /rate-overlimit/i.test(text)) {
     return new TransportError('RATE_LIMITED', `rate limited by WhatsApp (${text})`, retryAfterMs(error), opts);
   }
   if (status === 401 || code === 401) return new TransportError('LOGGED_OUT', `logged out (${text})`, undefined, opts);
   if (status === 403 || code === 403) return new TransportError('FORBIDDEN', `forbidden (${text})`, undefined, opts);
-  // 408 is both "timed out" and "connection lost" in DisconnectReason; either way the batch may have been too slow.
+  // 408 is both "timed out" and "connection lost" in DisconnectReason. A lost connection reaches a
+  // waiting call as a close (acks.ts: DISCONNECTED); a 408 thrown by relayMessage is a query or a
+  // write that took too long, which may well be the batch's size.
   if (status === 408 || code === 408) return new TransportError('TIMEOUT', `timed out (${text})`, undefined, opts);
   if (status === 428) {
-    // Retryable: the session manager reconnects, and the retried batch goes out on the new socket.
-    return new TransportError('SEND_FAILED', `connection closed, retry after reconnect (${text})`, undefined, opts);
+    // The socket is gone: nothing about the batch. The session manager reconnects and the batch goes again.
+    return new TransportError('DISCONNECTED', `connection closed, retry after reconnect (${text})`, undefined, opts);
   }
   return new TransportError('SEND_FAILED', `${text} (${code})`, undefined, opts);
 }
@@ -75,10 +78,27 @@ export function classifyBaileysError(error: unknown): TransportError {
  * An `<ack error=…>` for a relayed status. 479 and friends mean the server
  * refused this stanza: the batch failed but may be retried. A 429 ack is
  * treated as rate limiting, in case the server ever answers that way.
+ *
+ * 479 from an account WhatsApp has moved to LID addressing, before any status
+ * from it was accepted on this connection, is different: the server refuses
+ * every status Baileys 6.17 addresses by phone number there
+ * (WhiskeySockets/Baileys#2794), so retrying only spends attempts. It stops
+ * the send and says why. Once a status went through, a 479 is this stanza's.
  */
-export function classifyAckError(code: string): TransportError {
-  if (code.trim() === '429') {
-    return new TransportError('RATE_LIMITED', 'rate limited by WhatsApp (ack error 429)', DEFAULT_RATE_LIMIT_RETRY_MS);
+export function classifyAckError(code: string, account: { lid?: string | undefined; statusAccepted?: boolean } = {}): TransportError {
+  const numeric = Number(code.trim());
+  const whatsappCode = Number.isInteger(numeric) ? numeric : undefined;
+  const opts = whatsappCode === undefined ? {} : { whatsappCode };
+  if (whatsappCode === 429) {
+    return new TransportError('RATE_LIMITED', 'rate limited by WhatsApp (ack error 429)', DEFAULT_RATE_LIMIT_RETRY_MS, opts);
   }
-  return new TransportError('SEND_FAILED', `WhatsApp rejected the status (ack error ${code})`);
+  if (whatsappCode === 479 && account.lid && !account.statusAccepted) {
+    return new TransportError(
+      'STATUS_REJECTED',
+      'WhatsApp rejected the status (ack error 479): this account uses LID addressing, and statuses addressed by phone number are refused for it; retrying cannot help',
+      undefined,
+      opts,
+    );
+  }
+  return new TransportError('SEND_FAILED', `WhatsApp rejected the status (ack error ${code})`, undefined, opts);
 }

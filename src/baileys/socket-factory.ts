@@ -5,27 +5,47 @@
  */
 import { createRequire } from 'node:module';
 import { NodeCache } from '@cacheable/node-cache';
-import type { proto } from '@whiskeysockets/baileys';
+import type { proto, SocketConfig } from '@whiskeysockets/baileys';
 import type { ManagedSocket, SocketFactory } from './sessions.js';
 
 const baileys = createRequire(import.meta.url)('@whiskeysockets/baileys') as typeof import('@whiskeysockets/baileys');
 
 /**
+ * How long a recipient's device list is trusted. Baileys' own 5 minutes makes
+ * every daily status to the same list look every device up again (one usync
+ * query per batch); Evolution API keeps them for days. A list that went stale
+ * costs little: the phone (device 0) is always in it, so the recipient still
+ * gets the status, and only a device linked since misses it. A day matches the
+ * life of a status.
+ */
+export const DEVICE_LIST_TTL_S = 24 * 60 * 60;
+
+/**
  * Recipients' device lists, one cache per session that outlives its sockets
  * (Baileys would start a new one with every socket, so every reconnect would
  * look every contact's devices up again): a later send to the same contacts
- * skips the lookups. Same lifetime per entry as Baileys' own cache.
+ * skips the lookups.
  */
-export function deviceCaches(): (sessionId: string) => NodeCache<unknown> {
+export function deviceCaches(ttlSeconds = DEVICE_LIST_TTL_S): (sessionId: string) => NodeCache<unknown> {
   const caches = new Map<string, NodeCache<unknown>>();
   return (sessionId) => {
     let cache = caches.get(sessionId);
-    if (!cache) caches.set(sessionId, (cache = new NodeCache<unknown>({ stdTTL: baileys.DEFAULT_CACHE_TTLS.USER_DEVICES, useClones: false })));
+    if (!cache) caches.set(sessionId, (cache = new NodeCache<unknown>({ stdTTL: ttlSeconds, useClones: false })));
     return cache;
   };
 }
 
-export function baileysSocketFactory(getMessage: (key: proto.IMessageKey) => Promise<proto.IMessage | undefined>): SocketFactory {
+/**
+ * Socket options laid over the defaults below, e.g. a test pointing
+ * `waWebSocketUrl` at a local server with short `connectTimeoutMs` and
+ * `defaultQueryTimeoutMs`. Production passes none.
+ */
+export type ExtraSocketConfig = Omit<Partial<SocketConfig>, 'auth' | 'getMessage'>;
+
+export function baileysSocketFactory(
+  getMessage: (key: proto.IMessageKey) => Promise<proto.IMessage | undefined>,
+  extra: ExtraSocketConfig = {},
+): SocketFactory {
   const devicesOf = deviceCaches();
   return ({ auth, logger, sessionId }) =>
     baileys.makeWASocket({
@@ -39,5 +59,6 @@ export function baileysSocketFactory(getMessage: (key: proto.IMessageKey) => Pro
       browser: baileys.Browsers.ubuntu('storycast'),
       getMessage,
       userDevicesCache: devicesOf(sessionId) as never,
+      ...extra,
     }) as unknown as ManagedSocket;
 }

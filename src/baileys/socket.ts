@@ -5,7 +5,7 @@
  * Socket lifecycle, pairing and auth storage live elsewhere; the transport only
  * looks sockets up by session id.
  */
-import type { WASocket } from '@whiskeysockets/baileys';
+import type { USyncQuery, USyncQueryResult, WASocket } from '@whiskeysockets/baileys';
 
 /** A frame off the wire, as Baileys' binary decoder produces it. */
 export interface BinaryNodeLike {
@@ -29,13 +29,22 @@ export interface ConnectionUpdateLike {
 }
 
 export interface WASocketLike {
-  /** The account; absent until the connection has authenticated. */
-  readonly user: { id: string } | undefined;
+  /** The account; absent until the connection has authenticated. `lid` is set once WhatsApp moved it to LID addressing. */
+  readonly user: { id: string; lid?: string } | undefined;
   /** Resolves once the stanza is written to the socket, not when WhatsApp accepts it. */
   relayMessage(jid: string, message: unknown, opts: RelayOptions): Promise<string>;
   readonly waUploadToServer: UploadFunction;
   /** Which of these JIDs are on WhatsApp (Baileys lists only those that are). */
   onWhatsApp?(...jids: string[]): Promise<{ jid: string; exists: unknown }[] | undefined>;
+  /** The usync query behind onWhatsApp, for a protocol that keeps what each answer is for (preflight.ts). */
+  executeUSyncQuery?(query: USyncQuery): Promise<USyncQueryResult | undefined>;
+  /** The account's privacy settings by category ('status': 'contacts', 'contact_blacklist', ...); cached by Baileys. */
+  fetchPrivacySettings?(force?: boolean): Promise<Record<string, string>>;
+  /** What prekeys.ts needs to fetch Signal sessions per user before a relay; absent on a fake. */
+  readonly getUSyncDevices?: WASocket['getUSyncDevices'];
+  readonly query?: WASocket['query'];
+  readonly authState?: WASocket['authState'];
+  readonly signalRepository?: WASocket['signalRepository'];
   /**
    * The raw frame emitter. Server acks for sent messages are only visible here
    * ('CB:ack,class:message'): Baileys turns an error ack into a messages.update
@@ -62,6 +71,8 @@ export interface SessionEntry {
 /** Owned by the session manager (a later step); the transport only reads it. */
 export interface SessionSockets {
   get(sessionId: string): SessionEntry | undefined;
+  /** Reports every commit of the session's signal keys to the store; returns the function that stops it. */
+  onKeyCommit?(sessionId: string, listener: (commit: { ms: number; ok: boolean; error?: unknown }) => void): () => void;
 }
 
 // Compile-time proof that a real Baileys socket satisfies WASocketLike.

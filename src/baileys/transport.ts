@@ -6,12 +6,18 @@
  * counts as delivered when WhatsApp's ack for it arrives without an error
  * (see acks.ts for how acks are matched to calls).
  */
-import { generateWAMessage, jidNormalizedUser } from '@whiskeysockets/baileys';
-import type { AnyMessageContent, WAMessage, WAMessageContent } from '@whiskeysockets/baileys';
+import { jidNormalizedUser } from '@whiskeysockets/baileys';
+import type { WAMessage, WAMessageContent } from '@whiskeysockets/baileys';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
-import { TransportError, type PreparedStory, type SendRequest, type Story, type Transport } from '../transport.js';
-import { AckTracker, STATUS_JID } from './acks.js';
+import { TransportError, type LateOutcome, type PreparedStory, type RecipientCheck, type SendRequest, type SendResult, type Story, type Transport } from '../transport.js';
+import { AckLedger, STATUS_JID, untilAborted } from './acks.js';
+import { KeyStoreHealth, type CommitWatch } from './key-commits.js';
+import { assertSessionsPerUser } from './prekeys.js';
+import { RecipientDirectory, statusAudience } from './preflight.js';
+import { buildStatus } from './status-message.js';
+import { SendError } from '../engine/send-error.js';
+import type { MediaOptions } from '../media/story-media.js';
 import { classifyBaileysError } from './errors.js';
 import { RecentMessages, type MessageKeyLike } from './message-store.js';
 import type { SessionSockets, WASocketLike } from './socket.js';
@@ -26,121 +32,203 @@ export interface BaileysTransportOptions {
   readonly ackTimeoutMs?: number;
   /** How many sent statuses getMessage can still answer retry requests for. */
   readonly recentMessages?: number;
-  /** How long a given-up call's late ack is still expected (see acks.ts). */
-  readonly lateAckWindowMs?: number;
+  /** How long after its write a given-up call's ack is still awaited before the next call of its id goes (see acks.ts). */
+  readonly ackQuietMs?: number;
+  /** Time budget of each chunk of the recipient pre-flight. */
+  readonly preflightChunkTimeoutMs?: number;
+  /** The media size cap, the URL fetch's time budget and address policy (src/media); production's by default. */
+  readonly media?: MediaOptions;
 }
+
+/** One chunk of 500 numbers: WhatsApp usually answers in a second or two. */
+export const DEFAULT_PREFLIGHT_CHUNK_MS = 10_000;
+
+/** Long enough for WhatsApp to ack a large stanza that was slow, short enough that a lost ack costs little. */
+export const DEFAULT_ACK_QUIET_MS = 30_000;
 
 /** What prepare() hands the engine, opaque to it. */
 export interface BaileysPayload {
   readonly message: WAMessage;
 }
 
-/** Baileys turns the colour into ARGB only from a hex string; a number is silently dropped (assertColor). */
-const HEX_COLOUR = /^#?(?:[0-9a-f]{6}|[0-9a-f]{8})$/i;
-
 const RECONNECT_POLL_MS = 250;
-const REGISTRATION_TTL_MS = 24 * 60 * 60 * 1000;
-const REGISTRATION_CHUNK = 500;
-const REGISTRATION_CACHE_MAX = 500_000;
 
-/** "15551234567:3@s.whatsapp.net" -> "15551234567": how onWhatsApp's answers are matched to what was asked. */
-function userOf(jid: string): string {
-  return jid.split('@')[0]!.split(':')[0]!;
-}
 
 export class BaileysTransport implements Transport {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly includeOwnJid: boolean;
-  private readonly store: RecentMessages<WAMessageContent>;
-  private readonly trackers = new WeakMap<WASocketLike, AckTracker>();
-  /** Pre-flight answers: whether a JID is on WhatsApp, and when we asked. */
-  private readonly registered = new Map<string, { on: boolean; at: number }>();
+  /** Sent statuses by id, with the session that sent them: getMessage answers retry requests from here. */
+  private readonly store: RecentMessages<{ sessionId: string; content: WAMessageContent }>;
+  private readonly ledgers = new WeakMap<WASocketLike, AckLedger>();
+  /** Late outcomes by session and message id, until the engine settles them. */
+  private readonly late = new Map<string, LateOutcome[]>();
+  private readonly directory: RecipientDirectory;
+  private readonly keyStore: KeyStoreHealth;
 
   constructor(private readonly options: BaileysTransportOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.includeOwnJid = options.includeOwnJidInAnchor ?? true;
     this.store = new RecentMessages(options.recentMessages ?? 500);
+    this.keyStore = new KeyStoreHealth(options.sockets);
+    this.directory = new RecipientDirectory({ clock: this.clock, logger: this.logger, chunkTimeoutMs: options.preflightChunkTimeoutMs ?? DEFAULT_PREFLIGHT_CHUNK_MS });
   }
 
+  /**
+   * Not raced against the signal: the engine waits for a timed-out prepare to
+   * settle before it tries again, so this must not return while an upload still
+   * runs. The fetch and the upload each stop on abort instead.
+   */
   async prepare(sessionId: string, story: Story, signal: AbortSignal): Promise<PreparedStory> {
     const socket = this.socketFor(sessionId);
     const user = ownJid(socket);
-    const { content, backgroundColor, font } = this.contentOf(story);
-    const building = generateWAMessage(STATUS_JID, content, {
-      userJid: user,
-      upload: socket.waUploadToServer,
-      logger: this.logger,
-      ...(backgroundColor !== undefined ? { backgroundColor } : {}),
-      ...(font !== undefined ? { font } : {}),
-    });
     try {
-      const message = await untilAborted(building, signal);
+      const message = await buildStatus(socket, user, story, { logger: this.logger, media: this.options.media ?? {} }, signal);
+      if (signal.aborted) throw signal.reason;
       const payload: BaileysPayload = { message };
       return { story, payload };
     } catch (error) {
-      if (signal.aborted && error === signal.reason) throw error;
+      if (signal.aborted) throw signal.reason;
+      if (error instanceof SendError || error instanceof TransportError) throw error;
       throw classifyBaileysError(error);
     }
   }
 
-  async send(request: SendRequest, signal: AbortSignal): Promise<{ messageId: string }> {
+  async send(request: SendRequest, signal: AbortSignal): Promise<SendResult> {
     const socket = await this.readySocket(request.sessionId, signal);
     const { message } = payloadOf(request);
     const messageId = request.messageId ?? message.key.id;
     if (!messageId || !message.message) throw new TransportError('SEND_FAILED', 'the prepared status has no message id or content');
-    if (signal.aborted) throw signal.reason;
-    const jids = new Set(request.recipients);
-    if (request.messageId === undefined && this.includeOwnJid) jids.add(jidNormalizedUser(ownJid(socket)));
-    this.store.remember(messageId, message.message);
+    // WhatsApp's spelling of each number (preflight.ts), and back, to report refusals in the caller's terms.
+    const spelled = new Map(request.recipients.map((jid) => [this.directory.spelling(request.sessionId, jid), jid]));
+    const commits = this.keyStore.watch(request.sessionId);
+    try {
+      const setupStarted = this.clock.now();
+      const refused = await this.refusedUsers(socket, [...spelled.keys()], request.messageId === undefined);
+      const lookupMs = this.clock.now() - setupStarted;
+      const jids = new Set([...spelled.keys()].filter((jid) => !refused.has(jid)));
+      if (request.messageId === undefined && this.includeOwnJid) jids.add(jidNormalizedUser(ownJid(socket)));
+      this.store.remember(messageId, { sessionId: request.sessionId, content: message.message });
+      await this.relay(socket, request, messageId, message.message, [...jids], commits, signal);
+      const setupMs = lookupMs + commits.ms;
+      return {
+        messageId,
+        ...(setupMs > 0 ? { setupMs } : {}),
+        ...(refused.size ? { refused: [...refused].map(([jid, error]) => ({ recipient: spelled.get(jid) ?? jid, error })) } : {}),
+      };
+    } finally {
+      commits.stop();
+    }
+  }
 
-    const pending = this.trackerFor(socket).expect(messageId);
-    const relayed = socket.relayMessage(STATUS_JID, message.message, { messageId, statusJidList: [...jids] }).then(
-      () => pending.settled,
+  /**
+   * One stanza, attributed by the ledger (acks.ts): waits until no earlier
+   * stanza of the id is in doubt (the engine settles before each batch; this
+   * also waits out a retry relay Baileys started since), relays, and waits for
+   * its own ack. A store that failed the relay's key commit fails the call.
+   */
+  private async relay(
+    socket: WASocketLike,
+    request: SendRequest,
+    messageId: string,
+    content: WAMessageContent,
+    statusJidList: string[],
+    commits: CommitWatch,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const call = await this.ledgerFor(socket, request.sessionId).open(messageId, request.recipients, request.batchIndex, signal);
+    const relayed = socket.relayMessage(STATUS_JID, content, { messageId, statusJidList }).then(
+      () => {
+        call.written();
+        return call.acked;
+      },
       (error: unknown) => {
-        pending.cancel();
+        call.failed(mayHaveWritten(error));
         throw classifyBaileysError(error);
       },
     );
     try {
       await this.untilAckOrGiveUp(relayed, signal);
     } catch (error) {
-      pending.abandon();
-      throw error;
+      call.giveUp();
+      // Baileys retries a failing commit for up to 30 s: that, not the batch's size, is what ran out the clock.
+      throw commits.failure(true) ?? error;
     }
-    return { messageId };
+    const failure = commits.failure(false);
+    if (failure) throw failure;
   }
 
   /**
-   * Pre-flight: the JIDs WhatsApp says are not registered. Answers are cached
-   * (a day), so a second send to the same list asks only about new numbers.
+   * Looks up the devices of recipients about to be sent to and fetches their
+   * encryption sessions, while another call is in flight (prekeys.ts): the call
+   * that sends to them then finds everything ready.
    */
-  async checkRecipients(sessionId: string, jids: readonly string[], signal: AbortSignal): Promise<ReadonlySet<string>> {
-    const socket = this.socketFor(sessionId);
-    if (!socket.onWhatsApp) return new Set();
-    const now = this.clock.now();
-    const unknown = jids.filter((jid) => {
-      const known = this.registered.get(jid);
-      return known === undefined || now - known.at > REGISTRATION_TTL_MS;
-    });
-    for (let i = 0; i < unknown.length && !signal.aborted; i += REGISTRATION_CHUNK) {
-      const chunk = unknown.slice(i, i + REGISTRATION_CHUNK);
-      let found;
-      try {
-        found = await socket.onWhatsApp(...chunk);
-      } catch (error) {
-        throw classifyBaileysError(error);
-      }
-      const on = new Set((found ?? []).filter((f) => f.exists).map((f) => userOf(f.jid)));
-      if (this.registered.size > REGISTRATION_CACHE_MAX) this.registered.clear();
-      for (const jid of chunk) this.registered.set(jid, { on: on.has(userOf(jid)), at: now });
+  async warm(sessionId: string, recipients: readonly string[], signal: AbortSignal): Promise<void> {
+    const socket = this.options.sockets.get(sessionId)?.socket;
+    if (!socket || signal.aborted || recipients.length === 0) return;
+    try {
+      await assertSessionsPerUser(socket, recipients.map((jid) => this.directory.spelling(sessionId, jid)));
+    } catch (error) {
+      this.logger.debug({ err: error, sessionId, recipients: recipients.length }, 'warm-up failed; the batch will set up its own recipients');
     }
-    return new Set(jids.filter((jid) => this.registered.get(jid)?.on === false));
   }
 
-  /** For the socket's getMessage option: serves recipients' retry requests for recent statuses. */
-  getMessage = async (key: MessageKeyLike): Promise<WAMessageContent | undefined> => this.store.get(key);
+  /**
+   * Recipients WhatsApp gives no keys for, so the rest can go (prekeys.ts). The
+   * anchor is one recipient whose message id every batch needs: there a refusal
+   * fails the call, and the engine tries again.
+   */
+  private async refusedUsers(socket: WASocketLike, jids: readonly string[], anchor: boolean): Promise<Map<string, TransportError>> {
+    let refused: Map<string, TransportError>;
+    try {
+      refused = await assertSessionsPerUser(socket, jids);
+    } catch (error) {
+      throw classifyBaileysError(error);
+    }
+    if (anchor && refused.size > 0) throw [...refused.values()][0]!;
+    return refused;
+  }
+
+  /**
+   * Waits until no earlier call of this status is in doubt on the session's
+   * socket, and hands over the late outcomes learned since (see acks.ts).
+   * A session without a socket has nothing in doubt: a closed socket settled all.
+   */
+  async settle(sessionId: string, messageId: string, signal: AbortSignal): Promise<readonly LateOutcome[]> {
+    const socket = this.options.sockets.get(sessionId)?.socket;
+    if (socket) await this.ledgers.get(socket)?.idle(messageId, signal);
+    const key = lateKey(sessionId, messageId);
+    const outcomes = this.late.get(key) ?? [];
+    this.late.delete(key);
+    return outcomes;
+  }
+
+  /**
+   * Pre-flight: the JIDs WhatsApp says are not registered (see preflight.ts),
+   * and who can see a status from this account.
+   */
+  async checkRecipients(sessionId: string, jids: readonly string[], signal: AbortSignal): Promise<RecipientCheck> {
+    const socket = this.socketFor(sessionId);
+    const canAsk = socket.executeUSyncQuery !== undefined || socket.onWhatsApp !== undefined;
+    const notOnWhatsApp = canAsk ? await this.directory.check(sessionId, socket, jids, signal) : new Set<string>();
+    const audience = await statusAudience(socket, this.logger);
+    return { notOnWhatsApp, ...(audience ? { audience } : {}) };
+  }
+
+  /**
+   * For the socket's getMessage option: serves recipients' retry requests for
+   * recent statuses. Baileys relays what this returns with the same message id,
+   * and that relay's ack would be indistinguishable from a batch's; so it waits
+   * until no stanza of the id is in doubt and announces the relay to the ledger.
+   */
+  getMessage = async (key: MessageKeyLike): Promise<WAMessageContent | undefined> => {
+    const sent = this.store.get(key);
+    if (!sent || !key.id) return undefined;
+    const socket = this.options.sockets.get(sent.sessionId)?.socket;
+    if (socket) await this.ledgerFor(socket, sent.sessionId).expectForeign(key.id);
+    return sent.content;
+  };
 
   private async untilAckOrGiveUp(outcome: Promise<void>, signal: AbortSignal): Promise<void> {
     const { ackTimeoutMs } = this.options;
@@ -168,7 +256,12 @@ export class BaileysTransport implements Transport {
     for (;;) {
       const entry = this.options.sockets.get(sessionId);
       if (entry?.state !== 'connecting') return this.socketFor(sessionId);
-      await this.clock.sleep(RECONNECT_POLL_MS, signal);
+      try {
+        await this.clock.sleep(RECONNECT_POLL_MS, signal);
+      } catch {
+        // Told to stop while the session reconnects: that is why this call took so long, not its size.
+        throw new TransportError('DISCONNECTED', `session "${sessionId}" was reconnecting for the whole call`);
+      }
     }
   }
 
@@ -182,32 +275,21 @@ export class BaileysTransport implements Transport {
     return entry.socket;
   }
 
-  private trackerFor(socket: WASocketLike): AckTracker {
-    let tracker = this.trackers.get(socket);
-    if (!tracker) {
-      tracker = new AckTracker(socket, this.clock, this.options.lateAckWindowMs ?? 120_000);
-      this.trackers.set(socket, tracker);
+  private ledgerFor(socket: WASocketLike, sessionId: string): AckLedger {
+    let ledger = this.ledgers.get(socket);
+    if (!ledger) {
+      ledger = new AckLedger(socket, {
+        clock: this.clock,
+        logger: this.logger.child({ sessionId }),
+        quietMs: this.options.ackQuietMs ?? DEFAULT_ACK_QUIET_MS,
+        onLate: (messageId, outcome) => {
+          const key = lateKey(sessionId, messageId);
+          this.late.set(key, [...(this.late.get(key) ?? []), outcome]);
+        },
+      });
+      this.ledgers.set(socket, ledger);
     }
-    return tracker;
-  }
-
-  private contentOf(story: Story): { content: AnyMessageContent; backgroundColor?: string; font?: number } {
-    if (story.kind === 'text') {
-      let backgroundColor = story.backgroundColor;
-      if (backgroundColor !== undefined && !HEX_COLOUR.test(backgroundColor)) {
-        this.logger.warn({ backgroundColor }, 'text status background is not a hex colour; sending without it');
-        backgroundColor = undefined;
-      }
-      // Baileys copies font through protobuf, which keeps only ExtendedTextMessage.FontType values.
-      return { content: { text: story.text }, backgroundColor, font: story.font };
-    }
-    const media = story.data ? Buffer.from(story.data.buffer, story.data.byteOffset, story.data.byteLength) : story.url ? { url: story.url } : undefined;
-    if (!media) throw new TransportError('SEND_FAILED', `${story.kind} story has neither data nor url`);
-    const extra = {
-      ...(story.caption !== undefined ? { caption: story.caption } : {}),
-      ...(story.mimeType !== undefined ? { mimetype: story.mimeType } : {}),
-    };
-    return { content: story.kind === 'image' ? { image: media, ...extra } : { video: media, ...extra } };
+    return ledger;
   }
 }
 
@@ -223,13 +305,16 @@ function payloadOf(request: SendRequest): BaileysPayload & { message: WAMessage 
   return payload;
 }
 
-/** Settles with `work`, or rejects with the signal's reason as soon as it aborts. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  work.catch(() => {});
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
+function lateKey(sessionId: string, messageId: string): string {
+  return `${sessionId}\n${messageId}`;
+}
+
+/**
+ * Whether a relay that threw may still have put its frame on the wire: Baileys'
+ * sendRawMessage rejects with a 408 when the socket's write callback is slow,
+ * after the bytes were handed to it. Everything else fails before the write.
+ */
+function mayHaveWritten(error: unknown): boolean {
+  const status = (error as { output?: { statusCode?: unknown } } | null)?.output?.statusCode;
+  return status === 408;
 }

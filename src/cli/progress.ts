@@ -36,8 +36,12 @@ export function reduce(state: ViewState, response: SendStoryResponse): ViewState
       return { ...state, planned: event.value };
     case 'anchor':
       return { ...state, anchor: event.value };
-    case 'batch':
-      return { ...state, last: event.value, batches: state.batches + 1 };
+    case 'batch': {
+      const b = event.value;
+      // News of an earlier call is no new call: keep the last one's place, take the new counts.
+      if (b.late) return state.last ? { ...state, last: { ...state.last, delivered: b.delivered, failed: b.failed, remaining: b.remaining } } : state;
+      return { ...state, last: b, batches: state.batches + 1 };
+    }
     case 'summary':
       return { ...state, summary: event.value };
     default:
@@ -116,9 +120,14 @@ export function formatAnchor(a: AnchorSent, style: Style = PLAIN): string {
 }
 
 export function formatBatch(b: BatchSent, total: number, style: Style = PLAIN): string {
+  if (b.late) {
+    return `${paint(style, 'bold', `batch ${b.index + 1}`)}  ${paint(style, 'green', `acknowledged late: ${num(b.size)} delivered after all`)} (${duration(b.durationMs)} after it started)  delivered ${num(b.delivered)}/${num(total)} (${percent(b.delivered, total)}), remaining ${num(b.remaining)}`;
+  }
+  const code = b.error ? `${b.error.code}${b.error.whatsappCode ? ` ${b.error.whatsappCode}` : ''}` : '';
+  const refused = b.refused > 0 ? paint(style, 'red', ` (${num(b.refused)} refused, will retry)`) : '';
   const outcome = b.ok
-    ? paint(style, 'green', 'ok')
-    : paint(style, 'red', `FAILED ${b.error?.code ?? 'UNKNOWN'}${b.error?.retryable ? ' (will retry)' : ''}`) + (b.error?.message ? `: ${b.error.message}` : '');
+    ? paint(style, 'green', 'ok') + refused
+    : paint(style, 'red', `FAILED ${code || 'UNKNOWN'}${b.error?.retryable ? ' (will retry)' : ''}`) + (b.error?.message ? `: ${b.error.message}` : '');
   const next = b.nextBatchSize > 0 ? `next ${num(b.nextBatchSize)}` : 'done';
   const failed = b.failed > 0 ? paint(style, 'red', `failed ${num(b.failed)}`) : 'failed 0';
   return `${paint(style, 'bold', `batch ${b.index + 1}`)}  size ${num(b.size)}  ${outcome}  ${duration(b.durationMs)} ${speedText(style, b.speed)}  delivered ${num(b.delivered)}/${num(total)} (${percent(b.delivered, total)}), ${failed}, remaining ${num(b.remaining)}; ${next}${b.reason ? `: ${paint(style, 'dim', b.reason)}` : ''}`;

@@ -18,10 +18,6 @@ export async function callWithTimeout<T>(
   const controller = new AbortController();
   const started = clock.now();
   const timeout = new TransportError('TIMEOUT', `no answer within ${timeoutMs} ms`);
-  const timer = clock.sleep(timeoutMs, controller.signal).then(() => {
-    controller.abort(timeout);
-    throw timeout;
-  });
   let work: Promise<T>;
   try {
     work = call(controller.signal);
@@ -30,14 +26,30 @@ export async function callWithTimeout<T>(
   }
   // Whichever loses the race still settles later; nobody is waiting for it.
   work.catch(() => {});
+  const timer = clock.sleep(timeoutMs, controller.signal).then(async () => {
+    controller.abort(timeout);
+    throw await ownReason(work, timeout);
+  });
   timer.catch(() => {});
   try {
     const value = await Promise.race([work, timer]);
     return { ok: true, value, durationMs: clock.now() - started };
   } catch (error) {
-    const failure = controller.signal.aborted && controller.signal.reason === timeout ? timeout : asTransportError(error);
+    const failure = error === timeout ? timeout : asTransportError(error);
     return { ok: false, error: failure, durationMs: clock.now() - started };
   } finally {
     if (!controller.signal.aborted) controller.abort();
   }
+}
+
+/**
+ * What the call itself says once told to stop. A transport that knows why it
+ * was still waiting (for a reconnect, say: DISCONNECTED) answers the abort at
+ * once with that; its word beats a bare TIMEOUT, which strategies read as
+ * "batch too big". One event-loop turn is all it gets.
+ */
+async function ownReason(work: Promise<unknown>, timeout: TransportError): Promise<TransportError> {
+  const turn = new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)));
+  const said = await Promise.race([work.then(() => undefined, (error: unknown) => error), turn]);
+  return said instanceof TransportError && said.code !== 'TIMEOUT' ? said : timeout;
 }

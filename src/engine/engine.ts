@@ -11,7 +11,7 @@ import { silentLogger, type Logger } from '../log.js';
 import type { SendRecorder, SessionMemory } from '../memory/types.js';
 import { normalizeRecipients, type NormalizedRecipients } from '../recipients.js';
 import type { AnyStrategy } from '../../strategies/sdk.js';
-import type { PreparedStory, Story, Transport, TransportError } from '../transport.js';
+import type { PreparedStory, RecipientCheck, RecipientRefusal, Story, Transport, TransportError } from '../transport.js';
 import { callWithTimeout } from './call.js';
 import type { AnchorEvent, PlannedEvent, SendEvent, SummaryEvent } from './events.js';
 import { SessionPacer } from './pacer.js';
@@ -79,7 +79,7 @@ export class SendEngine {
     }
     const normalized = normalizeRecipients(input.recipients);
     const { invalid, duplicates } = normalized;
-    const valid = await this.preflight(input, normalized, log);
+    const { valid, audience } = await this.preflight(input, normalized, signal, log);
     if (valid.length === 0) {
       // Positions, not the inputs themselves: this message ends up in logs, where numbers must not.
       const sample = invalid.slice(0, 3).map((i) => `recipients[${i.index}]: ${i.reason}`).join('; ');
@@ -114,7 +114,7 @@ export class SendEngine {
       usedHistory: (history?.maxProvenBatchSize ?? 0) > 0,
       provenSize: history?.maxProvenBatchSize ?? 0,
       firstBatchSize: smart ? run.nextSize : valid.length,
-      reason: smart ? run.reason : `${valid.length} recipients is under ${config.minRecipientsForSmartSend}: one plain send`,
+      reason: `${smart ? run.reason : `${valid.length} recipients is under ${config.minRecipientsForSmartSend}: one plain send`}${audience ? ` (${audience})` : ''}`,
     };
     log.info({ total: valid.length, invalid: invalid.length, mode: planned.mode, provenSize: planned.provenSize }, 'send planned');
     yield planned;
@@ -132,46 +132,83 @@ export class SendEngine {
       yield await finish('', 'CANCELLED');
       return;
     }
-    run.queue.succeeded(anchorRecipients);
-    if (smart) run.start(anchor.durationMs);
-    yield anchor;
-    const stoppedBy = yield* run.batches(prepared, anchor.messageId, signal);
-    yield await finish(anchor.messageId, stoppedBy);
+    // Recipients the anchor call refused one by one go on as a failed batch's would.
+    const refusedSet = new Set(anchor.refused.map((r) => r.recipient));
+    run.queue.succeeded(refusedSet.size ? anchorRecipients.filter((r) => !refusedSet.has(r)) : anchorRecipients);
+    for (const { recipient, error } of anchor.refused) run.queue.retryOrFail([recipient], error.code, error.message);
+    if (smart) run.start(anchor.event.durationMs);
+    yield anchor.event;
+    const stoppedBy = yield* run.batches(prepared, anchor.event.messageId, signal);
+    yield await finish(anchor.event.messageId, stoppedBy);
   }
 
   /**
    * The transport's pre-flight, when enabled: recipients not on WhatsApp move to
-   * `invalid` (by index, like the others). A check that fails costs nothing but
-   * the check: the send goes on with everyone.
+   * `invalid` (by index, like the others), and what limits the status's
+   * audience comes back for `planned` to say. A check that fails costs nothing
+   * but the check: the send goes on with everyone. The transport bounds its own
+   * time (per chunk of numbers); cancelling the send stops it.
    */
-  private async preflight(input: SendInput, normalized: NormalizedRecipients, log: Logger): Promise<string[]> {
-    const { transport, clock, config } = this.options;
-    if (!this.options.checkRecipients || !transport.checkRecipients || normalized.valid.length === 0) return normalized.valid;
-    const check = transport.checkRecipients.bind(transport);
-    const result = await callWithTimeout(clock, config.batchTimeoutMs, (signal) => check(input.sessionId, normalized.valid, signal));
-    if (!result.ok) {
-      log.warn({ err: result.error }, 'recipient pre-flight check failed; sending to everyone');
-      return normalized.valid;
+  private async preflight(input: SendInput, normalized: NormalizedRecipients, signal: AbortSignal, log: Logger): Promise<{ valid: string[]; audience?: string }> {
+    const { transport } = this.options;
+    if (!this.options.checkRecipients || !transport.checkRecipients || normalized.valid.length === 0) return { valid: normalized.valid };
+    let check: RecipientCheck;
+    try {
+      check = await transport.checkRecipients(input.sessionId, normalized.valid, signal);
+    } catch (error) {
+      log.warn({ err: error }, 'recipient pre-flight check failed; sending to everyone');
+      return { valid: normalized.valid };
     }
-    const missing = result.value;
+    const missing = check.notOnWhatsApp;
     normalized.valid.forEach((jid, i) => {
       const index = normalized.indexes[i]!;
       if (missing.has(jid)) normalized.invalid.push({ index, input: input.recipients[index]!, reason: 'not on WhatsApp' });
     });
     normalized.invalid.sort((a, b) => a.index - b.index);
-    return normalized.valid.filter((jid) => !missing.has(jid));
+    const valid = missing.size ? normalized.valid.filter((jid) => !missing.has(jid)) : normalized.valid;
+    return { valid, ...(check.audience ? { audience: check.audience } : {}) };
   }
 
-  /** Prepares the story once per send (media uploads happen here, never per batch). */
+  /**
+   * Prepares the story once per send (media uploads happen here, never per batch).
+   * callWithTimeout stops waiting for a timed-out attempt, but its upload may
+   * still be winding down: the next attempt starts only once it has settled, so
+   * two uploads of one story never run at once. An attempt that has not settled
+   * a whole timeout after being told to stop ends the retries instead.
+   */
   private async prepare(input: SendInput, signal: AbortSignal): Promise<PreparedStory | undefined> {
     const { clock, config, transport } = this.options;
     let last: TransportError | undefined;
     for (let attempt = 1; attempt <= config.maxAttempts; attempt++) {
       if (signal.aborted) return undefined;
-      const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => transport.prepare(input.sessionId, input.story, s));
+      let settled: Promise<unknown> = Promise.resolve();
+      const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => {
+        const work = transport.prepare(input.sessionId, input.story, s);
+        settled = work.catch(() => undefined);
+        return work;
+      });
       if (result.ok) return result.value;
+      // The request itself is at fault (its media URL or size): another attempt would fail the same way.
+      if (result.error.cause instanceof SendError) throw result.error.cause;
       last = result.error;
-      if (last.fatal) break;
+      if (last.fatal || attempt === config.maxAttempts) break;
+      const stop = new AbortController();
+      const grace = clock.sleep(config.batchTimeoutMs, AbortSignal.any([signal, stop.signal])).then(
+        () => 'stuck' as const,
+        () => 'cancelled' as const,
+      );
+      const outcome = await Promise.race([settled.then(() => 'settled' as const), grace]);
+      stop.abort();
+      if (outcome === 'cancelled') return undefined;
+      if (outcome === 'stuck') {
+        throw new SendError(
+          'PREPARE_FAILED',
+          `the story could not be prepared: an attempt that timed out was still running ${config.batchTimeoutMs} ms later`,
+          undefined,
+          last.code,
+          { cause: last },
+        );
+      }
     }
     throw SendError.fromTransport('PREPARE_FAILED', 'the story could not be prepared', last!);
   }
@@ -184,7 +221,7 @@ export class SendEngine {
     recorder: SendRecorder,
     smart: boolean,
     signal: AbortSignal,
-  ): Promise<AnchorEvent | undefined> {
+  ): Promise<{ event: AnchorEvent; refused: readonly RecipientRefusal[] } | undefined> {
     const { clock, config, transport } = this.options;
     let last: TransportError | undefined;
     for (let attempt = 1; attempt <= config.maxAttempts; attempt++) {
@@ -197,10 +234,13 @@ export class SendEngine {
       const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => transport.send({ sessionId, story, recipients }, s));
       // A lone anchor proves nothing about batch size; the single-mode call is a real batch.
       if (!smart) recorder.record({ size: recipients.length, durationMs: result.durationMs, ok: result.ok, sizeRelated: !result.ok && result.error.code !== 'RATE_LIMITED' });
-      if (result.ok) {
-        return { type: 'anchor', messageId: result.value.messageId, recipients: recipients.length, durationMs: result.durationMs, attempts: attempt };
+      const refused = result.ok ? (result.value.refused ?? []) : [];
+      // Refused to the last recipient, the call reached nobody: another attempt, as for a failure.
+      if (result.ok && refused.length < recipients.length) {
+        const event: AnchorEvent = { type: 'anchor', messageId: result.value.messageId, recipients: recipients.length - refused.length, durationMs: result.durationMs, attempts: attempt };
+        return { event, refused };
       }
-      last = result.error;
+      last = result.ok ? refused[0]!.error : result.error;
       if (last.fatal) break;
     }
     await recorder.flush();

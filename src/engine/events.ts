@@ -40,13 +40,25 @@ export interface BatchError {
   readonly code: TransportErrorCode;
   readonly message: string;
   readonly retryable: boolean;
+  /** WhatsApp's own code (e.g. 479 from an error ack), when it gave one. */
+  readonly whatsappCode?: number;
 }
 
 export interface BatchEvent {
   readonly type: 'batch';
   /** 0-based, counting calls after the anchor. */
   readonly index: number;
+  /**
+   * True on a second event for an earlier index: that call was given up on,
+   * then its ack came after all. `size` recipients were delivered by it and
+   * are not sent again; `durationMs` is from the call's start to that ack.
+   */
+  readonly late?: boolean;
   readonly size: number;
+  /** Recipients WhatsApp refused one by one in a call that otherwise worked; they are retried. */
+  readonly refused?: number;
+  /** Of durationMs, one-off setup for recipients never sent to before; strategies and memory were given the rest. */
+  readonly setupMs?: number;
   readonly durationMs: number;
   readonly ok: boolean;
   readonly error?: BatchError;

@@ -43,6 +43,13 @@ export class RecipientQueue {
     return this.retry.length + this.fresh.length - this.head;
   }
 
+  /** The next n recipients `take` would return, left in place. */
+  peek(n: number): string[] {
+    const fromRetry = this.retry.slice(Math.max(0, this.retry.length - n)).reverse();
+    const more = Math.min(n - fromRetry.length, this.fresh.length - this.head);
+    return more > 0 ? fromRetry.concat(this.fresh.slice(this.head, this.head + more)) : fromRetry;
+  }
+
   /** Takes up to n recipients, retries first. */
   take(n: number): string[] {
     const fromRetry = this.retry.splice(Math.max(0, this.retry.length - n)).reverse();
@@ -80,6 +87,29 @@ export class RecipientQueue {
       }
     }
     for (let i = again.length - 1; i >= 0; i--) this.retry.push(again[i]!);
+  }
+
+  /**
+   * Recipients of a call given up on whose ack came after all: delivered. They
+   * wait in the retry list (or, attempts used up, among the failed) and leave
+   * it for delivered, so nobody is sent twice or counted twice. Returns how
+   * many moved.
+   */
+  confirmLate(recipients: readonly string[]): number {
+    const late = new Set(recipients);
+    const kept = this.retry.filter((r) => !late.has(r));
+    let moved = this.retry.length - kept.length;
+    this.retry.length = 0;
+    for (const r of kept) this.retry.push(r);
+    for (let i = this.failed.length - 1; i >= 0; i--) {
+      if (late.has(this.failed[i]!.recipient)) {
+        this.failed.splice(i, 1);
+        moved++;
+      }
+    }
+    this.delivered += moved;
+    for (const r of recipients) this.attempts.delete(r);
+    return moved;
   }
 
   /** Fails `batch` and everything still pending with one reason (fatal error, cancellation). */

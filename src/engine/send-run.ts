@@ -10,9 +10,9 @@ import type { Logger } from '../log.js';
 import type { SessionBatchHistory } from '../memory/history.js';
 import type { SendRecorder } from '../memory/types.js';
 import type { AnyStrategy } from '../../strategies/sdk.js';
-import type { PreparedStory, Transport, TransportError, TransportErrorCode } from '../transport.js';
-import { callWithTimeout } from './call.js';
-import type { BatchEvent, SummaryEvent } from './events.js';
+import type { LateOutcome, PreparedStory, SendResult, Transport, TransportError, TransportErrorCode } from '../transport.js';
+import { callWithTimeout, type CallResult } from './call.js';
+import type { BatchError, BatchEvent, SummaryEvent } from './events.js';
 import type { SessionPacer } from './pacer.js';
 import { RecipientQueue } from './queue.js';
 
@@ -25,6 +25,15 @@ export interface SendRunDeps {
 }
 
 type StoppedBy = SummaryEvent['stoppedBy'];
+
+function batchError(error: TransportError): BatchError {
+  return {
+    code: error.code,
+    message: error.message,
+    retryable: !error.fatal,
+    ...(error.whatsappCode !== undefined ? { whatsappCode: error.whatsappCode } : {}),
+  };
+}
 
 function errorKind(code: TransportErrorCode): BatchErrorKind {
   return code === 'TIMEOUT' ? 'timeout' : code === 'RATE_LIMITED' ? 'rate_limited' : 'error';
@@ -79,8 +88,9 @@ export class SendRun {
    */
   async *batches(story: PreparedStory, messageId: string, signal: AbortSignal): AsyncGenerator<BatchEvent, StoppedBy> {
     const { clock, config, pacer, transport } = this.deps;
-    let stoppedBy: StoppedBy;
     while (this.queue.remaining > 0 && !signal.aborted) {
+      yield* this.settle(messageId, signal);
+      if (this.queue.remaining === 0 || signal.aborted) break;
       const size = this.nextSize;
       try {
         await pacer.acquire(this.sessionId, signal);
@@ -88,50 +98,23 @@ export class SendRun {
         break; // cancelled while waiting for a slot
       }
       const batch = this.queue.take(size);
+      this.warmNext(signal);
+      const batchIndex = this.batchSequence.length;
       const timeoutMs = Math.min(config.batchTimeoutMs, Math.max(MIN_CALL_TIMEOUT_MS, this.step.timeoutMs ?? Infinity));
       const result = await callWithTimeout(clock, timeoutMs, (s) =>
-        transport.send({ sessionId: this.sessionId, story, recipients: batch, messageId }, s),
+        transport.send({ sessionId: this.sessionId, story, recipients: batch, messageId, batchIndex }, s),
       );
       this.batchSequence.push(batch.length);
-      const error: TransportError | undefined = result.ok ? undefined : result.error;
-      if (!error) {
-        this.batchesOk++;
-        this.lastOk = batch.length;
-        this.queue.succeeded(batch);
-      } else if (error.fatal) {
-        stoppedBy = error.code;
-        this.queue.failAll(batch, error.code, error.message);
-      } else {
-        const probe = error.code === 'RATE_LIMITED' || (this.lastOk > 0 && batch.length > this.lastOk);
-        this.queue.retryOrFail(batch, error.code, error.message, !probe);
-      }
-      this.recorder.record({ size: batch.length, durationMs: result.durationMs, ok: result.ok, sizeRelated: error?.code !== 'RATE_LIMITED' });
-      const more = this.queue.remaining > 0 && !stoppedBy;
-      if (more) {
-        const outcome: BatchOutcome = error
-          ? { size: batch.length, durationMs: result.durationMs, ok: false, error: errorKind(error.code) }
-          : { size: batch.length, durationMs: result.durationMs, ok: true };
-        const previous = this.step;
-        this.step = this.decide(() => this.strategy.next(previous.state, outcome, this.context()), previous);
-      }
-      const event: BatchEvent = {
-        type: 'batch',
-        index: this.batchSequence.length - 1,
-        size: batch.length,
-        durationMs: result.durationMs,
-        ok: result.ok,
-        ...(error ? { error: { code: error.code, message: error.message, retryable: !error.fatal } } : {}),
-        speed: speedOf(result.durationMs, config),
-        delivered: this.queue.delivered,
-        failed: this.queue.failed.length,
-        remaining: this.queue.remaining,
-        nextSize: more ? this.nextSize : 0,
-        reason: more ? this.step.reason : stoppedBy ? `stopped: ${error!.message}` : 'all recipients sent',
-      };
-      this.deps.log.debug({ index: event.index, size: event.size, durationMs: event.durationMs, ok: event.ok, code: error?.code }, 'batch');
+      const event = this.apply(batch, batchIndex, result);
+      this.deps.log.debug({ index: event.index, size: event.size, durationMs: event.durationMs, ok: event.ok, code: event.error?.code }, 'batch');
       yield event;
-      if (stoppedBy) return stoppedBy;
-      if (more && error?.retryAfterMs) {
+      const error = result.ok ? undefined : result.error;
+      if (error?.fatal) {
+        // Everyone left is failed with it now; an earlier call's late ack may still prove some delivered.
+        if (!signal.aborted) yield* this.settle(messageId, signal);
+        return error.code;
+      }
+      if (this.queue.remaining > 0 && error?.retryAfterMs) {
         try {
           await clock.sleep(error.retryAfterMs, signal);
         } catch {
@@ -139,9 +122,124 @@ export class SendRun {
         }
       }
     }
+    // The last call may still be in doubt: its late ack would move recipients from failed to delivered.
+    if (!signal.aborted) yield* this.settle(messageId, signal);
     if (this.queue.remaining === 0) return undefined;
     this.queue.failAll([], 'CANCELLED', 'the caller cancelled the send before these were sent');
     return 'CANCELLED';
+  }
+
+  private warming = false;
+
+  /**
+   * Lets the transport get the recipients of the next call ready while this one
+   * is in flight (one warm-up at a time; the size is today's guess).
+   */
+  private warmNext(signal: AbortSignal): void {
+    const { transport, log } = this.deps;
+    if (!transport.warm || this.warming || this.queue.remaining === 0) return;
+    const next = this.queue.peek(this.nextSize);
+    this.warming = true;
+    transport
+      .warm(this.sessionId, next, signal)
+      .catch((error: unknown) => log.debug({ err: error }, 'warm-up failed; the call will set up its own recipients'))
+      .finally(() => (this.warming = false));
+  }
+
+  /** Books one call's result: queue, memory, strategy; returns its event. */
+  private apply(batch: readonly string[], index: number, result: CallResult<SendResult>): BatchEvent {
+    const { config } = this.deps;
+    const error: TransportError | undefined = result.ok ? undefined : result.error;
+    const refused = result.ok ? (result.value.refused ?? []) : [];
+    // One-off setup for new recipients says nothing about what WhatsApp can take.
+    const setupMs = result.ok ? Math.min(result.durationMs, Math.max(0, result.value.setupMs ?? 0)) : 0;
+    const sendingMs = result.durationMs - setupMs;
+    let reason: string | undefined;
+    if (!error) {
+      this.batchesOk++;
+      this.lastOk = batch.length;
+      const refusedSet = new Set(refused.map((r) => r.recipient));
+      this.queue.succeeded(refusedSet.size ? batch.filter((r) => !refusedSet.has(r)) : batch);
+      for (const { recipient, error: why } of refused) this.queue.retryOrFail([recipient], why.code, why.message);
+    } else if (error.fatal) {
+      this.queue.failAll(batch, error.code, error.message);
+    } else if (error.code === 'DISCONNECTED') {
+      // Nothing learned: no strike, no size lesson, and the strategy is not asked, so the same size goes again.
+      this.queue.retryOrFail(batch, error.code, error.message, false);
+      reason = `connection lost; ${this.nextSize} again once it is back`;
+    } else {
+      const probe = error.code === 'RATE_LIMITED' || (this.lastOk > 0 && batch.length > this.lastOk);
+      this.queue.retryOrFail(batch, error.code, error.message, !probe);
+    }
+    if (error?.code !== 'DISCONNECTED') {
+      this.recorder.record({ size: batch.length, durationMs: sendingMs, ok: result.ok, sizeRelated: error?.code !== 'RATE_LIMITED' });
+    }
+    const more = this.queue.remaining > 0 && !error?.fatal;
+    if (more && error?.code !== 'DISCONNECTED') {
+      const outcome: BatchOutcome = error
+        ? { size: batch.length, durationMs: result.durationMs, ok: false, error: errorKind(error.code) }
+        : { size: batch.length, durationMs: sendingMs, ok: true };
+      const previous = this.step;
+      this.step = this.decide(() => this.strategy.next(previous.state, outcome, this.context()), previous);
+    }
+    return {
+      type: 'batch',
+      index,
+      size: batch.length,
+      ...(refused.length ? { refused: refused.length } : {}),
+      durationMs: result.durationMs,
+      ...(setupMs > 0 ? { setupMs } : {}),
+      ok: result.ok,
+      ...(error ? { error: batchError(error) } : {}),
+      // As the strategy judged it: the sending, without the setup.
+      speed: speedOf(sendingMs, config),
+      delivered: this.queue.delivered,
+      failed: this.queue.failed.length,
+      remaining: this.queue.remaining,
+      nextSize: more ? this.nextSize : 0,
+      reason: more ? (reason ?? this.step.reason) : error?.fatal ? `stopped: ${error.message}` : 'all recipients sent',
+    };
+  }
+
+  /**
+   * Asks the transport to settle what earlier calls of this message id left in
+   * doubt, and reports calls given up on that were delivered after all.
+   * Cancelling stops the wait; what stays in doubt is retried or reported.
+   */
+  private async *settle(messageId: string, signal: AbortSignal): AsyncGenerator<BatchEvent> {
+    const { transport, config, log } = this.deps;
+    if (!transport.settle) return;
+    let outcomes: readonly LateOutcome[];
+    try {
+      outcomes = await transport.settle(this.sessionId, messageId, signal);
+    } catch (error) {
+      if (!signal.aborted) log.warn({ err: error }, 'could not settle earlier calls; going on');
+      return;
+    }
+    for (const outcome of outcomes) {
+      if (!outcome.delivered) {
+        log.info({ index: outcome.batchIndex, code: outcome.error?.code }, 'a call given up on was refused after all');
+        continue;
+      }
+      const moved = this.queue.confirmLate(outcome.recipients);
+      log.info({ index: outcome.batchIndex, recipients: outcome.recipients.length, moved, afterMs: outcome.afterMs }, 'a call given up on was delivered after all');
+      if (moved === 0) continue;
+      const more = this.queue.remaining > 0;
+      yield {
+        type: 'batch',
+        index: outcome.batchIndex ?? this.batchSequence.length - 1,
+        late: true,
+        size: moved,
+        durationMs: outcome.afterMs,
+        ok: true,
+        speed: speedOf(outcome.afterMs, config),
+        delivered: this.queue.delivered,
+        failed: this.queue.failed.length,
+        remaining: this.queue.remaining,
+        nextSize: more ? this.nextSize : 0,
+        reason: `WhatsApp acknowledged batch ${outcome.batchIndex ?? '?'} ${outcome.afterMs} ms after it started: ${moved} delivered after all, not sent again`,
+      };
+    }
   }
 
   private context(): StrategyContext {

@@ -18,6 +18,7 @@ import {
   type SessionHistory,
   type Story,
 } from '../../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
+import { checkMediaUrl } from '../media/url-guard.js';
 import { invalidField } from './errors.js';
 
 const SPEED: Record<DomainSpeed, Speed> = { FAST: Speed.FAST, NORMAL: Speed.NORMAL, SLOW: Speed.SLOW };
@@ -41,9 +42,9 @@ export function storyFromProto(story: Story | undefined): DomainStory {
   const base = { kind, ...(caption ? { caption } : {}), ...(mimeType ? { mimeType } : {}) };
   if (source.case === 'data' && source.value.length > 0) return { ...base, data: source.value };
   if (source.case === 'url' && source.value !== '') {
-    if (!/^https?:\/\//i.test(source.value)) {
-      throw invalidField(`story.${kind}.url`, 'BAD_MEDIA_URL', `story.${kind}.url must be an http(s) URL`);
-    }
+    // What the text alone shows, for every transport; names are resolved and checked again when fetched.
+    const checked = checkMediaUrl(source.value);
+    if (!checked.ok) throw invalidField(`story.${kind}.url`, 'BAD_MEDIA_URL', `story.${kind}.url ${checked.problem}`);
     return { ...base, url: source.value };
   }
   throw invalidField(`story.${kind}`, 'MISSING_MEDIA', `story.${kind} needs its media: set story.${kind}.data or story.${kind}.url`);
@@ -86,7 +87,19 @@ export function eventToProto(event: SendEvent): SendStoryResponse {
             size: event.size,
             durationMs: ms(event.durationMs),
             ok: event.ok,
-            ...(event.error ? { error: { code: event.error.code, message: event.error.message, retryable: event.error.retryable } } : {}),
+            ...(event.late ? { late: true } : {}),
+            ...(event.refused ? { refused: event.refused } : {}),
+            ...(event.setupMs ? { setupMs: ms(event.setupMs) } : {}),
+            ...(event.error
+              ? {
+                  error: {
+                    code: event.error.code,
+                    message: event.error.message,
+                    retryable: event.error.retryable,
+                    whatsappCode: event.error.whatsappCode ?? 0,
+                  },
+                }
+              : {}),
             speed: SPEED[event.speed],
             delivered: event.delivered,
             failed: event.failed,

@@ -14,11 +14,19 @@ import type { Clock } from '../../src/clock.js';
 import type { BinaryNodeLike, RelayOptions, SessionEntry, SessionSockets, SessionState, WASocketLike } from '../../src/baileys/socket.js';
 
 
+/**
+ * What one relayMessage call does. `writeAfterMs` is the time Baileys spends
+ * before the stanza goes out (device lookup, prekeys, encryption, the key
+ * commit): relayMessage resolves then, and the ack's `afterMs` counts from there.
+ */
 export type Outcome =
-  | { readonly kind: 'ack'; readonly afterMs?: number }
-  | { readonly kind: 'error-ack'; readonly code: string; readonly afterMs?: number }
+  | { readonly kind: 'ack'; readonly afterMs?: number; readonly writeAfterMs?: number }
+  | { readonly kind: 'error-ack'; readonly code: string; readonly afterMs?: number; readonly writeAfterMs?: number }
   | { readonly kind: 'throw'; readonly error: unknown }
-  | { readonly kind: 'silent' };
+  /** The frame went out, then relayMessage rejected (a slow write callback is a 408); the ack still comes. */
+  | { readonly kind: 'throw-after-write'; readonly error: unknown; readonly afterMs: number; readonly code?: string }
+  /** Written, never acked (a lost ack). */
+  | { readonly kind: 'silent'; readonly writeAfterMs?: number };
 
 export interface RelayCall {
   readonly jid: string;
@@ -44,6 +52,8 @@ export class FakeSocket implements WASocketLike {
     private readonly clock: Clock,
     /** What calls get once the script runs out. */
     private readonly fallback: Outcome = { kind: 'ack', afterMs: 50 },
+    /** The socket config's getMessage, which Baileys calls to answer a retry request. */
+    private readonly getMessage?: (key: { remoteJid: string; id: string }) => Promise<unknown>,
   ) {}
 
   /** Outcomes for the next relay calls, in order. */
@@ -59,17 +69,39 @@ export class FakeSocket implements WASocketLike {
   };
 
   async relayMessage(jid: string, message: unknown, opts: RelayOptions): Promise<string> {
-    this.calls.push({ jid, message, opts: { ...opts, statusJidList: [...opts.statusJidList] } });
     const outcome = this.script.shift() ?? this.fallback;
     // Baileys does device lookups and encryption before writing the stanza.
     await Promise.resolve();
     if (outcome.kind === 'throw') throw outcome.error;
+    if ('writeAfterMs' in outcome && outcome.writeAfterMs) await this.clock.sleep(outcome.writeAfterMs);
+    this.calls.push({ jid, message, opts: { ...opts, statusJidList: [...opts.statusJidList] } });
+    if (outcome.kind === 'throw-after-write') {
+      void this.clock.sleep(outcome.afterMs).then(() => this.ack(opts.messageId, outcome.code));
+      throw outcome.error;
+    }
     if (outcome.kind === 'ack' || outcome.kind === 'error-ack') {
       const error = outcome.kind === 'error-ack' ? outcome.code : undefined;
       void this.clock.sleep(outcome.afterMs ?? 0).then(() => this.ack(opts.messageId, error));
     }
     return opts.messageId;
   }
+
+  /**
+   * A recipient's phone could not decrypt the status and asks for it again:
+   * Baileys (messages-recv.js sendMessagesAgain) fetches it with getMessage and
+   * relays it to status@broadcast with the same id; the server acks that relay
+   * like any other. Resolves once that relay is written.
+   */
+  async retryRequest(id: string, ackAfterMs = 10): Promise<boolean> {
+    const message = await this.getMessage?.({ remoteJid: 'status@broadcast', id });
+    if (!message) return false;
+    this.retryRelays++;
+    void this.clock.sleep(ackAfterMs).then(() => this.ack(id));
+    return true;
+  }
+
+  /** Relays Baileys made by itself for retry requests. */
+  retryRelays = 0;
 
   /** Delivers a server ack for a status, as the wire would. */
   ack(id: string, error?: string): void {

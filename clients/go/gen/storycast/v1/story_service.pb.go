@@ -886,7 +886,7 @@ func (x *AnchorSent) GetAttempts() uint32 {
 	return 0
 }
 
-// One transport call after the anchor.
+// One transport call after the anchor; or, with `late`, news of an earlier one.
 type BatchSent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 0-based index among the calls after the anchor.
@@ -899,7 +899,7 @@ type BatchSent struct {
 	Ok bool `protobuf:"varint,4,opt,name=ok,proto3" json:"ok,omitempty"`
 	// Why the call failed; absent when ok.
 	Error *BatchError `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
-	// FAST, NORMAL or SLOW against the thresholds.
+	// FAST, NORMAL or SLOW against the thresholds, for the sending time (duration_ms less setup_ms).
 	Speed Speed `protobuf:"varint,6,opt,name=speed,proto3,enum=storycast.v1.Speed" json:"speed,omitempty"`
 	// Recipients delivered so far, the anchor included.
 	Delivered uint32 `protobuf:"varint,7,opt,name=delivered,proto3" json:"delivered,omitempty"`
@@ -910,7 +910,18 @@ type BatchSent struct {
 	// The size of the next call; 0 when nothing remains.
 	NextBatchSize uint32 `protobuf:"varint,10,opt,name=next_batch_size,json=nextBatchSize,proto3" json:"next_batch_size,omitempty"`
 	// The strategy's reason for the next size, in words.
-	Reason        string `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	// A second event for an earlier index: that call was given up on (it timed out), then
+	// WhatsApp acknowledged it after all. `size` of its recipients were delivered and are not
+	// sent again; `duration_ms` is from the call's start to that acknowledgement.
+	Late bool `protobuf:"varint,12,opt,name=late,proto3" json:"late,omitempty"`
+	// Recipients WhatsApp refused one by one in a call that otherwise worked (for example an
+	// error for that user when fetching encryption keys); they go back into the queue.
+	Refused uint32 `protobuf:"varint,13,opt,name=refused,proto3" json:"refused,omitempty"`
+	// Of duration_ms, the time spent setting up encryption with devices never sent to before
+	// (device lookups, key fetches, committing the keys): one-off work that says nothing about
+	// what WhatsApp can take, so strategies and session memory are given the rest.
+	SetupMs       uint32 `protobuf:"varint,14,opt,name=setup_ms,json=setupMs,proto3" json:"setup_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1022,16 +1033,40 @@ func (x *BatchSent) GetReason() string {
 	return ""
 }
 
+func (x *BatchSent) GetLate() bool {
+	if x != nil {
+		return x.Late
+	}
+	return false
+}
+
+func (x *BatchSent) GetRefused() uint32 {
+	if x != nil {
+		return x.Refused
+	}
+	return 0
+}
+
+func (x *BatchSent) GetSetupMs() uint32 {
+	if x != nil {
+		return x.SetupMs
+	}
+	return 0
+}
+
 // A failed call.
 type BatchError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// TIMEOUT, RATE_LIMITED, SEND_FAILED (retried), or LOGGED_OUT, FORBIDDEN,
-	// SESSION_NOT_FOUND, SESSION_NOT_CONNECTED (the send stops).
+	// TIMEOUT, RATE_LIMITED, SEND_FAILED, DISCONNECTED (retried; DISCONNECTED is the connection's
+	// fault, not the batch's: no attempt is used and the size stays), or LOGGED_OUT, FORBIDDEN,
+	// SESSION_NOT_FOUND, SESSION_NOT_CONNECTED, STATUS_REJECTED (the send stops).
 	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
 	// What happened, in words.
 	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	// Whether the recipients go back into the queue.
-	Retryable     bool `protobuf:"varint,3,opt,name=retryable,proto3" json:"retryable,omitempty"`
+	Retryable bool `protobuf:"varint,3,opt,name=retryable,proto3" json:"retryable,omitempty"`
+	// WhatsApp's own error code when it gave one (479 from an error ack, say); 0 when none.
+	WhatsappCode  uint32 `protobuf:"varint,4,opt,name=whatsapp_code,json=whatsappCode,proto3" json:"whatsapp_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1085,6 +1120,13 @@ func (x *BatchError) GetRetryable() bool {
 		return x.Retryable
 	}
 	return false
+}
+
+func (x *BatchError) GetWhatsappCode() uint32 {
+	if x != nil {
+		return x.WhatsappCode
+	}
+	return 0
 }
 
 // The end of a send.
@@ -1820,6 +1862,332 @@ func (x *StrategyInfo) GetBuiltin() bool {
 	return false
 }
 
+// Which status's receipts, and which page of its recipients.
+type GetStoryReceiptsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session that posted the status. Required.
+	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The status's message id (SendSummary.message_id, AnchorSent.message_id). Required.
+	MessageId string `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Recipients per page: 0 means 100; more than 1000 is read as 1000; negative is
+	// INVALID_ARGUMENT.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous call for the same status; empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStoryReceiptsRequest) Reset() {
+	*x = GetStoryReceiptsRequest{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStoryReceiptsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStoryReceiptsRequest) ProtoMessage() {}
+
+func (x *GetStoryReceiptsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStoryReceiptsRequest.ProtoReflect.Descriptor instead.
+func (*GetStoryReceiptsRequest) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetStoryReceiptsRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *GetStoryReceiptsRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *GetStoryReceiptsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetStoryReceiptsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// A status's receipts: the counts, and one page of recipients.
+type GetStoryReceiptsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session, as asked.
+	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The status, as asked.
+	MessageId string `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Over every recipient, not just this page.
+	Counts *ReceiptCounts `protobuf:"bytes,3,opt,name=counts,proto3" json:"counts,omitempty"`
+	// This page, in the order recipients were first sent to (receipts from recipients
+	// the server did not see sent come after them, as they arrived).
+	Recipients []*RecipientReceipt `protobuf:"bytes,4,rep,name=recipients,proto3" json:"recipients,omitempty"`
+	// The token for the next page; empty on the last one.
+	NextPageToken string `protobuf:"bytes,5,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Recipients over all pages.
+	TotalSize int32 `protobuf:"varint,6,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// When the server first saw the status (its first successful call, or its first receipt).
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When these receipts are forgotten: create_time plus 24 hours.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStoryReceiptsResponse) Reset() {
+	*x = GetStoryReceiptsResponse{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStoryReceiptsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStoryReceiptsResponse) ProtoMessage() {}
+
+func (x *GetStoryReceiptsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStoryReceiptsResponse.ProtoReflect.Descriptor instead.
+func (*GetStoryReceiptsResponse) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetStoryReceiptsResponse) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *GetStoryReceiptsResponse) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *GetStoryReceiptsResponse) GetCounts() *ReceiptCounts {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *GetStoryReceiptsResponse) GetRecipients() []*RecipientReceipt {
+	if x != nil {
+		return x.Recipients
+	}
+	return nil
+}
+
+func (x *GetStoryReceiptsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *GetStoryReceiptsResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *GetStoryReceiptsResponse) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *GetStoryReceiptsResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+// How far a status got.
+type ReceiptCounts struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Recipients of successful calls (WhatsApp accepted the status for them).
+	Sent uint32 `protobuf:"varint,1,opt,name=sent,proto3" json:"sent,omitempty"`
+	// Recipients whose phone (any of their devices) confirmed delivery; a read counts as
+	// a delivery too.
+	Delivered uint32 `protobuf:"varint,2,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	// Recipients who viewed the status (a read receipt, or a played one for a video).
+	// WhatsApp sends none for recipients who turned read receipts off.
+	Read          uint32 `protobuf:"varint,3,opt,name=read,proto3" json:"read,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceiptCounts) Reset() {
+	*x = ReceiptCounts{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceiptCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceiptCounts) ProtoMessage() {}
+
+func (x *ReceiptCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceiptCounts.ProtoReflect.Descriptor instead.
+func (*ReceiptCounts) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ReceiptCounts) GetSent() uint32 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *ReceiptCounts) GetDelivered() uint32 {
+	if x != nil {
+		return x.Delivered
+	}
+	return 0
+}
+
+func (x *ReceiptCounts) GetRead() uint32 {
+	if x != nil {
+		return x.Read
+	}
+	return 0
+}
+
+// One recipient's receipts.
+type RecipientReceipt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recipient's JID, as WhatsApp reported it.
+	Recipient string `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// Whether a successful call of this server included them. False for a receipt from
+	// someone it did not see sent: WhatsApp answered for a delivery the server did not
+	// record (a call given up on that got through, a store outage, or a JID WhatsApp
+	// spells differently, such as a @lid one).
+	Sent bool `protobuf:"varint,2,opt,name=sent,proto3" json:"sent,omitempty"`
+	// The first delivery receipt from any of their devices; unset when none yet.
+	DeliverTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=deliver_time,json=deliverTime,proto3" json:"deliver_time,omitempty"`
+	// When they viewed it; unset when they have not (or do not send read receipts).
+	ReadTime      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=read_time,json=readTime,proto3" json:"read_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecipientReceipt) Reset() {
+	*x = RecipientReceipt{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecipientReceipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecipientReceipt) ProtoMessage() {}
+
+func (x *RecipientReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecipientReceipt.ProtoReflect.Descriptor instead.
+func (*RecipientReceipt) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RecipientReceipt) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *RecipientReceipt) GetSent() bool {
+	if x != nil {
+		return x.Sent
+	}
+	return false
+}
+
+func (x *RecipientReceipt) GetDeliverTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeliverTime
+	}
+	return nil
+}
+
+func (x *RecipientReceipt) GetReadTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadTime
+	}
+	return nil
+}
+
 var File_storycast_v1_story_service_proto protoreflect.FileDescriptor
 
 const file_storycast_v1_story_service_proto_rawDesc = "" +
@@ -1882,7 +2250,7 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"recipients\x12\x1f\n" +
 	"\vduration_ms\x18\x03 \x01(\rR\n" +
 	"durationMs\x12\x1a\n" +
-	"\battempts\x18\x04 \x01(\rR\battempts\"\xd5\x02\n" +
+	"\battempts\x18\x04 \x01(\rR\battempts\"\x9e\x03\n" +
 	"\tBatchSent\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\rR\x04size\x12\x1f\n" +
@@ -1896,12 +2264,16 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\tremaining\x18\t \x01(\rR\tremaining\x12&\n" +
 	"\x0fnext_batch_size\x18\n" +
 	" \x01(\rR\rnextBatchSize\x12\x16\n" +
-	"\x06reason\x18\v \x01(\tR\x06reason\"X\n" +
+	"\x06reason\x18\v \x01(\tR\x06reason\x12\x12\n" +
+	"\x04late\x18\f \x01(\bR\x04late\x12\x18\n" +
+	"\arefused\x18\r \x01(\rR\arefused\x12\x19\n" +
+	"\bsetup_ms\x18\x0e \x01(\rR\asetupMs\"}\n" +
 	"\n" +
 	"BatchError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1c\n" +
-	"\tretryable\x18\x03 \x01(\bR\tretryable\"\xa0\x03\n" +
+	"\tretryable\x18\x03 \x01(\bR\tretryable\x12#\n" +
+	"\rwhatsapp_code\x18\x04 \x01(\rR\fwhatsappCode\"\xa0\x03\n" +
 	"\vSendSummary\x12\x17\n" +
 	"\asend_id\x18\x01 \x01(\tR\x06sendId\x12\x1d\n" +
 	"\n" +
@@ -1957,7 +2329,40 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\fStrategyInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x18\n" +
-	"\abuiltin\x18\x03 \x01(\bR\abuiltin*P\n" +
+	"\abuiltin\x18\x03 \x01(\bR\abuiltin\"\x93\x01\n" +
+	"\x17GetStoryReceiptsRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x8e\x03\n" +
+	"\x18GetStoryReceiptsResponse\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\x123\n" +
+	"\x06counts\x18\x03 \x01(\v2\x1b.storycast.v1.ReceiptCountsR\x06counts\x12>\n" +
+	"\n" +
+	"recipients\x18\x04 \x03(\v2\x1e.storycast.v1.RecipientReceiptR\n" +
+	"recipients\x12&\n" +
+	"\x0fnext_page_token\x18\x05 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x06 \x01(\x05R\ttotalSize\x12;\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vexpire_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"U\n" +
+	"\rReceiptCounts\x12\x12\n" +
+	"\x04sent\x18\x01 \x01(\rR\x04sent\x12\x1c\n" +
+	"\tdelivered\x18\x02 \x01(\rR\tdelivered\x12\x12\n" +
+	"\x04read\x18\x03 \x01(\rR\x04read\"\xbc\x01\n" +
+	"\x10RecipientReceipt\x12\x1c\n" +
+	"\trecipient\x18\x01 \x01(\tR\trecipient\x12\x12\n" +
+	"\x04sent\x18\x02 \x01(\bR\x04sent\x12=\n" +
+	"\fdeliver_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vdeliverTime\x127\n" +
+	"\tread_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime*P\n" +
 	"\bSendMode\x12\x19\n" +
 	"\x15SEND_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SEND_MODE_SINGLE\x10\x01\x12\x13\n" +
@@ -1968,12 +2373,13 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"SPEED_FAST\x10\x01\x12\x10\n" +
 	"\fSPEED_NORMAL\x10\x02\x12\x0e\n" +
 	"\n" +
-	"SPEED_SLOW\x10\x032\x93\x03\n" +
+	"SPEED_SLOW\x10\x032\xf6\x03\n" +
 	"\fStoryService\x12N\n" +
 	"\tSendStory\x12\x1e.storycast.v1.SendStoryRequest\x1a\x1f.storycast.v1.SendStoryResponse0\x01\x12g\n" +
 	"\x12GetSessionLearning\x12'.storycast.v1.GetSessionLearningRequest\x1a(.storycast.v1.GetSessionLearningResponse\x12m\n" +
 	"\x14ResetSessionLearning\x12).storycast.v1.ResetSessionLearningRequest\x1a*.storycast.v1.ResetSessionLearningResponse\x12[\n" +
-	"\x0eListStrategies\x12#.storycast.v1.ListStrategiesRequest\x1a$.storycast.v1.ListStrategiesResponseB\xbe\x01\n" +
+	"\x0eListStrategies\x12#.storycast.v1.ListStrategiesRequest\x1a$.storycast.v1.ListStrategiesResponse\x12a\n" +
+	"\x10GetStoryReceipts\x12%.storycast.v1.GetStoryReceiptsRequest\x1a&.storycast.v1.GetStoryReceiptsResponseB\xbe\x01\n" +
 	"\x10com.storycast.v1B\x11StoryServiceProtoP\x01ZFgithub.com/storycast/storycast/clients/go/gen/storycast/v1;storycastv1\xa2\x02\x03SXX\xaa\x02\fStorycast.V1\xca\x02\fStorycast\\V1\xe2\x02\x18Storycast\\V1\\GPBMetadata\xea\x02\rStorycast::V1b\x06proto3"
 
 var (
@@ -1989,7 +2395,7 @@ func file_storycast_v1_story_service_proto_rawDescGZIP() []byte {
 }
 
 var file_storycast_v1_story_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_storycast_v1_story_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_storycast_v1_story_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_storycast_v1_story_service_proto_goTypes = []any{
 	(SendMode)(0),                        // 0: storycast.v1.SendMode
 	(Speed)(0),                           // 1: storycast.v1.Speed
@@ -2014,7 +2420,11 @@ var file_storycast_v1_story_service_proto_goTypes = []any{
 	(*ListStrategiesRequest)(nil),        // 20: storycast.v1.ListStrategiesRequest
 	(*ListStrategiesResponse)(nil),       // 21: storycast.v1.ListStrategiesResponse
 	(*StrategyInfo)(nil),                 // 22: storycast.v1.StrategyInfo
-	(*timestamppb.Timestamp)(nil),        // 23: google.protobuf.Timestamp
+	(*GetStoryReceiptsRequest)(nil),      // 23: storycast.v1.GetStoryReceiptsRequest
+	(*GetStoryReceiptsResponse)(nil),     // 24: storycast.v1.GetStoryReceiptsResponse
+	(*ReceiptCounts)(nil),                // 25: storycast.v1.ReceiptCounts
+	(*RecipientReceipt)(nil),             // 26: storycast.v1.RecipientReceipt
+	(*timestamppb.Timestamp)(nil),        // 27: google.protobuf.Timestamp
 }
 var file_storycast_v1_story_service_proto_depIdxs = []int32{
 	3,  // 0: storycast.v1.SendStoryRequest.story:type_name -> storycast.v1.Story
@@ -2032,22 +2442,30 @@ var file_storycast_v1_story_service_proto_depIdxs = []int32{
 	13, // 12: storycast.v1.SendSummary.failed:type_name -> storycast.v1.FailedRecipient
 	14, // 13: storycast.v1.SendSummary.session_learning:type_name -> storycast.v1.SessionLearning
 	17, // 14: storycast.v1.GetSessionLearningResponse.history:type_name -> storycast.v1.SessionHistory
-	23, // 15: storycast.v1.SessionHistory.last_successful_send:type_name -> google.protobuf.Timestamp
-	23, // 16: storycast.v1.SessionHistory.expire_time:type_name -> google.protobuf.Timestamp
+	27, // 15: storycast.v1.SessionHistory.last_successful_send:type_name -> google.protobuf.Timestamp
+	27, // 16: storycast.v1.SessionHistory.expire_time:type_name -> google.protobuf.Timestamp
 	22, // 17: storycast.v1.ListStrategiesResponse.strategies:type_name -> storycast.v1.StrategyInfo
-	2,  // 18: storycast.v1.StoryService.SendStory:input_type -> storycast.v1.SendStoryRequest
-	15, // 19: storycast.v1.StoryService.GetSessionLearning:input_type -> storycast.v1.GetSessionLearningRequest
-	18, // 20: storycast.v1.StoryService.ResetSessionLearning:input_type -> storycast.v1.ResetSessionLearningRequest
-	20, // 21: storycast.v1.StoryService.ListStrategies:input_type -> storycast.v1.ListStrategiesRequest
-	6,  // 22: storycast.v1.StoryService.SendStory:output_type -> storycast.v1.SendStoryResponse
-	16, // 23: storycast.v1.StoryService.GetSessionLearning:output_type -> storycast.v1.GetSessionLearningResponse
-	19, // 24: storycast.v1.StoryService.ResetSessionLearning:output_type -> storycast.v1.ResetSessionLearningResponse
-	21, // 25: storycast.v1.StoryService.ListStrategies:output_type -> storycast.v1.ListStrategiesResponse
-	22, // [22:26] is the sub-list for method output_type
-	18, // [18:22] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	25, // 18: storycast.v1.GetStoryReceiptsResponse.counts:type_name -> storycast.v1.ReceiptCounts
+	26, // 19: storycast.v1.GetStoryReceiptsResponse.recipients:type_name -> storycast.v1.RecipientReceipt
+	27, // 20: storycast.v1.GetStoryReceiptsResponse.create_time:type_name -> google.protobuf.Timestamp
+	27, // 21: storycast.v1.GetStoryReceiptsResponse.expire_time:type_name -> google.protobuf.Timestamp
+	27, // 22: storycast.v1.RecipientReceipt.deliver_time:type_name -> google.protobuf.Timestamp
+	27, // 23: storycast.v1.RecipientReceipt.read_time:type_name -> google.protobuf.Timestamp
+	2,  // 24: storycast.v1.StoryService.SendStory:input_type -> storycast.v1.SendStoryRequest
+	15, // 25: storycast.v1.StoryService.GetSessionLearning:input_type -> storycast.v1.GetSessionLearningRequest
+	18, // 26: storycast.v1.StoryService.ResetSessionLearning:input_type -> storycast.v1.ResetSessionLearningRequest
+	20, // 27: storycast.v1.StoryService.ListStrategies:input_type -> storycast.v1.ListStrategiesRequest
+	23, // 28: storycast.v1.StoryService.GetStoryReceipts:input_type -> storycast.v1.GetStoryReceiptsRequest
+	6,  // 29: storycast.v1.StoryService.SendStory:output_type -> storycast.v1.SendStoryResponse
+	16, // 30: storycast.v1.StoryService.GetSessionLearning:output_type -> storycast.v1.GetSessionLearningResponse
+	19, // 31: storycast.v1.StoryService.ResetSessionLearning:output_type -> storycast.v1.ResetSessionLearningResponse
+	21, // 32: storycast.v1.StoryService.ListStrategies:output_type -> storycast.v1.ListStrategiesResponse
+	24, // 33: storycast.v1.StoryService.GetStoryReceipts:output_type -> storycast.v1.GetStoryReceiptsResponse
+	29, // [29:34] is the sub-list for method output_type
+	24, // [24:29] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_storycast_v1_story_service_proto_init() }
@@ -2076,7 +2494,7 @@ func file_storycast_v1_story_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_storycast_v1_story_service_proto_rawDesc), len(file_storycast_v1_story_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	StoryService_GetSessionLearning_FullMethodName   = "/storycast.v1.StoryService/GetSessionLearning"
 	StoryService_ResetSessionLearning_FullMethodName = "/storycast.v1.StoryService/ResetSessionLearning"
 	StoryService_ListStrategies_FullMethodName       = "/storycast.v1.StoryService/ListStrategies"
+	StoryService_GetStoryReceipts_FullMethodName     = "/storycast.v1.StoryService/GetStoryReceipts"
 )
 
 // StoryServiceClient is the client API for StoryService service.
@@ -61,6 +62,19 @@ type StoryServiceClient interface {
 	ResetSessionLearning(ctx context.Context, in *ResetSessionLearningRequest, opts ...grpc.CallOption) (*ResetSessionLearningResponse, error)
 	// The batch-size strategies this server offers, and which one is the default.
 	ListStrategies(ctx context.Context, in *ListStrategiesRequest, opts ...grpc.CallOption) (*ListStrategiesResponse, error)
+	// The delivery and read receipts of a status: how many recipients it was sent to,
+	// how many phones confirmed delivery and how many recipients viewed it, then the
+	// recipients with their times, page by page (AIP-158). Receipts are kept for 24 hours
+	// from the status's creation (a status's lifetime on WhatsApp) in the server's store,
+	// so they survive a restart. They keep arriving for as long as recipients open
+	// WhatsApp: ask again for newer counts.
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id, no message_id, a negative
+	// page_size, a page_token not returned for this status), NOT_FOUND (reason
+	// STORY_NOT_FOUND: no status with this id was sent or answered for on this session
+	// in the last 24 hours), UNAVAILABLE (reason STORE_UNAVAILABLE: the store is down
+	// and the status is not in the server's memory).
+	GetStoryReceipts(ctx context.Context, in *GetStoryReceiptsRequest, opts ...grpc.CallOption) (*GetStoryReceiptsResponse, error)
 }
 
 type storyServiceClient struct {
@@ -120,6 +134,16 @@ func (c *storyServiceClient) ListStrategies(ctx context.Context, in *ListStrateg
 	return out, nil
 }
 
+func (c *storyServiceClient) GetStoryReceipts(ctx context.Context, in *GetStoryReceiptsRequest, opts ...grpc.CallOption) (*GetStoryReceiptsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStoryReceiptsResponse)
+	err := c.cc.Invoke(ctx, StoryService_GetStoryReceipts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StoryServiceServer is the server API for StoryService service.
 // All implementations must embed UnimplementedStoryServiceServer
 // for forward compatibility.
@@ -148,6 +172,19 @@ type StoryServiceServer interface {
 	ResetSessionLearning(context.Context, *ResetSessionLearningRequest) (*ResetSessionLearningResponse, error)
 	// The batch-size strategies this server offers, and which one is the default.
 	ListStrategies(context.Context, *ListStrategiesRequest) (*ListStrategiesResponse, error)
+	// The delivery and read receipts of a status: how many recipients it was sent to,
+	// how many phones confirmed delivery and how many recipients viewed it, then the
+	// recipients with their times, page by page (AIP-158). Receipts are kept for 24 hours
+	// from the status's creation (a status's lifetime on WhatsApp) in the server's store,
+	// so they survive a restart. They keep arriving for as long as recipients open
+	// WhatsApp: ask again for newer counts.
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id, no message_id, a negative
+	// page_size, a page_token not returned for this status), NOT_FOUND (reason
+	// STORY_NOT_FOUND: no status with this id was sent or answered for on this session
+	// in the last 24 hours), UNAVAILABLE (reason STORE_UNAVAILABLE: the store is down
+	// and the status is not in the server's memory).
+	GetStoryReceipts(context.Context, *GetStoryReceiptsRequest) (*GetStoryReceiptsResponse, error)
 	mustEmbedUnimplementedStoryServiceServer()
 }
 
@@ -169,6 +206,9 @@ func (UnimplementedStoryServiceServer) ResetSessionLearning(context.Context, *Re
 }
 func (UnimplementedStoryServiceServer) ListStrategies(context.Context, *ListStrategiesRequest) (*ListStrategiesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListStrategies not implemented")
+}
+func (UnimplementedStoryServiceServer) GetStoryReceipts(context.Context, *GetStoryReceiptsRequest) (*GetStoryReceiptsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStoryReceipts not implemented")
 }
 func (UnimplementedStoryServiceServer) mustEmbedUnimplementedStoryServiceServer() {}
 func (UnimplementedStoryServiceServer) testEmbeddedByValue()                      {}
@@ -256,6 +296,24 @@ func _StoryService_ListStrategies_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StoryService_GetStoryReceipts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStoryReceiptsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoryServiceServer).GetStoryReceipts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StoryService_GetStoryReceipts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoryServiceServer).GetStoryReceipts(ctx, req.(*GetStoryReceiptsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StoryService_ServiceDesc is the grpc.ServiceDesc for StoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -274,6 +332,10 @@ var StoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListStrategies",
 			Handler:    _StoryService_ListStrategies_Handler,
+		},
+		{
+			MethodName: "GetStoryReceipts",
+			Handler:    _StoryService_GetStoryReceipts_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

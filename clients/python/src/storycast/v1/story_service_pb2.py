@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n storycast/v1/story_service.proto\x12\x0cstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"p\n\x10SendStoryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\"\n\x05story\x18\x02 \x01(\x0b\x32\x13.storycast.v1.Story\x12\x12\n\nrecipients\x18\x03 \x03(\t\x12\x10\n\x08strategy\x18\x04 \x01(\t\"\x91\x01\n\x05Story\x12\'\n\x04text\x18\x01 \x01(\x0b\x32\x17.storycast.v1.TextStoryH\x00\x12)\n\x05image\x18\x02 \x01(\x0b\x32\x18.storycast.v1.MediaStoryH\x00\x12)\n\x05video\x18\x03 \x01(\x0b\x32\x18.storycast.v1.MediaStoryH\x00\x42\t\n\x07\x63ontent\"A\n\tTextStory\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x18\n\x10\x62\x61\x63kground_color\x18\x02 \x01(\t\x12\x0c\n\x04\x66ont\x18\x03 \x01(\r\"Y\n\nMediaStory\x12\x0e\n\x04\x64\x61ta\x18\x01 \x01(\x0cH\x00\x12\r\n\x03url\x18\x02 \x01(\tH\x00\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\x12\x11\n\tmime_type\x18\x04 \x01(\tB\x08\n\x06source\"\xce\x01\n\x11SendStoryResponse\x12,\n\x07planned\x18\x01 \x01(\x0b\x32\x19.storycast.v1.SendPlannedH\x00\x12*\n\x06\x61nchor\x18\x02 \x01(\x0b\x32\x18.storycast.v1.AnchorSentH\x00\x12(\n\x05\x62\x61tch\x18\x03 \x01(\x0b\x32\x17.storycast.v1.BatchSentH\x00\x12,\n\x07summary\x18\x04 \x01(\x0b\x32\x19.storycast.v1.SendSummaryH\x00\x42\x07\n\x05\x65vent\"\xb9\x02\n\x0bSendPlanned\x12\x0f\n\x07send_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x10\n\x08strategy\x18\x03 \x01(\t\x12$\n\x04mode\x18\x04 \x01(\x0e\x32\x16.storycast.v1.SendMode\x12\x18\n\x10total_recipients\x18\x05 \x01(\r\x12:\n\x12invalid_recipients\x18\x06 \x03(\x0b\x32\x1e.storycast.v1.InvalidRecipient\x12\x1c\n\x14\x64uplicate_recipients\x18\x07 \x01(\r\x12\x14\n\x0cused_history\x18\x08 \x01(\x08\x12\x19\n\x11proven_batch_size\x18\t \x01(\r\x12\x18\n\x10\x66irst_batch_size\x18\n \x01(\r\x12\x0e\n\x06reason\x18\x0b \x01(\t\"@\n\x10InvalidRecipient\x12\r\n\x05input\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\r\n\x05index\x18\x03 \x01(\r\"[\n\nAnchorSent\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x12\n\nrecipients\x18\x02 \x01(\r\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\r\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\r\"\xf5\x01\n\tBatchSent\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04size\x18\x02 \x01(\r\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\r\x12\n\n\x02ok\x18\x04 \x01(\x08\x12\'\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x18.storycast.v1.BatchError\x12\"\n\x05speed\x18\x06 \x01(\x0e\x32\x13.storycast.v1.Speed\x12\x11\n\tdelivered\x18\x07 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x08 \x01(\r\x12\x11\n\tremaining\x18\t \x01(\r\x12\x17\n\x0fnext_batch_size\x18\n \x01(\r\x12\x0e\n\x06reason\x18\x0b \x01(\t\">\n\nBatchError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xa5\x02\n\x0bSendSummary\x12\x0f\n\x07send_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\r\x12\x11\n\tdelivered\x18\x04 \x01(\r\x12-\n\x06\x66\x61iled\x18\x05 \x03(\x0b\x32\x1d.storycast.v1.FailedRecipient\x12\x0f\n\x07invalid\x18\x06 \x01(\r\x12\x0f\n\x07\x62\x61tches\x18\x07 \x01(\r\x12\x16\n\x0e\x62\x61tch_sequence\x18\x08 \x03(\r\x12\x19\n\x11total_duration_ms\x18\t \x01(\x04\x12\x12\n\nstopped_by\x18\n \x01(\t\x12\x37\n\x10session_learning\x18\x0b \x01(\x0b\x32\x1d.storycast.v1.SessionLearning\"B\n\x0f\x46\x61iledRecipient\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"s\n\x0fSessionLearning\x12\x1d\n\x15max_proven_batch_size\x18\x01 \x01(\r\x12\x1c\n\x14used_historical_data\x18\x02 \x01(\x08\x12#\n\x1bwill_skip_ramping_next_time\x18\x03 \x01(\x08\"/\n\x19GetSessionLearningRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"Z\n\x1aGetSessionLearningResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12-\n\x07history\x18\x02 \x01(\x0b\x32\x1c.storycast.v1.SessionHistory\"\xba\x02\n\x0eSessionHistory\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1d\n\x15max_proven_batch_size\x18\x02 \x01(\r\x12\x38\n\x14last_successful_send\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16total_successful_sends\x18\x05 \x01(\x04\x12\x16\n\x0etotal_attempts\x18\x06 \x01(\x04\x12\x1d\n\x15\x61verage_batch_time_ms\x18\x07 \x01(\x01\x12\x14\n\x0csuccess_rate\x18\x08 \x01(\x01\x12\x1d\n\x15min_failed_batch_size\x18\t \x01(\r\"1\n\x1bResetSessionLearningRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"/\n\x1cResetSessionLearningResponse\x12\x0f\n\x07\x65xisted\x18\x01 \x01(\x08\"\x17\n\x15ListStrategiesRequest\"b\n\x16ListStrategiesResponse\x12.\n\nstrategies\x18\x01 \x03(\x0b\x32\x1a.storycast.v1.StrategyInfo\x12\x18\n\x10\x64\x65\x66\x61ult_strategy\x18\x02 \x01(\t\"B\n\x0cStrategyInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0f\n\x07\x62uiltin\x18\x03 \x01(\x08*P\n\x08SendMode\x12\x19\n\x15SEND_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10SEND_MODE_SINGLE\x10\x01\x12\x13\n\x0fSEND_MODE_SMART\x10\x02*P\n\x05Speed\x12\x15\n\x11SPEED_UNSPECIFIED\x10\x00\x12\x0e\n\nSPEED_FAST\x10\x01\x12\x10\n\x0cSPEED_NORMAL\x10\x02\x12\x0e\n\nSPEED_SLOW\x10\x03\x32\x93\x03\n\x0cStoryService\x12N\n\tSendStory\x12\x1e.storycast.v1.SendStoryRequest\x1a\x1f.storycast.v1.SendStoryResponse0\x01\x12g\n\x12GetSessionLearning\x12\'.storycast.v1.GetSessionLearningRequest\x1a(.storycast.v1.GetSessionLearningResponse\x12m\n\x14ResetSessionLearning\x12).storycast.v1.ResetSessionLearningRequest\x1a*.storycast.v1.ResetSessionLearningResponse\x12[\n\x0eListStrategies\x12#.storycast.v1.ListStrategiesRequest\x1a$.storycast.v1.ListStrategiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n storycast/v1/story_service.proto\x12\x0cstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"p\n\x10SendStoryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\"\n\x05story\x18\x02 \x01(\x0b\x32\x13.storycast.v1.Story\x12\x12\n\nrecipients\x18\x03 \x03(\t\x12\x10\n\x08strategy\x18\x04 \x01(\t\"\x91\x01\n\x05Story\x12\'\n\x04text\x18\x01 \x01(\x0b\x32\x17.storycast.v1.TextStoryH\x00\x12)\n\x05image\x18\x02 \x01(\x0b\x32\x18.storycast.v1.MediaStoryH\x00\x12)\n\x05video\x18\x03 \x01(\x0b\x32\x18.storycast.v1.MediaStoryH\x00\x42\t\n\x07\x63ontent\"A\n\tTextStory\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x18\n\x10\x62\x61\x63kground_color\x18\x02 \x01(\t\x12\x0c\n\x04\x66ont\x18\x03 \x01(\r\"Y\n\nMediaStory\x12\x0e\n\x04\x64\x61ta\x18\x01 \x01(\x0cH\x00\x12\r\n\x03url\x18\x02 \x01(\tH\x00\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\x12\x11\n\tmime_type\x18\x04 \x01(\tB\x08\n\x06source\"\xce\x01\n\x11SendStoryResponse\x12,\n\x07planned\x18\x01 \x01(\x0b\x32\x19.storycast.v1.SendPlannedH\x00\x12*\n\x06\x61nchor\x18\x02 \x01(\x0b\x32\x18.storycast.v1.AnchorSentH\x00\x12(\n\x05\x62\x61tch\x18\x03 \x01(\x0b\x32\x17.storycast.v1.BatchSentH\x00\x12,\n\x07summary\x18\x04 \x01(\x0b\x32\x19.storycast.v1.SendSummaryH\x00\x42\x07\n\x05\x65vent\"\xb9\x02\n\x0bSendPlanned\x12\x0f\n\x07send_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x10\n\x08strategy\x18\x03 \x01(\t\x12$\n\x04mode\x18\x04 \x01(\x0e\x32\x16.storycast.v1.SendMode\x12\x18\n\x10total_recipients\x18\x05 \x01(\r\x12:\n\x12invalid_recipients\x18\x06 \x03(\x0b\x32\x1e.storycast.v1.InvalidRecipient\x12\x1c\n\x14\x64uplicate_recipients\x18\x07 \x01(\r\x12\x14\n\x0cused_history\x18\x08 \x01(\x08\x12\x19\n\x11proven_batch_size\x18\t \x01(\r\x12\x18\n\x10\x66irst_batch_size\x18\n \x01(\r\x12\x0e\n\x06reason\x18\x0b \x01(\t\"@\n\x10InvalidRecipient\x12\r\n\x05input\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\r\n\x05index\x18\x03 \x01(\r\"[\n\nAnchorSent\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x12\n\nrecipients\x18\x02 \x01(\r\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\r\x12\x10\n\x08\x61ttempts\x18\x04 \x01(\r\"\xa6\x02\n\tBatchSent\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04size\x18\x02 \x01(\r\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\r\x12\n\n\x02ok\x18\x04 \x01(\x08\x12\'\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x18.storycast.v1.BatchError\x12\"\n\x05speed\x18\x06 \x01(\x0e\x32\x13.storycast.v1.Speed\x12\x11\n\tdelivered\x18\x07 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x08 \x01(\r\x12\x11\n\tremaining\x18\t \x01(\r\x12\x17\n\x0fnext_batch_size\x18\n \x01(\r\x12\x0e\n\x06reason\x18\x0b \x01(\t\x12\x0c\n\x04late\x18\x0c \x01(\x08\x12\x0f\n\x07refused\x18\r \x01(\r\x12\x10\n\x08setup_ms\x18\x0e \x01(\r\"U\n\nBatchError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\x12\x15\n\rwhatsapp_code\x18\x04 \x01(\r\"\xa5\x02\n\x0bSendSummary\x12\x0f\n\x07send_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\r\x12\x11\n\tdelivered\x18\x04 \x01(\r\x12-\n\x06\x66\x61iled\x18\x05 \x03(\x0b\x32\x1d.storycast.v1.FailedRecipient\x12\x0f\n\x07invalid\x18\x06 \x01(\r\x12\x0f\n\x07\x62\x61tches\x18\x07 \x01(\r\x12\x16\n\x0e\x62\x61tch_sequence\x18\x08 \x03(\r\x12\x19\n\x11total_duration_ms\x18\t \x01(\x04\x12\x12\n\nstopped_by\x18\n \x01(\t\x12\x37\n\x10session_learning\x18\x0b \x01(\x0b\x32\x1d.storycast.v1.SessionLearning\"B\n\x0f\x46\x61iledRecipient\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"s\n\x0fSessionLearning\x12\x1d\n\x15max_proven_batch_size\x18\x01 \x01(\r\x12\x1c\n\x14used_historical_data\x18\x02 \x01(\x08\x12#\n\x1bwill_skip_ramping_next_time\x18\x03 \x01(\x08\"/\n\x19GetSessionLearningRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"Z\n\x1aGetSessionLearningResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12-\n\x07history\x18\x02 \x01(\x0b\x32\x1c.storycast.v1.SessionHistory\"\xba\x02\n\x0eSessionHistory\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1d\n\x15max_proven_batch_size\x18\x02 \x01(\r\x12\x38\n\x14last_successful_send\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16total_successful_sends\x18\x05 \x01(\x04\x12\x16\n\x0etotal_attempts\x18\x06 \x01(\x04\x12\x1d\n\x15\x61verage_batch_time_ms\x18\x07 \x01(\x01\x12\x14\n\x0csuccess_rate\x18\x08 \x01(\x01\x12\x1d\n\x15min_failed_batch_size\x18\t \x01(\r\"1\n\x1bResetSessionLearningRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"/\n\x1cResetSessionLearningResponse\x12\x0f\n\x07\x65xisted\x18\x01 \x01(\x08\"\x17\n\x15ListStrategiesRequest\"b\n\x16ListStrategiesResponse\x12.\n\nstrategies\x18\x01 \x03(\x0b\x32\x1a.storycast.v1.StrategyInfo\x12\x18\n\x10\x64\x65\x66\x61ult_strategy\x18\x02 \x01(\t\"B\n\x0cStrategyInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0f\n\x07\x62uiltin\x18\x03 \x01(\x08\"h\n\x17GetStoryReceiptsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"\xb2\x02\n\x18GetStoryReceiptsResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12+\n\x06\x63ounts\x18\x03 \x01(\x0b\x32\x1b.storycast.v1.ReceiptCounts\x12\x32\n\nrecipients\x18\x04 \x03(\x0b\x32\x1e.storycast.v1.RecipientReceipt\x12\x17\n\x0fnext_page_token\x18\x05 \x01(\t\x12\x12\n\ntotal_size\x18\x06 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\rReceiptCounts\x12\x0c\n\x04sent\x18\x01 \x01(\r\x12\x11\n\tdelivered\x18\x02 \x01(\r\x12\x0c\n\x04read\x18\x03 \x01(\r\"\x94\x01\n\x10RecipientReceipt\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x0c\n\x04sent\x18\x02 \x01(\x08\x12\x30\n\x0c\x64\x65liver_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tread_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*P\n\x08SendMode\x12\x19\n\x15SEND_MODE_UNSPECIFIED\x10\x00\x12\x14\n\x10SEND_MODE_SINGLE\x10\x01\x12\x13\n\x0fSEND_MODE_SMART\x10\x02*P\n\x05Speed\x12\x15\n\x11SPEED_UNSPECIFIED\x10\x00\x12\x0e\n\nSPEED_FAST\x10\x01\x12\x10\n\x0cSPEED_NORMAL\x10\x02\x12\x0e\n\nSPEED_SLOW\x10\x03\x32\xf6\x03\n\x0cStoryService\x12N\n\tSendStory\x12\x1e.storycast.v1.SendStoryRequest\x1a\x1f.storycast.v1.SendStoryResponse0\x01\x12g\n\x12GetSessionLearning\x12\'.storycast.v1.GetSessionLearningRequest\x1a(.storycast.v1.GetSessionLearningResponse\x12m\n\x14ResetSessionLearning\x12).storycast.v1.ResetSessionLearningRequest\x1a*.storycast.v1.ResetSessionLearningResponse\x12[\n\x0eListStrategies\x12#.storycast.v1.ListStrategiesRequest\x1a$.storycast.v1.ListStrategiesResponse\x12\x61\n\x10GetStoryReceipts\x12%.storycast.v1.GetStoryReceiptsRequest\x1a&.storycast.v1.GetStoryReceiptsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'storycast.v1.story_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SENDMODE']._serialized_start=2731
-  _globals['_SENDMODE']._serialized_end=2811
-  _globals['_SPEED']._serialized_start=2813
-  _globals['_SPEED']._serialized_end=2893
+  _globals['_SENDMODE']._serialized_start=3433
+  _globals['_SENDMODE']._serialized_end=3513
+  _globals['_SPEED']._serialized_start=3515
+  _globals['_SPEED']._serialized_end=3595
   _globals['_SENDSTORYREQUEST']._serialized_start=83
   _globals['_SENDSTORYREQUEST']._serialized_end=195
   _globals['_STORY']._serialized_start=198
@@ -53,31 +53,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ANCHORSENT']._serialized_start=1094
   _globals['_ANCHORSENT']._serialized_end=1185
   _globals['_BATCHSENT']._serialized_start=1188
-  _globals['_BATCHSENT']._serialized_end=1433
-  _globals['_BATCHERROR']._serialized_start=1435
-  _globals['_BATCHERROR']._serialized_end=1497
-  _globals['_SENDSUMMARY']._serialized_start=1500
-  _globals['_SENDSUMMARY']._serialized_end=1793
-  _globals['_FAILEDRECIPIENT']._serialized_start=1795
-  _globals['_FAILEDRECIPIENT']._serialized_end=1861
-  _globals['_SESSIONLEARNING']._serialized_start=1863
-  _globals['_SESSIONLEARNING']._serialized_end=1978
-  _globals['_GETSESSIONLEARNINGREQUEST']._serialized_start=1980
-  _globals['_GETSESSIONLEARNINGREQUEST']._serialized_end=2027
-  _globals['_GETSESSIONLEARNINGRESPONSE']._serialized_start=2029
-  _globals['_GETSESSIONLEARNINGRESPONSE']._serialized_end=2119
-  _globals['_SESSIONHISTORY']._serialized_start=2122
-  _globals['_SESSIONHISTORY']._serialized_end=2436
-  _globals['_RESETSESSIONLEARNINGREQUEST']._serialized_start=2438
-  _globals['_RESETSESSIONLEARNINGREQUEST']._serialized_end=2487
-  _globals['_RESETSESSIONLEARNINGRESPONSE']._serialized_start=2489
-  _globals['_RESETSESSIONLEARNINGRESPONSE']._serialized_end=2536
-  _globals['_LISTSTRATEGIESREQUEST']._serialized_start=2538
-  _globals['_LISTSTRATEGIESREQUEST']._serialized_end=2561
-  _globals['_LISTSTRATEGIESRESPONSE']._serialized_start=2563
-  _globals['_LISTSTRATEGIESRESPONSE']._serialized_end=2661
-  _globals['_STRATEGYINFO']._serialized_start=2663
-  _globals['_STRATEGYINFO']._serialized_end=2729
-  _globals['_STORYSERVICE']._serialized_start=2896
-  _globals['_STORYSERVICE']._serialized_end=3299
+  _globals['_BATCHSENT']._serialized_end=1482
+  _globals['_BATCHERROR']._serialized_start=1484
+  _globals['_BATCHERROR']._serialized_end=1569
+  _globals['_SENDSUMMARY']._serialized_start=1572
+  _globals['_SENDSUMMARY']._serialized_end=1865
+  _globals['_FAILEDRECIPIENT']._serialized_start=1867
+  _globals['_FAILEDRECIPIENT']._serialized_end=1933
+  _globals['_SESSIONLEARNING']._serialized_start=1935
+  _globals['_SESSIONLEARNING']._serialized_end=2050
+  _globals['_GETSESSIONLEARNINGREQUEST']._serialized_start=2052
+  _globals['_GETSESSIONLEARNINGREQUEST']._serialized_end=2099
+  _globals['_GETSESSIONLEARNINGRESPONSE']._serialized_start=2101
+  _globals['_GETSESSIONLEARNINGRESPONSE']._serialized_end=2191
+  _globals['_SESSIONHISTORY']._serialized_start=2194
+  _globals['_SESSIONHISTORY']._serialized_end=2508
+  _globals['_RESETSESSIONLEARNINGREQUEST']._serialized_start=2510
+  _globals['_RESETSESSIONLEARNINGREQUEST']._serialized_end=2559
+  _globals['_RESETSESSIONLEARNINGRESPONSE']._serialized_start=2561
+  _globals['_RESETSESSIONLEARNINGRESPONSE']._serialized_end=2608
+  _globals['_LISTSTRATEGIESREQUEST']._serialized_start=2610
+  _globals['_LISTSTRATEGIESREQUEST']._serialized_end=2633
+  _globals['_LISTSTRATEGIESRESPONSE']._serialized_start=2635
+  _globals['_LISTSTRATEGIESRESPONSE']._serialized_end=2733
+  _globals['_STRATEGYINFO']._serialized_start=2735
+  _globals['_STRATEGYINFO']._serialized_end=2801
+  _globals['_GETSTORYRECEIPTSREQUEST']._serialized_start=2803
+  _globals['_GETSTORYRECEIPTSREQUEST']._serialized_end=2907
+  _globals['_GETSTORYRECEIPTSRESPONSE']._serialized_start=2910
+  _globals['_GETSTORYRECEIPTSRESPONSE']._serialized_end=3216
+  _globals['_RECEIPTCOUNTS']._serialized_start=3218
+  _globals['_RECEIPTCOUNTS']._serialized_end=3280
+  _globals['_RECIPIENTRECEIPT']._serialized_start=3283
+  _globals['_RECIPIENTRECEIPT']._serialized_end=3431
+  _globals['_STORYSERVICE']._serialized_start=3598
+  _globals['_STORYSERVICE']._serialized_end=4100
 # @@protoc_insertion_point(module_scope)

@@ -135,7 +135,7 @@ class AnchorSent(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., recipients: _Optional[int] = ..., duration_ms: _Optional[int] = ..., attempts: _Optional[int] = ...) -> None: ...
 
 class BatchSent(_message.Message):
-    __slots__ = ("index", "size", "duration_ms", "ok", "error", "speed", "delivered", "failed", "remaining", "next_batch_size", "reason")
+    __slots__ = ("index", "size", "duration_ms", "ok", "error", "speed", "delivered", "failed", "remaining", "next_batch_size", "reason", "late", "refused", "setup_ms")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +147,9 @@ class BatchSent(_message.Message):
     REMAINING_FIELD_NUMBER: _ClassVar[int]
     NEXT_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    LATE_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    SETUP_MS_FIELD_NUMBER: _ClassVar[int]
     index: int
     size: int
     duration_ms: int
@@ -158,17 +161,22 @@ class BatchSent(_message.Message):
     remaining: int
     next_batch_size: int
     reason: str
-    def __init__(self, index: _Optional[int] = ..., size: _Optional[int] = ..., duration_ms: _Optional[int] = ..., ok: _Optional[bool] = ..., error: _Optional[_Union[BatchError, _Mapping]] = ..., speed: _Optional[_Union[Speed, str]] = ..., delivered: _Optional[int] = ..., failed: _Optional[int] = ..., remaining: _Optional[int] = ..., next_batch_size: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    late: bool
+    refused: int
+    setup_ms: int
+    def __init__(self, index: _Optional[int] = ..., size: _Optional[int] = ..., duration_ms: _Optional[int] = ..., ok: _Optional[bool] = ..., error: _Optional[_Union[BatchError, _Mapping]] = ..., speed: _Optional[_Union[Speed, str]] = ..., delivered: _Optional[int] = ..., failed: _Optional[int] = ..., remaining: _Optional[int] = ..., next_batch_size: _Optional[int] = ..., reason: _Optional[str] = ..., late: _Optional[bool] = ..., refused: _Optional[int] = ..., setup_ms: _Optional[int] = ...) -> None: ...
 
 class BatchError(_message.Message):
-    __slots__ = ("code", "message", "retryable")
+    __slots__ = ("code", "message", "retryable", "whatsapp_code")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     RETRYABLE_FIELD_NUMBER: _ClassVar[int]
+    WHATSAPP_CODE_FIELD_NUMBER: _ClassVar[int]
     code: str
     message: str
     retryable: bool
-    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., retryable: _Optional[bool] = ...) -> None: ...
+    whatsapp_code: int
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., retryable: _Optional[bool] = ..., whatsapp_code: _Optional[int] = ...) -> None: ...
 
 class SendSummary(_message.Message):
     __slots__ = ("send_id", "message_id", "total", "delivered", "failed", "invalid", "batches", "batch_sequence", "total_duration_ms", "stopped_by", "session_learning")
@@ -285,3 +293,57 @@ class StrategyInfo(_message.Message):
     description: str
     builtin: bool
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., builtin: _Optional[bool] = ...) -> None: ...
+
+class GetStoryReceiptsRequest(_message.Message):
+    __slots__ = ("session_id", "message_id", "page_size", "page_token")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    message_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., message_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class GetStoryReceiptsResponse(_message.Message):
+    __slots__ = ("session_id", "message_id", "counts", "recipients", "next_page_token", "total_size", "create_time", "expire_time")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    message_id: str
+    counts: ReceiptCounts
+    recipients: _containers.RepeatedCompositeFieldContainer[RecipientReceipt]
+    next_page_token: str
+    total_size: int
+    create_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, session_id: _Optional[str] = ..., message_id: _Optional[str] = ..., counts: _Optional[_Union[ReceiptCounts, _Mapping]] = ..., recipients: _Optional[_Iterable[_Union[RecipientReceipt, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReceiptCounts(_message.Message):
+    __slots__ = ("sent", "delivered", "read")
+    SENT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    sent: int
+    delivered: int
+    read: int
+    def __init__(self, sent: _Optional[int] = ..., delivered: _Optional[int] = ..., read: _Optional[int] = ...) -> None: ...
+
+class RecipientReceipt(_message.Message):
+    __slots__ = ("recipient", "sent", "deliver_time", "read_time")
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    SENT_FIELD_NUMBER: _ClassVar[int]
+    DELIVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    READ_TIME_FIELD_NUMBER: _ClassVar[int]
+    recipient: str
+    sent: bool
+    deliver_time: _timestamp_pb2.Timestamp
+    read_time: _timestamp_pb2.Timestamp
+    def __init__(self, recipient: _Optional[str] = ..., sent: _Optional[bool] = ..., deliver_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., read_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -55,6 +55,11 @@ class StoryServiceStub:
                 request_serializer=storycast_dot_v1_dot_story__service__pb2.ListStrategiesRequest.SerializeToString,
                 response_deserializer=storycast_dot_v1_dot_story__service__pb2.ListStrategiesResponse.FromString,
                 _registered_method=True)
+        self.GetStoryReceipts = channel.unary_unary(
+                '/storycast.v1.StoryService/GetStoryReceipts',
+                request_serializer=storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsResponse.FromString,
+                _registered_method=True)
 
 
 class StoryServiceServicer:
@@ -103,6 +108,24 @@ class StoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStoryReceipts(self, request, context):
+        """The delivery and read receipts of a status: how many recipients it was sent to,
+        how many phones confirmed delivery and how many recipients viewed it, then the
+        recipients with their times, page by page (AIP-158). Receipts are kept for 24 hours
+        from the status's creation (a status's lifetime on WhatsApp) in the server's store,
+        so they survive a restart. They keep arriving for as long as recipients open
+        WhatsApp: ask again for newer counts.
+
+        Errors: INVALID_ARGUMENT (no or bad session_id, no message_id, a negative
+        page_size, a page_token not returned for this status), NOT_FOUND (reason
+        STORY_NOT_FOUND: no status with this id was sent or answered for on this session
+        in the last 24 hours), UNAVAILABLE (reason STORE_UNAVAILABLE: the store is down
+        and the status is not in the server's memory).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -125,6 +148,11 @@ def add_StoryServiceServicer_to_server(servicer, server):
                     servicer.ListStrategies,
                     request_deserializer=storycast_dot_v1_dot_story__service__pb2.ListStrategiesRequest.FromString,
                     response_serializer=storycast_dot_v1_dot_story__service__pb2.ListStrategiesResponse.SerializeToString,
+            ),
+            'GetStoryReceipts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStoryReceipts,
+                    request_deserializer=storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -236,6 +264,33 @@ class StoryService:
             '/storycast.v1.StoryService/ListStrategies',
             storycast_dot_v1_dot_story__service__pb2.ListStrategiesRequest.SerializeToString,
             storycast_dot_v1_dot_story__service__pb2.ListStrategiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStoryReceipts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.StoryService/GetStoryReceipts',
+            storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsRequest.SerializeToString,
+            storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsResponse.FromString,
             options,
             channel_credentials,
             insecure,

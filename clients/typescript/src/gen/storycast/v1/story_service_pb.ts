@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file storycast/v1/story_service.proto.
  */
 export const file_storycast_v1_story_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBzdG9yeWNhc3QvdjEvc3Rvcnlfc2VydmljZS5wcm90bxIMc3RvcnljYXN0LnYxInAKEFNlbmRTdG9yeVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgVzdG9yeRgCIAEoCzITLnN0b3J5Y2FzdC52MS5TdG9yeRISCgpyZWNpcGllbnRzGAMgAygJEhAKCHN0cmF0ZWd5GAQgASgJIpEBCgVTdG9yeRInCgR0ZXh0GAEgASgLMhcuc3RvcnljYXN0LnYxLlRleHRTdG9yeUgAEikKBWltYWdlGAIgASgLMhguc3RvcnljYXN0LnYxLk1lZGlhU3RvcnlIABIpCgV2aWRlbxgDIAEoCzIYLnN0b3J5Y2FzdC52MS5NZWRpYVN0b3J5SABCCQoHY29udGVudCJBCglUZXh0U3RvcnkSDAoEdGV4dBgBIAEoCRIYChBiYWNrZ3JvdW5kX2NvbG9yGAIgASgJEgwKBGZvbnQYAyABKA0iWQoKTWVkaWFTdG9yeRIOCgRkYXRhGAEgASgMSAASDQoDdXJsGAIgASgJSAASDwoHY2FwdGlvbhgDIAEoCRIRCgltaW1lX3R5cGUYBCABKAlCCAoGc291cmNlIs4BChFTZW5kU3RvcnlSZXNwb25zZRIsCgdwbGFubmVkGAEgASgLMhkuc3RvcnljYXN0LnYxLlNlbmRQbGFubmVkSAASKgoGYW5jaG9yGAIgASgLMhguc3RvcnljYXN0LnYxLkFuY2hvclNlbnRIABIoCgViYXRjaBgDIAEoCzIXLnN0b3J5Y2FzdC52MS5CYXRjaFNlbnRIABIsCgdzdW1tYXJ5GAQgASgLMhkuc3RvcnljYXN0LnYxLlNlbmRTdW1tYXJ5SABCBwoFZXZlbnQiuQIKC1NlbmRQbGFubmVkEg8KB3NlbmRfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRIkCgRtb2RlGAQgASgOMhYuc3RvcnljYXN0LnYxLlNlbmRNb2RlEhgKEHRvdGFsX3JlY2lwaWVudHMYBSABKA0SOgoSaW52YWxpZF9yZWNpcGllbnRzGAYgAygLMh4uc3RvcnljYXN0LnYxLkludmFsaWRSZWNpcGllbnQSHAoUZHVwbGljYXRlX3JlY2lwaWVudHMYByABKA0SFAoMdXNlZF9oaXN0b3J5GAggASgIEhkKEXByb3Zlbl9iYXRjaF9zaXplGAkgASgNEhgKEGZpcnN0X2JhdGNoX3NpemUYCiABKA0SDgoGcmVhc29uGAsgASgJIkAKEEludmFsaWRSZWNpcGllbnQSDQoFaW5wdXQYASABKAkSDgoGcmVhc29uGAIgASgJEg0KBWluZGV4GAMgASgNIlsKCkFuY2hvclNlbnQSEgoKbWVzc2FnZV9pZBgBIAEoCRISCgpyZWNpcGllbnRzGAIgASgNEhMKC2R1cmF0aW9uX21zGAMgASgNEhAKCGF0dGVtcHRzGAQgASgNIvUBCglCYXRjaFNlbnQSDQoFaW5kZXgYASABKA0SDAoEc2l6ZRgCIAEoDRITCgtkdXJhdGlvbl9tcxgDIAEoDRIKCgJvaxgEIAEoCBInCgVlcnJvchgFIAEoCzIYLnN0b3J5Y2FzdC52MS5CYXRjaEVycm9yEiIKBXNwZWVkGAYgASgOMhMuc3RvcnljYXN0LnYxLlNwZWVkEhEKCWRlbGl2ZXJlZBgHIAEoDRIOCgZmYWlsZWQYCCABKA0SEQoJcmVtYWluaW5nGAkgASgNEhcKD25leHRfYmF0Y2hfc2l6ZRgKIAEoDRIOCgZyZWFzb24YCyABKAkiPgoKQmF0Y2hFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIIqUCCgtTZW5kU3VtbWFyeRIPCgdzZW5kX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSDQoFdG90YWwYAyABKA0SEQoJZGVsaXZlcmVkGAQgASgNEi0KBmZhaWxlZBgFIAMoCzIdLnN0b3J5Y2FzdC52MS5GYWlsZWRSZWNpcGllbnQSDwoHaW52YWxpZBgGIAEoDRIPCgdiYXRjaGVzGAcgASgNEhYKDmJhdGNoX3NlcXVlbmNlGAggAygNEhkKEXRvdGFsX2R1cmF0aW9uX21zGAkgASgEEhIKCnN0b3BwZWRfYnkYCiABKAkSNwoQc2Vzc2lvbl9sZWFybmluZxgLIAEoCzIdLnN0b3J5Y2FzdC52MS5TZXNzaW9uTGVhcm5pbmciQgoPRmFpbGVkUmVjaXBpZW50EhEKCXJlY2lwaWVudBgBIAEoCRIMCgRjb2RlGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJzCg9TZXNzaW9uTGVhcm5pbmcSHQoVbWF4X3Byb3Zlbl9iYXRjaF9zaXplGAEgASgNEhwKFHVzZWRfaGlzdG9yaWNhbF9kYXRhGAIgASgIEiMKG3dpbGxfc2tpcF9yYW1waW5nX25leHRfdGltZRgDIAEoCCIvChlHZXRTZXNzaW9uTGVhcm5pbmdSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiWgoaR2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USDQoFZm91bmQYASABKAgSLQoHaGlzdG9yeRgCIAEoCzIcLnN0b3J5Y2FzdC52MS5TZXNzaW9uSGlzdG9yeSK6AgoOU2Vzc2lvbkhpc3RvcnkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIdChVtYXhfcHJvdmVuX2JhdGNoX3NpemUYAiABKA0SOAoUbGFzdF9zdWNjZXNzZnVsX3NlbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZ0b3RhbF9zdWNjZXNzZnVsX3NlbmRzGAUgASgEEhYKDnRvdGFsX2F0dGVtcHRzGAYgASgEEh0KFWF2ZXJhZ2VfYmF0Y2hfdGltZV9tcxgHIAEoARIUCgxzdWNjZXNzX3JhdGUYCCABKAESHQoVbWluX2ZhaWxlZF9iYXRjaF9zaXplGAkgASgNIjEKG1Jlc2V0U2Vzc2lvbkxlYXJuaW5nUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIi8KHFJlc2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USDwoHZXhpc3RlZBgBIAEoCCIXChVMaXN0U3RyYXRlZ2llc1JlcXVlc3QiYgoWTGlzdFN0cmF0ZWdpZXNSZXNwb25zZRIuCgpzdHJhdGVnaWVzGAEgAygLMhouc3RvcnljYXN0LnYxLlN0cmF0ZWd5SW5mbxIYChBkZWZhdWx0X3N0cmF0ZWd5GAIgASgJIkIKDFN0cmF0ZWd5SW5mbxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg8KB2J1aWx0aW4YAyABKAgqUAoIU2VuZE1vZGUSGQoVU0VORF9NT0RFX1VOU1BFQ0lGSUVEEAASFAoQU0VORF9NT0RFX1NJTkdMRRABEhMKD1NFTkRfTU9ERV9TTUFSVBACKlAKBVNwZWVkEhUKEVNQRUVEX1VOU1BFQ0lGSUVEEAASDgoKU1BFRURfRkFTVBABEhAKDFNQRUVEX05PUk1BTBACEg4KClNQRUVEX1NMT1cQAzKTAwoMU3RvcnlTZXJ2aWNlEk4KCVNlbmRTdG9yeRIeLnN0b3J5Y2FzdC52MS5TZW5kU3RvcnlSZXF1ZXN0Gh8uc3RvcnljYXN0LnYxLlNlbmRTdG9yeVJlc3BvbnNlMAESZwoSR2V0U2Vzc2lvbkxlYXJuaW5nEicuc3RvcnljYXN0LnYxLkdldFNlc3Npb25MZWFybmluZ1JlcXVlc3QaKC5zdG9yeWNhc3QudjEuR2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USbQoUUmVzZXRTZXNzaW9uTGVhcm5pbmcSKS5zdG9yeWNhc3QudjEuUmVzZXRTZXNzaW9uTGVhcm5pbmdSZXF1ZXN0Giouc3RvcnljYXN0LnYxLlJlc2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USWwoOTGlzdFN0cmF0ZWdpZXMSIy5zdG9yeWNhc3QudjEuTGlzdFN0cmF0ZWdpZXNSZXF1ZXN0GiQuc3RvcnljYXN0LnYxLkxpc3RTdHJhdGVnaWVzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiBzdG9yeWNhc3QvdjEvc3Rvcnlfc2VydmljZS5wcm90bxIMc3RvcnljYXN0LnYxInAKEFNlbmRTdG9yeVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgVzdG9yeRgCIAEoCzITLnN0b3J5Y2FzdC52MS5TdG9yeRISCgpyZWNpcGllbnRzGAMgAygJEhAKCHN0cmF0ZWd5GAQgASgJIpEBCgVTdG9yeRInCgR0ZXh0GAEgASgLMhcuc3RvcnljYXN0LnYxLlRleHRTdG9yeUgAEikKBWltYWdlGAIgASgLMhguc3RvcnljYXN0LnYxLk1lZGlhU3RvcnlIABIpCgV2aWRlbxgDIAEoCzIYLnN0b3J5Y2FzdC52MS5NZWRpYVN0b3J5SABCCQoHY29udGVudCJBCglUZXh0U3RvcnkSDAoEdGV4dBgBIAEoCRIYChBiYWNrZ3JvdW5kX2NvbG9yGAIgASgJEgwKBGZvbnQYAyABKA0iWQoKTWVkaWFTdG9yeRIOCgRkYXRhGAEgASgMSAASDQoDdXJsGAIgASgJSAASDwoHY2FwdGlvbhgDIAEoCRIRCgltaW1lX3R5cGUYBCABKAlCCAoGc291cmNlIs4BChFTZW5kU3RvcnlSZXNwb25zZRIsCgdwbGFubmVkGAEgASgLMhkuc3RvcnljYXN0LnYxLlNlbmRQbGFubmVkSAASKgoGYW5jaG9yGAIgASgLMhguc3RvcnljYXN0LnYxLkFuY2hvclNlbnRIABIoCgViYXRjaBgDIAEoCzIXLnN0b3J5Y2FzdC52MS5CYXRjaFNlbnRIABIsCgdzdW1tYXJ5GAQgASgLMhkuc3RvcnljYXN0LnYxLlNlbmRTdW1tYXJ5SABCBwoFZXZlbnQiuQIKC1NlbmRQbGFubmVkEg8KB3NlbmRfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRIkCgRtb2RlGAQgASgOMhYuc3RvcnljYXN0LnYxLlNlbmRNb2RlEhgKEHRvdGFsX3JlY2lwaWVudHMYBSABKA0SOgoSaW52YWxpZF9yZWNpcGllbnRzGAYgAygLMh4uc3RvcnljYXN0LnYxLkludmFsaWRSZWNpcGllbnQSHAoUZHVwbGljYXRlX3JlY2lwaWVudHMYByABKA0SFAoMdXNlZF9oaXN0b3J5GAggASgIEhkKEXByb3Zlbl9iYXRjaF9zaXplGAkgASgNEhgKEGZpcnN0X2JhdGNoX3NpemUYCiABKA0SDgoGcmVhc29uGAsgASgJIkAKEEludmFsaWRSZWNpcGllbnQSDQoFaW5wdXQYASABKAkSDgoGcmVhc29uGAIgASgJEg0KBWluZGV4GAMgASgNIlsKCkFuY2hvclNlbnQSEgoKbWVzc2FnZV9pZBgBIAEoCRISCgpyZWNpcGllbnRzGAIgASgNEhMKC2R1cmF0aW9uX21zGAMgASgNEhAKCGF0dGVtcHRzGAQgASgNIqYCCglCYXRjaFNlbnQSDQoFaW5kZXgYASABKA0SDAoEc2l6ZRgCIAEoDRITCgtkdXJhdGlvbl9tcxgDIAEoDRIKCgJvaxgEIAEoCBInCgVlcnJvchgFIAEoCzIYLnN0b3J5Y2FzdC52MS5CYXRjaEVycm9yEiIKBXNwZWVkGAYgASgOMhMuc3RvcnljYXN0LnYxLlNwZWVkEhEKCWRlbGl2ZXJlZBgHIAEoDRIOCgZmYWlsZWQYCCABKA0SEQoJcmVtYWluaW5nGAkgASgNEhcKD25leHRfYmF0Y2hfc2l6ZRgKIAEoDRIOCgZyZWFzb24YCyABKAkSDAoEbGF0ZRgMIAEoCBIPCgdyZWZ1c2VkGA0gASgNEhAKCHNldHVwX21zGA4gASgNIlUKCkJhdGNoRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCBIVCg13aGF0c2FwcF9jb2RlGAQgASgNIqUCCgtTZW5kU3VtbWFyeRIPCgdzZW5kX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSDQoFdG90YWwYAyABKA0SEQoJZGVsaXZlcmVkGAQgASgNEi0KBmZhaWxlZBgFIAMoCzIdLnN0b3J5Y2FzdC52MS5GYWlsZWRSZWNpcGllbnQSDwoHaW52YWxpZBgGIAEoDRIPCgdiYXRjaGVzGAcgASgNEhYKDmJhdGNoX3NlcXVlbmNlGAggAygNEhkKEXRvdGFsX2R1cmF0aW9uX21zGAkgASgEEhIKCnN0b3BwZWRfYnkYCiABKAkSNwoQc2Vzc2lvbl9sZWFybmluZxgLIAEoCzIdLnN0b3J5Y2FzdC52MS5TZXNzaW9uTGVhcm5pbmciQgoPRmFpbGVkUmVjaXBpZW50EhEKCXJlY2lwaWVudBgBIAEoCRIMCgRjb2RlGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJzCg9TZXNzaW9uTGVhcm5pbmcSHQoVbWF4X3Byb3Zlbl9iYXRjaF9zaXplGAEgASgNEhwKFHVzZWRfaGlzdG9yaWNhbF9kYXRhGAIgASgIEiMKG3dpbGxfc2tpcF9yYW1waW5nX25leHRfdGltZRgDIAEoCCIvChlHZXRTZXNzaW9uTGVhcm5pbmdSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiWgoaR2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USDQoFZm91bmQYASABKAgSLQoHaGlzdG9yeRgCIAEoCzIcLnN0b3J5Y2FzdC52MS5TZXNzaW9uSGlzdG9yeSK6AgoOU2Vzc2lvbkhpc3RvcnkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIdChVtYXhfcHJvdmVuX2JhdGNoX3NpemUYAiABKA0SOAoUbGFzdF9zdWNjZXNzZnVsX3NlbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZ0b3RhbF9zdWNjZXNzZnVsX3NlbmRzGAUgASgEEhYKDnRvdGFsX2F0dGVtcHRzGAYgASgEEh0KFWF2ZXJhZ2VfYmF0Y2hfdGltZV9tcxgHIAEoARIUCgxzdWNjZXNzX3JhdGUYCCABKAESHQoVbWluX2ZhaWxlZF9iYXRjaF9zaXplGAkgASgNIjEKG1Jlc2V0U2Vzc2lvbkxlYXJuaW5nUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIi8KHFJlc2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USDwoHZXhpc3RlZBgBIAEoCCIXChVMaXN0U3RyYXRlZ2llc1JlcXVlc3QiYgoWTGlzdFN0cmF0ZWdpZXNSZXNwb25zZRIuCgpzdHJhdGVnaWVzGAEgAygLMhouc3RvcnljYXN0LnYxLlN0cmF0ZWd5SW5mbxIYChBkZWZhdWx0X3N0cmF0ZWd5GAIgASgJIkIKDFN0cmF0ZWd5SW5mbxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg8KB2J1aWx0aW4YAyABKAgiaAoXR2V0U3RvcnlSZWNlaXB0c1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIrICChhHZXRTdG9yeVJlY2VpcHRzUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEisKBmNvdW50cxgDIAEoCzIbLnN0b3J5Y2FzdC52MS5SZWNlaXB0Q291bnRzEjIKCnJlY2lwaWVudHMYBCADKAsyHi5zdG9yeWNhc3QudjEuUmVjaXBpZW50UmVjZWlwdBIXCg9uZXh0X3BhZ2VfdG9rZW4YBSABKAkSEgoKdG90YWxfc2l6ZRgGIAEoBRIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj4KDVJlY2VpcHRDb3VudHMSDAoEc2VudBgBIAEoDRIRCglkZWxpdmVyZWQYAiABKA0SDAoEcmVhZBgDIAEoDSKUAQoQUmVjaXBpZW50UmVjZWlwdBIRCglyZWNpcGllbnQYASABKAkSDAoEc2VudBgCIAEoCBIwCgxkZWxpdmVyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXJlYWRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqUAoIU2VuZE1vZGUSGQoVU0VORF9NT0RFX1VOU1BFQ0lGSUVEEAASFAoQU0VORF9NT0RFX1NJTkdMRRABEhMKD1NFTkRfTU9ERV9TTUFSVBACKlAKBVNwZWVkEhUKEVNQRUVEX1VOU1BFQ0lGSUVEEAASDgoKU1BFRURfRkFTVBABEhAKDFNQRUVEX05PUk1BTBACEg4KClNQRUVEX1NMT1cQAzL2AwoMU3RvcnlTZXJ2aWNlEk4KCVNlbmRTdG9yeRIeLnN0b3J5Y2FzdC52MS5TZW5kU3RvcnlSZXF1ZXN0Gh8uc3RvcnljYXN0LnYxLlNlbmRTdG9yeVJlc3BvbnNlMAESZwoSR2V0U2Vzc2lvbkxlYXJuaW5nEicuc3RvcnljYXN0LnYxLkdldFNlc3Npb25MZWFybmluZ1JlcXVlc3QaKC5zdG9yeWNhc3QudjEuR2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USbQoUUmVzZXRTZXNzaW9uTGVhcm5pbmcSKS5zdG9yeWNhc3QudjEuUmVzZXRTZXNzaW9uTGVhcm5pbmdSZXF1ZXN0Giouc3RvcnljYXN0LnYxLlJlc2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USWwoOTGlzdFN0cmF0ZWdpZXMSIy5zdG9yeWNhc3QudjEuTGlzdFN0cmF0ZWdpZXNSZXF1ZXN0GiQuc3RvcnljYXN0LnYxLkxpc3RTdHJhdGVnaWVzUmVzcG9uc2USYQoQR2V0U3RvcnlSZWNlaXB0cxIlLnN0b3J5Y2FzdC52MS5HZXRTdG9yeVJlY2VpcHRzUmVxdWVzdBomLnN0b3J5Y2FzdC52MS5HZXRTdG9yeVJlY2VpcHRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A request to send one story.
@@ -423,7 +423,7 @@ export const AnchorSentSchema: GenMessage<AnchorSent> = /*@__PURE__*/
   messageDesc(file_storycast_v1_story_service, 7);
 
 /**
- * One transport call after the anchor.
+ * One transport call after the anchor; or, with `late`, news of an earlier one.
  *
  * @generated from message storycast.v1.BatchSent
  */
@@ -464,7 +464,7 @@ export type BatchSent = Message<"storycast.v1.BatchSent"> & {
   error?: BatchError | undefined;
 
   /**
-   * FAST, NORMAL or SLOW against the thresholds.
+   * FAST, NORMAL or SLOW against the thresholds, for the sending time (duration_ms less setup_ms).
    *
    * @generated from field: storycast.v1.Speed speed = 6;
    */
@@ -504,6 +504,32 @@ export type BatchSent = Message<"storycast.v1.BatchSent"> & {
    * @generated from field: string reason = 11;
    */
   reason: string;
+
+  /**
+   * A second event for an earlier index: that call was given up on (it timed out), then
+   * WhatsApp acknowledged it after all. `size` of its recipients were delivered and are not
+   * sent again; `duration_ms` is from the call's start to that acknowledgement.
+   *
+   * @generated from field: bool late = 12;
+   */
+  late: boolean;
+
+  /**
+   * Recipients WhatsApp refused one by one in a call that otherwise worked (for example an
+   * error for that user when fetching encryption keys); they go back into the queue.
+   *
+   * @generated from field: uint32 refused = 13;
+   */
+  refused: number;
+
+  /**
+   * Of duration_ms, the time spent setting up encryption with devices never sent to before
+   * (device lookups, key fetches, committing the keys): one-off work that says nothing about
+   * what WhatsApp can take, so strategies and session memory are given the rest.
+   *
+   * @generated from field: uint32 setup_ms = 14;
+   */
+  setupMs: number;
 };
 
 /**
@@ -520,8 +546,9 @@ export const BatchSentSchema: GenMessage<BatchSent> = /*@__PURE__*/
  */
 export type BatchError = Message<"storycast.v1.BatchError"> & {
   /**
-   * TIMEOUT, RATE_LIMITED, SEND_FAILED (retried), or LOGGED_OUT, FORBIDDEN,
-   * SESSION_NOT_FOUND, SESSION_NOT_CONNECTED (the send stops).
+   * TIMEOUT, RATE_LIMITED, SEND_FAILED, DISCONNECTED (retried; DISCONNECTED is the connection's
+   * fault, not the batch's: no attempt is used and the size stays), or LOGGED_OUT, FORBIDDEN,
+   * SESSION_NOT_FOUND, SESSION_NOT_CONNECTED, STATUS_REJECTED (the send stops).
    *
    * @generated from field: string code = 1;
    */
@@ -540,6 +567,13 @@ export type BatchError = Message<"storycast.v1.BatchError"> & {
    * @generated from field: bool retryable = 3;
    */
   retryable: boolean;
+
+  /**
+   * WhatsApp's own error code when it gave one (479 from an error ack, say); 0 when none.
+   *
+   * @generated from field: uint32 whatsapp_code = 4;
+   */
+  whatsappCode: number;
 };
 
 /**
@@ -959,6 +993,202 @@ export const StrategyInfoSchema: GenMessage<StrategyInfo> = /*@__PURE__*/
   messageDesc(file_storycast_v1_story_service, 20);
 
 /**
+ * Which status's receipts, and which page of its recipients.
+ *
+ * @generated from message storycast.v1.GetStoryReceiptsRequest
+ */
+export type GetStoryReceiptsRequest = Message<"storycast.v1.GetStoryReceiptsRequest"> & {
+  /**
+   * The session that posted the status. Required.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The status's message id (SendSummary.message_id, AnchorSent.message_id). Required.
+   *
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * Recipients per page: 0 means 100; more than 1000 is read as 1000; negative is
+   * INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token from the previous call for the same status; empty for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message storycast.v1.GetStoryReceiptsRequest.
+ * Use `create(GetStoryReceiptsRequestSchema)` to create a new message.
+ */
+export const GetStoryReceiptsRequestSchema: GenMessage<GetStoryReceiptsRequest> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 21);
+
+/**
+ * A status's receipts: the counts, and one page of recipients.
+ *
+ * @generated from message storycast.v1.GetStoryReceiptsResponse
+ */
+export type GetStoryReceiptsResponse = Message<"storycast.v1.GetStoryReceiptsResponse"> & {
+  /**
+   * The session, as asked.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The status, as asked.
+   *
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * Over every recipient, not just this page.
+   *
+   * @generated from field: storycast.v1.ReceiptCounts counts = 3;
+   */
+  counts?: ReceiptCounts | undefined;
+
+  /**
+   * This page, in the order recipients were first sent to (receipts from recipients
+   * the server did not see sent come after them, as they arrived).
+   *
+   * @generated from field: repeated storycast.v1.RecipientReceipt recipients = 4;
+   */
+  recipients: RecipientReceipt[];
+
+  /**
+   * The token for the next page; empty on the last one.
+   *
+   * @generated from field: string next_page_token = 5;
+   */
+  nextPageToken: string;
+
+  /**
+   * Recipients over all pages.
+   *
+   * @generated from field: int32 total_size = 6;
+   */
+  totalSize: number;
+
+  /**
+   * When the server first saw the status (its first successful call, or its first receipt).
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When these receipts are forgotten: create_time plus 24 hours.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 8;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message storycast.v1.GetStoryReceiptsResponse.
+ * Use `create(GetStoryReceiptsResponseSchema)` to create a new message.
+ */
+export const GetStoryReceiptsResponseSchema: GenMessage<GetStoryReceiptsResponse> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 22);
+
+/**
+ * How far a status got.
+ *
+ * @generated from message storycast.v1.ReceiptCounts
+ */
+export type ReceiptCounts = Message<"storycast.v1.ReceiptCounts"> & {
+  /**
+   * Recipients of successful calls (WhatsApp accepted the status for them).
+   *
+   * @generated from field: uint32 sent = 1;
+   */
+  sent: number;
+
+  /**
+   * Recipients whose phone (any of their devices) confirmed delivery; a read counts as
+   * a delivery too.
+   *
+   * @generated from field: uint32 delivered = 2;
+   */
+  delivered: number;
+
+  /**
+   * Recipients who viewed the status (a read receipt, or a played one for a video).
+   * WhatsApp sends none for recipients who turned read receipts off.
+   *
+   * @generated from field: uint32 read = 3;
+   */
+  read: number;
+};
+
+/**
+ * Describes the message storycast.v1.ReceiptCounts.
+ * Use `create(ReceiptCountsSchema)` to create a new message.
+ */
+export const ReceiptCountsSchema: GenMessage<ReceiptCounts> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 23);
+
+/**
+ * One recipient's receipts.
+ *
+ * @generated from message storycast.v1.RecipientReceipt
+ */
+export type RecipientReceipt = Message<"storycast.v1.RecipientReceipt"> & {
+  /**
+   * The recipient's JID, as WhatsApp reported it.
+   *
+   * @generated from field: string recipient = 1;
+   */
+  recipient: string;
+
+  /**
+   * Whether a successful call of this server included them. False for a receipt from
+   * someone it did not see sent: WhatsApp answered for a delivery the server did not
+   * record (a call given up on that got through, a store outage, or a JID WhatsApp
+   * spells differently, such as a @lid one).
+   *
+   * @generated from field: bool sent = 2;
+   */
+  sent: boolean;
+
+  /**
+   * The first delivery receipt from any of their devices; unset when none yet.
+   *
+   * @generated from field: google.protobuf.Timestamp deliver_time = 3;
+   */
+  deliverTime?: Timestamp | undefined;
+
+  /**
+   * When they viewed it; unset when they have not (or do not send read receipts).
+   *
+   * @generated from field: google.protobuf.Timestamp read_time = 4;
+   */
+  readTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message storycast.v1.RecipientReceipt.
+ * Use `create(RecipientReceiptSchema)` to create a new message.
+ */
+export const RecipientReceiptSchema: GenMessage<RecipientReceipt> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 24);
+
+/**
  * How a send goes out.
  *
  * @generated from enum storycast.v1.SendMode
@@ -1092,6 +1322,27 @@ export const StoryService: GenService<{
     methodKind: "unary";
     input: typeof ListStrategiesRequestSchema;
     output: typeof ListStrategiesResponseSchema;
+  },
+  /**
+   * The delivery and read receipts of a status: how many recipients it was sent to,
+   * how many phones confirmed delivery and how many recipients viewed it, then the
+   * recipients with their times, page by page (AIP-158). Receipts are kept for 24 hours
+   * from the status's creation (a status's lifetime on WhatsApp) in the server's store,
+   * so they survive a restart. They keep arriving for as long as recipients open
+   * WhatsApp: ask again for newer counts.
+   *
+   * Errors: INVALID_ARGUMENT (no or bad session_id, no message_id, a negative
+   * page_size, a page_token not returned for this status), NOT_FOUND (reason
+   * STORY_NOT_FOUND: no status with this id was sent or answered for on this session
+   * in the last 24 hours), UNAVAILABLE (reason STORE_UNAVAILABLE: the store is down
+   * and the status is not in the server's memory).
+   *
+   * @generated from rpc storycast.v1.StoryService.GetStoryReceipts
+   */
+  getStoryReceipts: {
+    methodKind: "unary";
+    input: typeof GetStoryReceiptsRequestSchema;
+    output: typeof GetStoryReceiptsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_storycast_v1_story_service, 0);
