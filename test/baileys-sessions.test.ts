@@ -5,6 +5,7 @@ import { DisconnectReason, type AuthenticationState } from '@whiskeysockets/bail
 import { describe, expect, it } from 'vitest';
 import { createKeyvAuthState, listAuthSessions, type KeyCommit } from '../src/baileys/auth-state.js';
 import { QR_ATTEMPTS_ENDED } from '../src/baileys/reconnect.js';
+import { BaileysTransport } from '../src/baileys/transport.js';
 import { BaileysSessions, type ManagedSocket, type SocketFactory } from '../src/baileys/sessions.js';
 import { silentLogger } from '../src/log.js';
 import { createKeyv } from '../src/memory/store.js';
@@ -254,6 +255,20 @@ describe('BaileysSessions: sessions that stay stopped', () => {
     const r = rig(keyv);
     expect(await r.sessions.restore()).toEqual(['linked']);
     expect(r.sessions.get('half')).toMatchObject({ state: 'unpaired', reason: expect.stringContaining('never finished') });
+  });
+
+  it("a send from a banned session is FORBIDDEN and says why; from an unpaired one, not connected and why", async () => {
+    const r = rig();
+    await linkThen(r, 'ban', (s) => s.fail({ reason: '402', code: '104', expire: '3600' }));
+    const transport = new BaileysTransport({ sockets: r.sessions.sockets });
+    const refusal = await transport.prepare('ban', { kind: 'text', text: 'x' }, new AbortController().signal).catch((e: unknown) => e);
+    expect(refusal).toMatchObject({ code: 'FORBIDDEN', fatal: true, message: expect.stringContaining('too many people (104)') });
+    await connectAndDrive(r, 'quiet', () => {
+      r.last().update({ qr: 'QR-1' });
+      r.last().closeWith(new Boom(QR_ATTEMPTS_ENDED, { statusCode: DisconnectReason.timedOut }));
+    });
+    const unpaired = await transport.prepare('quiet', { kind: 'text', text: 'x' }, new AbortController().signal).catch((e: unknown) => e);
+    expect(unpaired).toMatchObject({ code: 'SESSION_NOT_CONNECTED', message: expect.stringContaining('no QR code was scanned') });
   });
 
   it('a stopped session starts again when someone connects it', async () => {

@@ -177,9 +177,12 @@ export class BaileysSessions implements SessionDirectory {
   private socketEntry(id: string): SessionEntry | undefined {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
+    const { state, reason } = entry.info;
     return {
       state: transportState(entry),
-      ...(entry.socket && entry.info.state === 'open' ? { socket: entry.socket as unknown as WASocketLike } : {}),
+      ...(entry.socket && state === 'open' ? { socket: entry.socket as unknown as WASocketLike } : {}),
+      ...(reason && state !== 'open' ? { reason } : {}),
+      ...(state === 'forbidden' || state === 'banned' ? { refused: true } : {}),
     };
   }
 

@@ -66,6 +66,10 @@ export type SessionState = 'open' | 'connecting' | 'closed' | 'logged-out';
 export interface SessionEntry {
   readonly state: SessionState;
   readonly socket?: WASocketLike;
+  /** Why it is not open, in words (a ban's cause and end, say), for the error a send gets. */
+  readonly reason?: string;
+  /** WhatsApp refused the account (forbidden, banned): a send is FORBIDDEN, not merely not connected. */
+  readonly refused?: boolean;
 }
 
 /** Owned by the session manager (a later step); the transport only reads it. */

@@ -268,9 +268,11 @@ export class BaileysTransport implements Transport {
   private socketFor(sessionId: string): WASocketLike {
     const entry = this.options.sockets.get(sessionId);
     if (!entry) throw new TransportError('SESSION_NOT_FOUND', `no WhatsApp session "${sessionId}"`);
-    if (entry.state === 'logged-out') throw new TransportError('LOGGED_OUT', `session "${sessionId}" is logged out; pair it again`);
+    const why = entry.reason ? `: ${entry.reason}` : '';
+    if (entry.state === 'logged-out') throw new TransportError('LOGGED_OUT', `session "${sessionId}" is logged out${why || '; pair it again'}`);
+    if (entry.refused) throw new TransportError('FORBIDDEN', `WhatsApp refused session "${sessionId}"${why}`);
     if (entry.state !== 'open' || !entry.socket) {
-      throw new TransportError('SESSION_NOT_CONNECTED', `session "${sessionId}" is ${entry.state}, not connected`);
+      throw new TransportError('SESSION_NOT_CONNECTED', `session "${sessionId}" is ${entry.state}, not connected${why}`);
     }
     return entry.socket;
   }
