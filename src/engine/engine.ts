@@ -125,6 +125,8 @@ export class SendEngine {
       log.info({ delivered: summary.delivered, failed: summary.failed.length, batches: summary.batches, stoppedBy }, 'send finished');
       return summary;
     };
+    // The first batch's devices and keys are fetched while the story is prepared and anchored.
+    if (smart) run.warmNext(signal);
     const prepared = signal.aborted ? undefined : await this.prepare(input, signal);
     const anchor = prepared && !signal.aborted ? await this.sendAnchor(input.sessionId, prepared, anchorRecipients, recorder, smart, signal) : undefined;
     if (!prepared || !anchor) {

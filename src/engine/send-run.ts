@@ -133,9 +133,10 @@ export class SendRun {
 
   /**
    * Lets the transport get the recipients of the next call ready while this one
-   * is in flight (one warm-up at a time; the size is today's guess).
+   * (or, before the first, the prepare and the anchor) is in flight: one
+   * warm-up at a time; the size is today's guess.
    */
-  private warmNext(signal: AbortSignal): void {
+  warmNext(signal: AbortSignal): void {
     const { transport, log } = this.deps;
     if (!transport.warm || this.warming || this.queue.remaining === 0) return;
     const next = this.queue.peek(this.nextSize);
