@@ -1,5 +1,5 @@
 // `npm run generate`: every generated stub from proto/, in one step.
-// - TypeScript (clients/typescript, which the server imports too): buf with protoc-gen-es (root buf.gen.yaml).
+// - TypeScript (src/gen for the server, clients/typescript for callers): buf with protoc-gen-es (root buf.gen.yaml).
 // - Go (clients/go): buf with protoc-gen-go and protoc-gen-go-grpc, installed with `go install` at pinned versions.
 // - Python (clients/python): grpcio-tools, which is not a protoc plugin, run as its own step.
 // Missing generators are installed first, so this works on a fresh machine.

@@ -3,9 +3,9 @@
  * transport and engine. The CLI demo uses it today; the gRPC server is built
  * on it next (issue 3), so both run the same parts.
  */
-import { BaileysSessions } from './baileys/sessions.js';
-import { baileysSocketFactory } from './baileys/socket-factory.js';
-import { BaileysTransport } from './baileys/transport.js';
+import { BaileysSessions } from './transport/baileys/sessions.js';
+import { baileysSocketFactory } from './transport/baileys/socket-factory.js';
+import { BaileysTransport } from './transport/baileys/transport.js';
 import { ScaledClock, systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { SendEngine } from './engine/engine.js';
@@ -16,12 +16,12 @@ import type { SessionMemory } from './memory/types.js';
 import { createReceiptBook, type ReceiptBook } from './receipts/book.js';
 import { withStatusReceipts } from './receipts/baileys.js';
 import { withReceipts } from './receipts/transport.js';
-import { SimulatedSessions } from './sessions/simulated.js';
-import type { SessionDirectory } from './sessions/types.js';
-import { SimulatedNetwork } from './sim/network.js';
-import { loadProfile } from './sim/profile.js';
+import { SimulatedSessions } from './transport/sim/sessions.js';
+import type { SessionDirectory } from './transport/sessions.js';
+import { SimulatedNetwork } from './transport/sim/network.js';
+import { loadProfile } from './transport/sim/profile.js';
 import { loadStrategies, type StrategyRegistry } from './strategy-registry.js';
-import type { Transport } from './transport.js';
+import type { Transport } from './transport/port.js';
 
 /** A start-up problem worth a one-line message (not a stack trace). */
 export class StartupError extends Error {

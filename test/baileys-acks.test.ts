@@ -6,10 +6,10 @@
  * throw after writing, lose an ack and answer a retry request as Baileys does.
  */
 import { describe, expect, it } from 'vitest';
-import { BaileysTransport, type BaileysPayload } from '../src/baileys/transport.js';
+import { BaileysTransport, type BaileysPayload } from '../src/transport/baileys/transport.js';
 import { VirtualClock } from '../src/clock.js';
-import { TransportError, type PreparedStory } from '../src/transport.js';
-import type { SessionSockets } from '../src/baileys/socket.js';
+import { TransportError, type PreparedStory } from '../src/transport/port.js';
+import type { SessionSockets } from '../src/transport/baileys/socket.js';
 import { boom, FakeSessions, FakeSocket, type Outcome } from './support/fake-socket.js';
 import { batchesOf, rig, runSend, summaryOf } from './support/harness.js';
 

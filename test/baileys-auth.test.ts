@@ -12,7 +12,7 @@ import {
   listStoredSessions,
   saveLifecycle,
   type KeyCommit,
-} from '../src/baileys/auth-state.js';
+} from '../src/transport/baileys/auth-state.js';
 import { silentLogger } from '../src/log.js';
 import { createKeyv } from '../src/memory/store.js';
 import { startRedis, type RedisServer } from './support/redis.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyAckError, classifyBaileysError, DEFAULT_RATE_LIMIT_RETRY_MS } from '../src/baileys/errors.js';
-import { TransportError } from '../src/transport.js';
+import { classifyAckError, classifyBaileysError, DEFAULT_RATE_LIMIT_RETRY_MS } from '../src/transport/baileys/errors.js';
+import { TransportError } from '../src/transport/port.js';
 import { boom } from './support/fake-socket.js';
 
 describe('classifyBaileysError', () => {

@@ -1,6 +1,6 @@
 /** The Baileys transport across a reconnect: mid-send batches wait for it, new sends are refused. */
 import { describe, expect, it } from 'vitest';
-import { BaileysTransport } from '../src/baileys/transport.js';
+import { BaileysTransport } from '../src/transport/baileys/transport.js';
 import { VirtualClock } from '../src/clock.js';
 import { FakeSessions, FakeSocket } from './support/fake-socket.js';
 

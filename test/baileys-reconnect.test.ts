@@ -9,7 +9,7 @@ import {
   backoffDelay,
   closeInfo,
   reconnectDecision,
-} from '../src/baileys/reconnect.js';
+} from '../src/transport/baileys/reconnect.js';
 
 /** mulberry32: a deterministic [0, 1) source so the jitter is reproducible. */
 function seeded(seed: number): () => number {

@@ -2,9 +2,9 @@
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { describe, expect, it } from 'vitest';
-import { ErrorInfoSchema } from '../clients/typescript/src/gen/google/rpc/error_details_pb.js';
-import { SessionService } from '../clients/typescript/src/gen/storycast/v1/session_service_pb.js';
-import { StoryService } from '../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
+import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
+import { SessionService } from '../src/gen/storycast/v1/session_service_pb.js';
+import { StoryService } from '../src/gen/storycast/v1/story_service_pb.js';
 import { startTestServer } from './support/storycast-server.js';
 
 describe('the server on the Baileys transport, no account linked', () => {

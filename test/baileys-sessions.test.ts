@@ -3,13 +3,13 @@ import { EventEmitter } from 'node:events';
 import { Boom } from '@hapi/boom';
 import { DisconnectReason, type AuthenticationState } from '@whiskeysockets/baileys';
 import { describe, expect, it } from 'vitest';
-import { createKeyvAuthState, listAuthSessions, type KeyCommit } from '../src/baileys/auth-state.js';
-import { QR_ATTEMPTS_ENDED } from '../src/baileys/reconnect.js';
-import { BaileysTransport } from '../src/baileys/transport.js';
-import { BaileysSessions, type ManagedSocket, type SocketFactory } from '../src/baileys/sessions.js';
+import { createKeyvAuthState, listAuthSessions, type KeyCommit } from '../src/transport/baileys/auth-state.js';
+import { QR_ATTEMPTS_ENDED } from '../src/transport/baileys/reconnect.js';
+import { BaileysTransport } from '../src/transport/baileys/transport.js';
+import { BaileysSessions, type ManagedSocket, type SocketFactory } from '../src/transport/baileys/sessions.js';
 import { silentLogger } from '../src/log.js';
 import { createKeyv } from '../src/memory/store.js';
-import type { ConnectEvent } from '../src/sessions/types.js';
+import type { ConnectEvent } from '../src/transport/sessions.js';
 
 class FakeManagedSocket {
   readonly events = new EventEmitter();
@@ -361,7 +361,7 @@ describe('BaileysSessions: sessions that stay stopped', () => {
 
 describe('device-list caches', () => {
   it('one per session, the same one for every socket of that session', async () => {
-    const { deviceCaches } = await import('../src/baileys/socket-factory.js');
+    const { deviceCaches } = await import('../src/transport/baileys/socket-factory.js');
     const devicesOf = deviceCaches();
     devicesOf('a').set('15551234567', ['15551234567:0@s.whatsapp.net']);
     expect(devicesOf('a').get('15551234567')).toEqual(['15551234567:0@s.whatsapp.net']);
@@ -370,7 +370,7 @@ describe('device-list caches', () => {
   });
 
   it('keep a device list for a day, not the 5 minutes of Baileys: a daily status looks nobody up again', async () => {
-    const { deviceCaches, DEVICE_LIST_TTL_S } = await import('../src/baileys/socket-factory.js');
+    const { deviceCaches, DEVICE_LIST_TTL_S } = await import('../src/transport/baileys/socket-factory.js');
     expect(DEVICE_LIST_TTL_S).toBe(86_400);
     const cache = deviceCaches()('a');
     cache.set('15551234567', ['15551234567:0@s.whatsapp.net']);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WAMessageStatus } from '@whiskeysockets/baileys';
-import { BaileysTransport, type BaileysPayload } from '../src/baileys/transport.js';
+import { BaileysTransport, type BaileysPayload } from '../src/transport/baileys/transport.js';
 import adaptive from '../strategies/adaptive.js';
 import { SystemClock, VirtualClock } from '../src/clock.js';
 import { SendEngine } from '../src/engine/engine.js';
@@ -8,7 +8,7 @@ import type { SendEvent } from '../src/engine/events.js';
 import { silentLogger } from '../src/log.js';
 import { createSessionMemory } from '../src/memory/keyv-memory.js';
 import { demoNumbers } from '../src/recipients.js';
-import type { PreparedStory, Story } from '../src/transport.js';
+import type { PreparedStory, Story } from '../src/transport/port.js';
 import { boom, FakeSessions, FakeSocket } from './support/fake-socket.js';
 import { batchesOf, config, summaryOf } from './support/harness.js';
 

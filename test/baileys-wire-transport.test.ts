@@ -7,9 +7,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { WASocket } from '@whiskeysockets/baileys';
 import { pino } from 'pino';
-import { baileysSocketFactory, type ExtraSocketConfig } from '../src/baileys/socket-factory.js';
-import { BaileysTransport } from '../src/baileys/transport.js';
-import type { PreparedStory } from '../src/transport.js';
+import { baileysSocketFactory, type ExtraSocketConfig } from '../src/transport/baileys/socket-factory.js';
+import { BaileysTransport } from '../src/transport/baileys/transport.js';
+import type { PreparedStory } from '../src/transport/port.js';
 import { FakeSessions } from './support/fake-socket.js';
 import { FakeWhatsApp, ack, baileys as B, errorAck, fillPipe, hold, makeRegisteredAuth, type FakeWhatsAppOptions } from './support/wa-server/index.js';
 

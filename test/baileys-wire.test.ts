@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { proto, WAMessage, WASocket } from '@whiskeysockets/baileys';
 import { pino } from 'pino';
-import { baileysSocketFactory, type ExtraSocketConfig } from '../src/baileys/socket-factory.js';
+import { baileysSocketFactory, type ExtraSocketConfig } from '../src/transport/baileys/socket-factory.js';
 import {
   FakeWhatsApp, baileys as B, errorAck, fillPipe, hold, duplicate, lost, makeRegisteredAuth, STATUS_JID,
   type BinaryNode, type FakeWhatsAppOptions, type RegisteredAuth,

@@ -13,7 +13,7 @@ import { runOnce, type BenchCase, type RunResult } from '../src/bench/run.js';
 import { geomean, percentile } from '../src/bench/stats.js';
 import { defaultSuite, memoryCases, seedCases } from '../src/bench/suite.js';
 import { defaultConfig } from '../src/config.js';
-import { builtinProfiles } from '../src/sim/profile.js';
+import { builtinProfiles } from '../src/transport/sim/profile.js';
 
 const config = defaultConfig.smartSend;
 const profiles = builtinProfiles();

@@ -11,8 +11,8 @@ import { DEFAULT_SERVER, DEFAULT_TEXT, demoRecipients, parseCliArgs, parseRecipi
 import { describeError } from '../src/cli/errors.js';
 import { batchSequence, formatCancelled, formatEvent, formatStatus, initialState, percent, reduce, type ViewState } from '../src/cli/progress.js';
 import { buildRequest, run, type CliIO } from '../src/cli/send.js';
-import { ErrorInfoSchema } from '../clients/typescript/src/gen/google/rpc/error_details_pb.js';
-import { SendMode, SendStoryResponseSchema, Speed, StoryService, type SendStoryRequest, type SendStoryResponse } from '../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
+import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
+import { SendMode, SendStoryResponseSchema, Speed, StoryService, type SendStoryRequest, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
 
 type Init = MessageInitShape<typeof SendStoryResponseSchema>['event'];
 const ev = (event: Init): SendStoryResponse => create(SendStoryResponseSchema, { event });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { builtinStrategies } from '../strategies/index.js';
 import type { PlannedEvent } from '../src/engine/events.js';
 import { SendError } from '../src/engine/send-error.js';
-import type { TransportErrorCode } from '../src/transport.js';
+import type { TransportErrorCode } from '../src/transport/port.js';
 import { batchesOf, rig, runSend, summaryOf } from './support/harness.js';
 import { numbers, ScriptedTransport, type ScriptedOutcome } from './support/scripted-transport.js';
 

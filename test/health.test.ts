@@ -6,7 +6,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { HealthCheckRequestSchema } from '../clients/typescript/src/gen/grpc/health/v1/health_pb.js';
+import { HealthCheckRequestSchema } from '../src/gen/grpc/health/v1/health_pb.js';
 import { HealthStatus, healthRoutes, ServingStatus } from '../src/server/health.js';
 import { startH2Server, type H2TestServer } from './support/h2-server.js';
 

@@ -9,12 +9,12 @@ import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BaileysTransport, type BaileysPayload } from '../src/baileys/transport.js';
+import { BaileysTransport, type BaileysPayload } from '../src/transport/baileys/transport.js';
 import { SystemClock } from '../src/clock.js';
 import { MediaError } from '../src/media/errors.js';
 import { imageInfo } from '../src/media/thumbnail.js';
 import { isPublicAddress, type Resolver } from '../src/media/url-guard.js';
-import type { PreparedStory, Story } from '../src/transport.js';
+import type { PreparedStory, Story } from '../src/transport/port.js';
 import { FakeSessions, FakeSocket } from './support/fake-socket.js';
 
 const S = 'session-1';

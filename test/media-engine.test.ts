@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Clock } from '../src/clock.js';
 import { SendError } from '../src/engine/send-error.js';
 import { MediaError } from '../src/media/errors.js';
-import type { PreparedStory, SendRequest, Story, Transport } from '../src/transport.js';
+import type { PreparedStory, SendRequest, Story, Transport } from '../src/transport/port.js';
 import { rig, runSend, summaryOf } from './support/harness.js';
 import { numbers } from './support/scripted-transport.js';
 

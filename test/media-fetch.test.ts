@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaError } from '../src/media/errors.js';
 import { fetchMedia, type FetchMediaOptions } from '../src/media/fetch-media.js';
 import { isPublicAddress, type Resolver } from '../src/media/url-guard.js';
-import { TransportError } from '../src/transport.js';
+import { TransportError } from '../src/transport/port.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

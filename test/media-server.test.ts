@@ -6,9 +6,9 @@
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorInfoSchema } from '../clients/typescript/src/gen/google/rpc/error_details_pb.js';
-import { StoryService } from '../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
-import type { SimulatedNetwork } from '../src/sim/network.js';
+import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
+import { StoryService } from '../src/gen/storycast/v1/story_service_pb.js';
+import type { SimulatedNetwork } from '../src/transport/sim/network.js';
 import { startTestServer, type TestServer } from './support/storycast-server.js';
 
 type Request = Parameters<ReturnType<typeof createClient<typeof StoryService>>['sendStory']>[0];

@@ -2,7 +2,7 @@
 import { create } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { pair } from '../src/cli/pair.js';
-import { ConnectSessionResponseSchema, SessionService, SessionState } from '../clients/typescript/src/gen/storycast/v1/session_service_pb.js';
+import { ConnectSessionResponseSchema, SessionService, SessionState } from '../src/gen/storycast/v1/session_service_pb.js';
 import { startH2Server } from './support/h2-server.js';
 import { startTestServer } from './support/storycast-server.js';
 

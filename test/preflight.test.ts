@@ -1,13 +1,13 @@
 /** The optional pre-flight: recipients not on WhatsApp are reported invalid, not sent to. */
 import { describe, expect, it } from 'vitest';
 import type { BinaryNode, USyncQuery } from '@whiskeysockets/baileys';
-import { BaileysTransport } from '../src/baileys/transport.js';
+import { BaileysTransport } from '../src/transport/baileys/transport.js';
 import { VirtualClock } from '../src/clock.js';
 import { SendEngine } from '../src/engine/engine.js';
 import type { PlannedEvent } from '../src/engine/events.js';
 import { silentLogger } from '../src/log.js';
 import { createSessionMemory } from '../src/memory/keyv-memory.js';
-import type { RecipientCheck } from '../src/transport.js';
+import type { RecipientCheck } from '../src/transport/port.js';
 import { FakeSessions, FakeSocket } from './support/fake-socket.js';
 import { config, runSend, summaryOf } from './support/harness.js';
 import { numbers, ScriptedTransport } from './support/scripted-transport.js';

@@ -12,10 +12,10 @@ import { receiptsFromBaileys } from '../src/receipts/baileys.js';
 import { ReceiptBook, RECEIPTS_NAMESPACE } from '../src/receipts/book.js';
 import { withReceipts } from '../src/receipts/transport.js';
 import type { ReceiptSink } from '../src/receipts/types.js';
-import { SimulatedNetwork } from '../src/sim/network.js';
-import type { SimReceipt } from '../src/sim/receipts.js';
-import { DEFAULT_DELIVERY_SHARE, DEFAULT_READ_SHARE, parseProfile, receiptShares } from '../src/sim/profile.js';
-import { TransportError, type PreparedStory, type SendRequest, type SendResult, type Transport } from '../src/transport.js';
+import { SimulatedNetwork } from '../src/transport/sim/network.js';
+import type { SimReceipt } from '../src/transport/sim/receipts.js';
+import { DEFAULT_DELIVERY_SHARE, DEFAULT_READ_SHARE, parseProfile, receiptShares } from '../src/transport/sim/profile.js';
+import { TransportError, type PreparedStory, type SendRequest, type SendResult, type Transport } from '../src/transport/port.js';
 import { runSend, rig, summaryOf } from './support/harness.js';
 import { numbers } from './support/scripted-transport.js';
 

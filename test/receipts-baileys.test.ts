@@ -7,7 +7,7 @@ import type { WASocket } from '@whiskeysockets/baileys';
 import { Keyv } from 'keyv';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { baileysSocketFactory } from '../src/baileys/socket-factory.js';
+import { baileysSocketFactory } from '../src/transport/baileys/socket-factory.js';
 import { systemClock } from '../src/clock.js';
 import { receiptsFromBaileys } from '../src/receipts/baileys.js';
 import { ReceiptBook, RECEIPTS_NAMESPACE } from '../src/receipts/book.js';

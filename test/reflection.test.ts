@@ -8,8 +8,8 @@ import { FileDescriptorProtoSchema, FileDescriptorSetSchema, file_google_protobu
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { file_grpc_health_v1_health } from '../clients/typescript/src/gen/grpc/health/v1/health_pb.js';
-import { StoryService, file_storycast_v1_story_service } from '../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
+import { file_grpc_health_v1_health } from '../src/gen/grpc/health/v1/health_pb.js';
+import { StoryService, file_storycast_v1_story_service } from '../src/gen/storycast/v1/story_service_pb.js';
 import { HealthStatus, healthRoutes, healthServiceName } from '../src/server/health.js';
 import { ReflectionIndex, reflectionRoutes } from '../src/server/reflection.js';
 import { startH2Server, type H2TestServer } from './support/h2-server.js';

@@ -12,9 +12,9 @@ import type { PlannedEvent } from '../src/engine/events.js';
 import { silentLogger } from '../src/log.js';
 import { createSessionMemory } from '../src/memory/keyv-memory.js';
 import type { SessionMemory } from '../src/memory/types.js';
-import { SimulatedNetwork } from '../src/sim/network.js';
-import { builtinProfiles } from '../src/sim/profile.js';
-import type { TransportErrorCode } from '../src/transport.js';
+import { SimulatedNetwork } from '../src/transport/sim/network.js';
+import { builtinProfiles } from '../src/transport/sim/profile.js';
+import type { TransportErrorCode } from '../src/transport/port.js';
 import { batchesOf, config, rig, runSend, summaryOf, type Rig } from './support/harness.js';
 import { numbers, ScriptedTransport } from './support/scripted-transport.js';
 

@@ -10,12 +10,12 @@ import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoryService, type SendStoryResponse } from '../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
+import { StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createRuntime } from '../src/runtime.js';
 import { startServer } from '../src/server/server.js';
-import type { SimulatedNetwork } from '../src/sim/network.js';
+import type { SimulatedNetwork } from '../src/transport/sim/network.js';
 import { numbers } from './support/scripted-transport.js';
 import { startTestServer } from './support/storycast-server.js';
 

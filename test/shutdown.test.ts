@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { describe, expect, it } from 'vitest';
-import { ErrorInfoSchema } from '../clients/typescript/src/gen/google/rpc/error_details_pb.js';
-import { Health, HealthCheckResponse_ServingStatus as Status } from '../clients/typescript/src/gen/grpc/health/v1/health_pb.js';
-import { StoryService, type SendStoryResponse } from '../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
+import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
+import { Health, HealthCheckResponse_ServingStatus as Status } from '../src/gen/grpc/health/v1/health_pb.js';
+import { StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
 import { numbers } from './support/scripted-transport.js';
 import { startTestServer } from './support/storycast-server.js';
 

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../src/clock.js';
-import { meanTailFactor } from '../src/sim/model.js';
-import { SimulatedNetwork } from '../src/sim/network.js';
-import { parseProfile, type SimProfile, type SimProfileInput } from '../src/sim/profile.js';
-import { createRng, deriveSeed } from '../src/sim/rng.js';
-import type { PreparedStory, TransportError } from '../src/transport.js';
+import { meanTailFactor } from '../src/transport/sim/model.js';
+import { SimulatedNetwork } from '../src/transport/sim/network.js';
+import { parseProfile, type SimProfile, type SimProfileInput } from '../src/transport/sim/profile.js';
+import { createRng, deriveSeed } from '../src/transport/sim/rng.js';
+import type { PreparedStory, TransportError } from '../src/transport/port.js';
 
 const story: PreparedStory = { story: { kind: 'text', text: 'hello' } };
 const jids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `${1000000 + from + i}@s.whatsapp.net`);

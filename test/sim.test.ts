@@ -4,16 +4,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../src/clock.js';
-import { SimulatedNetwork } from '../src/sim/network.js';
+import { SimulatedNetwork } from '../src/transport/sim/network.js';
 import {
   builtinProfileNames,
   builtinProfiles,
   loadProfile,
   parseProfile,
   type SimProfileInput,
-} from '../src/sim/profile.js';
-import { createRng, deriveSeed, hashString } from '../src/sim/rng.js';
-import { TransportError, type PreparedStory } from '../src/transport.js';
+} from '../src/transport/sim/profile.js';
+import { createRng, deriveSeed, hashString } from '../src/transport/sim/rng.js';
+import { TransportError, type PreparedStory } from '../src/transport/port.js';
 
 const story: PreparedStory = { story: { kind: 'text', text: 'hello' } };
 const never = () => new AbortController().signal;
@@ -347,7 +347,7 @@ describe('profiles', () => {
   });
 
   it('ships exactly the listed built-ins, each valid, named after its file and in the README', async () => {
-    const dir = fileURLToPath(new URL('../src/sim/profiles/', import.meta.url));
+    const dir = fileURLToPath(new URL('../src/transport/sim/profiles/', import.meta.url));
     const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
     expect([...builtinProfileNames()].sort()).toEqual(files.sort());
     const readme = await readFile(join(dir, 'README.md'), 'utf8');

@@ -15,7 +15,7 @@ import { defineStrategy, type AnyStrategy, type StrategyContext } from '../../st
 import type { Clock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
 import { planSize } from '../engine/send-run.js';
-import type { SimulatedNetwork } from '../sim/network.js';
+import type { SimulatedNetwork } from '../transport/sim/network.js';
 
 export const ORACLE = 'oracle';
 /** A failure rate at which the oracle treats the network as down. */

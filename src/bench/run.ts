@@ -11,8 +11,8 @@ import type { SummaryEvent } from '../engine/events.js';
 import { silentLogger } from '../log.js';
 import { createSessionMemory } from '../memory/keyv-memory.js';
 import { demoNumbers } from '../recipients.js';
-import { SimulatedNetwork } from '../sim/network.js';
-import type { SimProfile } from '../sim/profile.js';
+import { SimulatedNetwork } from '../transport/sim/network.js';
+import type { SimProfile } from '../transport/sim/profile.js';
 import { FIXED, ORACLE, oracle } from './baselines.js';
 import type { SizeTrace } from './chart.js';
 

@@ -5,7 +5,7 @@
 import { builtinStrategies } from '../../strategies/index.js';
 import type { AnyStrategy } from '../../strategies/sdk.js';
 import { loadConfig, type SmartSendConfig } from '../config.js';
-import { loadProfile } from '../sim/profile.js';
+import { loadProfile } from '../transport/sim/profile.js';
 import { loadStrategies } from '../strategy-registry.js';
 import { fixed, ORACLE } from './baselines.js';
 import type { BenchCase, Contender } from './run.js';

@@ -7,9 +7,9 @@
 import { readdir } from 'node:fs/promises';
 import { VirtualClock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
-import { capacityAt } from '../sim/model.js';
-import { SimulatedNetwork } from '../sim/network.js';
-import { builtinProfiles, loadProfile, type SimProfile } from '../sim/profile.js';
+import { capacityAt } from '../transport/sim/model.js';
+import { SimulatedNetwork } from '../transport/sim/network.js';
+import { builtinProfiles, loadProfile, type SimProfile } from '../transport/sim/profile.js';
 import { bestSize } from './baselines.js';
 import type { BenchCase } from './run.js';
 

@@ -1,6 +1,6 @@
 /** Turning a failed call into what a person (or a script) can act on. Pure, for tests. */
 import { Code, ConnectError } from '@connectrpc/connect';
-import { ErrorInfoSchema, type ErrorInfo } from '../../clients/typescript/src/gen/google/rpc/error_details_pb.js';
+import { ErrorInfoSchema, type ErrorInfo } from '../gen/google/rpc/error_details_pb.js';
 
 /** Code.InvalidArgument -> "INVALID_ARGUMENT", the spelling gRPC docs and the proto use. */
 export function codeName(code: Code): string {

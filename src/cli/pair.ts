@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import QRCode from 'qrcode';
-import { SessionService, SessionState } from '../../clients/typescript/src/gen/storycast/v1/session_service_pb.js';
+import { SessionService, SessionState } from '../gen/storycast/v1/session_service_pb.js';
 import { DEFAULT_SERVER } from './args.js';
 
 const HELP = `Usage: npm run pair -- --session NAME [--phone NUMBER] [--server URL]

@@ -11,7 +11,7 @@ import {
   type SendPlanned,
   type SendStoryResponse,
   type SendSummary,
-} from '../../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
+} from '../gen/storycast/v1/story_service_pb.js';
 
 export interface Style {
   readonly color: boolean;

@@ -17,7 +17,7 @@ import {
   type SendStoryRequest,
   type SendStoryResponse,
   type StorySchema,
-} from '../../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
+} from '../gen/storycast/v1/story_service_pb.js';
 import { demoRecipients, HELP, parseCliArgs, parseRecipientFile, UsageError, type CliOptions } from './args.js';
 import { describeError, errorJson } from './errors.js';
 import { exitCodeFor, formatCancelled, formatEvent, formatStatus, initialState, num, reduce, type ViewState } from './progress.js';

@@ -4,7 +4,7 @@
  * not wired in, because a batch already on the wire is allowed to finish.
  */
 import type { Clock } from '../clock.js';
-import { asTransportError, TransportError } from '../transport.js';
+import { asTransportError, TransportError } from '../transport/port.js';
 
 export type CallResult<T> =
   | { readonly ok: true; readonly value: T; readonly durationMs: number }

@@ -11,7 +11,7 @@ import { silentLogger, type Logger } from '../log.js';
 import type { SendRecorder, SessionMemory } from '../memory/types.js';
 import { normalizeRecipients, type NormalizedRecipients } from '../recipients.js';
 import type { AnyStrategy } from '../../strategies/sdk.js';
-import type { PreparedStory, RecipientCheck, RecipientRefusal, Story, Transport, TransportError } from '../transport.js';
+import type { PreparedStory, RecipientCheck, RecipientRefusal, Story, Transport, TransportError } from '../transport/port.js';
 import { callWithTimeout } from './call.js';
 import type { AnchorEvent, PlannedEvent, SendEvent, SummaryEvent } from './events.js';
 import { SessionPacer } from './pacer.js';

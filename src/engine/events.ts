@@ -5,7 +5,7 @@
  */
 import type { Speed } from '../../strategies/sdk.js';
 import type { InvalidRecipient } from '../recipients.js';
-import type { TransportErrorCode } from '../transport.js';
+import type { TransportErrorCode } from '../transport/port.js';
 
 export interface PlannedEvent {
   readonly type: 'planned';

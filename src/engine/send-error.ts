@@ -1,4 +1,4 @@
-import type { TransportError, TransportErrorCode } from '../transport.js';
+import type { TransportError, TransportErrorCode } from '../transport/port.js';
 
 /** Why a send could not run at all. The API maps `reason` to a status code and an ErrorInfo. */
 export type SendErrorReason =

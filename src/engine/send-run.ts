@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { SessionBatchHistory } from '../memory/history.js';
 import type { SendRecorder } from '../memory/types.js';
 import type { AnyStrategy } from '../../strategies/sdk.js';
-import type { LateOutcome, PreparedStory, SendResult, Transport, TransportError, TransportErrorCode } from '../transport.js';
+import type { LateOutcome, PreparedStory, SendResult, Transport, TransportError, TransportErrorCode } from '../transport/port.js';
 import { callWithTimeout, type CallResult } from './call.js';
 import type { BatchError, BatchEvent, SummaryEvent } from './events.js';
 import type { SessionPacer } from './pacer.js';

@@ -8,7 +8,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { TransportError } from '../transport.js';
+import { TransportError } from '../transport/port.js';
 import { MediaError } from './errors.js';
 import { checkMediaUrl, isPublicAddress, resolvePermitted, type AddressPolicy, type Resolver } from './url-guard.js';
 

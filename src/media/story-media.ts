@@ -4,7 +4,7 @@
  * transport hands the bytes on, never the URL, so nothing downstream (Baileys
  * would fetch a `{ url }` itself, unguarded) reaches out on the caller's say.
  */
-import { TransportError, type Story } from '../transport.js';
+import { TransportError, type Story } from '../transport/port.js';
 import { DEFAULT_FETCH_TIMEOUT_MS, fetchMedia, type MediaFetchPolicy } from './fetch-media.js';
 import { assertInlineMediaSize, DEFAULT_MAX_MEDIA_BYTES } from './limits.js';
 

@@ -6,7 +6,7 @@
  * and played for a video).
  */
 import type { MessageUserReceiptUpdate } from '@whiskeysockets/baileys';
-import type { SocketFactory } from '../baileys/sessions.js';
+import type { SocketFactory } from '../transport/baileys/sessions.js';
 import type { ReceiptSink } from './types.js';
 
 const STATUS_BROADCAST = 'status@broadcast';

@@ -3,7 +3,7 @@
  * the engine sends through: the engine itself knows nothing of receipts.
  */
 import type { Logger } from '../log.js';
-import type { LateOutcome, SendRequest, SendResult, Transport } from '../transport.js';
+import type { LateOutcome, SendRequest, SendResult, Transport } from '../transport/port.js';
 import type { ReceiptSink } from './types.js';
 
 /**

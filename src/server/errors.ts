@@ -6,8 +6,8 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { SendError, type SendErrorReason } from '../engine/send-error.js';
-import { ErrorInfoSchema } from '../../clients/typescript/src/gen/google/rpc/error_details_pb.js';
-import { isValidSessionId } from '../sessions/types.js';
+import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
+import { isValidSessionId } from '../transport/sessions.js';
 
 export const ERROR_DOMAIN = 'storycast';
 

@@ -8,7 +8,7 @@ import {
   Health,
   HealthCheckResponse_ServingStatus as ServingStatus,
   type HealthCheckRequest,
-} from '../../clients/typescript/src/gen/grpc/health/v1/health_pb.js';
+} from '../gen/grpc/health/v1/health_pb.js';
 
 export { ServingStatus };
 

@@ -9,8 +9,8 @@ import type { DescEnum, DescFile, DescMessage, FileRegistry } from '@bufbuild/pr
 import { toBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter } from '@connectrpc/connect';
-import * as v1 from '../../clients/typescript/src/gen/grpc/reflection/v1/reflection_pb.js';
-import * as v1alpha from '../../clients/typescript/src/gen/grpc/reflection/v1alpha/reflection_pb.js';
+import * as v1 from '../gen/grpc/reflection/v1/reflection_pb.js';
+import * as v1alpha from '../gen/grpc/reflection/v1alpha/reflection_pb.js';
 
 /** gRPC status codes carried in error_response (not stream failures). */
 const NOT_FOUND = 5;

@@ -1,10 +1,10 @@
 /** Every service the server offers, in one place. */
 import type { ConnectRouter } from '@connectrpc/connect';
-import { file_grpc_health_v1_health, Health } from '../../clients/typescript/src/gen/grpc/health/v1/health_pb.js';
-import { file_grpc_reflection_v1_reflection } from '../../clients/typescript/src/gen/grpc/reflection/v1/reflection_pb.js';
-import { file_grpc_reflection_v1alpha_reflection } from '../../clients/typescript/src/gen/grpc/reflection/v1alpha/reflection_pb.js';
-import { file_storycast_v1_session_service, SessionService } from '../../clients/typescript/src/gen/storycast/v1/session_service_pb.js';
-import { file_storycast_v1_story_service, StoryService } from '../../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
+import { file_grpc_health_v1_health, Health } from '../gen/grpc/health/v1/health_pb.js';
+import { file_grpc_reflection_v1_reflection } from '../gen/grpc/reflection/v1/reflection_pb.js';
+import { file_grpc_reflection_v1alpha_reflection } from '../gen/grpc/reflection/v1alpha/reflection_pb.js';
+import { file_storycast_v1_session_service, SessionService } from '../gen/storycast/v1/session_service_pb.js';
+import { file_storycast_v1_story_service, StoryService } from '../gen/storycast/v1/story_service_pb.js';
 import type { Runtime } from '../runtime.js';
 import { healthRoutes, type HealthStatus } from './health.js';
 import { reflectionRoutes, reflectionServiceNames } from './reflection.js';

@@ -13,8 +13,8 @@ import {
   type ConnectSessionRequest,
   type ConnectSessionResponse,
   type Session,
-} from '../../clients/typescript/src/gen/storycast/v1/session_service_pb.js';
-import { type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions/types.js';
+} from '../gen/storycast/v1/session_service_pb.js';
+import { type SessionDirectory, type SessionInfo, type SessionStateName } from '../transport/sessions.js';
 import { invalidField, requireSessionId, storycastError } from './errors.js';
 
 const STATE: Record<SessionStateName, SessionState> = {

@@ -15,7 +15,7 @@ import {
   StoryService,
   type SendStoryRequest,
   type SendStoryResponse,
-} from '../../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
+} from '../gen/storycast/v1/story_service_pb.js';
 import type { SessionMemory } from '../memory/types.js';
 import { BadPageTokenError, decodePageToken, encodePageToken } from '../receipts/page-token.js';
 import { ReceiptStoreError, type ReceiptQueries, type ReceiptsPage } from '../receipts/types.js';

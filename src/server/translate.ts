@@ -8,7 +8,7 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Speed as DomainSpeed } from '../../strategies/sdk.js';
 import type { SendEvent } from '../engine/events.js';
 import type { SessionBatchHistory } from '../memory/history.js';
-import type { Story as DomainStory } from '../transport.js';
+import type { Story as DomainStory } from '../transport/port.js';
 import {
   SendMode,
   SendStoryResponseSchema,
@@ -17,7 +17,7 @@ import {
   type SendStoryResponse,
   type SessionHistory,
   type Story,
-} from '../../clients/typescript/src/gen/storycast/v1/story_service_pb.js';
+} from '../gen/storycast/v1/story_service_pb.js';
 import { checkMediaUrl } from '../media/url-guard.js';
 import { invalidField } from './errors.js';
 

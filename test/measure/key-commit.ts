@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SignalDataSet, SignalKeyStore } from '@whiskeysockets/baileys';
 import type { Keyv } from 'keyv';
-import { createKeyvAuthState, type KeyCommit } from '../../src/baileys/auth-state.js';
+import { createKeyvAuthState, type KeyCommit } from '../../src/transport/baileys/auth-state.js';
 import { silentLogger } from '../../src/log.js';
 import { createKeyv } from '../../src/memory/store.js';
 import { startRedis } from '../support/redis.js';

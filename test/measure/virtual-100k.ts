@@ -11,8 +11,8 @@ import type { SummaryEvent } from '../../src/engine/events.js';
 import { silentLogger } from '../../src/log.js';
 import { createSessionMemory } from '../../src/memory/keyv-memory.js';
 import { demoNumbers } from '../../src/recipients.js';
-import { SimulatedNetwork } from '../../src/sim/network.js';
-import { builtinProfiles } from '../../src/sim/profile.js';
+import { SimulatedNetwork } from '../../src/transport/sim/network.js';
+import { builtinProfiles } from '../../src/transport/sim/profile.js';
 
 const profileName = process.argv[2] ?? 'degrading';
 const recipients = demoNumbers(100_000);

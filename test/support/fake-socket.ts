@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { Boom } from '@hapi/boom';
 import { DisconnectReason, WAMessageStatus } from '@whiskeysockets/baileys';
 import type { Clock } from '../../src/clock.js';
-import type { BinaryNodeLike, RelayOptions, SessionEntry, SessionSockets, SessionState, WASocketLike } from '../../src/baileys/socket.js';
+import type { BinaryNodeLike, RelayOptions, SessionEntry, SessionSockets, SessionState, WASocketLike } from '../../src/transport/baileys/socket.js';
 
 
 /**

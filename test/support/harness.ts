@@ -8,7 +8,7 @@ import type { BatchEvent, SendEvent, SummaryEvent } from '../../src/engine/event
 import { silentLogger } from '../../src/log.js';
 import { createSessionMemory } from '../../src/memory/keyv-memory.js';
 import type { SessionMemory } from '../../src/memory/types.js';
-import type { Story, Transport } from '../../src/transport.js';
+import type { Story, Transport } from '../../src/transport/port.js';
 
 export const textStory: Story = { kind: 'text', text: 'Hello from storycast' };
 

@@ -1,10 +1,10 @@
 /**
  * A transport whose every call is decided by a script: latency and outcome per
  * call, in virtual time. For engine tests that need exact control; the
- * simulated network (src/sim) is the realistic one.
+ * simulated network (src/transport/sim) is the realistic one.
  */
 import type { Clock } from '../../src/clock.js';
-import { TransportError, type PreparedStory, type SendRequest, type SendResult, type LateOutcome, type Story, type Transport, type TransportErrorCode } from '../../src/transport.js';
+import { TransportError, type PreparedStory, type SendRequest, type SendResult, type LateOutcome, type Story, type Transport, type TransportErrorCode } from '../../src/transport/port.js';
 
 export interface ScriptedCall {
   readonly index: number;

@@ -1,5 +1,5 @@
 /**
- * Baileys, loaded the way src/baileys/socket-factory.ts loads it: its CommonJS
+ * Baileys, loaded the way src/transport/baileys/socket-factory.ts loads it: its CommonJS
  * entry re-exports through __exportStar, which Node's ESM named-export
  * detection cannot see. Plus the few binary-node helpers the double needs.
  */

@@ -14,7 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import type { BinaryNode } from '@whiskeysockets/baileys';
-import { TransportError } from '../transport.js';
+import { TransportError } from '../port.js';
 import type { WASocketLike } from './socket.js';
 
 const baileys = createRequire(import.meta.url)('@whiskeysockets/baileys') as typeof import('@whiskeysockets/baileys');

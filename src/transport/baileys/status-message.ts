@@ -6,11 +6,11 @@
  */
 import { generateWAMessage } from '@whiskeysockets/baileys';
 import type { AnyMessageContent, WAMessage } from '@whiskeysockets/baileys';
-import type { Logger } from '../log.js';
-import { DEFAULT_FETCH_TIMEOUT_MS } from '../media/fetch-media.js';
-import { storyMedia, type MediaOptions } from '../media/story-media.js';
-import { imageInfo } from '../media/thumbnail.js';
-import type { Story } from '../transport.js';
+import type { Logger } from '../../log.js';
+import { DEFAULT_FETCH_TIMEOUT_MS } from '../../media/fetch-media.js';
+import { storyMedia, type MediaOptions } from '../../media/story-media.js';
+import { imageInfo } from '../../media/thumbnail.js';
+import type { Story } from '../port.js';
 import { STATUS_JID } from './acks.js';
 import type { WASocketLike } from './socket.js';
 

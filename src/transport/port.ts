@@ -2,8 +2,9 @@
  * The seam between the engine and WhatsApp. A transport prepares a story once
  * and sends it to lists of JIDs; the first call of a send creates the status
  * (and its message id), every later call reuses that id so all recipients see
- * one status. Implementations: the simulated network (src/sim) and, later,
- * Baileys. The engine knows nothing else about either.
+ * one status. Implementations, each in its folder with its session directory:
+ * the simulated network (sim/) and WhatsApp through Baileys (baileys/). The
+ * engine knows nothing else about either.
  */
 
 export type Story =

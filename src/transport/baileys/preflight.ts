@@ -18,8 +18,8 @@
 import { createRequire } from 'node:module';
 import type { BinaryNode } from '@whiskeysockets/baileys';
 import type { USyncQueryProtocol } from '@whiskeysockets/baileys/lib/Types/USync.js';
-import type { Clock } from '../clock.js';
-import type { Logger } from '../log.js';
+import type { Clock } from '../../clock.js';
+import type { Logger } from '../../log.js';
 import { untilAborted } from './acks.js';
 import type { WASocketLike } from './socket.js';
 

@@ -3,8 +3,8 @@
  * time only through the injected Clock, so the same model runs in virtual
  * time (tests, the benchmark) and in scaled real time (`npm start`).
  */
-import type { Clock } from '../clock.js';
-import { assertInlineMediaSize, DEFAULT_MAX_MEDIA_BYTES } from '../media/limits.js';
+import type { Clock } from '../../clock.js';
+import { assertInlineMediaSize, DEFAULT_MAX_MEDIA_BYTES } from '../../media/limits.js';
 import {
   TransportError,
   type PreparedStory,
@@ -12,7 +12,7 @@ import {
   type Story,
   type Transport,
   type TransportErrorCode,
-} from '../transport.js';
+} from '../port.js';
 import {
   capacityAt,
   failureAt,

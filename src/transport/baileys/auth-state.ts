@@ -54,8 +54,8 @@ import {
 } from '@whiskeysockets/baileys';
 import KeyvSqlite from '@keyv/sqlite';
 import type { Keyv } from 'keyv';
-import type { Logger } from '../log.js';
-import type { SessionInfo } from '../sessions/types.js';
+import type { Logger } from '../../log.js';
+import type { SessionInfo } from '../sessions.js';
 
 // `proto` is re-exported through __exportStar, which Node's CJS named-export
 // detection cannot see; require it instead of relying on the default export.

@@ -8,7 +8,7 @@
  * keys are safe only if the last commit seen on its session succeeded; the
  * session manager reports every commit (auth-state.ts), and this keeps count.
  */
-import { TransportError } from '../transport.js';
+import { TransportError } from '../port.js';
 import type { SessionSockets } from './socket.js';
 
 export interface KeyCommitLike {

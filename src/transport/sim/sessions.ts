@@ -3,8 +3,8 @@
  * account (no pairing step between a newcomer and a first send); logging out
  * logs it out on the network too, so sends from it then fail as they would.
  */
-import type { SimulatedNetwork } from '../sim/network.js';
-import type { ConnectEvent, SessionDirectory, SessionInfo } from './types.js';
+import type { SimulatedNetwork } from './network.js';
+import type { ConnectEvent, SessionDirectory, SessionInfo } from '../sessions.js';
 
 export class SimulatedSessions implements SessionDirectory {
   private readonly sessions = new Map<string, SessionInfo>();

@@ -14,8 +14,8 @@
 import { EventEmitter } from 'node:events';
 import type { Keyv } from 'keyv';
 import type { AuthenticationState } from '@whiskeysockets/baileys';
-import type { Logger } from '../log.js';
-import { maskAccount, TERMINAL_STATES, type ConnectEvent, type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions/types.js';
+import type { Logger } from '../../log.js';
+import { maskAccount, TERMINAL_STATES, type ConnectEvent, type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions.js';
 import { createKeyvAuthState, isLinked, listStoredSessions, saveLifecycle, type KeyCommit, type KeyvAuthState, type StoredSession } from './auth-state.js';
 import { closeInfo, reconnectDecision, type StopState } from './reconnect.js';
 import type { SessionEntry, SessionSockets, WASocketLike } from './socket.js';

@@ -13,7 +13,7 @@
  *   binary encoder throws 'string too large to encode'.
  * - Error acks: `<ack class="message" error="479" .../>`, the code as a string.
  */
-import { TransportError, asTransportError } from '../transport.js';
+import { TransportError, asTransportError } from '../port.js';
 
 /** No hint ever comes with rate-overlimit, so wait long enough for WhatsApp's window to move. */
 export const DEFAULT_RATE_LIMIT_RETRY_MS = 5_000;

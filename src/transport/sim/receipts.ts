@@ -4,7 +4,7 @@
  * smaller share read it later. Drawn from their own random stream, so
  * listening for receipts never changes a send.
  */
-import type { Clock } from '../clock.js';
+import type { Clock } from '../../clock.js';
 import type { Rng } from './rng.js';
 
 /** A recipient's phone answering for a status, at a time on the network's clock. */

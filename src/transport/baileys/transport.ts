@@ -8,16 +8,16 @@
  */
 import { jidNormalizedUser } from '@whiskeysockets/baileys';
 import type { WAMessage, WAMessageContent } from '@whiskeysockets/baileys';
-import { systemClock, type Clock } from '../clock.js';
-import { silentLogger, type Logger } from '../log.js';
-import { TransportError, type LateOutcome, type PreparedStory, type RecipientCheck, type SendRequest, type SendResult, type Story, type Transport } from '../transport.js';
+import { systemClock, type Clock } from '../../clock.js';
+import { silentLogger, type Logger } from '../../log.js';
+import { TransportError, type LateOutcome, type PreparedStory, type RecipientCheck, type SendRequest, type SendResult, type Story, type Transport } from '../port.js';
 import { AckLedger, STATUS_JID, untilAborted } from './acks.js';
 import { KeyStoreHealth, type CommitWatch } from './key-commits.js';
 import { assertSessionsPerUser } from './prekeys.js';
 import { RecipientDirectory, statusAudience } from './preflight.js';
 import { buildStatus } from './status-message.js';
-import { SendError } from '../engine/send-error.js';
-import type { MediaOptions } from '../media/story-media.js';
+import { SendError } from '../../engine/send-error.js';
+import type { MediaOptions } from '../../media/story-media.js';
 import { classifyBaileysError } from './errors.js';
 import { RecentMessages, type MessageKeyLike } from './message-store.js';
 import type { SessionSockets, WASocketLike } from './socket.js';

@@ -25,9 +25,9 @@
  * stanzas of a socket that has gone, and a call still waiting fails with
  * DISCONNECTED, which says nothing about its batch.
  */
-import type { Clock } from '../clock.js';
-import type { Logger } from '../log.js';
-import { TransportError, type LateOutcome } from '../transport.js';
+import type { Clock } from '../../clock.js';
+import type { Logger } from '../../log.js';
+import { TransportError, type LateOutcome } from '../port.js';
 import { classifyAckError } from './errors.js';
 import type { BinaryNodeLike, ConnectionUpdateLike, WASocketLike } from './socket.js';
 
