@@ -6,5 +6,7 @@ export default defineConfig({
     // The redis suite starts its own redis-server; keep files from fighting over ports.
     fileParallelism: true,
     testTimeout: 20_000,
+    // Fails the run at once, naming `npm run setup`, when a tool the suite drives is missing.
+    globalSetup: ['test/support/tools-present.ts'],
   },
 });

@@ -5,7 +5,7 @@
  * real engine runs the send, against FakeWhatsApp on 127.0.0.1.
  */
 import { Keyv } from 'keyv';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import adaptive from '../strategies/adaptive.js';
 import { createKeyvAuthState } from '../src/transport/baileys/auth-state.js';
@@ -74,7 +74,7 @@ async function wire(users: Record<string, number[]>) {
   cleanup.push(() => sessions.close());
   transport = new BaileysTransport({ sockets: sessions.sockets, logger: silentLogger, ackQuietMs: 2_000 });
   expect(await sessions.restore()).toEqual([S]);
-  await waitFor(() => sessions.get(S)?.state === 'open');
+  await until(() => sessions.get(S)?.state === 'open');
 
   const clock = new SystemClock();
   const cfg = config({ progressiveSequence: [5, 10], maxBatchSize: 10, minRecipientsForSmartSend: 5, maxBatchesPerSecond: 50, batchTimeoutMs: 5_000, maxAttempts: 2 });
@@ -91,20 +91,8 @@ async function wire(users: Record<string, number[]>) {
   return { server, store, sessions, transport, send, book };
 }
 
-async function until(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function waitFor(check: () => boolean, ms = 5_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+async function until(check: () => Promise<boolean> | boolean): Promise<void> {
+  await vi.waitFor(async () => expect(await check()).toBe(true), { timeout: 5_000, interval: 10 });
 }
 
 describe('session directory, transport and engine on a real Baileys socket', () => {

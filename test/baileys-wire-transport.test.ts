@@ -90,9 +90,10 @@ describe('the Baileys transport on a real socket', () => {
     );
     await server.waitForStanza(1);
     // The phone of A could not decrypt: Baileys asks getMessage and would relay the status again.
+    const asked = vi.spyOn(transport, 'getMessage');
     server.sendRetryReceipt({ id: messageId, participant: jid(A) });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(server.stanzas).toHaveLength(2); // held back while the batch is in doubt
+    await vi.waitFor(() => expect(asked).toHaveBeenCalled(), { timeout: 5_000, interval: 5 });
+    expect(server.stanzas).toHaveLength(2); // getMessage holds the relay back while the batch is in doubt
     server.releaseAck(messageId, { error: '479' });
     await batch;
     expect(outcome).toBe('SEND_FAILED:479');

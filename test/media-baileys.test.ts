@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BaileysTransport, type BaileysPayload } from '../src/transport/baileys/transport.js';
 import { SystemClock } from '../src/clock.js';
 import { MediaError } from '../src/media/errors.js';
@@ -186,6 +186,5 @@ describe('BaileysTransport.prepare with media', () => {
 });
 
 async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(condition()).toBe(true);
+  await vi.waitFor(() => expect(condition()).toBe(true), { timeout: 5_000, interval: 10 });
 }

@@ -148,7 +148,7 @@ describe('KeyvSessionMemory over memory://', () => {
   it('two concurrent sends on one session keep each other\'s attempts', async () => {
     // A store that yields on every call, so an unlocked read-modify-write would interleave.
     const map = new Map<string, unknown>();
-    const tick = () => new Promise((r) => setTimeout(r, 1));
+    const tick = () => new Promise((r) => setImmediate(r));
     const slow = {
       get: async (k: string) => (await tick(), map.get(k)),
       set: async (k: string, v: unknown) => (await tick(), map.set(k, v), true),

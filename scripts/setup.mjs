@@ -1,6 +1,7 @@
-// `npm test`'s pretest: the suite drives a real redis-server, grpcurl, grpc-health-probe, ghz and the Python client.
-// On a fresh machine, install them (Debian's redis-server; grpcurl with Go; pip), so the quick start's
-// `npm test` works as written. Anything it cannot install is named with the command to run.
+// `npm run setup`: the tools the test suite drives for real (redis-server, grpcurl, grpc-health-probe,
+// ghz, the Python client's packages), installed once on a fresh machine: Debian's redis-server,
+// the Go tools with `go install` at pinned versions, pip. What is there already is left alone;
+// anything it cannot install is named with the command to run. `.ci/run` runs it too.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ const problems = [];
 
 if (!has('redis-server')) {
   if (process.getuid?.() === 0 && has('apt-get')) {
-    console.log('pretest: installing redis-server (Debian package)');
+    console.log('setup: installing redis-server (Debian package)');
     run('apt-get', ['update', '-qq']);
     run('apt-get', ['install', '-y', '-qq', 'redis-server'], { DEBIAN_FRONTEND: 'noninteractive' });
   } else problems.push('redis-server is missing: sudo apt-get install -y redis-server');
@@ -28,7 +29,7 @@ const gopath = has('go') ? execFileSync('go', ['env', 'GOPATH'], { encoding: 'ut
 for (const [tool, module] of Object.entries(GO_TOOLS)) {
   if (gopath && existsSync(join(gopath, 'bin', tool))) continue;
   if (gopath) {
-    console.log(`pretest: installing ${tool} (go install ${module})`);
+    console.log(`setup: installing ${tool} (go install ${module})`);
     run('go', ['install', module], { GOFLAGS: '-mod=mod' });
   } else problems.push(`${tool} is missing: install Go, then go install ${module}`);
 }
@@ -36,12 +37,12 @@ for (const [tool, module] of Object.entries(GO_TOOLS)) {
 // The Python client's example and tests run against the server in the suite.
 if (spawnSync('python3', ['-c', 'import grpc, grpc_status, google.rpc.error_details_pb2'], { stdio: 'ignore' }).status !== 0) {
   if (has('python3')) {
-    console.log('pretest: installing the Python client requirements (pip)');
-    run('python3', ['-m', 'pip', 'install', '--quiet', '-r', new URL('../../clients/python/requirements.txt', import.meta.url).pathname]);
+    console.log('setup: installing the Python client requirements (pip)');
+    run('python3', ['-m', 'pip', 'install', '--quiet', '-r', new URL('../clients/python/requirements.txt', import.meta.url).pathname]);
   } else problems.push('python3 is missing: the Python client example needs it');
 }
 
 if (problems.length > 0) {
-  console.error(`pretest: the test suite needs:\n  ${problems.join('\n  ')}`);
+  console.error(`setup: the test suite needs:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
