@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keyv } from 'keyv';
-import KeyvSqlite from '@keyv/sqlite';
+import type KeyvSqlite from '@keyv/sqlite';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createKeyvAuthState,
@@ -185,7 +185,10 @@ describe('key commits', () => {
     const store = keyv.store as KeyvSqlite;
     const statements: string[] = [];
     const query = store.query;
-    store.query = (sql: string, ...params: unknown[]) => (statements.push(sql), query(sql, ...params));
+    store.query = (sql: string, ...params: unknown[]) => {
+      statements.push(sql);
+      return query(sql, ...params);
+    };
     await state.keys.set(relayKeys(50));
     store.query = query;
     expect(statements).toHaveLength(1);
@@ -258,8 +261,14 @@ describe('key commits over a real redis-server', () => {
     const store = keyv.store as { set: (...a: unknown[]) => Promise<unknown>; setMany: (...a: unknown[]) => Promise<unknown> };
     const calls = { set: 0, setMany: 0 };
     const [set, setMany] = [store.set.bind(store), store.setMany.bind(store)];
-    store.set = (...a) => (calls.set++, set(...a));
-    store.setMany = (...a) => (calls.setMany++, setMany(...a));
+    store.set = (...a) => {
+      calls.set++;
+      return set(...a);
+    };
+    store.setMany = (...a) => {
+      calls.setMany++;
+      return setMany(...a);
+    };
     const commits: KeyCommit[] = [];
     auth.onCommit((c) => commits.push(c));
     await auth.state.keys.set(relayKeys(200));

@@ -131,7 +131,9 @@ describe('session directory, transport and engine on a real Baileys socket', () 
     const { store, send } = await wire(Object.fromEntries(on.map((n) => [n, [0]])));
     const events = await send(
       on.map((n) => `+${n}`),
-      (e) => e.type === 'anchor' && (store.failSessions = true),
+      (e) => {
+        if (e.type === 'anchor') store.failSessions = true;
+      },
     );
     const failed = batchesOf(events).filter((b) => !b.ok);
     expect(failed.length).toBeGreaterThan(0);

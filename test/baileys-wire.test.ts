@@ -346,7 +346,7 @@ describe('FakeWhatsApp: the server ending the connection', () => {
     rigs.push({ server, sock, auth, getMessage: vi.fn(), updates: [] });
     const closed = await new Promise<number | undefined>((resolve) =>
       sock.ev.on('connection.update', (u) => {
-        if (u.connection === 'close') resolve((u.lastDisconnect?.error as { output?: { statusCode?: number } }).output?.statusCode);
+        if (u.connection === 'close') resolve((u.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined)?.output?.statusCode);
       }),
     );
     expect(closed).toBe(B.DisconnectReason.loggedOut);

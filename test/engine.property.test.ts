@@ -67,7 +67,7 @@ describe('engine invariants (property)', () => {
         });
         const valid = numbers(sc.valid);
         const inputs = [...valid, ...valid.slice(0, sc.duplicates), ...Array.from({ length: sc.invalid }, (_, i) => `bad-${i}`)];
-        let events;
+        let events: Awaited<ReturnType<typeof runSend>>;
         try {
           events = await runSend(r, { recipients: inputs, strategy: sc.strategy });
         } catch (error) {

@@ -150,9 +150,19 @@ describe('KeyvSessionMemory over memory://', () => {
     const map = new Map<string, unknown>();
     const tick = () => new Promise((r) => setImmediate(r));
     const slow = {
-      get: async (k: string) => (await tick(), map.get(k)),
-      set: async (k: string, v: unknown) => (await tick(), map.set(k, v), true),
-      delete: async (k: string) => (await tick(), map.delete(k)),
+      get: async (k: string) => {
+        await tick();
+        return map.get(k);
+      },
+      set: async (k: string, v: unknown) => {
+        await tick();
+        map.set(k, v);
+        return true;
+      },
+      delete: async (k: string) => {
+        await tick();
+        return map.delete(k);
+      },
       clear: async () => map.clear(),
     };
     const memory = memoryOver(new Keyv({ store: slow, namespace: NS, throwOnErrors: true }), new FakeClock());

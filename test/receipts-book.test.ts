@@ -260,7 +260,11 @@ describe('ReceiptBook: lifetime', () => {
     const map = new Map<string, unknown>();
     const flaky = {
       get: async (k: string) => (down ? Promise.reject(new Error('down')) : map.get(k)),
-      set: async (k: string, v: unknown) => (down ? Promise.reject(new Error('down')) : (map.set(k, v), true)),
+      set: async (k: string, v: unknown) => {
+        if (down) throw new Error('down');
+        map.set(k, v);
+        return true;
+      },
       delete: async () => false,
       clear: async () => undefined,
     };

@@ -76,7 +76,10 @@ export class RecipientQueue {
     const again: string[] = [];
     for (const recipient of batch) {
       let tally = this.attempts.get(recipient);
-      if (!tally) this.attempts.set(recipient, (tally = { strikes: 0, failures: 0 }));
+      if (!tally) {
+        tally = { strikes: 0, failures: 0 };
+        this.attempts.set(recipient, tally);
+      }
       if (strike) tally.strikes++;
       tally.failures++;
       if (tally.strikes >= this.maxAttempts || tally.failures >= ANY_FAILURE_FACTOR * this.maxAttempts) {

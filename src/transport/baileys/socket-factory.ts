@@ -30,7 +30,10 @@ export function deviceCaches(ttlSeconds = DEVICE_LIST_TTL_S): (sessionId: string
   const caches = new Map<string, NodeCache<unknown>>();
   return (sessionId) => {
     let cache = caches.get(sessionId);
-    if (!cache) caches.set(sessionId, (cache = new NodeCache<unknown>({ stdTTL: ttlSeconds, useClones: false })));
+    if (!cache) {
+      cache = new NodeCache<unknown>({ stdTTL: ttlSeconds, useClones: false });
+      caches.set(sessionId, cache);
+    }
     return cache;
   };
 }

@@ -46,7 +46,10 @@ export class MemoryKeyStore implements SignalKeyStore {
     const call = ++this.setCalls;
     for (const type of Object.keys(data) as KeyType[]) {
       let bucket = this.data.get(type);
-      if (!bucket) this.data.set(type, (bucket = new Map()));
+      if (!bucket) {
+        bucket = new Map();
+        this.data.set(type, bucket);
+      }
       for (const [id, value] of Object.entries(data[type] ?? {})) {
         this.writes.push({ call, type, id, deleted: value === null || value === undefined });
         if (value === null || value === undefined) bucket.delete(id);

@@ -90,7 +90,10 @@ export class DeviceKeys {
   of(user: string, device: number): FakeDevice {
     const jid = deviceJid(user, device);
     let found = this.devices.get(jid);
-    if (!found) this.devices.set(jid, (found = new FakeDevice(user, device)));
+    if (!found) {
+      found = new FakeDevice(user, device);
+      this.devices.set(jid, found);
+    }
     return found;
   }
 

@@ -265,7 +265,10 @@ export class FakeWhatsApp {
   }
 
   private later(ms: number, work: () => void): void {
-    if (ms <= 0) return work();
+    if (ms <= 0) {
+      work();
+      return;
+    }
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       work();
@@ -302,12 +305,18 @@ export class FakeWhatsApp {
 
   private message(conn: ClientConnection, node: BinaryNode): void {
     const stanza = readStanza(node, this.stanzas.length, conn.id, conn.jid ?? '');
-    const plan: AckPlan = (stanza.ack = this.acks.take(stanza.id));
+    const plan: AckPlan = this.acks.take(stanza.id);
+    stanza.ack = plan;
     this.stanzas.push(stanza);
     const ack = () => conn.send(ackNode(stanza.id, stanza.to, 'error' in plan ? plan.error : undefined));
     if (plan.kind === 'hold') this.held.push({ stanza, ...(plan.error !== undefined ? { error: plan.error } : {}) });
     else if (plan.kind === 'ack') this.later(plan.delayMs ?? 0, ack);
-    else if (plan.kind === 'duplicate') this.later(plan.delayMs ?? 0, () => (ack(), this.later(plan.gapMs ?? 0, ack)));
+    else if (plan.kind === 'duplicate') {
+      this.later(plan.delayMs ?? 0, () => {
+        ack();
+        this.later(plan.gapMs ?? 0, ack);
+      });
+    }
   }
 
   private iq(conn: ClientConnection, node: BinaryNode): void {
