@@ -8,7 +8,7 @@
  * while the only check the send needs is "a plausible international number".
  */
 
-export const USER_JID_SUFFIX = '@s.whatsapp.net';
+const USER_JID_SUFFIX = '@s.whatsapp.net';
 
 export interface InvalidRecipient {
   /** Position in the request's list, so callers can find it without us echoing numbers into logs. */

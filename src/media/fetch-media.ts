@@ -12,7 +12,7 @@ import { TransportError } from '../transport/port.js';
 import { MediaError } from './errors.js';
 import { checkMediaUrl, isPublicAddress, resolvePermitted, type AddressPolicy, type Resolver } from './url-guard.js';
 
-export const DEFAULT_MAX_REDIRECTS = 5;
+const DEFAULT_MAX_REDIRECTS = 5;
 export const DEFAULT_FETCH_TIMEOUT_MS = 60_000;
 
 /** Who may be connected to and how names resolve: production defaults; tests widen them to reach 127.0.0.1. */

@@ -29,7 +29,7 @@ export interface KeyvSessionMemoryOptions {
   sweepIntervalMs?: number;
 }
 
-export class StoreTimeoutError extends Error {
+class StoreTimeoutError extends Error {
   constructor(operation: string, ms: number) {
     super(`session memory store: ${operation} did not complete within ${ms} ms`);
     this.name = 'StoreTimeoutError';

@@ -10,7 +10,7 @@ import { createSessionMemory } from '../../src/memory/keyv-memory.js';
 import type { SessionMemory } from '../../src/memory/types.js';
 import type { Story, Transport } from '../../src/transport/port.js';
 
-export const textStory: Story = { kind: 'text', text: 'Hello from storycast' };
+const textStory: Story = { kind: 'text', text: 'Hello from storycast' };
 
 export function config(overrides: Partial<SmartSendConfig> = {}): SmartSendConfig {
   return { ...defaultConfig.smartSend, ...overrides };

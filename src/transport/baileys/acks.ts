@@ -33,7 +33,7 @@ import type { BinaryNodeLike, ConnectionUpdateLike, WASocketLike } from './socke
 
 export const STATUS_JID = 'status@broadcast';
 /** The raw-frame event Baileys emits for every message ack, good or bad (Socket/socket.js onMessageReceived). */
-export const ACK_EVENT = 'CB:ack,class:message';
+const ACK_EVENT = 'CB:ack,class:message';
 
 export interface AckLedgerOptions {
   readonly clock: Clock;

@@ -25,7 +25,7 @@ import type { WASocketLike } from './socket.js';
 
 const baileys = createRequire(import.meta.url)('@whiskeysockets/baileys') as typeof import('@whiskeysockets/baileys');
 
-export const REGISTRATION_TTL_MS = 24 * 60 * 60 * 1000;
+const REGISTRATION_TTL_MS = 24 * 60 * 60 * 1000;
 const CHUNK = 500;
 const CACHE_MAX = 500_000;
 

@@ -7,7 +7,7 @@
 import { B, STATUS_JID, child, children, unixSeconds, type BinaryNode } from './baileys.js';
 import type { AckPlan } from './acks.js';
 
-export interface ParticipantEntry {
+interface ParticipantEntry {
   /** The device JID the server is to deliver this `<enc>` to. */
   readonly jid: string;
   /** 'pkmsg' (first message, carries the session setup) or 'msg'. */
