@@ -4,27 +4,34 @@
  * SIGINT drains it: health goes NOT_SERVING, running sends get
  * STORYCAST_SHUTDOWN_GRACE_MS to finish, then are cancelled; exit code 0.
  */
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
-import { createRuntime, StartupError } from './runtime.js';
-import { startServer } from './server/server.js';
-import { StrategyLoadError } from './strategy-registry.js';
+import { createRuntime } from './runtime.js';
+import { createStorycastHandler } from './server/handler.js';
+import { listen } from './server/listen.js';
+import { exitOnStartupError } from './util/startup-error.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.server.logLevel);
   const runtime = await createRuntime(config, logger);
   const { server: s } = config;
-  const server = await startServer(runtime, {
+  const app = createStorycastHandler({ runtime, logger, graceMs: s.shutdownGraceMs });
+  const listener = await listen(app.handler, {
     host: s.host,
     port: s.port,
-    graceMs: s.shutdownGraceMs,
-    logger,
     ...(s.tlsCert && s.tlsKey ? { tls: { certFile: s.tlsCert, keyFile: s.tlsKey } } : {}),
   });
+  logger.info({ url: listener.url, tls: listener.tls }, 'storycast listening');
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    server.close().then(
+    // The port stays open while sends drain, so late callers hear UNAVAILABLE rather than a refused connection.
+    (async () => {
+      await app.drain();
+      await listener.close();
+      await runtime.close();
+      logger.info('storycast stopped');
+    })().then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
@@ -36,11 +43,4 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
-main().catch((error: unknown) => {
-  // Start-up errors (config, strategy modules, profiles, a port in use) are meant to be read, not debugged.
-  const known = error instanceof ConfigError || error instanceof StrategyLoadError || error instanceof StartupError;
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE' || code === 'EACCES') console.error(`storycast: cannot listen: ${(error as Error).message}`);
-  else console.error(known ? `storycast: ${(error as Error).message}` : error);
-  process.exit(1);
-});
+main().catch(exitOnStartupError('storycast'));

@@ -1,29 +1,29 @@
 /**
- * Media refusals as a caller sees them, over a real server on the simulated
- * transport: INVALID_ARGUMENT with an ErrorInfo naming the reason and field,
- * and the STORYCAST_MAX_MEDIA_BYTES cap wired from config.
+ * Media refusals as a caller sees them, from the server's handler in memory
+ * (createRouterTransport) on the simulated transport: INVALID_ARGUMENT with an
+ * ErrorInfo naming the reason and field, and the STORYCAST_MAX_MEDIA_BYTES cap
+ * wired from config.
  */
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import { StoryService } from '../src/gen/storycast/v1/story_service_pb.js';
 import type { SimulatedNetwork } from '../src/transport/sim/network.js';
-import { startTestServer, type TestServer } from './support/storycast-server.js';
+import { createTestApp, type TestApp } from './support/storycast-server.js';
 
 type Request = Parameters<ReturnType<typeof createClient<typeof StoryService>>['sendStory']>[0];
 
 describe('media refusals at the API', () => {
-  let t: TestServer;
+  let t: TestApp;
   beforeAll(async () => {
-    t = await startTestServer({ STORYCAST_MAX_MEDIA_BYTES: '1024' });
+    t = await createTestApp({ STORYCAST_MAX_MEDIA_BYTES: '1024' });
   });
   afterAll(async () => {
-    await t.server.close();
+    await t.close();
   });
 
   async function send(request: Request): Promise<{ events: string[]; error?: ConnectError }> {
-    const client = createClient(StoryService, createGrpcTransport({ baseUrl: t.url }));
+    const client = createClient(StoryService, t.transport);
     const events: string[] = [];
     try {
       for await (const e of client.sendStory(request)) events.push(e.event.case ?? '');

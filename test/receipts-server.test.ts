@@ -1,7 +1,8 @@
 /**
- * GetStoryReceipts on a real server (port 0, the simulated network at 10,000x,
- * SQLite in a temp dir), called over gRPC after a real send: the receipts the
- * simulated phones send back, page by page, the errors, and a restart.
+ * GetStoryReceipts from the server's handler (in memory through
+ * createRouterTransport; the simulated network at 10,000x, SQLite in a temp
+ * dir) after a real send: the receipts the simulated phones send back, page by
+ * page, the errors, a restart; and the same handler on a real port for grpc-js.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,15 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { create } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import { GetStoryReceiptsRequestSchema, StoryService, type GetStoryReceiptsResponse } from '../src/gen/storycast/v1/story_service_pb.js';
+import { listen } from '../src/server/listen.js';
 import { storyServiceRoutes, type StoryServiceDeps } from '../src/server/story-service.js';
 import { ReceiptStoreError } from '../src/receipts/types.js';
-import { startTestServer, type TestServer } from './support/storycast-server.js';
+import { createTestApp, type TestApp } from './support/storycast-server.js';
 import { numbers } from './support/scripted-transport.js';
 
 const protoDir = fileURLToPath(new URL('../proto', import.meta.url));
@@ -26,7 +27,7 @@ const TOTAL = 1200;
 
 let dir: string;
 let env: Record<string, string>;
-let t: TestServer;
+let t: TestApp;
 let client: Client<typeof StoryService>;
 let messageId: string;
 
@@ -57,8 +58,8 @@ beforeAll(async () => {
   // Everyone's phone answers and everyone views it: the end state is known exactly.
   await writeFile(profile, JSON.stringify({ name: 'everyone-reads', baseMs: 700, perRecipientMs: 0.7, deliveryShare: 1, readShare: 1 }));
   env = { STORYCAST_STORE: `sqlite://${join(dir, 'store.sqlite')}`, STORYCAST_SIM_PROFILE: profile, STORYCAST_SIM_TIME_SCALE: '10000' };
-  t = await startTestServer(env);
-  client = createClient(StoryService, createGrpcTransport({ baseUrl: t.url }));
+  t = await createTestApp(env);
+  client = createClient(StoryService, t.transport);
   let summary: { messageId: string; delivered: number } | undefined;
   for await (const e of client.sendStory({ sessionId: 'rc', story: { content: { case: 'text', value: { text: 'seen?' } } }, recipients: numbers(TOTAL) })) {
     if (e.event.case === 'summary') summary = e.event.value;
@@ -68,11 +69,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await t?.server.close();
+  await t?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('GetStoryReceipts on a real server', () => {
+describe('GetStoryReceipts after a real send', () => {
   it('counts what the simulated phones answered, once they have', async () => {
     await vi.waitFor(
       async () => expect((await client.getStoryReceipts({ sessionId: 'rc', messageId })).counts).toMatchObject({ sent: TOTAL, delivered: TOTAL, read: TOTAL }),
@@ -122,11 +123,12 @@ describe('GetStoryReceipts on a real server', () => {
     expect(await errorOf(client.getStoryReceipts({ sessionId: 'rc', messageId, pageSize: -1 }))).toMatchObject({ code: Code.InvalidArgument, field: 'page_size' });
   });
 
-  it('is served to the canonical gRPC stack (@grpc/grpc-js with the .proto files)', async () => {
+  it('is served to the canonical gRPC stack (@grpc/grpc-js with the .proto files) when the same handler listens', async () => {
+    const listener = await listen(t.app.handler, { host: '127.0.0.1', port: 0 });
     const definition = protoLoader.loadSync('storycast/v1/story_service.proto', { includeDirs: [protoDir], longs: String, defaults: true });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const pkg = grpc.loadPackageDefinition(definition) as any;
-    const raw = new pkg.storycast.v1.StoryService(t.address, grpc.credentials.createInsecure());
+    const raw = new pkg.storycast.v1.StoryService(listener.address, grpc.credentials.createInsecure());
     try {
       const reply = await new Promise<{ counts: { sent: number }; recipients: unknown[]; nextPageToken: string }>((resolve, reject) =>
         raw.getStoryReceipts({ sessionId: 'rc', messageId, pageSize: 2 }, (err: Error | null, res: never) => (err ? reject(err) : resolve(res))),
@@ -136,14 +138,15 @@ describe('GetStoryReceipts on a real server', () => {
       expect(reply.nextPageToken).not.toBe('');
     } finally {
       raw.close();
+      await listener.close();
     }
   });
 
   it('still answers after a restart on the same store', async () => {
     const before = await client.getStoryReceipts({ sessionId: 'rc', messageId, pageSize: 1000 });
-    await t.server.close();
-    t = await startTestServer(env);
-    client = createClient(StoryService, createGrpcTransport({ baseUrl: t.url }));
+    await t.close();
+    t = await createTestApp(env);
+    client = createClient(StoryService, t.transport);
     expect(await client.getStoryReceipts({ sessionId: 'rc', messageId, pageSize: 1000 })).toEqual(before);
   });
 });

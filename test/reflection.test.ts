@@ -1,17 +1,22 @@
-/** gRPC server reflection over a real HTTP/2 server, asked by @grpc/grpc-js and by grpcurl. */
+/**
+ * gRPC server reflection from the grpc-plugins module: every question, in
+ * memory (connect clients over createRouterTransport, v1 and v1alpha); then on a
+ * real HTTP/2 port, the descriptors as @grpc/grpc-js and grpcurl read them.
+ */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { create, createFileRegistry, fromBinary } from '@bufbuild/protobuf';
+import { create, createFileRegistry, fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, file_google_protobuf_timestamp } from '@bufbuild/protobuf/wkt';
+import { Code, createClient, createRouterTransport, type ConnectRouter } from '@connectrpc/connect';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { file_grpc_health_v1_health } from '../src/gen/grpc/health/v1/health_pb.js';
+import * as v1 from '../src/gen/grpc/reflection/v1/reflection_pb.js';
+import * as v1alpha from '../src/gen/grpc/reflection/v1alpha/reflection_pb.js';
 import { StoryService, file_storycast_v1_story_service } from '../src/gen/storycast/v1/story_service_pb.js';
-import { HealthStatus, healthRoutes, healthServiceName } from '../src/server/health.js';
-import { ReflectionIndex, reflectionRoutes } from '../src/server/reflection.js';
+import { grpcPlugins, HealthStatus, ReflectionIndex } from '../src/server/grpc-plugins/index.js';
 import { startH2Server, type H2TestServer } from './support/h2-server.js';
 
 const run = promisify(execFile);
@@ -19,84 +24,55 @@ const protoDir = fileURLToPath(new URL('../proto', import.meta.url));
 const STORY = StoryService.typeName;
 const STORY_FILE = 'storycast/v1/story_service.proto';
 const TIMESTAMP_FILE = 'google/protobuf/timestamp.proto';
+const LISTED = [STORY, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'].sort();
 
-/** A reflection response as proto-loader decodes it (keepCase, oneofs). */
-interface Reply {
-  valid_host: string;
-  original_request: Record<string, unknown>;
-  message_response: string;
-  file_descriptor_response?: { file_descriptor_proto: Buffer[] };
-  list_services_response?: { service: { name: string }[] };
-  all_extension_numbers_response?: { base_type_name: string; extension_number: number[] };
-  error_response?: { error_code: number; error_message: string };
-}
-type ReflectionClient = grpc.Client & { ServerReflectionInfo(): grpc.ClientDuplexStream<object, Reply> };
-type ClientCtor = new (addr: string, creds: grpc.ChannelCredentials) => ReflectionClient;
-
-function loadClient(version: 'v1' | 'v1alpha'): ClientCtor {
-  const def = protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, {
-    includeDirs: [protoDir],
-    keepCase: true,
-    oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    grpc: { reflection: Record<string, { ServerReflection: ClientCtor }> };
-  };
-  return pkg.grpc.reflection[version]!.ServerReflection;
+/** StoryService, health and reflection, the way a server wires the plugins: it names only its own API. */
+function routes(router: ConnectRouter): void {
+  router.service(StoryService, {}); // every method answers UNIMPLEMENTED: only discovery is under test
+  grpcPlugins({ health: new HealthStatus([STORY]), reflection: { files: [file_storycast_v1_story_service], services: [STORY] } })(router);
 }
 
-let server: H2TestServer;
-beforeAll(async () => {
-  const health = new HealthStatus([STORY]);
-  const reflect = reflectionRoutes([file_storycast_v1_story_service, file_grpc_health_v1_health], [STORY, healthServiceName]);
-  server = await startH2Server((router) => {
-    router.service(StoryService, {}); // every method answers UNIMPLEMENTED: only discovery is under test
-    healthRoutes(health)(router);
-    reflect(router);
-  });
-});
-afterAll(() => server.close());
-
-/** Sends the requests on one stream, ends it, and returns every reply in arrival order. */
-async function ask(client: ReflectionClient, requests: object[]): Promise<Reply[]> {
-  const call = client.ServerReflectionInfo();
-  const replies: Reply[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    call.on('data', (reply: Reply) => replies.push(reply));
-    call.on('error', reject);
-    call.on('end', resolve);
-  });
-  for (const request of requests) call.write(request);
-  call.end();
-  await done;
-  return replies;
-}
+type Question = NonNullable<MessageInitShape<typeof v1.ServerReflectionRequestSchema>['messageRequest']>;
+type Reply = v1.ServerReflectionResponse | v1alpha.ServerReflectionResponse;
 
 function fileNames(reply: Reply): string[] {
-  expect(reply.message_response).toBe('file_descriptor_response');
-  return reply.file_descriptor_response!.file_descriptor_proto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name);
+  const response = reply.messageResponse;
+  expect(response.case).toBe('fileDescriptorResponse');
+  if (response.case !== 'fileDescriptorResponse') return [];
+  return response.value.fileDescriptorProto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name);
 }
 
 for (const version of ['v1', 'v1alpha'] as const) {
-  describe(`grpc.reflection.${version} via grpc-js`, () => {
-    let client: ReflectionClient;
-    beforeAll(() => {
-      client = new (loadClient(version))(server.address, grpc.credentials.createInsecure());
-    });
-    afterAll(() => client.close());
+  describe(`grpc.reflection.${version} in memory`, () => {
+    const transport = createRouterTransport(routes);
+    /** Sends the questions on one stream, ends it, and returns every reply in arrival order. */
+    async function ask(questions: Question[]): Promise<Reply[]> {
+      async function* requests() {
+        for (const messageRequest of questions) yield { host: 'in-memory', messageRequest };
+      }
+      const replies = version === 'v1'
+        ? createClient(v1.ServerReflection, transport).serverReflectionInfo(requests())
+        : // The same plain objects; only the generated types' $typeName differs between versions.
+          createClient(v1alpha.ServerReflection, transport).serverReflectionInfo(requests() as AsyncIterable<MessageInitShape<typeof v1alpha.ServerReflectionRequestSchema>>);
+      const out: Reply[] = [];
+      for await (const reply of replies) out.push(reply);
+      return out;
+    }
 
     it('lists the served services, reflection and health included', async () => {
-      const [reply] = await ask(client, [{ list_services: '' }]);
-      expect(reply!.message_response).toBe('list_services_response');
-      expect(reply!.list_services_response!.service.map((s) => s.name).sort()).toEqual(
-        [STORY, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'].sort(),
-      );
+      const [reply] = await ask([{ case: 'listServices', value: '' }]);
+      const response = reply!.messageResponse;
+      expect(response.case).toBe('listServicesResponse');
+      if (response.case === 'listServicesResponse') expect(response.value.service.map((s) => s.name).sort()).toEqual(LISTED);
+      expect(reply!.validHost).toBe('in-memory');
     });
 
     it('finds the file of a service, with its imports, as decodable descriptors', async () => {
-      const [reply] = await ask(client, [{ file_containing_symbol: STORY }]);
+      const [reply] = await ask([{ case: 'fileContainingSymbol', value: STORY }]);
       expect(fileNames(reply!)).toEqual([STORY_FILE, TIMESTAMP_FILE]);
-      const file = fromBinary(FileDescriptorProtoSchema, reply!.file_descriptor_response!.file_descriptor_proto[0]!);
+      const response = reply!.messageResponse;
+      if (response.case !== 'fileDescriptorResponse') throw new Error(response.case);
+      const file = fromBinary(FileDescriptorProtoSchema, response.value.fileDescriptorProto[0]!);
       expect(file.package).toBe('storycast.v1');
       expect(file.dependency).toEqual([TIMESTAMP_FILE]);
       expect(file.service.find((s) => s.name === 'StoryService')?.method.map((m) => m.name)).toEqual([
@@ -110,43 +86,91 @@ for (const version of ['v1', 'v1alpha'] as const) {
 
     it('answers each request of one stream in order, for methods, messages, fields and enums', async () => {
       const symbols = [`${STORY}.SendStory`, 'storycast.v1.SendStoryRequest', 'storycast.v1.SendStoryRequest.session_id', 'storycast.v1.Speed'];
-      const replies = await ask(client, symbols.map((s) => ({ file_containing_symbol: s })));
-      expect(replies.map((r) => r.original_request['file_containing_symbol'])).toEqual(symbols);
+      const replies = await ask(symbols.map((value) => ({ case: 'fileContainingSymbol', value })));
+      expect(replies.map((r) => r.originalRequest?.messageRequest.value)).toEqual(symbols);
       for (const reply of replies) expect(fileNames(reply)).toEqual([STORY_FILE, TIMESTAMP_FILE]);
     });
 
     it('answers an unknown symbol or file with NOT_FOUND on the stream, which stays usable', async () => {
-      const replies = await ask(client, [
-        { file_containing_symbol: 'storycast.v1.NoSuchThing' },
-        { file_by_filename: 'nope.proto' },
-        { list_services: '' },
+      const replies = await ask([
+        { case: 'fileContainingSymbol', value: 'storycast.v1.NoSuchThing' },
+        { case: 'fileByFilename', value: 'nope.proto' },
+        { case: 'listServices', value: '' },
       ]);
-      expect(replies.map((r) => r.message_response)).toEqual(['error_response', 'error_response', 'list_services_response']);
-      expect(replies[0]!.error_response).toMatchObject({ error_code: grpc.status.NOT_FOUND, error_message: expect.stringContaining('NoSuchThing') });
-      expect(replies[1]!.error_response!.error_code).toBe(grpc.status.NOT_FOUND);
+      expect(replies.map((r) => r.messageResponse.case)).toEqual(['errorResponse', 'errorResponse', 'listServicesResponse']);
+      expect(replies[0]!.messageResponse.value).toMatchObject({ errorCode: Code.NotFound, errorMessage: expect.stringContaining('NoSuchThing') });
+      expect(replies[1]!.messageResponse.value).toMatchObject({ errorCode: Code.NotFound });
     });
 
     it('serves files by name: the API file with its imports, and a dependency alone', async () => {
-      const [api, ts] = await ask(client, [{ file_by_filename: STORY_FILE }, { file_by_filename: TIMESTAMP_FILE }]);
+      const [api, ts] = await ask([
+        { case: 'fileByFilename', value: STORY_FILE },
+        { case: 'fileByFilename', value: TIMESTAMP_FILE },
+      ]);
       expect(fileNames(api!)).toEqual([STORY_FILE, TIMESTAMP_FILE]);
       expect(fileNames(ts!)).toEqual([TIMESTAMP_FILE]);
     });
 
     it('answers extension questions: numbers of a known type, NOT_FOUND otherwise', async () => {
-      const [numbers, unknownType, noExtension] = await ask(client, [
-        { all_extension_numbers_of_type: 'storycast.v1.SendStoryRequest' },
-        { all_extension_numbers_of_type: 'storycast.v1.Nope' },
-        { file_containing_extension: { containing_type: 'storycast.v1.SendStoryRequest', extension_number: 100 } },
+      const [numbers, unknownType, noExtension] = await ask([
+        { case: 'allExtensionNumbersOfType', value: 'storycast.v1.SendStoryRequest' },
+        { case: 'allExtensionNumbersOfType', value: 'storycast.v1.Nope' },
+        { case: 'fileContainingExtension', value: { containingType: 'storycast.v1.SendStoryRequest', extensionNumber: 100 } },
       ]);
-      expect(numbers!.message_response).toBe('all_extension_numbers_response');
-      // proto-loader leaves an empty repeated field out.
-      expect(numbers!.all_extension_numbers_response!.base_type_name).toBe('storycast.v1.SendStoryRequest');
-      expect(numbers!.all_extension_numbers_response!.extension_number ?? []).toEqual([]);
-      expect(unknownType!.error_response!.error_code).toBe(grpc.status.NOT_FOUND);
-      expect(noExtension!.error_response!.error_code).toBe(grpc.status.NOT_FOUND);
+      expect(numbers!.messageResponse.case).toBe('allExtensionNumbersResponse');
+      expect(numbers!.messageResponse.value).toMatchObject({ baseTypeName: 'storycast.v1.SendStoryRequest', extensionNumber: [] });
+      expect(unknownType!.messageResponse.value).toMatchObject({ errorCode: Code.NotFound });
+      expect(noExtension!.messageResponse.value).toMatchObject({ errorCode: Code.NotFound });
     });
   });
 }
+
+let server: H2TestServer;
+beforeAll(async () => {
+  server = await startH2Server(routes);
+});
+afterAll(() => server.close());
+
+describe('on a real HTTP/2 port, via @grpc/grpc-js and the .proto files', () => {
+  /** A reflection response as proto-loader decodes it (keepCase, oneofs). */
+  interface WireReply {
+    message_response: string;
+    file_descriptor_response?: { file_descriptor_proto: Buffer[] };
+    list_services_response?: { service: { name: string }[] };
+  }
+  type ReflectionClient = grpc.Client & { ServerReflectionInfo(): grpc.ClientDuplexStream<object, WireReply> };
+  type ClientCtor = new (addr: string, creds: grpc.ChannelCredentials) => ReflectionClient;
+
+  function loadClient(version: 'v1' | 'v1alpha'): ClientCtor {
+    const def = protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, { includeDirs: [protoDir], keepCase: true, oneofs: true });
+    const pkg = grpc.loadPackageDefinition(def) as unknown as { grpc: { reflection: Record<string, { ServerReflection: ClientCtor }> } };
+    return pkg.grpc.reflection[version]!.ServerReflection;
+  }
+
+  it.each(['v1', 'v1alpha'] as const)('%s: lists the services and sends a service\'s file with its imports, in order', async (version) => {
+    const client = new (loadClient(version))(server.address, grpc.credentials.createInsecure());
+    try {
+      const call = client.ServerReflectionInfo();
+      const replies: WireReply[] = [];
+      const done = new Promise<void>((resolve, reject) => {
+        call.on('data', (reply: WireReply) => replies.push(reply));
+        call.on('error', reject);
+        call.on('end', resolve);
+      });
+      call.write({ list_services: '' });
+      call.write({ file_containing_symbol: STORY });
+      call.end();
+      await done;
+      expect(replies.map((r) => r.message_response)).toEqual(['list_services_response', 'file_descriptor_response']);
+      expect(replies[0]!.list_services_response!.service.map((s) => s.name).sort()).toEqual(LISTED);
+      const files = replies[1]!.file_descriptor_response!.file_descriptor_proto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes));
+      expect(files.map((f) => f.name)).toEqual([STORY_FILE, TIMESTAMP_FILE]);
+      expect(files[0]!.package).toBe('storycast.v1');
+    } finally {
+      client.close();
+    }
+  });
+});
 
 describe('ReflectionIndex', () => {
   // A proto2 file with extensions, enums and nesting, built from a descriptor: storycast's own API has no extensions.
@@ -203,6 +227,22 @@ describe('ReflectionIndex', () => {
 
   it('refuses to list a service it cannot describe', () => {
     expect(() => new ReflectionIndex([file_google_protobuf_timestamp], ['storycast.v1.StoryService'])).toThrow(/StoryService/);
+  });
+});
+
+describe('the grpc-plugins module', () => {
+  it('imports only connect, protobuf-es, node and the generated grpc.* stubs, so another server can take it as it is', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const dir = fileURLToPath(new URL('../src/server/grpc-plugins/', import.meta.url));
+    const allowed = /^(@connectrpc\/connect(-node)?|@bufbuild\/protobuf(\/wkt)?|node:.*|\.\/[\w-]+\.js|\.\.\/\.\.\/gen\/grpc\/.+)$/;
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.ts'));
+    expect(files.sort()).toEqual(['health.ts', 'index.ts', 'reflection.ts']);
+    for (const file of files) {
+      const source = await readFile(join(dir, file), 'utf8');
+      const specifiers = [...source.matchAll(/^(?:import|export)[^'"]*?from\s+'([^']+)'/gm)].map((m) => m[1]!);
+      expect(specifiers.length, file).toBeGreaterThan(0);
+      for (const specifier of specifiers) expect(specifier, `${file} imports ${specifier}`).toMatch(allowed);
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-/** The server's other faces: gRPC-Web, TLS, deadlines, and what it writes to its logs. */
+/** The server on the wire: every protocol on one port, TLS (with HTTP/1.1), deadlines; and, in memory, what it writes to its logs. */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,18 +6,20 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { createClient } from '@connectrpc/connect';
-import { createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import { StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createRuntime } from '../src/runtime.js';
-import { startServer } from '../src/server/server.js';
+import { createStorycastHandler } from '../src/server/handler.js';
+import { listen } from '../src/server/listen.js';
 import type { SimulatedNetwork } from '../src/transport/sim/network.js';
 import { numbers } from './support/scripted-transport.js';
-import { startTestServer } from './support/storycast-server.js';
+import { createTestApp, startTestServer, type TestServer } from './support/storycast-server.js';
 
 const run = promisify(execFile);
 const story = { content: { case: 'text' as const, value: { text: 'hi' } } };
@@ -28,16 +30,62 @@ async function sendAll(stream: AsyncIterable<SendStoryResponse>): Promise<SendSt
   return events;
 }
 
-describe('gRPC-Web', () => {
-  it('streams a whole send', async () => {
-    const t = await startTestServer();
-    try {
-      const client = createClient(StoryService, createGrpcWebTransport({ baseUrl: t.url, httpVersion: '2' }));
-      const events = await sendAll(client.sendStory({ sessionId: 'web', story, recipients: numbers(500) }));
+/** The error a stream ended with, as a ConnectError. */
+async function failure(stream: AsyncIterable<unknown>): Promise<ConnectError> {
+  try {
+    for await (const _ of stream);
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error('the call succeeded');
+}
+
+describe('the protocol matrix on one cleartext HTTP/2 port', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(async () => {
+    await t.server.close();
+  });
+
+  const protocols = {
+    grpc: () => createGrpcTransport({ baseUrl: t.url }),
+    'grpc-web': () => createGrpcWebTransport({ baseUrl: t.url, httpVersion: '2' }),
+    'connect-binary': () => createConnectTransport({ baseUrl: t.url, httpVersion: '2', useBinaryFormat: true }),
+    'connect-json': () => createConnectTransport({ baseUrl: t.url, httpVersion: '2' }),
+  };
+
+  describe.each(Object.entries(protocols))('%s', (name, transport) => {
+    it('streams a whole send', async () => {
+      const client = createClient(StoryService, transport());
+      const events = await sendAll(client.sendStory({ sessionId: `p-${name}`, story, recipients: numbers(3000) }));
       expect(events.map((e) => e.event.case)).toEqual(['planned', 'anchor', ...Array(events.length - 3).fill('batch'), 'summary']);
-    } finally {
-      await t.server.close();
-    }
+      const last = events.at(-1)!.event;
+      expect(last.case === 'summary' && last.value.delivered).toBe(3000);
+    });
+
+    it('errors carry a google.rpc.ErrorInfo a program can branch on', async () => {
+      const client = createClient(StoryService, transport());
+      const error = await failure(client.sendStory({ sessionId: 's', story, recipients: ['x'] }));
+      expect(error.code).toBe(Code.InvalidArgument);
+      const [info] = error.findDetails(ErrorInfoSchema);
+      expect(info).toMatchObject({ reason: 'NO_VALID_RECIPIENTS', domain: 'storycast', metadata: { field: 'recipients' } });
+    });
+  });
+});
+
+describe('listen', () => {
+  it('binds port 0 to a free port, refuses a port in use with the listen error, and frees it on close', async () => {
+    const handler = (_req: unknown, res: { end: (body: string) => void }) => res.end('ok');
+    const first = await listen(handler, { host: '127.0.0.1', port: 0 });
+    expect(first.port).toBeGreaterThan(0);
+    expect(first).toMatchObject({ url: `http://127.0.0.1:${first.port}`, address: `127.0.0.1:${first.port}`, tls: false });
+    // main.ts turns this rejection into a one-line message; it must not surface as an 'error' event instead.
+    await expect(listen(handler, { host: '127.0.0.1', port: first.port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await Promise.all([first.close(), first.close()]); // idempotent: shutdown paths may race
+    const again = await listen(handler, { host: '127.0.0.1', port: first.port });
+    await again.close();
   });
 });
 
@@ -58,24 +106,25 @@ describe('TLS', () => {
   it('serves over TLS when a certificate and key are configured', async () => {
     const config = loadConfig({ STORYCAST_STORE: 'memory://', STORYCAST_SIM_TIME_SCALE: '10000' });
     const runtime = await createRuntime(config, silentLogger);
-    const server = await startServer(runtime, {
-      host: '127.0.0.1',
-      port: 0,
-      graceMs: 1000,
-      logger: silentLogger,
-      tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
-    });
+    const app = createStorycastHandler({ runtime, logger: silentLogger, graceMs: 1000 });
+    const server = await listen(app.handler, { host: '127.0.0.1', port: 0, tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } });
     try {
       expect(server.url).toMatch(/^https:\/\//);
       const ca = await readFile(join(dir, 'cert.pem'));
       const client = createClient(StoryService, createGrpcTransport({ baseUrl: server.url, nodeOptions: { ca } }));
       const list = await client.listStrategies({});
       expect(list.defaultStrategy).toBe('adaptive');
+      // HTTP/1.1 is allowed next to HTTP/2 on TLS, for Connect and gRPC-Web callers that cannot speak h2.
+      for (const transport of [createConnectTransport({ baseUrl: server.url, httpVersion: '1.1', nodeOptions: { ca } }), createGrpcWebTransport({ baseUrl: server.url, httpVersion: '1.1', nodeOptions: { ca } })]) {
+        expect((await createClient(StoryService, transport).listStrategies({})).defaultStrategy).toBe('adaptive');
+      }
       // A client that does not trust the certificate is refused.
       const untrusting = createClient(StoryService, createGrpcTransport({ baseUrl: server.url }));
       await expect(untrusting.listStrategies({})).rejects.toThrow(/certificate/i);
     } finally {
+      await app.drain();
       await server.close();
+      await runtime.close();
     }
   });
 });
@@ -102,8 +151,7 @@ describe('deadlines', () => {
         call.on('end', () => resolve(undefined));
       });
       expect(error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-      for (let i = 0; i < 500 && t.server.sends.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(t.server.sends.size).toBe(0);
+      await vi.waitFor(() => expect(t.app.sends.size).toBe(0), { timeout: 5000 });
       const network = t.runtime.transport as SimulatedNetwork;
       const calls = network.calls.filter((c) => c.sessionId === 'deadline').length;
       expect(calls).toBeGreaterThan(0);
@@ -126,14 +174,14 @@ describe('logs', () => {
       },
     });
     const logger = pino({ level: 'debug' }, sink);
-    const t = await startTestServer({}, { logger });
+    const t = await createTestApp({}, { logger });
     const recipients = [...numbers(300), '+1 555 000 1234 56789', '44 7700 900 12', 'not-a-number'];
     try {
-      const client = createClient(StoryService, createGrpcTransport({ baseUrl: t.url }));
+      const client = createClient(StoryService, t.transport);
       await sendAll(client.sendStory({ sessionId: 'logs', story, recipients }, { headers: { 'x-request-id': 'req-42' } }));
       await expect(sendAll(client.sendStory({ sessionId: 'logs', story, recipients: ['+1 555 000 1234 56789', '12345'] }))).rejects.toThrow();
     } finally {
-      await t.server.close();
+      await t.close();
     }
     const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(entries.some((e) => e.requestId === 'req-42' && e.msg === 'send finished')).toBe(true);

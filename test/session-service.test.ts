@@ -1,9 +1,8 @@
-/** SessionService over real HTTP/2, on the simulated transport (every session id is a linked account). */
+/** SessionService in memory (createRouterTransport over the server's own handler), on the simulated and the Baileys transport. */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import { SessionService, SessionState, type ConnectSessionResponse } from '../src/gen/storycast/v1/session_service_pb.js';
@@ -14,7 +13,7 @@ import { createKeyv } from '../src/memory/store.js';
 import { sessionToProto } from '../src/server/session-service.js';
 import { maskAccount, type SessionStateName } from '../src/transport/sessions.js';
 import { numbers } from './support/scripted-transport.js';
-import { startTestServer, type TestServer } from './support/storycast-server.js';
+import { createTestApp, type TestApp } from './support/storycast-server.js';
 
 const story = { content: { case: 'text' as const, value: { text: 'hi' } } };
 
@@ -25,17 +24,16 @@ async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
 }
 
 describe('SessionService (simulated transport)', () => {
-  let t: TestServer;
+  let t: TestApp;
   let sessions: ReturnType<typeof createClient<typeof SessionService>>;
   let stories: ReturnType<typeof createClient<typeof StoryService>>;
   beforeAll(async () => {
-    t = await startTestServer();
-    const transport = createGrpcTransport({ baseUrl: t.url });
-    sessions = createClient(SessionService, transport);
-    stories = createClient(StoryService, transport);
+    t = await createTestApp();
+    sessions = createClient(SessionService, t.transport);
+    stories = createClient(StoryService, t.transport);
   });
   afterAll(async () => {
-    await t.server.close();
+    await t.close();
   });
 
   it('connects a session at once and ends the stream when it is open', async () => {
@@ -73,15 +71,15 @@ describe('SessionService (simulated transport)', () => {
   });
 
   it('is served with its own health status', async () => {
-    expect(t.server.health.get('storycast.v1.SessionService')).toBe(1);
+    expect(t.app.health.get('storycast.v1.SessionService')).toBe(1);
   });
 });
 
 describe('SessionService (baileys transport) after a restart', () => {
   let dir: string;
-  let t: TestServer | undefined;
+  let t: TestApp | undefined;
   afterAll(async () => {
-    await t?.server.close();
+    await t?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -97,8 +95,8 @@ describe('SessionService (baileys transport) after a restart', () => {
     await (await createKeyvAuthState(keyv, 'half', { logger: silentLogger })).saveCreds();
     await keyv.disconnect();
 
-    t = await startTestServer({ STORYCAST_TRANSPORT: 'baileys', STORYCAST_STORE: store });
-    const client = createClient(SessionService, createGrpcTransport({ baseUrl: t.url }));
+    t = await createTestApp({ STORYCAST_TRANSPORT: 'baileys', STORYCAST_STORE: store });
+    const client = createClient(SessionService, t.transport);
     const shop = (await client.getSession({ sessionId: 'shop' })).session!;
     expect(shop).toMatchObject({ state: SessionState.BANNED, reason: 'temporarily banned (402): lifts in about 24 h', account: '+15*******67' });
     const half = (await client.getSession({ sessionId: 'half' })).session!;

@@ -1,15 +1,15 @@
-/** Graceful shutdown: in process, and as the real `npm start` process receiving SIGTERM. */
+/** Graceful shutdown: on a real port in process, the refusal in memory, and as the real `npm start` process receiving SIGTERM. */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import { Health, HealthCheckResponse_ServingStatus as Status } from '../src/gen/grpc/health/v1/health_pb.js';
 import { StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
 import { numbers } from './support/scripted-transport.js';
-import { startTestServer } from './support/storycast-server.js';
+import { createTestApp, startTestServer } from './support/storycast-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const story = { content: { case: 'text' as const, value: { text: 'hi' } } };
@@ -27,11 +27,11 @@ describe('graceful shutdown', () => {
     const running = (async () => {
       for await (const e of stories.sendStory({ sessionId: 'drain', story, recipients: numbers(19_000), strategy: 'conservative' })) events.push(e);
     })();
-    while (!events.some((e) => e.event.case === 'batch')) await new Promise((r) => setTimeout(r, 5));
+    await vi.waitFor(() => expect(events.some((e) => e.event.case === 'batch')).toBe(true), { timeout: 10_000 });
 
     const closing = t.server.close();
-    expect(t.server.health.get('')).toBe(Status.NOT_SERVING);
-    expect(t.server.health.get('storycast.v1.StoryService')).toBe(Status.NOT_SERVING);
+    expect(t.app.health.get('')).toBe(Status.NOT_SERVING);
+    expect(t.app.health.get('storycast.v1.StoryService')).toBe(Status.NOT_SERVING);
     const refused = await drain(stories.sendStory({ sessionId: 'late', story, recipients: numbers(200) })).catch((e: unknown) => ConnectError.from(e));
     expect(refused).toBeInstanceOf(ConnectError);
     expect((refused as ConnectError).code).toBe(Code.Unavailable);
@@ -48,13 +48,16 @@ describe('graceful shutdown', () => {
   });
 
   it('the SHUTTING_DOWN error says so in its ErrorInfo', async () => {
-    const t = await startTestServer();
-    const stories = createClient(StoryService, createGrpcTransport({ baseUrl: t.url }));
-    const sends = t.server.sends;
-    await sends.drain(0); // stop accepting, as close() does first, while the port is still open
-    const error = await drain(stories.sendStory({ sessionId: 's', story, recipients: ['+15550000001'] })).catch((e: unknown) => ConnectError.from(e));
-    expect((error as ConnectError).findDetails(ErrorInfoSchema)[0]?.reason).toBe('SHUTTING_DOWN');
-    await t.server.close();
+    const t = await createTestApp();
+    try {
+      const stories = createClient(StoryService, t.transport);
+      await t.app.sends.drain(0); // stop accepting, as drain() does first, while calls still reach the handler
+      const error = await drain(stories.sendStory({ sessionId: 's', story, recipients: ['+15550000001'] })).catch((e: unknown) => ConnectError.from(e));
+      expect((error as ConnectError).code).toBe(Code.Unavailable);
+      expect((error as ConnectError).findDetails(ErrorInfoSchema)[0]?.reason).toBe('SHUTTING_DOWN');
+    } finally {
+      await t.close();
+    }
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('npm start serves until %s, then exits 0', async (signal) => {

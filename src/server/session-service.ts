@@ -9,31 +9,18 @@ import {
   LogoutSessionResponseSchema,
   SessionSchema,
   SessionService,
-  SessionState,
   type ConnectSessionRequest,
   type ConnectSessionResponse,
   type Session,
 } from '../gen/storycast/v1/session_service_pb.js';
-import { type SessionDirectory, type SessionInfo, type SessionStateName } from '../transport/sessions.js';
+import type { SessionDirectory, SessionInfo } from '../transport/sessions.js';
 import { invalidField, requireSessionId, storycastError } from './errors.js';
-
-const STATE: Record<SessionStateName, SessionState> = {
-  connecting: SessionState.CONNECTING,
-  pairing: SessionState.PAIRING,
-  open: SessionState.OPEN,
-  closed: SessionState.CLOSED,
-  'logged-out': SessionState.LOGGED_OUT,
-  replaced: SessionState.REPLACED,
-  forbidden: SessionState.FORBIDDEN,
-  banned: SessionState.BANNED,
-  failed: SessionState.FAILED,
-  unpaired: SessionState.UNPAIRED,
-};
+import { sessionStateToProto } from './session-state.js';
 
 export function sessionToProto(info: SessionInfo): Session {
   return create(SessionSchema, {
     sessionId: info.id,
-    state: STATE[info.state],
+    state: sessionStateToProto(info.state),
     reason: info.reason ?? '',
     account: info.account ?? '',
     updateTime: timestampFromMs(info.updatedAt),

@@ -19,6 +19,7 @@ import {
   type Story,
 } from '../gen/storycast/v1/story_service_pb.js';
 import { checkMediaUrl } from '../media/url-guard.js';
+import { HEX_COLOUR_FORMAT, isHexColour } from '../util/hex-colour.js';
 import { invalidField } from './errors.js';
 
 const SPEED: Record<DomainSpeed, Speed> = { FAST: Speed.FAST, NORMAL: Speed.NORMAL, SLOW: Speed.SLOW };
@@ -32,8 +33,8 @@ export function storyFromProto(story: Story | undefined): DomainStory {
   if (content.case === 'text') {
     const { text, backgroundColor, font } = content.value;
     if (text.trim() === '') throw invalidField('story.text.text', 'EMPTY_TEXT', 'story.text.text must not be empty');
-    if (backgroundColor !== '' && !/^#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/.test(backgroundColor)) {
-      throw invalidField('story.text.background_color', 'BAD_BACKGROUND_COLOR', `story.text.background_color "${backgroundColor}" must be #RRGGBB or #AARRGGBB`);
+    if (backgroundColor !== '' && !isHexColour(backgroundColor)) {
+      throw invalidField('story.text.background_color', 'BAD_BACKGROUND_COLOR', `story.text.background_color "${backgroundColor}" must be ${HEX_COLOUR_FORMAT}`);
     }
     return { kind: 'text', text, ...(backgroundColor ? { backgroundColor } : {}), ...(font ? { font } : {}) };
   }

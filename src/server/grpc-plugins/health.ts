@@ -1,21 +1,33 @@
 /**
  * The standard gRPC health service (grpc.health.v1) for connect-node, so load
  * balancers, Kubernetes probes and grpc_health_probe can ask whether the server
- * (service "") or one service takes requests.
+ * (service "") or one service takes requests. Generic: it knows nothing of the
+ * server it runs in, only a status source (HealthStatus, or your own).
  */
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import {
+  file_grpc_health_v1_health,
   Health,
   HealthCheckResponse_ServingStatus as ServingStatus,
   type HealthCheckRequest,
-} from '../gen/grpc/health/v1/health_pb.js';
+} from '../../gen/grpc/health/v1/health_pb.js';
 
 export { ServingStatus };
 
 /** Fully qualified name of the health service, for reflection's service list. */
 export const healthServiceName = Health.typeName;
+/** The file that defines it, for reflection's descriptors. */
+export const healthFile = file_grpc_health_v1_health;
 
 export type HealthListener = (service: string, status: ServingStatus) => void;
+
+/** What the health service reads: a status per service ("" = the whole server) and its changes. */
+export interface HealthStatusSource {
+  /** The status of a service, or undefined when the server does not know it (Check answers NOT_FOUND). */
+  get(service: string): ServingStatus | undefined;
+  /** Calls the listener on every change; returns the function that removes it. */
+  onChange(listener: HealthListener): () => void;
+}
 
 /** A status as the enum or its proto name ("SERVING"), whichever reads better at the call site. */
 export type ServingStatusInput = ServingStatus | keyof typeof ServingStatus;
@@ -25,7 +37,7 @@ function toStatus(status: ServingStatusInput): ServingStatus {
 }
 
 /** The serving status of the whole server ("") and of each service it serves. */
-export class HealthStatus {
+export class HealthStatus implements HealthStatusSource {
   private readonly statuses = new Map<string, ServingStatus>();
   private readonly listeners = new Set<HealthListener>();
   private shutDown = false;
@@ -88,7 +100,7 @@ export class HealthStatus {
 }
 
 /** Registers grpc.health.v1.Health (Check and Watch) on a connect router. */
-export function healthRoutes(health: HealthStatus): (router: ConnectRouter) => void {
+export function healthRoutes(health: HealthStatusSource): (router: ConnectRouter) => void {
   return (router) => {
     router.service(Health, {
       check(req: HealthCheckRequest) {
@@ -109,7 +121,7 @@ export function healthRoutes(health: HealthStatus): (router: ConnectRouter) => v
  * is slow to read, as the protocol allows: a watcher needs the current state, not history.
  */
 async function* watchStatus(
-  health: HealthStatus,
+  health: HealthStatusSource,
   service: string,
   signal: AbortSignal,
 ): AsyncGenerator<{ status: ServingStatus }> {

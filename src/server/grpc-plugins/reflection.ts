@@ -2,15 +2,16 @@
  * gRPC server reflection (grpc.reflection.v1 and v1alpha) for connect-node, so
  * grpcurl, buf curl, Postman and evans can list and describe the API without
  * local .proto files. No maintained package does this for connect-node; the
- * descriptors come from the protoc-gen-es GenFile objects the server already has.
+ * descriptors come from the protoc-gen-es GenFile objects (or a FileRegistry)
+ * the caller passes in, so this module knows nothing of the server it runs in.
  * Older tools only speak v1alpha, newer ones try v1 first: both are served.
  */
 import type { DescEnum, DescFile, DescMessage, FileRegistry } from '@bufbuild/protobuf';
 import { toBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter } from '@connectrpc/connect';
-import * as v1 from '../gen/grpc/reflection/v1/reflection_pb.js';
-import * as v1alpha from '../gen/grpc/reflection/v1alpha/reflection_pb.js';
+import * as v1 from '../../gen/grpc/reflection/v1/reflection_pb.js';
+import * as v1alpha from '../../gen/grpc/reflection/v1alpha/reflection_pb.js';
 
 /** gRPC status codes carried in error_response (not stream failures). */
 const NOT_FOUND = 5;

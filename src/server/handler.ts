@@ -1,0 +1,78 @@
+/**
+ * The storycast request handler: every service (routes.ts) with the request
+ * context, message limits and drain wiring, and nothing about ports. listen.ts
+ * puts it on a port; tests can put the same routes and options behind
+ * createRouterTransport and call it in memory.
+ */
+import { setMaxListeners } from 'node:events';
+import { Code, ConnectError, type ConnectRouter, type ConnectRouterOptions } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import type { Logger } from '../log.js';
+import type { Runtime } from '../runtime.js';
+import { requestContext } from './context.js';
+import { HealthStatus } from './grpc-plugins/index.js';
+import { routes, SERVED_SERVICES } from './routes.js';
+import { RunningSends } from './sends.js';
+
+/** Large enough for 100,000 recipients per request and a summary that lists them all as failed. */
+export const READ_MAX_BYTES = 16 * 1024 * 1024;
+export const WRITE_MAX_BYTES = 64 * 1024 * 1024;
+
+export interface HandlerDeps {
+  readonly runtime: Runtime;
+  readonly logger: Logger;
+  /** How long running sends get on drain() before they are cancelled. */
+  readonly graceMs: number;
+}
+
+export interface StorycastHandler {
+  /** For node:http2 (or node:http) servers: gRPC, gRPC-Web and Connect on one handler. */
+  readonly handler: ReturnType<typeof connectNodeAdapter>;
+  /** The same services and options, for createRouterTransport(routes, { router: routerOptions }). */
+  readonly routes: (router: ConnectRouter) => void;
+  readonly routerOptions: ConnectRouterOptions;
+  /** SERVING from the start: nothing reaches the handler before someone serves it. */
+  readonly health: HealthStatus;
+  readonly sends: RunningSends;
+  /**
+   * Health NOT_SERVING for good, no new sends, graceMs for running ones, then
+   * cancels them and ends every open stream with UNAVAILABLE. Idempotent.
+   * Ports and the runtime belong to whoever opened them: close those after.
+   */
+  drain(): Promise<void>;
+}
+
+export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
+  const { runtime, logger, graceMs } = deps;
+  const health = new HealthStatus(SERVED_SERVICES);
+  const sends = new RunningSends();
+  const shutdown = new AbortController();
+  // Every call in flight listens to it (connect wires it into each handler's signal).
+  setMaxListeners(0, shutdown.signal);
+  const routerOptions: ConnectRouterOptions = {
+    interceptors: [requestContext(logger)],
+    readMaxBytes: READ_MAX_BYTES,
+    writeMaxBytes: WRITE_MAX_BYTES,
+    shutdownSignal: shutdown.signal,
+  };
+  const serviceRoutes = routes({ runtime, health, sends });
+
+  let draining: Promise<void> | undefined;
+  const drain = () =>
+    (draining ??= (async () => {
+      health.shutdown();
+      logger.info({ running: sends.size, graceMs }, 'draining');
+      logger.info(await sends.drain(graceMs), 'sends drained');
+      // Ends what is still open (health Watch streams) with a code clients retry elsewhere on.
+      shutdown.abort(new ConnectError('server shutting down', Code.Unavailable));
+    })());
+
+  return {
+    handler: connectNodeAdapter({ ...routerOptions, routes: serviceRoutes }),
+    routes: serviceRoutes,
+    routerOptions,
+    health,
+    sends,
+    drain,
+  };
+}
