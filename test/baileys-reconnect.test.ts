@@ -10,6 +10,7 @@ import {
   closeInfo,
   reconnectDecision,
 } from '../src/transport/baileys/reconnect.js';
+import { TERMINAL_STATES } from '../src/transport/sessions.js';
 
 /** mulberry32: a deterministic [0, 1) source so the jitter is reproducible. */
 function seeded(seed: number): () => number {
@@ -33,7 +34,7 @@ describe('reconnectDecision', () => {
     [DisconnectReason.loggedOut, 401, 'logged-out', true],
     [DisconnectReason.connectionReplaced, 440, 'replaced', false],
     [DisconnectReason.forbidden, 403, 'forbidden', false],
-    [DisconnectReason.multideviceMismatch, 411, 'multidevice-mismatch', true],
+    [DisconnectReason.multideviceMismatch, 411, 'logged-out', true],
   ] as const)('stops on %i and says whether to delete creds', (code, literal, state, deleteCredentials) => {
     expect(code).toBe(literal);
     const decision = reconnectDecision(code, 0, half);
@@ -47,8 +48,9 @@ describe('reconnectDecision', () => {
     }
     expect(reconnectDecision(DisconnectReason.badSession, BAD_SESSION_RETRIES, half)).toMatchObject({
       action: 'stop',
-      state: 'bad-session',
+      state: 'failed',
       deleteCredentials: false,
+      reason: expect.stringContaining('bad session (500) 4 times in a row'),
     });
   });
 
@@ -70,6 +72,14 @@ describe('reconnectDecision', () => {
     expect(new Set(codes).size).toBe(9); // 408 is both connectionLost and timedOut
     for (const code of codes) expect(['reconnect-now', 'reconnect-after', 'stop']).toContain(reconnectDecision(code, 0).action);
   });
+
+  it('stops only in a state a session does not leave by itself', () => {
+    const closes = [401, 402, 403, 405, 406, 409, 411, 419, 440, 418].map((code) => failure({ reason: String(code) }));
+    closes.push(closeInfo(new Boom(QR_ATTEMPTS_ENDED, { statusCode: DisconnectReason.timedOut })));
+    const stops = closes.map((close) => reconnectDecision(close, 0, half)).filter((d) => d.action === 'stop');
+    expect(stops).toHaveLength(closes.length);
+    for (const stop of stops) expect(TERMINAL_STATES).toContain(stop.state);
+  });
 });
 
 /** What Baileys' socket.js makes of a `<failure reason="N" .../>` frame ('CB:failure'). */
@@ -88,8 +98,8 @@ describe('reconnectDecision on failure frames and pairing', () => {
 
   it.each([
     ['406', 'banned', 'banned (406)'],
-    ['405', 'client-outdated', 'update Baileys'],
-    ['409', 'client-outdated', 'bad user agent (409)'],
+    ['405', 'failed', 'client outdated (405)'],
+    ['409', 'failed', 'bad user agent (409)'],
     ['419', 'forbidden', 'unauthorized (419)'],
     ['403', 'forbidden', 'forbidden (403)'],
   ])('stops on failure %s as %s, keeping the creds', (reason, state, says) => {
@@ -100,7 +110,7 @@ describe('reconnectDecision on failure frames and pairing', () => {
 
   it('stops on a failure reason nobody has mapped, but backs off on the same code from elsewhere', () => {
     const refused = reconnectDecision(failure({ reason: '418' }), 0, half);
-    expect(refused).toMatchObject({ action: 'stop', state: 'refused', deleteCredentials: false });
+    expect(refused).toMatchObject({ action: 'stop', state: 'failed', deleteCredentials: false });
     expect(refused.reason).toContain('failure 418');
     // A refused WebSocket upgrade with the same status says nothing about the account.
     const wsError = closeInfo(new Boom('WebSocket Error (Unexpected server response: 418)', { statusCode: 418 }));
@@ -115,12 +125,12 @@ describe('reconnectDecision on failure frames and pairing', () => {
 
   it('treats failure 500 as a bad session: a few retries, then stop', () => {
     expect(reconnectDecision(failure({ reason: '500' }), 0, half).action).toBe('reconnect-after');
-    expect(reconnectDecision(failure({ reason: '500' }), BAD_SESSION_RETRIES, half)).toMatchObject({ action: 'stop', state: 'bad-session' });
+    expect(reconnectDecision(failure({ reason: '500' }), BAD_SESSION_RETRIES, half)).toMatchObject({ action: 'stop', state: 'failed', reason: expect.stringContaining('bad session (500)') });
   });
 
   it('stops a pairing whose QR codes ran out, but backs off on any other 408', () => {
     const expired = closeInfo(new Boom(QR_ATTEMPTS_ENDED, { statusCode: DisconnectReason.timedOut }));
-    expect(reconnectDecision(expired, 0, half)).toMatchObject({ action: 'stop', state: 'pairing-expired', deleteCredentials: false });
+    expect(reconnectDecision(expired, 0, half)).toMatchObject({ action: 'stop', state: 'unpaired', deleteCredentials: false, reason: expect.stringContaining('pairing expired') });
     const lost = closeInfo(new Boom('Connection was lost', { statusCode: DisconnectReason.connectionLost }));
     expect(reconnectDecision(lost, 0, half).action).toBe('reconnect-after');
   });

@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { Boom } from '@hapi/boom';
 import { DisconnectReason, type AuthenticationState } from '@whiskeysockets/baileys';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createKeyvAuthState, listAuthSessions, type KeyCommit } from '../src/transport/baileys/auth-state.js';
 import { QR_ATTEMPTS_ENDED } from '../src/transport/baileys/reconnect.js';
@@ -9,7 +10,7 @@ import { BaileysTransport } from '../src/transport/baileys/transport.js';
 import { BaileysSessions, type ManagedSocket, type SocketFactory } from '../src/transport/baileys/sessions.js';
 import { silentLogger } from '../src/log.js';
 import { createKeyv } from '../src/memory/store.js';
-import type { ConnectEvent } from '../src/transport/sessions.js';
+import { isReconnecting, isTerminal, type ConnectEvent } from '../src/transport/sessions.js';
 
 class FakeManagedSocket {
   readonly events = new EventEmitter();
@@ -170,15 +171,48 @@ describe('BaileysSessions', () => {
     await connectAndDrive(r, 'frank', () => r.last().update({ connection: 'open' }));
     r.last().close(DisconnectReason.connectionClosed);
     expect(r.sessions.get('frank')?.state).toBe('closed');
-    expect(r.sessions.sockets.get('frank')?.state).toBe('connecting');
+    expect(isReconnecting(r.sessions.sockets.get('frank')!.state)).toBe(true);
     await until(() => r.sockets.length === 2);
   });
 
-  it('a session stopped for good is closed to the transport, which then fails sends at once', async () => {
+  it('a session stopped for good is stopped to the transport too, which then fails sends at once', async () => {
     const r = rig();
     await connectAndDrive(r, 'ivy', () => r.last().update({ connection: 'open' }));
     r.last().close(DisconnectReason.forbidden);
-    expect(r.sessions.sockets.get('ivy')?.state).toBe('closed');
+    const entry = r.sessions.sockets.get('ivy')!;
+    expect(entry).toMatchObject({ state: 'forbidden', reason: expect.stringContaining('403') });
+    expect(entry.socket).toBeUndefined();
+    expect(isReconnecting(entry.state)).toBe(false);
+  });
+
+  it('a reconnect that cannot start is retried, so a closed session is still on its way back', async () => {
+    const keyv = createKeyv('memory://', { namespace: 'storycast:auth', logger: silentLogger });
+    const warnings: { msg: string; sessionId?: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) });
+    const sockets: FakeManagedSocket[] = [];
+    let refuse = false;
+    const makeSocket: SocketFactory = () => {
+      if (refuse) {
+        refuse = false;
+        throw new Error('store down');
+      }
+      const socket = new FakeManagedSocket();
+      sockets.push(socket);
+      return socket as unknown as ManagedSocket;
+    };
+    const sessions = new BaileysSessions({ keyv, makeSocket, logger, rng: () => 0 });
+    const linking = (async () => {
+      for await (const _ of sessions.connect('kim', { signal: new AbortController().signal }));
+    })();
+    await until(() => sockets.length === 1);
+    sockets[0]!.update({ connection: 'open' });
+    await linking;
+    refuse = true;
+    sockets[0]!.close(DisconnectReason.restartRequired);
+    await until(() => sockets.length === 2);
+    expect(warnings).toContainEqual(expect.objectContaining({ msg: 'could not restart the session', sessionId: 'kim' }));
+    expect(sessions.get('kim')?.state).toBe('connecting');
+    await sessions.close();
   });
 
   it('comes back by itself after a restart, from the stored credentials', async () => {
@@ -241,7 +275,7 @@ describe('BaileysSessions: sessions that stay stopped', () => {
     expect(stopped.hank).toMatchObject({ state: 'logged-out', reason: 'logged out by request' });
     expect(stopped.half).toMatchObject({ state: 'unpaired' });
     // Stopped for good, as far as a send is concerned.
-    for (const id of ['replaced', 'forbidden', 'banned', 'outdated', 'half']) expect(again.sessions.sockets.get(id)?.state).toBe('closed');
+    for (const id of ['replaced', 'forbidden', 'banned', 'outdated', 'half']) expect(isTerminal(again.sessions.sockets.get(id)!.state)).toBe(true);
     half.cancel();
     await half.done;
   });

@@ -211,14 +211,14 @@ describe('BaileysTransport.send', () => {
   it('maps missing, stopped and logged-out sessions to fatal codes (a reconnecting one is waited for: baileys-reconnect-send.test.ts)', async () => {
     const { clock, socket, sessions, transport, signal } = setup();
     const story = await prepared(transport, clock, signal);
-    sessions.set('closed', 'closed', socket).set('gone', 'logged-out');
+    sessions.set('replaced', 'replaced', socket).set('gone', 'logged-out').set('banned', 'banned');
     const codes = await Promise.all(
-      ['nope', 'closed', 'gone'].map(async (sessionId) => {
+      ['nope', 'replaced', 'gone', 'banned'].map(async (sessionId) => {
         const r = await outcome(clock, transport.send({ sessionId, story, recipients: jids(1) }, signal));
         return !r.ok && (r.error as { code: string; fatal: boolean });
       }),
     );
-    expect(codes.map((c) => c && c.code)).toEqual(['SESSION_NOT_FOUND', 'SESSION_NOT_CONNECTED', 'LOGGED_OUT']);
+    expect(codes.map((c) => c && c.code)).toEqual(['SESSION_NOT_FOUND', 'SESSION_NOT_CONNECTED', 'LOGGED_OUT', 'FORBIDDEN']);
     expect(codes.every((c) => c && c.fatal)).toBe(true);
     expect(socket.calls).toHaveLength(0);
   });

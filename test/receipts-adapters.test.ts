@@ -185,7 +185,7 @@ describe('the simulated network\'s receipts', () => {
     for (const run of [first, second]) await run.clock.run(async () => { while (run.clock.pending > 0) await run.clock.advance(1000); });
     expect(b).toEqual(a);
     expect([silent.messageId, silent.nextMessageId]).toEqual([first.messageId, first.nextMessageId]);
-    expect(silent.network.calls).toEqual(first.network.calls);
+    expect(silent.network.oracle.calls).toEqual(first.network.oracle.calls);
     expect(silent.clock.pending).toBe(0); // no listener, no timers
   });
 

@@ -1,7 +1,7 @@
 /**
  * The simulated network's richer models (latency tail, knee, failure bursts,
  * windowed rate limits), its oracle accessors, and the benchmark's profile
- * suite in test/profiles. The basic model is covered by sim.test.ts.
+ * suite in src/bench/profiles. The basic model is covered by sim.test.ts.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,7 +42,7 @@ function setup(profile: SimProfileInput, seed = 1, start = 0) {
   return { clock, net, timed };
 }
 
-const durations = (net: SimulatedNetwork) => net.calls.map((c) => c.endedAt! - c.startedAt);
+const durations = (net: SimulatedNetwork) => net.oracle.calls.map((c) => c.endedAt! - c.startedAt);
 
 describe('latency tail', () => {
   const tail = { probability: 0.05, minFactor: 4, maxFactor: 40 };
@@ -50,25 +50,25 @@ describe('latency tail', () => {
   it('makes rare calls of any size very slow, by a factor within [min, max]', async () => {
     const { net, timed } = setup({ ...base, latencyTail: tail }, 3);
     for (let i = 0; i < 2000; i++) await timed(jids(i % 2 ? 10 : 1000), 1e9);
-    const struck = net.calls.filter((c) => c.tailFactor !== undefined);
-    expect(struck.length / net.calls.length).toBeGreaterThan(0.035);
-    expect(struck.length / net.calls.length).toBeLessThan(0.065);
+    const struck = net.oracle.calls.filter((c) => c.tailFactor !== undefined);
+    expect(struck.length / net.oracle.calls.length).toBeGreaterThan(0.035);
+    expect(struck.length / net.oracle.calls.length).toBeLessThan(0.065);
     for (const call of struck) {
       expect(call.tailFactor!).toBeGreaterThanOrEqual(4);
       expect(call.tailFactor!).toBeLessThanOrEqual(40);
-      expect(call.endedAt! - call.startedAt).toBe(Math.round(net.baseLatencyMs(call.size) * call.tailFactor!));
+      expect(call.endedAt! - call.startedAt).toBe(Math.round(net.oracle.baseLatencyMs(call.size) * call.tailFactor!));
     }
     // Unrelated to size: both sizes are struck, and some stalls are an order of magnitude.
     expect(struck.some((c) => c.size === 10) && struck.some((c) => c.size === 1000)).toBe(true);
     expect(struck.some((c) => c.tailFactor! > 20)).toBe(true);
-    const plain = net.calls.filter((c) => c.tailFactor === undefined);
-    expect(plain.every((c) => c.endedAt! - c.startedAt === net.baseLatencyMs(c.size))).toBe(true);
+    const plain = net.oracle.calls.filter((c) => c.tailFactor === undefined);
+    expect(plain.every((c) => c.endedAt! - c.startedAt === net.oracle.baseLatencyMs(c.size))).toBe(true);
   });
 
   it('a stall can outlast the batch timeout even for a small batch', async () => {
     const { net, timed } = setup({ ...base, latencyTail: { probability: 1, minFactor: 200, maxFactor: 200 } });
     expect(await timed(jids(10))).toMatchObject({ ok: false, error: 'timeout', ms: 15_000 });
-    expect(net.calls[0]).toMatchObject({ outcome: 'aborted', tailFactor: 200 });
+    expect(net.oracle.calls[0]).toMatchObject({ outcome: 'aborted', tailFactor: 200 });
   });
 
   it("draws from its own stream: a tail leaves the other calls' jitter and failures as they were", async () => {
@@ -76,7 +76,7 @@ describe('latency tail', () => {
     const trace = async (profile: SimProfileInput) => {
       const { net, timed } = setup(profile, 5);
       for (let i = 0; i < 300; i++) await timed(jids(50), 1e9);
-      return net.calls.map((c) => ({ outcome: c.outcome, ms: c.endedAt! - c.startedAt, tail: c.tailFactor }));
+      return net.oracle.calls.map((c) => ({ outcome: c.outcome, ms: c.endedAt! - c.startedAt, tail: c.tailFactor }));
     };
     const without = await trace(noisy);
     const withTail = await trace({ ...noisy, latencyTail: tail });
@@ -90,7 +90,7 @@ describe('latency tail', () => {
     const { net, timed } = setup({ ...base, jitterPct: 50, latencyTail: tail }, 6);
     for (let i = 0; i < 100; i++) await timed(jids(100), 1e9);
     const rng = createRng(deriveSeed(6, 's1'));
-    for (const call of net.calls) {
+    for (const call of net.oracle.calls) {
       const jitter = 1 + (2 * rng.next() - 1) * 0.5;
       rng.next(); // failure draw
       rng.uint32(); // anchor message id
@@ -116,7 +116,7 @@ describe('knee', () => {
       [3000, 7100], // 100 + 3000 + 0.001 * 2000^2
     ] as const) {
       expect(await timed(jids(size))).toMatchObject({ ok: true, ms });
-      expect(net.baseLatencyMs(size)).toBe(ms);
+      expect(net.oracle.baseLatencyMs(size)).toBe(ms);
     }
   });
 
@@ -126,12 +126,12 @@ describe('knee', () => {
     const { net, timed } = setup(profile);
     expect(await timed(jids(50))).toMatchObject({ ms: 150 });
     expect(await timed(jids(200))).toMatchObject({ ms: 500 });
-    expect(net.baseLatencyMs(0)).toBe(100);
+    expect(net.oracle.baseLatencyMs(0)).toBe(100);
   });
 
   it('throughput can peak below the capacity', () => {
     const { net } = setup({ ...base, baseMs: 500, perRecipientMs: 0.5, capacity: 6000, knee: { atSize: 1500, extraMsPerRecipient: 0.0002, exponent: 2 } });
-    const rate = (n: number) => n / net.baseLatencyMs(n);
+    const rate = (n: number) => n / net.oracle.baseLatencyMs(n);
     expect(rate(2200)).toBeGreaterThan(rate(1500));
     expect(rate(2200)).toBeGreaterThan(rate(3000) * 1.05);
     expect(rate(2200)).toBeGreaterThan(rate(6000) * 1.5);
@@ -147,11 +147,11 @@ describe('failure bursts', () => {
       await timed(jids(clock.now() % 3 ? 5 : 500));
       await clock.advance(150);
     }
-    for (const call of net.calls) {
+    for (const call of net.oracle.calls) {
       const inside = call.startedAt >= 1000 && call.startedAt < 3000;
       expect(call).toMatchObject(inside ? { outcome: 'SEND_FAILED', cause: 'burst' } : { outcome: 'ok' });
     }
-    expect(net.calls.filter((c) => c.cause === 'burst').length).toBeGreaterThan(5);
+    expect(net.oracle.calls.filter((c) => c.cause === 'burst').length).toBeGreaterThan(5);
   });
 
   it('reuse the failure draw: outside the window nothing changes; inside, timeout mode hangs', async () => {
@@ -159,7 +159,7 @@ describe('failure bursts', () => {
     const trace = async (profile: SimProfileInput) => {
       const { net, timed } = setup(profile, 11);
       for (let i = 0; i < 100; i++) await timed(jids(20));
-      return net.calls.map((c) => `${c.startedAt} ${c.outcome} ${c.endedAt! - c.startedAt}`);
+      return net.oracle.calls.map((c) => `${c.startedAt} ${c.outcome} ${c.endedAt! - c.startedAt}`);
     };
     const calm = await trace(noisy);
     const stormy = await trace({ ...noisy, failureBursts: [{ atMs: 1e9, durationMs: 1, rate: 1 }] });
@@ -167,13 +167,13 @@ describe('failure bursts', () => {
     const { clock, net, timed } = setup({ ...bursty, failure: 'timeout' });
     await clock.advance(1000);
     expect(await timed(jids(5))).toMatchObject({ ok: false, error: 'timeout', ms: 15_000 });
-    expect(net.calls.at(-1)).toMatchObject({ outcome: 'aborted', cause: 'burst' });
+    expect(net.oracle.calls.at(-1)).toMatchObject({ outcome: 'aborted', cause: 'burst' });
   });
 
   it('a partial rate fails about that share of calls in the window', async () => {
     const { net, timed } = setup({ ...bursty, failureBursts: [{ atMs: 0, durationMs: 1e9, rate: 0.3 }] }, 8);
     for (let i = 0; i < 1000; i++) await timed(jids(1));
-    const share = net.calls.filter((c) => c.cause === 'burst').length / 1000;
+    const share = net.oracle.calls.filter((c) => c.cause === 'burst').length / 1000;
     expect(share).toBeGreaterThan(0.26);
     expect(share).toBeLessThan(0.34);
   });
@@ -185,7 +185,7 @@ describe('determinism per call index', () => {
     const run = async (sizes: (k: number) => number) => {
       const { net, timed } = setup(profile, 21);
       for (let k = 0; k < 200; k++) await timed(jids(sizes(k)), 1e9);
-      return net.calls;
+      return net.oracle.calls;
     };
     const steady = await run(() => 500);
     const probing = await run((k) => (k % 3 === 0 ? 5000 : 500)); // every third call fails on capacity
@@ -200,7 +200,7 @@ describe('determinism per call index', () => {
 describe('rate limit windows', () => {
   it('rateLimits add sliding windows; a paced sender is refused once one is full', async () => {
     const { clock, net, timed } = setup({ ...base, perRecipientMs: 0, rateLimitPerSecond: 2, rateLimits: [{ calls: 3, windowMs: 3000 }] });
-    expect(net.rateLimits).toEqual([
+    expect(net.oracle.rateLimits).toEqual([
       { calls: 2, windowMs: 1000 },
       { calls: 3, windowMs: 3000 },
     ]);
@@ -214,7 +214,7 @@ describe('rate limit windows', () => {
     expect((refused.error as TransportError).message).toBe('more than 3 calls in 3000 ms');
     await clock.advance(3000 - clock.now());
     expect((await timed(jids(1))).ok).toBe(true);
-    expect(setup(base).net.rateLimits).toEqual([]);
+    expect(setup(base).net.oracle.rateLimits).toEqual([]);
   });
 });
 
@@ -233,25 +233,25 @@ describe('oracle accessors', () => {
 
   it('return the deterministic truth on the schedule time base', async () => {
     const { clock, net, timed } = setup({ ...profile, failure: 'fast', failureRate: 0, failureBursts: [] }, 1, 50_000);
-    expect(net.sinceStart()).toBe(0);
-    expect(net.sinceStart(clock.now())).toBe(0);
-    expect(net.sinceStart(53_000)).toBe(3000);
+    expect(net.oracle.sinceStart()).toBe(0);
+    expect(net.oracle.sinceStart(clock.now())).toBe(0);
+    expect(net.oracle.sinceStart(53_000)).toBe(3000);
     await clock.advance(4999);
-    expect(net.sinceStart()).toBe(4999);
-    expect(net.capacityAt(net.sinceStart())).toBe(800);
-    expect(await timed(jids(600))).toMatchObject({ ok: true, ms: net.baseLatencyMs(600) });
-    expect(net.capacityAt(net.sinceStart())).toBe(300);
+    expect(net.oracle.sinceStart()).toBe(4999);
+    expect(net.oracle.capacityAt(net.oracle.sinceStart())).toBe(800);
+    expect(await timed(jids(600))).toMatchObject({ ok: true, ms: net.oracle.baseLatencyMs(600) });
+    expect(net.oracle.capacityAt(net.oracle.sinceStart())).toBe(300);
     expect(await timed(jids(301))).toMatchObject({ ok: false, error: { code: 'SEND_FAILED' } });
-    expect(net.calls.at(-1)!.cause).toBe('capacity');
+    expect(net.oracle.calls.at(-1)!.cause).toBe('capacity');
   });
 
   it('failureRateAt and baseLatencyMs follow the profile, bursts and knee included', () => {
     const { net } = setup(profile);
-    expect([0, 1999, 2000, 2499, 2500, 2999, 3000, 3499, 3500].map((ms) => net.failureRateAt(ms))).toEqual([
+    expect([0, 1999, 2000, 2499, 2500, 2999, 3000, 3499, 3500].map((ms) => net.oracle.failureRateAt(ms))).toEqual([
       0.05, 0.05, 0.5, 0.5, 0.9, 0.9, 0.9, 0.9, 0.05,
     ]);
-    expect([0, 500, 501, 1000].map((n) => net.baseLatencyMs(n))).toEqual([100, 600, 601.5, 1350]);
-    expect(net.profile.failureBursts).toHaveLength(2);
+    expect([0, 500, 501, 1000].map((n) => net.oracle.baseLatencyMs(n))).toEqual([100, 600, 601.5, 1350]);
+    expect(net.oracle.profile.failureBursts).toHaveLength(2);
   });
 
   it('consume no randomness', async () => {
@@ -259,7 +259,7 @@ describe('oracle accessors', () => {
     const trace = async (peek: boolean) => {
       const { net, timed } = setup(noisy, 4);
       for (let i = 0; i < 50; i++) {
-        if (peek) void [net.capacityAt(i), net.baseLatencyMs(i), net.failureRateAt(i), net.sinceStart(), net.rateLimits];
+        if (peek) void [net.oracle.capacityAt(i), net.oracle.baseLatencyMs(i), net.oracle.failureRateAt(i), net.oracle.sinceStart(), net.oracle.rateLimits];
         await timed(jids(100));
       }
       return durations(net);
@@ -296,8 +296,8 @@ describe('new fields are validated, naming the field', () => {
   it.each(cases)('%j', (json, ...parts) => fails(json, 'bad.json', ...parts));
 });
 
-describe('the benchmark suite (test/profiles)', () => {
-  const dir = fileURLToPath(new URL('./profiles/', import.meta.url));
+describe('the benchmark suite (src/bench/profiles)', () => {
+  const dir = fileURLToPath(new URL('../src/bench/profiles/', import.meta.url));
   const load = async () => {
     const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
     const profiles: SimProfile[] = [];
@@ -351,9 +351,9 @@ describe('the benchmark suite (test/profiles)', () => {
     for (const profile of (await load()).profiles) {
       const { net } = setup(profile);
       let best = 0;
-      for (let n = 50; n <= Math.min(net.capacityAt(0), 10_000); n += 50) {
+      for (let n = 50; n <= Math.min(net.oracle.capacityAt(0), 10_000); n += 50) {
         // 2 calls/s pacing puts a 500 ms floor under every call.
-        best = Math.max(best, n / Math.max(500, net.baseLatencyMs(n) * meanTailFactor(profile.latencyTail)));
+        best = Math.max(best, n / Math.max(500, net.oracle.baseLatencyMs(n) * meanTailFactor(profile.latencyTail)));
       }
       const seconds = 100_000 / best / 1000;
       expect(seconds, profile.name).toBeGreaterThan(30);
@@ -368,7 +368,7 @@ describe('the benchmark suite (test/profiles)', () => {
       const result = await limited.timed(jids(i === 0 ? 1 : 256));
       expect(result.ok, `call ${i}`).toBe(i < 3);
     }
-    expect(limited.net.calls.at(-1)).toMatchObject({ outcome: 'RATE_LIMITED' });
+    expect(limited.net.oracle.calls.at(-1)).toMatchObject({ outcome: 'RATE_LIMITED' });
     const weak = setup(await byName('expensive-failures'));
     expect(await weak.timed(jids(500))).toMatchObject({ ok: false, error: 'timeout', ms: 15_000 });
   });

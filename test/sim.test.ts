@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../src/clock.js';
 import { SimulatedNetwork } from '../src/transport/sim/network.js';
+import { SimulatedSessions } from '../src/transport/sim/sessions.js';
 import {
   builtinProfileNames,
   builtinProfiles,
@@ -66,7 +67,7 @@ describe('latency on the seed profiles (exact virtual ms)', () => {
     const id = await anchor();
     const result = await timed('s1', jids(size), id);
     expect(result).toMatchObject({ ok: true, id, ms: expected });
-    const call = net.calls.at(-1)!;
+    const call = net.oracle.calls.at(-1)!;
     expect(call).toMatchObject({ sessionId: 's1', messageId: id, size, outcome: 'ok', anchor: false });
     expect(call.endedAt! - call.startedAt).toBe(expected);
   });
@@ -80,14 +81,14 @@ describe('capacity', () => {
     const call = track(net.send({ sessionId: 's1', story, recipients: jids(5000), messageId: id }, controller.signal));
     await clock.advance(600_000);
     expect(call.settled).toBe(false);
-    expect(net.calls.at(-1)).toMatchObject({ outcome: 'pending', cause: 'capacity', endedAt: undefined });
+    expect(net.oracle.calls.at(-1)).toMatchObject({ outcome: 'pending', cause: 'capacity', endedAt: undefined });
     const reason = new Error('batch timeout');
     controller.abort(reason);
     await clock.advance(0);
     expect(call).toMatchObject({ settled: true, error: reason });
-    expect(net.calls.at(-1)).toMatchObject({ outcome: 'aborted', endedAt: clock.now() });
+    expect(net.oracle.calls.at(-1)).toMatchObject({ outcome: 'aborted', endedAt: clock.now() });
     expect(clock.now()).toBeGreaterThanOrEqual(600_000);
-    expect(net.deliveries(id).size).toBe(1); // the anchor only
+    expect(net.oracle.deliveries(id).size).toBe(1); // the anchor only
   });
 
   it('fast mode: an oversized call rejects with SEND_FAILED after baseMs', async () => {
@@ -111,7 +112,7 @@ describe('capacity', () => {
         { atMs: 9000, capacity: null },
       ],
     });
-    expect([0, 4999, 5000, 8999, 9000].map((ms) => net.capacityAt(ms))).toEqual([1000, 1000, 500, 500, Infinity]);
+    expect([0, 4999, 5000, 8999, 9000].map((ms) => net.oracle.capacityAt(ms))).toEqual([1000, 1000, 500, 500, Infinity]);
     const id = await anchor();
     expect((await timed('s1', jids(800), id)).ok).toBe(true);
     await clock.advance(5000 - clock.now());
@@ -161,7 +162,7 @@ describe('determinism', () => {
   it('jitter spreads latency uniformly over [1 - j, 1 + j] of the formula', async () => {
     const { net, timed } = setup({ ...base, jitterPct: 50 }, 9);
     for (let i = 0; i < 300; i++) await timed('s1', jids(100));
-    const ms = net.calls.map((c) => c.endedAt! - c.startedAt);
+    const ms = net.oracle.calls.map((c) => c.endedAt! - c.startedAt);
     expect(Math.min(...ms)).toBeGreaterThanOrEqual(100);
     expect(Math.max(...ms)).toBeLessThanOrEqual(300);
     expect(Math.min(...ms)).toBeLessThan(115);
@@ -179,7 +180,7 @@ describe('determinism', () => {
   it('failureRate is roughly right over many calls', async () => {
     const { timed, net } = setup({ ...base, failureRate: 0.2, failure: 'fast' }, 42);
     for (let i = 0; i < 2000; i++) await timed('s1', jids(1));
-    const failed = net.calls.filter((c) => c.outcome === 'SEND_FAILED' && c.cause === 'random').length;
+    const failed = net.oracle.calls.filter((c) => c.outcome === 'SEND_FAILED' && c.cause === 'random').length;
     expect(failed / 2000).toBeGreaterThan(0.17);
     expect(failed / 2000).toBeLessThan(0.23);
   });
@@ -196,7 +197,7 @@ describe('determinism', () => {
     // As the engine does: realistic's random failures hang until a batch timeout aborts them.
     const results = await clock.run(all);
     expect(results).toHaveLength(1000);
-    expect(net.calls.every((c) => c.outcome === 'ok' || c.outcome === 'aborted')).toBe(true);
+    expect(net.oracle.calls.every((c) => c.outcome === 'ok' || c.outcome === 'aborted')).toBe(true);
     expect(results.filter((r) => r.status === 'rejected').length).toBeGreaterThan(0); // ~2% hang, then abort
   });
 
@@ -218,12 +219,12 @@ describe('sends, deliveries and message ids', () => {
     expect(id).toMatch(/^3EB0[0-9A-F]{16}$/);
     await timed('s1', jids(100), id);
     await timed('s1', jids(900, 100), id);
-    const counts = net.deliveries(id);
+    const counts = net.oracle.deliveries(id);
     expect(counts.size).toBe(1001);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     await timed('s1', jids(1), id);
-    expect(net.deliveries(id).get(jids(1)[0]!)).toBe(2);
-    expect(net.deliveries('3EB0000000000000000').size).toBe(0);
+    expect(net.oracle.deliveries(id).get(jids(1)[0]!)).toBe(2);
+    expect(net.oracle.deliveries('3EB0000000000000000').size).toBe(0);
   });
 
   it('an aborted call rejects with the reason and delivers nothing', async () => {
@@ -235,15 +236,15 @@ describe('sends, deliveries and message ids', () => {
     controller.abort('client went away');
     await clock.advance(5000);
     expect(call).toMatchObject({ settled: true, error: 'client went away' });
-    expect(net.deliveries(id).size).toBe(1);
-    expect(net.calls.at(-1)).toMatchObject({ outcome: 'aborted' });
+    expect(net.oracle.deliveries(id).size).toBe(1);
+    expect(net.oracle.calls.at(-1)).toMatchObject({ outcome: 'aborted' });
     const pre = new AbortController();
     pre.abort('already');
     await expect(net.send({ sessionId: 's1', story, recipients: jids(5), messageId: id }, pre.signal)).rejects.toBe(
       'already',
     );
     await expect(net.prepare('s1', { kind: 'text', text: 'x' }, pre.signal)).rejects.toBe('already');
-    expect(net.deliveries(id).size).toBe(1);
+    expect(net.oracle.deliveries(id).size).toBe(1);
   });
 
   it('rejects a message id this network did not create for that session', async () => {
@@ -262,36 +263,59 @@ describe('sends, deliveries and message ids', () => {
     const prepared = await clock.run(net.prepare('s1', { kind: 'image', data: new Uint8Array(3) }, never()));
     expect(clock.now()).toBe(700);
     expect(prepared.story.kind).toBe('image');
-    expect([net.prepareCount('s1'), net.prepareCount('s2')]).toEqual([2, 0]);
+    expect([net.oracle.prepareCount('s1'), net.oracle.prepareCount('s2')]).toEqual([2, 0]);
     await expect(net.prepare('s1', { kind: 'video' }, never())).rejects.toMatchObject({ code: 'SEND_FAILED' });
   });
 });
 
 describe('test hooks', () => {
+  it('relink: a logged-out session sends again; the simulated sessions log out and link through the controls', async () => {
+    const { net, timed } = setup('seed-first-send');
+    const sessions = new SimulatedSessions(net.controls);
+    expect(await sessions.logout('s1')).toBe(false);
+    expect(sessions.get('s1')?.state).toBe('logged-out');
+    expect(await timed('s1', jids(1))).toMatchObject({ ok: false, error: { code: 'LOGGED_OUT' } });
+    const states: string[] = [];
+    for await (const event of sessions.connect('s1')) if (event.type === 'state') states.push(event.session.state);
+    expect(states).toEqual(['open']);
+    expect((await timed('s1', jids(1))).ok).toBe(true);
+    net.controls.logout('s1');
+    net.controls.relink('s1');
+    expect((await timed('s1', jids(1))).ok).toBe(true);
+  });
+
+  it('are not on the Transport, nor is the oracle: the engine, which holds only the Transport, cannot reach them', () => {
+    const { net } = setup(base);
+    const apart = ['logout', 'relink', 'failNext', 'sinceStart', 'capacityAt', 'baseLatencyMs', 'failureRateAt', 'rateLimits', 'deliveries'];
+    for (const member of apart) expect(typeof (net as unknown as Record<string, unknown>)[member], member).toBe('undefined');
+    expect(net.oracle.capacityAt(0)).toBe(Infinity);
+    expect(net.oracle.baseLatencyMs(10)).toBe(110);
+  });
+
   it('logout: every call for that session fails with LOGGED_OUT, in-flight ones too', async () => {
     const { clock, net, timed, anchor } = setup('seed-first-send');
     const id = await anchor();
     const inFlight = track(net.send({ sessionId: 's1', story, recipients: jids(100), messageId: id }, never()));
     await clock.advance(10);
-    net.logout('s1');
+    net.controls.logout('s1');
     await clock.advance(10_000);
     expect(inFlight.error).toMatchObject({ code: 'LOGGED_OUT', fatal: true });
     expect(await timed('s1', jids(5), id)).toMatchObject({ ok: false, ms: 0, error: { code: 'LOGGED_OUT' } });
     await expect(net.prepare('s1', { kind: 'text', text: 'x' }, never())).rejects.toMatchObject({ code: 'LOGGED_OUT' });
-    expect(net.deliveries(id).size).toBe(1);
+    expect(net.oracle.deliveries(id).size).toBe(1);
     expect((await timed('s2', jids(5))).ok).toBe(true);
   });
 
   it('failNext: scripted codes for the next calls; TIMEOUT hangs until aborted', async () => {
     const { clock, net, timed, anchor } = setup({ ...base, failure: 'fast' });
     const id = await anchor();
-    net.failNext('s1', 'SEND_FAILED', 2);
-    net.failNext('s1', 'FORBIDDEN');
+    net.controls.failNext('s1', 'SEND_FAILED', 2);
+    net.controls.failNext('s1', 'FORBIDDEN');
     expect(await timed('s1', jids(5), id)).toMatchObject({ ok: false, ms: 100, error: { code: 'SEND_FAILED' } });
     expect(await timed('s1', jids(5), id)).toMatchObject({ ok: false, error: { code: 'SEND_FAILED' } });
     expect(await timed('s1', jids(5), id)).toMatchObject({ ok: false, error: { code: 'FORBIDDEN', fatal: true } });
     expect(await timed('s1', jids(5), id)).toMatchObject({ ok: true, ms: 105 });
-    net.failNext('s1', 'TIMEOUT');
+    net.controls.failNext('s1', 'TIMEOUT');
     const controller = new AbortController();
     const hung = track(net.send({ sessionId: 's1', story, recipients: jids(5), messageId: id }, controller.signal));
     await clock.advance(60_000);
@@ -299,7 +323,7 @@ describe('test hooks', () => {
     controller.abort('timeout');
     await clock.advance(0);
     expect(hung.error).toBe('timeout');
-    expect(net.deliveries(id).size).toBe(5 + 1);
+    expect(net.oracle.deliveries(id).size).toBe(5 + 1);
   });
 });
 

@@ -10,8 +10,11 @@ import { parseArgs } from 'node:util';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import QRCode from 'qrcode';
-import { SessionService, SessionState } from '../gen/storycast/v1/session_service_pb.js';
-import { DEFAULT_SERVER } from './args.js';
+import { SessionService } from '../gen/storycast/v1/session_service_pb.js';
+import { sessionStateFromProto } from '../server/session-state.js';
+import type { SessionStateName } from '../transport/sessions.js';
+import { exitOnStartupError } from '../util/startup-error.js';
+import { serverFrom } from './server-address.js';
 
 const HELP = `Usage: npm run pair -- --session NAME [--phone NUMBER] [--server URL]
 
@@ -20,17 +23,17 @@ Scan the QR code in WhatsApp > Settings > Linked devices > Link a device, or, wi
 --phone (international format), enter the pairing code WhatsApp asks for.
 `;
 
-const STATE_NAME: Record<number, string> = {
-  [SessionState.CONNECTING]: 'connecting',
-  [SessionState.PAIRING]: 'waiting to be linked',
-  [SessionState.OPEN]: 'open: linked and ready to send',
-  [SessionState.CLOSED]: 'closed',
-  [SessionState.LOGGED_OUT]: 'logged out',
-  [SessionState.REPLACED]: 'replaced by another client',
-  [SessionState.FORBIDDEN]: 'forbidden',
-  [SessionState.BANNED]: 'banned',
-  [SessionState.FAILED]: 'stopped after an error',
-  [SessionState.UNPAIRED]: 'not linked',
+const STATE_LABEL: Readonly<Record<SessionStateName, string>> = {
+  connecting: 'connecting',
+  pairing: 'waiting to be linked',
+  open: 'open: linked and ready to send',
+  closed: 'closed',
+  'logged-out': 'logged out',
+  replaced: 'replaced by another client',
+  forbidden: 'forbidden',
+  banned: 'banned',
+  failed: 'stopped after an error',
+  unpaired: 'not linked',
 };
 
 export interface PairIO {
@@ -60,8 +63,13 @@ export async function pair(argv: string[], io: PairIO): Promise<number> {
     io.stderr.write(`pair: --session is required\n\n${HELP}`);
     return 1;
   }
-  const server = values.server ?? io.env.STORYCAST_SERVER ?? DEFAULT_SERVER;
-  const baseUrl = /^https?:\/\//.test(server) ? server : `http://${server}`;
+  let baseUrl: string;
+  try {
+    baseUrl = serverFrom(values.server, io.env);
+  } catch (error) {
+    io.stderr.write(`pair: ${(error as Error).message}\n`);
+    return 1;
+  }
   const client = createClient(SessionService, createGrpcTransport({ baseUrl }));
   try {
     let open = false;
@@ -73,8 +81,9 @@ export async function pair(argv: string[], io: PairIO): Promise<number> {
         io.stdout.write(`\nPairing code: ${event.value.code}\nEnter it in WhatsApp > Linked devices > Link with phone number.\n`);
       } else if (event.case === 'session') {
         const s = event.value;
-        open = s.state === SessionState.OPEN;
-        io.stdout.write(`session ${s.sessionId}: ${STATE_NAME[s.state] ?? 'unknown'}${s.account ? ` (${s.account})` : ''}${s.reason ? ` — ${s.reason}` : ''}\n`);
+        const state = sessionStateFromProto(s.state);
+        open = state === 'open';
+        io.stdout.write(`session ${s.sessionId}: ${state ? STATE_LABEL[state] : 'unknown'}${s.account ? ` (${s.account})` : ''}${s.reason ? ` — ${s.reason}` : ''}\n`);
       }
     }
     return open ? 0 : 1;
@@ -95,5 +104,5 @@ if (invokedDirectly) {
   process.once('SIGINT', () => controller.abort());
   pair(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then((code) => {
     process.exitCode = code;
-  });
+  }, exitOnStartupError('pair'));
 }

@@ -3,12 +3,21 @@
  * state, whatever the transport behind them (the simulator, or Baileys).
  */
 
+/**
+ * The one session-state vocabulary: the directories keep it, the reconnect
+ * policy decides in it, the transport reads it, and the server maps it to the
+ * proto enum (src/server/session-state.ts).
+ */
 export type SessionStateName =
   | 'connecting'
   | 'pairing'
   | 'open'
   /** Disconnected, and being retried. */
   | 'closed'
+  | TerminalStateName;
+
+/** A state a session does not leave by itself (see TERMINAL_STATES). */
+export type TerminalStateName =
   | 'logged-out'
   | 'replaced'
   | 'forbidden'
@@ -23,7 +32,20 @@ export type SessionStateName =
  * States a session does not leave by itself: a person has to act (link again, stop the other
  * client, wait out a ban). They survive a restart: such a session is not started again.
  */
-export const TERMINAL_STATES: readonly SessionStateName[] = ['logged-out', 'replaced', 'forbidden', 'banned', 'failed', 'unpaired'];
+export const TERMINAL_STATES: readonly TerminalStateName[] = ['logged-out', 'replaced', 'forbidden', 'banned', 'failed', 'unpaired'];
+
+export function isTerminal(state: SessionStateName): state is TerminalStateName {
+  return (TERMINAL_STATES as readonly SessionStateName[]).includes(state);
+}
+
+/**
+ * Not open, but on its way back without anyone acting (a socket is up, or a
+ * retry is scheduled): a send in progress waits for it instead of failing,
+ * since the recipients it holds would otherwise be reported failed for a blip.
+ */
+export function isReconnecting(state: SessionStateName): boolean {
+  return state === 'connecting' || state === 'pairing' || state === 'closed';
+}
 
 export interface SessionInfo {
   readonly id: string;

@@ -32,7 +32,7 @@ const summary = await clock.run(async () => {
   return last!;
 });
 const used = process.cpuUsage(cpu);
-const timeouts = transport.calls.filter((c) => c.outcome === 'aborted').length;
+const timeouts = transport.oracle.calls.filter((c) => c.outcome === 'aborted').length;
 console.log(
   JSON.stringify({
     profile: profileName,

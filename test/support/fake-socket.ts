@@ -11,7 +11,8 @@ import type { Readable } from 'node:stream';
 import { Boom } from '@hapi/boom';
 import { DisconnectReason, WAMessageStatus } from '@whiskeysockets/baileys';
 import type { Clock } from '../../src/clock.js';
-import type { BinaryNodeLike, RelayOptions, SessionEntry, SessionSockets, SessionState, WASocketLike } from '../../src/transport/baileys/socket.js';
+import type { BinaryNodeLike, RelayOptions, SessionEntry, SessionSockets, WASocketLike } from '../../src/transport/baileys/socket.js';
+import type { SessionStateName } from '../../src/transport/sessions.js';
 
 
 /**
@@ -135,7 +136,7 @@ export class FakeSocket implements WASocketLike {
 export class FakeSessions implements SessionSockets {
   readonly entries = new Map<string, SessionEntry>();
 
-  set(sessionId: string, state: SessionState, socket?: WASocketLike): this {
+  set(sessionId: string, state: SessionStateName, socket?: WASocketLike): this {
     this.entries.set(sessionId, socket ? { state, socket } : { state });
     return this;
   }

@@ -27,6 +27,7 @@
  */
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
+import { untilAborted } from '../../util/abort.js';
 import { TransportError, type LateOutcome } from '../port.js';
 import { classifyAckError } from './errors.js';
 import type { BinaryNodeLike, ConnectionUpdateLike, WASocketLike } from './socket.js';
@@ -230,16 +231,4 @@ export class AckLedger {
       this.settle(stanza);
     }
   }
-}
-
-/** Settles with `work`, or rejects with the signal's reason as soon as it aborts. */
-export function untilAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  work.catch(() => {});
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

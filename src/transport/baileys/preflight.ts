@@ -20,7 +20,7 @@ import type { BinaryNode } from '@whiskeysockets/baileys';
 import type { USyncQueryProtocol } from '@whiskeysockets/baileys/lib/Types/USync.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
-import { untilAborted } from './acks.js';
+import { untilAborted, withinDeadline } from '../../util/abort.js';
 import type { WASocketLike } from './socket.js';
 
 const baileys = createRequire(import.meta.url)('@whiskeysockets/baileys') as typeof import('@whiskeysockets/baileys');
@@ -104,18 +104,9 @@ export class RecipientDirectory {
     return this.answers.get(key(sessionId, jid))?.jid ?? jid;
   }
 
-  private async withinBudget<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  private withinBudget<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     const { clock, chunkTimeoutMs } = this.options;
-    const stop = new AbortController();
-    const budget = clock.sleep(chunkTimeoutMs, stop.signal).then(() => {
-      throw new Error(`no answer within ${chunkTimeoutMs} ms`);
-    });
-    budget.catch(() => {});
-    try {
-      return await untilAborted(Promise.race([work, budget]), signal);
-    } finally {
-      stop.abort();
-    }
+    return untilAborted(withinDeadline(clock, chunkTimeoutMs, work, () => new Error(`no answer within ${chunkTimeoutMs} ms`)), signal);
   }
 }
 

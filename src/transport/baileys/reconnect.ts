@@ -15,7 +15,8 @@
  * code and the other reverse-engineered clients (whatsmeow, Baileys issue
  * #1490) agree on. Stopping is reversible (ConnectSession tries again, the
  * creds are kept); deleting creds is not, so only codes that prove the creds
- * dead delete them.
+ * dead delete them. A stop names the session state it leaves the session in
+ * (src/transport/sessions.ts); its reason tells the causes of one state apart.
  *
  * | code | what it is                              | decision                                                |
  * |------|-----------------------------------------|---------------------------------------------------------|
@@ -28,29 +29,29 @@
  * |      |                                         | when it lifts, then ConnectSession again.               |
  * | 403  | forbidden (LOCKED in WhatsApp Web):     | stop 'forbidden', keep creds: retrying is pointless and |
  * |      | banned or restricted, or the phone gone | looks abusive; the creds may work once it is lifted.    |
- * | 405  | failure: client outdated (the WA Web    | stop 'failed' (client-outdated), keep creds: every      |
- * |      | version Baileys announces is refused)   | retry is refused until Baileys is updated.              |
+ * | 405  | failure: client outdated (the WA Web    | stop 'failed', keep creds: every retry is refused       |
+ * |      | version Baileys announces is refused)   | until Baileys is updated.                               |
  * | 406  | failure: BANNED in WhatsApp Web         | stop 'banned', keep creds.                              |
- * | 409  | failure: bad user agent                 | stop 'failed' (client-outdated), keep creds.            |
+ * | 409  | failure: bad user agent                 | stop 'failed', keep creds (as 405).                     |
  * | 411  | multideviceMismatch                     | stop 'logged-out', delete creds: pair again.            |
  * | 419  | unauthorized (Baileys' UNAUTHORIZED_    | stop 'forbidden', keep creds: the server refuses these  |
  * |      | CODES are 401, 403, 419)                | creds; LogoutSession + ConnectSession re-pairs.         |
  * | 440  | connectionReplaced                      | stop 'replaced', keep creds: another client (another    |
  * |      |                                         | instance of us?) took the session; never fight for it.  |
- * | 408  | 'QR refs attempts ended': nobody        | stop 'unpaired' (pairing-expired), keep creds: new QR   |
+ * | 408  | 'QR refs attempts ended': nobody        | stop 'unpaired', keep creds: new QR                     |
  * |      | scanned any of the QR codes             | codes forever with nobody watching is a socket held     |
  * |      |                                         | open for nothing; ConnectSession starts linking again.  |
  * | 408  | connectionLost / timedOut (any other)   | back off: transient.                                    |
  * | 413  | failure: auth token expired / invalid   | back off: the server rotates it; whatsmeow reconnects   |
  * | 414  | (Messenger CAT)                         | too.                                                    |
  * | 428  | connectionClosed                        | back off: the socket dropped (network, keep-alive).     |
- * | 500  | badSession                              | back off BAD_SESSION_RETRIES times, then stop 'failed'  |
- * |      |                                         | (bad-session), keep creds. Baileys uses 500 for ANY     |
+ * | 500  | badSession                              | back off BAD_SESSION_RETRIES times, then stop 'failed', |
+ * |      |                                         | keep creds. Baileys uses 500 for ANY                    |
  * |      |                                         | stream:error without a code or known tag, so it is no   |
  * |      |                                         | proof the keys are corrupt; re-pairing needs a person   |
  * |      |                                         | with the phone, so that choice is theirs.               |
  * | 503  | unavailableService                      | back off: WhatsApp side outage; capped so we come back. |
- * | else | from a `<failure>` frame                | stop 'failed' (refused), keep creds, reason names the   |
+ * | else | from a `<failure>` frame                | stop 'failed', keep creds, reason names the             |
  * |      |                                         | code: the server refused the login for a reason nobody  |
  * |      |                                         | has mapped; whatsmeow does not reconnect on those       |
  * |      |                                         | either, and repeated refused logins get accounts        |
@@ -62,6 +63,7 @@
  * sessions dropped by one outage do not reconnect in lockstep.
  */
 import { DisconnectReason } from '@whiskeysockets/baileys';
+import type { TerminalStateName } from '../sessions.js';
 
 export const RECONNECT_BASE_MS = 1_000;
 export const RECONNECT_CAP_MS = 60_000;
@@ -84,20 +86,10 @@ export const QR_ATTEMPTS_ENDED = 'QR refs attempts ended';
 /** Baileys' message for a `<failure>` frame (socket.js, 'CB:failure'). */
 const CONNECTION_FAILURE = 'Connection Failure';
 
-export type StopState =
-  | 'logged-out'
-  | 'replaced'
-  | 'forbidden'
-  | 'banned'
-  | 'bad-session'
-  | 'multidevice-mismatch'
-  | 'client-outdated'
-  | 'refused'
-  | 'pairing-expired';
-
 export type ReconnectDecision =
   | { action: 'reconnect-now' | 'reconnect-after'; delayMs: number; reason: string }
-  | { action: 'stop'; state: StopState; deleteCredentials: boolean; reason: string };
+  /** `state` is the session's state from then on; the reason tells apart the closes that share one (405 and 500 both stop 'failed'). */
+  | { action: 'stop'; state: TerminalStateName; deleteCredentials: boolean; reason: string };
 
 export interface BackoffOptions {
   baseMs?: number;
@@ -162,24 +154,24 @@ function stopDecision(info: CloseInfo, attempt: number): ReconnectDecision | und
     case FailureReason.banned:
       return stop('banned', false, 'banned (406): WhatsApp banned the account');
     case FailureReason.clientOutdated:
-      return stop('client-outdated', false, 'client outdated (405): WhatsApp refuses the version Baileys announces; update Baileys');
+      return stop('failed', false, 'client outdated (405): WhatsApp refuses the version Baileys announces; update Baileys');
     case FailureReason.badUserAgent:
-      return stop('client-outdated', false, 'bad user agent (409): WhatsApp refuses the client Baileys announces; update Baileys');
+      return stop('failed', false, 'bad user agent (409): WhatsApp refuses the client Baileys announces; update Baileys');
     case DisconnectReason.multideviceMismatch:
-      return stop('multidevice-mismatch', true, 'multi-device mismatch (411): pair again');
+      return stop('logged-out', true, 'multi-device mismatch (411): pair again');
     case DisconnectReason.timedOut:
       if (info.message === QR_ATTEMPTS_ENDED) {
-        return stop('pairing-expired', false, 'pairing expired: no QR code was scanned in time; connect again to link');
+        return stop('unpaired', false, 'pairing expired: no QR code was scanned in time; connect again to link');
       }
       return undefined;
     case DisconnectReason.badSession:
       if (attempt >= BAD_SESSION_RETRIES) {
-        return stop('bad-session', false, `bad session (500) ${attempt + 1} times in a row; check the session or pair again`);
+        return stop('failed', false, `bad session (500) ${attempt + 1} times in a row; check the session or pair again`);
       }
       return undefined;
   }
   if (code !== undefined && isFailureFrame(info) && !RETRIED_FAILURES.has(code)) {
-    return stop('refused', false, `connection refused by WhatsApp (failure ${code}); check the account on the phone`);
+    return stop('failed', false, `connection refused by WhatsApp (failure ${code}); check the account on the phone`);
   }
   return undefined;
 }
@@ -232,7 +224,7 @@ export function backoffDelay(attempt: number, rng: () => number = Math.random, o
   return Math.floor(r * ceiling);
 }
 
-function stop(state: StopState, deleteCredentials: boolean, reason: string): ReconnectDecision {
+function stop(state: TerminalStateName, deleteCredentials: boolean, reason: string): ReconnectDecision {
   return { action: 'stop', state, deleteCredentials, reason };
 }
 

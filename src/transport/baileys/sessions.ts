@@ -15,9 +15,9 @@ import { EventEmitter } from 'node:events';
 import type { Keyv } from 'keyv';
 import type { AuthenticationState } from '@whiskeysockets/baileys';
 import type { Logger } from '../../log.js';
-import { maskAccount, TERMINAL_STATES, type ConnectEvent, type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions.js';
+import { isTerminal, maskAccount, type ConnectEvent, type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions.js';
 import { createKeyvAuthState, isLinked, listStoredSessions, saveLifecycle, type KeyCommit, type KeyvAuthState, type StoredSession } from './auth-state.js';
-import { closeInfo, reconnectDecision, type StopState } from './reconnect.js';
+import { backoffDelay, closeInfo, reconnectDecision } from './reconnect.js';
 import type { SessionEntry, SessionSockets, WASocketLike } from './socket.js';
 
 /** What the manager needs of a socket beyond what the transport uses. */
@@ -38,18 +38,6 @@ interface ConnectionUpdate {
   qr?: string;
   lastDisconnect?: { error?: Error };
 }
-
-const STOPPED: Record<StopState, SessionStateName> = {
-  'logged-out': 'logged-out',
-  replaced: 'replaced',
-  forbidden: 'forbidden',
-  banned: 'banned',
-  'bad-session': 'failed',
-  'client-outdated': 'failed',
-  refused: 'failed',
-  'multidevice-mismatch': 'logged-out',
-  'pairing-expired': 'unpaired',
-};
 
 const NEVER_LINKED = 'linking was never finished (no QR code scanned, no pairing code entered); connect to link';
 
@@ -131,7 +119,7 @@ export class BaileysSessions implements SessionDirectory {
         yield { type: 'state', session: entry.info };
         return;
       }
-      if (!entry.socket || TERMINAL_STATES.includes(entry.info.state)) {
+      if (!entry.socket || isTerminal(entry.info.state)) {
         await this.start(id, options.phoneNumber);
       }
       while (!options.signal.aborted) {
@@ -140,7 +128,7 @@ export class BaileysSessions implements SessionDirectory {
           await new Promise<void>((resolve) => (wake = resolve));
           continue;
         }
-        ended = event.type === 'state' && (event.session.state === 'open' || TERMINAL_STATES.includes(event.session.state));
+        ended = event.type === 'state' && (event.session.state === 'open' || isTerminal(event.session.state));
         yield event;
         if (ended) return;
       }
@@ -179,10 +167,9 @@ export class BaileysSessions implements SessionDirectory {
     if (!entry) return undefined;
     const { state, reason } = entry.info;
     return {
-      state: transportState(entry),
+      state,
       ...(entry.socket && state === 'open' ? { socket: entry.socket as unknown as WASocketLike } : {}),
       ...(reason && state !== 'open' ? { reason } : {}),
-      ...(state === 'forbidden' || state === 'banned' ? { refused: true } : {}),
     };
   }
 
@@ -307,14 +294,33 @@ export class BaileysSessions implements SessionDirectory {
         void entry.auth?.clear().catch(() => {});
         entry.auth = undefined;
       }
-      this.set(entry, STOPPED[decision.state], decision.reason);
+      this.set(entry, decision.state, decision.reason);
     } else if (decision.action === 'reconnect-now') {
-      void this.start(entry.info.id);
+      this.restart(entry);
     } else {
-      this.set(entry, 'closed', decision.reason);
-      entry.timer = setTimeout(() => void this.start(entry.info.id), decision.delayMs);
-      entry.timer.unref();
+      this.retryAfter(entry, decision.delayMs, decision.reason);
     }
+  }
+
+  private retryAfter(entry: Entry, delayMs: number, reason: string): void {
+    this.set(entry, 'closed', reason);
+    entry.timer = setTimeout(() => this.restart(entry), delayMs);
+    entry.timer.unref();
+  }
+
+  /**
+   * A reconnect that cannot even start (the store is down, say) is retried
+   * like a close: 'closed' must keep meaning "being retried", since a send in
+   * progress waits for such a session instead of failing.
+   */
+  private restart(entry: Entry): void {
+    entry.timer = undefined;
+    this.start(entry.info.id).catch((error: unknown) => {
+      if (entry.ending || entry.socket || entry.timer) return; // stopped, or started again, meanwhile
+      const delayMs = backoffDelay(entry.attempt++, this.options.rng);
+      this.options.logger.warn({ err: error, sessionId: entry.info.id, delayMs }, 'could not restart the session');
+      this.retryAfter(entry, delayMs, `could not restart (${(error as Error)?.message ?? String(error)}); retry in ${delayMs} ms`);
+    });
   }
 
   /** A socket is up (or about to be) for creds that have not finished linking. */
@@ -360,20 +366,7 @@ export class BaileysSessions implements SessionDirectory {
 /** How a restart treats a stored session: undefined to start it, else the state it stays in. */
 function stoppedInfo(stored: StoredSession): SessionInfo | undefined {
   const { id, lifecycle } = stored;
-  if (lifecycle && TERMINAL_STATES.includes(lifecycle.state)) return { id, ...lifecycle };
+  if (lifecycle && isTerminal(lifecycle.state)) return { id, ...lifecycle };
   if (!stored.hasCreds || !stored.linked) return { id, state: 'unpaired', reason: NEVER_LINKED, updatedAt: lifecycle?.updatedAt ?? Date.now() };
   return undefined;
-}
-
-/**
- * 'closed' to the transport means stopped for good; a close being retried is
- * 'connecting', which the transport waits for mid-send.
- */
-function transportState(entry: Entry): SessionEntry['state'] {
-  const state = entry.info.state;
-  if (state === 'open' || state === 'logged-out') return state;
-  if (TERMINAL_STATES.includes(state)) return 'closed';
-  // A session that is neither running nor waiting to run (its start failed) will not come back by itself.
-  if (state === 'closed' && !entry.timer && !entry.socket) return 'closed';
-  return 'connecting';
 }

@@ -6,6 +6,7 @@
  * looks sockets up by session id.
  */
 import type { USyncQuery, USyncQueryResult, WASocket } from '@whiskeysockets/baileys';
+import type { SessionStateName } from '../sessions.js';
 
 /** A frame off the wire, as Baileys' binary decoder produces it. */
 export interface BinaryNodeLike {
@@ -61,15 +62,12 @@ export interface WASocketLike {
   };
 }
 
-export type SessionState = 'open' | 'connecting' | 'closed' | 'logged-out';
-
 export interface SessionEntry {
-  readonly state: SessionState;
+  readonly state: SessionStateName;
+  /** Set only while the state is 'open'. */
   readonly socket?: WASocketLike;
   /** Why it is not open, in words (a ban's cause and end, say), for the error a send gets. */
   readonly reason?: string;
-  /** WhatsApp refused the account (forbidden, banned): a send is FORBIDDEN, not merely not connected. */
-  readonly refused?: boolean;
 }
 
 /** Owned by the session manager (a later step); the transport only reads it. */

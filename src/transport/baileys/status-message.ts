@@ -10,12 +10,11 @@ import type { Logger } from '../../log.js';
 import { DEFAULT_FETCH_TIMEOUT_MS } from '../../media/fetch-media.js';
 import { storyMedia, type MediaOptions } from '../../media/story-media.js';
 import { imageInfo } from '../../media/thumbnail.js';
+import { untilAborted } from '../../util/abort.js';
+import { isHexColour } from '../../util/hex-colour.js';
 import type { Story } from '../port.js';
 import { STATUS_JID } from './acks.js';
 import type { WASocketLike } from './socket.js';
-
-/** Baileys turns the colour into ARGB only from a hex string; a number is silently dropped (assertColor). */
-const HEX_COLOUR = /^#?(?:[0-9a-f]{6}|[0-9a-f]{8})$/i;
 
 export interface StatusOptions {
   readonly logger: Logger;
@@ -48,7 +47,8 @@ async function contentOf(
 ): Promise<{ content: AnyMessageContent; backgroundColor?: string; font?: number }> {
   if (story.kind === 'text') {
     let backgroundColor = story.backgroundColor;
-    if (backgroundColor !== undefined && !HEX_COLOUR.test(backgroundColor)) {
+    // Baileys turns the colour into ARGB only from a hex string; a number is silently dropped (assertColor).
+    if (backgroundColor !== undefined && !isHexColour(backgroundColor)) {
       logger.warn({ backgroundColor }, 'text status background is not a hex colour; sending without it');
       backgroundColor = undefined;
     }
@@ -80,15 +80,6 @@ function abortableUpload(upload: WASocketLike['waUploadToServer'], signal: Abort
       stream.destroy();
       return Promise.reject(signal.reason);
     }
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        stream.destroy();
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      upload(stream, opts)
-        .then(resolve, reject)
-        .finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    return untilAborted(upload(stream, opts), signal, () => stream.destroy());
   };
 }

@@ -11,7 +11,8 @@ import type { WAMessage, WAMessageContent } from '@whiskeysockets/baileys';
 import { systemClock, type Clock } from '../../clock.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { TransportError, type LateOutcome, type PreparedStory, type RecipientCheck, type SendRequest, type SendResult, type Story, type Transport } from '../port.js';
-import { AckLedger, STATUS_JID, untilAborted } from './acks.js';
+import { untilAborted, withinDeadline } from '../../util/abort.js';
+import { AckLedger, STATUS_JID } from './acks.js';
 import { KeyStoreHealth, type CommitWatch } from './key-commits.js';
 import { assertSessionsPerUser } from './prekeys.js';
 import { RecipientDirectory, statusAudience } from './preflight.js';
@@ -20,7 +21,8 @@ import { SendError } from '../../engine/send-error.js';
 import type { MediaOptions } from '../../media/story-media.js';
 import { classifyBaileysError } from './errors.js';
 import { RecentMessages, type MessageKeyLike } from './message-store.js';
-import type { SessionSockets, WASocketLike } from './socket.js';
+import { isReconnecting } from '../sessions.js';
+import type { SessionEntry, SessionSockets, WASocketLike } from './socket.js';
 
 export interface BaileysTransportOptions {
   readonly sockets: SessionSockets;
@@ -233,16 +235,8 @@ export class BaileysTransport implements Transport {
   private async untilAckOrGiveUp(outcome: Promise<void>, signal: AbortSignal): Promise<void> {
     const { ackTimeoutMs } = this.options;
     if (ackTimeoutMs === undefined) return untilAborted(outcome, signal);
-    const stop = new AbortController();
-    const timeout = this.clock.sleep(ackTimeoutMs, stop.signal).then(() => {
-      throw new TransportError('TIMEOUT', `no ack from WhatsApp within ${ackTimeoutMs} ms`);
-    });
-    timeout.catch(() => {});
-    try {
-      await untilAborted(Promise.race([outcome, timeout]), signal);
-    } finally {
-      stop.abort();
-    }
+    const expired = () => new TransportError('TIMEOUT', `no ack from WhatsApp within ${ackTimeoutMs} ms`);
+    await untilAborted(withinDeadline(this.clock, ackTimeoutMs, outcome, expired), signal);
   }
 
   /**
@@ -255,7 +249,7 @@ export class BaileysTransport implements Transport {
   private async readySocket(sessionId: string, signal: AbortSignal): Promise<WASocketLike> {
     for (;;) {
       const entry = this.options.sockets.get(sessionId);
-      if (entry?.state !== 'connecting') return this.socketFor(sessionId);
+      if (!entry || !isReconnecting(entry.state)) return this.socketFor(sessionId);
       try {
         await this.clock.sleep(RECONNECT_POLL_MS, signal);
       } catch {
@@ -268,12 +262,7 @@ export class BaileysTransport implements Transport {
   private socketFor(sessionId: string): WASocketLike {
     const entry = this.options.sockets.get(sessionId);
     if (!entry) throw new TransportError('SESSION_NOT_FOUND', `no WhatsApp session "${sessionId}"`);
-    const why = entry.reason ? `: ${entry.reason}` : '';
-    if (entry.state === 'logged-out') throw new TransportError('LOGGED_OUT', `session "${sessionId}" is logged out${why || '; pair it again'}`);
-    if (entry.refused) throw new TransportError('FORBIDDEN', `WhatsApp refused session "${sessionId}"${why}`);
-    if (entry.state !== 'open' || !entry.socket) {
-      throw new TransportError('SESSION_NOT_CONNECTED', `session "${sessionId}" is ${entry.state}, not connected${why}`);
-    }
+    if (entry.state !== 'open' || !entry.socket) throw notConnected(sessionId, entry);
     return entry.socket;
   }
 
@@ -319,4 +308,18 @@ function lateKey(sessionId: string, messageId: string): string {
 function mayHaveWritten(error: unknown): boolean {
   const status = (error as { output?: { statusCode?: unknown } } | null)?.output?.statusCode;
   return status === 408;
+}
+
+/** The error a send gets from a session that cannot send: fatal, and as specific as the state allows. */
+function notConnected(sessionId: string, entry: SessionEntry): TransportError {
+  const why = entry.reason ? `: ${entry.reason}` : '';
+  switch (entry.state) {
+    case 'logged-out':
+      return new TransportError('LOGGED_OUT', `session "${sessionId}" is logged out${why || '; pair it again'}`);
+    case 'forbidden':
+    case 'banned':
+      return new TransportError('FORBIDDEN', `WhatsApp refused session "${sessionId}"${why}`);
+    default:
+      return new TransportError('SESSION_NOT_CONNECTED', `session "${sessionId}" is ${entry.state}, not connected${why}`);
+  }
 }

@@ -1,8 +1,11 @@
 /**
  * A seeded, simulated WhatsApp network behind the Transport seam. It reads
  * time only through the injected Clock, so the same model runs in virtual
- * time (tests, the benchmark) and in scaled real time (`npm start`).
+ * time (tests, the benchmark) and in scaled real time (`npm start`). The
+ * network's truth is read through `oracle` (oracle.ts), and tests script it
+ * through `controls` (controls.ts): the engine gets only the Transport.
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../clock.js';
 import { assertInlineMediaSize, DEFAULT_MAX_MEDIA_BYTES } from '../../media/limits.js';
 import {
@@ -11,21 +14,13 @@ import {
   type SendRequest,
   type Story,
   type Transport,
-  type TransportErrorCode,
 } from '../port.js';
-import {
-  capacityAt,
-  failureAt,
-  jitterFactor,
-  modelLatencyMs,
-  RateLimiter,
-  rateWindows,
-  tailFactor,
-  type RateWindow,
-} from './model.js';
+import { capacityAt, failureAt, jitterFactor, modelLatencyMs, tailFactor } from './model.js';
 import { parseProfile, receiptShares, type SimProfile, type SimProfileInput } from './profile.js';
 import { drawReceipts, playReceipts, type SimReceipt } from './receipts.js';
-import { createRng, deriveSeed, type Rng } from './rng.js';
+import { SimControls } from './controls.js';
+import { SimOracle, type SimCall } from './oracle.js';
+import { SimState, type Mutable, type SimSession } from './state.js';
 
 export interface SimulatedNetworkOptions {
   /** Parsed again here, so a hand-written object gets the same checks and defaults as a file. */
@@ -33,7 +28,7 @@ export interface SimulatedNetworkOptions {
   readonly clock: Clock;
   /** Default 0: runs are reproducible unless asked otherwise. */
   readonly seed?: number;
-  /** Keep each call's recipients in `calls` (off by default: 100k-recipient runs would hold them all). */
+  /** Keep each call's recipients in `oracle.calls` (off by default: 100k-recipient runs would hold them all). */
   readonly recordRecipients?: boolean;
   /** Inline media over this is refused as the real transport refuses it (STORYCAST_MAX_MEDIA_BYTES). */
   readonly maxMediaBytes?: number;
@@ -41,76 +36,31 @@ export interface SimulatedNetworkOptions {
   readonly onReceipt?: (receipt: SimReceipt) => void;
 }
 
-/** Why a call failed, for benchmarks that compare a strategy against the network's truth. */
-export type SimFailureCause =
-  | 'logged-out'
-  | 'unknown-message-id'
-  | 'scripted'
-  | 'rate-limit'
-  | 'capacity'
-  | 'random'
-  /** A random failure inside one of the profile's failureBursts. */
-  | 'burst';
-
-export interface SimCall {
-  readonly sessionId: string;
-  /** The id sent with, or for an anchor the id it created (undefined if the anchor failed). */
-  readonly messageId: string | undefined;
-  readonly anchor: boolean;
-  readonly size: number;
-  readonly startedAt: number;
-  /** Undefined while the call is in flight. */
-  readonly endedAt: number | undefined;
-  readonly outcome: 'pending' | 'ok' | 'aborted' | TransportErrorCode;
-  /** Set when the call was failed (or doomed to hang) by the network, even if the caller then aborted. */
-  readonly cause?: SimFailureCause;
-  /** Set when the latency tail struck this call: the factor its round trip was slowed by. */
-  readonly tailFactor?: number;
-  readonly recipients?: readonly string[];
-}
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-interface Session {
-  readonly rng: Rng;
-  /**
-   * The tail's draws come from their own stream so that profiles without a
-   * tail keep the exact jitter and failure sequence they had before tails
-   * existed, and a tail never shifts the main stream.
-   */
-  readonly tailRng: Rng;
-  /** Receipts draw from their own stream too: listening for them never changes a send. */
-  readonly receiptRng: Rng;
-  readonly limiter: RateLimiter;
-  readonly messageIds: Set<string>;
-  readonly scripted: { code: TransportErrorCode; remaining: number }[];
-  prepares: number;
-  loggedOut: boolean;
-}
-
 export class SimulatedNetwork implements Transport {
-  readonly profile: SimProfile;
+  /** The network's truth: its model and a log of every call. */
+  readonly oracle: SimOracle;
+  /** Test hooks: logout, relink, scripted failures. */
+  readonly controls: SimControls;
+  private readonly state: SimState;
+  private readonly profile: SimProfile;
   private readonly clock: Clock;
-  private readonly seed: number;
   private readonly recordRecipients: boolean;
   private readonly maxMediaBytes: number;
-  private readonly createdAt: number;
-  private readonly sessions = new Map<string, Session>();
-  /** The recipient lists of successful calls, per message id: counted only when asked (a benchmark never asks). */
-  private readonly delivered = new Map<string, (readonly string[])[]>();
   private readonly issuedIds = new Set<string>();
-  private readonly log: Mutable<SimCall>[] = [];
   private readonly onReceipt: ((receipt: SimReceipt) => void) | undefined;
   private readonly receiptsStop = new AbortController();
 
   constructor(options: SimulatedNetworkOptions) {
     this.profile = parseProfile(options.profile, 'SimulatedNetwork options');
     this.clock = options.clock;
-    this.seed = options.seed ?? 0;
+    this.state = new SimState(this.profile, this.clock, options.seed ?? 0);
+    this.oracle = new SimOracle(this.state);
+    this.controls = new SimControls(this.state);
     this.recordRecipients = options.recordRecipients ?? false;
     this.maxMediaBytes = options.maxMediaBytes ?? DEFAULT_MAX_MEDIA_BYTES;
     this.onReceipt = options.onReceipt;
-    this.createdAt = this.clock.now();
+    // Every send's receipts wait on this one signal: many at once is the normal case, not a leak.
+    setMaxListeners(0, this.receiptsStop.signal);
   }
 
   /** Stops the receipts still to come. */
@@ -118,79 +68,18 @@ export class SimulatedNetwork implements Transport {
     this.receiptsStop.abort();
   }
 
-  /** Every send so far, in the order they started (pending ones included). */
+  /** @deprecated Read `oracle.calls`; kept until the server tests move to it. */
   get calls(): readonly SimCall[] {
-    return this.log;
+    return this.oracle.calls;
   }
 
-  /** Recipient -> number of successful deliveries of that message id so far (empty if unknown): a snapshot. */
-  deliveries(messageId: string): ReadonlyMap<string, number> {
-    const counts = new Map<string, number>();
-    for (const batch of this.delivered.get(messageId) ?? []) for (const r of batch) counts.set(r, (counts.get(r) ?? 0) + 1);
-    return counts;
-  }
-
-  /** How many times prepare() was called for a session. */
+  /** @deprecated Read `oracle.prepareCount`; kept until the media server test moves to it. */
   prepareCount(sessionId: string): number {
-    return this.sessions.get(sessionId)?.prepares ?? 0;
-  }
-
-  // Oracle accessors: the network's truth, without randomness. Times are on
-  // the schedule's time base (see sinceStart); a call is judged by its start.
-
-  /**
-   * Converts a reading of this network's clock (default: now) to ms since the
-   * network was created, the time base of capacitySchedule and failureBursts.
-   */
-  sinceStart(clockNow: number = this.clock.now()): number {
-    return clockNow - this.createdAt;
-  }
-
-  /** The capacity in force `ms` after the network was created (Infinity = unlimited). */
-  capacityAt(ms: number): number {
-    return capacityAt(this.profile, ms);
-  }
-
-  /**
-   * The latency model for `size` recipients before jitter and tail, unrounded:
-   * baseMs + perRecipientMs * size + the knee's extra. A successful call takes
-   * round(this * jitter * tail) ms.
-   */
-  baseLatencyMs(size: number): number {
-    return modelLatencyMs(this.profile, size);
-  }
-
-  /** Probability that a call starting `ms` after creation fails at random (a burst's rate inside one). */
-  failureRateAt(ms: number): number {
-    return failureAt(this.profile, ms).rate;
-  }
-
-  /** Every sliding window a session's calls must fit in (rateLimitPerSecond included as a 1000 ms window). */
-  get rateLimits(): readonly RateWindow[] {
-    return rateWindows(this.profile);
-  }
-
-  /** Test hook: from now on every call for the session fails with LOGGED_OUT, in-flight ones included. */
-  logout(sessionId: string): void {
-    this.session(sessionId).loggedOut = true;
-  }
-
-  /** Links a logged-out session again (what pairing a new device does on the real network). */
-  relink(sessionId: string): void {
-    this.session(sessionId).loggedOut = false;
-  }
-
-  /**
-   * Test hook: the session's next `count` sends fail with `code`. TIMEOUT hangs
-   * until the caller aborts (what a timeout is on this network); any other code
-   * rejects after the base latency.
-   */
-  failNext(sessionId: string, code: TransportErrorCode, count = 1): void {
-    if (count > 0) this.session(sessionId).scripted.push({ code, remaining: count });
+    return this.oracle.prepareCount(sessionId);
   }
 
   async prepare(sessionId: string, story: Story, signal: AbortSignal): Promise<PreparedStory> {
-    const session = this.session(sessionId);
+    const session = this.state.session(sessionId);
     session.prepares++;
     throwIfAborted(signal);
     if (session.loggedOut) throw loggedOut(sessionId);
@@ -217,7 +106,7 @@ export class SimulatedNetwork implements Transport {
       outcome: 'pending',
     };
     if (this.recordRecipients) call.recipients = [...request.recipients];
-    this.log.push(call);
+    this.state.log.push(call);
     try {
       const result = await this.perform(request, signal, call);
       call.outcome = 'ok';
@@ -237,7 +126,7 @@ export class SimulatedNetwork implements Transport {
     call: Mutable<SimCall>,
   ): Promise<{ messageId: string }> {
     const { sessionId, recipients } = request;
-    const session = this.session(sessionId);
+    const session = this.state.session(sessionId);
     const start = call.startedAt;
     throwIfAborted(signal);
     if (session.loggedOut) {
@@ -281,8 +170,8 @@ export class SimulatedNetwork implements Transport {
       throw new TransportError('RATE_LIMITED', `more than ${rate}`, retryAfterMs);
     }
 
-    const elapsed = this.sinceStart(start);
-    const capacity = this.capacityAt(elapsed);
+    const elapsed = start - this.state.createdAt;
+    const capacity = capacityAt(this.profile, elapsed);
     if (recipients.length > capacity) {
       call.cause = 'capacity';
       const why = `${recipients.length} recipients exceed the capacity of ${capacity}`;
@@ -295,7 +184,7 @@ export class SimulatedNetwork implements Transport {
       return this.fail(why, baseLatency, signal);
     }
 
-    await this.clock.sleep(wholeMs(this.baseLatencyMs(recipients.length) * slowdown), signal);
+    await this.clock.sleep(wholeMs(modelLatencyMs(this.profile, recipients.length) * slowdown), signal);
     if (session.loggedOut) {
       call.cause = 'logged-out';
       throw loggedOut(sessionId);
@@ -320,7 +209,7 @@ export class SimulatedNetwork implements Transport {
   }
 
   /** Baileys-style ids ('3EB0' + 16 hex digits), unique within this network. */
-  private newMessageId(session: Session): string {
+  private newMessageId(session: SimSession): string {
     for (;;) {
       const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
       const id = `3EB0${hex(session.rng.uint32())}${hex(session.rng.uint32())}`;
@@ -332,27 +221,9 @@ export class SimulatedNetwork implements Transport {
   }
 
   private deliver(messageId: string, recipients: readonly string[]): void {
-    let batches = this.delivered.get(messageId);
-    if (!batches) this.delivered.set(messageId, (batches = []));
+    let batches = this.state.delivered.get(messageId);
+    if (!batches) this.state.delivered.set(messageId, (batches = []));
     batches.push(recipients);
-  }
-
-  private session(sessionId: string): Session {
-    let session = this.sessions.get(sessionId);
-    if (!session) {
-      session = {
-        rng: createRng(deriveSeed(this.seed, sessionId)),
-        tailRng: createRng(deriveSeed(deriveSeed(this.seed, 'latency-tail'), sessionId)),
-        receiptRng: createRng(deriveSeed(deriveSeed(this.seed, 'receipts'), sessionId)),
-        limiter: new RateLimiter(rateWindows(this.profile)),
-        messageIds: new Set(),
-        scripted: [],
-        prepares: 0,
-        loggedOut: false,
-      };
-      this.sessions.set(sessionId, session);
-    }
-    return session;
   }
 }
 

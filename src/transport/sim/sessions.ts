@@ -3,13 +3,13 @@
  * account (no pairing step between a newcomer and a first send); logging out
  * logs it out on the network too, so sends from it then fail as they would.
  */
-import type { SimulatedNetwork } from './network.js';
+import type { SimControls } from './controls.js';
 import type { ConnectEvent, SessionDirectory, SessionInfo } from '../sessions.js';
 
 export class SimulatedSessions implements SessionDirectory {
   private readonly sessions = new Map<string, SessionInfo>();
 
-  constructor(private readonly network: SimulatedNetwork) {}
+  constructor(private readonly network: SimControls) {}
 
   async *connect(id: string): AsyncIterable<ConnectEvent> {
     if (this.sessions.get(id)?.state === 'logged-out') this.network.relink(id);
