@@ -1,9 +1,11 @@
 /**
- * Configuration from the environment. Every variable has a default, so the
- * server runs with none set; a value that is set but does not parse or is out
- * of range stops start-up with one message naming each bad variable and value
- * (the seed's parseInt would have turned "2s" into NaN and carried on).
+ * Configuration from the environment, as one zod schema. Every variable has a
+ * default, so the server runs with none set; a value that is set but does not
+ * parse or is out of range stops start-up with one message naming each bad
+ * variable and value (the seed's parseInt would have turned "2s" into NaN and
+ * carried on).
  */
+import { z } from 'zod';
 import type { ScalingConfig } from '../strategies/sdk.js';
 import { DEFAULT_MAX_MEDIA_BYTES } from './media/limits.js';
 
@@ -53,150 +55,169 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Reads one variable; `undefined` when unset or blank (as docker-compose leaves them). */
-function raw(env: Env, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value.trim() === '' ? undefined : value.trim();
-}
-
-class Reader {
-  readonly problems: string[] = [];
-  constructor(private readonly env: Env) {}
-
-  private bad(name: string, value: string, expected: string): void {
-    this.problems.push(`${name}=${JSON.stringify(value)}: expected ${expected}`);
-  }
-
-  /** A finite number in [min, max]; `integer` rejects fractions instead of truncating them. */
-  number(name: string, fallback: number, opts: { min: number; max?: number; integer?: boolean; minExclusive?: boolean }): number {
-    const value = raw(this.env, name);
-    if (value === undefined) return fallback;
-    const max = opts.max ?? Number.MAX_SAFE_INTEGER;
-    const kind = opts.integer ? 'an integer' : 'a number';
-    const range = `${opts.minExclusive ? '>' : '>='} ${opts.min}${opts.max !== undefined ? ` and <= ${opts.max}` : ''}`;
-    const n = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(value) ? Number(value) : Number.NaN;
-    const inRange = opts.minExclusive ? n > opts.min : n >= opts.min;
-    if (!Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || !inRange || n > max) {
-      this.bad(name, value, `${kind} ${range}`);
-      return fallback;
-    }
-    return n;
-  }
-
-  boolean(name: string, fallback: boolean): boolean {
-    const value = raw(this.env, name);
-    if (value === undefined) return fallback;
-    const v = value.toLowerCase();
-    if (['true', '1', 'yes', 'on'].includes(v)) return true;
-    if (['false', '0', 'no', 'off'].includes(v)) return false;
-    this.bad(name, value, 'true or false');
-    return fallback;
-  }
-
-  string(name: string, fallback: string): string {
-    return raw(this.env, name) ?? fallback;
-  }
-
-  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
-    const value = raw(this.env, name);
-    if (value === undefined) return fallback;
-    if ((allowed as readonly string[]).includes(value)) return value as T;
-    this.bad(name, value, `one of ${allowed.join(', ')}`);
-    return fallback;
-  }
-
-  list(name: string, fallback: readonly string[]): readonly string[] {
-    const value = raw(this.env, name);
-    if (value === undefined) return fallback;
-    return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  }
-
-  /** A comma list of positive integers, strictly increasing. */
-  sequence(name: string, fallback: readonly number[]): readonly number[] {
-    const value = raw(this.env, name);
-    if (value === undefined) return fallback;
-    const parts = value.split(',').map((s) => s.trim());
-    const numbers = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : Number.NaN));
-    const ok =
-      numbers.length > 0 &&
-      numbers.every((n) => Number.isSafeInteger(n) && n >= 1) &&
-      numbers.every((n, i) => i === 0 || n > numbers[i - 1]!);
-    if (!ok) {
-      this.bad(name, value, 'a comma-separated, strictly increasing list of positive integers');
-      return fallback;
-    }
-    return numbers;
-  }
-}
-
 export const DEFAULT_SEQUENCE: readonly number[] = [100, 500, 1000, 2000, 4000, 5000];
 
-export function loadConfig(env: Env = process.env): Config {
-  const r = new Reader(env);
-  const fastBatchThresholdMs = r.number('SMART_SEND_FAST_THRESHOLD_MS', 2000, { min: 0, integer: true });
-  const slowBatchThresholdMs = r.number('SMART_SEND_SLOW_THRESHOLD_MS', 10_000, { min: 0, integer: true });
-  const minSuccessRate = r.number('SMART_SEND_MIN_SUCCESS_RATE', 0.95, { min: 0, max: 1 });
-  const enableSessionLearning = r.boolean('SMART_SEND_ENABLE_LEARNING', true);
-  const ttlHours = r.number('SMART_SEND_MEMORY_TTL_HOURS', 24, { min: 0, minExclusive: true, max: 24 * 365 });
-  const maxBatchSize = r.number('SMART_SEND_MAX_BATCH_SIZE', 10_000, { min: 1, integer: true });
-  const sequence = r.sequence('SMART_SEND_PROGRESSIVE_SEQUENCE', DEFAULT_SEQUENCE);
-  const minRecipientsForSmartSend = r.number('SMART_SEND_MIN_RECIPIENTS', 100, { min: 1, integer: true });
-  const maxBatchesPerSecond = r.number('SMART_SEND_MAX_BATCHES_PER_SECOND', 2, { min: 0, minExclusive: true, max: 1000 });
-  const batchTimeoutMs = r.number('SMART_SEND_BATCH_TIMEOUT_MS', 15_000, { min: 1, integer: true });
-  const maxAttempts = r.number('SMART_SEND_MAX_ATTEMPTS', 3, { min: 1, max: 100, integer: true });
+/** Blank counts as unset, as docker-compose leaves variables it has no value for. */
+function present(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
 
-  if (slowBatchThresholdMs <= fastBatchThresholdMs) {
-    r.problems.push(
-      `SMART_SEND_SLOW_THRESHOLD_MS=${JSON.stringify(String(slowBatchThresholdMs))}: expected more than SMART_SEND_FAST_THRESHOLD_MS=${JSON.stringify(String(fastBatchThresholdMs))}`,
-    );
-  }
+function setting<T>(schema: z.ZodType<T, string>, fallback: T) {
+  return z.preprocess(present, schema.optional()).transform((value) => value ?? fallback);
+}
 
-  const server: ServerConfig = {
-    host: r.string('STORYCAST_HOST', '127.0.0.1'),
-    port: r.number('STORYCAST_PORT', 50051, { min: 0, max: 65535, integer: true }),
-    store: r.string('STORYCAST_STORE', 'sqlite://./data/storycast.sqlite'),
-    transport: r.oneOf('STORYCAST_TRANSPORT', 'simulated', ['simulated', 'baileys'] as const),
-    simProfile: r.string('STORYCAST_SIM_PROFILE', 'realistic'),
-    simTimeScale: r.number('STORYCAST_SIM_TIME_SCALE', 1, { min: 0, minExclusive: true, max: 1_000_000 }),
-    simSeed: r.number('STORYCAST_SIM_SEED', 1, { min: 0, integer: true }),
-    defaultStrategy: r.string('STORYCAST_DEFAULT_STRATEGY', 'adaptive'),
-    strategyModules: r.list('STORYCAST_STRATEGY_MODULES', []),
-    logLevel: r.oneOf('STORYCAST_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
-    maxRecipients: r.number('STORYCAST_MAX_RECIPIENTS', 100_000, { min: 1, max: 10_000_000, integer: true }),
-    tlsCert: raw(env, 'STORYCAST_TLS_CERT'),
-    tlsKey: raw(env, 'STORYCAST_TLS_KEY'),
-    shutdownGraceMs: r.number('STORYCAST_SHUTDOWN_GRACE_MS', 20_000, { min: 0, max: 3_600_000, integer: true }),
-    checkRecipients: r.boolean('STORYCAST_CHECK_RECIPIENTS', true),
-    // Up to 1 GiB: the whole body is held in memory while it is encrypted and uploaded.
-    maxMediaBytes: r.number('STORYCAST_MAX_MEDIA_BYTES', DEFAULT_MAX_MEDIA_BYTES, { min: 1, max: 1024 * 1024 * 1024, integer: true }),
-  };
-  if ((server.tlsCert === undefined) !== (server.tlsKey === undefined)) {
-    const [set, unset] = server.tlsCert === undefined ? ['STORYCAST_TLS_KEY', 'STORYCAST_TLS_CERT'] : ['STORYCAST_TLS_CERT', 'STORYCAST_TLS_KEY'];
-    r.problems.push(`${set}=${JSON.stringify(raw(env, set))}: ${unset} must be set too (TLS needs both a certificate and a key)`);
-  }
+const optionalText = z.preprocess(present, z.string().optional());
 
-  if (!/^(sqlite|redis|rediss|memory):\/\//.test(server.store)) {
-    r.problems.push(`STORYCAST_STORE=${JSON.stringify(server.store)}: expected sqlite://PATH, redis://HOST:PORT or memory://`);
-  }
+// Number() alone would take "", "0x10" and "Infinity"; this is what people write as a decimal.
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
-  if (r.problems.length > 0) throw new ConfigError(r.problems);
+/** A finite number in range; `integer` rejects fractions instead of truncating them. */
+function numeric(fallback: number, range: { min: number; max?: number; integer?: boolean; minExclusive?: boolean }) {
+  const { min, max, integer, minExclusive } = range;
+  const error = `expected ${integer ? 'an integer' : 'a number'} ${minExclusive ? '>' : '>='} ${min}${max !== undefined ? ` and <= ${max}` : ''}`;
+  const kind = integer ? z.int({ error }) : z.number({ error });
+  const bounded = (minExclusive ? kind.gt(min, { error }) : kind.gte(min, { error })).lte(max ?? Number.MAX_SAFE_INTEGER, { error });
+  return setting(z.string().regex(DECIMAL, { error }).transform(Number).pipe(bounded), fallback);
+}
 
-  return {
-    smartSend: {
-      fastBatchThresholdMs,
-      slowBatchThresholdMs,
-      minSuccessRate,
-      enableSessionLearning,
-      sessionMemoryTTL: ttlHours * 60 * 60 * 1000,
-      progressiveSequence: capSequence(sequence, maxBatchSize),
-      maxBatchSize,
-      minRecipientsForSmartSend,
-      maxBatchesPerSecond,
-      batchTimeoutMs,
-      maxAttempts,
+function flag(fallback: boolean) {
+  return setting(z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off'], error: 'expected true or false' }), fallback);
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(allowed: T, fallback: T[number]) {
+  return setting(z.enum(allowed, { error: `expected one of ${allowed.join(', ')}` }), fallback);
+}
+
+function text(fallback: string) {
+  return setting(z.string(), fallback);
+}
+
+function list(fallback: readonly string[]) {
+  return setting<readonly string[]>(z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== '')), fallback);
+}
+
+const SEQUENCE_ERROR = 'expected a comma-separated, strictly increasing list of positive integers';
+const sequence = setting<readonly number[]>(
+  z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()))
+    .pipe(z.array(z.string().regex(/^\d+$/, { error: SEQUENCE_ERROR }).transform(Number).pipe(z.int({ error: SEQUENCE_ERROR }).gte(1, { error: SEQUENCE_ERROR }))))
+    .refine((ns) => ns.every((n, i) => i === 0 || n > ns[i - 1]!), { error: SEQUENCE_ERROR }),
+  DEFAULT_SEQUENCE,
+);
+
+const STORE_ERROR = 'expected sqlite://PATH, redis://HOST:PORT or memory://';
+
+const variables = z.object({
+  SMART_SEND_FAST_THRESHOLD_MS: numeric(2000, { min: 0, integer: true }),
+  SMART_SEND_SLOW_THRESHOLD_MS: numeric(10_000, { min: 0, integer: true }),
+  SMART_SEND_MIN_SUCCESS_RATE: numeric(0.95, { min: 0, max: 1 }),
+  SMART_SEND_ENABLE_LEARNING: flag(true),
+  SMART_SEND_MEMORY_TTL_HOURS: numeric(24, { min: 0, minExclusive: true, max: 24 * 365 }),
+  SMART_SEND_MAX_BATCH_SIZE: numeric(10_000, { min: 1, integer: true }),
+  SMART_SEND_PROGRESSIVE_SEQUENCE: sequence,
+  SMART_SEND_MIN_RECIPIENTS: numeric(100, { min: 1, integer: true }),
+  SMART_SEND_MAX_BATCHES_PER_SECOND: numeric(2, { min: 0, minExclusive: true, max: 1000 }),
+  SMART_SEND_BATCH_TIMEOUT_MS: numeric(15_000, { min: 1, integer: true }),
+  SMART_SEND_MAX_ATTEMPTS: numeric(3, { min: 1, max: 100, integer: true }),
+  STORYCAST_HOST: text('127.0.0.1'),
+  STORYCAST_PORT: numeric(50051, { min: 0, max: 65535, integer: true }),
+  STORYCAST_STORE: setting(z.string().regex(/^(sqlite|redis|rediss|memory):\/\//, { error: STORE_ERROR }), 'sqlite://./data/storycast.sqlite'),
+  STORYCAST_TRANSPORT: oneOf(['simulated', 'baileys'], 'simulated'),
+  STORYCAST_SIM_PROFILE: text('realistic'),
+  STORYCAST_SIM_TIME_SCALE: numeric(1, { min: 0, minExclusive: true, max: 1_000_000 }),
+  STORYCAST_SIM_SEED: numeric(1, { min: 0, integer: true }),
+  STORYCAST_DEFAULT_STRATEGY: text('adaptive'),
+  STORYCAST_STRATEGY_MODULES: list([]),
+  STORYCAST_LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  STORYCAST_MAX_RECIPIENTS: numeric(100_000, { min: 1, max: 10_000_000, integer: true }),
+  STORYCAST_TLS_CERT: optionalText,
+  STORYCAST_TLS_KEY: optionalText,
+  STORYCAST_SHUTDOWN_GRACE_MS: numeric(20_000, { min: 0, max: 3_600_000, integer: true }),
+  STORYCAST_CHECK_RECIPIENTS: flag(true),
+  // Up to 1 GiB: the whole body is held in memory while it is encrypted and uploaded.
+  STORYCAST_MAX_MEDIA_BYTES: numeric(DEFAULT_MAX_MEDIA_BYTES, { min: 1, max: 1024 * 1024 * 1024, integer: true }),
+});
+
+type Variable = keyof typeof variables.shape;
+
+/** A rule across variables is checked only once each of them parsed: otherwise it would judge a default the user never chose. */
+const parsed =
+  (...names: Variable[]) =>
+  (payload: z.core.ParsePayload): boolean =>
+    !payload.issues.some((issue) => (names as PropertyKey[]).includes(issue.path?.[0] ?? ''));
+
+const configSchema = variables
+  .superRefine(
+    ({ SMART_SEND_FAST_THRESHOLD_MS: fast, SMART_SEND_SLOW_THRESHOLD_MS: slow }, ctx) => {
+      if (slow > fast) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SMART_SEND_SLOW_THRESHOLD_MS'],
+        message: `expected more than SMART_SEND_FAST_THRESHOLD_MS=${JSON.stringify(String(fast))}`,
+        params: { shown: String(slow) },
+      });
     },
-    server,
-  };
+    { when: parsed('SMART_SEND_FAST_THRESHOLD_MS', 'SMART_SEND_SLOW_THRESHOLD_MS') },
+  )
+  .superRefine(
+    ({ STORYCAST_TLS_CERT: cert, STORYCAST_TLS_KEY: key }, ctx) => {
+      if ((cert === undefined) === (key === undefined)) return;
+      const [set, unset] = cert === undefined ? ['STORYCAST_TLS_KEY', 'STORYCAST_TLS_CERT'] : ['STORYCAST_TLS_CERT', 'STORYCAST_TLS_KEY'];
+      ctx.addIssue({ code: 'custom', path: [set], message: `${unset} must be set too (TLS needs both a certificate and a key)` });
+    },
+    { when: parsed('STORYCAST_TLS_CERT', 'STORYCAST_TLS_KEY') },
+  )
+  .transform(
+    (v): Config => ({
+      smartSend: {
+        fastBatchThresholdMs: v.SMART_SEND_FAST_THRESHOLD_MS,
+        slowBatchThresholdMs: v.SMART_SEND_SLOW_THRESHOLD_MS,
+        minSuccessRate: v.SMART_SEND_MIN_SUCCESS_RATE,
+        enableSessionLearning: v.SMART_SEND_ENABLE_LEARNING,
+        sessionMemoryTTL: v.SMART_SEND_MEMORY_TTL_HOURS * 60 * 60 * 1000,
+        progressiveSequence: capSequence(v.SMART_SEND_PROGRESSIVE_SEQUENCE, v.SMART_SEND_MAX_BATCH_SIZE),
+        maxBatchSize: v.SMART_SEND_MAX_BATCH_SIZE,
+        minRecipientsForSmartSend: v.SMART_SEND_MIN_RECIPIENTS,
+        maxBatchesPerSecond: v.SMART_SEND_MAX_BATCHES_PER_SECOND,
+        batchTimeoutMs: v.SMART_SEND_BATCH_TIMEOUT_MS,
+        maxAttempts: v.SMART_SEND_MAX_ATTEMPTS,
+      },
+      server: {
+        host: v.STORYCAST_HOST,
+        port: v.STORYCAST_PORT,
+        store: v.STORYCAST_STORE,
+        transport: v.STORYCAST_TRANSPORT,
+        simProfile: v.STORYCAST_SIM_PROFILE,
+        simTimeScale: v.STORYCAST_SIM_TIME_SCALE,
+        simSeed: v.STORYCAST_SIM_SEED,
+        defaultStrategy: v.STORYCAST_DEFAULT_STRATEGY,
+        strategyModules: v.STORYCAST_STRATEGY_MODULES,
+        logLevel: v.STORYCAST_LOG_LEVEL,
+        maxRecipients: v.STORYCAST_MAX_RECIPIENTS,
+        tlsCert: v.STORYCAST_TLS_CERT,
+        tlsKey: v.STORYCAST_TLS_KEY,
+        shutdownGraceMs: v.STORYCAST_SHUTDOWN_GRACE_MS,
+        checkRecipients: v.STORYCAST_CHECK_RECIPIENTS,
+        maxMediaBytes: v.STORYCAST_MAX_MEDIA_BYTES,
+      },
+    }),
+  );
+
+/** `NAME="value": expected …`, once per variable and problem (a list can fail the same way at several places). */
+function problemsOf(error: z.ZodError, env: Env): string[] {
+  const lines = error.issues.map((issue) => {
+    const name = String(issue.path?.[0]);
+    const shown = issue.code === 'custom' && typeof issue.params?.shown === 'string' ? issue.params.shown : present(env[name]);
+    return `${name}=${JSON.stringify(shown)}: ${issue.message}`;
+  });
+  return [...new Set(lines)];
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) throw new ConfigError(problemsOf(result.error, env));
+  return result.data;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Wires a running storycast from its config: strategies, session memory,
- * transport and engine. The CLI demo uses it today; the gRPC server is built
- * on it next (issue 3), so both run the same parts.
+ * transport and its session directory, receipts and the engine. The gRPC
+ * server, the CLI demo and the tests all start from here, so they run the
+ * same parts.
  */
 import { BaileysSessions } from './transport/baileys/sessions.js';
 import { baileysSocketFactory } from './transport/baileys/socket-factory.js';
@@ -22,6 +23,7 @@ import { SimulatedNetwork } from './transport/sim/network.js';
 import { loadProfile } from './transport/sim/profile.js';
 import { loadStrategies, type StrategyRegistry } from './strategy-registry.js';
 import type { Transport } from './transport/port.js';
+import { redactUrl } from './util/redact-url.js';
 
 /** A start-up problem worth a one-line message (not a stack trace). */
 export class StartupError extends Error {
@@ -62,7 +64,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   });
   const engine = new SendEngine({ transport: withReceipts(transport, receipts, logger), clock, memory, config: smartSend, logger, maxRecipients: server.maxRecipients, checkRecipients: server.checkRecipients });
   logger.info(
-    { transport: server.transport, ...wired.details, store: server.store.replace(/\/\/[^@/]*@/, '//***@'), strategies: strategies.list().map((s) => s.name) },
+    { transport: server.transport, ...wired.details, store: redactUrl(server.store), strategies: strategies.list().map((s) => s.name) },
     'storycast ready',
   );
   return {
@@ -108,7 +110,7 @@ async function simulatedParts(config: Config, receipts: ReceiptBook): Promise<Pa
     // simulation's own clock runs ahead of the status's creation and expiry times.
     onReceipt: (r) => receipts.receipt(r.sessionId, r.messageId, r.recipient, r.readAt === undefined ? { deliveredAt: Date.now() } : { readAt: Date.now() }),
   });
-  const sessions = new SimulatedSessions(network);
+  const sessions = new SimulatedSessions(network.controls);
   const close = async () => {
     network.close();
     await sessions.close();

@@ -9,10 +9,10 @@
  *   most x8), never into a size predicted to be SLOW.
  * - Once bracketed it tries, between good and bad, the size with the best
  *   expected gain (the capacity taken as log-uniform between them) until none
- *   is worth a failure, then cruises at good; every PROBE_EVERY clean batches
+ *   is worth a failure, then cruises at good; every `probeEvery` clean batches
  *   (fewer where failures are cheap) it probes a little above, so a network
  *   that got faster is noticed. From the second probe in a row that fails, each
- *   doubles the wait for the next (up to 2^MAX_PROBE_BACKOFF): a ceiling that
+ *   doubles the wait for the next (up to 2^`maxProbeBackoff`): a ceiling that
  *   holds stops costing a failed call every few dozen batches.
  * - A failure at or below `good` may be random (a tail latency, a blip), a
  *   capacity that fell or an outage: it checks at a third (retrying the same
@@ -26,7 +26,7 @@
  *   many times keep low odds of failing (1/(wins+2), each failure halving the
  *   wins above it), and after a few failures in a row it follows a drifting
  *   capacity down. A fast error (not a hang) after a clean run is a blip: if
- *   the check works it goes straight back; a second one within BLIP_SPACING
+ *   the check works it goes straight back; a second one within `blipSpacing`
  *   batches is about size after all. If the check fails too with a timeout,
  *   the capacity fell: it goes on down by thirds (where hangs in this send have
  *   mostly turned out random, the check's size stays in doubt too, and the
@@ -34,7 +34,9 @@
  *   recipient at a time until one gets through, then the check again, and
  *   back to the size that worked (unless one recipient went through at once
  *   twice: then it is a capacity that fell and is rejected fast). Rate limits
- *   never change the size.
+ *   never change the size. Where it stands (steady, probing, checking, riding
+ *   out an outage) is its `phase`; every move between phases is in
+ *   bracket-phase.ts.
  * - It predicts each call's latency from what succeeded (a fitted line, or a
  *   bound: above a sample latency grows at most proportionally, below it
  *   cannot be slower) and asks the engine to give up at 1.3x that plus 300 ms
@@ -62,50 +64,24 @@
  * - It never lets the engine's tail rule merge a batch into an untested size.
  * Compared with `adaptive`: no fixed levels, the failure point remembered within
  * a send, random failures told apart from size failures, and early give-up.
+ *
+ * `createBracket(options)` makes one with other tuning (and another name);
+ * the default export is the built-in, made with `bracketDefaults`.
  */
 import { addSample, bestThroughput, discountWins, expectedMs, GIVE_UP_FACTOR, giveUpAfter, giveUpMs, type Sample } from './bracket-latency.js';
+import { PROBING, STEADY, transition, type Move, type Phase } from './bracket-phase.js';
+import { resolveTuning, type BracketOptions, type BracketTuning } from './bracket-options.js';
 import { bracketTry, growth, worthTrying, type Evidence } from './bracket-weigh.js';
-import { defineStrategy, speedOf, type BatchOutcome, type StrategyContext } from './sdk.js';
+import { defineStrategy, planSize, sendsAllRemaining, speedOf, type BatchOutcome, type DefinedStrategy, type StrategyContext } from './sdk.js';
 
-export { GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS } from './bracket-latency.js';
-export { MAX_GROWTH, MEMORY_ODDS } from './bracket-weigh.js';
+export { bracketDefaults, type BracketOptions, type BracketTuning } from './bracket-options.js';
 
-/** Stop bisecting when bad/good is under this (with few batches left) ... */
-export const TOLERANCE_SHORT = 1.2;
-/** ... or under this when many remain: a few percent over many batches pays for one more probe. */
-export const TOLERANCE_LONG = 1.05;
-export const PROBE_EVERY = 24;
-/** Starting from history, the first probe above the proven size comes sooner. */
-export const PROBE_FROM_MEMORY = 8;
-export const PROBE_STEP = 1.1;
-/** A probe's odds of failing: after a streak of clean batches, the last failure says little about now. */
-export const PROBE_ODDS = 0.5;
-export const MIN_PROBE_EVERY = 4;
-/**
- * From the second probe in a row that failed, each doubles the wait for the next, up to
- * 2^this: a static ceiling stops costing a hung call every few dozen batches. One failed
- * probe says little (it may have come just before the network got better).
- */
-export const MAX_PROBE_BACKOFF = 3;
-/**
- * Before any batch the per-recipient cost is unknown: the engine gives up on the
- * first one as if each recipient cost up to this much (above the ~0.2 to ~2 ms
- * seen in practice: cutting a good call short costs more than waiting a little).
- */
-export const MAX_MS_PER_RECIPIENT = 2.5;
-/**
- * The check after a failure at a size that worked is this fraction of it: a
- * third passes under most drops in one step (a half often fails again, which
- * costs a second hung call), and climbing back after a random failure is quick.
- */
-export const CHECK_DIVISOR = 3;
-/** With history, the first batch is this fraction of the proven size (but not below the cold start's). */
-export const MEMORY_START_DIVISOR = 3;
-/** A fast error at a size that worked is a blip unless another came within this many batches. */
-export const BLIP_SPACING = 3;
+const NAME = 'bracket';
+const DESCRIPTION = 'Brackets the capacity between the last good and first failed size, cruises just under it, gives up early on calls far slower than predicted.';
 
-/** The evidence (good, bad, samples, proven, failCost: see Evidence) and where the strategy is. */
-interface State extends Evidence {
+/** The evidence (good, bad, samples, proven, failCost: see Evidence), the phase, and what the moves between phases read. */
+export interface BracketState extends Evidence {
+  readonly phase: Phase;
   readonly size: number;
   /** What history says one batch at the proven size took: for latency bounds only. */
   readonly remembered?: Sample;
@@ -113,23 +89,8 @@ interface State extends Evidence {
   readonly limit: number;
   /** Clean batches since good or bad last changed. */
   readonly streak: number;
-  /** The next batch is a check at a third of good, after failures at good. */
-  readonly checking: boolean;
   /** After the capacity fell, sizes stay above this: failures at tiny sizes are an outage, not a capacity. */
   readonly floor: number;
-  /** Fast errors at a size that worked and at the check below it: an outage, ridden out one recipient at a time. */
-  readonly outage: boolean;
-  /** A one-recipient call failed in this outage (or an earlier one since the last blip): size is not the cause. */
-  readonly outageSeen: boolean;
-  /** Times one recipient went through at once after the check failed fast (since the last blip). */
-  readonly quickOk: number;
-  /**
-   * The failure being checked was a fast error after a clean run, or an outage:
-   * if the check works, size was not the cause, and it goes back to `good`.
-   */
-  readonly blip: boolean;
-  /** The failure being checked was a hang (random or a capacity that fell); two fast errors in a row are about size. */
-  readonly hung: boolean;
   /** batchesSent when it last went back after a blip: a second fast error soon after is about size after all. */
   readonly lastBlip: number;
   /** While `bad` may be random (ceilingOdds < 1): the ceiling before it, restored if `bad` works again. */
@@ -137,29 +98,30 @@ interface State extends Evidence {
   /** Failures at a size that had worked, in this send: later shown random (it worked again) or real (more failed). */
   readonly randoms: number;
   readonly drops: number;
-  /** The next batch is a probe above good; and how many probes in a row failed (each doubles the wait for the next). */
-  readonly probing: boolean;
+  /** Probes in a row that failed: each doubles the wait for the next. */
   readonly failedProbes: number;
 }
 
-function decide(state: State, ctx: StrategyContext, why: string): { state: State; size: number; reason: string; timeoutMs?: number } {
-  const { good, bad } = state;
-  const tolerance = good > 0 && ctx.remaining / good > 20 ? TOLERANCE_LONG : TOLERANCE_SHORT;
+type Decision = { state: BracketState; size: number; reason: string; timeoutMs?: number };
+
+function decide(state: BracketState, ctx: StrategyContext, why: string, t: BracketTuning): Decision {
+  const { good, bad, phase } = state;
+  const tolerance = good > 0 && ctx.remaining / good > 20 ? t.toleranceLong : t.toleranceShort;
   // Where failures are cheap (rejected fast), probing often costs little and notices a network that got better sooner.
   const cheapness = Math.min(1, (state.failCost ?? GIVE_UP_FACTOR) / GIVE_UP_FACTOR);
-  const backoff = 2 ** Math.min(Math.max(0, state.failedProbes - 1), MAX_PROBE_BACKOFF);
-  const probeEvery = Math.max(MIN_PROBE_EVERY, Math.ceil((state.badGuessed ? PROBE_FROM_MEMORY : PROBE_EVERY) * cheapness)) * backoff;
+  const backoff = 2 ** Math.min(Math.max(0, state.failedProbes - 1), t.maxProbeBackoff);
+  const probeEvery = Math.max(t.minProbeEvery, Math.ceil((state.badGuessed ? t.probeFromMemory : t.probeEvery) * cheapness)) * backoff;
   let size: number;
   let how: string;
   let tryAt: number | undefined;
-  let probing = false;
-  if (state.outage) {
+  let next: Phase = phase.kind === 'probing' ? STEADY : phase;
+  if (phase.kind === 'outage') {
     // Every call that fails costs its recipients an attempt: during an outage, risk one at a time.
     size = 1;
     how = `waiting out the outage with one recipient at a time`;
-  } else if (state.checking && good > 0) {
-    size = Math.max(1, Math.floor(good / CHECK_DIVISOR));
-    how = `checking at 1/${CHECK_DIVISOR} of ${good}`;
+  } else if (phase.kind === 'checking') {
+    size = Math.max(1, Math.floor(good / t.checkDivisor));
+    how = `checking at 1/${t.checkDivisor} of ${good}`;
   } else if (!Number.isFinite(bad)) {
     // Growing toward a proven size, never past it: above it the usual probing takes over.
     const target = good === 0 ? state.size : good < state.proven ? Math.min(growth(good, state, ctx), state.proven) : growth(good, state, ctx);
@@ -172,9 +134,9 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
   } else if ((bad / good > tolerance || state.ceilingOdds < 1) && !state.badGuessed && (tryAt = bracketTry(state, ctx)) !== undefined) {
     size = tryAt;
     how = `bracketing between ${good} and ${bad}`;
-  } else if (state.streak >= probeEvery && worthTrying(good, Math.ceil(good * PROBE_STEP), state, ctx, PROBE_ODDS)) {
-    size = Math.ceil(good * PROBE_STEP);
-    probing = true;
+  } else if (state.streak >= probeEvery && worthTrying(good, Math.ceil(good * t.probeStep), state, ctx, t.probeOdds)) {
+    size = Math.ceil(good * t.probeStep);
+    next = PROBING;
     how = `probing above ${good} after ${state.streak} clean batches`;
   } else {
     size = good;
@@ -187,137 +149,107 @@ function decide(state: State, ctx: StrategyContext, why: string): { state: State
     }
   }
   size = Math.max(1, Math.min(ctx.config.maxBatchSize, Math.floor(size)));
-  // The engine sends the whole rest when under 1.5x the size remains: split it instead if that rest is untested.
-  if (ctx.remaining < size * 1.5 && ctx.remaining > Math.max(good, size)) {
+  // The tail rule would send the whole rest: split it in two instead if that rest is untested
+  // (judged on the rest itself, before the engine's cap, so a rest over maxBatchSize splits too).
+  if (sendsAllRemaining(size, ctx.remaining) && ctx.remaining > Math.max(good, size)) {
     size = Math.ceil(ctx.remaining / 2);
     how += `; splitting the last ${ctx.remaining} in two`;
   }
   // Bound the size the engine will really send: its tail rule may send less than asked.
-  const sent = ctx.remaining < size * 1.5 ? Math.min(ctx.remaining, ctx.config.maxBatchSize) : size;
+  const sent = planSize(size, ctx.remaining, ctx.config.maxBatchSize);
   const giveUp = onlyAnchor(state.samples)
-    ? giveUpAfter(predictedMs(sent, state.samples)!)
+    ? giveUpAfter(predictedMs(sent, state.samples, t)!)
     : giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
-  const next = { ...state, size, probing };
+  const after = { ...state, size, phase: next };
   const reason = `${why}: ${how} -> ${size}`;
-  return giveUp === undefined ? { state: next, size, reason } : { state: next, size, reason, timeoutMs: Math.round(giveUp) };
+  return giveUp === undefined ? { state: after, size, reason } : { state: after, size, reason, timeoutMs: Math.round(giveUp) };
 }
 
-function afterFailure(prior: State, outcome: BatchOutcome, ctx: StrategyContext): [State, string] {
+/** What a failure teaches, by what it turned out to be (`move`, from bracket-phase.ts). */
+function afterFailure(prior: BracketState, phase: Phase, move: Move, outcome: BatchOutcome, t: BracketTuning): [BracketState, string] {
   const what = `${outcome.size} failed (${outcome.error ?? 'error'})`;
-  if (outcome.error === 'rate_limited') return [prior, `rate limited at ${outcome.size}: same size`];
-  const expected = predictedMs(outcome.size, prior.samples);
+  if (move === 'rate-limited') return [prior, `rate limited at ${outcome.size}: same size`];
+  const wasOutage = prior.phase.kind === 'outage';
+  const expected = predictedMs(outcome.size, prior.samples, t);
   // What a failed try costs; one-recipient calls during an outage are not tries (a fast error there costs ~1x).
-  const cost = expected && !prior.outage ? outcome.durationMs / expected : undefined;
+  const cost = expected && !wasOutage ? outcome.durationMs / expected : undefined;
   const failCost = cost === undefined ? prior.failCost : prior.failCost === undefined ? cost : 0.7 * prior.failCost + 0.3 * cost;
   // A fast error at a size that worked says nothing about size (a blip, an outage); a timeout there may.
   const sizeRelated = outcome.error === 'timeout' || outcome.size > prior.good;
   const samples = sizeRelated ? discountWins(prior.samples, outcome.size) : prior.samples;
-  const failedProbes = prior.probing ? prior.failedProbes + 1 : prior.failedProbes;
-  const state = { ...prior, samples, failedProbes, ...(failCost === undefined ? {} : { failCost }) };
-  if (state.outage || (state.checking && outcome.error !== 'timeout')) {
-    return [{ ...state, outage: true, outageSeen: state.outageSeen || state.outage, checking: false, blip: true }, `${what}${state.outage ? '' : ' too, and fast'}: an outage, not a size`];
+  const failedProbes = prior.phase.kind === 'probing' ? prior.failedProbes + 1 : prior.failedProbes;
+  const state: BracketState = { ...prior, phase, samples, failedProbes, ...(failCost === undefined ? {} : { failCost }) };
+  switch (move) {
+    case 'outage':
+      return [state, `${what}${wasOutage ? '' : ' too, and fast'}: an outage, not a size`];
+    case 'cold-failure': {
+      // A third gets under most stale memories or a weak account in one step. Not below
+      // the floor: when tiny batches fail too, it is an outage, and smaller will not help.
+      const size = Math.max(state.floor, Math.floor(outcome.size / t.checkDivisor));
+      return [{ ...state, size, bad: outcome.size, badGuessed: false, streak: 0 }, `${what} before anything worked`];
+    }
+    case 'ceiling': {
+      // While the ceiling may have been random, a failure under it says the capacity did fall.
+      const doubt = state.ceilingOdds < 1 && outcome.size <= state.bad ? { ceilingOdds: 1, shadowBad: Infinity, drops: state.drops + 1 } : {};
+      // Above a limit remembered from an earlier send, a failure says the limit still holds.
+      return [{ ...state, ...doubt, bad: Math.min(outcome.size, state.bad), badGuessed: false, streak: 0 }, `${what}, above the last good ${state.good}`];
+    }
+    case 'suspect':
+      return [state, `${what} at a size that worked: random, the capacity fell, or an outage`];
+    case 'fell': {
+      // Two hangs in a row where hangs so far were mostly random: maybe chance again,
+      // so the check's size stays in doubt (and the ceiling before it is kept in case both were).
+      const fell = capacityFell(state, outcome.size, t);
+      if (state.randoms <= state.drops) return [fell, `${what} too: the capacity fell`];
+      return [{ ...fell, ceilingOdds: fallOdds(state), shadowBad: state.bad }, `${what} too: the capacity fell, or both were random`];
+    }
+    default:
+      throw new Error(`bracket: ${move} is not a move after a failure`);
   }
-  if (state.good === 0) {
-    // Nothing worked yet: a third gets under most stale memories or a weak account in one step.
-    // Not below the floor: when tiny batches fail too, it is an outage, and smaller will not help.
-    const size = Math.max(state.floor, Math.floor(outcome.size / 3));
-    return [{ ...state, size, bad: outcome.size, badGuessed: false, streak: 0 }, `${what} before anything worked`];
-  }
-  if (outcome.size > state.good) {
-    // While the ceiling may have been random, a failure under it says the capacity did fall.
-    const doubt = state.ceilingOdds < 1 && outcome.size <= state.bad ? { ceilingOdds: 1, shadowBad: Infinity, drops: state.drops + 1 } : {};
-    // Above a limit remembered from an earlier send, a failure says the limit still holds.
-    return [{ ...state, ...doubt, bad: Math.min(outcome.size, state.bad), badGuessed: false, streak: 0, checking: false }, `${what}, above the last good ${state.good}`];
-  }
-  if (!state.checking) {
-    // A random failure, a capacity that fell, or an outage: a check well below tells them apart.
-    // (Retrying at the same size would send the same recipients into the same failure.)
-    // A fast error is a blip unless one was just seen: twice in a few batches is about size.
-    const blip = outcome.error !== 'timeout' && ctx.batchesSent - state.lastBlip > BLIP_SPACING;
-    return [{ ...state, checking: true, blip, hung: outcome.error === 'timeout' }, `${what} at a size that worked: random, the capacity fell, or an outage`];
-  }
-  // Two hangs in a row where hangs so far were mostly random: maybe chance again, so the
-  // check's size stays in doubt (and the ceiling before it is kept in case both were).
-  const fell = capacityFell(state, outcome.size);
-  if (state.randoms <= state.drops) return [fell, `${what} too: the capacity fell`];
-  return [{ ...fell, ceilingOdds: fallOdds(state), shadowBad: state.bad }, `${what} too: the capacity fell, or both were random`];
 }
 
-const onlyAnchor = (samples: readonly Sample[]): boolean => samples.length === 1 && samples[0]!.n === 1;
-
-/**
- * What a call of n should take. With only the anchor known, its round trip plus the
- * most a recipient is likely to cost (the proportional bound from one recipient
- * would predict minutes, and make a first call that hung look nearly free).
- */
-function predictedMs(n: number, samples: readonly Sample[]): number | undefined {
-  return onlyAnchor(samples) ? samples[0]!.ms + MAX_MS_PER_RECIPIENT * n : expectedMs(n, samples);
-}
-
-/** How likely a hang at a size that worked means the capacity fell, from how such hangs turned out in this send (Laplace). */
-function fallOdds(state: State): number {
-  return (state.drops + 1) / (state.drops + state.randoms + 2);
-}
-
-/** Failures at a size that worked and at `failed` below it: the capacity fell under `failed`; on down by thirds. */
-function capacityFell(state: State, failed: number): State {
-  return {
-    ...state,
-    size: Math.max(1, Math.floor(failed / CHECK_DIVISOR)),
-    good: 0,
-    bad: failed,
-    badGuessed: false,
-    streak: 0,
-    floor: Math.max(1, Math.ceil(state.good / 16)),
-    checking: false,
-    outage: false,
-    outageSeen: false,
-    quickOk: 0,
-    blip: false,
-    ceilingOdds: 1,
-    shadowBad: Infinity,
-    // A new regime: what probes found above the old capacity says nothing of the new one.
-    failedProbes: 0,
-  };
-}
-
-function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext): [State, string] {
+/** What a success teaches, by what it turned out to be (`move`, from bracket-phase.ts). */
+function afterSuccess(state: BracketState, phase: Phase, move: Move, outcome: BatchOutcome, ctx: StrategyContext, t: BracketTuning): [BracketState, string] {
   const samples = addSample(state.samples, outcome.size, outcome.durationMs);
-  if (state.outage && !state.outageSeen && state.quickOk >= 1) {
-    // Twice the check failed fast and one recipient went through at once: not an outage
-    // (where any call may fail), a capacity that fell below the check and is rejected fast.
-    const check = Math.max(1, Math.floor(state.good / CHECK_DIVISOR));
-    return [{ ...capacityFell(state, check), samples }, `${outcome.size} ok at once again: the capacity fell below ${check}`];
+  switch (move) {
+    case 'rejected-fast': {
+      const check = Math.max(1, Math.floor(state.good / t.checkDivisor));
+      return [{ ...capacityFell(state, check, t), samples }, `${outcome.size} ok at once again: the capacity fell below ${check}`];
+    }
+    case 'outage-over':
+      return [{ ...state, phase, samples }, `${outcome.size} ok: the outage may be over`];
+    case 'blip-over':
+      // The network works below and the failure was not a hang: a blip or an outage, not a ceiling.
+      return [{ ...state, phase, samples, lastBlip: ctx.batchesSent }, `${outcome.size} ok after a fast error at ${state.good}: a blip, back to it`];
+    case 'checked': {
+      // The check worked but the size above it just failed: random, or the capacity
+      // fell. Bracket again between the two, the failed size included, with odds from
+      // how such failures turned out so far in this send (Laplace: half and half at first).
+      const doubted = state.ceilingOdds < 1;
+      const hung = state.phase.kind === 'checking' && state.phase.cause === 'hang';
+      return [
+        {
+          ...state,
+          phase,
+          good: outcome.size,
+          bad: Math.min(state.bad, state.good),
+          badGuessed: false,
+          samples,
+          streak: 0,
+          ceilingOdds: hung && state.good < state.bad ? fallOdds(state) : 1,
+          shadowBad: doubted ? state.shadowBad : state.badGuessed ? Infinity : state.bad,
+          drops: doubted ? state.drops + 1 : state.drops,
+        },
+        `${outcome.size} ok after a failure at ${state.good}`,
+      ];
+    }
+    default:
+      return grown(state, samples, outcome, ctx, t);
   }
-  if (state.outage) {
-    // One call through may be luck in a partial outage: check at a third before going back up.
-    return [{ ...state, samples, outage: false, checking: true, quickOk: state.outageSeen ? 0 : state.quickOk + 1 }, `${outcome.size} ok: the outage may be over`];
-  }
-  if (state.checking && state.blip) {
-    // The network works below and the failure was not a hang: a blip or an outage, not a ceiling.
-    return [{ ...state, samples, checking: false, blip: false, outageSeen: false, quickOk: 0, lastBlip: ctx.batchesSent }, `${outcome.size} ok after a fast error at ${state.good}: a blip, back to it`];
-  }
-  if (state.checking) {
-    // The check worked but the size above it just failed: random, or the capacity
-    // fell. Bracket again between the two, the failed size included, with odds from
-    // how such failures turned out so far in this send (Laplace: half and half at first).
-    const doubted = state.ceilingOdds < 1;
-    return [
-      {
-        ...state,
-        good: outcome.size,
-        bad: Math.min(state.bad, state.good),
-        badGuessed: false,
-        samples,
-        streak: 0,
-        checking: false,
-        ceilingOdds: state.hung && state.good < state.bad ? fallOdds(state) : 1,
-        shadowBad: doubted ? state.shadowBad : state.badGuessed ? Infinity : state.bad,
-        drops: doubted ? state.drops + 1 : state.drops,
-      },
-      `${outcome.size} ok after a failure at ${state.good}`,
-    ];
-  }
+}
+
+/** An ordinary success ('ok'): raise good, and forget a ceiling it reached. */
+function grown(state: BracketState, samples: Sample[], outcome: BatchOutcome, ctx: StrategyContext, t: BracketTuning): [BracketState, string] {
   const raised = outcome.size > state.good;
   // Success at or above the failure point: the network got better, or the failure was
   // random (then the ceiling found before it stands); forget that ceiling.
@@ -334,57 +266,99 @@ function afterSuccess(state: State, outcome: BatchOutcome, ctx: StrategyContext)
   }
   // A SLOW success is a ceiling of its own: do not grow past it.
   if (speedOf(outcome.durationMs, ctx.config) === 'SLOW' && !Number.isFinite(bad)) {
-    bad = Math.ceil(outcome.size * TOLERANCE_SHORT);
+    bad = Math.ceil(outcome.size * t.toleranceShort);
     badGuessed = false;
   }
   return [
     {
       ...state,
+      phase: STEADY,
       good: Math.max(state.good, outcome.size),
       bad,
       badGuessed,
       samples,
       streak: raised ? 0 : state.streak + 1,
-      checking: false,
       ...(random ? { ceilingOdds: 1, shadowBad: Infinity, randoms: state.randoms + 1 } : {}),
-      ...(state.probing ? { failedProbes: 0 } : {}),
+      ...(state.phase.kind === 'probing' ? { failedProbes: 0 } : {}),
     },
     `${outcome.size} ok in ${Math.round(outcome.durationMs)} ms${random ? `: the failure at ${state.bad} was random` : ''}`,
   ];
 }
 
-export default defineStrategy<State>({
-  name: 'bracket',
-  description: 'Brackets the capacity between the last good and first failed size, cruises just under it, gives up early on calls far slower than predicted.',
+const onlyAnchor = (samples: readonly Sample[]): boolean => samples.length === 1 && samples[0]!.n === 1;
 
-  start(ctx) {
-    // The third level (1,000 by default): most accounts take it, and a first call that
-    // fails is cut short by the anchor-based give-up, so starting smaller buys little
-    // (and on a short list each extra call is a large share of the send).
-    const seq = ctx.config.progressiveSequence;
-    const first = seq[Math.min(2, seq.length - 1)]!;
-    // The anchor is a call to one recipient: latency(1), the base of the latency line.
-    const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs, wins: 1 }] : [];
-    const initial: State = { size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, checking: false, floor: 1, proven: 0, limit: 0, outage: false, outageSeen: false, quickOk: 0, blip: false, hung: false, lastBlip: -Infinity, ceilingOdds: 1, shadowBad: Infinity, randoms: 0, drops: 0, probing: false, failedProbes: 0 };
-    const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
-    const failed = ctx.history?.minFailedBatchSize ?? 0;
-    const limit = failed > proven ? failed : 0;
-    // A proven size at or under the cold start, with no limit found above it, says only how
-    // much an earlier send needed (a short list), not what the session takes.
-    if (proven === 0 || (proven <= first && limit === 0)) return decide(initial, ctx, 'no history');
-    const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime, wins: 0 } : undefined;
-    // Under the cold start with a limit found just above (a weak account): start there rather
-    // than hang where the last send did. Above: start at a third of it and grow to it as fast as
-    // the cost of a failure allows: on a long send that is at once, on a short one only when
-    // the network confirms it on the way.
-    const size = proven < first ? proven : Math.max(first, Math.floor(proven / MEMORY_START_DIVISOR));
-    const state: State = { ...initial, size, proven, limit, ...(remembered ? { remembered } : {}) };
-    const why = limit > 0 ? `proven ${proven}, failed at ${limit} in history` : `proven ${proven} in history`;
-    return decide(state, ctx, why);
-  },
+/**
+ * What a call of n should take. With only the anchor known, its round trip plus the
+ * most a recipient is likely to cost (the proportional bound from one recipient
+ * would predict minutes, and make a first call that hung look nearly free).
+ */
+function predictedMs(n: number, samples: readonly Sample[], t: BracketTuning): number | undefined {
+  return onlyAnchor(samples) ? samples[0]!.ms + t.maxMsPerRecipient * n : expectedMs(n, samples);
+}
 
-  next(state, outcome, ctx) {
-    const [after, why] = outcome.ok ? afterSuccess(state, outcome, ctx) : afterFailure(state, outcome, ctx);
-    return decide(after, ctx, why);
-  },
-});
+/** How likely a hang at a size that worked means the capacity fell, from how such hangs turned out in this send (Laplace). */
+function fallOdds(state: BracketState): number {
+  return (state.drops + 1) / (state.drops + state.randoms + 2);
+}
+
+/** Failures at a size that worked and at `failed` below it: the capacity fell under `failed`; on down by thirds. */
+function capacityFell(state: BracketState, failed: number, t: BracketTuning): BracketState {
+  return {
+    ...state,
+    phase: STEADY,
+    size: Math.max(1, Math.floor(failed / t.checkDivisor)),
+    good: 0,
+    bad: failed,
+    badGuessed: false,
+    streak: 0,
+    floor: Math.max(1, Math.ceil(state.good / 16)),
+    ceilingOdds: 1,
+    shadowBad: Infinity,
+    // A new regime: what probes found above the old capacity says nothing of the new one.
+    failedProbes: 0,
+  };
+}
+
+function start(ctx: StrategyContext, t: BracketTuning): Decision {
+  // The third level by default (1,000 in the default sequence): most accounts take it, and a first call that
+  // fails is cut short by the anchor-based give-up, so starting smaller buys little
+  // (and on a short list each extra call is a large share of the send).
+  const seq = ctx.config.progressiveSequence;
+  const first = seq[Math.min(t.startLevel, seq.length - 1)]!;
+  // The anchor is a call to one recipient: latency(1), the base of the latency line.
+  const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs, wins: 1 }] : [];
+  const initial: BracketState = { phase: STEADY, size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, floor: 1, proven: 0, limit: 0, lastBlip: -Infinity, ceilingOdds: 1, shadowBad: Infinity, randoms: 0, drops: 0, failedProbes: 0 };
+  const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
+  const failed = ctx.history?.minFailedBatchSize ?? 0;
+  const limit = failed > proven ? failed : 0;
+  // A proven size at or under the cold start, with no limit found above it, says only how
+  // much an earlier send needed (a short list), not what the session takes.
+  if (proven === 0 || (proven <= first && limit === 0)) return decide(initial, ctx, 'no history', t);
+  const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime, wins: 0 } : undefined;
+  // Under the cold start with a limit found just above (a weak account): start there rather
+  // than hang where the last send did. Above: start at a third of it and grow to it as fast as
+  // the cost of a failure allows: on a long send that is at once, on a short one only when
+  // the network confirms it on the way.
+  const size = proven < first ? proven : Math.max(first, Math.floor(proven / t.memoryStartDivisor));
+  const state: BracketState = { ...initial, size, proven, limit, ...(remembered ? { remembered } : {}) };
+  const why = limit > 0 ? `proven ${proven}, failed at ${limit} in history` : `proven ${proven} in history`;
+  return decide(state, ctx, why, t);
+}
+
+/** A bracket strategy with its own tuning; every option left out takes its value from `bracketDefaults`. */
+export function createBracket(options: BracketOptions = {}): DefinedStrategy<BracketState> {
+  const { name = NAME, description = DESCRIPTION, ...tuning } = options;
+  const t = resolveTuning(tuning);
+  return defineStrategy<BracketState>({
+    name,
+    description,
+    start: (ctx) => start(ctx, t),
+    next(state, outcome, ctx) {
+      const { phase, move } = transition(state.phase, outcome, { good: state.good, blipAllowed: ctx.batchesSent - state.lastBlip > t.blipSpacing });
+      const [after, why] = outcome.ok ? afterSuccess(state, phase, move, outcome, ctx, t) : afterFailure(state, phase, move, outcome, t);
+      return decide(after, ctx, why, t);
+    },
+  });
+}
+
+export default createBracket();

@@ -204,6 +204,28 @@ export function levelUp(size: number, steps: number, sequence: readonly number[]
   return Math.min(firstAbove + steps - 1, sequence.length - 1);
 }
 
+/**
+ * The seed's tail rule: when what remains is under this many times the size, the
+ * engine sends all of it in one call rather than leave a small tail.
+ */
+export const TAIL_FACTOR = 1.5;
+
+/** Whether the tail rule makes the engine send all of `remaining` instead of `size` (before capping it at maxBatchSize). */
+export function sendsAllRemaining(size: number, remaining: number): boolean {
+  return remaining < size * TAIL_FACTOR;
+}
+
+/**
+ * The size the engine actually sends, exactly as it computes it: the strategy's
+ * wish, whole and within [1, maxBatchSize], then the tail rule (still never above
+ * maxBatchSize). A strategy that bounds its timeout or avoids merging a tail into
+ * an untested size reads it here rather than re-derive it.
+ */
+export function planSize(wanted: number, remaining: number, maxBatchSize: number): number {
+  const size = Math.max(1, Math.min(maxBatchSize, Math.floor(wanted)));
+  return sendsAllRemaining(size, remaining) ? Math.min(remaining, maxBatchSize) : size;
+}
+
 /** Keeps a size within [1, maxBatchSize] and whole. */
 export function clampSize(size: number, config: ScalingConfig): number {
   if (!Number.isFinite(size)) return config.progressiveSequence[0] ?? 1;

@@ -1,11 +1,10 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer, type Http2Session } from 'node:http2';
+import { createServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SERVER, DEFAULT_TEXT, demoRecipients, parseCliArgs, parseRecipientFile, type CliOptions } from '../src/cli/args.js';
 import { describeError } from '../src/cli/errors.js';
@@ -13,6 +12,7 @@ import { batchSequence, formatCancelled, formatEvent, formatStatus, initialState
 import { buildRequest, run, type CliIO } from '../src/cli/send.js';
 import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import { SendMode, SendStoryResponseSchema, Speed, StoryService, type SendStoryRequest, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
+import { startH2Server, type H2TestServer } from './support/h2-server.js';
 
 type Init = MessageInitShape<typeof SendStoryResponseSchema>['event'];
 const ev = (event: Init): SendStoryResponse => create(SendStoryResponseSchema, { event });
@@ -194,18 +194,13 @@ const impl: Partial<ServiceImpl<typeof StoryService>> = {
     yield* script(request, context.signal);
   },
 };
-const server = createServer(connectNodeAdapter({ routes: (router) => router.service(StoryService, impl) }));
-const sessions = new Set<Http2Session>();
-server.on('session', (s) => sessions.add(s.on('close', () => sessions.delete(s))));
+let server: H2TestServer;
 let url = '';
 beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startH2Server((router) => router.service(StoryService, impl), ['grpc', 'connect']);
+  url = server.url;
 });
-afterAll(async () => {
-  for (const s of sessions) s.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => server.close());
 
 function io(extra: Partial<CliIO> & { onOut?: (text: string) => void } = {}): CliIO & { out: () => string; err: () => string } {
   let out = '';

@@ -101,6 +101,28 @@ describe('config', () => {
     expect(problems({ SMART_SEND_FAST_THRESHOLD_MS: '12000' })).toContain('SMART_SEND_SLOW_THRESHOLD_MS');
   });
 
+  it('judges the slow threshold against the fast one only once both parse, not against a default nobody chose', () => {
+    expect(problems({ SMART_SEND_FAST_THRESHOLD_MS: '12000', SMART_SEND_SLOW_THRESHOLD_MS: 'x' })).toBe(
+      'invalid configuration:\n  SMART_SEND_SLOW_THRESHOLD_MS="x": expected an integer >= 0',
+    );
+    expect(problems({ SMART_SEND_FAST_THRESHOLD_MS: '3000', SMART_SEND_SLOW_THRESHOLD_MS: '3000' })).toBe(
+      'invalid configuration:\n  SMART_SEND_SLOW_THRESHOLD_MS="3000": expected more than SMART_SEND_FAST_THRESHOLD_MS="3000"',
+    );
+  });
+
+  it('reports a rule across variables together with the others, and a bad list once', () => {
+    expect(problems({ STORYCAST_TLS_KEY: './key.pem', SMART_SEND_PROGRESSIVE_SEQUENCE: 'a,b' })).toBe(
+      'invalid configuration:\n' +
+        '  SMART_SEND_PROGRESSIVE_SEQUENCE="a,b": expected a comma-separated, strictly increasing list of positive integers\n' +
+        '  STORYCAST_TLS_KEY="./key.pem": STORYCAST_TLS_CERT must be set too (TLS needs both a certificate and a key)',
+    );
+  });
+
+  it('reads the spellings people use for booleans and trims values', () => {
+    const { smartSend, server } = loadConfig({ SMART_SEND_ENABLE_LEARNING: ' Off ', STORYCAST_CHECK_RECIPIENTS: 'YES', STORYCAST_TRANSPORT: ' baileys ' });
+    expect([smartSend.enableSessionLearning, server.checkRecipients, server.transport]).toEqual([false, true, 'baileys']);
+  });
+
   it('treats blank values as unset', () => {
     expect(loadConfig({ SMART_SEND_MAX_BATCH_SIZE: ' ' }).smartSend.maxBatchSize).toBe(10_000);
   });

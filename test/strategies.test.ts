@@ -3,8 +3,9 @@ import adaptive from '../strategies/adaptive.js';
 import aggressive from '../strategies/aggressive.js';
 import conservative, { CLEAN_BATCHES_TO_STEP_UP } from '../strategies/conservative.js';
 import { builtinStrategies } from '../strategies/index.js';
-import { defineStrategy, type BatchOutcome, type DefinedStrategy, type StrategyContext } from '../strategies/sdk.js';
+import { defineStrategy, planSize, sendsAllRemaining, TAIL_FACTOR, type BatchOutcome, type DefinedStrategy, type StrategyContext } from '../strategies/sdk.js';
 import { defaultConfig } from '../src/config.js';
+import { planSize as enginePlanSize } from '../src/engine/engine.js';
 import { loadStrategies, StrategyLoadError } from '../src/strategy-registry.js';
 
 const config = defaultConfig.smartSend;
@@ -94,6 +95,19 @@ describe('every built-in', () => {
     const a = walk(strategy, script, ctx({ history: history(20_000) }));
     expect(walk(strategy, script, ctx({ history: history(20_000) }))).toEqual(a);
     for (const size of a) expect(size >= 1 && size <= config.maxBatchSize && Number.isInteger(size)).toBe(true);
+  });
+});
+
+describe('the tail rule in the SDK', () => {
+  it('is the one the engine applies, so a strategy can bound what a call really carries', () => {
+    expect(enginePlanSize).toBe(planSize);
+    expect(TAIL_FACTOR).toBe(1.5);
+    // 1,400 left is under 1.5 x 1,000: all of it goes, unless that is over the cap.
+    expect(sendsAllRemaining(1000, 1400)).toBe(true);
+    expect(planSize(1000, 1400, 10_000)).toBe(1400);
+    expect(planSize(1000, 1400, 1200)).toBe(1200);
+    expect(sendsAllRemaining(1000, 1500)).toBe(false);
+    expect(planSize(1000, 1500, 10_000)).toBe(1000);
   });
 });
 

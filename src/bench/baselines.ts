@@ -11,11 +11,10 @@
  *   no memory, then the top level for good: what storycast exists to beat.
  * Neither is offered by the server: the oracle needs the simulator's truth.
  */
-import { defineStrategy, type AnyStrategy, type StrategyContext } from '../../strategies/sdk.js';
+import { defineStrategy, planSize, sendsAllRemaining, TAIL_FACTOR, type AnyStrategy, type StrategyContext } from '../../strategies/sdk.js';
 import type { Clock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
-import { planSize } from '../engine/send-run.js';
-import type { SimulatedNetwork } from '../transport/sim/network.js';
+import type { SimOracle } from '../transport/sim/oracle.js';
 
 export const ORACLE = 'oracle';
 /** A failure rate at which the oracle treats the network as down. */
@@ -39,7 +38,7 @@ export const fixed: AnyStrategy = defineStrategy<number>({
  * jitter still under the batch timeout. Throughput counts the pacing floor:
  * a call never takes less than 1/maxBatchesPerSecond.
  */
-export function bestSize(network: SimulatedNetwork, config: SmartSendConfig, t: number): { size: number; capacity: number } {
+export function bestSize(network: SimOracle, config: SmartSendConfig, t: number): { size: number; capacity: number } {
   const interval = 1000 / config.maxBatchesPerSecond;
   const worstJitter = 1 + network.profile.jitterPct / 100;
   const capacity = Math.min(network.capacityAt(t), network.capacityAt(t + interval), config.maxBatchSize);
@@ -58,7 +57,7 @@ export function bestSize(network: SimulatedNetwork, config: SmartSendConfig, t: 
 }
 
 /** The oracle for one run: bound to that run's network and clock. */
-export function oracle(network: SimulatedNetwork, clock: Clock, config: SmartSendConfig): AnyStrategy {
+export function oracle(network: SimOracle, clock: Clock, config: SmartSendConfig): AnyStrategy {
   const worstJitter = 1 + network.profile.jitterPct / 100;
   // A healthy call of n takes at most this long: past it the call has stalled or hung, and the
   // oracle, knowing the latency model, gives up on it at once rather than wait out the batch timeout.
@@ -73,8 +72,9 @@ export function oracle(network: SimulatedNetwork, clock: Clock, config: SmartSen
       return { size: 1, reason: `outage (${Math.round(failureRate * 100)}% of calls fail): one recipient at a time`, timeoutMs: deadline(ctx, 1) };
     }
     const { size: best, capacity } = bestSize(network, config, now);
-    // The engine's tail rule sends everything when under 1.5x the size remains: never let that exceed capacity.
-    const size = ctx.remaining > capacity && ctx.remaining < best * 1.5 ? Math.floor(ctx.remaining / 1.5) : best;
+    // The engine's tail rule may send everything that remains: never let that exceed capacity
+    // (the largest size it leaves alone is remaining / TAIL_FACTOR).
+    const size = ctx.remaining > capacity && sendsAllRemaining(best, ctx.remaining) ? Math.floor(ctx.remaining / TAIL_FACTOR) : best;
     return {
       size: Math.max(1, size),
       reason: `capacity ${Number.isFinite(capacity) ? capacity : 'unlimited'}: best throughput at ${best}`,

@@ -78,11 +78,11 @@ export async function runOnce(
   try {
     if (learns && benchCase.provenSize) {
       const recorder = memory.begin(SESSION, null);
-      recorder.record({ size: benchCase.provenSize, durationMs: network.baseLatencyMs(benchCase.provenSize), ok: true, sizeRelated: true });
+      recorder.record({ size: benchCase.provenSize, durationMs: network.oracle.baseLatencyMs(benchCase.provenSize), ok: true, sizeRelated: true });
       if (benchCase.failedSize) recorder.record({ size: benchCase.failedSize, durationMs: config.batchTimeoutMs, ok: false, sizeRelated: true });
       await recorder.flush();
     }
-    const chosen = contender === ORACLE ? oracle(network, clock, config) : contender;
+    const chosen = contender === ORACLE ? oracle(network.oracle, clock, config) : contender;
     const engine = new SendEngine({ transport: network, clock, memory, config, maxRecipients: Math.max(recipients, 1) });
     const points: SizeTrace['points'] = [];
     let anchorMs: number | undefined;

@@ -1,5 +1,5 @@
 /**
- * The benchmark's cases: every network profile in test/profiles (a cold start
+ * The benchmark's cases: every network profile in src/bench/profiles (a cold start
  * each), the seed's three scenarios, session-memory cases on the built-in
  * `realistic` profile (cold, memory fresh and correct, 3x too high, 3x too low),
  * and fresh, correct memory on the weak account (`expensive-failures`).
@@ -13,7 +13,7 @@ import { builtinProfiles, loadProfile, type SimProfile } from '../transport/sim/
 import { bestSize } from './baselines.js';
 import type { BenchCase } from './run.js';
 
-export const SUITE_DIR = new URL('../../test/profiles/', import.meta.url);
+export const SUITE_DIR = new URL('./profiles/', import.meta.url);
 /**
  * The profile the memory cases start from: the built-in `realistic` account
  * (static, so "correct memory" has one right answer, and 3x its capacity is
@@ -39,7 +39,7 @@ function coldCase(profile: SimProfile): BenchCase {
 /** What a session would have proven on this profile: the oracle's size at the start. */
 export function correctProvenSize(profile: SimProfile, config: SmartSendConfig): number {
   const network = new SimulatedNetwork({ profile, clock: new VirtualClock(0) });
-  return bestSize(network, config, 0).size;
+  return bestSize(network.oracle, config, 0).size;
 }
 
 /**

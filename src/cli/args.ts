@@ -4,8 +4,11 @@
  */
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { HEX_COLOUR_FORMAT, isHexColour } from '../util/hex-colour.js';
+import { DEFAULT_SERVER, serverFrom } from './server-address.js';
+import { UsageError } from './usage-error.js';
 
-export const DEFAULT_SERVER = 'http://127.0.0.1:50051';
+export { DEFAULT_SERVER, UsageError };
 export const DEFAULT_TEXT = 'Hello from storycast 👋';
 /** +1555 and seven digits: the demo list cannot hold more distinct numbers. */
 export const MAX_DEMO_RECIPIENTS = 10_000_000;
@@ -22,7 +25,7 @@ Recipients (at least one of; when both are given the file's entries come first):
 
 Story (a text story unless a media option is given):
   --text STR             the text (default: "${DEFAULT_TEXT}")
-  --background-color C   text background, #RRGGBB or #AARRGGBB
+  --background-color C   text background, ${HEX_COLOUR_FORMAT}
   --font N               WhatsApp font number, 0-9
   --image PATH           an image file (type from the extension)
   --video PATH           a video file (type from the extension)
@@ -54,10 +57,6 @@ Examples:
   npm run send -- --recipients 5000
   npm run send -- --file contacts.txt --image photo.jpg --caption "Hi!"
   npm run send -- --recipients 300 --strategy conservative --json > events.jsonl`;
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 export type MediaSource = { readonly path: string } | { readonly url: string };
 
@@ -118,21 +117,6 @@ function rephrase(error: unknown): UsageError {
   }
 }
 
-/** Accepts "host:port" because that is how servers print their address. */
-export function normalizeServer(value: string, source: string): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new UsageError(`${source}: "${value}" is not a URL (expected e.g. ${DEFAULT_SERVER})`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${source}: "${value}" must be an http:// or https:// URL`);
-  }
-  return withScheme.replace(/\/+$/, '');
-}
-
 function integer(option: string, value: string, min: number, max: number): number {
   const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
@@ -151,11 +135,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
   }
   if (values.help) return 'help';
   const story = parseStory(values);
-  const envServer = env.STORYCAST_SERVER?.trim();
-  const server =
-    values.server !== undefined ? normalizeServer(values.server, '--server')
-    : envServer ? normalizeServer(envServer, 'STORYCAST_SERVER')
-    : DEFAULT_SERVER;
+  const server = serverFrom(values.server, env);
   const protocol = values.protocol ?? 'grpc';
   if (protocol !== 'grpc' && protocol !== 'connect') throw new UsageError(`--protocol: "${protocol}" is not grpc or connect`);
   const sessionId = values.session ?? 'demo';
@@ -187,8 +167,8 @@ function parseStory(values: Record<string, string | boolean | undefined>): Story
     const text = str('text') ?? DEFAULT_TEXT;
     if (text.trim() === '') throw new UsageError('--text must not be empty');
     const backgroundColor = str('background-color') ?? '';
-    if (backgroundColor !== '' && !/^#(?:[0-9a-f]{6}|[0-9a-f]{8})$/i.test(backgroundColor)) {
-      throw new UsageError(`--background-color: "${backgroundColor}" is not #RRGGBB or #AARRGGBB`);
+    if (backgroundColor !== '' && !isHexColour(backgroundColor)) {
+      throw new UsageError(`--background-color: "${backgroundColor}" is not ${HEX_COLOUR_FORMAT}`);
     }
     const fontValue = str('font');
     return { kind: 'text', text, backgroundColor, font: fontValue === undefined ? 0 : integer('font', fontValue, 0, 9) };

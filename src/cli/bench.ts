@@ -14,12 +14,13 @@ import { runOnce } from '../bench/run.js';
 import { resolveBench, type BenchInputs } from '../bench/setup.js';
 import { formatTrace } from '../bench/trace.js';
 import { geomean } from '../bench/stats.js';
+import { exitOnStartupError } from '../util/startup-error.js';
 
 const HELP = `Usage: npm run bench -- [options]
 
 Runs every strategy (built-in and STORYCAST_STRATEGY_MODULES) and the baselines
 "oracle" (the physical limit) and "fixed" (the plain ramp) over the benchmark
-suite (test/profiles, the seed scenarios, memory cases), in virtual time.
+suite (src/bench/profiles, the seed scenarios, memory cases), in virtual time.
 
   --recipients LIST   list sizes, comma-separated (default 1000,10000,100000)
   --seeds N           seeds per case, 1..N (default 5)
@@ -145,10 +146,5 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`bench: ${(error as Error).message}`);
-    process.exit(1);
-  },
-);
+// Its errors come from its options, profile files and strategy modules: all the person's to fix.
+main(process.argv.slice(2)).then((code) => process.exit(code), exitOnStartupError('bench', { alwaysBrief: true }));

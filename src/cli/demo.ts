@@ -12,8 +12,8 @@ import { ConfigError, loadConfig } from '../config.js';
 import type { SendEvent } from '../engine/events.js';
 import { createLogger } from '../log.js';
 import { demoNumbers } from '../recipients.js';
-import { createRuntime, StartupError } from '../runtime.js';
-import { StrategyLoadError } from '../strategy-registry.js';
+import { createRuntime } from '../runtime.js';
+import { exitOnStartupError } from '../util/startup-error.js';
 
 function describe(event: SendEvent): string {
   switch (event.type) {
@@ -60,9 +60,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  // Start-up errors (config, strategy modules, profiles) are meant to be read, not debugged.
-  const known = error instanceof ConfigError || error instanceof StrategyLoadError || error instanceof StartupError;
-  console.error(known ? `storycast: ${(error as Error).message}` : error);
-  process.exit(1);
-});
+main().catch(exitOnStartupError('storycast'));

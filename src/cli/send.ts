@@ -19,6 +19,7 @@ import {
   type StorySchema,
 } from '../gen/storycast/v1/story_service_pb.js';
 import { demoRecipients, HELP, parseCliArgs, parseRecipientFile, UsageError, type CliOptions } from './args.js';
+import { exitOnStartupError } from '../util/startup-error.js';
 import { describeError, errorJson } from './errors.js';
 import { exitCodeFor, formatCancelled, formatEvent, formatStatus, initialState, num, reduce, type ViewState } from './progress.js';
 
@@ -224,9 +225,6 @@ if (invokedDirectly) {
     (code) => {
       process.exitCode = code;
     },
-    (error: unknown) => {
-      process.stderr.write(`storycast send: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    },
+    exitOnStartupError('storycast send'),
   );
 }

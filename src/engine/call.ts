@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../clock.js';
 import { asTransportError, TransportError } from '../transport/port.js';
+import { withinDeadline } from '../util/abort.js';
 
 export type CallResult<T> =
   | { readonly ok: true; readonly value: T; readonly durationMs: number }
@@ -24,15 +25,11 @@ export async function callWithTimeout<T>(
   } catch (error) {
     work = Promise.reject(error);
   }
-  // Whichever loses the race still settles later; nobody is waiting for it.
-  work.catch(() => {});
-  const timer = clock.sleep(timeoutMs, controller.signal).then(async () => {
-    controller.abort(timeout);
-    throw await ownReason(work, timeout);
-  });
-  timer.catch(() => {});
   try {
-    const value = await Promise.race([work, timer]);
+    const value = await withinDeadline(clock, timeoutMs, work, () => {
+      controller.abort(timeout);
+      return ownReason(work, timeout);
+    });
     return { ok: true, value, durationMs: clock.now() - started };
   } catch (error) {
     const failure = error === timeout ? timeout : asTransportError(error);

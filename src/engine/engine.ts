@@ -11,14 +11,16 @@ import { silentLogger, type Logger } from '../log.js';
 import type { SendRecorder, SessionMemory } from '../memory/types.js';
 import { normalizeRecipients, type NormalizedRecipients } from '../recipients.js';
 import type { AnyStrategy } from '../../strategies/sdk.js';
-import type { PreparedStory, RecipientCheck, RecipientRefusal, Story, Transport, TransportError } from '../transport/port.js';
+import type { PreparedStory, RecipientCheck, RecipientRefusal, Story, Transport } from '../transport/port.js';
 import { callWithTimeout } from './call.js';
 import type { AnchorEvent, PlannedEvent, SendEvent, SummaryEvent } from './events.js';
 import { SessionPacer } from './pacer.js';
+import { retry } from './retry.js';
 import { SendError } from './send-error.js';
 import { SendRun } from './send-run.js';
 
-export { planSize } from './send-run.js';
+// The tail rule lives in the SDK, so strategies and the engine read the same one.
+export { planSize } from '../../strategies/sdk.js';
 
 export interface EngineOptions {
   readonly transport: Transport;
@@ -180,39 +182,44 @@ export class SendEngine {
    */
   private async prepare(input: SendInput, signal: AbortSignal): Promise<PreparedStory | undefined> {
     const { clock, config, transport } = this.options;
-    let last: TransportError | undefined;
-    for (let attempt = 1; attempt <= config.maxAttempts; attempt++) {
-      if (signal.aborted) return undefined;
-      let settled: Promise<unknown> = Promise.resolve();
-      const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => {
-        const work = transport.prepare(input.sessionId, input.story, s);
-        settled = work.catch(() => undefined);
-        return work;
-      });
-      if (result.ok) return result.value;
-      // The request itself is at fault (its media URL or size): another attempt would fail the same way.
-      if (result.error.cause instanceof SendError) throw result.error.cause;
-      last = result.error;
-      if (last.fatal || attempt === config.maxAttempts) break;
-      const stop = new AbortController();
-      const grace = clock.sleep(config.batchTimeoutMs, AbortSignal.any([signal, stop.signal])).then(
-        () => 'stuck' as const,
-        () => 'cancelled' as const,
-      );
-      const outcome = await Promise.race([settled.then(() => 'settled' as const), grace]);
-      stop.abort();
-      if (outcome === 'cancelled') return undefined;
-      if (outcome === 'stuck') {
-        throw new SendError(
-          'PREPARE_FAILED',
-          `the story could not be prepared: an attempt that timed out was still running ${config.batchTimeoutMs} ms later`,
-          undefined,
-          last.code,
-          { cause: last },
+    let settled: Promise<unknown> = Promise.resolve();
+    const outcome = await retry<PreparedStory>({
+      maxAttempts: config.maxAttempts,
+      signal,
+      attempt: async () => {
+        settled = Promise.resolve();
+        const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => {
+          const work = transport.prepare(input.sessionId, input.story, s);
+          settled = work.catch(() => undefined);
+          return work;
+        });
+        // The request itself is at fault (its media URL or size): another attempt would fail the same way.
+        if (!result.ok && result.error.cause instanceof SendError) throw result.error.cause;
+        return result;
+      },
+      beforeRetry: async (last) => {
+        const stop = new AbortController();
+        const grace = clock.sleep(config.batchTimeoutMs, AbortSignal.any([signal, stop.signal])).then(
+          () => 'stuck' as const,
+          () => 'cancelled' as const,
         );
-      }
-    }
-    throw SendError.fromTransport('PREPARE_FAILED', 'the story could not be prepared', last!);
+        const waited = await Promise.race([settled.then(() => 'settled' as const), grace]);
+        stop.abort();
+        if (waited === 'stuck') {
+          throw new SendError(
+            'PREPARE_FAILED',
+            `the story could not be prepared: an attempt that timed out was still running ${config.batchTimeoutMs} ms later`,
+            undefined,
+            last.code,
+            { cause: last },
+          );
+        }
+        return waited === 'settled';
+      },
+    });
+    if (!outcome) return undefined;
+    if (outcome.ok) return outcome.value;
+    throw SendError.fromTransport('PREPARE_FAILED', 'the story could not be prepared', outcome.error);
   }
 
   /** The first call: creates the status and its message id. Retried; failing it fails the send. */
@@ -225,28 +232,30 @@ export class SendEngine {
     signal: AbortSignal,
   ): Promise<{ event: AnchorEvent; refused: readonly RecipientRefusal[] } | undefined> {
     const { clock, config, transport } = this.options;
-    let last: TransportError | undefined;
-    for (let attempt = 1; attempt <= config.maxAttempts; attempt++) {
-      if (signal.aborted) return undefined;
-      try {
-        await this.pacer.acquire(sessionId, signal);
-      } catch {
-        return undefined;
-      }
-      const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => transport.send({ sessionId, story, recipients }, s));
-      // A lone anchor proves nothing about batch size; the single-mode call is a real batch.
-      if (!smart) recorder.record({ size: recipients.length, durationMs: result.durationMs, ok: result.ok, sizeRelated: !result.ok && result.error.code !== 'RATE_LIMITED' });
-      const refused = result.ok ? (result.value.refused ?? []) : [];
-      // Refused to the last recipient, the call reached nobody: another attempt, as for a failure.
-      if (result.ok && refused.length < recipients.length) {
-        const event: AnchorEvent = { type: 'anchor', messageId: result.value.messageId, recipients: recipients.length - refused.length, durationMs: result.durationMs, attempts: attempt };
-        return { event, refused };
-      }
-      last = result.ok ? refused[0]!.error : result.error;
-      if (last.fatal) break;
-    }
+    const outcome = await retry<{ event: AnchorEvent; refused: readonly RecipientRefusal[] }>({
+      maxAttempts: config.maxAttempts,
+      signal,
+      attempt: async (n) => {
+        try {
+          await this.pacer.acquire(sessionId, signal);
+        } catch {
+          return undefined;
+        }
+        const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => transport.send({ sessionId, story, recipients }, s));
+        // A lone anchor proves nothing about batch size; the single-mode call is a real batch.
+        if (!smart) recorder.record({ size: recipients.length, durationMs: result.durationMs, ok: result.ok, sizeRelated: !result.ok && result.error.code !== 'RATE_LIMITED' });
+        if (!result.ok) return result;
+        const refused = result.value.refused ?? [];
+        // Refused to the last recipient, the call reached nobody: another attempt, as for a failure.
+        if (refused.length >= recipients.length) return { ok: false, error: refused[0]!.error };
+        const event: AnchorEvent = { type: 'anchor', messageId: result.value.messageId, recipients: recipients.length - refused.length, durationMs: result.durationMs, attempts: n };
+        return { ok: true, value: { event, refused } };
+      },
+    });
+    if (!outcome) return undefined;
+    if (outcome.ok) return outcome.value;
     await recorder.flush();
-    throw SendError.fromTransport('ANCHOR_FAILED', 'the anchor could not be sent', last!);
+    throw SendError.fromTransport('ANCHOR_FAILED', 'the anchor could not be sent', outcome.error);
   }
 
   private summarize(

@@ -3,7 +3,7 @@
  * decided, what has been sent; and the batch loop that moves it forward.
  * SendEngine validates, prepares and anchors, then hands over to a SendRun.
  */
-import { MIN_CALL_TIMEOUT_MS, speedOf, type BatchErrorKind, type BatchOutcome, type Step, type StrategyContext } from '../../strategies/sdk.js';
+import { MIN_CALL_TIMEOUT_MS, planSize, speedOf, type BatchErrorKind, type BatchOutcome, type Step, type StrategyContext } from '../../strategies/sdk.js';
 import type { Clock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -266,15 +266,4 @@ export class SendRun {
     }
     return { state: fallback.state, size: fallback.size, reason: 'strategy error: keeping the previous size' };
   }
-}
-
-/**
- * The size actually sent: the strategy's wish, whole and within [1, maxBatchSize],
- * and the seed's tail rule: when what remains is under 1.5x the size, send it
- * all at once (still never above maxBatchSize) rather than leave a small tail.
- */
-export function planSize(wanted: number, remaining: number, maxBatchSize: number): number {
-  const size = Math.max(1, Math.min(maxBatchSize, Math.floor(wanted)));
-  if (remaining < size * 1.5) return Math.min(remaining, maxBatchSize);
-  return size;
 }

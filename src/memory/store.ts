@@ -9,6 +9,7 @@ import { Keyv } from 'keyv';
 import KeyvRedis from '@keyv/redis';
 import KeyvSqlite from '@keyv/sqlite';
 import type { Logger } from '../log.js';
+import { redactUrl } from '../util/redact-url.js';
 
 export const SUPPORTED_SCHEMES = ['sqlite://', 'redis://', 'rediss://', 'memory://'] as const;
 
@@ -78,11 +79,6 @@ function createRedisStore(url: string, opts: CreateKeyvOptions): KeyvRedis<unkno
     },
     { throwOnErrors: true, throwOnConnectError: true },
   );
-}
-
-/** Redis URLs may carry a password; never log it. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
 
 /**
