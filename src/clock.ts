@@ -42,10 +42,13 @@ export class SystemClock implements Clock {
         clearTimeout(timer);
         reject(abortReason(signal!));
       };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.min(MAX_TIMER_MS, safeDelay(ms) / this.scale));
+      const timer = setTimeout(
+        () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        Math.min(MAX_TIMER_MS, safeDelay(ms) / this.scale),
+      );
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }

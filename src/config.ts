@@ -81,7 +81,10 @@ function numeric(fallback: number, range: { min: number; max?: number; integer?:
 }
 
 function flag(fallback: boolean) {
-  return setting(z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off'], error: 'expected true or false' }), fallback);
+  return setting(
+    z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off'], error: 'expected true or false' }),
+    fallback,
+  );
 }
 
 function oneOf<const T extends readonly [string, ...string[]]>(allowed: T, fallback: T[number]) {
@@ -93,7 +96,15 @@ function text(fallback: string) {
 }
 
 function list(fallback: readonly string[]) {
-  return setting<readonly string[]>(z.string().transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== '')), fallback);
+  return setting<readonly string[]>(
+    z.string().transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    ),
+    fallback,
+  );
 }
 
 const SEQUENCE_ERROR = 'expected a comma-separated, strictly increasing list of positive integers';
@@ -101,7 +112,15 @@ const sequence = setting<readonly number[]>(
   z
     .string()
     .transform((v) => v.split(',').map((s) => s.trim()))
-    .pipe(z.array(z.string().regex(/^\d+$/, { error: SEQUENCE_ERROR }).transform(Number).pipe(z.int({ error: SEQUENCE_ERROR }).gte(1, { error: SEQUENCE_ERROR }))))
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^\d+$/, { error: SEQUENCE_ERROR })
+          .transform(Number)
+          .pipe(z.int({ error: SEQUENCE_ERROR }).gte(1, { error: SEQUENCE_ERROR })),
+      ),
+    )
     .refine((ns) => ns.every((n, i) => i === 0 || n > ns[i - 1]!), { error: SEQUENCE_ERROR }),
   DEFAULT_SEQUENCE,
 );
@@ -122,7 +141,10 @@ const variables = z.object({
   SMART_SEND_MAX_ATTEMPTS: numeric(3, { min: 1, max: 100, integer: true }),
   STORYCAST_HOST: text('127.0.0.1'),
   STORYCAST_PORT: numeric(50051, { min: 0, max: 65535, integer: true }),
-  STORYCAST_STORE: setting(z.string().regex(/^(sqlite|redis|rediss|memory):\/\//, { error: STORE_ERROR }), 'sqlite://./data/storycast.sqlite'),
+  STORYCAST_STORE: setting(
+    z.string().regex(/^(sqlite|redis|rediss|memory):\/\//, { error: STORE_ERROR }),
+    'sqlite://./data/storycast.sqlite',
+  ),
   STORYCAST_TRANSPORT: oneOf(['simulated', 'baileys'], 'simulated'),
   STORYCAST_SIM_PROFILE: text('realistic'),
   STORYCAST_SIM_TIME_SCALE: numeric(1, { min: 0, minExclusive: true, max: 1_000_000 }),

@@ -50,10 +50,12 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   const strategies = await loadStrategies(server.strategyModules, server.defaultStrategy);
   // Real time, as memory: a status's receipts live 24 hours whatever the simulation's speed.
   const receipts = createReceiptBook({ url: server.store, clock: systemClock, logger });
-  const wired = await (server.transport === 'baileys' ? baileysParts(config, logger, receipts) : simulatedParts(config, receipts)).catch(async (error: unknown) => {
-    await receipts.close();
-    throw error;
-  });
+  const wired = await (server.transport === 'baileys' ? baileysParts(config, logger, receipts) : simulatedParts(config, receipts)).catch(
+    async (error: unknown) => {
+      await receipts.close();
+      throw error;
+    },
+  );
   const { transport, sessions, clock } = wired;
   const memory = createSessionMemory({
     url: server.store,
@@ -62,7 +64,15 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     clock: systemClock,
     logger,
   });
-  const engine = new SendEngine({ transport: withReceipts(transport, receipts, logger), clock, memory, config: smartSend, logger, maxRecipients: server.maxRecipients, checkRecipients: server.checkRecipients });
+  const engine = new SendEngine({
+    transport: withReceipts(transport, receipts, logger),
+    clock,
+    memory,
+    config: smartSend,
+    logger,
+    maxRecipients: server.maxRecipients,
+    checkRecipients: server.checkRecipients,
+  });
   logger.info(
     { transport: server.transport, ...wired.details, store: redactUrl(server.store), strategies: strategies.list().map((s) => s.name) },
     'storycast ready',
@@ -108,7 +118,13 @@ async function simulatedParts(config: Config, receipts: ReceiptBook): Promise<Pa
     maxMediaBytes: server.maxMediaBytes,
     // Stamped when heard, in real time like the book: at STORYCAST_SIM_TIME_SCALE=50 the
     // simulation's own clock runs ahead of the status's creation and expiry times.
-    onReceipt: (r) => receipts.receipt(r.sessionId, r.messageId, r.recipient, r.readAt === undefined ? { deliveredAt: Date.now() } : { readAt: Date.now() }),
+    onReceipt: (r) =>
+      receipts.receipt(
+        r.sessionId,
+        r.messageId,
+        r.recipient,
+        r.readAt === undefined ? { deliveredAt: Date.now() } : { readAt: Date.now() },
+      ),
   });
   const sessions = new SimulatedSessions(network.controls);
   const close = async () => {

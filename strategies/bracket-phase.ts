@@ -89,7 +89,10 @@ export function transition(phase: Phase, outcome: BatchOutcome, facts: MoveFacts
       // (where any call may fail), a capacity below the check that is rejected fast.
       if (!failedAtOne && quickOk >= 1) return { phase: STEADY, move: 'rejected-fast' };
       // One call through may be luck in a partial outage: check before going back up.
-      return { phase: { kind: 'checking', cause: 'blip', outage: { failedAtOne, quickOk: failedAtOne ? 0 : quickOk + 1 } }, move: 'outage-over' };
+      return {
+        phase: { kind: 'checking', cause: 'blip', outage: { failedAtOne, quickOk: failedAtOne ? 0 : quickOk + 1 } },
+        move: 'outage-over',
+      };
     }
     if (phase.kind === 'checking') return { phase: STEADY, move: phase.cause === 'blip' ? 'blip-over' : 'checked' };
     return { phase: STEADY, move: 'ok' };

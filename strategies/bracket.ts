@@ -68,16 +68,34 @@
  * `createBracket(options)` makes one with other tuning (and another name);
  * the default export is the built-in, made with `bracketDefaults`.
  */
-import { addSample, bestThroughput, discountWins, expectedMs, GIVE_UP_FACTOR, giveUpAfter, giveUpMs, type Sample } from './bracket-latency.js';
+import {
+  addSample,
+  bestThroughput,
+  discountWins,
+  expectedMs,
+  GIVE_UP_FACTOR,
+  giveUpAfter,
+  giveUpMs,
+  type Sample,
+} from './bracket-latency.js';
 import { PROBING, STEADY, transition, type Move, type Phase } from './bracket-phase.js';
 import { resolveTuning, type BracketOptions, type BracketTuning } from './bracket-options.js';
 import { bracketTry, growth, worthTrying, type Evidence } from './bracket-weigh.js';
-import { defineStrategy, planSize, sendsAllRemaining, speedOf, type BatchOutcome, type DefinedStrategy, type StrategyContext } from './sdk.js';
+import {
+  defineStrategy,
+  planSize,
+  sendsAllRemaining,
+  speedOf,
+  type BatchOutcome,
+  type DefinedStrategy,
+  type StrategyContext,
+} from './sdk.js';
 
 export { bracketDefaults, type BracketOptions, type BracketTuning } from './bracket-options.js';
 
 const NAME = 'bracket';
-const DESCRIPTION = 'Brackets the capacity between the last good and first failed size, cruises just under it, gives up early on calls far slower than predicted.';
+const DESCRIPTION =
+  'Brackets the capacity between the last good and first failed size, cruises just under it, gives up early on calls far slower than predicted.';
 
 /** The evidence (good, bad, samples, proven, failCost: see Evidence), the phase, and what the moves between phases read. */
 export interface BracketState extends Evidence {
@@ -124,10 +142,16 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
     how = `checking at 1/${t.checkDivisor} of ${good}`;
   } else if (!Number.isFinite(bad)) {
     // Growing toward a proven size, never past it: above it the usual probing takes over.
-    const target = good === 0 ? state.size : good < state.proven ? Math.min(growth(good, state, ctx), state.proven) : growth(good, state, ctx);
+    const target =
+      good === 0 ? state.size : good < state.proven ? Math.min(growth(good, state, ctx), state.proven) : growth(good, state, ctx);
     const grow = good === 0 || worthTrying(good, target, state, ctx);
     size = grow ? target : good;
-    how = good === 0 ? 'start' : grow ? `no failure yet: growing from ${good}` : `no failure yet, but growing past ${good} would save less than a failure costs`;
+    how =
+      good === 0
+        ? 'start'
+        : grow
+          ? `no failure yet: growing from ${good}`
+          : `no failure yet, but growing past ${good} would save less than a failure costs`;
   } else if (good === 0) {
     size = state.size;
     how = `nothing has worked yet below ${bad}`;
@@ -140,7 +164,11 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
     how = `probing above ${good} after ${state.streak} clean batches`;
   } else {
     size = good;
-    how = state.badGuessed ? `cruising at the proven ${good}` : Number.isFinite(bad) ? `cruising at ${good} (failed at ${bad})` : `cruising at ${good}`;
+    how = state.badGuessed
+      ? `cruising at the proven ${good}`
+      : Number.isFinite(bad)
+        ? `cruising at ${good} (failed at ${bad})`
+        : `cruising at ${good}`;
     // Past a knee, bigger is slower per recipient: cruise where throughput was best.
     const peak = bestThroughput(state.samples, ctx);
     if (peak && peak.n < good) {
@@ -190,9 +218,13 @@ function afterFailure(prior: BracketState, phase: Phase, move: Move, outcome: Ba
     }
     case 'ceiling': {
       // While the ceiling may have been random, a failure under it says the capacity did fall.
-      const doubt = state.ceilingOdds < 1 && outcome.size <= state.bad ? { ceilingOdds: 1, shadowBad: Infinity, drops: state.drops + 1 } : {};
+      const doubt =
+        state.ceilingOdds < 1 && outcome.size <= state.bad ? { ceilingOdds: 1, shadowBad: Infinity, drops: state.drops + 1 } : {};
       // Above a limit remembered from an earlier send, a failure says the limit still holds.
-      return [{ ...state, ...doubt, bad: Math.min(outcome.size, state.bad), badGuessed: false, streak: 0 }, `${what}, above the last good ${state.good}`];
+      return [
+        { ...state, ...doubt, bad: Math.min(outcome.size, state.bad), badGuessed: false, streak: 0 },
+        `${what}, above the last good ${state.good}`,
+      ];
     }
     case 'suspect':
       return [state, `${what} at a size that worked: random, the capacity fell, or an outage`];
@@ -209,7 +241,14 @@ function afterFailure(prior: BracketState, phase: Phase, move: Move, outcome: Ba
 }
 
 /** What a success teaches, by what it turned out to be (`move`, from bracket-phase.ts). */
-function afterSuccess(state: BracketState, phase: Phase, move: Move, outcome: BatchOutcome, ctx: StrategyContext, t: BracketTuning): [BracketState, string] {
+function afterSuccess(
+  state: BracketState,
+  phase: Phase,
+  move: Move,
+  outcome: BatchOutcome,
+  ctx: StrategyContext,
+  t: BracketTuning,
+): [BracketState, string] {
   const samples = addSample(state.samples, outcome.size, outcome.durationMs);
   switch (move) {
     case 'rejected-fast': {
@@ -220,7 +259,10 @@ function afterSuccess(state: BracketState, phase: Phase, move: Move, outcome: Ba
       return [{ ...state, phase, samples }, `${outcome.size} ok: the outage may be over`];
     case 'blip-over':
       // The network works below and the failure was not a hang: a blip or an outage, not a ceiling.
-      return [{ ...state, phase, samples, lastBlip: ctx.batchesSent }, `${outcome.size} ok after a fast error at ${state.good}: a blip, back to it`];
+      return [
+        { ...state, phase, samples, lastBlip: ctx.batchesSent },
+        `${outcome.size} ok after a fast error at ${state.good}: a blip, back to it`,
+      ];
     case 'checked': {
       // The check worked but the size above it just failed: random, or the capacity
       // fell. Bracket again between the two, the failed size included, with odds from
@@ -249,7 +291,13 @@ function afterSuccess(state: BracketState, phase: Phase, move: Move, outcome: Ba
 }
 
 /** An ordinary success ('ok'): raise good, and forget a ceiling it reached. */
-function grown(state: BracketState, samples: Sample[], outcome: BatchOutcome, ctx: StrategyContext, t: BracketTuning): [BracketState, string] {
+function grown(
+  state: BracketState,
+  samples: Sample[],
+  outcome: BatchOutcome,
+  ctx: StrategyContext,
+  t: BracketTuning,
+): [BracketState, string] {
   const raised = outcome.size > state.good;
   // Success at or above the failure point: the network got better, or the failure was
   // random (then the ceiling found before it stands); forget that ceiling.
@@ -327,7 +375,24 @@ function start(ctx: StrategyContext, t: BracketTuning): Decision {
   const first = seq[Math.min(t.startLevel, seq.length - 1)]!;
   // The anchor is a call to one recipient: latency(1), the base of the latency line.
   const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs, wins: 1 }] : [];
-  const initial: BracketState = { phase: STEADY, size: first, good: 0, bad: Infinity, badGuessed: false, samples, streak: 0, floor: 1, proven: 0, limit: 0, lastBlip: -Infinity, ceilingOdds: 1, shadowBad: Infinity, randoms: 0, drops: 0, failedProbes: 0 };
+  const initial: BracketState = {
+    phase: STEADY,
+    size: first,
+    good: 0,
+    bad: Infinity,
+    badGuessed: false,
+    samples,
+    streak: 0,
+    floor: 1,
+    proven: 0,
+    limit: 0,
+    lastBlip: -Infinity,
+    ceilingOdds: 1,
+    shadowBad: Infinity,
+    randoms: 0,
+    drops: 0,
+    failedProbes: 0,
+  };
   const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
   const failed = ctx.history?.minFailedBatchSize ?? 0;
   const limit = failed > proven ? failed : 0;
@@ -354,7 +419,10 @@ export function createBracket(options: BracketOptions = {}): DefinedStrategy<Bra
     description,
     start: (ctx) => start(ctx, t),
     next(state, outcome, ctx) {
-      const { phase, move } = transition(state.phase, outcome, { good: state.good, blipAllowed: ctx.batchesSent - state.lastBlip > t.blipSpacing });
+      const { phase, move } = transition(state.phase, outcome, {
+        good: state.good,
+        blipAllowed: ctx.batchesSent - state.lastBlip > t.blipSpacing,
+      });
       const [after, why] = outcome.ok ? afterSuccess(state, phase, move, outcome, ctx, t) : afterFailure(state, phase, move, outcome, t);
       return decide(after, ctx, why, t);
     },

@@ -38,18 +38,27 @@ export default defineStrategy<State>({
     const speed = speedOf(outcome.durationMs, ctx.config);
     if (!outcome.ok || speed === 'SLOW') {
       const size = state.size > seq[0]! ? seq[levelBelow(state.size, seq)]! : Math.max(1, Math.floor(state.size / 2));
-      const why = outcome.ok ? `slow batch (${Math.round(outcome.durationMs)} ms)` : `batch of ${outcome.size} failed (${outcome.error ?? 'error'})`;
+      const why = outcome.ok
+        ? `slow batch (${Math.round(outcome.durationMs)} ms)`
+        : `batch of ${outcome.size} failed (${outcome.error ?? 'error'})`;
       return { state: { size, clean: 0 }, size, reason: `${why}: one level down to ${size}` };
     }
     const clean = state.clean + 1;
     if (clean < CLEAN_BATCHES_TO_STEP_UP) {
-      return { state: { size: state.size, clean }, size: state.size, reason: `clean batch ${clean}/${CLEAN_BATCHES_TO_STEP_UP} at ${state.size}: holding` };
+      return {
+        state: { size: state.size, clean },
+        size: state.size,
+        reason: `clean batch ${clean}/${CLEAN_BATCHES_TO_STEP_UP} at ${state.size}: holding`,
+      };
     }
     const size = Math.max(state.size, seq[levelUp(state.size, 1, seq)]!);
     return {
       state: { size, clean: 0 },
       size,
-      reason: size === state.size ? `${clean} clean batches: staying at the top level ${size}` : `${clean} clean batches at ${state.size}: one level up to ${size}`,
+      reason:
+        size === state.size
+          ? `${clean} clean batches: staying at the top level ${size}`
+          : `${clean} clean batches at ${state.size}: one level up to ${size}`,
     };
   },
 });

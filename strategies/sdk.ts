@@ -135,9 +135,7 @@ const NAME = /^[a-z][a-z0-9-]{0,62}$/;
  */
 export function defineStrategy<S>(strategy: Strategy<S>): DefinedStrategy<S> {
   if (!NAME.test(strategy.name)) {
-    throw new TypeError(
-      `strategy name "${strategy.name}" must be lowercase letters, digits and dashes, starting with a letter`,
-    );
+    throw new TypeError(`strategy name "${strategy.name}" must be lowercase letters, digits and dashes, starting with a letter`);
   }
   if (typeof strategy.start !== 'function' || typeof strategy.next !== 'function') {
     throw new TypeError(`strategy "${strategy.name}" must define start() and next()`);

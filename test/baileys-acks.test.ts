@@ -38,7 +38,7 @@ async function setup(fallback?: Outcome) {
 }
 
 describe('ack attribution', () => {
-  it("A: a retry relay Baileys makes by itself does not confirm the batch waiting on the same id", async () => {
+  it('A: a retry relay Baileys makes by itself does not confirm the batch waiting on the same id', async () => {
     const { clock, socket, transport, id, batch, never } = await setup();
     socket.next({ kind: 'silent' });
     const first = batch(jids(3, 1), 0);
@@ -150,8 +150,18 @@ describe('ack attribution', () => {
     const transport = new BaileysTransport({ sockets: new FakeSessions().set(S, 'open', socket), clock });
     const never = new AbortController().signal;
     const story = await clock.run(transport.prepare(S, { kind: 'text', text: 'x' }, never));
-    const codeOf = (p: Promise<unknown>) => clock.run(p.then(() => 'ok', (e: TransportError) => `${e.code}:${e.whatsappCode}`));
-    socket.next({ kind: 'error-ack', code: '479', afterMs: 5 }, { kind: 'ack', afterMs: 5 }, { kind: 'error-ack', code: '479', afterMs: 5 });
+    const codeOf = (p: Promise<unknown>) =>
+      clock.run(
+        p.then(
+          () => 'ok',
+          (e: TransportError) => `${e.code}:${e.whatsappCode}`,
+        ),
+      );
+    socket.next(
+      { kind: 'error-ack', code: '479', afterMs: 5 },
+      { kind: 'ack', afterMs: 5 },
+      { kind: 'error-ack', code: '479', afterMs: 5 },
+    );
     expect(await codeOf(transport.send({ sessionId: S, story, recipients: jids(1) }, never))).toBe('STATUS_REJECTED:479');
     expect(await codeOf(transport.send({ sessionId: S, story, recipients: jids(1) }, never))).toBe('ok');
     expect(await codeOf(transport.send({ sessionId: S, story, recipients: jids(1, 1), messageId: 'x' }, never))).toBe('SEND_FAILED:479');
@@ -161,7 +171,11 @@ describe('ack attribution', () => {
 describe('through the engine', () => {
   const S2 = 'session-1';
   /** The real engine over the Baileys transport and a fake socket, in virtual time. */
-  function engineRig(opts: { fallback?: Outcome; config?: Parameters<typeof rig>[0]['config']; sockets?: (socket: FakeSocket) => SessionSockets }) {
+  function engineRig(opts: {
+    fallback?: Outcome;
+    config?: Parameters<typeof rig>[0]['config'];
+    sockets?: (socket: FakeSocket) => SessionSockets;
+  }) {
     let socket!: FakeSocket;
     const r = rig({
       transport: (clock) => {
@@ -173,7 +187,8 @@ describe('through the engine', () => {
     });
     return { ...r, socket: () => socket };
   }
-  const sentTo = (socket: FakeSocket) => socket.calls.flatMap((c) => c.opts.statusJidList).filter((j) => j !== '15559990000@s.whatsapp.net');
+  const sentTo = (socket: FakeSocket) =>
+    socket.calls.flatMap((c) => c.opts.statusJidList).filter((j) => j !== '15559990000@s.whatsapp.net');
 
   it('G: a lost ack fails one batch, not every batch after it', async () => {
     const r = engineRig({});

@@ -17,7 +17,9 @@ import { silentLogger } from '../src/log.js';
 import { createKeyv } from '../src/memory/store.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 
-const { proto, addTransactionCapability } = createRequire(import.meta.url)('@whiskeysockets/baileys') as typeof import('@whiskeysockets/baileys');
+const { proto, addTransactionCapability } = createRequire(import.meta.url)(
+  '@whiskeysockets/baileys',
+) as typeof import('@whiskeysockets/baileys');
 
 // A namespace with ':' exercises the Keyv iterator's prefix handling.
 const NS = 'storycast:baileys-auth';
@@ -41,7 +43,6 @@ function keyvAt(url: string): Keyv {
 const sqliteUrl = () => `sqlite://${join(dir, 'auth.db')}`;
 
 const bytes = (...b: number[]) => new Uint8Array(b);
-
 
 /** A store whose session-key writes fail, as a full disk would. */
 class FailingWrites extends Map<string, unknown> {
@@ -157,7 +158,9 @@ describe('createKeyvAuthState', () => {
     const keyv = new Keyv({ store: new FailingWrites(), namespace: NS, throwOnErrors: true });
     keyv.on('error', () => undefined);
     const { state } = await createKeyvAuthState(keyv, 's', opts);
-    await expect(state.keys.set({ session: { x: bytes(1) }, 'pre-key': { '1': { public: bytes(1), private: bytes(2) } } })).rejects.toThrow('disk full');
+    await expect(state.keys.set({ session: { x: bytes(1) }, 'pre-key': { '1': { public: bytes(1), private: bytes(2) } } })).rejects.toThrow(
+      'disk full',
+    );
     // The other writes of the batch still completed.
     expect(await keyv.get('s:pre-key-1')).toBeTypeOf('string');
   });
@@ -213,7 +216,9 @@ describe('key commits', () => {
     await expect(auth.state.keys.set({ session: { ok1: bytes(1), poison: bytes(2), ok2: bytes(3) } })).rejects.toThrow('disk says no');
     expect(await keyv.get('s:session-ok1')).toBeUndefined();
     expect(await keyv.get('s:session-ok2')).toBeUndefined();
-    expect(commits).toEqual([{ ms: expect.any(Number), ok: false, error: expect.objectContaining({ message: expect.stringContaining('disk says no') }), keys: 3 }]);
+    expect(commits).toEqual([
+      { ms: expect.any(Number), ok: false, error: expect.objectContaining({ message: expect.stringContaining('disk says no') }), keys: 3 },
+    ]);
   });
 
   it('reports every commit, writes and deletes, to each listener until it unsubscribes', async () => {

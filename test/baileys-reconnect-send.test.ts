@@ -10,10 +10,19 @@ describe('a reconnect in the middle of a send', () => {
     const socket = new FakeSocket(clock);
     const sessions = new FakeSessions().set('s', 'connecting');
     const transport = new BaileysTransport({ sockets: sessions, clock });
-    const prepared = { story: { kind: 'text' as const, text: 'x' }, payload: { message: { key: { id: 'M1' }, message: { extendedTextMessage: { text: 'x' } } } } };
-    const sending = transport.send({ sessionId: 's', story: prepared as never, recipients: ['15551234567@s.whatsapp.net'], messageId: 'M1' }, new AbortController().signal);
+    const prepared = {
+      story: { kind: 'text' as const, text: 'x' },
+      payload: { message: { key: { id: 'M1' }, message: { extendedTextMessage: { text: 'x' } } } },
+    };
+    const sending = transport.send(
+      { sessionId: 's', story: prepared as never, recipients: ['15551234567@s.whatsapp.net'], messageId: 'M1' },
+      new AbortController().signal,
+    );
     let settled = false;
-    void sending.then(() => (settled = true), () => (settled = true));
+    void sending.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     await clock.advance(2000);
     expect(settled).toBe(false);
     expect(socket.calls).toHaveLength(0);
@@ -25,6 +34,8 @@ describe('a reconnect in the middle of a send', () => {
   it('but a send cannot start on a session that is not connected', async () => {
     const clock = new VirtualClock(0);
     const transport = new BaileysTransport({ sockets: new FakeSessions().set('s', 'connecting'), clock });
-    await expect(transport.prepare('s', { kind: 'text', text: 'x' }, new AbortController().signal)).rejects.toMatchObject({ code: 'SESSION_NOT_CONNECTED' });
+    await expect(transport.prepare('s', { kind: 'text', text: 'x' }, new AbortController().signal)).rejects.toMatchObject({
+      code: 'SESSION_NOT_CONNECTED',
+    });
   });
 });

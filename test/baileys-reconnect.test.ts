@@ -117,7 +117,7 @@ describe('reconnectDecision on failure frames and pairing', () => {
     expect(reconnectDecision(wsError, 0, half).action).toBe('reconnect-after');
   });
 
-  it.each(['503', '413', '414'])('backs off on failure %s: the server\'s trouble, not the account\'s', (reason) => {
+  it.each(['503', '413', '414'])("backs off on failure %s: the server's trouble, not the account's", (reason) => {
     const decision = reconnectDecision(failure({ reason }), 1, half);
     expect(decision.action).toBe('reconnect-after');
     expect(decision.reason).toContain(reason);
@@ -125,12 +125,21 @@ describe('reconnectDecision on failure frames and pairing', () => {
 
   it('treats failure 500 as a bad session: a few retries, then stop', () => {
     expect(reconnectDecision(failure({ reason: '500' }), 0, half).action).toBe('reconnect-after');
-    expect(reconnectDecision(failure({ reason: '500' }), BAD_SESSION_RETRIES, half)).toMatchObject({ action: 'stop', state: 'failed', reason: expect.stringContaining('bad session (500)') });
+    expect(reconnectDecision(failure({ reason: '500' }), BAD_SESSION_RETRIES, half)).toMatchObject({
+      action: 'stop',
+      state: 'failed',
+      reason: expect.stringContaining('bad session (500)'),
+    });
   });
 
   it('stops a pairing whose QR codes ran out, but backs off on any other 408', () => {
     const expired = closeInfo(new Boom(QR_ATTEMPTS_ENDED, { statusCode: DisconnectReason.timedOut }));
-    expect(reconnectDecision(expired, 0, half)).toMatchObject({ action: 'stop', state: 'unpaired', deleteCredentials: false, reason: expect.stringContaining('pairing expired') });
+    expect(reconnectDecision(expired, 0, half)).toMatchObject({
+      action: 'stop',
+      state: 'unpaired',
+      deleteCredentials: false,
+      reason: expect.stringContaining('pairing expired'),
+    });
     const lost = closeInfo(new Boom('Connection was lost', { statusCode: DisconnectReason.connectionLost }));
     expect(reconnectDecision(lost, 0, half).action).toBe('reconnect-after');
   });

@@ -15,11 +15,17 @@ describe('the server on the Baileys transport, no account linked', () => {
       expect((await createClient(SessionService, transport).listSessions({})).sessions).toEqual([]);
       const stories = createClient(StoryService, transport);
       const error = await (async () => {
-        for await (const _ of stories.sendStory({ sessionId: 'nobody', story: { content: { case: 'text', value: { text: 'hi' } } }, recipients: ['+15551234567'] }));
+        for await (const _ of stories.sendStory({
+          sessionId: 'nobody',
+          story: { content: { case: 'text', value: { text: 'hi' } } },
+          recipients: ['+15551234567'],
+        }));
       })().catch((e: unknown) => ConnectError.from(e));
       expect((error as ConnectError).code).toBe(Code.NotFound);
       expect((error as ConnectError).findDetails(ErrorInfoSchema)[0]?.reason).toBe('SESSION_NOT_FOUND');
-      const missing = await createClient(SessionService, transport).getSession({ sessionId: 'nobody' }).catch((e: unknown) => ConnectError.from(e));
+      const missing = await createClient(SessionService, transport)
+        .getSession({ sessionId: 'nobody' })
+        .catch((e: unknown) => ConnectError.from(e));
       expect((missing as ConnectError).code).toBe(Code.NotFound);
     } finally {
       await t.server.close();

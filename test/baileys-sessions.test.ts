@@ -15,7 +15,10 @@ import { isReconnecting, isTerminal, type ConnectEvent } from '../src/transport/
 class FakeManagedSocket {
   readonly events = new EventEmitter();
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly ev = { on: (e: string, l: (...args: any[]) => void) => this.events.on(e, l), off: (e: string, l: (...args: any[]) => void) => this.events.off(e, l) };
+  readonly ev = {
+    on: (e: string, l: (...args: any[]) => void) => this.events.on(e, l),
+    off: (e: string, l: (...args: any[]) => void) => this.events.off(e, l),
+  };
   readonly ws = { on: () => undefined, off: () => undefined };
   user: { id: string } | undefined;
   pairingRequests: string[] = [];
@@ -73,7 +76,8 @@ async function connectAndDrive(r: ReturnType<typeof rig>, id: string, drive: () 
   const events: ConnectEvent[] = [];
   const before = r.sockets.length;
   const reading = (async () => {
-    for await (const e of r.sessions.connect(id, { signal: new AbortController().signal, ...(phoneNumber ? { phoneNumber } : {}) })) events.push(e);
+    for await (const e of r.sessions.connect(id, { signal: new AbortController().signal, ...(phoneNumber ? { phoneNumber } : {}) }))
+      events.push(e);
   })();
   await until(() => r.sockets.length > before);
   drive();
@@ -219,7 +223,11 @@ describe('BaileysSessions', () => {
     const r = rig();
     await connectAndDrive(r, 'gina', () => r.last().update({ connection: 'open' }));
     const sockets: unknown[] = [];
-    const again = new BaileysSessions({ keyv: r.keyv, makeSocket: () => (sockets.push(1), new FakeManagedSocket() as unknown as ManagedSocket), logger: silentLogger });
+    const again = new BaileysSessions({
+      keyv: r.keyv,
+      makeSocket: () => (sockets.push(1), new FakeManagedSocket() as unknown as ManagedSocket),
+      logger: silentLogger,
+    });
     expect(await again.restore()).toEqual(['gina']);
     expect(sockets).toHaveLength(1);
     expect(again.get('gina')?.state).toBe('connecting');
@@ -270,12 +278,16 @@ describe('BaileysSessions: sessions that stay stopped', () => {
     const stopped = Object.fromEntries(again.sessions.list().map((s) => [s.id, s]));
     expect(stopped.replaced).toMatchObject({ state: 'replaced', reason: expect.stringContaining('440') });
     expect(stopped.forbidden).toMatchObject({ state: 'forbidden', reason: expect.stringContaining('403') });
-    expect(stopped.banned).toMatchObject({ state: 'banned', reason: expect.stringContaining('the same message sent to too many people (104); lifts in about 60 min') });
+    expect(stopped.banned).toMatchObject({
+      state: 'banned',
+      reason: expect.stringContaining('the same message sent to too many people (104); lifts in about 60 min'),
+    });
     expect(stopped.outdated).toMatchObject({ state: 'failed', reason: expect.stringContaining('405') });
     expect(stopped.hank).toMatchObject({ state: 'logged-out', reason: 'logged out by request' });
     expect(stopped.half).toMatchObject({ state: 'unpaired' });
     // Stopped for good, as far as a send is concerned.
-    for (const id of ['replaced', 'forbidden', 'banned', 'outdated', 'half']) expect(isTerminal(again.sessions.sockets.get(id)!.state)).toBe(true);
+    for (const id of ['replaced', 'forbidden', 'banned', 'outdated', 'half'])
+      expect(isTerminal(again.sessions.sockets.get(id)!.state)).toBe(true);
     half.cancel();
     await half.done;
   });
@@ -291,7 +303,7 @@ describe('BaileysSessions: sessions that stay stopped', () => {
     expect(r.sessions.get('half')).toMatchObject({ state: 'unpaired', reason: expect.stringContaining('never finished') });
   });
 
-  it("a send from a banned session is FORBIDDEN and says why; from an unpaired one, not connected and why", async () => {
+  it('a send from a banned session is FORBIDDEN and says why; from an unpaired one, not connected and why', async () => {
     const r = rig();
     await linkThen(r, 'ban', (s) => s.fail({ reason: '402', code: '104', expire: '3600' }));
     const transport = new BaileysTransport({ sockets: r.sessions.sockets });

@@ -27,7 +27,12 @@ function setup(opts: { ackTimeoutMs?: number; includeOwnJidInAnchor?: boolean } 
 
 /** Settles `p` in virtual time and reports how it ended. */
 async function outcome<T>(clock: VirtualClock, p: Promise<T>) {
-  return clock.run(p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })));
+  return clock.run(
+    p.then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    ),
+  );
 }
 
 describe('BaileysTransport.prepare', () => {
@@ -227,7 +232,9 @@ describe('BaileysTransport.send', () => {
     const { clock, transport, signal } = setup();
     const story = await prepared(transport, clock, signal);
     const { messageId } = await clock.run(transport.send({ sessionId: S, story, recipients: jids(1) }, signal));
-    expect(await transport.getMessage({ remoteJid: 'status@broadcast', id: messageId })).toMatchObject({ extendedTextMessage: { text: 'hello' } });
+    expect(await transport.getMessage({ remoteJid: 'status@broadcast', id: messageId })).toMatchObject({
+      extendedTextMessage: { text: 'hello' },
+    });
     expect(await transport.getMessage({ id: 'unknown' })).toBeUndefined();
   });
 });
@@ -240,7 +247,13 @@ describe('the real engine through BaileysTransport', () => {
     const clock = new SystemClock(20);
     const socket = new FakeSocket(clock, { kind: 'ack', afterMs: 40 });
     const transport = new BaileysTransport({ sockets: new FakeSessions().set(S, 'open', socket), clock });
-    const cfg = config({ progressiveSequence: [10], maxBatchSize: 10, minRecipientsForSmartSend: 5, maxBatchesPerSecond: 1000, batchTimeoutMs: 60_000 });
+    const cfg = config({
+      progressiveSequence: [10],
+      maxBatchSize: 10,
+      minRecipientsForSmartSend: 5,
+      maxBatchesPerSecond: 1000,
+      batchTimeoutMs: 60_000,
+    });
     const memory = createSessionMemory({ url: 'memory://', enabled: false, ttlMs: cfg.sessionMemoryTTL, clock, logger: silentLogger });
     const engine = new SendEngine({ transport, clock, memory, config: cfg });
     const events: SendEvent[] = [];

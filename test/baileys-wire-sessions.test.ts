@@ -77,12 +77,30 @@ async function wire(users: Record<string, number[]>) {
   await until(() => sessions.get(S)?.state === 'open');
 
   const clock = new SystemClock();
-  const cfg = config({ progressiveSequence: [5, 10], maxBatchSize: 10, minRecipientsForSmartSend: 5, maxBatchesPerSecond: 50, batchTimeoutMs: 5_000, maxAttempts: 2 });
+  const cfg = config({
+    progressiveSequence: [5, 10],
+    maxBatchSize: 10,
+    minRecipientsForSmartSend: 5,
+    maxBatchesPerSecond: 50,
+    batchTimeoutMs: 5_000,
+    maxAttempts: 2,
+  });
   const memory = createSessionMemory({ url: 'memory://', enabled: true, ttlMs: cfg.sessionMemoryTTL, clock, logger: silentLogger });
-  const engine = new SendEngine({ transport: withReceipts(transport, book, silentLogger), clock, memory, config: cfg, checkRecipients: true });
+  const engine = new SendEngine({
+    transport: withReceipts(transport, book, silentLogger),
+    clock,
+    memory,
+    config: cfg,
+    checkRecipients: true,
+  });
   const send = async (recipients: string[], onEvent: (e: SendEvent) => void = () => {}) => {
     const events: SendEvent[] = [];
-    for await (const e of engine.send({ sessionId: S, story: { kind: 'text', text: 'Opening hours: 9-5' }, recipients, strategy: adaptive })) {
+    for await (const e of engine.send({
+      sessionId: S,
+      story: { kind: 'text', text: 'Opening hours: 9-5' },
+      recipients,
+      strategy: adaptive,
+    })) {
       events.push(e);
       onEvent(e);
     }
@@ -123,7 +141,11 @@ describe('session directory, transport and engine on a real Baileys socket', () 
     await until(async () => (await page()).counts.read === 1);
     const { counts, recipients } = await page();
     expect(counts).toEqual({ sent: 24, delivered: 1, read: 1 });
-    expect(recipients.find((r) => r.recipient === viewer)).toMatchObject({ sent: true, deliveredAt: 1_800_000_000_000, readAt: 1_800_000_060_000 });
+    expect(recipients.find((r) => r.recipient === viewer)).toMatchObject({
+      sent: true,
+      deliveredAt: 1_800_000_000_000,
+      readAt: 1_800_000_060_000,
+    });
   });
 
   it('a batch whose encryption keys the store could not save fails, named, instead of passing in silence', async () => {
@@ -146,5 +168,3 @@ describe('session directory, transport and engine on a real Baileys socket', () 
     expect(summary.failed.every((f) => /disk full/.test(f.reason))).toBe(true);
   });
 });
-
-

@@ -11,7 +11,16 @@ import { baileysSocketFactory, type ExtraSocketConfig } from '../src/transport/b
 import { BaileysTransport } from '../src/transport/baileys/transport.js';
 import type { PreparedStory } from '../src/transport/port.js';
 import { FakeSessions } from './support/fake-socket.js';
-import { FakeWhatsApp, ack, baileys as B, errorAck, fillPipe, hold, makeRegisteredAuth, type FakeWhatsAppOptions } from './support/wa-server/index.js';
+import {
+  FakeWhatsApp,
+  ack,
+  baileys as B,
+  errorAck,
+  fillPipe,
+  hold,
+  makeRegisteredAuth,
+  type FakeWhatsAppOptions,
+} from './support/wa-server/index.js';
 
 const jid = (user: string, device = 0) => B.jidEncode(user, 's.whatsapp.net', device || undefined);
 const A = '15551230001';
@@ -110,35 +119,48 @@ describe('the Baileys transport on a real socket', () => {
     await transport.send({ sessionId: S, story, recipients: [jid(BB), jid(D)], messageId, batchIndex: 0 }, never);
     server.pauseReading();
     await fillPipe(sock);
-    const stalled = await transport
-      .send({ sessionId: S, story, recipients: [jid(BB), jid(D)], messageId, batchIndex: 1 }, never)
-      .then(() => 'ok', (e: { code: string }) => e.code);
+    const stalled = await transport.send({ sessionId: S, story, recipients: [jid(BB), jid(D)], messageId, batchIndex: 1 }, never).then(
+      () => 'ok',
+      (e: { code: string }) => e.code,
+    );
     expect(stalled).toBe('TIMEOUT');
     server.acks.next(ack(0), errorAck('479')); // the stalled stanza's ack, then the next one's
     server.resumeReading();
     const late = await transport.settle(S, messageId, never);
     expect(late).toEqual([{ batchIndex: 1, recipients: [jid(BB), jid(D)], delivered: true, afterMs: expect.any(Number) }]);
-    const next = await transport.send({ sessionId: S, story, recipients: [jid(A)], messageId, batchIndex: 2 }, never).then(() => 'ok', (e: { code: string }) => e.code);
+    const next = await transport.send({ sessionId: S, story, recipients: [jid(A)], messageId, batchIndex: 2 }, never).then(
+      () => 'ok',
+      (e: { code: string }) => e.code,
+    );
     expect(next).toBe('SEND_FAILED');
   });
 
   it('an account WhatsApp announced a LID for whose first status is rejected with 479 stops: STATUS_REJECTED', async () => {
     const { server, transport, story } = await rig(); // the double's <success> carries a lid, as WhatsApp's does for migrated accounts
     server.acks.next(errorAck('479'));
-    const first = await transport.send({ sessionId: S, story, recipients: [jid(A)] }, never).then(() => 'ok', (e: { code: string; fatal: boolean }) => `${e.code}:${e.fatal}`);
+    const first = await transport.send({ sessionId: S, story, recipients: [jid(A)] }, never).then(
+      () => 'ok',
+      (e: { code: string; fatal: boolean }) => `${e.code}:${e.fatal}`,
+    );
     expect(first).toBe('STATUS_REJECTED:true');
   });
 
   it('warm() fetches the devices and keys of the next recipients, so their batch makes no query of its own', async () => {
     const { server, transport, story } = await rig();
     const { messageId } = await transport.send({ sessionId: S, story, recipients: [jid(A)] }, never);
-    const queries = () => server.received.filter(({ node: n }) => n.tag === 'iq' && (n.attrs.xmlns === 'encrypt' || n.attrs.xmlns === 'usync')).length;
+    const queries = () =>
+      server.received.filter(({ node: n }) => n.tag === 'iq' && (n.attrs.xmlns === 'encrypt' || n.attrs.xmlns === 'usync')).length;
     await transport.warm(S, [jid(BB), jid(D)], never);
     const before = queries();
     expect(before).toBeGreaterThan(0);
     await transport.send({ sessionId: S, story, recipients: [jid(BB), jid(D)], messageId, batchIndex: 0 }, never);
     expect(queries()).toBe(before);
-    expect(server.stanzas.at(-1)!.participants.map((p) => p.jid).sort()).toEqual([jid(BB), jid(BB, 2), jid(D)].sort());
+    expect(
+      server.stanzas
+        .at(-1)!
+        .participants.map((p) => p.jid)
+        .sort(),
+    ).toEqual([jid(BB), jid(BB, 2), jid(D)].sort());
   });
 });
 

@@ -11,8 +11,18 @@ import type { proto, WAMessage, WASocket } from '@whiskeysockets/baileys';
 import { pino } from 'pino';
 import { baileysSocketFactory, type ExtraSocketConfig } from '../src/transport/baileys/socket-factory.js';
 import {
-  FakeWhatsApp, baileys as B, errorAck, fillPipe, hold, duplicate, lost, makeRegisteredAuth, STATUS_JID,
-  type BinaryNode, type FakeWhatsAppOptions, type RegisteredAuth,
+  FakeWhatsApp,
+  baileys as B,
+  errorAck,
+  fillPipe,
+  hold,
+  duplicate,
+  lost,
+  makeRegisteredAuth,
+  STATUS_JID,
+  type BinaryNode,
+  type FakeWhatsAppOptions,
+  type RegisteredAuth,
 } from './support/wa-server/index.js';
 
 const jid = (user: string, device = 0) => B.jidEncode(user, 's.whatsapp.net', device || undefined);
@@ -206,7 +216,10 @@ describe('FakeWhatsApp: acks', () => {
     await until(() => frames.length === 1);
     expect(frames[0]!.attrs).toMatchObject({ class: 'message', id: status.key.id, from: STATUS_JID, error: '479' });
     await until(() => updates.length === 1);
-    expect(updates[0]).toMatchObject({ key: { id: status.key.id, fromMe: true }, update: { status: B.WAMessageStatus.ERROR, messageStubParameters: ['479'] } });
+    expect(updates[0]).toMatchObject({
+      key: { id: status.key.id, fromMe: true },
+      update: { status: B.WAMessageStatus.ERROR, messageStubParameters: ['479'] },
+    });
   });
 
   it('held acks come only when released, in the order the test releases them', async () => {
@@ -266,7 +279,10 @@ describe('FakeWhatsApp: receipts and retries', () => {
     rig.server.sendReceipt({ id, participant: jid(A), type: 'read', t: 1_700_000_002 });
     await until(() => receipts.length === 2);
     expect(receipts).toEqual([
-      { key: { remoteJid: STATUS_JID, id, fromMe: true, participant: jid(A) }, receipt: { userJid: jid(A), receiptTimestamp: 1_700_000_001 } },
+      {
+        key: { remoteJid: STATUS_JID, id, fromMe: true, participant: jid(A) },
+        receipt: { userJid: jid(A), receiptTimestamp: 1_700_000_001 },
+      },
       { key: { remoteJid: STATUS_JID, id, fromMe: true, participant: jid(A) }, receipt: { userJid: jid(A), readTimestamp: 1_700_000_002 } },
     ]);
     const acked = await rig.server.waitForNode((n) => n.tag === 'ack' && n.attrs.type === 'read', { from: mark });
@@ -346,7 +362,8 @@ describe('FakeWhatsApp: the server ending the connection', () => {
     rigs.push({ server, sock, auth, getMessage: vi.fn(), updates: [] });
     const closed = await new Promise<number | undefined>((resolve) =>
       sock.ev.on('connection.update', (u) => {
-        if (u.connection === 'close') resolve((u.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined)?.output?.statusCode);
+        if (u.connection === 'close')
+          resolve((u.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined)?.output?.statusCode);
       }),
     );
     expect(closed).toBe(B.DisconnectReason.loggedOut);

@@ -65,7 +65,10 @@ function input(over: Partial<ChartInput> = {}): ChartInput {
     traces: [
       trace('oracle', [3000, 3000, 3000, 1000]),
       trace('adaptive', [100, 1000, 5000, 2000, 3000, 3000, 900], [2]),
-      trace('fixed', Array.from({ length: 20 }, () => 500)),
+      trace(
+        'fixed',
+        Array.from({ length: 20 }, () => 500),
+      ),
       trace('conservative', [100, 500, 1000, 2000, 3000, 3000, 400]),
       trace('aggressive', [100, 200, 400, 800, 1600, 3200, 6400, 3200, 700], [6, 7]),
     ],
@@ -107,7 +110,9 @@ describe('renderChart', () => {
     // Legend: completion times, fastest first after the oracle.
     expect(svg).toContain('4.5 s');
     expect(svg).toContain('9.5 s · 2.11× oracle · 2 failed');
-    const order = ['oracle', 'adaptive', 'conservative', 'aggressive', 'fixed'].map((s) => svg.indexOf(`font-size="13" font-weight="${s === 'oracle' ? 400 : 600}">${s}<`));
+    const order = ['oracle', 'adaptive', 'conservative', 'aggressive', 'fixed'].map((s) =>
+      svg.indexOf(`font-size="13" font-weight="${s === 'oracle' ? 400 : 600}">${s}<`),
+    );
     expect(order.every((i) => i > 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
@@ -200,7 +205,9 @@ describe('renderChart', () => {
     expect(bh!).toBeGreaterThan(sh! + 16 * 40);
     expect(bw!).toBeGreaterThanOrEqual(sw!);
     // Cell rectangles never overlap: the rightmost one ends inside the canvas.
-    const xs = [...big.matchAll(/<g class="cell"[^>]*>\n<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)].map((m) => Number(m[1]) + Number(m[2]));
+    const xs = [...big.matchAll(/<g class="cell"[^>]*>\n<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)].map(
+      (m) => Number(m[1]) + Number(m[2]),
+    );
     expect(Math.max(...xs)).toBeLessThanOrEqual(bw!);
   });
 });

@@ -29,7 +29,11 @@ describe('baselines', () => {
   });
 
   it('the oracle follows a capacity that steps down mid-send', async () => {
-    const stepDown: BenchCase = { name: 'step', description: '', profile: { ...profiles['seed-first-send']!, capacitySchedule: [{ atMs: 5000, capacity: 900 }] } };
+    const stepDown: BenchCase = {
+      name: 'step',
+      description: '',
+      profile: { ...profiles['seed-first-send']!, capacitySchedule: [{ atMs: 5000, capacity: 900 }] },
+    };
     const run = await runOnce(ORACLE, stepDown, 10_000, 1, config);
     expect(run.failedCalls).toBe(0);
     expect(run.trace.points.filter((p) => p.tMs >= 5000).every((p) => p.size <= 900)).toBe(true);
@@ -39,7 +43,12 @@ describe('baselines', () => {
     const outage: BenchCase = {
       name: 'outage',
       description: '',
-      profile: { ...profiles['seed-first-send']!, capacity: 1000, failure: 'fast', failureBursts: [{ atMs: 3000, durationMs: 4000, rate: 1 }] },
+      profile: {
+        ...profiles['seed-first-send']!,
+        capacity: 1000,
+        failure: 'fast',
+        failureBursts: [{ atMs: 3000, durationMs: 4000, rate: 1 }],
+      },
     };
     const run = await runOnce(ORACLE, outage, 20_000, 1, config);
     const inside = run.trace.points.filter((p) => p.tMs >= 3000 && p.tMs < 7000);
@@ -51,7 +60,11 @@ describe('baselines', () => {
 
   it('the oracle gives up on a call that hangs at once, knowing how long a healthy one takes', async () => {
     // No jitter, 30% of calls hang until given up on: 800 ms + 0.85 ms each, capacity 4500.
-    const hangs: BenchCase = { name: 'hangs', description: '', profile: { ...profiles['seed-network-issues']!, jitterPct: 0, failureRate: 0.3 } };
+    const hangs: BenchCase = {
+      name: 'hangs',
+      description: '',
+      profile: { ...profiles['seed-network-issues']!, jitterPct: 0, failureRate: 0.3 },
+    };
     const run = await runOnce(ORACLE, hangs, 20_000, 1, config);
     const failed = run.trace.points.filter((p) => !p.ok);
     expect(failed.length).toBeGreaterThan(0);
@@ -130,7 +143,12 @@ describe('rows and targets', () => {
   });
 
   it('sums the recipients each contender gave up on', () => {
-    const runs = [run(ORACLE, 1, 100), { ...run('a', 1, 110), undelivered: 1200 }, { ...run('a', 2, 110), undelivered: 34 }, run('b', 1, 150)];
+    const runs = [
+      run(ORACLE, 1, 100),
+      { ...run('a', 1, 110), undelivered: 1200 },
+      { ...run('a', 2, 110), undelivered: 34 },
+      run('b', 1, 150),
+    ];
     expect(formatGivenUp(runs)).toBe('Recipients given up after their attempts, all runs: oracle 0, a 1,234, b 0');
   });
 
@@ -144,7 +162,9 @@ describe('rows and targets', () => {
 describe('the suite', () => {
   it('has the shipped profiles, the seed scenarios and the memory cases', async () => {
     const names = (await defaultSuite(config)).map((c) => c.name);
-    expect(names).toEqual(expect.arrayContaining(['step-down', 'step-up', 'heavy-tail', 'soft-knee', 'server-rate-limit', 'realistic+memory-3x-high']));
+    expect(names).toEqual(
+      expect.arrayContaining(['step-down', 'step-up', 'heavy-tail', 'soft-knee', 'server-rate-limit', 'realistic+memory-3x-high']),
+    );
     expect(seedCases().map((c) => c.provenSize)).toEqual([undefined, 4000, 5000]);
     const [fresh, high, low] = memoryCases(profiles['realistic']!, config);
     // Fresh, correct memory is what a send that found the limit leaves: the capacity proven, one more failed.
@@ -182,7 +202,19 @@ describe('npm run bench', () => {
       const root = new URL('..', import.meta.url).pathname;
       const { stdout } = await promisify(execFile)(
         join(root, 'node_modules/.bin/tsx'),
-        ['src/cli/bench.ts', '--recipients', '300', '--seeds', '2', '--strategy', 'adaptive', '--json', join(dir, 'out.json'), '--chart', join(dir, 'out.svg')],
+        [
+          'src/cli/bench.ts',
+          '--recipients',
+          '300',
+          '--seeds',
+          '2',
+          '--strategy',
+          'adaptive',
+          '--json',
+          join(dir, 'out.json'),
+          '--chart',
+          join(dir, 'out.svg'),
+        ],
         { cwd: root, timeout: 120_000 },
       );
       expect(stdout).toContain('300 recipients — completion time / oracle');
@@ -219,12 +251,28 @@ describe('npm run bench', () => {
     try {
       const root = new URL('..', import.meta.url).pathname;
       const tsx = join(root, 'node_modules/.bin/tsx');
-      const args = ['src/cli/bench.ts', '--case', 'step-down', '--case', 'realistic+memory', '--recipients', '300', '--seeds', '1', '--strategy', 'bracket', '--json', join(dir, 'out.json')];
+      const args = [
+        'src/cli/bench.ts',
+        '--case',
+        'step-down',
+        '--case',
+        'realistic+memory',
+        '--recipients',
+        '300',
+        '--seeds',
+        '1',
+        '--strategy',
+        'bracket',
+        '--json',
+        join(dir, 'out.json'),
+      ];
       const { stdout } = await promisify(execFile)(tsx, args, { cwd: root, timeout: 60_000 });
       expect(stdout).toMatch(/^6 runs \(2 cases x 1 sizes x 1 seeds x 3 contenders\)/m);
       const json = JSON.parse(await readFile(join(dir, 'out.json'), 'utf8')) as { rows: { profile: string }[] };
       expect([...new Set(json.rows.map((r) => r.profile))].sort()).toEqual(['realistic+memory', 'step-down']);
-      const error = await promisify(execFile)(tsx, ['src/cli/bench.ts', '--case', 'nope'], { cwd: root, timeout: 60_000 }).catch((e: unknown) => e);
+      const error = await promisify(execFile)(tsx, ['src/cli/bench.ts', '--case', 'nope'], { cwd: root, timeout: 60_000 }).catch(
+        (e: unknown) => e,
+      );
       expect((error as { code: number }).code).toBe(1);
       expect((error as { stderr: string }).stderr).toMatch(/--case "nope": no such case \(have: .*step-down/);
     } finally {
@@ -234,7 +282,10 @@ describe('npm run bench', () => {
 
   it('--trace names the cases it has when given one it does not', async () => {
     const root = new URL('..', import.meta.url).pathname;
-    const error = await promisify(execFile)(join(root, 'node_modules/.bin/tsx'), ['src/cli/bench.ts', '--trace', 'nope'], { cwd: root, timeout: 60_000 }).catch((e: unknown) => e);
+    const error = await promisify(execFile)(join(root, 'node_modules/.bin/tsx'), ['src/cli/bench.ts', '--trace', 'nope'], {
+      cwd: root,
+      timeout: 60_000,
+    }).catch((e: unknown) => e);
     expect((error as { code: number }).code).toBe(1);
     expect((error as { stderr: string }).stderr).toMatch(/--trace "nope": no such case \(have: .*step-down/);
   });
@@ -260,7 +311,13 @@ function benchFixture(): BenchJson {
     ...over,
   });
   const names = ['steady', 'expensive-failures', 'expensive-failures+memory', 'realistic', 'realistic+memory-3x-high'];
-  const bracketAt: Record<string, number> = { steady: 1.2, 'expensive-failures': 2.5, 'expensive-failures+memory': 1.2, realistic: 1.2, 'realistic+memory-3x-high': 1.2 };
+  const bracketAt: Record<string, number> = {
+    steady: 1.2,
+    'expensive-failures': 2.5,
+    'expensive-failures+memory': 1.2,
+    realistic: 1.2,
+    'realistic+memory-3x-high': 1.2,
+  };
   const rows = [1000, 10_000].flatMap((n) =>
     names.flatMap((c) => [
       row(ORACLE, c, n, 1),
@@ -282,7 +339,10 @@ function benchFixture(): BenchJson {
       { pass: true, text: 'PASS  bracket: geomean completion/oracle over the suite 1.390 <= 1.15' },
       { pass: false, text: 'FAIL  bracket: p95 completion/oracle <= 1.35 on every profile (over on expensive-failures @ 1000 2.50)' },
     ],
-    cases: names.map((name) => ({ name, description: name === 'expensive-failures+memory' ? 'expensive-failures with fresh, correct memory (proven 450, failed at 451)' : '' })),
+    cases: names.map((name) => ({
+      name,
+      description: name === 'expensive-failures+memory' ? 'expensive-failures with fresh, correct memory (proven 450, failed at 451)' : '',
+    })),
   };
 }
 
@@ -304,7 +364,9 @@ describe('the README figures (npm run bench:report)', () => {
     expect(figures).toContain('| `adaptive` | 2.00 | 3.00 | 2.449 |');
     expect(figures).toContain('| **`bracket`** | 1.39 | 1.39 | 1.390 |');
     expect(figures).not.toContain(`| \`${ORACLE}\``);
-    expect(figures).toContain('Targets (best built-in: bracket; 2 seeds per case)\nPASS  bracket: geomean completion/oracle over the suite 1.390 <= 1.15\nFAIL  bracket: p95');
+    expect(figures).toContain(
+      'Targets (best built-in: bracket; 2 seeds per case)\nPASS  bracket: geomean completion/oracle over the suite 1.390 <= 1.15\nFAIL  bracket: p95',
+    );
   });
 
   it('refuses a narrowed run, which would drop figures the README quotes', () => {
@@ -336,7 +398,8 @@ describe('the README figures (npm run bench:report)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'storycast-report-'));
     try {
       const root = new URL('..', import.meta.url).pathname;
-      const run = (...args: string[]) => promisify(execFile)(join(root, 'node_modules/.bin/tsx'), ['src/bench/readme-cli.ts', ...args], { cwd: root, timeout: 60_000 });
+      const run = (...args: string[]) =>
+        promisify(execFile)(join(root, 'node_modules/.bin/tsx'), ['src/bench/readme-cli.ts', ...args], { cwd: root, timeout: 60_000 });
       const [json, readme] = [join(dir, 'bench.json'), join(dir, 'README.md')];
       await writeFile(json, JSON.stringify(benchFixture()));
       await writeFile(readme, `intro\n${BLOCK_START} -->\ntyped by hand\n${BLOCK_END}\noutro\n`);
@@ -344,7 +407,9 @@ describe('the README figures (npm run bench:report)', () => {
       expect(stale).toMatchObject({ code: 1 });
       await run('--readme', readme, json);
       const written = await readFile(readme, 'utf8');
-      expect(written).toBe(replaceLabBlock(`intro\n${BLOCK_START} -->\ntyped by hand\n${BLOCK_END}\noutro\n`, renderLabFigures(benchFixture())));
+      expect(written).toBe(
+        replaceLabBlock(`intro\n${BLOCK_START} -->\ntyped by hand\n${BLOCK_END}\noutro\n`, renderLabFigures(benchFixture())),
+      );
       expect(written).toMatch(/^intro\n[\s\S]*1\.39x the oracle[\s\S]*\noutro\n$/);
       await expect(run('--check', '--readme', readme, json)).resolves.toBeDefined();
     } finally {

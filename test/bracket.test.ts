@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import bracket, { bracketDefaults, createBracket, type BracketState } from '../strategies/bracket.js';
 import { fit, GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, giveUpMs } from '../strategies/bracket-latency.js';
 import { transition, type Phase } from '../strategies/bracket-phase.js';
-import { planSize, type BatchOutcome, type DefinedStrategy, type SessionHistoryView, type Step, type StrategyContext } from '../strategies/sdk.js';
+import {
+  planSize,
+  type BatchOutcome,
+  type DefinedStrategy,
+  type SessionHistoryView,
+  type Step,
+  type StrategyContext,
+} from '../strategies/sdk.js';
 import { defaultConfig } from '../src/config.js';
 
 const config = defaultConfig.smartSend;
@@ -27,10 +34,17 @@ const history = (maxProvenBatchSize: number, averageBatchTime = 2000, minFailedB
 });
 /** latency = 400 + 0.8 n, capacity 3000: a typical account. */
 /** latency = 1500 + 0.3 n, capacity 6000: overhead-heavy, so big batches pay. */
-const network6000 = (size: number): BatchOutcome => (size <= 6000 ? { size, durationMs: 1500 + 0.3 * size, ok: true } : { size, durationMs: 5000, ok: false, error: 'timeout' });
-const network = (size: number): BatchOutcome => (size <= 3000 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 5000, ok: false, error: 'timeout' });
+const network6000 = (size: number): BatchOutcome =>
+  size <= 6000 ? { size, durationMs: 1500 + 0.3 * size, ok: true } : { size, durationMs: 5000, ok: false, error: 'timeout' };
+const network = (size: number): BatchOutcome =>
+  size <= 3000 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 5000, ok: false, error: 'timeout' };
 
-function drive(steps: number, outcome: (size: number) => BatchOutcome, start = ctx(), strategy: DefinedStrategy<BracketState> = bracket): Step<BracketState>[] {
+function drive(
+  steps: number,
+  outcome: (size: number) => BatchOutcome,
+  start = ctx(),
+  strategy: DefinedStrategy<BracketState> = bracket,
+): Step<BracketState>[] {
   const seen: Step<BracketState>[] = [strategy.start(start)];
   for (let i = 0; i < steps; i++) seen.push(strategy.next(seen.at(-1)!.state, outcome(seen.at(-1)!.size), start));
   return seen;
@@ -93,7 +107,13 @@ describe('bracket', () => {
     const perRecipient = (n: number) => (model.base + model.per * n) / n;
     expect(perRecipient(5766)).toBeLessThan(0.95 * perRecipient(1922));
     // Where the two largest agree with a round trip, the local line stands (it sees a knee coming).
-    expect(fit([{ n: 1, ms: 400, wins: 1 }, { n: 1000, ms: 1200, wins: 1 }, { n: 3000, ms: 2800, wins: 1 }])).toEqual({ base: 400, per: 0.8 });
+    expect(
+      fit([
+        { n: 1, ms: 400, wins: 1 },
+        { n: 1000, ms: 1200, wins: 1 },
+        { n: 3000, ms: 2800, wins: 1 },
+      ]),
+    ).toEqual({ base: 400, per: 0.8 });
   });
 
   it('checks at a third after a failure at a size that worked; rides out an outage one recipient at a time', () => {
@@ -136,7 +156,8 @@ describe('bracket', () => {
     const cruise = steps.at(-1)!.size;
     const check = Math.floor(cruise / CHECK_DIVISOR);
     // From now on the network rejects anything above 500 fast, and one recipient always goes through.
-    const dropped = (size: number): BatchOutcome => (size <= 500 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 400, ok: false, error: 'error' });
+    const dropped = (size: number): BatchOutcome =>
+      size <= 500 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 400, ok: false, error: 'error' };
     let step = steps.at(-1)!;
     const sizes: number[] = [];
     for (let i = 0; i < 14; i++) {
@@ -162,7 +183,8 @@ describe('bracket', () => {
   });
 
   it('after a hang at a size that worked and a check that passes, tries that size again: random if it works, a ceiling if not', () => {
-    const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' });
+    const weak = (size: number): BatchOutcome =>
+      size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' };
     const start = ctx({ history: history(450, 1140, 451), anchorMs: 600 });
     const steps = drive(40, weak, start);
     expect(steps.at(-1)!.size).toBe(450);
@@ -186,7 +208,8 @@ describe('bracket', () => {
   });
 
   it('where hangs have proven random, a check that hangs too may be chance again: it climbs back instead of cruising at a ninth', () => {
-    const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' });
+    const weak = (size: number): BatchOutcome =>
+      size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' };
     const hang = (size: number): BatchOutcome => ({ size, durationMs: 1800, ok: false, error: 'timeout' });
     const start = ctx({ history: history(450, 1140, 451), anchorMs: 600 });
     let step = drive(40, weak, start).at(-1)!;
@@ -207,7 +230,8 @@ describe('bracket', () => {
   });
 
   it('keeps a remembered limit when a probe above it fails, and from the second failed probe waits twice as long after each', () => {
-    const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' });
+    const weak = (size: number): BatchOutcome =>
+      size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' };
     const start = ctx({ history: history(450, 1140, 451), anchorMs: 600 });
     const sizes = drive(200, weak, start).map((s) => s.size);
     // Only probes go above 450, and one failed probe is all it takes: no bracketing between the limit and the probe.
@@ -222,7 +246,8 @@ describe('bracket', () => {
 
   it('counts a first call that hung at its full cost, so the search after it takes cautious steps', () => {
     // Capacity 450 and failures hang: the first call (1000) is given up on, a third of it works.
-    const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 4300, ok: false, error: 'timeout' });
+    const weak = (size: number): BatchOutcome =>
+      size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 4300, ok: false, error: 'timeout' };
     const steps = drive(2, weak, ctx({ anchorMs: 600, total: 10_000, remaining: 10_000 }));
     expect(steps.map((s) => s.size).slice(0, 2)).toEqual([1000, 333]);
     // The capacity taken as log-uniform between 333 and 1000 has its midpoint at 577: a hung
@@ -268,7 +293,8 @@ describe('bracket', () => {
   });
 
   it('on a weak account whose limit memory found, starts at the proven size under the cold start and stays under the limit', () => {
-    const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 15_000, ok: false, error: 'timeout' });
+    const weak = (size: number): BatchOutcome =>
+      size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 15_000, ok: false, error: 'timeout' };
     const start = ctx({ history: history(450, 1140, 465), anchorMs: 600, total: 10_000, remaining: 10_000 });
     const sizes = drive(8, weak, start).map((s) => s.size);
     expect(sizes[0]).toBe(450);
@@ -337,7 +363,10 @@ describe('bracket', () => {
     expect(move(checking, fail(300, 'error'))).toEqual({ phase: { kind: 'outage', outage: signs }, move: 'outage' });
     const outage: Phase = { kind: 'outage', outage: signs };
     expect(move(outage, fail(1, 'timeout')).phase).toEqual({ kind: 'outage', outage: { failedAtOne: true, quickOk: 0 } });
-    expect(move(outage, ok(1))).toEqual({ phase: { kind: 'checking', cause: 'blip', outage: { failedAtOne: false, quickOk: 1 } }, move: 'outage-over' });
+    expect(move(outage, ok(1))).toEqual({
+      phase: { kind: 'checking', cause: 'blip', outage: { failedAtOne: false, quickOk: 1 } },
+      move: 'outage-over',
+    });
     // One recipient through at once a second time, with no one-recipient failure: a capacity rejected fast.
     expect(move({ kind: 'outage', outage: { failedAtOne: false, quickOk: 1 } }, ok(1))).toEqual({ phase: steady, move: 'rejected-fast' });
     expect(move({ kind: 'outage', outage: { failedAtOne: true, quickOk: 1 } }, ok(1)).move).toBe('outage-over');
@@ -347,7 +376,8 @@ describe('bracket', () => {
     const made = createBracket();
     expect(made.name).toBe('bracket');
     expect(made.description).toBe(bracket.description);
-    const dropped = (size: number): BatchOutcome => (size <= 500 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 400, ok: false, error: 'error' });
+    const dropped = (size: number): BatchOutcome =>
+      size <= 500 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 400, ok: false, error: 'error' };
     let calls = 0;
     const scripted = (size: number) => (++calls < 30 ? network(size) : dropped(size));
     const builtIn = drive(60, scripted);
@@ -365,7 +395,8 @@ describe('bracket', () => {
     expect(hung.size).toBe(1000);
     expect(hung.reason).toContain('checking at 1/2 of 2000');
     // Probing sooner: the remembered limit is probed after fewer clean batches than the default's.
-    const weak = (size: number): BatchOutcome => (size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' });
+    const weak = (size: number): BatchOutcome =>
+      size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' };
     const weakStart = ctx({ history: history(450, 1140, 451), anchorMs: 600 });
     const firstProbe = (s: DefinedStrategy<BracketState>) => drive(40, weak, weakStart, s).findIndex((x) => x.size > 450);
     expect(firstProbe(createBracket({ name: 'bracket-eager', probeFromMemory: 4 }))).toBeLessThan(firstProbe(bracket));

@@ -14,8 +14,12 @@ describe('normalizeServer', () => {
   });
 
   it('names where the bad value came from', () => {
-    expect(() => normalizeServer('ht tp://', 'STORYCAST_SERVER')).toThrow(new UsageError('STORYCAST_SERVER: "ht tp://" is not a URL (expected e.g. http://127.0.0.1:50051)'));
-    expect(() => normalizeServer('ftp://files.example', '--server')).toThrow(new UsageError('--server: "ftp://files.example" must be an http:// or https:// URL'));
+    expect(() => normalizeServer('ht tp://', 'STORYCAST_SERVER')).toThrow(
+      new UsageError('STORYCAST_SERVER: "ht tp://" is not a URL (expected e.g. http://127.0.0.1:50051)'),
+    );
+    expect(() => normalizeServer('ftp://files.example', '--server')).toThrow(
+      new UsageError('--server: "ftp://files.example" must be an http:// or https:// URL'),
+    );
   });
 });
 

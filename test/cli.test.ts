@@ -8,23 +8,108 @@ import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SERVER, DEFAULT_TEXT, demoRecipients, parseCliArgs, parseRecipientFile, type CliOptions } from '../src/cli/args.js';
 import { describeError } from '../src/cli/errors.js';
-import { batchSequence, formatCancelled, formatEvent, formatStatus, initialState, percent, reduce, type ViewState } from '../src/cli/progress.js';
+import {
+  batchSequence,
+  formatCancelled,
+  formatEvent,
+  formatStatus,
+  initialState,
+  percent,
+  reduce,
+  type ViewState,
+} from '../src/cli/progress.js';
 import { buildRequest, run, type CliIO } from '../src/cli/send.js';
 import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
-import { SendMode, SendStoryResponseSchema, Speed, StoryService, type SendStoryRequest, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
+import {
+  SendMode,
+  SendStoryResponseSchema,
+  Speed,
+  StoryService,
+  type SendStoryRequest,
+  type SendStoryResponse,
+} from '../src/gen/storycast/v1/story_service_pb.js';
 import { startH2Server, type H2TestServer } from './support/h2-server.js';
 
 type Init = MessageInitShape<typeof SendStoryResponseSchema>['event'];
 const ev = (event: Init): SendStoryResponse => create(SendStoryResponseSchema, { event });
 const planned = (more: object = {}): SendStoryResponse =>
-  ev({ case: 'planned', value: { sendId: 'send-1', sessionId: 'demo', strategy: 'adaptive', mode: SendMode.SMART, totalRecipients: 250, firstBatchSize: 10, reason: 'no history: start small', ...more } });
+  ev({
+    case: 'planned',
+    value: {
+      sendId: 'send-1',
+      sessionId: 'demo',
+      strategy: 'adaptive',
+      mode: SendMode.SMART,
+      totalRecipients: 250,
+      firstBatchSize: 10,
+      reason: 'no history: start small',
+      ...more,
+    },
+  });
 const anchor = ev({ case: 'anchor', value: { messageId: 'MSG1', recipients: 1, durationMs: 420, attempts: 1 } });
-const okBatch = ev({ case: 'batch', value: { index: 0, size: 10, durationMs: 800, ok: true, speed: Speed.FAST, delivered: 11, remaining: 239, nextBatchSize: 20, reason: 'fast: doubling' } });
-const failedBatch = ev({ case: 'batch', value: { index: 1, size: 20, durationMs: 15_000, ok: false, error: { code: 'TIMEOUT', message: 'no answer in 15000 ms', retryable: true }, speed: Speed.SLOW, delivered: 11, remaining: 239, nextBatchSize: 10, reason: 'timed out: halving' } });
-const lastBatch = ev({ case: 'batch', value: { index: 2, size: 239, durationMs: 3000, ok: true, speed: Speed.NORMAL, delivered: 250, remaining: 0, nextBatchSize: 0, reason: '' } });
+const okBatch = ev({
+  case: 'batch',
+  value: {
+    index: 0,
+    size: 10,
+    durationMs: 800,
+    ok: true,
+    speed: Speed.FAST,
+    delivered: 11,
+    remaining: 239,
+    nextBatchSize: 20,
+    reason: 'fast: doubling',
+  },
+});
+const failedBatch = ev({
+  case: 'batch',
+  value: {
+    index: 1,
+    size: 20,
+    durationMs: 15_000,
+    ok: false,
+    error: { code: 'TIMEOUT', message: 'no answer in 15000 ms', retryable: true },
+    speed: Speed.SLOW,
+    delivered: 11,
+    remaining: 239,
+    nextBatchSize: 10,
+    reason: 'timed out: halving',
+  },
+});
+const lastBatch = ev({
+  case: 'batch',
+  value: {
+    index: 2,
+    size: 239,
+    durationMs: 3000,
+    ok: true,
+    speed: Speed.NORMAL,
+    delivered: 250,
+    remaining: 0,
+    nextBatchSize: 0,
+    reason: '',
+  },
+});
 const summary = (more: object = {}): SendStoryResponse =>
-  ev({ case: 'summary', value: { sendId: 'send-1', messageId: 'MSG1', total: 250, delivered: 250, batches: 3, batchSequence: [10, 20, 239], totalDurationMs: 19_500n, sessionLearning: { maxProvenBatchSize: 239, usedHistoricalData: false, willSkipRampingNextTime: true }, ...more } });
-const failures = Array.from({ length: 7 }, (_, i) => ({ recipient: `1555000000${i}@s.whatsapp.net`, code: i < 5 ? 'TIMEOUT' : 'RATE_LIMITED', reason: `gave up after 3 attempts (${i})` }));
+  ev({
+    case: 'summary',
+    value: {
+      sendId: 'send-1',
+      messageId: 'MSG1',
+      total: 250,
+      delivered: 250,
+      batches: 3,
+      batchSequence: [10, 20, 239],
+      totalDurationMs: 19_500n,
+      sessionLearning: { maxProvenBatchSize: 239, usedHistoricalData: false, willSkipRampingNextTime: true },
+      ...more,
+    },
+  });
+const failures = Array.from({ length: 7 }, (_, i) => ({
+  recipient: `1555000000${i}@s.whatsapp.net`,
+  code: i < 5 ? 'TIMEOUT' : 'RATE_LIMITED',
+  reason: `gave up after 3 attempts (${i})`,
+}));
 const happy = [planned(), anchor, okBatch, failedBatch, lastBatch, summary()];
 
 const fold = (events: SendStoryResponse[]): ViewState => events.reduce(reduce, initialState);
@@ -41,19 +126,36 @@ const options = (argv: string[], env = {}): CliOptions => {
 describe('parseCliArgs', () => {
   it('fills in defaults for a demo send', () => {
     expect(options(['--recipients', '3'])).toEqual({
-      server: DEFAULT_SERVER, protocol: 'grpc', sessionId: 'demo', strategy: '', json: false, file: undefined, demoRecipients: 3,
+      server: DEFAULT_SERVER,
+      protocol: 'grpc',
+      sessionId: 'demo',
+      strategy: '',
+      json: false,
+      file: undefined,
+      demoRecipients: 3,
       story: { kind: 'text', text: DEFAULT_TEXT, backgroundColor: '', font: 0 },
     });
   });
 
   it('takes the server from --server, then STORYCAST_SERVER, and accepts host:port', () => {
     expect(options(['--recipients', '1'], { STORYCAST_SERVER: 'localhost:9000' }).server).toBe('http://localhost:9000');
-    expect(options(['--recipients', '1', '--server', 'https://sc.example/'], { STORYCAST_SERVER: 'x:1' }).server).toBe('https://sc.example');
+    expect(options(['--recipients', '1', '--server', 'https://sc.example/'], { STORYCAST_SERVER: 'x:1' }).server).toBe(
+      'https://sc.example',
+    );
   });
 
   it('reads media options, guessing the type from the extension', () => {
-    expect(options(['--file', 'l.txt', '--image', 'p.JPG', '--caption', 'hi']).story).toEqual({ kind: 'image', source: { path: 'p.JPG' }, caption: 'hi', mimeType: 'image/jpeg' });
-    expect(options(['--file', 'l.txt', '--url', 'https://cdn.example/v.mp4?sig=1']).story).toMatchObject({ kind: 'video', source: { url: 'https://cdn.example/v.mp4?sig=1' }, mimeType: 'video/mp4' });
+    expect(options(['--file', 'l.txt', '--image', 'p.JPG', '--caption', 'hi']).story).toEqual({
+      kind: 'image',
+      source: { path: 'p.JPG' },
+      caption: 'hi',
+      mimeType: 'image/jpeg',
+    });
+    expect(options(['--file', 'l.txt', '--url', 'https://cdn.example/v.mp4?sig=1']).story).toMatchObject({
+      kind: 'video',
+      source: { url: 'https://cdn.example/v.mp4?sig=1' },
+      mimeType: 'video/mp4',
+    });
     expect(options(['--file', 'l.txt', '--image-url', 'https://cdn.example/raw']).story).toMatchObject({ kind: 'image', mimeType: '' });
   });
 
@@ -90,7 +192,10 @@ describe('parseCliArgs', () => {
 
 describe('recipients', () => {
   it('parses a file: one per line, comments and blanks ignored', () => {
-    expect(parseRecipientFile('\uFEFF# team\r\n+1 555-000 0001\r\n\n  15550000002@s.whatsapp.net  # lead\n#+15550000003\n')).toEqual(['+1 555-000 0001', '15550000002@s.whatsapp.net']);
+    expect(parseRecipientFile('\uFEFF# team\r\n+1 555-000 0001\r\n\n  15550000002@s.whatsapp.net  # lead\n#+15550000003\n')).toEqual([
+      '+1 555-000 0001',
+      '15550000002@s.whatsapp.net',
+    ]);
   });
 
   it('makes distinct demo numbers', () => {
@@ -103,7 +208,10 @@ describe('recipients', () => {
     const dir = await mkdtemp(join(tmpdir(), 'storycast-cli-'));
     await writeFile(join(dir, 'list.txt'), '+447700900123\n');
     await writeFile(join(dir, 'pic.png'), Buffer.from([1, 2, 3]));
-    const request = await buildRequest(options(['--file', join(dir, 'list.txt'), '--recipients', '2', '--image', join(dir, 'pic.png')]), {});
+    const request = await buildRequest(
+      options(['--file', join(dir, 'list.txt'), '--recipients', '2', '--image', join(dir, 'pic.png')]),
+      {},
+    );
     expect(request.recipients).toEqual(['+447700900123', '+15550000000', '+15550000001']);
     const content = request.story?.content;
     const media = content?.case === 'image' ? content.value : undefined;
@@ -116,7 +224,9 @@ describe('rendering (plain)', () => {
   it('describes the plan, listing the first invalid inputs', () => {
     const invalid = Array.from({ length: 7 }, (_, i) => ({ input: `bad${i}`, reason: 'not a number' }));
     const lines = linesOf([planned({ invalidRecipients: invalid, duplicateRecipients: 2, usedHistory: true, provenBatchSize: 80 })]);
-    expect(lines[0]).toBe('planned  250 recipients (7 invalid inputs, 2 duplicates dropped), smart send, strategy adaptive, history: proven size 80; first batch 10: no history: start small');
+    expect(lines[0]).toBe(
+      'planned  250 recipients (7 invalid inputs, 2 duplicates dropped), smart send, strategy adaptive, history: proven size 80; first batch 10: no history: start small',
+    );
     expect(lines.slice(1, 3)).toEqual(['  invalid "bad0": not a number', '  invalid "bad1": not a number']);
     expect(lines.at(-1)).toBe('  … and 2 more invalid');
     expect(lines).toHaveLength(7);
@@ -131,9 +241,51 @@ describe('rendering (plain)', () => {
   });
 
   it("prints a late ack as news of its batch, WhatsApp's code and refused recipients, and counts no extra batch", () => {
-    const late = ev({ case: 'batch', value: { index: 1, late: true, size: 20, durationMs: 21_000, ok: true, speed: Speed.SLOW, delivered: 31, remaining: 219, nextBatchSize: 10, reason: 'late' } });
-    const rejected = ev({ case: 'batch', value: { index: 2, size: 10, durationMs: 900, ok: false, error: { code: 'SEND_FAILED', message: 'rejected', retryable: true, whatsappCode: 479 }, speed: Speed.FAST, delivered: 31, remaining: 219, nextBatchSize: 10, reason: 'r' } });
-    const partial = ev({ case: 'batch', value: { index: 3, size: 10, refused: 2, durationMs: 900, ok: true, speed: Speed.FAST, delivered: 39, remaining: 211, nextBatchSize: 10, reason: 'r' } });
+    const late = ev({
+      case: 'batch',
+      value: {
+        index: 1,
+        late: true,
+        size: 20,
+        durationMs: 21_000,
+        ok: true,
+        speed: Speed.SLOW,
+        delivered: 31,
+        remaining: 219,
+        nextBatchSize: 10,
+        reason: 'late',
+      },
+    });
+    const rejected = ev({
+      case: 'batch',
+      value: {
+        index: 2,
+        size: 10,
+        durationMs: 900,
+        ok: false,
+        error: { code: 'SEND_FAILED', message: 'rejected', retryable: true, whatsappCode: 479 },
+        speed: Speed.FAST,
+        delivered: 31,
+        remaining: 219,
+        nextBatchSize: 10,
+        reason: 'r',
+      },
+    });
+    const partial = ev({
+      case: 'batch',
+      value: {
+        index: 3,
+        size: 10,
+        refused: 2,
+        durationMs: 900,
+        ok: true,
+        speed: Speed.FAST,
+        delivered: 39,
+        remaining: 211,
+        nextBatchSize: 10,
+        reason: 'r',
+      },
+    });
     expect(linesOf([planned(), anchor, okBatch, failedBatch, late, rejected, partial]).slice(-3)).toEqual([
       'batch 2  acknowledged late: 20 delivered after all (21.0 s after it started)  delivered 31/250 (12.4%), remaining 219',
       'batch 3  size 10  FAILED SEND_FAILED 479 (will retry): rejected  900 ms FAST  delivered 31/250 (12.4%), failed 0, remaining 219; next 10: r',
@@ -154,7 +306,9 @@ describe('rendering (plain)', () => {
   });
 
   it('summarises failures: counts by code, the first few, and why it stopped', () => {
-    const lines = linesOf([summary({ delivered: 243, failed: failures, stoppedBy: 'LOGGED_OUT', batches: 5, batchSequence: [10, 20, 40, 40, 40], invalid: 1 })]);
+    const lines = linesOf([
+      summary({ delivered: 243, failed: failures, stoppedBy: 'LOGGED_OUT', batches: 5, batchSequence: [10, 20, 40, 40, 40], invalid: 1 }),
+    ]);
     expect(lines[0]).toBe('summary  delivered 243/250 (97.2%), failed 7; 1 invalid input not sent');
     expect(lines).toContain('  stopped early: LOGGED_OUT');
     expect(lines).toContain('  failed by code: TIMEOUT 5, RATE_LIMITED 2');
@@ -181,7 +335,11 @@ describe('rendering (plain)', () => {
     const error = new ConnectError('too many recipients', Code.InvalidArgument, undefined, [
       { desc: ErrorInfoSchema, value: { reason: 'TOO_MANY_RECIPIENTS', domain: 'storycast', metadata: { max: '100000' } } },
     ]);
-    expect(describeError(error, DEFAULT_SERVER)).toEqual(['error: INVALID_ARGUMENT: too many recipients', 'reason: TOO_MANY_RECIPIENTS', '  max: 100000']);
+    expect(describeError(error, DEFAULT_SERVER)).toEqual([
+      'error: INVALID_ARGUMENT: too many recipients',
+      'reason: TOO_MANY_RECIPIENTS',
+      '  max: 100000',
+    ]);
   });
 });
 
@@ -206,22 +364,41 @@ function io(extra: Partial<CliIO> & { onOut?: (text: string) => void } = {}): Cl
   let out = '';
   let err = '';
   return {
-    stdout: { write: (s: string) => { out += s; extra.onOut?.(out); return true; }, isTTY: false },
-    stderr: { write: (s: string) => { err += s; return true; } },
+    stdout: {
+      write: (s: string) => {
+        out += s;
+        extra.onOut?.(out);
+        return true;
+      },
+      isTTY: false,
+    },
+    stderr: {
+      write: (s: string) => {
+        err += s;
+        return true;
+      },
+    },
     env: {},
     ...extra,
     out: () => out,
     err: () => err,
   };
 }
-const replay = (events: SendStoryResponse[]) => async function* () { yield* events; };
+const replay = (events: SendStoryResponse[]) =>
+  async function* () {
+    yield* events;
+  };
 
 describe('run against an in-process server', () => {
   it('sends, prints one plain line per event and the summary, exit 0', async () => {
     script = replay(happy);
     const cli = io();
     expect(await run(['--server', url, '--recipients', '250', '--session', 'alice', '--strategy', 'adaptive'], cli)).toBe(0);
-    expect(lastRequest).toMatchObject({ sessionId: 'alice', strategy: 'adaptive', story: { content: { case: 'text', value: { text: DEFAULT_TEXT } } } });
+    expect(lastRequest).toMatchObject({
+      sessionId: 'alice',
+      strategy: 'adaptive',
+      story: { content: { case: 'text', value: { text: DEFAULT_TEXT } } },
+    });
     expect(lastRequest?.recipients).toHaveLength(250);
     const out = cli.out().trimEnd().split('\n');
     expect(out[0]).toBe(`storycast: sending a text story to 250 recipients as session "alice" via ${url} (grpc)`);
@@ -241,7 +418,11 @@ describe('run against an in-process server', () => {
     script = replay(happy);
     const cli = io();
     expect(await run(['--server', url, '--recipients', '250', '--json'], cli)).toBe(0);
-    const events = cli.out().trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, { ok?: boolean }>);
+    const events = cli
+      .out()
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, { ok?: boolean }>);
     expect(events.map((e) => Object.keys(e)[0])).toEqual(['planned', 'anchor', 'batch', 'batch', 'batch', 'summary']);
     expect(events[3]?.batch?.ok).toBe(false);
   });
@@ -249,7 +430,16 @@ describe('run against an in-process server', () => {
   it('redraws a bar on a terminal and ends with the summary', async () => {
     script = replay(happy);
     let screen = '';
-    const tty = io({ stdout: { write: (s: string) => { screen += s; return true; }, isTTY: true, columns: 100 } });
+    const tty = io({
+      stdout: {
+        write: (s: string) => {
+          screen += s;
+          return true;
+        },
+        isTTY: true,
+        columns: 100,
+      },
+    });
     expect(await run(['--server', url, '--recipients', '250'], tty)).toBe(0);
     expect(screen).toContain('\x1b[2F\x1b[J');
     expect(screen).toContain('█');

@@ -84,7 +84,10 @@ describe.each(examples)('the $language client example', (e) => {
 
 describe("the Python client's own tests", () => {
   it('pass (python3 -m unittest)', async () => {
-    const { stderr } = await run('python3', ['-m', 'unittest', 'discover', '-s', 'tests'], { cwd: `${root}clients/python`, timeout: 120_000 });
+    const { stderr } = await run('python3', ['-m', 'unittest', 'discover', '-s', 'tests'], {
+      cwd: `${root}clients/python`,
+      timeout: 120_000,
+    });
     expect(stderr).toMatch(/\nOK\s*$/);
   });
 });

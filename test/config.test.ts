@@ -119,7 +119,11 @@ describe('config', () => {
   });
 
   it('reads the spellings people use for booleans and trims values', () => {
-    const { smartSend, server } = loadConfig({ SMART_SEND_ENABLE_LEARNING: ' Off ', STORYCAST_CHECK_RECIPIENTS: 'YES', STORYCAST_TRANSPORT: ' baileys ' });
+    const { smartSend, server } = loadConfig({
+      SMART_SEND_ENABLE_LEARNING: ' Off ',
+      STORYCAST_CHECK_RECIPIENTS: 'YES',
+      STORYCAST_TRANSPORT: ' baileys ',
+    });
     expect([smartSend.enableSessionLearning, server.checkRecipients, server.transport]).toEqual([false, true, 'baileys']);
   });
 

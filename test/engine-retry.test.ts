@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { retry, type Attempt } from '../src/engine/retry.js';
 import { TransportError } from '../src/transport/port.js';
 
-const fail = (code: 'TIMEOUT' | 'SEND_FAILED' | 'LOGGED_OUT' = 'SEND_FAILED', n = 0): Attempt<never> => ({ ok: false, error: new TransportError(code, `attempt ${n}`) });
+const fail = (code: 'TIMEOUT' | 'SEND_FAILED' | 'LOGGED_OUT' = 'SEND_FAILED', n = 0): Attempt<never> => ({
+  ok: false,
+  error: new TransportError(code, `attempt ${n}`),
+});
 const live = () => new AbortController().signal;
 
 describe('retry', () => {
@@ -71,15 +74,27 @@ describe('retry', () => {
   it('is cancelled when an attempt or the wait between two says so', async () => {
     expect(await retry({ maxAttempts: 3, signal: live(), attempt: async () => undefined })).toBeUndefined();
     let attempts = 0;
-    const outcome = await retry({ maxAttempts: 3, signal: live(), attempt: async () => (attempts++, fail()), beforeRetry: async () => false });
+    const outcome = await retry({
+      maxAttempts: 3,
+      signal: live(),
+      attempt: async () => (attempts++, fail()),
+      beforeRetry: async () => false,
+    });
     expect(outcome).toBeUndefined();
     expect(attempts).toBe(1);
   });
 
   it('lets an attempt or the wait end the retries by throwing', async () => {
-    await expect(retry({ maxAttempts: 3, signal: live(), attempt: async () => Promise.reject(new Error('bad request')) })).rejects.toThrow('bad request');
+    await expect(retry({ maxAttempts: 3, signal: live(), attempt: async () => Promise.reject(new Error('bad request')) })).rejects.toThrow(
+      'bad request',
+    );
     await expect(
-      retry({ maxAttempts: 3, signal: live(), attempt: async () => fail('TIMEOUT'), beforeRetry: async () => Promise.reject(new Error('still running')) }),
+      retry({
+        maxAttempts: 3,
+        signal: live(),
+        attempt: async () => fail('TIMEOUT'),
+        beforeRetry: async () => Promise.reject(new Error('still running')),
+      }),
     ).rejects.toThrow('still running');
   });
 });

@@ -233,7 +233,9 @@ describe('the send', () => {
       start: () => ({ state: 0, size: 300, reason: 'start' }),
       next: (i) => ({ state: i + 1, size: i < 1 || i % 2 === 0 ? 300 : 100, reason: 'alternate' }),
     });
-    const s = scripted((call) => (call.index > 3 && call.recipients.length > 150 ? { latencyMs: 50, fail: 'TIMEOUT' } : quick(call)), { maxAttempts: 2 });
+    const s = scripted((call) => (call.index > 3 && call.recipients.length > 150 ? { latencyMs: 50, fail: 'TIMEOUT' } : quick(call)), {
+      maxAttempts: 2,
+    });
     const events = await runSend(s, { recipients: numbers(2000), strategy: prober });
     expect(batchesOf(events).filter((b) => !b.ok && b.size === 300).length).toBeGreaterThan(2);
     expect(summaryOf(events)).toMatchObject({ delivered: 2000, failed: [] });
@@ -251,7 +253,7 @@ describe('the send', () => {
     const summary = summaryOf(await runSend(s, { recipients: numbers(1000), strategy: stubborn }));
     expect(summary.delivered + summary.failed.length).toBe(1000);
     expect(summary.failed.length).toBeGreaterThan(0);
-    expect(summary.failed.every((f) => f.reason.endsWith("(after 8 attempts)"))).toBe(true);
+    expect(summary.failed.every((f) => f.reason.endsWith('(after 8 attempts)'))).toBe(true);
   });
 
   it('stops on a fatal error and reports every unsent recipient with it', async () => {

@@ -13,7 +13,13 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Health, HealthCheckRequestSchema } from '../src/gen/grpc/health/v1/health_pb.js';
-import { HealthStatus, healthRoutes, ServingStatus, type HealthListener, type HealthStatusSource } from '../src/server/grpc-plugins/index.js';
+import {
+  HealthStatus,
+  healthRoutes,
+  ServingStatus,
+  type HealthListener,
+  type HealthStatusSource,
+} from '../src/server/grpc-plugins/index.js';
 import { startH2Server, type H2TestServer } from './support/h2-server.js';
 
 const protoDir = fileURLToPath(new URL('../proto', import.meta.url));

@@ -64,7 +64,11 @@ afterAll(async () => {
 });
 
 function setup(media: ConstructorParameters<typeof BaileysTransport>[0]['media'] = {}, socket = new FakeSocket(clock)) {
-  const transport = new BaileysTransport({ sockets: new FakeSessions().set(S, 'open', socket), clock, media: { allowAddress: allowTestServer, resolve: dns, ...media } });
+  const transport = new BaileysTransport({
+    sockets: new FakeSessions().set(S, 'open', socket),
+    clock,
+    media: { allowAddress: allowTestServer, resolve: dns, ...media },
+  });
   return { socket, transport };
 }
 
@@ -114,7 +118,7 @@ describe('BaileysTransport.prepare with media', () => {
     expect(socket.uploadedBytes).toBeGreaterThanOrEqual(photo.length);
   });
 
-  it('takes a video\'s mimetype from the server when the request gave none', async () => {
+  it("takes a video's mimetype from the server when the request gave none", async () => {
     const { transport } = setup();
     const prepared = await transport.prepare(S, { kind: 'video', url: `${base}/clip.mp4` }, never());
     expect((prepared.payload as BaileysPayload).message.message?.videoMessage).toMatchObject({ mimetype: 'video/mp4' });
@@ -124,25 +128,42 @@ describe('BaileysTransport.prepare with media', () => {
     const { socket, transport } = setup();
     const error = await transport.prepare(S, { kind: 'image', url: 'http://intranet.example/a.jpg' }, never()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MediaError);
-    expect(error).toMatchObject({ reason: 'BAD_MEDIA_URL', field: 'story.image.url', message: 'story.image.url host intranet.example resolves to 10.1.2.3, which is not a public address' });
+    expect(error).toMatchObject({
+      reason: 'BAD_MEDIA_URL',
+      field: 'story.image.url',
+      message: 'story.image.url host intranet.example resolves to 10.1.2.3, which is not a public address',
+    });
     expect(socket.uploads).toBe(0);
   });
 
   it('refuses a redirect to a private address', async () => {
     const { socket, transport } = setup();
-    await expect(transport.prepare(S, { kind: 'video', url: `${base}/to-intranet` }, never())).rejects.toMatchObject({ reason: 'BAD_MEDIA_URL', field: 'story.video.url' });
+    await expect(transport.prepare(S, { kind: 'video', url: `${base}/to-intranet` }, never())).rejects.toMatchObject({
+      reason: 'BAD_MEDIA_URL',
+      field: 'story.video.url',
+    });
     expect(socket.uploads).toBe(0);
   });
 
   it('refuses the test server under the production policy', async () => {
     const socket = new FakeSocket(clock);
     const transport = new BaileysTransport({ sockets: new FakeSessions().set(S, 'open', socket), clock });
-    await expect(transport.prepare(S, { kind: 'image', url: `${base}/photo.jpg` }, never())).rejects.toMatchObject({ reason: 'BAD_MEDIA_URL' });
+    await expect(transport.prepare(S, { kind: 'image', url: `${base}/photo.jpg` }, never())).rejects.toMatchObject({
+      reason: 'BAD_MEDIA_URL',
+    });
   });
 
   it.each([
-    ['inline data', { kind: 'image', data: new Uint8Array(2049) } as Story, 'story.image.data has 2049 bytes, more than STORYCAST_MAX_MEDIA_BYTES (2048 bytes)'],
-    ['a fetched body', { kind: 'video', url: '/clip.mp4' } as Story, 'story.video.url: the media is larger than STORYCAST_MAX_MEDIA_BYTES (2048 bytes)'],
+    [
+      'inline data',
+      { kind: 'image', data: new Uint8Array(2049) } as Story,
+      'story.image.data has 2049 bytes, more than STORYCAST_MAX_MEDIA_BYTES (2048 bytes)',
+    ],
+    [
+      'a fetched body',
+      { kind: 'video', url: '/clip.mp4' } as Story,
+      'story.video.url: the media is larger than STORYCAST_MAX_MEDIA_BYTES (2048 bytes)',
+    ],
   ])('refuses %s over the size cap, naming the limit, before uploading', async (_name, story, message) => {
     const { socket, transport } = setup({ maxBytes: 2048 });
     const withUrl = story.kind !== 'text' && story.url ? { ...story, url: `${base}${story.url}` } : story;
@@ -168,7 +189,9 @@ describe('BaileysTransport.prepare with media', () => {
     const { transport } = setup({}, socket);
     const controller = new AbortController();
     const reason = new Error('prepare timed out');
-    const preparing = transport.prepare(S, { kind: 'image', data: await picture('png', 20, 20) }, controller.signal).catch((e: unknown) => e);
+    const preparing = transport
+      .prepare(S, { kind: 'image', data: await picture('png', 20, 20) }, controller.signal)
+      .catch((e: unknown) => e);
     await socket.uploading;
     controller.abort(reason);
     expect(await preparing).toBe(reason);
@@ -180,7 +203,9 @@ describe('BaileysTransport.prepare with media', () => {
     const controller = new AbortController();
     const reason = new Error('gone');
     controller.abort(reason);
-    expect(await transport.prepare(S, { kind: 'image', data: await picture('png', 8, 8) }, controller.signal).catch((e: unknown) => e)).toBe(reason);
+    expect(
+      await transport.prepare(S, { kind: 'image', data: await picture('png', 8, 8) }, controller.signal).catch((e: unknown) => e),
+    ).toBe(reason);
     expect(socket.uploadedBytes).toBe(0);
   });
 });

@@ -12,6 +12,8 @@ describe('STORYCAST_MAX_MEDIA_BYTES', () => {
 
   it.each(['0', '-1', '1.5', '64MiB', '2147483648'])('stops start-up on %s, naming the variable and the value', (value) => {
     expect(() => loadConfig({ STORYCAST_MAX_MEDIA_BYTES: value })).toThrow(ConfigError);
-    expect(() => loadConfig({ STORYCAST_MAX_MEDIA_BYTES: value })).toThrow(`STORYCAST_MAX_MEDIA_BYTES=${JSON.stringify(value)}: expected an integer >= 1 and <= 1073741824`);
+    expect(() => loadConfig({ STORYCAST_MAX_MEDIA_BYTES: value })).toThrow(
+      `STORYCAST_MAX_MEDIA_BYTES=${JSON.stringify(value)}: expected an integer >= 1 and <= 1073741824`,
+    );
   });
 });

@@ -78,8 +78,12 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe('SendEngine.prepare and media', () => {
-  it('a media refusal is the caller\'s: not retried, and it surfaces with its reason and field', async () => {
-    const refused = new MediaError('BAD_MEDIA_URL', 'story.image.url host media.example resolves to 10.0.0.1, which is not a public address', 'story.image.url');
+  it("a media refusal is the caller's: not retried, and it surfaces with its reason and field", async () => {
+    const refused = new MediaError(
+      'BAD_MEDIA_URL',
+      'story.image.url host media.example resolves to 10.0.0.1, which is not a public address',
+      'story.image.url',
+    );
     const { r, transport } = setup([{ kind: 'throw', error: refused }]);
     const error = await failure(runSend(r, { recipients: numbers(5), story: image }));
     expect(error).toBeInstanceOf(SendError);
@@ -88,9 +92,16 @@ describe('SendEngine.prepare and media', () => {
   });
 
   it('media over the cap is refused the same way', async () => {
-    const tooLarge = new MediaError('MEDIA_TOO_LARGE', 'story.video.data has 9 bytes, more than STORYCAST_MAX_MEDIA_BYTES (8 bytes)', 'story.video.data');
+    const tooLarge = new MediaError(
+      'MEDIA_TOO_LARGE',
+      'story.video.data has 9 bytes, more than STORYCAST_MAX_MEDIA_BYTES (8 bytes)',
+      'story.video.data',
+    );
     const { r, transport } = setup([{ kind: 'throw', error: tooLarge }]);
-    await expect(runSend(r, { recipients: numbers(5), story: image })).rejects.toMatchObject({ reason: 'MEDIA_TOO_LARGE', field: 'story.video.data' });
+    await expect(runSend(r, { recipients: numbers(5), story: image })).rejects.toMatchObject({
+      reason: 'MEDIA_TOO_LARGE',
+      field: 'story.video.data',
+    });
     expect(transport().attempts).toHaveLength(1);
   });
 
@@ -102,11 +113,7 @@ describe('SendEngine.prepare and media', () => {
   });
 
   it('starts the next attempt only once a timed-out one has stopped: never two at once', async () => {
-    const { r, transport } = setup([
-      { kind: 'hang', lingerMs: 400 },
-      { kind: 'hang', lingerMs: 700 },
-      { kind: 'ok' },
-    ]);
+    const { r, transport } = setup([{ kind: 'hang', lingerMs: 400 }, { kind: 'hang', lingerMs: 700 }, { kind: 'ok' }]);
     const events = await runSend(r, { recipients: numbers(5), story: image });
     expect(summaryOf(events).delivered).toBe(5);
     const attempts = transport().attempts;

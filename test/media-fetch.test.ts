@@ -97,7 +97,9 @@ async function refusal(promise: Promise<unknown>): Promise<unknown> {
 
 describe('fetchMedia', () => {
   it('downloads the body with its content type', async () => {
-    const url = route('/photo.png', (_req, res) => res.writeHead(200, { 'content-type': 'image/png; charset=binary' }).end(Buffer.from('PNGDATA')));
+    const url = route('/photo.png', (_req, res) =>
+      res.writeHead(200, { 'content-type': 'image/png; charset=binary' }).end(Buffer.from('PNGDATA')),
+    );
     const got = await fetchMedia(url, opts());
     expect(got.data.toString()).toBe('PNGDATA');
     expect(got.contentType).toBe('image/png');
@@ -123,11 +125,19 @@ describe('fetchMedia', () => {
     const url = route('/loop', (_req, res) => res.writeHead(301, { location: '/loop' }).end());
     const error = await refusal(fetchMedia(url, opts({ maxRedirects: 3 })));
     expect(error).toBeInstanceOf(MediaError);
-    expect(error).toMatchObject({ reason: 'BAD_MEDIA_URL', field: 'story.image.url', message: 'story.image.url redirects more than 3 times' });
+    expect(error).toMatchObject({
+      reason: 'BAD_MEDIA_URL',
+      field: 'story.image.url',
+      message: 'story.image.url redirects more than 3 times',
+    });
   });
 
   it.each([
-    ['the metadata address', 'http://169.254.169.254/latest/meta-data/iam/', /redirects to http:\/\/169\.254\.169\.254\/latest\/meta-data\/iam\/, which must point to a public address/],
+    [
+      'the metadata address',
+      'http://169.254.169.254/latest/meta-data/iam/',
+      /redirects to http:\/\/169\.254\.169\.254\/latest\/meta-data\/iam\/, which must point to a public address/,
+    ],
     ['an IPv4-mapped loopback', 'http://[::ffff:10.0.0.1]/x', /must point to a public address/],
     ['localhost by name', 'http://localhost/x', /not localhost/],
     ['a name resolving to the metadata address', 'http://metadata.example/latest', /host metadata\.example resolves to 169\.254\.169\.254/],
@@ -147,20 +157,30 @@ describe('fetchMedia', () => {
     const url = route('/never', (_req, res) => res.writeHead(200).end('leaked'));
     const before = requests.length;
     const error = await refusal(fetchMedia(url, { field: 'story.video.url', maxBytes: 1024, timeoutMs: 10_000 }));
-    expect(error).toMatchObject({ reason: 'BAD_MEDIA_URL', field: 'story.video.url', message: 'story.video.url must point to a public address, not 127.0.0.1' });
+    expect(error).toMatchObject({
+      reason: 'BAD_MEDIA_URL',
+      field: 'story.video.url',
+      message: 'story.video.url must point to a public address, not 127.0.0.1',
+    });
     expect(requests.length).toBe(before);
   });
 
   it('refuses a name resolving to a private address before connecting', async () => {
     const error = await refusal(fetchMedia('http://intranet.example/a.jpg', opts()));
-    expect(error).toMatchObject({ reason: 'BAD_MEDIA_URL', message: 'story.image.url host intranet.example resolves to 10.20.30.40, which is not a public address' });
+    expect(error).toMatchObject({
+      reason: 'BAD_MEDIA_URL',
+      message: 'story.image.url host intranet.example resolves to 10.20.30.40, which is not a public address',
+    });
   });
 
   it('stops reading once the body passes the byte cap, and says which limit', async () => {
     const url = stream('/endless.mp4', Buffer.alloc(16 * 1024, 7), 4096);
     const error = await refusal(fetchMedia(url, opts({ maxBytes: 100 * 1024 })));
     expect(error).toBeInstanceOf(MediaError);
-    expect(error).toMatchObject({ reason: 'MEDIA_TOO_LARGE', message: 'story.image.url: the media is larger than STORYCAST_MAX_MEDIA_BYTES (102400 bytes)' });
+    expect(error).toMatchObject({
+      reason: 'MEDIA_TOO_LARGE',
+      message: 'story.image.url: the media is larger than STORYCAST_MAX_MEDIA_BYTES (102400 bytes)',
+    });
     await until(() => ended.get('/endless.mp4')?.closed === true);
     // The server was cut off long before its 64 MiB were out.
     expect(ended.get('/endless.mp4')!.finished).toBe(false);
@@ -187,7 +207,7 @@ describe('fetchMedia', () => {
     expect(ended.get('/stall.mp4')!.finished).toBe(false);
   });
 
-  it('stops the download when the caller aborts, with the caller\'s reason', async () => {
+  it("stops the download when the caller aborts, with the caller's reason", async () => {
     const controller = new AbortController();
     const reason = new Error('prepare timed out');
     const url = route('/abort.mp4', (_req, res) => {
@@ -202,7 +222,7 @@ describe('fetchMedia', () => {
     expect(ended.get('/abort.mp4')!.finished).toBe(false);
   });
 
-  it('a 404 is the caller\'s URL at fault; a 503 may heal', async () => {
+  it("a 404 is the caller's URL at fault; a 503 may heal", async () => {
     const missing = await refusal(fetchMedia(`${base}/no-such-file.jpg`, opts()));
     expect(missing).toBeInstanceOf(MediaError);
     expect(missing).toMatchObject({ reason: 'BAD_MEDIA_URL', message: `story.image.url: 127.0.0.1:${port} answered 404 Not Found` });

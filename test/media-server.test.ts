@@ -33,17 +33,25 @@ describe('media refusals at the API', () => {
     }
   }
 
-  const image = (source: Extract<NonNullable<NonNullable<Request['story']>['content']>, { case: 'image' }>['value']['source']): Request => ({
+  const image = (
+    source: Extract<NonNullable<NonNullable<Request['story']>['content']>, { case: 'image' }>['value']['source'],
+  ): Request => ({
     sessionId: 'media',
     story: { content: { case: 'image', value: { source } } },
     recipients: ['+15550000001'],
   });
 
   it('refuses a metadata-address URL before the send starts, with BAD_MEDIA_URL naming the field', async () => {
-    const { events, error } = await send(image({ case: 'url', value: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }));
+    const { events, error } = await send(
+      image({ case: 'url', value: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }),
+    );
     expect(events).toEqual([]);
     expect(error?.code).toBe(Code.InvalidArgument);
-    expect(error?.findDetails(ErrorInfoSchema)[0]).toMatchObject({ reason: 'BAD_MEDIA_URL', domain: 'storycast', metadata: { field: 'story.image.url' } });
+    expect(error?.findDetails(ErrorInfoSchema)[0]).toMatchObject({
+      reason: 'BAD_MEDIA_URL',
+      domain: 'storycast',
+      metadata: { field: 'story.image.url' },
+    });
     expect((t.runtime.transport as SimulatedNetwork).prepareCount('media')).toBe(0);
   });
 

@@ -45,12 +45,18 @@ describe('isPublicAddress', () => {
     expect(isPublicAddress(address)).toBe(false);
   });
 
-  it.each(['1.1.1.1', '8.8.8.8', '93.184.216.34', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '2a00:1450:4001:82b::200e', '::ffff:8.8.8.8'])(
-    'accepts the public address %s',
-    (address) => {
-      expect(isPublicAddress(address)).toBe(true);
-    },
-  );
+  it.each([
+    '1.1.1.1',
+    '8.8.8.8',
+    '93.184.216.34',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2606:4700:4700::1111',
+    '2a00:1450:4001:82b::200e',
+    '::ffff:8.8.8.8',
+  ])('accepts the public address %s', (address) => {
+    expect(isPublicAddress(address)).toBe(true);
+  });
 });
 
 describe('checkMediaUrl (what the API checks)', () => {
@@ -79,12 +85,14 @@ describe('checkMediaUrl (what the API checks)', () => {
     if (!checked.ok) expect(checked.problem).toMatch(problem);
   });
 
-  it.each(['https://example.com/a.jpg', 'http://1.1.1.1/a.jpg', 'https://[2606:4700:4700::1111]/v.mp4', 'HTTPS://cdn.example.org:8443/x?y=1'])(
-    'accepts %s (names are left to fetch time)',
-    (url) => {
-      expect(checkMediaUrl(url).ok).toBe(true);
-    },
-  );
+  it.each([
+    'https://example.com/a.jpg',
+    'http://1.1.1.1/a.jpg',
+    'https://[2606:4700:4700::1111]/v.mp4',
+    'HTTPS://cdn.example.org:8443/x?y=1',
+  ])('accepts %s (names are left to fetch time)', (url) => {
+    expect(checkMediaUrl(url).ok).toBe(true);
+  });
 
   it('judges literal addresses with the policy it is given', () => {
     expect(checkMediaUrl('http://127.0.0.1/a', (a) => a === '127.0.0.1').ok).toBe(true);
@@ -92,8 +100,10 @@ describe('checkMediaUrl (what the API checks)', () => {
 });
 
 describe('resolvePermitted (what the fetch checks for names)', () => {
-  const dns = (table: Record<string, string[]>): Resolver => async (host) =>
-    (table[host] ?? []).map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+  const dns =
+    (table: Record<string, string[]>): Resolver =>
+    async (host) =>
+      (table[host] ?? []).map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
   const resolve = dns({
     'public.example': ['93.184.216.34', '2606:2800:220:1::1'],
     'metadata.example': ['169.254.169.254'],

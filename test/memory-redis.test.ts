@@ -71,7 +71,10 @@ describe('session memory over a real redis-server', () => {
     // The adapter itself fails fast rather than queueing commands until redis returns
     // (the memory's own op timeout is only the second line of defence).
     const outcome = await Promise.race([
-      raw.get('s1').then(() => 'resolved', (error: unknown) => error),
+      raw.get('s1').then(
+        () => 'resolved',
+        (error: unknown) => error,
+      ),
       new Promise((r) => setTimeout(r, 5000, 'still pending')),
     ]);
     expect(outcome).toBeInstanceOf(Error);

@@ -38,8 +38,18 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((m) => m.close()));
 });
 
-function memoryOver(keyv: Keyv, clock: Clock, extra: Partial<{ ttlMs: number; opTimeoutMs: number; logger: ReturnType<typeof captureLogger>['logger'] }> = {}) {
-  const memory = new KeyvSessionMemory({ keyv, clock, ttlMs: extra.ttlMs ?? 24 * HOUR, logger: extra.logger ?? silentLogger, opTimeoutMs: extra.opTimeoutMs });
+function memoryOver(
+  keyv: Keyv,
+  clock: Clock,
+  extra: Partial<{ ttlMs: number; opTimeoutMs: number; logger: ReturnType<typeof captureLogger>['logger'] }> = {},
+) {
+  const memory = new KeyvSessionMemory({
+    keyv,
+    clock,
+    ttlMs: extra.ttlMs ?? 24 * HOUR,
+    logger: extra.logger ?? silentLogger,
+    opTimeoutMs: extra.opTimeoutMs,
+  });
   open.push(memory);
   return memory;
 }
@@ -145,7 +155,7 @@ describe('KeyvSessionMemory over memory://', () => {
     expect(h.totalAttempts).toBe(1);
   });
 
-  it('two concurrent sends on one session keep each other\'s attempts', async () => {
+  it("two concurrent sends on one session keep each other's attempts", async () => {
     // A store that yields on every call, so an unlocked read-modify-write would interleave.
     const map = new Map<string, unknown>();
     const tick = () => new Promise((r) => setImmediate(r));
@@ -212,7 +222,15 @@ describe('KeyvSessionMemory over memory://', () => {
     const keyv = createKeyv('memory://', { namespace: NS, logger: silentLogger });
     const clock = new FakeClock();
     const memory = memoryOver(keyv, clock);
-    const old = { sessionId: 's1', maxProvenBatchSize: 3000, lastSuccessfulSend: clock.t, totalSuccessfulSends: 4, totalAttempts: 5, averageBatchTime: 2600, successRate: 0.8 };
+    const old = {
+      sessionId: 's1',
+      maxProvenBatchSize: 3000,
+      lastSuccessfulSend: clock.t,
+      totalSuccessfulSends: 4,
+      totalAttempts: 5,
+      averageBatchTime: 2600,
+      successRate: 0.8,
+    };
     await keyv.set('s1', old);
     expect(await memory.load('s1')).toEqual({ ...old, minFailedBatchSize: 0 });
   });
@@ -266,7 +284,10 @@ describe('store down', () => {
     clear: async () => undefined,
   });
 
-  for (const [name, store] of [['rejecting', rejecting], ['hanging', hanging]] as const) {
+  for (const [name, store] of [
+    ['rejecting', rejecting],
+    ['hanging', hanging],
+  ] as const) {
     it(`${name} store: load is null, recording completes, errors are logged once per send`, async () => {
       const { logger, warnings } = captureLogger();
       const keyv = new Keyv({ store: store(), namespace: NS, throwOnErrors: true });

@@ -9,7 +9,13 @@ import { startTestServer } from './support/storycast-server.js';
 function io() {
   let out = '';
   let err = '';
-  return { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, env: {}, out: () => out, err: () => err };
+  return {
+    stdout: { write: (t: string) => (out += t) },
+    stderr: { write: (t: string) => (err += t) },
+    env: {},
+    out: () => out,
+    err: () => err,
+  };
 }
 
 describe('npm run pair', () => {
@@ -30,7 +36,9 @@ describe('npm run pair', () => {
         async *connectSession(req) {
           if (req.phoneNumber) yield create(ConnectSessionResponseSchema, { event: { case: 'pairingCode', value: { code: 'ABCD-1234' } } });
           else yield create(ConnectSessionResponseSchema, { event: { case: 'qr', value: { code: '2@abc,def,ghi' } } });
-          yield create(ConnectSessionResponseSchema, { event: { case: 'session', value: { sessionId: req.sessionId, state: SessionState.REPLACED, reason: 'another client took it' } } });
+          yield create(ConnectSessionResponseSchema, {
+            event: { case: 'session', value: { sessionId: req.sessionId, state: SessionState.REPLACED, reason: 'another client took it' } },
+          });
         },
         getSession: () => ({}),
         listSessions: () => ({}),

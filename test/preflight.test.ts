@@ -102,17 +102,30 @@ describe('recipient pre-flight', () => {
           const node: BinaryNode = { tag: 'contact', attrs: { type: on ? 'in' : 'out' }, content: u.phone };
           return { tag: 'user', attrs: { jid: spelledAs[digits] ?? `${digits}@s.whatsapp.net` }, content: [node] };
         });
-        return query.parseUSyncQueryResult({ tag: 'iq', attrs: { type: 'result' }, content: [{ tag: 'usync', attrs: {}, content: [{ tag: 'list', attrs: {}, content: users }] }] });
+        return query.parseUSyncQueryResult({
+          tag: 'iq',
+          attrs: { type: 'result' },
+          content: [{ tag: 'usync', attrs: {}, content: [{ tag: 'list', attrs: {}, content: users }] }],
+        });
       },
       fetchPrivacySettings: async () => ({ status: 'contacts', last: 'all' }),
     });
-    const transport = new BaileysTransport({ sockets: new FakeSessions().set('s', 'open', socket).set('t', 'open', socket), clock, preflightChunkTimeoutMs: 5_000 });
+    const transport = new BaileysTransport({
+      sockets: new FakeSessions().set('s', 'open', socket).set('t', 'open', socket),
+      clock,
+      preflightChunkTimeoutMs: 5_000,
+    });
     const asked = ['551187654321@s.whatsapp.net', '15550000001@s.whatsapp.net', '447700900123@s.whatsapp.net'];
     const check = await transport.checkRecipients('s', asked, new AbortController().signal);
     expect([...check.notOnWhatsApp]).toEqual(['15550000001@s.whatsapp.net']);
     expect(check.audience).toMatch(/my contacts/);
     const prepared = await clock.run(transport.prepare('s', { kind: 'text', text: 'x' }, new AbortController().signal));
-    await clock.run(transport.send({ sessionId: 's', story: prepared, recipients: [asked[0]!, asked[2]!], messageId: 'M1' }, new AbortController().signal));
+    await clock.run(
+      transport.send(
+        { sessionId: 's', story: prepared, recipients: [asked[0]!, asked[2]!], messageId: 'M1' },
+        new AbortController().signal,
+      ),
+    );
     expect(socket.calls.at(-1)!.opts.statusJidList).toEqual(['5511987654321@s.whatsapp.net', '447700900123@s.whatsapp.net']);
     // Answers are per session: another session asks again. A chunk that gets no answer within its budget is left unchecked.
     hang = true;

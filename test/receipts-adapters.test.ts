@@ -23,7 +23,10 @@ const prepared: PreparedStory = { story: { kind: 'text', text: 'hi' } };
 const signal = new AbortController().signal;
 const sinkCalls = () => {
   const calls: unknown[][] = [];
-  const sink: ReceiptSink = { sent: (...args) => void calls.push(['sent', ...args]), receipt: (...args) => void calls.push(['receipt', ...args]) };
+  const sink: ReceiptSink = {
+    sent: (...args) => void calls.push(['sent', ...args]),
+    receipt: (...args) => void calls.push(['receipt', ...args]),
+  };
   return { sink, calls };
 };
 
@@ -32,7 +35,12 @@ afterEach(async () => {
   await Promise.all(books.splice(0).map((b) => b.close()));
 });
 function newBook(clock = new VirtualClock(1_700_000_000_000)): ReceiptBook {
-  const book = new ReceiptBook({ keyv: new Keyv({ store: new Map(), namespace: RECEIPTS_NAMESPACE, throwOnErrors: true }), clock, logger: silentLogger, maintenanceIntervalMs: 0 });
+  const book = new ReceiptBook({
+    keyv: new Keyv({ store: new Map(), namespace: RECEIPTS_NAMESPACE, throwOnErrors: true }),
+    clock,
+    logger: silentLogger,
+    maintenanceIntervalMs: 0,
+  });
   books.push(book);
   return book;
 }
@@ -46,7 +54,11 @@ describe('withReceipts (the transport decorator)', () => {
   it('reports each successful call: the anchor under the id it made, batches under theirs, less the recipients refused one by one', async () => {
     const { sink, calls } = sinkCalls();
     const refused = { recipient: 'b@s.whatsapp.net', error: new TransportError('SEND_FAILED', 'no keys') };
-    const t = withReceipts(inner((req) => (req.messageId ? { messageId: req.messageId, refused: req.recipients[1] ? [refused] : [] } : { messageId: 'NEW' })), sink, silentLogger);
+    const t = withReceipts(
+      inner((req) => (req.messageId ? { messageId: req.messageId, refused: req.recipients[1] ? [refused] : [] } : { messageId: 'NEW' })),
+      sink,
+      silentLogger,
+    );
     const anchor = await t.send({ sessionId: 's1', story: prepared, recipients: ['a@s.whatsapp.net'] }, signal);
     expect(anchor).toEqual({ messageId: 'NEW' });
     await t.send({ sessionId: 's1', story: prepared, recipients: ['c@s.whatsapp.net', 'b@s.whatsapp.net'], messageId: 'NEW' }, signal);
@@ -59,19 +71,36 @@ describe('withReceipts (the transport decorator)', () => {
   it('passes results and errors through unchanged, reports no failed call, and survives a book that throws', async () => {
     const { sink, calls } = sinkCalls();
     const error = new TransportError('TIMEOUT', 'slow');
-    const failing = withReceipts(inner(() => Promise.reject(error)), sink, silentLogger);
+    const failing = withReceipts(
+      inner(() => Promise.reject(error)),
+      sink,
+      silentLogger,
+    );
     await expect(failing.send({ sessionId: 's1', story: prepared, recipients: ['a'], messageId: 'M' }, signal)).rejects.toBe(error);
     expect(calls).toEqual([]);
     const result = { messageId: 'M' };
-    const broken: ReceiptSink = { sent: () => { throw new Error('book broke'); }, receipt: () => undefined };
-    const t = withReceipts(inner(() => result), broken, silentLogger);
+    const broken: ReceiptSink = {
+      sent: () => {
+        throw new Error('book broke');
+      },
+      receipt: () => undefined,
+    };
+    const t = withReceipts(
+      inner(() => result),
+      broken,
+      silentLogger,
+    );
     await expect(t.send({ sessionId: 's1', story: prepared, recipients: ['a'], messageId: 'M' }, signal)).resolves.toBe(result);
     expect(await t.prepare('s1', prepared.story, signal)).toBe(prepared);
   });
 
   it('has the optional methods only when the inner transport has them; settle also reports calls that got through late', async () => {
     const { sink, calls } = sinkCalls();
-    const bare = withReceipts(inner(() => ({ messageId: 'M' })), sink, silentLogger);
+    const bare = withReceipts(
+      inner(() => ({ messageId: 'M' })),
+      sink,
+      silentLogger,
+    );
     expect(bare.checkRecipients).toBeUndefined();
     expect(bare.settle).toBeUndefined();
 
@@ -80,7 +109,11 @@ describe('withReceipts (the transport decorator)', () => {
       { batchIndex: 3, recipients: ['d', 'e'], delivered: true, afterMs: 20_000 },
       { batchIndex: 4, recipients: ['f'], delivered: false, afterMs: 21_000, error: new TransportError('SEND_FAILED', 'nack') },
     ];
-    const full: Transport = { ...inner(() => ({ messageId: 'M' })), checkRecipients: vi.fn(async () => check), settle: vi.fn(async () => late) };
+    const full: Transport = {
+      ...inner(() => ({ messageId: 'M' })),
+      checkRecipients: vi.fn(async () => check),
+      settle: vi.fn(async () => late),
+    };
     const t = withReceipts(full, sink, silentLogger);
     expect(await t.checkRecipients!('s1', ['x', 'y'], signal)).toBe(check);
     expect(full.checkRecipients).toHaveBeenCalledWith('s1', ['x', 'y'], signal);
@@ -90,7 +123,14 @@ describe('withReceipts (the transport decorator)', () => {
 
   it('through the real engine on the simulated network: the book has everyone the summary says was delivered', async () => {
     const book = newBook();
-    const r = rig({ transport: (clock) => withReceipts(new SimulatedNetwork({ profile: { name: 'p', baseMs: 400, perRecipientMs: 0.5, capacity: 800 }, clock, seed: 3 }), book, silentLogger) });
+    const r = rig({
+      transport: (clock) =>
+        withReceipts(
+          new SimulatedNetwork({ profile: { name: 'p', baseMs: 400, perRecipientMs: 0.5, capacity: 800 }, clock, seed: 3 }),
+          book,
+          silentLogger,
+        ),
+    });
     const summary = summaryOf(await runSend(r, { recipients: numbers(3000) }));
     expect(summary.delivered).toBe(3000);
     const page = (await book.page('session-1', summary.messageId!, 0, 5000))!;
@@ -103,8 +143,14 @@ describe('receiptsFromBaileys', () => {
   const STATUS = 'status@broadcast';
   const A = '15551230001@s.whatsapp.net';
   // Exactly what messages-recv.js handleReceipt emits for a status receipt (see baileys-wire.test.ts).
-  const delivery = (id: string, user: string, t: number): MessageUserReceiptUpdate => ({ key: { remoteJid: STATUS, id, fromMe: true, participant: user }, receipt: { userJid: user, receiptTimestamp: t } });
-  const read = (id: string, user: string, t: number): MessageUserReceiptUpdate => ({ key: { remoteJid: STATUS, id, fromMe: true, participant: user }, receipt: { userJid: user, readTimestamp: t } });
+  const delivery = (id: string, user: string, t: number): MessageUserReceiptUpdate => ({
+    key: { remoteJid: STATUS, id, fromMe: true, participant: user },
+    receipt: { userJid: user, receiptTimestamp: t },
+  });
+  const read = (id: string, user: string, t: number): MessageUserReceiptUpdate => ({
+    key: { remoteJid: STATUS, id, fromMe: true, participant: user },
+    receipt: { userJid: user, readTimestamp: t },
+  });
 
   it('records status receipts in ms, for the session it was made for', () => {
     const { sink, calls } = sinkCalls();
@@ -113,7 +159,9 @@ describe('receiptsFromBaileys', () => {
     // protobufjs hands 64-bit numbers over as Longs when a receipt comes from a decoded message.
     const long = { low: 1_700_000_003, high: 0, unsigned: false, toNumber: () => 1_700_000_003 } as unknown as number;
     listen([{ key: { remoteJid: STATUS, id: '3EB0B', fromMe: true, participant: A }, receipt: { userJid: A, readTimestamp: long } }]);
-    listen([{ key: { remoteJid: STATUS, id: '3EB0B', fromMe: true, participant: A }, receipt: { userJid: A, playedTimestamp: 1_700_000_004 } }]);
+    listen([
+      { key: { remoteJid: STATUS, id: '3EB0B', fromMe: true, participant: A }, receipt: { userJid: A, playedTimestamp: 1_700_000_004 } },
+    ]);
     expect(calls).toEqual([
       ['receipt', 'acct', '3EB0A', A, { deliveredAt: 1_700_000_001_000 }],
       ['receipt', 'acct', '3EB0A', A, { readAt: 1_700_000_002_000 }],
@@ -124,8 +172,14 @@ describe('receiptsFromBaileys', () => {
 
   it('ignores group receipts, statuses this account viewed elsewhere, and receipts with no time', () => {
     const { sink, calls } = sinkCalls();
-    receiptsFromBaileys(sink, 'acct')([
-      { key: { remoteJid: '120363000000000000@g.us', id: 'G1', fromMe: true, participant: A }, receipt: { userJid: A, receiptTimestamp: 1_700_000_001 } },
+    receiptsFromBaileys(
+      sink,
+      'acct',
+    )([
+      {
+        key: { remoteJid: '120363000000000000@g.us', id: 'G1', fromMe: true, participant: A },
+        receipt: { userJid: A, receiptTimestamp: 1_700_000_001 },
+      },
       { key: { remoteJid: STATUS, id: 'THEIRS', fromMe: false, participant: A }, receipt: { userJid: A, readTimestamp: 1_700_000_001 } },
       { key: { remoteJid: STATUS, id: 'NOTIME', fromMe: true, participant: A }, receipt: { userJid: A, receiptTimestamp: null } },
     ]);
@@ -136,11 +190,13 @@ describe('receiptsFromBaileys', () => {
     const book = newBook();
     book.sent('acct', '3EB0A', [A], { created: true });
     receiptsFromBaileys(book, 'acct')([delivery('3EB0A', A, 1_700_000_001), read('3EB0A', A, 1_700_000_009)]);
-    expect((await book.page('acct', '3EB0A', 0, 10))!.recipients).toEqual([{ recipient: A, sent: true, deliveredAt: 1_700_000_001_000, readAt: 1_700_000_009_000 }]);
+    expect((await book.page('acct', '3EB0A', 0, 10))!.recipients).toEqual([
+      { recipient: A, sent: true, deliveredAt: 1_700_000_001_000, readAt: 1_700_000_009_000 },
+    ]);
   });
 });
 
-describe('the simulated network\'s receipts', () => {
+describe("the simulated network's receipts", () => {
   const profile = { name: 'p', baseMs: 500, perRecipientMs: 0.1, jitterPct: 20, deliveryShare: 0.8, readShare: 0.5 };
 
   async function sendAll(onReceipt?: (r: SimReceipt) => void, clock = new VirtualClock(1_000_000)) {
@@ -153,7 +209,7 @@ describe('the simulated network\'s receipts', () => {
     return { clock, network, messageId, nextMessageId: next.messageId, recipients, sentAt };
   }
 
-  it('delivers to about deliveryShare and is read by about readShare, a short while after the call, on the network\'s clock', async () => {
+  it("delivers to about deliveryShare and is read by about readShare, a short while after the call, on the network's clock", async () => {
     const heard: (SimReceipt & { heardAt: number })[] = [];
     const clock = new VirtualClock(1_000_000);
     const { messageId, sentAt } = await sendAll((r) => heard.push({ ...r, heardAt: clock.now() }), clock);
@@ -182,7 +238,10 @@ describe('the simulated network\'s receipts', () => {
     const first = await sendAll((r) => a.push(r));
     const second = await sendAll((r) => b.push(r));
     const silent = await sendAll();
-    for (const run of [first, second]) await run.clock.run(async () => { while (run.clock.pending > 0) await run.clock.advance(1000); });
+    for (const run of [first, second])
+      await run.clock.run(async () => {
+        while (run.clock.pending > 0) await run.clock.advance(1000);
+      });
     expect(b).toEqual(a);
     expect([silent.messageId, silent.nextMessageId]).toEqual([first.messageId, first.nextMessageId]);
     expect(silent.network.oracle.calls).toEqual(first.network.oracle.calls);

@@ -27,7 +27,12 @@ afterEach(async () => {
 async function connected(): Promise<{ server: FakeWhatsApp; sock: WASocket; me: string }> {
   const server = await FakeWhatsApp.start({ users: { [A]: [0], [BB]: [0, 2] } });
   const auth = makeRegisteredAuth();
-  const factory = baileysSocketFactory(async () => undefined, { waWebSocketUrl: server.url, connectTimeoutMs: 3_000, defaultQueryTimeoutMs: 3_000, logger: quiet as never });
+  const factory = baileysSocketFactory(async () => undefined, {
+    waWebSocketUrl: server.url,
+    connectTimeoutMs: 3_000,
+    defaultQueryTimeoutMs: 3_000,
+    logger: quiet as never,
+  });
   const sock = factory({ auth: auth.state, logger: quiet, sessionId: 'acct' }) as unknown as WASocket;
   cleanup.push(async () => {
     sock.end(undefined);
@@ -45,7 +50,12 @@ async function connected(): Promise<{ server: FakeWhatsApp; sock: WASocket; me: 
 describe('receiptsFromBaileys on a real socket', () => {
   it('records delivery and read receipts of our status, per user, and nothing from a group', async () => {
     const { server, sock, me } = await connected();
-    const book = new ReceiptBook({ keyv: new Keyv({ store: new Map(), namespace: RECEIPTS_NAMESPACE, throwOnErrors: true }), clock: systemClock, logger: quiet, maintenanceIntervalMs: 0 });
+    const book = new ReceiptBook({
+      keyv: new Keyv({ store: new Map(), namespace: RECEIPTS_NAMESPACE, throwOnErrors: true }),
+      clock: systemClock,
+      logger: quiet,
+      maintenanceIntervalMs: 0,
+    });
     cleanup.push(() => book.close());
     sock.ev.on('message-receipt.update', receiptsFromBaileys(book, 'acct'));
 

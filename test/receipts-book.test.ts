@@ -148,8 +148,16 @@ describe('ReceiptBook: writing to the store', () => {
 
   it('a store that is down costs receipts, never a caller: nothing throws, one warning per status, memory still answers', async () => {
     const { logger, warnings } = captureLogger();
-    const rejecting = { get: async () => Promise.reject(new Error('store is down')), set: async () => Promise.reject(new Error('store is down')), delete: async () => false, clear: async () => undefined };
-    const b = book(new Keyv({ store: rejecting, namespace: RECEIPTS_NAMESPACE, throwOnErrors: true }), new FakeClock(), { logger, flushDelayMs: 60_000 });
+    const rejecting = {
+      get: async () => Promise.reject(new Error('store is down')),
+      set: async () => Promise.reject(new Error('store is down')),
+      delete: async () => false,
+      clear: async () => undefined,
+    };
+    const b = book(new Keyv({ store: rejecting, namespace: RECEIPTS_NAMESPACE, throwOnErrors: true }), new FakeClock(), {
+      logger,
+      flushDelayMs: 60_000,
+    });
     b.sent('s1', 'M1', [jid(1), jid(2)], { created: true });
     b.receipt('s1', 'M1', jid(1), { deliveredAt: Date.now() });
     await expect(b.flush()).resolves.toBeUndefined();
@@ -162,7 +170,12 @@ describe('ReceiptBook: writing to the store', () => {
   });
 
   it('a store that hangs is given up on after opTimeoutMs', async () => {
-    const hanging = { get: () => new Promise(() => {}), set: () => new Promise(() => {}), delete: async () => false, clear: async () => undefined };
+    const hanging = {
+      get: () => new Promise(() => {}),
+      set: () => new Promise(() => {}),
+      delete: async () => false,
+      clear: async () => undefined,
+    };
     const b = book(new Keyv({ store: hanging, namespace: RECEIPTS_NAMESPACE, throwOnErrors: true }), new FakeClock(), { opTimeoutMs: 20 });
     b.receipt('s1', 'M1', jid(1), { deliveredAt: Date.now() });
     await expect(b.page('s1', 'M1', 0, 10)).rejects.toThrow(/within 20 ms/);
@@ -213,7 +226,7 @@ describe('ReceiptBook: lifetime', () => {
     expect(page.createdAt).toBe(clock.t - HOUR);
   });
 
-  it('forgets a status 24 hours after its creation: in memory, on a restart, and in the row\'s own expiry', async () => {
+  it("forgets a status 24 hours after its creation: in memory, on a restart, and in the row's own expiry", async () => {
     const url = await sqliteUrl();
     const clock = new FakeClock();
     const created = clock.t;
@@ -225,7 +238,9 @@ describe('ReceiptBook: lifetime', () => {
     await b.flush();
 
     const keyv = createKeyv(url, { namespace: RECEIPTS_NAMESPACE, logger: silentLogger });
-    const rows = (await keyv.store.query('SELECT value FROM keyv WHERE key = ?', `${RECEIPTS_NAMESPACE}:s1/M1`)) as Array<{ value: string }>;
+    const rows = (await keyv.store.query('SELECT value FROM keyv WHERE key = ?', `${RECEIPTS_NAMESPACE}:s1/M1`)) as Array<{
+      value: string;
+    }>;
     const expires = JSON.parse(rows[0]!.value).expires as number;
     // Keyv counts the TTL from the real clock at the write; the fake clock stood 23 h after creation then.
     expect(Math.abs(expires - (Date.now() + (created + 24 * HOUR - clock.t)))).toBeLessThan(60_000);
@@ -268,7 +283,9 @@ describe('ReceiptBook: lifetime', () => {
       delete: async () => false,
       clear: async () => undefined,
     };
-    const b = book(new Keyv({ store: flaky, namespace: RECEIPTS_NAMESPACE, throwOnErrors: true }), new FakeClock(), { flushDelayMs: 60_000 });
+    const b = book(new Keyv({ store: flaky, namespace: RECEIPTS_NAMESPACE, throwOnErrors: true }), new FakeClock(), {
+      flushDelayMs: 60_000,
+    });
     b.sent('s1', 'M1', [jid(1)], { created: true });
     await b.flush();
     expect(map.size).toBe(0);
@@ -281,7 +298,16 @@ describe('ReceiptBook: lifetime', () => {
   it('ignores a malformed row', async () => {
     const map = new Map<string, unknown>();
     const keyv = memoryKeyv(map);
-    await keyv.set('s1/M1', { v: 1, sessionId: 's1', messageId: 'M1', createdAt: Date.now(), users: ['1'], sent: '', delivered: [], read: [] });
+    await keyv.set('s1/M1', {
+      v: 1,
+      sessionId: 's1',
+      messageId: 'M1',
+      createdAt: Date.now(),
+      users: ['1'],
+      sent: '',
+      delivered: [],
+      read: [],
+    });
     expect(await book(keyv, new FakeClock()).page('s1', 'M1', 0, 10)).toBeNull();
   });
 });

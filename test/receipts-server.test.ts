@@ -61,7 +61,11 @@ beforeAll(async () => {
   t = await createTestApp(env);
   client = createClient(StoryService, t.transport);
   let summary: { messageId: string; delivered: number } | undefined;
-  for await (const e of client.sendStory({ sessionId: 'rc', story: { content: { case: 'text', value: { text: 'seen?' } } }, recipients: numbers(TOTAL) })) {
+  for await (const e of client.sendStory({
+    sessionId: 'rc',
+    story: { content: { case: 'text', value: { text: 'seen?' } } },
+    recipients: numbers(TOTAL),
+  })) {
     if (e.event.case === 'summary') summary = e.event.value;
   }
   expect(summary?.delivered).toBe(TOTAL);
@@ -76,7 +80,12 @@ afterAll(async () => {
 describe('GetStoryReceipts after a real send', () => {
   it('counts what the simulated phones answered, once they have', async () => {
     await vi.waitFor(
-      async () => expect((await client.getStoryReceipts({ sessionId: 'rc', messageId })).counts).toMatchObject({ sent: TOTAL, delivered: TOTAL, read: TOTAL }),
+      async () =>
+        expect((await client.getStoryReceipts({ sessionId: 'rc', messageId })).counts).toMatchObject({
+          sent: TOTAL,
+          delivered: TOTAL,
+          read: TOTAL,
+        }),
       { timeout: 10_000, interval: 20 },
     );
   });
@@ -113,14 +122,37 @@ describe('GetStoryReceipts after a real send', () => {
 
   it('refuses what is not a status of this session, and bad requests, naming the field', async () => {
     const token = (await client.getStoryReceipts({ sessionId: 'rc', messageId, pageSize: 10 })).nextPageToken;
-    expect(await errorOf(client.getStoryReceipts({ sessionId: 'rc', messageId: '3EB0000000000000DEAD' }))).toEqual({ code: Code.NotFound, reason: 'STORY_NOT_FOUND', field: 'message_id' });
-    expect(await errorOf(client.getStoryReceipts({ sessionId: 'someone-else', messageId }))).toMatchObject({ code: Code.NotFound, reason: 'STORY_NOT_FOUND' });
-    expect(await errorOf(client.getStoryReceipts({ sessionId: 'rc', messageId: ' ' }))).toMatchObject({ code: Code.InvalidArgument, field: 'message_id' });
-    expect(await errorOf(client.getStoryReceipts({ sessionId: '', messageId }))).toMatchObject({ code: Code.InvalidArgument, field: 'session_id' });
-    expect(await errorOf(client.getStoryReceipts({ sessionId: 'rc', messageId, pageToken: 'not-a-token' }))).toMatchObject({ code: Code.InvalidArgument, reason: 'BAD_PAGE_TOKEN', field: 'page_token' });
+    expect(await errorOf(client.getStoryReceipts({ sessionId: 'rc', messageId: '3EB0000000000000DEAD' }))).toEqual({
+      code: Code.NotFound,
+      reason: 'STORY_NOT_FOUND',
+      field: 'message_id',
+    });
+    expect(await errorOf(client.getStoryReceipts({ sessionId: 'someone-else', messageId }))).toMatchObject({
+      code: Code.NotFound,
+      reason: 'STORY_NOT_FOUND',
+    });
+    expect(await errorOf(client.getStoryReceipts({ sessionId: 'rc', messageId: ' ' }))).toMatchObject({
+      code: Code.InvalidArgument,
+      field: 'message_id',
+    });
+    expect(await errorOf(client.getStoryReceipts({ sessionId: '', messageId }))).toMatchObject({
+      code: Code.InvalidArgument,
+      field: 'session_id',
+    });
+    expect(await errorOf(client.getStoryReceipts({ sessionId: 'rc', messageId, pageToken: 'not-a-token' }))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: 'BAD_PAGE_TOKEN',
+      field: 'page_token',
+    });
     // A token is bound to the status it was issued for.
-    expect(await errorOf(client.getStoryReceipts({ sessionId: 'other', messageId, pageToken: token }))).toMatchObject({ code: Code.InvalidArgument, field: 'page_token' });
-    expect(await errorOf(client.getStoryReceipts({ sessionId: 'rc', messageId, pageSize: -1 }))).toMatchObject({ code: Code.InvalidArgument, field: 'page_size' });
+    expect(await errorOf(client.getStoryReceipts({ sessionId: 'other', messageId, pageToken: token }))).toMatchObject({
+      code: Code.InvalidArgument,
+      field: 'page_token',
+    });
+    expect(await errorOf(client.getStoryReceipts({ sessionId: 'rc', messageId, pageSize: -1 }))).toMatchObject({
+      code: Code.InvalidArgument,
+      field: 'page_size',
+    });
   });
 
   it('is served to the canonical gRPC stack (@grpc/grpc-js with the .proto files) when the same handler listens', async () => {
@@ -131,7 +163,9 @@ describe('GetStoryReceipts after a real send', () => {
     const raw = new pkg.storycast.v1.StoryService(listener.address, grpc.credentials.createInsecure());
     try {
       const reply = await new Promise<{ counts: { sent: number }; recipients: unknown[]; nextPageToken: string }>((resolve, reject) =>
-        raw.getStoryReceipts({ sessionId: 'rc', messageId, pageSize: 2 }, (err: Error | null, res: never) => (err ? reject(err) : resolve(res))),
+        raw.getStoryReceipts({ sessionId: 'rc', messageId, pageSize: 2 }, (err: Error | null, res: never) =>
+          err ? reject(err) : resolve(res),
+        ),
       );
       expect(reply.counts.sent).toBe(TOTAL);
       expect(reply.recipients).toHaveLength(2);

@@ -47,7 +47,13 @@ describe('normalizeRecipients', () => {
   });
 
   it('takes the same decision as toJid for every shape (the common ones go a faster way)', () => {
-    const inputs = [...VALID.map(([input]) => input), ...INVALID.map(([input]) => input), '15550000000', '+15550000001', '15550000002@s.whatsapp.net'];
+    const inputs = [
+      ...VALID.map(([input]) => input),
+      ...INVALID.map(([input]) => input),
+      '15550000000',
+      '+15550000001',
+      '15550000002@s.whatsapp.net',
+    ];
     const result = normalizeRecipients(inputs);
     const expected = inputs.map((input) => toJid(input));
     const jids = [...new Set(expected.flatMap((r) => ('jid' in r ? [r.jid] : [])))];

@@ -50,10 +50,13 @@ for (const version of ['v1', 'v1alpha'] as const) {
       async function* requests() {
         for (const messageRequest of questions) yield { host: 'in-memory', messageRequest };
       }
-      const replies = version === 'v1'
-        ? createClient(v1.ServerReflection, transport).serverReflectionInfo(requests())
-        : // The same plain objects; only the generated types' $typeName differs between versions.
-          createClient(v1alpha.ServerReflection, transport).serverReflectionInfo(requests() as AsyncIterable<MessageInitShape<typeof v1alpha.ServerReflectionRequestSchema>>);
+      const replies =
+        version === 'v1'
+          ? createClient(v1.ServerReflection, transport).serverReflectionInfo(requests())
+          : // The same plain objects; only the generated types' $typeName differs between versions.
+            createClient(v1alpha.ServerReflection, transport).serverReflectionInfo(
+              requests() as AsyncIterable<MessageInitShape<typeof v1alpha.ServerReflectionRequestSchema>>,
+            );
       const out: Reply[] = [];
       for await (const reply of replies) out.push(reply);
       return out;
@@ -85,7 +88,12 @@ for (const version of ['v1', 'v1alpha'] as const) {
     });
 
     it('answers each request of one stream in order, for methods, messages, fields and enums', async () => {
-      const symbols = [`${STORY}.SendStory`, 'storycast.v1.SendStoryRequest', 'storycast.v1.SendStoryRequest.session_id', 'storycast.v1.Speed'];
+      const symbols = [
+        `${STORY}.SendStory`,
+        'storycast.v1.SendStoryRequest',
+        'storycast.v1.SendStoryRequest.session_id',
+        'storycast.v1.Speed',
+      ];
       const replies = await ask(symbols.map((value) => ({ case: 'fileContainingSymbol', value })));
       expect(replies.map((r) => r.originalRequest?.messageRequest.value)).toEqual(symbols);
       for (const reply of replies) expect(fileNames(reply)).toEqual([STORY_FILE, TIMESTAMP_FILE]);
@@ -98,7 +106,10 @@ for (const version of ['v1', 'v1alpha'] as const) {
         { case: 'listServices', value: '' },
       ]);
       expect(replies.map((r) => r.messageResponse.case)).toEqual(['errorResponse', 'errorResponse', 'listServicesResponse']);
-      expect(replies[0]!.messageResponse.value).toMatchObject({ errorCode: Code.NotFound, errorMessage: expect.stringContaining('NoSuchThing') });
+      expect(replies[0]!.messageResponse.value).toMatchObject({
+        errorCode: Code.NotFound,
+        errorMessage: expect.stringContaining('NoSuchThing'),
+      });
       expect(replies[1]!.messageResponse.value).toMatchObject({ errorCode: Code.NotFound });
     });
 
@@ -142,12 +153,16 @@ describe('on a real HTTP/2 port, via @grpc/grpc-js and the .proto files', () => 
   type ClientCtor = new (addr: string, creds: grpc.ChannelCredentials) => ReflectionClient;
 
   function loadClient(version: 'v1' | 'v1alpha'): ClientCtor {
-    const def = protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, { includeDirs: [protoDir], keepCase: true, oneofs: true });
+    const def = protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, {
+      includeDirs: [protoDir],
+      keepCase: true,
+      oneofs: true,
+    });
     const pkg = grpc.loadPackageDefinition(def) as unknown as { grpc: { reflection: Record<string, { ServerReflection: ClientCtor }> } };
     return pkg.grpc.reflection[version]!.ServerReflection;
   }
 
-  it.each(['v1', 'v1alpha'] as const)('%s: lists the services and sends a service\'s file with its imports, in order', async (version) => {
+  it.each(['v1', 'v1alpha'] as const)("%s: lists the services and sends a service's file with its imports, in order", async (version) => {
     const client = new (loadClient(version))(server.address, grpc.credentials.createInsecure());
     try {
       const call = client.ServerReflectionInfo();
@@ -163,7 +178,9 @@ describe('on a real HTTP/2 port, via @grpc/grpc-js and the .proto files', () => 
       await done;
       expect(replies.map((r) => r.message_response)).toEqual(['list_services_response', 'file_descriptor_response']);
       expect(replies[0]!.list_services_response!.service.map((s) => s.name).sort()).toEqual(LISTED);
-      const files = replies[1]!.file_descriptor_response!.file_descriptor_proto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes));
+      const files = replies[1]!.file_descriptor_response!.file_descriptor_proto.map((bytes) =>
+        fromBinary(FileDescriptorProtoSchema, bytes),
+      );
       expect(files.map((f) => f.name)).toEqual([STORY_FILE, TIMESTAMP_FILE]);
       expect(files[0]!.package).toBe('storycast.v1');
     } finally {
@@ -218,7 +235,14 @@ describe('ReflectionIndex', () => {
   });
 
   it('resolves nested messages, nested enums, enum values (both scopings) and extensions by name', () => {
-    const symbols = ['test.ext.Base.Inner', 'test.ext.Base.Inner.Kind', 'test.ext.Base.Inner.KIND_A', 'test.ext.Base.Inner.Kind.KIND_A', 'test.ext.flag', '.test.ext.Base'];
+    const symbols = [
+      'test.ext.Base.Inner',
+      'test.ext.Base.Inner.Kind',
+      'test.ext.Base.Inner.KIND_A',
+      'test.ext.Base.Inner.Kind.KIND_A',
+      'test.ext.flag',
+      '.test.ext.Base',
+    ];
     for (const symbol of symbols) {
       expect(index.answer({ case: 'fileContainingSymbol', value: symbol }).case, symbol).toBe('fileDescriptorResponse');
     }

@@ -26,7 +26,8 @@ function world() {
   const clock = new VirtualClock(1_700_000_000_000);
   const cfg = config();
   const memory = createSessionMemory({ url: 'memory://', enabled: true, ttlMs: cfg.sessionMemoryTTL, clock, logger: silentLogger });
-  const on = (profile: string): Rig => rig({ clock, memory, transport: (c) => new SimulatedNetwork({ profile: profiles[profile]!, clock: c }) });
+  const on = (profile: string): Rig =>
+    rig({ clock, memory, transport: (c) => new SimulatedNetwork({ profile: profiles[profile]!, clock: c }) });
   return { clock, memory, on };
 }
 
@@ -67,7 +68,11 @@ describe('Intelligent Adaptive Scaling', () => {
     const recorder = memory.begin('session-1', null);
     recorder.record({ size: 4000, durationMs: 3000, ok: true, sizeRelated: true });
     await recorder.flush();
-    const slow = rig({ clock, memory, transport: (c) => new ScriptedTransport(c, (call) => ({ latencyMs: 500 + call.recipients.length * 3 })) });
+    const slow = rig({
+      clock,
+      memory,
+      transport: (c) => new ScriptedTransport(c, (call) => ({ latencyMs: 500 + call.recipients.length * 3 })),
+    });
     const events = await runSend(slow, { recipients: numbers(20_000) });
     const [first, second] = batchesOf(events);
     expect(first).toMatchObject({ size: 4000, durationMs: 12_500, speed: 'SLOW', ok: true });
@@ -101,7 +106,8 @@ describe('Intelligent Adaptive Scaling', () => {
         clock: w.clock,
         memory: w.memory,
         config: { maxAttempts: 2 },
-        transport: (clock) => new ScriptedTransport(clock, (call) => (call.index === 0 ? { latencyMs: 100 } : { latencyMs: 100, fail: code })),
+        transport: (clock) =>
+          new ScriptedTransport(clock, (call) => (call.index === 0 ? { latencyMs: 100 } : { latencyMs: 100, fail: code })),
       });
       const events = await runSend(r, { recipients: numbers(20_000), strategy: (await import('../strategies/aggressive.js')).default });
       expect(summaryOf(events).delivered).toBe(1);

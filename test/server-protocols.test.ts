@@ -94,9 +94,21 @@ describe('TLS', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'storycast-tls-'));
     await run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
     ]);
   });
   afterAll(async () => {
@@ -107,7 +119,11 @@ describe('TLS', () => {
     const config = loadConfig({ STORYCAST_STORE: 'memory://', STORYCAST_SIM_TIME_SCALE: '10000' });
     const runtime = await createRuntime(config, silentLogger);
     const app = createStorycastHandler({ runtime, logger: silentLogger, graceMs: 1000 });
-    const server = await listen(app.handler, { host: '127.0.0.1', port: 0, tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } });
+    const server = await listen(app.handler, {
+      host: '127.0.0.1',
+      port: 0,
+      tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
+    });
     try {
       expect(server.url).toMatch(/^https:\/\//);
       const ca = await readFile(join(dir, 'cert.pem'));
@@ -115,7 +131,10 @@ describe('TLS', () => {
       const list = await client.listStrategies({});
       expect(list.defaultStrategy).toBe('adaptive');
       // HTTP/1.1 is allowed next to HTTP/2 on TLS, for Connect and gRPC-Web callers that cannot speak h2.
-      for (const transport of [createConnectTransport({ baseUrl: server.url, httpVersion: '1.1', nodeOptions: { ca } }), createGrpcWebTransport({ baseUrl: server.url, httpVersion: '1.1', nodeOptions: { ca } })]) {
+      for (const transport of [
+        createConnectTransport({ baseUrl: server.url, httpVersion: '1.1', nodeOptions: { ca } }),
+        createGrpcWebTransport({ baseUrl: server.url, httpVersion: '1.1', nodeOptions: { ca } }),
+      ]) {
         expect((await createClient(StoryService, transport).listStrategies({})).defaultStrategy).toBe('adaptive');
       }
       // A client that does not trust the certificate is refused.
@@ -138,7 +157,14 @@ describe('deadlines', () => {
       const pkg = grpc.loadPackageDefinition(
         loadSync('storycast/v1/story_service.proto', { includeDirs: [new URL('../proto', import.meta.url).pathname], oneofs: true }),
       ) as never as {
-        storycast: { v1: { StoryService: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { sendStory: (req: object, opts: grpc.CallOptions) => grpc.ClientReadableStream<unknown> } } };
+        storycast: {
+          v1: {
+            StoryService: new (
+              a: string,
+              c: grpc.ChannelCredentials,
+            ) => grpc.Client & { sendStory: (req: object, opts: grpc.CallOptions) => grpc.ClientReadableStream<unknown> };
+          };
+        };
       };
       const client = new pkg.storycast.v1.StoryService(t.address, grpc.credentials.createInsecure());
       const call = client.sendStory(
@@ -179,7 +205,9 @@ describe('logs', () => {
     try {
       const client = createClient(StoryService, t.transport);
       await sendAll(client.sendStory({ sessionId: 'logs', story, recipients }, { headers: { 'x-request-id': 'req-42' } }));
-      await expect(sendAll(client.sendStory({ sessionId: 'logs', story, recipients: ['+1 555 000 1234 56789', '12345'] }))).rejects.toThrow();
+      await expect(
+        sendAll(client.sendStory({ sessionId: 'logs', story, recipients: ['+1 555 000 1234 56789', '12345'] })),
+      ).rejects.toThrow();
     } finally {
       await t.close();
     }

@@ -15,7 +15,14 @@ import * as protoLoader from '@grpc/proto-loader';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run as runCli } from '../src/cli/send.js';
-import { SendMode, SendStoryRequestSchema, Speed, StoryService, type SendStoryRequest, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
+import {
+  SendMode,
+  SendStoryRequestSchema,
+  Speed,
+  StoryService,
+  type SendStoryRequest,
+  type SendStoryResponse,
+} from '../src/gen/storycast/v1/story_service_pb.js';
 import type { SimulatedNetwork } from '../src/transport/sim/network.js';
 import { historyToProto } from '../src/server/translate.js';
 import { createTestApp, startTestServer, type TestApp, type TestServer } from './support/storycast-server.js';
@@ -55,7 +62,16 @@ const text = { text: { text: 'Hello from the test' } };
 
 describe('historyToProto', () => {
   it('carries the limit a send found, apart from the proven size', () => {
-    const history = { sessionId: 'weak', maxProvenBatchSize: 427, lastSuccessfulSend: 1_000_000, totalSuccessfulSends: 3, totalAttempts: 6, averageBatchTime: 1100, successRate: 0.5, minFailedBatchSize: 465 };
+    const history = {
+      sessionId: 'weak',
+      maxProvenBatchSize: 427,
+      lastSuccessfulSend: 1_000_000,
+      totalSuccessfulSends: 3,
+      totalAttempts: 6,
+      averageBatchTime: 1100,
+      successRate: 0.5,
+      minFailedBatchSize: 465,
+    };
     expect(historyToProto(history, 3_600_000)).toMatchObject({ sessionId: 'weak', maxProvenBatchSize: 427, minFailedBatchSize: 465 });
   });
 });
@@ -74,7 +90,7 @@ async function collectAll(stream: AsyncIterable<SendStoryResponse>): Promise<{ e
 /** A request written as its proto JSON, the shape grpcurl and the .proto docs use. */
 const request = (json: JsonObject): SendStoryRequest => fromJson(SendStoryRequestSchema, json);
 
-describe('StoryService in memory (createRouterTransport over the server\'s handler)', () => {
+describe("StoryService in memory (createRouterTransport over the server's handler)", () => {
   let t: TestApp;
   let client: Client<typeof StoryService>;
   beforeAll(async () => {
@@ -86,7 +102,9 @@ describe('StoryService in memory (createRouterTransport over the server\'s handl
   });
 
   it('streams planned, anchor, one batch per call, summary; the counts add up', async () => {
-    const { events, error } = await collectAll(client.sendStory(request({ sessionId: 'in-memory', story: text, recipients: numbers(5101) })));
+    const { events, error } = await collectAll(
+      client.sendStory(request({ sessionId: 'in-memory', story: text, recipients: numbers(5101) })),
+    );
     expect(error).toBeUndefined();
     const kinds = events.map((e) => e.event.case);
     expect(kinds[0]).toBe('planned');
@@ -99,15 +117,28 @@ describe('StoryService in memory (createRouterTransport over the server\'s handl
     const last = events.at(-1)!.event;
     const anchor = events[1]!.event;
     if (last.case !== 'summary' || anchor.case !== 'anchor') throw new Error(`${anchor.case} ... ${last.case}`);
-    expect(last.value).toMatchObject({ total: 5101, delivered: 5101, failed: [], batches: 3, batchSequence: [100, 1000, 4000], stoppedBy: '' });
-    expect(last.value.sessionLearning).toMatchObject({ maxProvenBatchSize: 4000, usedHistoricalData: false, willSkipRampingNextTime: true });
+    expect(last.value).toMatchObject({
+      total: 5101,
+      delivered: 5101,
+      failed: [],
+      batches: 3,
+      batchSequence: [100, 1000, 4000],
+      stoppedBy: '',
+    });
+    expect(last.value.sessionLearning).toMatchObject({
+      maxProvenBatchSize: 4000,
+      usedHistoricalData: false,
+      willSkipRampingNextTime: true,
+    });
     expect(last.value.messageId).toBe(anchor.value.messageId);
     const network = t.runtime.transport as SimulatedNetwork;
     expect(network.calls.filter((c) => c.sessionId === 'in-memory')).toHaveLength(4);
   });
 
   it('reports invalid recipients in planned and accounts for every valid one', async () => {
-    const { events } = await collectAll(client.sendStory(request({ sessionId: 'invalid', story: text, recipients: ['+1 555-000 0001', 'nope', '15550000001', '123'] })));
+    const { events } = await collectAll(
+      client.sendStory(request({ sessionId: 'invalid', story: text, recipients: ['+1 555-000 0001', 'nope', '15550000001', '123'] })),
+    );
     const planned = events[0]!.event;
     const summary = events.at(-1)!.event;
     if (planned.case !== 'planned' || summary.case !== 'summary') throw new Error(`${planned.case} ... ${summary.case}`);
@@ -118,16 +149,51 @@ describe('StoryService in memory (createRouterTransport over the server\'s handl
 
   it.each([
     ['no session id', { sessionId: '', story: text, recipients: ['+15550000001'] }, Code.InvalidArgument, /session_id/],
-    ['a session id with spaces', { sessionId: 'my phone', story: text, recipients: ['+15550000001'] }, Code.InvalidArgument, /session_id may contain only/],
+    [
+      'a session id with spaces',
+      { sessionId: 'my phone', story: text, recipients: ['+15550000001'] },
+      Code.InvalidArgument,
+      /session_id may contain only/,
+    ],
     ['no story', { sessionId: 's', recipients: ['+15550000001'] }, Code.InvalidArgument, /story is required/],
-    ['no valid recipient', { sessionId: 's', story: text, recipients: ['nope', ''] }, Code.InvalidArgument, /recipients has no valid recipient/],
+    [
+      'no valid recipient',
+      { sessionId: 's', story: text, recipients: ['nope', ''] },
+      Code.InvalidArgument,
+      /recipients has no valid recipient/,
+    ],
     ['too many recipients', { sessionId: 's', story: text, recipients: numbers(20_001) }, Code.InvalidArgument, /limit is 20000/],
     ['unknown strategy', { sessionId: 's', story: text, recipients: ['+15550000001'], strategy: 'yolo' }, Code.NotFound, /strategy "yolo"/],
-    ['an image with neither data nor url', { sessionId: 's', story: { image: { caption: 'x' } }, recipients: ['+15550000001'] }, Code.InvalidArgument, /story.image needs its media/],
-    ['a video url that is not http', { sessionId: 's', story: { video: { url: 'ftp://x/y.mp4' } }, recipients: ['+15550000001'] }, Code.InvalidArgument, /story.video.url/],
-    ['an image url at the cloud metadata address', { sessionId: 's', story: { image: { url: 'http://169.254.169.254/latest/meta-data/' } }, recipients: ['+15550000001'] }, Code.InvalidArgument, /story.image.url must point to a public address.*169.254.169.254/],
-    ['a video url on loopback', { sessionId: 's', story: { video: { url: 'http://localhost:8080/v.mp4' } }, recipients: ['+15550000001'] }, Code.InvalidArgument, /story.video.url must point to a public address.*localhost/],
-    ['an image url at an IPv4-mapped private address', { sessionId: 's', story: { image: { url: 'https://[::ffff:192.168.0.1]/a.jpg' } }, recipients: ['+15550000001'] }, Code.InvalidArgument, /story.image.url must point to a public address/],
+    [
+      'an image with neither data nor url',
+      { sessionId: 's', story: { image: { caption: 'x' } }, recipients: ['+15550000001'] },
+      Code.InvalidArgument,
+      /story.image needs its media/,
+    ],
+    [
+      'a video url that is not http',
+      { sessionId: 's', story: { video: { url: 'ftp://x/y.mp4' } }, recipients: ['+15550000001'] },
+      Code.InvalidArgument,
+      /story.video.url/,
+    ],
+    [
+      'an image url at the cloud metadata address',
+      { sessionId: 's', story: { image: { url: 'http://169.254.169.254/latest/meta-data/' } }, recipients: ['+15550000001'] },
+      Code.InvalidArgument,
+      /story.image.url must point to a public address.*169.254.169.254/,
+    ],
+    [
+      'a video url on loopback',
+      { sessionId: 's', story: { video: { url: 'http://localhost:8080/v.mp4' } }, recipients: ['+15550000001'] },
+      Code.InvalidArgument,
+      /story.video.url must point to a public address.*localhost/,
+    ],
+    [
+      'an image url at an IPv4-mapped private address',
+      { sessionId: 's', story: { image: { url: 'https://[::ffff:192.168.0.1]/a.jpg' } }, recipients: ['+15550000001'] },
+      Code.InvalidArgument,
+      /story.image.url must point to a public address/,
+    ],
   ])('rejects %s with the right code and a message naming the field', async (_name, json, code, message) => {
     const { events, error } = await collectAll(client.sendStory(request(json)));
     expect(events).toEqual([]);
@@ -139,7 +205,14 @@ describe('StoryService in memory (createRouterTransport over the server\'s handl
     await collectAll(client.sendStory(request({ sessionId: 'learner', story: text, recipients: numbers(5101) })));
     const got = await client.getSessionLearning({ sessionId: 'learner' });
     expect(got.found).toBe(true);
-    expect(got.history).toMatchObject({ sessionId: 'learner', maxProvenBatchSize: 4000, totalSuccessfulSends: 3n, totalAttempts: 3n, successRate: 1, minFailedBatchSize: 0 });
+    expect(got.history).toMatchObject({
+      sessionId: 'learner',
+      maxProvenBatchSize: 4000,
+      totalSuccessfulSends: 3n,
+      totalAttempts: 3n,
+      successRate: 1,
+      minFailedBatchSize: 0,
+    });
     expect(got.history!.expireTime!.seconds - got.history!.lastSuccessfulSend!.seconds).toBe(24n * 3600n);
     expect((await client.resetSessionLearning({ sessionId: 'learner' })).existed).toBe(true);
     expect((await client.getSessionLearning({ sessionId: 'learner' })).found).toBe(false);
@@ -184,13 +257,22 @@ describe('StoryService over gRPC (@grpc/grpc-js with the .proto files)', () => {
     expect(events[2].batch).toMatchObject({ ok: true, speed: 'SPEED_FAST', durationMs: 770, nextBatchSize: 1000 });
     expect(events[0].planned.mode).toBe('SEND_MODE_SMART');
     const summary = events.at(-1).summary;
-    expect(summary).toMatchObject({ total: 5101, delivered: 5101, failed: [], batches: 3, batchSequence: [100, 1000, 4000], stoppedBy: '' });
+    expect(summary).toMatchObject({
+      total: 5101,
+      delivered: 5101,
+      failed: [],
+      batches: 3,
+      batchSequence: [100, 1000, 4000],
+      stoppedBy: '',
+    });
     expect(summary.totalDurationMs).toMatch(/^\d+$/); // uint64 as a decimal string (longs: String)
     expect(summary.messageId).toBe(events[1].anchor.messageId);
   });
 
   it('ends a refused call with the gRPC status and the message as details', async () => {
-    const { events, error } = await collect(client.sendStory({ sessionId: 's', story: { video: { url: 'http://localhost:8080/v.mp4' } }, recipients: ['+15550000001'] }));
+    const { events, error } = await collect(
+      client.sendStory({ sessionId: 's', story: { video: { url: 'http://localhost:8080/v.mp4' } }, recipients: ['+15550000001'] }),
+    );
     expect(events).toEqual([]);
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(error?.details).toMatch(/story.video.url must point to a public address.*localhost/);
@@ -267,7 +349,10 @@ describe('StoryService called by grpcurl with no proto files (reflection only)',
   it('streams a send as JSON events', async () => {
     const out = await call('SendStory', { sessionId: 'grpcurl', story: { text: { text: 'hi' } }, recipients: numbers(150) });
     // grpcurl prints each streamed message as a JSON object, separated by blank lines.
-    const events = out.trim().split(/\n(?=\{)/).map((chunk) => JSON.parse(chunk) as Record<string, Loose>);
+    const events = out
+      .trim()
+      .split(/\n(?=\{)/)
+      .map((chunk) => JSON.parse(chunk) as Record<string, Loose>);
     expect(Object.keys(events[0]!)).toEqual(['planned']);
     expect(Object.keys(events[1]!)).toEqual(['anchor']);
     expect(events.at(-1)!.summary).toMatchObject({ total: 150, delivered: 150 });
@@ -280,5 +365,7 @@ describe('StoryService called by grpcurl with no proto files (reflection only)',
 });
 
 function unary(client: Loose, method: string, request: object): Promise<Loose> {
-  return new Promise((resolve, reject) => client[method](request, (error: Error | null, response: Loose) => (error ? reject(error) : resolve(response))));
+  return new Promise((resolve, reject) =>
+    client[method](request, (error: Error | null, response: Loose) => (error ? reject(error) : resolve(response))),
+  );
 }

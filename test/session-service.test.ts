@@ -50,7 +50,9 @@ describe('SessionService (simulated transport)', () => {
     await collect(sessions.connectSession({ sessionId: 'bob' }));
     expect((await sessions.logoutSession({ sessionId: 'bob' })).existed).toBe(true);
     expect((await sessions.getSession({ sessionId: 'bob' })).session?.state).toBe(SessionState.LOGGED_OUT);
-    const error = await collect(stories.sendStory({ sessionId: 'bob', story, recipients: numbers(200) })).catch((e: unknown) => ConnectError.from(e));
+    const error = await collect(stories.sendStory({ sessionId: 'bob', story, recipients: numbers(200) })).catch((e: unknown) =>
+      ConnectError.from(e),
+    );
     expect(error).toBeInstanceOf(ConnectError);
     expect((error as ConnectError).code).toBe(Code.FailedPrecondition);
     expect((error as ConnectError).findDetails(ErrorInfoSchema)[0]?.reason).toBe('LOGGED_OUT');
@@ -91,14 +93,23 @@ describe('SessionService (baileys transport) after a restart', () => {
     const banned = await createKeyvAuthState(keyv, 'shop', { logger: silentLogger });
     banned.state.creds.registered = true;
     await banned.saveCreds();
-    await saveLifecycle(keyv, 'shop', { state: 'banned', reason: 'temporarily banned (402): lifts in about 24 h', account: '+15*******67', updatedAt: 1_700_000_000_000 });
+    await saveLifecycle(keyv, 'shop', {
+      state: 'banned',
+      reason: 'temporarily banned (402): lifts in about 24 h',
+      account: '+15*******67',
+      updatedAt: 1_700_000_000_000,
+    });
     await (await createKeyvAuthState(keyv, 'half', { logger: silentLogger })).saveCreds();
     await keyv.disconnect();
 
     t = await createTestApp({ STORYCAST_TRANSPORT: 'baileys', STORYCAST_STORE: store });
     const client = createClient(SessionService, t.transport);
     const shop = (await client.getSession({ sessionId: 'shop' })).session!;
-    expect(shop).toMatchObject({ state: SessionState.BANNED, reason: 'temporarily banned (402): lifts in about 24 h', account: '+15*******67' });
+    expect(shop).toMatchObject({
+      state: SessionState.BANNED,
+      reason: 'temporarily banned (402): lifts in about 24 h',
+      account: '+15*******67',
+    });
     const half = (await client.getSession({ sessionId: 'half' })).session!;
     expect(half.state).toBe(SessionState.UNPAIRED);
     expect(half.reason).toContain('never finished');
@@ -112,7 +123,18 @@ describe('SessionService (baileys transport) after a restart', () => {
 
 describe('sessionToProto', () => {
   it('gives every state its own enum value', () => {
-    const names: SessionStateName[] = ['connecting', 'pairing', 'open', 'closed', 'logged-out', 'replaced', 'forbidden', 'banned', 'failed', 'unpaired'];
+    const names: SessionStateName[] = [
+      'connecting',
+      'pairing',
+      'open',
+      'closed',
+      'logged-out',
+      'replaced',
+      'forbidden',
+      'banned',
+      'failed',
+      'unpaired',
+    ];
     const values = names.map((state) => sessionToProto({ id: 's', state, updatedAt: 0 }).state);
     expect(values).not.toContain(SessionState.UNSPECIFIED);
     expect(new Set(values).size).toBe(names.length);

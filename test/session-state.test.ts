@@ -4,7 +4,18 @@ import { SessionState } from '../src/gen/storycast/v1/session_service_pb.js';
 import { sessionStateFromProto, sessionStateToProto } from '../src/server/session-state.js';
 import { isReconnecting, isTerminal, TERMINAL_STATES, type SessionStateName } from '../src/transport/sessions.js';
 
-const NAMES: SessionStateName[] = ['connecting', 'pairing', 'open', 'closed', 'logged-out', 'replaced', 'forbidden', 'banned', 'failed', 'unpaired'];
+const NAMES: SessionStateName[] = [
+  'connecting',
+  'pairing',
+  'open',
+  'closed',
+  'logged-out',
+  'replaced',
+  'forbidden',
+  'banned',
+  'failed',
+  'unpaired',
+];
 
 describe('sessionStateToProto / sessionStateFromProto', () => {
   it('gives every state its own enum value, and the enum value its state back', () => {
@@ -15,7 +26,9 @@ describe('sessionStateToProto / sessionStateFromProto', () => {
   });
 
   it('covers every value of the enum but UNSPECIFIED', () => {
-    const enumValues = Object.values(SessionState).filter((v): v is SessionState => typeof v === 'number' && v !== SessionState.UNSPECIFIED);
+    const enumValues = Object.values(SessionState).filter(
+      (v): v is SessionState => typeof v === 'number' && v !== SessionState.UNSPECIFIED,
+    );
     expect(enumValues.map(sessionStateFromProto).sort()).toEqual([...NAMES].sort());
   });
 

@@ -25,14 +25,17 @@ describe('graceful shutdown', () => {
 
     const events: SendStoryResponse[] = [];
     const running = (async () => {
-      for await (const e of stories.sendStory({ sessionId: 'drain', story, recipients: numbers(19_000), strategy: 'conservative' })) events.push(e);
+      for await (const e of stories.sendStory({ sessionId: 'drain', story, recipients: numbers(19_000), strategy: 'conservative' }))
+        events.push(e);
     })();
     await vi.waitFor(() => expect(events.some((e) => e.event.case === 'batch')).toBe(true), { timeout: 10_000 });
 
     const closing = t.server.close();
     expect(t.app.health.get('')).toBe(Status.NOT_SERVING);
     expect(t.app.health.get('storycast.v1.StoryService')).toBe(Status.NOT_SERVING);
-    const refused = await drain(stories.sendStory({ sessionId: 'late', story, recipients: numbers(200) })).catch((e: unknown) => ConnectError.from(e));
+    const refused = await drain(stories.sendStory({ sessionId: 'late', story, recipients: numbers(200) })).catch((e: unknown) =>
+      ConnectError.from(e),
+    );
     expect(refused).toBeInstanceOf(ConnectError);
     expect((refused as ConnectError).code).toBe(Code.Unavailable);
 
@@ -52,7 +55,9 @@ describe('graceful shutdown', () => {
     try {
       const stories = createClient(StoryService, t.transport);
       await t.app.sends.drain(0); // stop accepting, as drain() does first, while calls still reach the handler
-      const error = await drain(stories.sendStory({ sessionId: 's', story, recipients: ['+15550000001'] })).catch((e: unknown) => ConnectError.from(e));
+      const error = await drain(stories.sendStory({ sessionId: 's', story, recipients: ['+15550000001'] })).catch((e: unknown) =>
+        ConnectError.from(e),
+      );
       expect((error as ConnectError).code).toBe(Code.Unavailable);
       expect((error as ConnectError).findDetails(ErrorInfoSchema)[0]?.reason).toBe('SHUTTING_DOWN');
     } finally {
@@ -78,7 +83,8 @@ describe('graceful shutdown', () => {
     const transport = createGrpcTransport({ baseUrl: url });
     expect((await createClient(Health, transport).check({})).status).toBe(Status.SERVING);
     const events: SendStoryResponse[] = [];
-    for await (const e of createClient(StoryService, transport).sendStory({ sessionId: 'p', story, recipients: numbers(300) })) events.push(e);
+    for await (const e of createClient(StoryService, transport).sendStory({ sessionId: 'p', story, recipients: numbers(300) }))
+      events.push(e);
     expect(events.at(-1)!.event.case).toBe('summary');
     child.kill(signal);
     expect(await exited).toBe(0);

@@ -130,7 +130,13 @@ describe('knee', () => {
   });
 
   it('throughput can peak below the capacity', () => {
-    const { net } = setup({ ...base, baseMs: 500, perRecipientMs: 0.5, capacity: 6000, knee: { atSize: 1500, extraMsPerRecipient: 0.0002, exponent: 2 } });
+    const { net } = setup({
+      ...base,
+      baseMs: 500,
+      perRecipientMs: 0.5,
+      capacity: 6000,
+      knee: { atSize: 1500, extraMsPerRecipient: 0.0002, exponent: 2 },
+    });
     const rate = (n: number) => n / net.oracle.baseLatencyMs(n);
     expect(rate(2200)).toBeGreaterThan(rate(1500));
     expect(rate(2200)).toBeGreaterThan(rate(3000) * 1.05);
@@ -139,7 +145,12 @@ describe('knee', () => {
 });
 
 describe('failure bursts', () => {
-  const bursty: SimProfileInput = { ...base, perRecipientMs: 0, failure: 'fast', failureBursts: [{ atMs: 1000, durationMs: 2000, rate: 1 }] };
+  const bursty: SimProfileInput = {
+    ...base,
+    perRecipientMs: 0,
+    failure: 'fast',
+    failureBursts: [{ atMs: 1000, durationMs: 2000, rate: 1 }],
+  };
 
   it('fail calls that start inside the window only, whatever their size', async () => {
     const { clock, net, timed } = setup(bursty);
@@ -181,7 +192,13 @@ describe('failure bursts', () => {
 
 describe('determinism per call index', () => {
   it('two strategies on one seed get the same luck for call k, whatever their earlier calls did', async () => {
-    const profile = { ...base, jitterPct: 40, capacity: 1000, failure: 'fast', latencyTail: { probability: 0.1, minFactor: 2, maxFactor: 9 } } as const;
+    const profile = {
+      ...base,
+      jitterPct: 40,
+      capacity: 1000,
+      failure: 'fast',
+      latencyTail: { probability: 0.1, minFactor: 2, maxFactor: 9 },
+    } as const;
     const run = async (sizes: (k: number) => number) => {
       const { net, timed } = setup(profile, 21);
       for (let k = 0; k < 200; k++) await timed(jids(sizes(k)), 1e9);
@@ -259,7 +276,14 @@ describe('oracle accessors', () => {
     const trace = async (peek: boolean) => {
       const { net, timed } = setup(noisy, 4);
       for (let i = 0; i < 50; i++) {
-        if (peek) void [net.oracle.capacityAt(i), net.oracle.baseLatencyMs(i), net.oracle.failureRateAt(i), net.oracle.sinceStart(), net.oracle.rateLimits];
+        if (peek)
+          void [
+            net.oracle.capacityAt(i),
+            net.oracle.baseLatencyMs(i),
+            net.oracle.failureRateAt(i),
+            net.oracle.sinceStart(),
+            net.oracle.rateLimits,
+          ];
         await timed(jids(100));
       }
       return durations(net);
@@ -287,7 +311,15 @@ describe('new fields are validated, naming the field', () => {
     [{ knee: { atSize: 10.5, extraMsPerRecipient: 1 } }, 'knee.atSize = 10.5'],
     [{ knee: { atSize: 10, extraMsPerRecipient: -1 } }, 'knee.extraMsPerRecipient = -1'],
     [{ knee: { atSize: 10, extraMsPerRecipient: 1, exponent: 5 } }, 'knee.exponent = 5'],
-    [{ failureBursts: [{ atMs: 0, durationMs: 10, rate: 0.5 }, { atMs: 5, durationMs: 0, rate: 0.5 }] }, 'failureBursts[1].durationMs = 0'],
+    [
+      {
+        failureBursts: [
+          { atMs: 0, durationMs: 10, rate: 0.5 },
+          { atMs: 5, durationMs: 0, rate: 0.5 },
+        ],
+      },
+      'failureBursts[1].durationMs = 0',
+    ],
     [{ failureBursts: [{ atMs: 0, durationMs: 10, rate: 2 }] }, 'failureBursts[0].rate = 2'],
     [{ failureBursts: [{ atMs: -1, durationMs: 10, rate: 1 }] }, 'failureBursts[0].atMs = -1'],
     [{ rateLimits: [{ calls: 0, windowMs: 1000 }] }, 'rateLimits[0].calls = 0'],

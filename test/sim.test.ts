@@ -6,13 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../src/clock.js';
 import { SimulatedNetwork } from '../src/transport/sim/network.js';
 import { SimulatedSessions } from '../src/transport/sim/sessions.js';
-import {
-  builtinProfileNames,
-  builtinProfiles,
-  loadProfile,
-  parseProfile,
-  type SimProfileInput,
-} from '../src/transport/sim/profile.js';
+import { builtinProfileNames, builtinProfiles, loadProfile, parseProfile, type SimProfileInput } from '../src/transport/sim/profile.js';
 import { createRng, deriveSeed, hashString } from '../src/transport/sim/rng.js';
 import { TransportError, type PreparedStory } from '../src/transport/port.js';
 
@@ -240,9 +234,7 @@ describe('sends, deliveries and message ids', () => {
     expect(net.oracle.calls.at(-1)).toMatchObject({ outcome: 'aborted' });
     const pre = new AbortController();
     pre.abort('already');
-    await expect(net.send({ sessionId: 's1', story, recipients: jids(5), messageId: id }, pre.signal)).rejects.toBe(
-      'already',
-    );
+    await expect(net.send({ sessionId: 's1', story, recipients: jids(5), messageId: id }, pre.signal)).rejects.toBe('already');
     await expect(net.prepare('s1', { kind: 'text', text: 'x' }, pre.signal)).rejects.toBe('already');
     expect(net.oracle.deliveries(id).size).toBe(1);
   });
@@ -286,7 +278,17 @@ describe('test hooks', () => {
 
   it('are not on the Transport, nor is the oracle: the engine, which holds only the Transport, cannot reach them', () => {
     const { net } = setup(base);
-    const apart = ['logout', 'relink', 'failNext', 'sinceStart', 'capacityAt', 'baseLatencyMs', 'failureRateAt', 'rateLimits', 'deliveries'];
+    const apart = [
+      'logout',
+      'relink',
+      'failNext',
+      'sinceStart',
+      'capacityAt',
+      'baseLatencyMs',
+      'failureRateAt',
+      'rateLimits',
+      'deliveries',
+    ];
     for (const member of apart) expect(typeof (net as unknown as Record<string, unknown>)[member], member).toBe('undefined');
     expect(net.oracle.capacityAt(0)).toBe(Infinity);
     expect(net.oracle.baseLatencyMs(10)).toBe(110);
@@ -362,7 +364,13 @@ describe('profiles', () => {
     fails({ ...base, jitterPct: 150 }, 'jitterPct', '150');
     fails({ name: 'x', baseMs: 1 }, 'perRecipientMs', 'missing');
     fails(
-      { ...base, capacitySchedule: [{ atMs: 500, capacity: 10 }, { atMs: 100, capacity: 20 }] },
+      {
+        ...base,
+        capacitySchedule: [
+          { atMs: 500, capacity: 10 },
+          { atMs: 100, capacity: 20 },
+        ],
+      },
       'capacitySchedule[1].atMs',
       '100',
       'sorted',

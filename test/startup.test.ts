@@ -46,7 +46,10 @@ describe('npm start and npm run demo', () => {
 
   it.each([
     [{ SMART_SEND_MAX_ATTEMPTS: 'three' }, 'SMART_SEND_MAX_ATTEMPTS="three"'],
-    [{ STORYCAST_STRATEGY_MODULES: './test/fixtures/strategies/plain-object.ts' }, 'must default-export a strategy made with defineStrategy()'],
+    [
+      { STORYCAST_STRATEGY_MODULES: './test/fixtures/strategies/plain-object.ts' },
+      'must default-export a strategy made with defineStrategy()',
+    ],
     [{ STORYCAST_STRATEGY_MODULES: './strategies/examples/steady-500.ts,./strategies/examples/steady-500.ts' }, 'already defined by'],
     [{ STORYCAST_SIM_PROFILE: 'no-such-profile' }, 'STORYCAST_SIM_PROFILE="no-such-profile"'],
     [{ STORYCAST_TLS_CERT: './cert.pem' }, 'STORYCAST_TLS_KEY must be set too'],
@@ -78,4 +81,3 @@ describe('storycast <command>', () => {
     expect(result.stdout).toContain('unknown command "nope"');
   });
 });
-

@@ -3,7 +3,15 @@ import adaptive from '../strategies/adaptive.js';
 import aggressive from '../strategies/aggressive.js';
 import conservative, { CLEAN_BATCHES_TO_STEP_UP } from '../strategies/conservative.js';
 import { builtinStrategies } from '../strategies/index.js';
-import { defineStrategy, planSize, sendsAllRemaining, TAIL_FACTOR, type BatchOutcome, type DefinedStrategy, type StrategyContext } from '../strategies/sdk.js';
+import {
+  defineStrategy,
+  planSize,
+  sendsAllRemaining,
+  TAIL_FACTOR,
+  type BatchOutcome,
+  type DefinedStrategy,
+  type StrategyContext,
+} from '../strategies/sdk.js';
 import { defaultConfig } from '../src/config.js';
 import { planSize as enginePlanSize } from '../src/engine/engine.js';
 import { loadStrategies, StrategyLoadError } from '../src/strategy-registry.js';
@@ -74,14 +82,18 @@ describe('conservative', () => {
     expect(conservative.start(ctx({ history: history(3000) })).size).toBe(2000);
   });
   it('drops one level on failure or slowness and restarts the count', () => {
-    expect(walk(conservative, [fast, fail, fast, fast, fast], ctx({ history: history(5000) }))).toEqual([4000, 4000, 2000, 2000, 2000, 4000]);
+    expect(walk(conservative, [fast, fail, fast, fast, fast], ctx({ history: history(5000) }))).toEqual([
+      4000, 4000, 2000, 2000, 2000, 4000,
+    ]);
     expect(walk(conservative, [slow], ctx({ history: history(5000) }))).toEqual([4000, 2000]);
   });
 });
 
 describe('aggressive', () => {
   it('doubles while fast, past the sequence, up to maxBatchSize', () => {
-    expect(walk(aggressive, [fast, fast, fast, fast, fast, fast, fast, fast])).toEqual([100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
+    expect(walk(aggressive, [fast, fast, fast, fast, fast, fast, fast, fast])).toEqual([
+      100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000,
+    ]);
   });
   it('halves on failure and takes a quarter off when slow', () => {
     expect(walk(aggressive, [fail], ctx({ history: history(8000) }))).toEqual([8000, 4000]);
@@ -114,7 +126,12 @@ describe('the tail rule in the SDK', () => {
 describe('defineStrategy', () => {
   it('rejects a bad name', () => {
     expect(() =>
-      defineStrategy({ name: 'Bad Name', description: '', start: () => ({ state: 0, size: 1, reason: '' }), next: () => ({ state: 0, size: 1, reason: '' }) }),
+      defineStrategy({
+        name: 'Bad Name',
+        description: '',
+        start: () => ({ state: 0, size: 1, reason: '' }),
+        next: () => ({ state: 0, size: 1, reason: '' }),
+      }),
     ).toThrow(/lowercase/);
   });
 });
@@ -154,7 +171,9 @@ describe('loading strategies', () => {
   });
 
   it('rejects the same module twice and an unknown default', async () => {
-    await expect(loadStrategies(['./fixed-250.ts', './fixed-250.ts'], 'adaptive', dir)).rejects.toThrow(/already defined by ".\/fixed-250.ts"/);
+    await expect(loadStrategies(['./fixed-250.ts', './fixed-250.ts'], 'adaptive', dir)).rejects.toThrow(
+      /already defined by ".\/fixed-250.ts"/,
+    );
     await expect(loadStrategies([], 'nope', dir)).rejects.toThrow(/STORYCAST_DEFAULT_STRATEGY="nope"/);
   });
 });

@@ -54,7 +54,14 @@ describe('untilAborted', () => {
 describe('withinDeadline', () => {
   it('settles with the work when it beats the deadline, and leaves no timer behind', async () => {
     const clock = new VirtualClock();
-    const value = await clock.run(() => withinDeadline(clock, 1000, clock.sleep(400).then(() => 'done'), () => new Error('late')));
+    const value = await clock.run(() =>
+      withinDeadline(
+        clock,
+        1000,
+        clock.sleep(400).then(() => 'done'),
+        () => new Error('late'),
+      ),
+    );
     expect(value).toBe('done');
     expect(clock.now()).toBe(400);
     expect(clock.pending).toBe(0);
@@ -84,7 +91,9 @@ describe('withinDeadline', () => {
 
   it("passes the work's own failure through", async () => {
     const clock = new VirtualClock();
-    await expect(clock.run(() => withinDeadline(clock, 1000, Promise.reject(new Error('refused')), () => new Error('late')))).rejects.toThrow('refused');
+    await expect(
+      clock.run(() => withinDeadline(clock, 1000, Promise.reject(new Error('refused')), () => new Error('late'))),
+    ).rejects.toThrow('refused');
     expect(clock.pending).toBe(0);
   });
 });

@@ -19,7 +19,8 @@ describe('isHexColour', () => {
 });
 
 describe('the API and the CLI apply that one rule', () => {
-  const api = (backgroundColor: string) => () => storyFromProto(create(StorySchema, { content: { case: 'text', value: { text: 'hi', backgroundColor } } }));
+  const api = (backgroundColor: string) => () =>
+    storyFromProto(create(StorySchema, { content: { case: 'text', value: { text: 'hi', backgroundColor } } }));
   const cli = (colour: string) => () => parseCliArgs(['--recipients', '1', '--background-color', colour], {});
 
   it.each(GOOD)('both take %s', (colour) => {

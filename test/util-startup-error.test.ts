@@ -23,7 +23,9 @@ describe('describeStartupError', () => {
 
   it('says when the port cannot be listened on', () => {
     const error = systemError('EADDRINUSE', 'listen', 'listen EADDRINUSE: address already in use 127.0.0.1:50051');
-    expect(describeStartupError('storycast', error)).toBe('storycast: cannot listen: listen EADDRINUSE: address already in use 127.0.0.1:50051');
+    expect(describeStartupError('storycast', error)).toBe(
+      'storycast: cannot listen: listen EADDRINUSE: address already in use 127.0.0.1:50051',
+    );
   });
 
   it('gives other system errors as their message: they are about the machine', () => {
@@ -39,7 +41,9 @@ describe('describeStartupError', () => {
   });
 
   it('gives every error as one line for a tool whose errors all come from its inputs', () => {
-    expect(describeStartupError('bench', new Error('--case "nope": no such case'), { alwaysBrief: true })).toBe('bench: --case "nope": no such case');
+    expect(describeStartupError('bench', new Error('--case "nope": no such case'), { alwaysBrief: true })).toBe(
+      'bench: --case "nope": no such case',
+    );
   });
 
   it('prints a thrown non-Error as it is', () => {

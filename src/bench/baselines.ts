@@ -69,7 +69,11 @@ export function oracle(network: SimOracle, clock: Clock, config: SmartSendConfig
     // recipients' attempts: the least it can risk is one recipient a call until it ends.
     const failureRate = network.failureRateAt(now);
     if (failureRate >= OUTAGE_RATE) {
-      return { size: 1, reason: `outage (${Math.round(failureRate * 100)}% of calls fail): one recipient at a time`, timeoutMs: deadline(ctx, 1) };
+      return {
+        size: 1,
+        reason: `outage (${Math.round(failureRate * 100)}% of calls fail): one recipient at a time`,
+        timeoutMs: deadline(ctx, 1),
+      };
     }
     const { size: best, capacity } = bestSize(network, config, now);
     // The engine's tail rule may send everything that remains: never let that exceed capacity

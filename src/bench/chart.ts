@@ -29,7 +29,12 @@ export interface SizeTrace {
   /** The anchor's round trip. */
   anchorMs?: number;
 }
-export interface RatioCell { strategy: string; profile: string; geomean: number; p95: number }
+export interface RatioCell {
+  strategy: string;
+  profile: string;
+  geomean: number;
+  p95: number;
+}
 export interface ChartInput {
   title: string;
   /** The profile the traces are from. */
@@ -68,8 +73,11 @@ export function escapeXml(value: string): string {
   return value
     .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
     .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }
 
 /** A ratio as shown in the heat map; non-finite values are "—". */
@@ -233,11 +241,27 @@ export function renderChart(input: ChartInput): string {
     // An opaque background: the README may be shown in dark mode.
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#fff"/>`,
     clippedText(margin, 36, input.title, 20, width - 2 * margin, 'font-size="20" font-weight="700"'),
-    clippedText(margin, 60, `${input.title.includes(grouped(input.recipients)) ? '' : `${grouped(input.recipients)} recipients · `}traces from profile “${input.profile}” · heat map over ${profiles.length} profile${profiles.length === 1 ? '' : 's'}`, 13, width - 2 * margin, `font-size="13" fill="${MUTED}"`),
+    clippedText(
+      margin,
+      60,
+      `${input.title.includes(grouped(input.recipients)) ? '' : `${grouped(input.recipients)} recipients · `}traces from profile “${input.profile}” · heat map over ${profiles.length} profile${profiles.length === 1 ? '' : 's'}`,
+      13,
+      width - 2 * margin,
+      `font-size="13" fill="${MUTED}"`,
+    ),
   );
 
   // ---- view 1: batch size over time.
-  out.push(clippedText(margin, 98, `Batch size over time — profile “${input.profile}”`, 15, plot.right - margin, 'font-size="15" font-weight="700"'));
+  out.push(
+    clippedText(
+      margin,
+      98,
+      `Batch size over time — profile “${input.profile}”`,
+      15,
+      plot.right - margin,
+      'font-size="15" font-weight="700"',
+    ),
+  );
   const allPts = lines.flatMap((l) => l.points);
   const sizes = allPts.map((p) => p.size);
   const y = logTicks(sizes.length > 0 ? Math.min(...sizes) : 1, sizes.length > 0 ? Math.max(...sizes) : 10);
@@ -268,14 +292,24 @@ export function renderChart(input: ChartInput): string {
   out.push(
     `<rect x="${n1(plot.left)}" y="${n1(plot.top)}" width="${n1(plotW)}" height="${n1(plot.height)}" fill="none" stroke="#bbb"/>`,
     text(plot.left + plotW / 2, plot.bottom + 42, 'time since the send started (s)', `text-anchor="middle" fill="${MUTED}"`),
-    text(0, 0, 'batch size (log scale)', `text-anchor="middle" fill="${MUTED}" transform="translate(${n1(margin + 4)} ${n1(plot.top + plot.height / 2)}) rotate(-90)"`),
+    text(
+      0,
+      0,
+      'batch size (log scale)',
+      `text-anchor="middle" fill="${MUTED}" transform="translate(${n1(margin + 4)} ${n1(plot.top + plot.height / 2)}) rotate(-90)"`,
+    ),
   );
 
   if (oracleLine && oracleLine.points.length > 0) {
     const ox = sx(oracleLine.endMs);
     out.push(
       `<line x1="${n1(ox)}" y1="${n1(plot.top)}" x2="${n1(ox)}" y2="${n1(plot.bottom)}" stroke="${ORACLE_INK}" stroke-dasharray="2 3"/>`,
-      text(Math.min(Math.max(ox, plot.left + 50), plot.right - 50), plot.top - 5, `oracle done ${formatSeconds(oracleLine.endMs)}`, `text-anchor="middle" font-size="10" fill="${MUTED}"`),
+      text(
+        Math.min(Math.max(ox, plot.left + 50), plot.right - 50),
+        plot.top - 5,
+        `oracle done ${formatSeconds(oracleLine.endMs)}`,
+        `text-anchor="middle" font-size="10" fill="${MUTED}"`,
+      ),
     );
   }
   // Oracle first so every strategy is drawn over the reference, not under it.
@@ -298,7 +332,9 @@ export function renderChart(input: ChartInput): string {
   for (const l of drawOrder) {
     const last = l.points[l.points.length - 1];
     if (!last) continue;
-    out.push(`<circle class="finish" data-strategy="${escapeXml(l.name)}" cx="${n1(sx(l.endMs))}" cy="${n1(yOf(l, last.size))}" r="${l.oracle ? 6 : 5}" fill="${l.color}" stroke="#fff" stroke-width="1.5"/>`);
+    out.push(
+      `<circle class="finish" data-strategy="${escapeXml(l.name)}" cx="${n1(sx(l.endMs))}" cy="${n1(yOf(l, last.size))}" r="${l.oracle ? 6 : 5}" fill="${l.color}" stroke="#fff" stroke-width="1.5"/>`,
+    );
   }
   // Crosses last: a failure must never hide under a finish marker.
   for (const l of drawOrder) {
@@ -307,7 +343,9 @@ export function renderChart(input: ChartInput): string {
       const cy = yOf(l, p.size);
       const dx = `M${n1(cx - 4.5)} ${n1(cy - 4.5)}L${n1(cx + 4.5)} ${n1(cy + 4.5)}M${n1(cx - 4.5)} ${n1(cy + 4.5)}L${n1(cx + 4.5)} ${n1(cy - 4.5)}`;
       // A white halo keeps the cross visible where it sits on a line.
-      out.push(`<path class="fail" data-strategy="${escapeXml(l.name)}" d="${dx}" stroke="#fff" stroke-width="5"/><path d="${dx}" stroke="${FAIL_INK}" stroke-width="2.2"/>`);
+      out.push(
+        `<path class="fail" data-strategy="${escapeXml(l.name)}" d="${dx}" stroke="#fff" stroke-width="5"/><path d="${dx}" stroke="${FAIL_INK}" stroke-width="2.2"/>`,
+      );
     }
   }
 
@@ -320,9 +358,10 @@ export function renderChart(input: ChartInput): string {
       ? `stroke="${l.color}" stroke-width="5" stroke-opacity="0.75" stroke-dasharray="8 4"`
       : `stroke="${l.color}" stroke-width="2.5"${l.dash ? ` stroke-dasharray="${l.dash}"` : ''}`;
     const vsOracle = !l.oracle && oracleLine && oracleLine.endMs > 0 ? ` · ${formatRatio(l.endMs / oracleLine.endMs)}× oracle` : '';
-    const detail = l.points.length === 0
-      ? `${formatSeconds(l.endMs)} · no calls`
-      : `${formatSeconds(l.endMs)}${vsOracle}${l.oracle ? ' · the limit' : ` · ${l.failures} failed`}`;
+    const detail =
+      l.points.length === 0
+        ? `${formatSeconds(l.endMs)} · no calls`
+        : `${formatSeconds(l.endMs)}${vsOracle}${l.oracle ? ' · the limit' : ` · ${l.failures} failed`}`;
     out.push(
       `<line x1="${n1(lx)}" y1="${n1(ly)}" x2="${n1(lx + 26)}" y2="${n1(ly)}" ${swatch}/>`,
       `<circle cx="${n1(lx + 26)}" cy="${n1(ly)}" r="4" fill="${l.color}" stroke="#fff" stroke-width="1.2"/>`,
@@ -341,7 +380,12 @@ export function renderChart(input: ChartInput): string {
   // ---- view 2: completion time / oracle.
   out.push(
     text(margin, heatTitleY, 'Completion time ÷ oracle, per profile', 'font-size="15" font-weight="700"'),
-    text(margin, heatTitleY + 18, 'geomean over runs (p95 below) · 1.00 = the physical limit · lower is better', `font-size="11" fill="${MUTED}"`),
+    text(
+      margin,
+      heatTitleY + 18,
+      'geomean over runs (p95 below) · 1.00 = the physical limit · lower is better',
+      `font-size="11" fill="${MUTED}"`,
+    ),
   );
   columns.forEach((s, c) => {
     const x = heatLeft + c * cellW;
@@ -380,7 +424,10 @@ export function renderChart(input: ChartInput): string {
   out.push(text(kx, keyY + 13, 'colour:', `font-size="11" fill="${MUTED}"`));
   kx += 50;
   for (const b of [...BINS, NA]) {
-    out.push(`<rect x="${n1(kx)}" y="${n1(keyY)}" width="22" height="16" rx="2" fill="${b.fill}"/>`, text(kx + 28, keyY + 12.5, b.label, 'font-size="11"'));
+    out.push(
+      `<rect x="${n1(kx)}" y="${n1(keyY)}" width="22" height="16" rx="2" fill="${b.fill}"/>`,
+      text(kx + 28, keyY + 12.5, b.label, 'font-size="11"'),
+    );
     kx += 28 + textWidth(b.label, 11) + 18;
   }
   out.push(

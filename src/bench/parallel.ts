@@ -8,7 +8,12 @@ import { Worker } from 'node:worker_threads';
 import type { RunResult } from './run.js';
 import type { BenchInputs } from './setup.js';
 
-export async function runInWorkers(inputs: BenchInputs, caseNames: readonly string[], onRun: () => void, workers = availableParallelism()): Promise<RunResult[]> {
+export async function runInWorkers(
+  inputs: BenchInputs,
+  caseNames: readonly string[],
+  onRun: () => void,
+  workers = availableParallelism(),
+): Promise<RunResult[]> {
   const count = Math.max(1, Math.min(workers, caseNames.length));
   const shares: string[][] = Array.from({ length: count }, () => []);
   caseNames.forEach((name, i) => shares[i % count]!.push(name));

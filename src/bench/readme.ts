@@ -31,7 +31,8 @@ export interface BenchJson {
 const grouped = (n: number): string => n.toLocaleString('en-US');
 const x2 = (v: number): string => `${v.toFixed(2)}x`;
 /** "a, b and c" */
-const list = (items: readonly string[]): string => (items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
+const list = (items: readonly string[]): string =>
+  items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 /** Wraps prose at `width` columns, as the rest of the README is. */
 export function wrap(text: string, width = 100): string {
   const lines: string[] = [];
@@ -61,7 +62,11 @@ export function checkComplete(json: BenchJson): string {
 
 /** Completion time / oracle, geomean over the rows of one strategy (and one list size, if given). */
 export function overall(rows: readonly BenchRow[], strategy: string, recipients?: number): number {
-  return geomean(rows.filter((r) => r.strategy === strategy && (recipients === undefined || r.recipients === recipients)).map((r) => r.ratioToOracle.geomean));
+  return geomean(
+    rows
+      .filter((r) => r.strategy === strategy && (recipients === undefined || r.recipients === recipients))
+      .map((r) => r.ratioToOracle.geomean),
+  );
 }
 
 /** `a`'s completion time over `b`'s, run by run on the same case, size and seed (geomean). */
@@ -98,7 +103,9 @@ export function renderLabFigures(json: BenchJson): string {
   sentences.push(
     `\`${best}\` is the best built-in: ${list(mine.map((v, i) => `${x2(v)}${i === 0 ? ` the oracle at ${grouped(down[i]!)} recipients` : ` at ${grouped(down[i]!)}`}`))}` +
       ` (${overall(rows, best).toFixed(3)} over the whole suite)` +
-      (best === REFERENCE ? '.' : `, against ${list(at(REFERENCE).map(x2))} for \`${REFERENCE}\` (the seed's algorithm, reported as it is).`),
+      (best === REFERENCE
+        ? '.'
+        : `, against ${list(at(REFERENCE).map(x2))} for \`${REFERENCE}\` (the seed's algorithm, reported as it is).`),
   );
 
   const failedMine = total(rows, best, 'failedCalls');
@@ -106,7 +113,8 @@ export function renderLabFigures(json: BenchJson): string {
   const lost = rows.reduce((s, r) => s + r.lost, 0);
   let vsFixed = `It takes ${x2(versus(rows, best, FIXED))} the time of \`${FIXED}\``;
   if (failedFixed > 0) vsFixed += ` with ${x2(failedMine / failedFixed)} its failed calls`;
-  vsFixed += lost === 0 ? ', and no strategy loses anybody' : `; ${grouped(lost)} recipients were lost (every one must be delivered or failed)`;
+  vsFixed +=
+    lost === 0 ? ', and no strategy loses anybody' : `; ${grouped(lost)} recipients were lost (every one must be delivered or failed)`;
   const high = json.cases.filter((c) => c.name.endsWith('+memory-3x-high'));
   const highCosts = high.flatMap((c) => {
     const cold = c.name.slice(0, c.name.indexOf('+'));
@@ -142,7 +150,10 @@ export function renderLabFigures(json: BenchJson): string {
   const table = [
     `| completion time / oracle (geomean) | ${up.map((n) => `${grouped(n)} recipients`).join(' | ')} | whole suite |`,
     `|---|${up.map(() => '---:').join('|')}|---:|`,
-    ...contenders.map((s) => `| ${s === best ? `**\`${s}\`**` : `\`${s}\``} | ${up.map((n) => overall(rows, s, n).toFixed(2)).join(' | ')} | ${overall(rows, s).toFixed(3)} |`),
+    ...contenders.map(
+      (s) =>
+        `| ${s === best ? `**\`${s}\`**` : `\`${s}\``} | ${up.map((n) => overall(rows, s, n).toFixed(2)).join(' | ')} | ${overall(rows, s).toFixed(3)} |`,
+    ),
   ];
   const targets = ['```', `Targets (best built-in: ${best}; ${json.seeds} seeds per case)`, ...json.targets.map((t) => t.text), '```'];
   return [wrap(sentences.join(' ')), '', ...table, '', ...targets].join('\n');
@@ -152,7 +163,8 @@ export function renderLabFigures(json: BenchJson): string {
 export function replaceLabBlock(readme: string, figures: string): string {
   const start = readme.indexOf(BLOCK_START);
   const end = readme.indexOf(BLOCK_END);
-  if (start === -1 || end === -1 || end < start) throw new Error(`the README has no "${BLOCK_START} ... -->" ... "${BLOCK_END}" block to fill`);
+  if (start === -1 || end === -1 || end < start)
+    throw new Error(`the README has no "${BLOCK_START} ... -->" ... "${BLOCK_END}" block to fill`);
   if (readme.indexOf(BLOCK_START, start + 1) !== -1) throw new Error('the README has more than one bench block');
   const open = readme.indexOf('-->', start);
   if (open === -1 || open > end) throw new Error(`the "${BLOCK_START}" marker is not closed with -->`);

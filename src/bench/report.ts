@@ -10,7 +10,8 @@ import { geomean } from './stats.js';
 
 const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
 /** Every cell that misses a target, worst first: one line should not hide the others. */
-const listed = (cells: readonly (readonly [string, number])[], unit = '') => cells.map(([name, value]) => `${name} ${fmt(value)}${unit}`).join(', ');
+const listed = (cells: readonly (readonly [string, number])[], unit = '') =>
+  cells.map(([name, value]) => `${name} ${fmt(value)}${unit}`).join(', ');
 
 /** One table per list size: a row per case, a column per strategy (geomean ratio to the oracle, p95, failed calls). */
 export function formatTable(rows: readonly BenchRow[]): string {
@@ -28,7 +29,10 @@ export function formatTable(rows: readonly BenchRow[]): string {
         return row ? `${fmt(row.ratioToOracle.geomean)} p95 ${fmt(row.ratioToOracle.p95)} f${row.failedCalls.mean.toFixed(1)}` : '';
       }),
     ]);
-    const overall = ['overall (geomean)', ...strategies.map((s) => fmt(geomean(here.filter((r) => r.strategy === s).map((r) => r.ratioToOracle.geomean))))];
+    const overall = [
+      'overall (geomean)',
+      ...strategies.map((s) => fmt(geomean(here.filter((r) => r.strategy === s).map((r) => r.ratioToOracle.geomean)))),
+    ];
     const table = [header, ...body, overall];
     const widths = header.map((_, i) => Math.max(...table.map((line) => line[i]!.length)));
     out.push(`\n${size.toLocaleString('en-US')} recipients — completion time / oracle (geomean over seeds), p95, mean failed calls`);
@@ -62,7 +66,12 @@ export interface TargetLine {
  * near the oracle everywhere, clearly ahead of `fixed`, nothing lost, and
  * memory that helps when right and costs little when wrong.
  */
-export function evaluateTargets(rows: readonly BenchRow[], runs: readonly RunResult[], cases: readonly BenchCase[], builtins: readonly string[]): { best: string; lines: TargetLine[] } {
+export function evaluateTargets(
+  rows: readonly BenchRow[],
+  runs: readonly RunResult[],
+  cases: readonly BenchCase[],
+  builtins: readonly string[],
+): { best: string; lines: TargetLine[] } {
   const overall = (s: string) => geomean(rows.filter((r) => r.strategy === s).map((r) => r.ratioToOracle.geomean));
   const candidates = builtins.filter((s) => rows.some((r) => r.strategy === s));
   const best = [...candidates].sort((a, b) => overall(a) - overall(b))[0]!;
@@ -88,11 +97,18 @@ export function evaluateTargets(rows: readonly BenchRow[], runs: readonly RunRes
     const vsFixed = geomean(pairs.map(([a, b]) => a.completionMs / b.completionMs));
     line(vsFixed <= 0.85, `${best}: completion time vs fixed ${fmt(vsFixed)}x overall <= 0.85x`);
     const perProfile = new Map<string, number[]>();
-    for (const [a, b] of pairs) perProfile.set(`${a.case} @ ${a.recipients}`, [...(perProfile.get(`${a.case} @ ${a.recipients}`) ?? []), a.completionMs / b.completionMs]);
+    for (const [a, b] of pairs)
+      perProfile.set(`${a.case} @ ${a.recipients}`, [
+        ...(perProfile.get(`${a.case} @ ${a.recipients}`) ?? []),
+        a.completionMs / b.completionMs,
+      ]);
     const ranked = [...perProfile].map(([k, v]) => [k, geomean(v)] as const).sort((a, b) => b[1] - a[1]);
     const [worstName, worst] = ranked[0]!;
     const over = ranked.filter(([, r]) => r > 1.05);
-    line(over.length === 0, `${best}: never more than 1.05x fixed on any profile (${over.length === 0 ? `worst ${fmt(worst)}x on ${worstName}` : `over on ${listed(over, 'x')}`})`);
+    line(
+      over.length === 0,
+      `${best}: never more than 1.05x fixed on any profile (${over.length === 0 ? `worst ${fmt(worst)}x on ${worstName}` : `over on ${listed(over, 'x')}`})`,
+    );
     const failedMine = pairs.reduce((s, [a]) => s + a.failedCalls, 0);
     const failedFixed = pairs.reduce((s, [, b]) => s + b.failedCalls, 0);
     const ratio = failedFixed === 0 ? (failedMine === 0 ? 0 : Infinity) : failedMine / failedFixed;
@@ -110,7 +126,9 @@ export function evaluateTargets(rows: readonly BenchRow[], runs: readonly RunRes
       line(worst <= 1.05, `${best}: with fresh, correct memory within 1.05x of the oracle (${fmt(worst)} on ${c.name})`);
     } else if (c.name.endsWith('3x-high')) {
       const cold = mine.filter((r) => r.profile === c.coldCase);
-      const ratios = withMemory.map((r) => r.completionMs.mean / (cold.find((x) => x.recipients === r.recipients)?.completionMs.mean ?? Number.NaN));
+      const ratios = withMemory.map(
+        (r) => r.completionMs.mean / (cold.find((x) => x.recipients === r.recipients)?.completionMs.mean ?? Number.NaN),
+      );
       const worst = Math.max(...ratios);
       line(worst <= 1.2, `${best}: memory 3x too high costs at most 1.2x a cold start (${fmt(worst)}x on ${c.name})`);
     }

@@ -74,12 +74,25 @@ export async function runOnce(
   // Baselines never learn: the oracle knows, and `fixed` is defined as memoryless.
   const name = contenderName(contender);
   const learns = name !== ORACLE && name !== FIXED;
-  const memory = createSessionMemory({ url: 'memory://', enabled: learns, ttlMs: config.sessionMemoryTTL, clock, logger: silentLogger, sweepIntervalMs: 0 });
+  const memory = createSessionMemory({
+    url: 'memory://',
+    enabled: learns,
+    ttlMs: config.sessionMemoryTTL,
+    clock,
+    logger: silentLogger,
+    sweepIntervalMs: 0,
+  });
   try {
     if (learns && benchCase.provenSize) {
       const recorder = memory.begin(SESSION, null);
-      recorder.record({ size: benchCase.provenSize, durationMs: network.oracle.baseLatencyMs(benchCase.provenSize), ok: true, sizeRelated: true });
-      if (benchCase.failedSize) recorder.record({ size: benchCase.failedSize, durationMs: config.batchTimeoutMs, ok: false, sizeRelated: true });
+      recorder.record({
+        size: benchCase.provenSize,
+        durationMs: network.oracle.baseLatencyMs(benchCase.provenSize),
+        ok: true,
+        sizeRelated: true,
+      });
+      if (benchCase.failedSize)
+        recorder.record({ size: benchCase.failedSize, durationMs: config.batchTimeoutMs, ok: false, sizeRelated: true });
       await recorder.flush();
     }
     const chosen = contender === ORACLE ? oracle(network.oracle, clock, config) : contender;
@@ -88,7 +101,12 @@ export async function runOnce(
     let anchorMs: number | undefined;
     const summary = await clock.run(async () => {
       let last: SummaryEvent | undefined;
-      for await (const event of engine.send({ sessionId: SESSION, story: { kind: 'text', text: 'bench' }, recipients: recipientsOf(recipients), strategy: chosen })) {
+      for await (const event of engine.send({
+        sessionId: SESSION,
+        story: { kind: 'text', text: 'bench' },
+        recipients: recipientsOf(recipients),
+        strategy: chosen,
+      })) {
         if (event.type === 'anchor') anchorMs = event.durationMs;
         if (event.type === 'batch') {
           points.push({
@@ -113,7 +131,10 @@ export async function runOnce(
       seed,
       // Giving up on recipients must not look fast: a run that delivered only part
       // of the list is charged the time the whole list would take at its rate.
-      completionMs: summary.delivered === summary.total ? summary.totalDurationMs : (summary.totalDurationMs * summary.total) / Math.max(1, summary.delivered),
+      completionMs:
+        summary.delivered === summary.total
+          ? summary.totalDurationMs
+          : (summary.totalDurationMs * summary.total) / Math.max(1, summary.delivered),
       calls: points.length,
       failedCalls: failed.length,
       wastedSends: failed.reduce((sum, p) => sum + p.size, 0),

@@ -35,14 +35,21 @@ export async function resolveBench(inputs: BenchInputs): Promise<ResolvedBench> 
   const names = inputs.strategies.length > 0 ? inputs.strategies : registry.list().map((s) => s.name);
   const strategies = names.map((name) => {
     const s = registry.get(name);
-    if (!s) throw new Error(`--strategy "${name}": no such strategy (have: ${registry.list().map((x) => x.name).join(', ')})`);
+    if (!s)
+      throw new Error(
+        `--strategy "${name}": no such strategy (have: ${registry
+          .list()
+          .map((x) => x.name)
+          .join(', ')})`,
+      );
     return s;
   });
   const extra = await Promise.all(inputs.profileFiles.map((file) => loadProfile(file)));
   const suite = await defaultSuite(config.smartSend, extra);
   const wanted = inputs.cases ?? [];
   for (const name of wanted) {
-    if (!suite.some((c) => c.name === name)) throw new Error(`--case "${name}": no such case (have: ${suite.map((c) => c.name).join(', ')})`);
+    if (!suite.some((c) => c.name === name))
+      throw new Error(`--case "${name}": no such case (have: ${suite.map((c) => c.name).join(', ')})`);
   }
   const cases = wanted.length > 0 ? suite.filter((c) => wanted.includes(c.name)) : suite;
   const builtinNames = builtinStrategies.map((s) => s.name).filter((n) => strategies.some((s) => s.name === n));

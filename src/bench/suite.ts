@@ -67,7 +67,13 @@ export function memoryCases(base: SimProfile, config: SmartSendConfig): BenchCas
   const cold = base.name;
   return [
     freshMemoryCase(base, config),
-    { name: `${cold}+memory-3x-high`, description: `${cold} with stale memory 3x too high (proven ${right * 3})`, profile: base, provenSize: right * 3, coldCase: cold },
+    {
+      name: `${cold}+memory-3x-high`,
+      description: `${cold} with stale memory 3x too high (proven ${right * 3})`,
+      profile: base,
+      provenSize: right * 3,
+      coldCase: cold,
+    },
     {
       name: `${cold}+memory-3x-low`,
       description: `${cold} with stale memory 3x too low (proven ${Math.max(1, Math.round(right / 3))})`,
@@ -82,8 +88,18 @@ export function seedCases(): BenchCase[] {
   const p = builtinProfiles();
   return [
     { name: 'seed-first-send', description: "the seed's scenario 1: first send, no history", profile: p['seed-first-send']! },
-    { name: 'seed-second-send', description: "the seed's scenario 2: history says 4000", profile: p['seed-second-send']!, provenSize: 4000 },
-    { name: 'seed-network-issues', description: "the seed's scenario 3: history says 5000, the network now takes 4500", profile: p['seed-network-issues']!, provenSize: 5000 },
+    {
+      name: 'seed-second-send',
+      description: "the seed's scenario 2: history says 4000",
+      profile: p['seed-second-send']!,
+      provenSize: 4000,
+    },
+    {
+      name: 'seed-network-issues',
+      description: "the seed's scenario 3: history says 5000, the network now takes 4500",
+      profile: p['seed-network-issues']!,
+      provenSize: 5000,
+    },
   ];
 }
 

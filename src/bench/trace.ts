@@ -15,7 +15,8 @@ export function formatTrace(run: RunResult, oracleMs?: number): string {
     `${run.strategy} on ${run.case}, ${run.recipients.toLocaleString('en-US')} recipients, seed ${run.seed}: ${seconds(trace.finishedMs)} s${vs}, ${run.calls} calls, ${run.failedCalls} failed${given}`,
     `${'t (s)'.padStart(7)}  ${'size'.padStart(6)}  ${'result'.padEnd(12)}  ${'ms'.padStart(6)}  ${'next'.padStart(6)}  reason`,
   ];
-  if (trace.anchorMs !== undefined) lines.push(`${'0.0'.padStart(7)}  ${'1'.padStart(6)}  ${'anchor'.padEnd(12)}  ${String(trace.anchorMs).padStart(6)}`);
+  if (trace.anchorMs !== undefined)
+    lines.push(`${'0.0'.padStart(7)}  ${'1'.padStart(6)}  ${'anchor'.padEnd(12)}  ${String(trace.anchorMs).padStart(6)}`);
   for (const p of trace.points) {
     const result = p.ok ? 'ok' : (p.error ?? 'failed');
     lines.push(

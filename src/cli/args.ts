@@ -77,8 +77,16 @@ export interface CliOptions {
 }
 
 const MIME_BY_EXTENSION: Readonly<Record<string, string>> = {
-  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.gif': 'image/gif',
-  '.mp4': 'video/mp4', '.m4v': 'video/mp4', '.mov': 'video/quicktime', '.3gp': 'video/3gpp', '.webm': 'video/webm',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.mp4': 'video/mp4',
+  '.m4v': 'video/mp4',
+  '.mov': 'video/quicktime',
+  '.3gp': 'video/3gpp',
+  '.webm': 'video/webm',
 };
 
 /** "" when unknown: the server guesses from the bytes. */
@@ -93,12 +101,23 @@ export function mimeTypeFor(pathOrUrl: string): string {
 }
 
 const OPTIONS = {
-  server: { type: 'string' }, protocol: { type: 'string' }, session: { type: 'string' }, strategy: { type: 'string' },
-  recipients: { type: 'string' }, file: { type: 'string' },
-  text: { type: 'string' }, 'background-color': { type: 'string' }, font: { type: 'string' },
-  image: { type: 'string' }, video: { type: 'string' }, 'image-url': { type: 'string' }, 'video-url': { type: 'string' },
-  url: { type: 'string' }, caption: { type: 'string' },
-  json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  server: { type: 'string' },
+  protocol: { type: 'string' },
+  session: { type: 'string' },
+  strategy: { type: 'string' },
+  recipients: { type: 'string' },
+  file: { type: 'string' },
+  text: { type: 'string' },
+  'background-color': { type: 'string' },
+  font: { type: 'string' },
+  image: { type: 'string' },
+  video: { type: 'string' },
+  'image-url': { type: 'string' },
+  'video-url': { type: 'string' },
+  url: { type: 'string' },
+  caption: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** node:util's messages explain parser internals; people need the option and what to do. */

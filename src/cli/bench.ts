@@ -110,7 +110,13 @@ async function main(argv: string[]): Promise<number> {
   // Workers finish in any order: put runs back in suite order so the table reads the same every time.
   const caseOrder = new Map(cases.map((c, i) => [c.name, i]));
   const contenderOrder = new Map(contenders.map((c, i) => [typeof c === 'string' ? c : c.name, i]));
-  runs.sort((a, b) => caseOrder.get(a.case)! - caseOrder.get(b.case)! || a.recipients - b.recipients || a.seed - b.seed || contenderOrder.get(a.strategy)! - contenderOrder.get(b.strategy)!);
+  runs.sort(
+    (a, b) =>
+      caseOrder.get(a.case)! - caseOrder.get(b.case)! ||
+      a.recipients - b.recipients ||
+      a.seed - b.seed ||
+      contenderOrder.get(a.strategy)! - contenderOrder.get(b.strategy)!,
+  );
   const rows = foldRows(runs);
   if (process.stderr.isTTY) process.stderr.write('\r');
   const seconds = (performance.now() - started) / 1000;
@@ -123,10 +129,15 @@ async function main(argv: string[]): Promise<number> {
     for (const l of targets.lines) console.log(l.text);
   }
   console.log(`\n${formatGivenUp(runs)}`);
-  console.log(`\n${runs.length} runs (${cases.length} cases x ${recipients.length} sizes x ${seeds.length} seeds x ${contenders.length} contenders) in ${seconds.toFixed(1)} s`);
+  console.log(
+    `\n${runs.length} runs (${cases.length} cases x ${recipients.length} sizes x ${seeds.length} seeds x ${contenders.length} contenders) in ${seconds.toFixed(1)} s`,
+  );
 
   if (values.json) {
-    await writeFile(values.json, `${JSON.stringify({ rows, targets: targets?.lines ?? [], best: targets?.best, seeds: seeds.length, recipients, cases: cases.map((c) => ({ name: c.name, description: c.description })) }, null, 2)}\n`);
+    await writeFile(
+      values.json,
+      `${JSON.stringify({ rows, targets: targets?.lines ?? [], best: targets?.best, seeds: seeds.length, recipients, cases: cases.map((c) => ({ name: c.name, description: c.description })) }, null, 2)}\n`,
+    );
   }
   if (values.chart) {
     const chartProfile = cases.some((c) => c.name === values['chart-profile']) ? values['chart-profile'] : cases[0]!.name;
@@ -137,10 +148,24 @@ async function main(argv: string[]): Promise<number> {
       for (const s of [FIXED, ...strategies.map((x) => x.name)]) {
         const mine = rows.filter((r) => r.profile === c.name && r.strategy === s);
         if (mine.length === 0) continue;
-        ratios.push({ strategy: s, profile: c.name, geomean: geomean(mine.map((r) => r.ratioToOracle.geomean)), p95: Math.max(...mine.map((r) => r.ratioToOracle.p95)) });
+        ratios.push({
+          strategy: s,
+          profile: c.name,
+          geomean: geomean(mine.map((r) => r.ratioToOracle.geomean)),
+          p95: Math.max(...mine.map((r) => r.ratioToOracle.p95)),
+        });
       }
     }
-    await writeFile(values.chart, renderChart({ title: `storycast strategy lab — ${chartProfile}, ${size.toLocaleString('en-US')} recipients`, profile: chartProfile, recipients: size, traces, ratios }));
+    await writeFile(
+      values.chart,
+      renderChart({
+        title: `storycast strategy lab — ${chartProfile}, ${size.toLocaleString('en-US')} recipients`,
+        profile: chartProfile,
+        recipients: size,
+        traces,
+        ratios,
+      }),
+    );
   }
   // Targets are measurements: missing one is reported above, not an error.
   return 0;

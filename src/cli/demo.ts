@@ -37,14 +37,19 @@ async function main(): Promise<void> {
   const logger = createLogger(process.env.STORYCAST_LOG_LEVEL ?? 'warn');
   const runtime = await createRuntime(config, logger);
   const count = Number(process.env.STORYCAST_DEMO_RECIPIENTS ?? 5000);
-  if (!Number.isSafeInteger(count) || count < 1) throw new ConfigError([`STORYCAST_DEMO_RECIPIENTS=${JSON.stringify(process.env.STORYCAST_DEMO_RECIPIENTS)}: expected a positive integer`]);
+  if (!Number.isSafeInteger(count) || count < 1)
+    throw new ConfigError([
+      `STORYCAST_DEMO_RECIPIENTS=${JSON.stringify(process.env.STORYCAST_DEMO_RECIPIENTS)}: expected a positive integer`,
+    ]);
   const strategyName = process.env.STORYCAST_DEMO_STRATEGY ?? '';
   const strategy = runtime.strategies.get(strategyName);
   if (!strategy) throw new ConfigError([`STORYCAST_DEMO_STRATEGY=${JSON.stringify(strategyName)}: no such strategy`]);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const recipients = demoNumbers(count);
-  console.log(`storycast demo: ${config.server.transport} network, profile ${config.server.simProfile}, time x${config.server.simTimeScale}, store ${config.server.store}`);
+  console.log(
+    `storycast demo: ${config.server.transport} network, profile ${config.server.simProfile}, time x${config.server.simTimeScale}, store ${config.server.store}`,
+  );
   try {
     for await (const event of runtime.engine.send({
       sessionId: process.env.STORYCAST_DEMO_SESSION ?? 'demo',

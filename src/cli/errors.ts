@@ -32,7 +32,8 @@ export function describeError(error: unknown, server: string): string[] {
   const codes = causeCodes(error);
   const notRunning = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ETIMEDOUT'].find((c) => codes.includes(c));
   if (notRunning) {
-    const why = notRunning === 'ECONNREFUSED' ? 'connection refused' : notRunning === 'ETIMEDOUT' ? 'timed out' : `${notRunning}: host not reachable`;
+    const why =
+      notRunning === 'ECONNREFUSED' ? 'connection refused' : notRunning === 'ETIMEDOUT' ? 'timed out' : `${notRunning}: host not reachable`;
     return [
       `error: cannot reach a storycast server at ${server} (${why}).`,
       'Is it running? Start it with `npm start` in another terminal, or point --server (or STORYCAST_SERVER) at it.',
@@ -52,7 +53,8 @@ export function describeError(error: unknown, server: string): string[] {
 
 /** The same error as one JSON object, so a --json consumer never has to parse prose. */
 export function errorJson(error: unknown): Record<string, unknown> {
-  if (!(error instanceof ConnectError)) return { error: { code: 'UNKNOWN', message: error instanceof Error ? error.message : String(error) } };
+  if (!(error instanceof ConnectError))
+    return { error: { code: 'UNKNOWN', message: error instanceof Error ? error.message : String(error) } };
   const info = errorInfo(error);
   return {
     error: {

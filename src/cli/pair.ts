@@ -48,7 +48,12 @@ export async function pair(argv: string[], io: PairIO): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { session: { type: 'string' }, phone: { type: 'string' }, server: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        session: { type: 'string' },
+        phone: { type: 'string' },
+        server: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
     }));
   } catch (error) {
@@ -73,17 +78,24 @@ export async function pair(argv: string[], io: PairIO): Promise<number> {
   const client = createClient(SessionService, createGrpcTransport({ baseUrl }));
   try {
     let open = false;
-    for await (const response of client.connectSession({ sessionId: values.session, phoneNumber: values.phone ?? '' }, { signal: io.signal })) {
+    for await (const response of client.connectSession(
+      { sessionId: values.session, phoneNumber: values.phone ?? '' },
+      { signal: io.signal },
+    )) {
       const event = response.event;
       if (event.case === 'qr') {
-        io.stdout.write(`\nScan this in WhatsApp > Linked devices (it changes every ~20 s):\n${await QRCode.toString(event.value.code, { type: 'terminal', small: true })}\n`);
+        io.stdout.write(
+          `\nScan this in WhatsApp > Linked devices (it changes every ~20 s):\n${await QRCode.toString(event.value.code, { type: 'terminal', small: true })}\n`,
+        );
       } else if (event.case === 'pairingCode') {
         io.stdout.write(`\nPairing code: ${event.value.code}\nEnter it in WhatsApp > Linked devices > Link with phone number.\n`);
       } else if (event.case === 'session') {
         const s = event.value;
         const state = sessionStateFromProto(s.state);
         open = state === 'open';
-        io.stdout.write(`session ${s.sessionId}: ${state ? STATE_LABEL[state] : 'unknown'}${s.account ? ` (${s.account})` : ''}${s.reason ? ` — ${s.reason}` : ''}\n`);
+        io.stdout.write(
+          `session ${s.sessionId}: ${state ? STATE_LABEL[state] : 'unknown'}${s.account ? ` (${s.account})` : ''}${s.reason ? ` — ${s.reason}` : ''}\n`,
+        );
       }
     }
     return open ? 0 : 1;
@@ -102,7 +114,10 @@ const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]
 if (invokedDirectly) {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
-  pair(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then((code) => {
-    process.exitCode = code;
-  }, exitOnStartupError('pair'));
+  pair(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    exitOnStartupError('pair'),
+  );
 }

@@ -39,7 +39,8 @@ export function reduce(state: ViewState, response: SendStoryResponse): ViewState
     case 'batch': {
       const b = event.value;
       // News of an earlier call is no new call: keep the last one's place, take the new counts.
-      if (b.late) return state.last ? { ...state, last: { ...state.last, delivered: b.delivered, failed: b.failed, remaining: b.remaining } } : state;
+      if (b.late)
+        return state.last ? { ...state, last: { ...state.last, delivered: b.delivered, failed: b.failed, remaining: b.remaining } } : state;
       return { ...state, last: b, batches: state.batches + 1 };
     }
     case 'summary':
@@ -98,7 +99,10 @@ export function batchSequence(sizes: readonly number[], maxGroups = 40): string 
 export const SHOWN_LIST_ITEMS = 5;
 
 export function formatPlanned(p: SendPlanned, style: Style = PLAIN): string[] {
-  const notes = [p.invalidRecipients.length > 0 ? plural(p.invalidRecipients.length, 'invalid input') : '', p.duplicateRecipients > 0 ? `${plural(p.duplicateRecipients, 'duplicate')} dropped` : '']
+  const notes = [
+    p.invalidRecipients.length > 0 ? plural(p.invalidRecipients.length, 'invalid input') : '',
+    p.duplicateRecipients > 0 ? `${plural(p.duplicateRecipients, 'duplicate')} dropped` : '',
+  ]
     .filter(Boolean)
     .join(', ');
   const mode = p.mode === SendMode.SINGLE ? 'single call' : 'smart send';
@@ -110,7 +114,8 @@ export function formatPlanned(p: SendPlanned, style: Style = PLAIN): string[] {
   for (const invalid of p.invalidRecipients.slice(0, SHOWN_LIST_ITEMS)) {
     lines.push(`  ${paint(style, 'yellow', 'invalid')} ${JSON.stringify(invalid.input)}: ${invalid.reason}`);
   }
-  if (p.invalidRecipients.length > SHOWN_LIST_ITEMS) lines.push(`  … and ${num(p.invalidRecipients.length - SHOWN_LIST_ITEMS)} more invalid`);
+  if (p.invalidRecipients.length > SHOWN_LIST_ITEMS)
+    lines.push(`  … and ${num(p.invalidRecipients.length - SHOWN_LIST_ITEMS)} more invalid`);
   return lines;
 }
 
@@ -127,7 +132,8 @@ export function formatBatch(b: BatchSent, total: number, style: Style = PLAIN): 
   const refused = b.refused > 0 ? paint(style, 'red', ` (${num(b.refused)} refused, will retry)`) : '';
   const outcome = b.ok
     ? paint(style, 'green', 'ok') + refused
-    : paint(style, 'red', `FAILED ${code || 'UNKNOWN'}${b.error?.retryable ? ' (will retry)' : ''}`) + (b.error?.message ? `: ${b.error.message}` : '');
+    : paint(style, 'red', `FAILED ${code || 'UNKNOWN'}${b.error?.retryable ? ' (will retry)' : ''}`) +
+      (b.error?.message ? `: ${b.error.message}` : '');
   const next = b.nextBatchSize > 0 ? `next ${num(b.nextBatchSize)}` : 'done';
   const failed = b.failed > 0 ? paint(style, 'red', `failed ${num(b.failed)}`) : 'failed 0';
   return `${paint(style, 'bold', `batch ${b.index + 1}`)}  size ${num(b.size)}  ${outcome}  ${duration(b.durationMs)} ${speedText(style, b.speed)}  delivered ${num(b.delivered)}/${num(total)} (${percent(b.delivered, total)}), ${failed}, remaining ${num(b.remaining)}; ${next}${b.reason ? `: ${paint(style, 'dim', b.reason)}` : ''}`;
@@ -136,21 +142,33 @@ export function formatBatch(b: BatchSent, total: number, style: Style = PLAIN): 
 export function formatSummary(s: SendSummary, style: Style = PLAIN): string[] {
   const everyone = exitCodeFor(s) === 0;
   const head = `delivered ${num(s.delivered)}/${num(s.total)} (${percent(s.delivered, s.total)}), failed ${num(s.failed.length)}`;
-  const lines = [`${paint(style, 'bold', 'summary')}  ${paint(style, everyone ? 'green' : 'red', head)}${s.invalid > 0 ? `; ${plural(s.invalid, 'invalid input')} not sent` : ''}`];
+  const lines = [
+    `${paint(style, 'bold', 'summary')}  ${paint(style, everyone ? 'green' : 'red', head)}${s.invalid > 0 ? `; ${plural(s.invalid, 'invalid input')} not sent` : ''}`,
+  ];
   if (s.stoppedBy) lines.push(`  ${paint(style, 'red', `stopped early: ${s.stoppedBy}`)}`);
   if (s.failed.length > 0) {
     const byCode = new Map<string, number>();
     for (const f of s.failed) byCode.set(f.code, (byCode.get(f.code) ?? 0) + 1);
-    lines.push(`  failed by code: ${[...byCode].sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${num(n)}`).join(', ')}`);
-    for (const f of s.failed.slice(0, SHOWN_LIST_ITEMS)) lines.push(`  ${paint(style, 'red', 'failed')} ${f.recipient} ${f.code}: ${f.reason}`);
+    lines.push(
+      `  failed by code: ${[...byCode]
+        .sort((a, b) => b[1] - a[1])
+        .map(([code, n]) => `${code} ${num(n)}`)
+        .join(', ')}`,
+    );
+    for (const f of s.failed.slice(0, SHOWN_LIST_ITEMS))
+      lines.push(`  ${paint(style, 'red', 'failed')} ${f.recipient} ${f.code}: ${f.reason}`);
     if (s.failed.length > SHOWN_LIST_ITEMS) lines.push(`  … and ${num(s.failed.length - SHOWN_LIST_ITEMS)} more failed`);
   }
-  lines.push(`  ${plural(s.batches, 'batch', 'batches')} after the anchor${s.batchSequence.length > 0 ? `: ${batchSequence(s.batchSequence)}` : ''}`);
+  lines.push(
+    `  ${plural(s.batches, 'batch', 'batches')} after the anchor${s.batchSequence.length > 0 ? `: ${batchSequence(s.batchSequence)}` : ''}`,
+  );
   lines.push(`  took ${duration(Number(s.totalDurationMs))}; message ${s.messageId || '(none)'}, send ${s.sendId}`);
   const l = s.sessionLearning;
   if (l) {
     const proven = l.maxProvenBatchSize > 0 ? `proven batch size ${num(l.maxProvenBatchSize)}` : 'no proven batch size';
-    lines.push(`  session learning: ${proven}; started from history: ${l.usedHistoricalData ? 'yes' : 'no'}; next send skips the ramp: ${l.willSkipRampingNextTime ? 'yes' : 'no'}`);
+    lines.push(
+      `  session learning: ${proven}; started from history: ${l.usedHistoricalData ? 'yes' : 'no'}; next send skips the ramp: ${l.willSkipRampingNextTime ? 'yes' : 'no'}`,
+    );
   }
   return lines;
 }
@@ -192,10 +210,16 @@ export function formatStatus(state: ViewState, options: { width: number; elapsed
   const bar = `[${filled > 0 ? paint(style, 'green', '█'.repeat(filled)) : ''}${'░'.repeat(barWidth - filled)}]`;
   const elapsed = options.elapsedMs === undefined ? '' : `  ${duration(options.elapsedMs)}`;
   const failed = state.last?.failed ?? 0;
-  const counts = !state.planned ? '' : truncate(` ${percent(done, total).padStart(6)}  ${num(done)}/${num(total)} delivered  failed ${num(failed)}${elapsed}`, options.width - barWidth - 3);
+  const counts = !state.planned
+    ? ''
+    : truncate(
+        ` ${percent(done, total).padStart(6)}  ${num(done)}/${num(total)} delivered  failed ${num(failed)}${elapsed}`,
+        options.width - barWidth - 3,
+      );
   let detail: string;
   if (!state.planned) detail = 'connecting…';
-  else if (!state.anchor) detail = state.planned.mode === SendMode.SINGLE ? `sending one call to all ${num(total)}…` : 'sending the anchor…';
+  else if (!state.anchor)
+    detail = state.planned.mode === SendMode.SINGLE ? `sending one call to all ${num(total)}…` : 'sending the anchor…';
   else if (!state.last) detail = `batch 1 of ${num(state.planned.firstBatchSize)} in flight; ${state.planned.reason}`;
   else {
     const b = state.last;

@@ -64,7 +64,9 @@ export async function buildRequest(options: CliOptions, io: Pick<CliIO, 'stdin'>
   const recipients: string[] = [];
   if (options.file !== undefined) {
     const path = options.file;
-    const listed = parseRecipientFile(await attempt('--file', path === '-' ? 'standard input' : `"${path}"`, () => readText(path, io.stdin)));
+    const listed = parseRecipientFile(
+      await attempt('--file', path === '-' ? 'standard input' : `"${path}"`, () => readText(path, io.stdin)),
+    );
     if (listed.length === 0 && options.demoRecipients === 0) {
       throw new UsageError(`--file: "${path}" lists no recipients (blank lines and # comments are ignored)`);
     }
@@ -154,7 +156,9 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
 
   const kind = request.story?.content.case ?? 'text';
   if (!options.json) {
-    write(io.stdout, [`storycast: sending a${kind === 'image' ? 'n' : ''} ${kind} story to ${num(request.recipients.length)} recipients as session "${options.sessionId}" via ${options.server} (${options.protocol})`]);
+    write(io.stdout, [
+      `storycast: sending a${kind === 'image' ? 'n' : ''} ${kind} story to ${num(request.recipients.length)} recipients as session "${options.sessionId}" via ${options.server} (${options.protocol})`,
+    ]);
   }
   const view = options.json ? jsonView(io.stdout) : io.stdout.isTTY ? ttyView(io.stdout, io.env) : plainView(io.stdout);
 
@@ -221,10 +225,7 @@ if (invokedDirectly) {
       return process.stdin;
     },
   };
-  run(process.argv.slice(2), io).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    exitOnStartupError('storycast send'),
-  );
+  run(process.argv.slice(2), io).then((code) => {
+    process.exitCode = code;
+  }, exitOnStartupError('storycast send'));
 }

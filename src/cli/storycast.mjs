@@ -17,9 +17,13 @@ const COMMANDS = {
 const [command, ...rest] = process.argv.slice(2);
 const entry = COMMANDS[command ?? ''];
 if (!entry) {
-  const list = Object.entries(COMMANDS).map(([name, [, what]]) => `  ${name.padEnd(6)} ${what}`).join('\n');
+  const list = Object.entries(COMMANDS)
+    .map(([name, [, what]]) => `  ${name.padEnd(6)} ${what}`)
+    .join('\n');
   const out = command === undefined || command === '--help' || command === '-h' ? process.stdout : process.stderr;
-  out.write(`${command && !command.startsWith('-') ? `storycast: unknown command "${command}"\n\n` : ''}Usage: storycast <command> [options]   (each command has --help)\n\n${list}\n`);
+  out.write(
+    `${command && !command.startsWith('-') ? `storycast: unknown command "${command}"\n\n` : ''}Usage: storycast <command> [options]   (each command has --help)\n\n${list}\n`,
+  );
   process.exit(out === process.stdout ? 0 : 2);
 }
 register();

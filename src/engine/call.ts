@@ -47,6 +47,12 @@ export async function callWithTimeout<T>(
  */
 async function ownReason(work: Promise<unknown>, timeout: TransportError): Promise<TransportError> {
   const turn = new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)));
-  const said = await Promise.race([work.then(() => undefined, (error: unknown) => error), turn]);
+  const said = await Promise.race([
+    work.then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    turn,
+  ]);
   return said instanceof TransportError && said.code !== 'TIMEOUT' ? said : timeout;
 }

@@ -84,7 +84,10 @@ export class SendEngine {
     const { valid, audience } = await this.preflight(input, normalized, signal, log);
     if (valid.length === 0) {
       // Positions, not the inputs themselves: this message ends up in logs, where numbers must not.
-      const sample = invalid.slice(0, 3).map((i) => `recipients[${i.index}]: ${i.reason}`).join('; ');
+      const sample = invalid
+        .slice(0, 3)
+        .map((i) => `recipients[${i.index}]: ${i.reason}`)
+        .join('; ');
       throw new SendError('NO_VALID_RECIPIENTS', `recipients has no valid recipient${sample ? ` (${sample})` : ''}`, 'recipients');
     }
 
@@ -130,7 +133,8 @@ export class SendEngine {
     // The first batch's devices and keys are fetched while the story is prepared and anchored.
     if (smart) run.warmNext(signal);
     const prepared = signal.aborted ? undefined : await this.prepare(input, signal);
-    const anchor = prepared && !signal.aborted ? await this.sendAnchor(input.sessionId, prepared, anchorRecipients, recorder, smart, signal) : undefined;
+    const anchor =
+      prepared && !signal.aborted ? await this.sendAnchor(input.sessionId, prepared, anchorRecipients, recorder, smart, signal) : undefined;
     if (!prepared || !anchor) {
       run.queue.failAll(anchorRecipients, 'CANCELLED', 'the caller cancelled the send before it started');
       yield await finish('', 'CANCELLED');
@@ -153,7 +157,12 @@ export class SendEngine {
    * but the check: the send goes on with everyone. The transport bounds its own
    * time (per chunk of numbers); cancelling the send stops it.
    */
-  private async preflight(input: SendInput, normalized: NormalizedRecipients, signal: AbortSignal, log: Logger): Promise<{ valid: string[]; audience?: string }> {
+  private async preflight(
+    input: SendInput,
+    normalized: NormalizedRecipients,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<{ valid: string[]; audience?: string }> {
     const { transport } = this.options;
     if (!this.options.checkRecipients || !transport.checkRecipients || normalized.valid.length === 0) return { valid: normalized.valid };
     let check: RecipientCheck;
@@ -243,12 +252,24 @@ export class SendEngine {
         }
         const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => transport.send({ sessionId, story, recipients }, s));
         // A lone anchor proves nothing about batch size; the single-mode call is a real batch.
-        if (!smart) recorder.record({ size: recipients.length, durationMs: result.durationMs, ok: result.ok, sizeRelated: !result.ok && result.error.code !== 'RATE_LIMITED' });
+        if (!smart)
+          recorder.record({
+            size: recipients.length,
+            durationMs: result.durationMs,
+            ok: result.ok,
+            sizeRelated: !result.ok && result.error.code !== 'RATE_LIMITED',
+          });
         if (!result.ok) return result;
         const refused = result.value.refused ?? [];
         // Refused to the last recipient, the call reached nobody: another attempt, as for a failure.
         if (refused.length >= recipients.length) return { ok: false, error: refused[0]!.error };
-        const event: AnchorEvent = { type: 'anchor', messageId: result.value.messageId, recipients: recipients.length - refused.length, durationMs: result.durationMs, attempts: n };
+        const event: AnchorEvent = {
+          type: 'anchor',
+          messageId: result.value.messageId,
+          recipients: recipients.length - refused.length,
+          durationMs: result.durationMs,
+          attempts: n,
+        };
         return { ok: true, value: { event, refused } };
       },
     });

@@ -3,7 +3,15 @@
  * decided, what has been sent; and the batch loop that moves it forward.
  * SendEngine validates, prepares and anchors, then hands over to a SendRun.
  */
-import { MIN_CALL_TIMEOUT_MS, planSize, speedOf, type BatchErrorKind, type BatchOutcome, type Step, type StrategyContext } from '../../strategies/sdk.js';
+import {
+  MIN_CALL_TIMEOUT_MS,
+  planSize,
+  speedOf,
+  type BatchErrorKind,
+  type BatchOutcome,
+  type Step,
+  type StrategyContext,
+} from '../../strategies/sdk.js';
 import type { Clock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -106,7 +114,10 @@ export class SendRun {
       );
       this.batchSequence.push(batch.length);
       const event = this.apply(batch, batchIndex, result);
-      this.deps.log.debug({ index: event.index, size: event.size, durationMs: event.durationMs, ok: event.ok, code: event.error?.code }, 'batch');
+      this.deps.log.debug(
+        { index: event.index, size: event.size, durationMs: event.durationMs, ok: event.ok, code: event.error?.code },
+        'batch',
+      );
       yield event;
       const error = result.ok ? undefined : result.error;
       if (error?.fatal) {
@@ -223,7 +234,10 @@ export class SendRun {
         continue;
       }
       const moved = this.queue.confirmLate(outcome.recipients);
-      log.info({ index: outcome.batchIndex, recipients: outcome.recipients.length, moved, afterMs: outcome.afterMs }, 'a call given up on was delivered after all');
+      log.info(
+        { index: outcome.batchIndex, recipients: outcome.recipients.length, moved, afterMs: outcome.afterMs },
+        'a call given up on was delivered after all',
+      );
       if (moved === 0) continue;
       const more = this.queue.remaining > 0;
       yield {

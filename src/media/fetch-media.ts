@@ -77,9 +77,12 @@ export async function fetchMedia(rawUrl: string, options: FetchMediaOptions): Pr
     }
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
-    if (budget.aborted) throw new TransportError('TIMEOUT', `${field}: fetching the media took more than ${timeoutMs} ms`, undefined, { cause: error });
+    if (budget.aborted)
+      throw new TransportError('TIMEOUT', `${field}: fetching the media took more than ${timeoutMs} ms`, undefined, { cause: error });
     if (error instanceof MediaError || error instanceof TransportError) throw error;
-    throw new TransportError('SEND_FAILED', `${field}: could not fetch the media: ${(error as Error).message}`, undefined, { cause: error });
+    throw new TransportError('SEND_FAILED', `${field}: could not fetch the media: ${(error as Error).message}`, undefined, {
+      cause: error,
+    });
   }
 }
 
@@ -104,7 +107,10 @@ function get(
         if (wanted.length === 0) {
           callback(Object.assign(new Error(`${hostname} has no IPv${opts.family} address`), { code: 'ENOTFOUND' }), '', 0);
         } else if (opts.all) {
-          callback(null, wanted.map((a) => ({ address: a.address, family: a.family })));
+          callback(
+            null,
+            wanted.map((a) => ({ address: a.address, family: a.family })),
+          );
         } else {
           callback(null, wanted[0]!.address, wanted[0]!.family);
         }
@@ -127,7 +133,8 @@ function get(
 }
 
 async function readCapped(response: IncomingMessage, maxBytes: number, field: string): Promise<Buffer> {
-  const tooLarge = () => new MediaError('MEDIA_TOO_LARGE', `${field}: the media is larger than STORYCAST_MAX_MEDIA_BYTES (${maxBytes} bytes)`, field);
+  const tooLarge = () =>
+    new MediaError('MEDIA_TOO_LARGE', `${field}: the media is larger than STORYCAST_MAX_MEDIA_BYTES (${maxBytes} bytes)`, field);
   const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     response.destroy();

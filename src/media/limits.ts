@@ -7,6 +7,10 @@ export const DEFAULT_MAX_MEDIA_BYTES = 64 * 1024 * 1024;
 /** Refuses inline media over the cap, naming the field and the limit. */
 export function assertInlineMediaSize(data: Uint8Array, maxBytes: number, field: string): void {
   if (data.byteLength > maxBytes) {
-    throw new MediaError('MEDIA_TOO_LARGE', `${field} has ${data.byteLength} bytes, more than STORYCAST_MAX_MEDIA_BYTES (${maxBytes} bytes)`, field);
+    throw new MediaError(
+      'MEDIA_TOO_LARGE',
+      `${field} has ${data.byteLength} bytes, more than STORYCAST_MAX_MEDIA_BYTES (${maxBytes} bytes)`,
+      field,
+    );
   }
 }

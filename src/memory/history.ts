@@ -101,13 +101,9 @@ export function recordBatch(
     };
   }
   const totalSuccessfulSends = previous.totalSuccessfulSends + 1;
-  const maxProvenBatchSize = learning.downgradePending
-    ? batch.size
-    : Math.max(previous.maxProvenBatchSize, batch.size);
+  const maxProvenBatchSize = learning.downgradePending ? batch.size : Math.max(previous.maxProvenBatchSize, batch.size);
   const averageBatchTime =
-    previous.totalSuccessfulSends === 0
-      ? batch.durationMs
-      : previous.averageBatchTime * 0.8 + batch.durationMs * 0.2;
+    previous.totalSuccessfulSends === 0 ? batch.durationMs : previous.averageBatchTime * 0.8 + batch.durationMs * 0.2;
   const cleared = previous.minFailedBatchSize > 0 && batch.size >= previous.minFailedBatchSize;
   return {
     history: {

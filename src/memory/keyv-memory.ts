@@ -214,9 +214,7 @@ class KeyvSendRecorder implements SendRecorder {
     // send rather than one per batch.
     // The session lock orders this drain after this recorder's earlier ones,
     // so waiting for the latest is waiting for all.
-    this.drained = this.memory
-      .withLock(this.sessionId, () => this.drain())
-      .catch((error: unknown) => this.fail(error));
+    this.drained = this.memory.withLock(this.sessionId, () => this.drain()).catch((error: unknown) => this.fail(error));
   }
 
   flush(): Promise<void> {

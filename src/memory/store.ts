@@ -39,9 +39,7 @@ export function createKeyv(url: string, opts: CreateKeyvOptions): Keyv {
   } else if (url.startsWith('redis://') || url.startsWith('rediss://')) {
     keyv = new Keyv({ ...base, useKeyPrefix: false, store: createRedisStore(url, opts) });
   } else {
-    throw new Error(
-      `unsupported session memory URL "${redactUrl(url)}": supported schemes are ${SUPPORTED_SCHEMES.join(', ')}`,
-    );
+    throw new Error(`unsupported session memory URL "${redactUrl(url)}": supported schemes are ${SUPPORTED_SCHEMES.join(', ')}`);
   }
   keyv.on('error', throttledErrorLogger(opts.logger, redactUrl(url), opts.errorLogIntervalMs ?? 60_000));
   if (keyv.store instanceof KeyvSqlite) {

@@ -187,7 +187,16 @@ export class ReceiptBook implements ReceiptSink, ReceiptQueries {
   }
 
   private newEntry(record: StatusRecord, merged: boolean): Entry {
-    return { record, merged, dirty: false, timer: undefined, chain: Promise.resolve(), busy: 0, touchedAt: this.clock.now(), warned: false };
+    return {
+      record,
+      merged,
+      dirty: false,
+      timer: undefined,
+      chain: Promise.resolve(),
+      busy: 0,
+      touchedAt: this.clock.now(),
+      warned: false,
+    };
   }
 
   /** The entry in memory, unless its status has expired (then it is dropped). */
@@ -220,7 +229,10 @@ export class ReceiptBook implements ReceiptSink, ReceiptQueries {
     return this.serialize(entry, () => this.write(entry)).catch((error: unknown) => {
       if (entry.warned) return;
       entry.warned = true;
-      this.logger.warn({ err: error, sessionId, messageId, key }, 'receipts store write failed: this status\'s receipts may not survive a restart');
+      this.logger.warn(
+        { err: error, sessionId, messageId, key },
+        "receipts store write failed: this status's receipts may not survive a restart",
+      );
     });
   }
 
@@ -268,7 +280,10 @@ export class ReceiptBook implements ReceiptSink, ReceiptQueries {
   private op<T>(work: Promise<T>, operation: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`receipts store: ${operation} did not complete within ${this.opTimeoutMs} ms`)), this.opTimeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`receipts store: ${operation} did not complete within ${this.opTimeoutMs} ms`)),
+        this.opTimeoutMs,
+      );
     });
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }

@@ -11,15 +11,31 @@ import { isValidSessionId } from '../transport/sessions.js';
 
 export const ERROR_DOMAIN = 'storycast';
 
-export function storycastError(code: Code, reason: string, message: string, metadata: Record<string, string> = {}, cause?: unknown): ConnectError {
-  return new ConnectError(message, code, undefined, [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: ERROR_DOMAIN, metadata }) }], cause);
+export function storycastError(
+  code: Code,
+  reason: string,
+  message: string,
+  metadata: Record<string, string> = {},
+  cause?: unknown,
+): ConnectError {
+  return new ConnectError(
+    message,
+    code,
+    undefined,
+    [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: ERROR_DOMAIN, metadata }) }],
+    cause,
+  );
 }
 
 /** The request's session_id, checked the same way by every RPC that takes one. */
 export function requireSessionId(id: string): string {
   if (id.trim() === '') throw invalidField('session_id', 'MISSING_SESSION_ID', 'session_id is required');
   if (!isValidSessionId(id)) {
-    throw invalidField('session_id', 'BAD_SESSION_ID', 'session_id may contain only letters, digits, dot, dash and underscore (at most 64)');
+    throw invalidField(
+      'session_id',
+      'BAD_SESSION_ID',
+      'session_id may contain only letters, digits, dot, dash and underscore (at most 64)',
+    );
   }
   return id;
 }

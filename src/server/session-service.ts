@@ -32,11 +32,16 @@ export function sessionServiceRoutes(sessions: SessionDirectory) {
     const id = requireSessionId(req.sessionId);
     const phoneNumber = req.phoneNumber.replace(/[\s()+.-]/g, '');
     if (req.phoneNumber !== '' && !/^\d{7,15}$/.test(phoneNumber)) {
-      throw invalidField('phone_number', 'BAD_PHONE_NUMBER', 'phone_number must be an international number: country code and 7 to 15 digits in all');
+      throw invalidField(
+        'phone_number',
+        'BAD_PHONE_NUMBER',
+        'phone_number must be an international number: country code and 7 to 15 digits in all',
+      );
     }
     for await (const event of sessions.connect(id, { ...(phoneNumber ? { phoneNumber } : {}), signal: ctx.signal })) {
       if (event.type === 'qr') yield create(ConnectSessionResponseSchema, { event: { case: 'qr', value: { code: event.code } } });
-      else if (event.type === 'pairing-code') yield create(ConnectSessionResponseSchema, { event: { case: 'pairingCode', value: { code: event.code } } });
+      else if (event.type === 'pairing-code')
+        yield create(ConnectSessionResponseSchema, { event: { case: 'pairingCode', value: { code: event.code } } });
       else yield create(ConnectSessionResponseSchema, { event: { case: 'session', value: sessionToProto(event.session) } });
     }
   }
@@ -48,7 +53,10 @@ export function sessionServiceRoutes(sessions: SessionDirectory) {
       getSession(req) {
         const id = requireSessionId(req.sessionId);
         const info = sessions.get(id);
-        if (!info) throw storycastError(Code.NotFound, 'SESSION_NOT_FOUND', `session "${id}" is not known here: link it with ConnectSession`, { field: 'session_id' });
+        if (!info)
+          throw storycastError(Code.NotFound, 'SESSION_NOT_FOUND', `session "${id}" is not known here: link it with ConnectSession`, {
+            field: 'session_id',
+          });
         return create(GetSessionResponseSchema, { session: sessionToProto(info) });
       },
 

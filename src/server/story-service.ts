@@ -54,7 +54,10 @@ export function storyServiceRoutes(deps: StoryServiceDeps) {
       throw storycastError(
         Code.NotFound,
         'UNKNOWN_STRATEGY',
-        `strategy "${req.strategy}" is not offered here (have: ${strategies.list().map((s) => s.name).join(', ')})`,
+        `strategy "${req.strategy}" is not offered here (have: ${strategies
+          .list()
+          .map((s) => s.name)
+          .join(', ')})`,
         { field: 'strategy' },
       );
     }
@@ -78,7 +81,10 @@ export function storyServiceRoutes(deps: StoryServiceDeps) {
         const history = await memory.inspect(sessionId).catch((error: unknown) => {
           throw storeUnavailable(error);
         });
-        return create(GetSessionLearningResponseSchema, history ? { found: true, history: historyToProto(history, deps.memoryTtlMs) } : { found: false });
+        return create(
+          GetSessionLearningResponseSchema,
+          history ? { found: true, history: historyToProto(history, deps.memoryTtlMs) } : { found: false },
+        );
       },
 
       async resetSessionLearning(req) {
@@ -104,7 +110,9 @@ export function storyServiceRoutes(deps: StoryServiceDeps) {
           throw error;
         }
         const page = await deps.receipts.page(sessionId, messageId, offset, limit).catch((error: unknown) => {
-          throw error instanceof ReceiptStoreError ? storycastError(Code.Unavailable, 'STORE_UNAVAILABLE', error.message, {}, error) : error;
+          throw error instanceof ReceiptStoreError
+            ? storycastError(Code.Unavailable, 'STORE_UNAVAILABLE', error.message, {}, error)
+            : error;
         });
         if (!page) {
           throw storycastError(

@@ -34,7 +34,11 @@ export function storyFromProto(story: Story | undefined): DomainStory {
     const { text, backgroundColor, font } = content.value;
     if (text.trim() === '') throw invalidField('story.text.text', 'EMPTY_TEXT', 'story.text.text must not be empty');
     if (backgroundColor !== '' && !isHexColour(backgroundColor)) {
-      throw invalidField('story.text.background_color', 'BAD_BACKGROUND_COLOR', `story.text.background_color "${backgroundColor}" must be ${HEX_COLOUR_FORMAT}`);
+      throw invalidField(
+        'story.text.background_color',
+        'BAD_BACKGROUND_COLOR',
+        `story.text.background_color "${backgroundColor}" must be ${HEX_COLOUR_FORMAT}`,
+      );
     }
     return { kind: 'text', text, ...(backgroundColor ? { backgroundColor } : {}), ...(font ? { font } : {}) };
   }

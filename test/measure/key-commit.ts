@@ -82,7 +82,11 @@ async function baileysRelayCommit(count: number): Promise<SignalDataSet> {
   const repository = baileys.DEFAULT_CONNECTION_CONFIG.makeSignalRepository({ creds, keys });
   const jids = deviceJids(count);
   await keys.transaction(async () => {
-    const { senderKeyDistributionMessage } = await repository.encryptGroupMessage({ group: 'status@broadcast', meId: ME, data: Buffer.from('status') });
+    const { senderKeyDistributionMessage } = await repository.encryptGroupMessage({
+      group: 'status@broadcast',
+      meId: ME,
+      data: Buffer.from('status'),
+    });
     const skdm = Buffer.concat([Buffer.from(senderKeyDistributionMessage), Buffer.alloc(16)]);
     for (const jid of jids) {
       await repository.injectE2ESession({ jid, session: preKeyBundle() });
@@ -112,7 +116,8 @@ async function perKey(keyv: Keyv, data: SignalDataSet): Promise<number> {
   const started = performance.now();
   const writes: Promise<unknown>[] = [];
   for (const [type, byId] of Object.entries(data)) {
-    for (const [id, value] of Object.entries(byId ?? {})) writes.push(keyv.set(`m:${type}-${id}`, JSON.stringify(value, baileys.BufferJSON.replacer)));
+    for (const [id, value] of Object.entries(byId ?? {}))
+      writes.push(keyv.set(`m:${type}-${id}`, JSON.stringify(value, baileys.BufferJSON.replacer)));
   }
   const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -140,7 +145,10 @@ interface Row {
 
 async function measure(store: string, fresh: () => Promise<Keyv>, data: SignalDataSet): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const [writes, write] of [['per key (before)', perKey], ['batched (after)', batched]] as const) {
+  for (const [writes, write] of [
+    ['per key (before)', perKey],
+    ['batched (after)', batched],
+  ] as const) {
     const row: Row = { store, writes, insertMs: [], updateMs: [] };
     for (let i = 0; i < runs; i++) {
       const keyv = await fresh();
@@ -166,7 +174,9 @@ const bytes = Object.values(data).reduce(
   0,
 );
 const sessionBytes = Object.values(data.session ?? {}).map((v) => JSON.stringify(v, baileys.BufferJSON.replacer).length);
-console.error(`relay to ${devices} new devices: ${keyCount} keys, ${(bytes / 1e6).toFixed(1)} MB, made in ${Math.round(performance.now() - generating)} ms`);
+console.error(
+  `relay to ${devices} new devices: ${keyCount} keys, ${(bytes / 1e6).toFixed(1)} MB, made in ${Math.round(performance.now() - generating)} ms`,
+);
 
 const dir = await mkdtemp(join(tmpdir(), 'storycast-key-commit-'));
 let file = 0;
@@ -175,14 +185,20 @@ const redisUrl = args.redis ?? redis!.url;
 let db = 0;
 try {
   const rows = [
-    ...(await measure('sqlite (file)', async () => createKeyv(`sqlite://${join(dir, `run-${file++}.sqlite`)}`, { namespace: NAMESPACE, logger: silentLogger }), data)),
+    ...(await measure(
+      'sqlite (file)',
+      async () => createKeyv(`sqlite://${join(dir, `run-${file++}.sqlite`)}`, { namespace: NAMESPACE, logger: silentLogger }),
+      data,
+    )),
     ...(await measure(
       'redis',
       async () => createKeyv(redisUrl, { namespace: `${NAMESPACE}-${process.pid}-${db++}`, logger: silentLogger }),
       data,
     )),
   ];
-  console.log(`\nOne status relay to ${devices} new devices: ${keyCount} keys (${data.session ? Object.keys(data.session).length : 0} sessions of ${Math.min(...sessionBytes)}-${Math.max(...sessionBytes)} bytes, the sender key, the sender-key memory), ${(bytes / 1e6).toFixed(1)} MB; median of ${runs} (min-max)\n`);
+  console.log(
+    `\nOne status relay to ${devices} new devices: ${keyCount} keys (${data.session ? Object.keys(data.session).length : 0} sessions of ${Math.min(...sessionBytes)}-${Math.max(...sessionBytes)} bytes, the sender key, the sender-key memory), ${(bytes / 1e6).toFixed(1)} MB; median of ${runs} (min-max)\n`,
+  );
   console.log('| store | writes | first commit (insert) | same keys again (update) |');
   console.log('|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.store} | ${r.writes} | ${fmt(r.insertMs)} | ${fmt(r.updateMs)} |`);

@@ -14,7 +14,6 @@ import type { Clock } from '../../src/clock.js';
 import type { BinaryNodeLike, RelayOptions, SessionEntry, SessionSockets, WASocketLike } from '../../src/transport/baileys/socket.js';
 import type { SessionStateName } from '../../src/transport/sessions.js';
 
-
 /**
  * What one relayMessage call does. `writeAfterMs` is the time Baileys spends
  * before the stanza goes out (device lookup, prekeys, encryption, the key

@@ -16,7 +16,10 @@ export interface H2TestServer {
 export type Protocol = 'grpc' | 'grpcWeb' | 'connect';
 
 /** Serves `protocols` only (gRPC by default): a test then proves what a gRPC client can do with nothing else on offer. */
-export async function startH2Server(routes: (router: ConnectRouter) => void, protocols: readonly Protocol[] = ['grpc']): Promise<H2TestServer> {
+export async function startH2Server(
+  routes: (router: ConnectRouter) => void,
+  protocols: readonly Protocol[] = ['grpc'],
+): Promise<H2TestServer> {
   // Without this, an open server stream (a Watch nobody cancelled) would keep close() waiting.
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({

@@ -4,7 +4,16 @@
  * simulated network (src/transport/sim) is the realistic one.
  */
 import type { Clock } from '../../src/clock.js';
-import { TransportError, type PreparedStory, type SendRequest, type SendResult, type LateOutcome, type Story, type Transport, type TransportErrorCode } from '../../src/transport/port.js';
+import {
+  TransportError,
+  type PreparedStory,
+  type SendRequest,
+  type SendResult,
+  type LateOutcome,
+  type Story,
+  type Transport,
+  type TransportErrorCode,
+} from '../../src/transport/port.js';
 
 export interface ScriptedCall {
   readonly index: number;
@@ -89,14 +98,19 @@ export class ScriptedTransport implements Transport {
       );
     }
     await this.clock.sleep(outcome.latencyMs, signal);
-    if (outcome.fail && outcome.fail !== 'HANG' && outcome.fail !== 'LATE') throw new TransportError(outcome.fail, `scripted ${outcome.fail}`, outcome.retryAfterMs);
+    if (outcome.fail && outcome.fail !== 'HANG' && outcome.fail !== 'LATE')
+      throw new TransportError(outcome.fail, `scripted ${outcome.fail}`, outcome.retryAfterMs);
     const refused = new Set(outcome.refuse ?? []);
     for (const r of request.recipients) if (!refused.has(r)) this.delivered.set(r, (this.delivered.get(r) ?? 0) + 1);
     const messageId = request.messageId ?? `MSG${++this.ids}`;
     const setup = outcome.setupMs ? { setupMs: outcome.setupMs } : {};
     if (refused.size === 0) return { messageId, ...setup };
     const error = new TransportError('SEND_FAILED', 'scripted refusal', undefined, { whatsappCode: 406 });
-    return { messageId, ...setup, refused: [...refused].filter((r) => request.recipients.includes(r)).map((recipient) => ({ recipient, error })) };
+    return {
+      messageId,
+      ...setup,
+      refused: [...refused].filter((r) => request.recipients.includes(r)).map((recipient) => ({ recipient, error })),
+    };
   }
 }
 

@@ -34,7 +34,9 @@ try {
     strategy: values.strategy,
   })) {
     if (event.case === 'planned') {
-      console.log(`planned total=${event.value.totalRecipients} invalid=${event.value.invalidRecipients.length} strategy=${event.value.strategy}`);
+      console.log(
+        `planned total=${event.value.totalRecipients} invalid=${event.value.invalidRecipients.length} strategy=${event.value.strategy}`,
+      );
     } else if (event.case === 'batch') {
       const b = event.value;
       console.log(`batch ${b.index} size=${b.size} ok=${b.ok} duration_ms=${b.durationMs} next=${b.nextBatchSize} reason=${b.reason}`);

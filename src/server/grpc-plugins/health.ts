@@ -120,11 +120,7 @@ export function healthRoutes(health: HealthStatusSource): (router: ConnectRouter
  * deadline, or server shutdown via connect's shutdownSignal). Only the latest status is kept while the client
  * is slow to read, as the protocol allows: a watcher needs the current state, not history.
  */
-async function* watchStatus(
-  health: HealthStatusSource,
-  service: string,
-  signal: AbortSignal,
-): AsyncGenerator<{ status: ServingStatus }> {
+async function* watchStatus(health: HealthStatusSource, service: string, signal: AbortSignal): AsyncGenerator<{ status: ServingStatus }> {
   let pending: ServingStatus | undefined;
   let wake: (() => void) | undefined;
   const unsubscribe = health.onChange((changed, status) => {

@@ -17,10 +17,7 @@ import * as v1alpha from '../../gen/grpc/reflection/v1alpha/reflection_pb.js';
 const NOT_FOUND = 5;
 const INVALID_ARGUMENT = 3;
 
-export const reflectionServiceNames: readonly string[] = [
-  v1.ServerReflection.typeName,
-  v1alpha.ServerReflection.typeName,
-];
+export const reflectionServiceNames: readonly string[] = [v1.ServerReflection.typeName, v1alpha.ServerReflection.typeName];
 
 /** The question of one request, the same shape in v1 and v1alpha. */
 export type ReflectionQuestion =
@@ -171,10 +168,7 @@ function isFileRegistry(input: Iterable<DescFile> | FileRegistry): input is File
  * `services` are the names to list (e.g. "storycast.v1.StoryService", and
  * "grpc.health.v1.Health" when health is served, with its file in `files`).
  */
-export function reflectionRoutes(
-  files: Iterable<DescFile> | FileRegistry,
-  services: Iterable<string>,
-): (router: ConnectRouter) => void {
+export function reflectionRoutes(files: Iterable<DescFile> | FileRegistry, services: Iterable<string>): (router: ConnectRouter) => void {
   const index = new ReflectionIndex(files, services);
   return (router) => {
     // Same logic for both versions; each answers its own requests, in order, until the client ends.

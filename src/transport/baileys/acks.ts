@@ -178,7 +178,8 @@ export class AckLedger {
     const stanza = this.inDoubt.get(id);
     // A foreign relay to one device is acked from that device; our batches go to status@broadcast only.
     if (!stanza || (stanza.kind === 'batch' && attrs.from !== STATUS_JID)) {
-      if (attrs.from === STATUS_JID) this.options.logger.info({ messageId: id, error: attrs.error }, 'status ack with no stanza in doubt; ignored');
+      if (attrs.from === STATUS_JID)
+        this.options.logger.info({ messageId: id, error: attrs.error }, 'status ack with no stanza in doubt; ignored');
       return;
     }
     // socket.user is a copy from before login; the creds carry the LID WhatsApp announced in <success>.
@@ -208,7 +209,10 @@ export class AckLedger {
     const wait = Math.max(0, (stanza.writtenAt ?? clock.now()) + quietMs - clock.now());
     clock.sleep(wait, stanza.quiet.signal).then(
       () => {
-        logger.warn({ messageId: stanza.messageId, kind: stanza.kind, recipients: stanza.recipients.length, quietMs }, 'no ack within the quiet period; presumed lost');
+        logger.warn(
+          { messageId: stanza.messageId, kind: stanza.kind, recipients: stanza.recipients.length, quietMs },
+          'no ack within the quiet period; presumed lost',
+        );
         this.settle(stanza);
       },
       () => {},
@@ -225,7 +229,10 @@ export class AckLedger {
   }
 
   private closed(): void {
-    const error = new TransportError('DISCONNECTED', 'the connection closed before WhatsApp acknowledged the status; it goes again after the reconnect');
+    const error = new TransportError(
+      'DISCONNECTED',
+      'the connection closed before WhatsApp acknowledged the status; it goes again after the reconnect',
+    );
     for (const stanza of [...this.inDoubt.values()]) {
       stanza.waiter?.reject(error);
       this.settle(stanza);

@@ -99,11 +99,7 @@ const sessionPrefix = (sessionId: string) => `${encodeURIComponent(sessionId)}:`
 const encode = (value: unknown) => JSON.stringify(value, BufferJSON.replacer);
 const decode = (raw: unknown): unknown => (typeof raw === 'string' ? JSON.parse(raw, BufferJSON.reviver) : undefined);
 
-export async function createKeyvAuthState(
-  keyv: Keyv,
-  sessionId: string,
-  opts: KeyvAuthStateOptions,
-): Promise<KeyvAuthState> {
+export async function createKeyvAuthState(keyv: Keyv, sessionId: string, opts: KeyvAuthStateOptions): Promise<KeyvAuthState> {
   if (!keyv.throwOnErrors) {
     throw new Error('auth state needs a Keyv with throwOnErrors: a silently failed key write breaks decryption');
   }
@@ -118,7 +114,10 @@ export async function createKeyvAuthState(
 
   const store: SignalKeyStore = {
     async get<T extends keyof SignalDataTypeMap>(type: T, ids: string[]) {
-      const raws = await getMany(keyv, ids.map((id) => keyName(type, id)));
+      const raws = await getMany(
+        keyv,
+        ids.map((id) => keyName(type, id)),
+      );
       const data: { [id: string]: SignalDataTypeMap[T] } = {};
       ids.forEach((id, i) => {
         let value = decode(raws[i]);
@@ -272,7 +271,10 @@ export async function listStoredSessions(keyv: Keyv): Promise<StoredSession[]> {
     if (match?.[1]) ids.add(decodeURIComponent(match[1]));
   }
   const sorted = [...ids].sort();
-  const raws = await getMany(keyv, sorted.flatMap((id) => [`${sessionPrefix(id)}creds`, lifecycleKey(id)]));
+  const raws = await getMany(
+    keyv,
+    sorted.flatMap((id) => [`${sessionPrefix(id)}creds`, lifecycleKey(id)]),
+  );
   return sorted.map((id, i) => {
     const creds = decode(raws[2 * i]) as Partial<AuthenticationCreds> | undefined;
     const lifecycle = parseLifecycle(raws[2 * i + 1]);

@@ -61,5 +61,10 @@ export class KeyStoreHealth {
 
 function storeError(cause: unknown): TransportError {
   const why = cause instanceof Error ? cause.message : String(cause);
-  return new TransportError('SEND_FAILED', `the batch's encryption keys could not be saved to the store (${why}); it goes again`, undefined, { cause });
+  return new TransportError(
+    'SEND_FAILED',
+    `the batch's encryption keys could not be saved to the store (${why}); it goes again`,
+    undefined,
+    { cause },
+  );
 }

@@ -85,7 +85,10 @@ export class RecipientDirectory {
         found = await this.withinBudget(lookUp(socket, chunk), signal);
       } catch (error) {
         if (signal.aborted) break;
-        this.options.logger.warn({ err: error, numbers: chunk.length }, 'recipient check failed for a chunk; sending to those numbers unchecked');
+        this.options.logger.warn(
+          { err: error, numbers: chunk.length },
+          'recipient check failed for a chunk; sending to those numbers unchecked',
+        );
         continue;
       }
       if (this.answers.size > CACHE_MAX) this.answers.clear();
@@ -106,7 +109,10 @@ export class RecipientDirectory {
 
   private withinBudget<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     const { clock, chunkTimeoutMs } = this.options;
-    return untilAborted(withinDeadline(clock, chunkTimeoutMs, work, () => new Error(`no answer within ${chunkTimeoutMs} ms`)), signal);
+    return untilAborted(
+      withinDeadline(clock, chunkTimeoutMs, work, () => new Error(`no answer within ${chunkTimeoutMs} ms`)),
+      signal,
+    );
   }
 }
 

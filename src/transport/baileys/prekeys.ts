@@ -62,9 +62,14 @@ export async function assertSessionsPerUser(socket: WASocketLike, jids: readonly
     const code = Number(error.attrs.code);
     refused.set(
       asked,
-      new TransportError('SEND_FAILED', `WhatsApp gave no encryption keys for this recipient (${error.attrs.text ?? 'error'} ${error.attrs.code ?? ''})`.trim(), undefined, {
-        ...(Number.isInteger(code) ? { whatsappCode: code } : {}),
-      }),
+      new TransportError(
+        'SEND_FAILED',
+        `WhatsApp gave no encryption keys for this recipient (${error.attrs.text ?? 'error'} ${error.attrs.code ?? ''})`.trim(),
+        undefined,
+        {
+          ...(Number.isInteger(code) ? { whatsappCode: code } : {}),
+        },
+      ),
     );
   }
   if (good.length > 0) {
@@ -73,7 +78,12 @@ export async function assertSessionsPerUser(socket: WASocketLike, jids: readonly
     } catch (error) {
       // Injecting writes each new session to the store (outside any transaction): a store failure, named as one.
       const why = error instanceof Error ? error.message : String(error);
-      throw new TransportError('SEND_FAILED', `the encryption sessions of new recipients could not be saved to the store (${why})`, undefined, { cause: error });
+      throw new TransportError(
+        'SEND_FAILED',
+        `the encryption sessions of new recipients could not be saved to the store (${why})`,
+        undefined,
+        { cause: error },
+      );
     }
   }
   return refused;

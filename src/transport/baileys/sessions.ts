@@ -16,7 +16,15 @@ import type { Keyv } from 'keyv';
 import type { AuthenticationState } from '@whiskeysockets/baileys';
 import type { Logger } from '../../log.js';
 import { isTerminal, maskAccount, type ConnectEvent, type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions.js';
-import { createKeyvAuthState, isLinked, listStoredSessions, saveLifecycle, type KeyCommit, type KeyvAuthState, type StoredSession } from './auth-state.js';
+import {
+  createKeyvAuthState,
+  isLinked,
+  listStoredSessions,
+  saveLifecycle,
+  type KeyCommit,
+  type KeyvAuthState,
+  type StoredSession,
+} from './auth-state.js';
 import { backoffDelay, closeInfo, reconnectDecision } from './reconnect.js';
 import type { SessionEntry, SessionSockets, WASocketLike } from './socket.js';
 
@@ -63,9 +71,7 @@ export class BaileysSessions implements SessionDirectory {
   /** Apart from the entries: subscribing must not make a session appear in list(). */
   private readonly commits = new Map<string, EventEmitter>();
 
-  constructor(
-    private readonly options: { keyv: Keyv; makeSocket: SocketFactory; logger: Logger; rng?: () => number },
-  ) {}
+  constructor(private readonly options: { keyv: Keyv; makeSocket: SocketFactory; logger: Logger; rng?: () => number }) {}
 
   /** Starts the stored sessions that were open or reconnecting; the others are listed with their stored state. Returns the started ids. */
   async restore(): Promise<string[]> {
@@ -355,7 +361,9 @@ export class BaileysSessions implements SessionDirectory {
     const { id, ...lifecycle } = entry.info;
     entry.saving = entry.saving
       .then(() => saveLifecycle(this.options.keyv, id, lifecycle))
-      .catch((error: unknown) => this.options.logger.warn({ err: error, sessionId: id }, 'could not save the session state; a restart may not restore it as it was'));
+      .catch((error: unknown) =>
+        this.options.logger.warn({ err: error, sessionId: id }, 'could not save the session state; a restart may not restore it as it was'),
+      );
   }
 
   private emit(entry: Entry, event: ConnectEvent): void {
@@ -367,6 +375,7 @@ export class BaileysSessions implements SessionDirectory {
 function stoppedInfo(stored: StoredSession): SessionInfo | undefined {
   const { id, lifecycle } = stored;
   if (lifecycle && isTerminal(lifecycle.state)) return { id, ...lifecycle };
-  if (!stored.hasCreds || !stored.linked) return { id, state: 'unpaired', reason: NEVER_LINKED, updatedAt: lifecycle?.updatedAt ?? Date.now() };
+  if (!stored.hasCreds || !stored.linked)
+    return { id, state: 'unpaired', reason: NEVER_LINKED, updatedAt: lifecycle?.updatedAt ?? Date.now() };
   return undefined;
 }

@@ -27,7 +27,13 @@ export interface StatusOptions {
  * settle before it tries again, so this must not return while an upload still
  * runs. The fetch and the upload each stop on abort instead.
  */
-export async function buildStatus(socket: WASocketLike, userJid: string, story: Story, options: StatusOptions, signal: AbortSignal): Promise<WAMessage> {
+export async function buildStatus(
+  socket: WASocketLike,
+  userJid: string,
+  story: Story,
+  options: StatusOptions,
+  signal: AbortSignal,
+): Promise<WAMessage> {
   const { content, backgroundColor, font } = await contentOf(story, options, signal);
   return generateWAMessage(STATUS_JID, content, {
     userJid,

@@ -10,7 +10,16 @@ import { jidNormalizedUser } from '@whiskeysockets/baileys';
 import type { WAMessage, WAMessageContent } from '@whiskeysockets/baileys';
 import { systemClock, type Clock } from '../../clock.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { TransportError, type LateOutcome, type PreparedStory, type RecipientCheck, type SendRequest, type SendResult, type Story, type Transport } from '../port.js';
+import {
+  TransportError,
+  type LateOutcome,
+  type PreparedStory,
+  type RecipientCheck,
+  type SendRequest,
+  type SendResult,
+  type Story,
+  type Transport,
+} from '../port.js';
 import { untilAborted, withinDeadline } from '../../util/abort.js';
 import { AckLedger, STATUS_JID } from './acks.js';
 import { KeyStoreHealth, type CommitWatch } from './key-commits.js';
@@ -55,7 +64,6 @@ export interface BaileysPayload {
 
 const RECONNECT_POLL_MS = 250;
 
-
 export class BaileysTransport implements Transport {
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -74,7 +82,11 @@ export class BaileysTransport implements Transport {
     this.includeOwnJid = options.includeOwnJidInAnchor ?? true;
     this.store = new RecentMessages(options.recentMessages ?? 500);
     this.keyStore = new KeyStoreHealth(options.sockets);
-    this.directory = new RecipientDirectory({ clock: this.clock, logger: this.logger, chunkTimeoutMs: options.preflightChunkTimeoutMs ?? DEFAULT_PREFLIGHT_CHUNK_MS });
+    this.directory = new RecipientDirectory({
+      clock: this.clock,
+      logger: this.logger,
+      chunkTimeoutMs: options.preflightChunkTimeoutMs ?? DEFAULT_PREFLIGHT_CHUNK_MS,
+    });
   }
 
   /**
@@ -170,9 +182,15 @@ export class BaileysTransport implements Transport {
     const socket = this.options.sockets.get(sessionId)?.socket;
     if (!socket || signal.aborted || recipients.length === 0) return;
     try {
-      await assertSessionsPerUser(socket, recipients.map((jid) => this.directory.spelling(sessionId, jid)));
+      await assertSessionsPerUser(
+        socket,
+        recipients.map((jid) => this.directory.spelling(sessionId, jid)),
+      );
     } catch (error) {
-      this.logger.debug({ err: error, sessionId, recipients: recipients.length }, 'warm-up failed; the batch will set up its own recipients');
+      this.logger.debug(
+        { err: error, sessionId, recipients: recipients.length },
+        'warm-up failed; the batch will set up its own recipients',
+      );
     }
   }
 

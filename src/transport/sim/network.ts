@@ -8,13 +8,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../clock.js';
 import { assertInlineMediaSize, DEFAULT_MAX_MEDIA_BYTES } from '../../media/limits.js';
-import {
-  TransportError,
-  type PreparedStory,
-  type SendRequest,
-  type Story,
-  type Transport,
-} from '../port.js';
+import { TransportError, type PreparedStory, type SendRequest, type Story, type Transport } from '../port.js';
 import { capacityAt, failureAt, jitterFactor, modelLatencyMs, tailFactor } from './model.js';
 import { parseProfile, receiptShares, type SimProfile, type SimProfileInput } from './profile.js';
 import { drawReceipts, playReceipts, type SimReceipt } from './receipts.js';
@@ -120,11 +114,7 @@ export class SimulatedNetwork implements Transport {
     }
   }
 
-  private async perform(
-    request: SendRequest,
-    signal: AbortSignal,
-    call: Mutable<SimCall>,
-  ): Promise<{ messageId: string }> {
+  private async perform(request: SendRequest, signal: AbortSignal, call: Mutable<SimCall>): Promise<{ messageId: string }> {
     const { sessionId, recipients } = request;
     const session = this.state.session(sessionId);
     const start = call.startedAt;

@@ -195,9 +195,7 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
 
 function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(profile)';
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
-    .join('');
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`)).join('');
 }
 
 function truncate(text: string): string {
@@ -253,9 +251,7 @@ export async function loadProfile(nameOrPath: string): Promise<SimProfile> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !/[\\/]|\.json$/i.test(nameOrPath)) {
-      throw new Error(
-        `unknown network profile "${nameOrPath}": not a built-in (${BUILTIN_PROFILE_NAMES.join(', ')}) and no such file`,
-      );
+      throw new Error(`unknown network profile "${nameOrPath}": not a built-in (${BUILTIN_PROFILE_NAMES.join(', ')}) and no such file`);
     }
     throw new Error(`cannot read network profile file ${nameOrPath}: ${(error as Error).message}`);
   }

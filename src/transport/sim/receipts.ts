@@ -29,7 +29,8 @@ export function drawReceipts(
   now: number,
   call: { readonly sessionId: string; readonly messageId: string; readonly recipients: readonly string[] },
 ): SimReceipt[] {
-  const after = (from: number, [lo, hi]: readonly [number, number], u: number) => Math.ceil((from + lo + (hi - lo) * u) / RECEIPT_TICK_MS) * RECEIPT_TICK_MS;
+  const after = (from: number, [lo, hi]: readonly [number, number], u: number) =>
+    Math.ceil((from + lo + (hi - lo) * u) / RECEIPT_TICK_MS) * RECEIPT_TICK_MS;
   const { sessionId, messageId } = call;
   const due: SimReceipt[] = [];
   for (const recipient of call.recipients) {
@@ -47,7 +48,13 @@ export function playReceipts(clock: Clock, due: readonly SimReceipt[], listener:
   void (async () => {
     for (let i = 0; i < due.length; ) {
       const at = dueAt(due[i]!);
-      if (!(await clock.sleep(at - clock.now(), stop).then(() => true, () => false))) return;
+      if (
+        !(await clock.sleep(at - clock.now(), stop).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return;
       for (; i < due.length && dueAt(due[i]!) === at; i++) listener(due[i]!);
     }
   })();

@@ -36,10 +36,12 @@ export class ClientConnection {
     this.noise = new NoiseServer(serverStatic);
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-      this.chain = this.chain.then(() => this.receive(bytes)).catch((error: unknown) => {
-        this.error = error;
-        this.close({ abrupt: true });
-      });
+      this.chain = this.chain
+        .then(() => this.receive(bytes))
+        .catch((error: unknown) => {
+          this.error = error;
+          this.close({ abrupt: true });
+        });
     });
     ws.on('close', () => {
       if (this.closed) return;

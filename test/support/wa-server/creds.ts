@@ -37,7 +37,11 @@ export function makeRegisteredAuth(options: RegisteredAuthOptions = {}): Registe
   const creds = B.initAuthCreds();
 
   const accountKey = B.Curve.generateKeyPair();
-  const details = B.proto.ADVDeviceIdentity.encode({ rawId: 1, timestamp: Math.floor(Date.now() / 1000), keyIndex: decoded.device ?? 0 }).finish();
+  const details = B.proto.ADVDeviceIdentity.encode({
+    rawId: 1,
+    timestamp: Math.floor(Date.now() / 1000),
+    keyIndex: decoded.device ?? 0,
+  }).finish();
   const accountSignature = B.Curve.sign(accountKey.private, Buffer.concat([Buffer.from([6, 0]), details, creds.signedIdentityKey.public]));
   const deviceSignature = B.Curve.sign(
     creds.signedIdentityKey.private,

@@ -41,7 +41,11 @@ export class Directory {
   set(user: string, options: FakeUserOptions | number[] = {}): this {
     const o = Array.isArray(options) ? { devices: options } : options;
     this.delete(user);
-    this.users.set(user, { devices: [...(o.devices ?? [0])], aliases: [...(o.aliases ?? [])], ...(o.preKeyError ? { preKeyError: o.preKeyError } : {}) });
+    this.users.set(user, {
+      devices: [...(o.devices ?? [0])],
+      aliases: [...(o.aliases ?? [])],
+      ...(o.preKeyError ? { preKeyError: o.preKeyError } : {}),
+    });
     for (const alias of o.aliases ?? []) this.aliasOf.set(alias, user);
     return this;
   }
@@ -55,7 +59,11 @@ export class Directory {
     const found = this.users.get(user);
     if (found) return found;
     if (!this.fallback) return undefined;
-    return { devices: [...(this.fallback.devices ?? [0])], aliases: [], ...(this.fallback.preKeyError ? { preKeyError: this.fallback.preKeyError } : {}) };
+    return {
+      devices: [...(this.fallback.devices ?? [0])],
+      aliases: [],
+      ...(this.fallback.preKeyError ? { preKeyError: this.fallback.preKeyError } : {}),
+    };
   }
 
   has(user: string): boolean {
@@ -78,7 +86,13 @@ export class Directory {
     return iqResult(iq, [
       {
         tag: 'usync',
-        attrs: { sid: usync?.attrs.sid ?? '', index: '0', last: 'true', mode: usync?.attrs.mode ?? 'query', context: usync?.attrs.context ?? 'interactive' },
+        attrs: {
+          sid: usync?.attrs.sid ?? '',
+          index: '0',
+          last: 'true',
+          mode: usync?.attrs.mode ?? 'query',
+          context: usync?.attrs.context ?? 'interactive',
+        },
         content: [{ tag: 'list', attrs: {}, content: list }],
       },
     ]);
@@ -90,7 +104,12 @@ export class Directory {
       const jid = asked.attrs.jid ?? '';
       const user = this.get(userOf(jid));
       const error = user?.preKeyError ?? (user?.devices.includes(deviceOf(jid)) ? undefined : { code: 404, text: 'item-not-found' });
-      if (error) return { tag: 'user', attrs: { jid }, content: [{ tag: 'error', attrs: { code: String(error.code), text: error.text ?? 'error' } }] };
+      if (error)
+        return {
+          tag: 'user',
+          attrs: { jid },
+          content: [{ tag: 'error', attrs: { code: String(error.code), text: error.text ?? 'error' } }],
+        };
       return this.keys.of(userOf(jid), deviceOf(jid)).bundle(jid);
     });
     return iqResult(iq, [{ tag: 'list', attrs: {}, content: list }]);
@@ -110,7 +129,8 @@ export class Directory {
     const content = protocols.map((protocol): BinaryNode => {
       if (protocol === 'devices') return this.devicesNode(known);
       // WhatsApp echoes the number asked for (whatsmeow reads it back as the answer's Query).
-      if (protocol === 'contact') return { tag: 'contact', attrs: { type: known ? 'in' : 'out' }, ...(phone ? { content: `+${phone}` } : {}) };
+      if (protocol === 'contact')
+        return { tag: 'contact', attrs: { type: known ? 'in' : 'out' }, ...(phone ? { content: `+${phone}` } : {}) };
       return { tag: protocol, attrs: {} };
     });
     return { tag: 'user', attrs: { jid }, content };
@@ -123,7 +143,13 @@ export class Directory {
       attrs: {},
       content: [
         // Baileys drops a non-zero device without a key-index ("produces a bad req otherwise").
-        { tag: 'device-list', attrs: {}, content: devices.map((id): BinaryNode => ({ tag: 'device', attrs: id ? { id: String(id), 'key-index': String(id) } : { id: '0' } })) },
+        {
+          tag: 'device-list',
+          attrs: {},
+          content: devices.map(
+            (id): BinaryNode => ({ tag: 'device', attrs: id ? { id: String(id), 'key-index': String(id) } : { id: '0' } }),
+          ),
+        },
         { tag: 'key-index-list', attrs: { ts: unixSeconds() } },
       ],
     };

@@ -68,7 +68,14 @@ export class FakeDevice {
    * own `<enc>` (if any) ahead of the shared skmsg. Throws when Baileys' decoder
    * reports a CIPHERTEXT stub (it could not decrypt).
    */
-  async decrypt(stanza: { id: string; from?: string; sender: string; enc?: BinaryNode; skmsg?: BinaryNode; t?: string }): Promise<DecryptedMessage> {
+  async decrypt(stanza: {
+    id: string;
+    from?: string;
+    sender: string;
+    enc?: BinaryNode;
+    skmsg?: BinaryNode;
+    t?: string;
+  }): Promise<DecryptedMessage> {
     const node: BinaryNode = {
       tag: 'message',
       attrs: { id: stanza.id, from: stanza.from ?? STATUS_JID, participant: stanza.sender, type: 'text', t: stanza.t ?? '0' },
@@ -77,7 +84,9 @@ export class FakeDevice {
     const { fullMessage, decrypt } = B.decryptMessageNode(node, this.jid, '', this.repository, silent as never);
     await decrypt();
     if (fullMessage.messageStubType || !fullMessage.message) {
-      throw new Error(`${this.jid} could not decrypt ${stanza.id}: ${(fullMessage.messageStubParameters ?? []).join(', ') || 'nothing to decrypt'}`);
+      throw new Error(
+        `${this.jid} could not decrypt ${stanza.id}: ${(fullMessage.messageStubParameters ?? []).join(', ') || 'nothing to decrypt'}`,
+      );
     }
     return fullMessage.message;
   }

@@ -93,10 +93,19 @@ export class NoiseServer {
     await this.mixIntoKey(B.Curve.sharedKey(this.ephemeral.private, this.clientEphemeral));
     const staticEnc = this.encrypt(this.serverStatic.public);
     await this.mixIntoKey(B.Curve.sharedKey(this.serverStatic.private, this.clientEphemeral));
-    const details = B.proto.CertChain.NoiseCertificate.Details.encode({ serial: 1, issuerSerial: B.WA_CERT_DETAILS.SERIAL, key: this.serverStatic.public }).finish();
-    const cert = B.proto.CertChain.encode({ leaf: { details, signature: new Uint8Array(64) }, intermediate: { details, signature: new Uint8Array(64) } }).finish();
+    const details = B.proto.CertChain.NoiseCertificate.Details.encode({
+      serial: 1,
+      issuerSerial: B.WA_CERT_DETAILS.SERIAL,
+      key: this.serverStatic.public,
+    }).finish();
+    const cert = B.proto.CertChain.encode({
+      leaf: { details, signature: new Uint8Array(64) },
+      intermediate: { details, signature: new Uint8Array(64) },
+    }).finish();
     const payloadEnc = this.encrypt(cert);
-    const hello = B.proto.HandshakeMessage.encode({ serverHello: { ephemeral: this.ephemeral.public, static: staticEnc, payload: payloadEnc } }).finish();
+    const hello = B.proto.HandshakeMessage.encode({
+      serverHello: { ephemeral: this.ephemeral.public, static: staticEnc, payload: payloadEnc },
+    }).finish();
     return this.frame(Buffer.from(hello));
   }
 

@@ -57,8 +57,15 @@ import { ClientConnection } from './connection.js';
 import { Directory, type FakeUserOptions } from './directory.js';
 import type { DecryptedMessage } from './keys.js';
 import {
-  ackNode, failureNode, readStanza, receiptNode, retryReceiptNode, streamErrorNode,
-  type ReceiptOptions, type RecordedStanza, type RetryReceiptOptions,
+  ackNode,
+  failureNode,
+  readStanza,
+  receiptNode,
+  retryReceiptNode,
+  streamErrorNode,
+  type ReceiptOptions,
+  type RecordedStanza,
+  type RetryReceiptOptions,
 } from './stanzas.js';
 
 export interface FakeWhatsAppOptions {
@@ -115,7 +122,16 @@ export class FakeWhatsApp {
   ) {
     for (const [user, o] of Object.entries(options.users ?? {})) this.directory.set(user, o);
     this.directory.fallback = options.everyone;
-    this.privacy = { readreceipts: 'all', last: 'all', online: 'all', profile: 'all', status: 'contacts', groupadd: 'all', calladd: 'all', ...options.privacy };
+    this.privacy = {
+      readreceipts: 'all',
+      last: 'all',
+      online: 'all',
+      profile: 'all',
+      status: 'contacts',
+      groupadd: 'all',
+      calladd: 'all',
+      ...options.privacy,
+    };
     this.preKeyCount = options.preKeyCount ?? 30;
     this.successDelayMs = options.successDelayMs ?? 15;
     this.changes.setMaxListeners(0);
@@ -251,7 +267,13 @@ export class FakeWhatsApp {
       const device = this.directory.keys.get(deviceJid);
       if (!device) return Promise.reject(new Error(`fake WhatsApp: ${deviceJid} never handed out keys`));
       const enc = stanza.participants.find((p) => p.jid === deviceJid)?.enc;
-      result = device.decrypt({ id: stanza.id, sender: stanza.sender, from: STATUS_JID, ...(enc ? { enc } : {}), ...(stanza.skmsg ? { skmsg: stanza.skmsg } : {}) });
+      result = device.decrypt({
+        id: stanza.id,
+        sender: stanza.sender,
+        from: STATUS_JID,
+        ...(enc ? { enc } : {}),
+        ...(stanza.skmsg ? { skmsg: stanza.skmsg } : {}),
+      });
       this.decrypted.set(key, result);
     }
     return result;
@@ -291,7 +313,10 @@ export class FakeWhatsApp {
     if (!this.directory.has(user)) this.directory.set(user, { devices: [...new Set([0, device])] });
     this.later(this.successDelayMs, () => {
       const t = unixSeconds();
-      conn.send({ tag: 'success', attrs: { t, props: '1', location: 'frc', creation: t, lid: this.options.lid ?? `200000000000001:${device}@lid` } });
+      conn.send({
+        tag: 'success',
+        attrs: { t, props: '1', location: 'frc', creation: t, lid: this.options.lid ?? `200000000000001:${device}@lid` },
+      });
       conn.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline', attrs: { count: '0' } }] });
     });
   }
@@ -324,14 +349,19 @@ export class FakeWhatsApp {
     if (type === 'result' || type === 'error') return;
     const error = this.queryErrors[xmlns];
     const reply = error
-      ? { tag: 'iq', attrs: { id: node.attrs.id ?? '', type: 'error', from: 's.whatsapp.net' }, content: [{ tag: 'error', attrs: { code: String(error.code), text: error.text ?? 'error' } }] }
+      ? {
+          tag: 'iq',
+          attrs: { id: node.attrs.id ?? '', type: 'error', from: 's.whatsapp.net' },
+          content: [{ tag: 'error', attrs: { code: String(error.code), text: error.text ?? 'error' } }],
+        }
       : this.answer(node);
     this.later(this.delays[xmlns] ?? 0, () => conn.send(reply));
   }
 
   private answer(iq: BinaryNode): BinaryNode {
     const { xmlns, type } = iq.attrs;
-    if (xmlns === 'encrypt' && type === 'get' && child(iq, 'count')) return iqResult(iq, [{ tag: 'count', attrs: { value: String(this.preKeyCount) } }]);
+    if (xmlns === 'encrypt' && type === 'get' && child(iq, 'count'))
+      return iqResult(iq, [{ tag: 'count', attrs: { value: String(this.preKeyCount) } }]);
     if (xmlns === 'encrypt' && type === 'get' && child(iq, 'key')) return this.directory.preKeys(iq);
     if (xmlns === 'encrypt' && type === 'set') {
       const uploaded = children(child(iq, 'list'), 'key').length;
@@ -340,10 +370,17 @@ export class FakeWhatsApp {
     }
     if (xmlns === 'usync') return this.directory.usync(iq);
     if (xmlns === 'privacy' && type === 'get') {
-      return iqResult(iq, [{ tag: 'privacy', attrs: {}, content: Object.entries(this.privacy).map(([name, value]) => ({ tag: 'category', attrs: { name, value } })) }]);
+      return iqResult(iq, [
+        {
+          tag: 'privacy',
+          attrs: {},
+          content: Object.entries(this.privacy).map(([name, value]) => ({ tag: 'category', attrs: { name, value } })),
+        },
+      ]);
     }
     if (xmlns === 'privacy' && type === 'set') {
-      for (const { attrs } of children(child(iq, 'privacy'), 'category')) if (attrs.name && attrs.value) this.privacy[attrs.name] = attrs.value;
+      for (const { attrs } of children(child(iq, 'privacy'), 'category'))
+        if (attrs.name && attrs.value) this.privacy[attrs.name] = attrs.value;
     }
     if (xmlns === 'w' && child(iq, 'props')) return iqResult(iq, [{ tag: 'props', attrs: { protocol: '2' }, content: [] }]);
     if (xmlns === 'blocklist' && type === 'get') return iqResult(iq, [{ tag: 'list', attrs: {}, content: [] }]);
