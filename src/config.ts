@@ -18,7 +18,7 @@ export interface SmartSendConfig extends ScalingConfig {
   readonly maxAttempts: number;
 }
 
-export interface ServerConfig {
+interface ServerConfig {
   readonly host: string;
   readonly port: number;
   readonly store: string;
@@ -55,7 +55,7 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export const DEFAULT_SEQUENCE: readonly number[] = [100, 500, 1000, 2000, 4000, 5000];
+const DEFAULT_SEQUENCE: readonly number[] = [100, 500, 1000, 2000, 4000, 5000];
 
 /** Blank counts as unset, as docker-compose leaves variables it has no value for. */
 function present(value: unknown): string | undefined {
@@ -246,7 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
  * Levels above maxBatchSize are replaced by maxBatchSize itself, so lowering
  * the ceiling alone is enough and the sequence stays strictly increasing.
  */
-export function capSequence(sequence: readonly number[], maxBatchSize: number): readonly number[] {
+function capSequence(sequence: readonly number[], maxBatchSize: number): readonly number[] {
   const below = sequence.filter((n) => n < maxBatchSize);
   return below.length === sequence.length ? sequence : [...below, maxBatchSize];
 }

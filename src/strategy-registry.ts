@@ -47,7 +47,7 @@ function specifierOf(entry: string, cwd: string): string {
   return entry;
 }
 
-export async function loadStrategyModule(entry: string, cwd = process.cwd()): Promise<AnyStrategy> {
+async function loadStrategyModule(entry: string, cwd = process.cwd()): Promise<AnyStrategy> {
   let module: { default?: unknown };
   try {
     module = (await import(specifierOf(entry, cwd))) as { default?: unknown };

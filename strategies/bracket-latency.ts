@@ -13,7 +13,7 @@ import type { StrategyContext } from './sdk.js';
 export const GIVE_UP_FACTOR = 1.3;
 export const GIVE_UP_MARGIN_MS = 300;
 /** Beyond this multiple of the largest size that worked, a prediction is an extrapolation. */
-export const EXTRAPOLATION = 1.5;
+const EXTRAPOLATION = 1.5;
 /** Distinct sizes kept; the anchor is one of them. */
 const SAMPLES = 8;
 
@@ -45,7 +45,7 @@ export function discountWins(samples: readonly Sample[], n: number): Sample[] {
 }
 
 /** Upper bound on latency(n): from a sample at n_i <= n it is at most L_i * n / n_i; from one at n_i >= n, at most L_i. */
-export function latencyBound(n: number, samples: readonly Sample[]): number | undefined {
+function latencyBound(n: number, samples: readonly Sample[]): number | undefined {
   let bound: number | undefined;
   for (const s of samples) {
     const b = s.n <= n ? (s.ms * n) / s.n : s.ms;
@@ -63,7 +63,7 @@ export function latencyBound(n: number, samples: readonly Sample[]): number | un
  * would make every size look equally good. A real knee is still found by
  * bestThroughput, from what each size delivered.
  */
-export function fit(samples: readonly Sample[]): { base: number; per: number } | undefined {
+export function fitLine(samples: readonly Sample[]): { base: number; per: number } | undefined {
   const bySize = [...samples].sort((a, b) => b.n - a.n);
   const top = bySize[0];
   const pick = bySize.find((s) => s.n * 1.5 <= (top?.n ?? 0));
@@ -94,7 +94,7 @@ export function bestThroughput(samples: readonly Sample[], ctx: StrategyContext)
 
 /** Expected latency of n: the fitted line when there is one, else the bound. */
 export function expectedMs(n: number, samples: readonly Sample[]): number | undefined {
-  const model = fit(samples);
+  const model = fitLine(samples);
   return model ? model.base + model.per * n : latencyBound(n, samples);
 }
 

@@ -9,14 +9,14 @@
 import type { BatchOutcome } from './sdk.js';
 
 /** What an outage has shown since the last blip, to tell it from a capacity that fell and is rejected fast. */
-export interface OutageSigns {
+interface OutageSigns {
   /** A one-recipient call failed in it: size is not the cause. */
   readonly failedAtOne: boolean;
   /** Times one recipient went through at once after the check failed fast. */
   readonly quickOk: number;
 }
 
-export const NO_OUTAGE_SIGNS: OutageSigns = Object.freeze({ failedAtOne: false, quickOk: 0 });
+const NO_OUTAGE_SIGNS: OutageSigns = Object.freeze({ failedAtOne: false, quickOk: 0 });
 
 /**
  * Why a check is under way, which decides what it working means:
@@ -26,7 +26,7 @@ export const NO_OUTAGE_SIGNS: OutageSigns = Object.freeze({ failedAtOne: false, 
  *   bracket again, with odds from how earlier hangs turned out;
  * - `error`: a second fast error soon after a blip: about size after all.
  */
-export type CheckCause = 'blip' | 'hang' | 'error';
+type CheckCause = 'blip' | 'hang' | 'error';
 
 export type Phase =
   /** Growing, bracketing or cruising: the evidence decides which (bracket.ts `decide`). */

@@ -3,17 +3,17 @@
  * and so whether a try is worth it over the rest of the send. Pure functions
  * over what the strategy has seen (its `Evidence`), like the strategy itself.
  */
-import { expectedMs, fit, giveUpMs, timePerRecipient, type Sample } from './bracket-latency.js';
+import { expectedMs, fitLine, giveUpMs, timePerRecipient, type Sample } from './bracket-latency.js';
 import type { StrategyContext } from './sdk.js';
 
 /** Growth with no failure seen is at most this factor per batch. */
-export const MAX_GROWTH = 8;
+const MAX_GROWTH = 8;
 /**
  * How likely the proven size is to fail now: memory is usually right, but a
  * wrong memory costs a whole hung call, which on a short send is a large share
  * of it. Sizes below the proven one are proportionally safer.
  */
-export const MEMORY_ODDS = 0.3;
+const MEMORY_ODDS = 0.3;
 /** Sizes weighed between good and bad: this many geometric steps. */
 const BRACKET_STEPS = 8;
 
@@ -57,7 +57,7 @@ function failureCostMs(n: number, state: Evidence): number | undefined {
  * lie (odds from 10% at its first levels to 50% at its top), lowered at and
  * below a size history says worked.
  */
-export function failureOdds(size: number, state: Evidence, ctx: StrategyContext): number {
+function failureOdds(size: number, state: Evidence, ctx: StrategyContext): number {
   // Sizes at or above this one worked k times since they last failed: odds (Laplace) 1 / (k + 2).
   const wins = state.samples.reduce((sum, x) => sum + (x.n >= size && x.n > 1 ? x.wins : 0), 0);
   const fromWins = wins > 0 ? 1 / (wins + 2) : undefined;
@@ -85,8 +85,8 @@ export function failureOdds(size: number, state: Evidence, ctx: StrategyContext)
  * weighted by its odds. Undefined while too little is known to weigh it (sizes
  * are then still small, and trying is cheap).
  */
-export function expectedGain(from: number, to: number, state: Evidence, ctx: StrategyContext, odds?: number): number | undefined {
-  const model = fit(state.samples);
+function expectedGain(from: number, to: number, state: Evidence, ctx: StrategyContext, odds?: number): number | undefined {
+  const model = fitLine(state.samples);
   // The engine never sends more than what remains.
   const sent = Math.min(to, ctx.remaining);
   const cost = failureCostMs(sent, state);
@@ -123,7 +123,7 @@ export function bracketTry(state: Evidence, ctx: StrategyContext): number | unde
 
 /** How far to grow from `from` with no failure seen: to twice its predicted latency, x2 to x MAX_GROWTH, never into SLOW. */
 export function growth(from: number, state: Evidence, ctx: StrategyContext): number {
-  const model = fit(state.samples);
+  const model = fitLine(state.samples);
   let target = from * 2;
   if (model) {
     const budget = 2 * (model.base + model.per * from);

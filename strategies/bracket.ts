@@ -91,7 +91,7 @@ import {
   type StrategyContext,
 } from './sdk.js';
 
-export { bracketDefaults, type BracketOptions, type BracketTuning } from './bracket-options.js';
+export { bracketDefaults, type BracketOptions } from './bracket-options.js';
 
 const NAME = 'bracket';
 const DESCRIPTION =
@@ -131,8 +131,17 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
   const probeEvery = Math.max(t.minProbeEvery, Math.ceil((state.badGuessed ? t.probeFromMemory : t.probeEvery) * cheapness)) * backoff;
   let size: number;
   let how: string;
-  let tryAt: number | undefined;
   let next: Phase = phase.kind === 'probing' ? STEADY : phase;
+  // Asked only where the branch below that uses it is reached: not in an outage or a check, with a ceiling and a size that worked.
+  const bracketing =
+    phase.kind !== 'outage' &&
+    phase.kind !== 'checking' &&
+    Number.isFinite(bad) &&
+    good !== 0 &&
+    (bad / good > tolerance || state.ceilingOdds < 1) &&
+    !state.badGuessed
+      ? bracketTry(state, ctx)
+      : undefined;
   if (phase.kind === 'outage') {
     // Every call that fails costs its recipients an attempt: during an outage, risk one at a time.
     size = 1;
@@ -155,8 +164,8 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
   } else if (good === 0) {
     size = state.size;
     how = `nothing has worked yet below ${bad}`;
-  } else if ((bad / good > tolerance || state.ceilingOdds < 1) && !state.badGuessed && (tryAt = bracketTry(state, ctx)) !== undefined) {
-    size = tryAt;
+  } else if (bracketing !== undefined) {
+    size = bracketing;
     how = `bracketing between ${good} and ${bad}`;
   } else if (state.streak >= probeEvery && worthTrying(good, Math.ceil(good * t.probeStep), state, ctx, t.probeOdds)) {
     size = Math.ceil(good * t.probeStep);

@@ -123,9 +123,12 @@ export interface Strategy<S = unknown> {
 /** A strategy as the SDK hands it out: validated, frozen, marked with the SDK version. */
 export type DefinedStrategy<S = unknown> = Strategy<S> & { readonly sdkVersion: 1 };
 
-/** Any strategy, whatever its private state type: what registries and the engine hold. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyStrategy = DefinedStrategy<any>;
+/**
+ * Any strategy, whatever its private state type: what registries and the engine
+ * hold. `next` is a method, so TypeScript checks its state parameter
+ * bivariantly and every DefinedStrategy<S> fits here.
+ */
+export type AnyStrategy = DefinedStrategy<unknown>;
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 

@@ -14,10 +14,9 @@ import { isReconnecting, isTerminal, type ConnectEvent } from '../src/transport/
 
 class FakeManagedSocket {
   readonly events = new EventEmitter();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly ev = {
-    on: (e: string, l: (...args: any[]) => void) => this.events.on(e, l),
-    off: (e: string, l: (...args: any[]) => void) => this.events.off(e, l),
+    on: (e: string, l: (...args: never[]) => void) => this.events.on(e, l as (...args: unknown[]) => void),
+    off: (e: string, l: (...args: never[]) => void) => this.events.off(e, l as (...args: unknown[]) => void),
   };
   readonly ws = { on: () => undefined, off: () => undefined };
   user: { id: string } | undefined;
@@ -225,7 +224,10 @@ describe('BaileysSessions', () => {
     const sockets: unknown[] = [];
     const again = new BaileysSessions({
       keyv: r.keyv,
-      makeSocket: () => (sockets.push(1), new FakeManagedSocket() as unknown as ManagedSocket),
+      makeSocket: () => {
+        sockets.push(1);
+        return new FakeManagedSocket() as unknown as ManagedSocket;
+      },
       logger: silentLogger,
     });
     expect(await again.restore()).toEqual(['gina']);

@@ -220,11 +220,11 @@ describe('BaileysTransport.send', () => {
     const codes = await Promise.all(
       ['nope', 'replaced', 'gone', 'banned'].map(async (sessionId) => {
         const r = await outcome(clock, transport.send({ sessionId, story, recipients: jids(1) }, signal));
-        return !r.ok && (r.error as { code: string; fatal: boolean });
+        return r.ok ? undefined : (r.error as { code: string; fatal: boolean });
       }),
     );
-    expect(codes.map((c) => c && c.code)).toEqual(['SESSION_NOT_FOUND', 'SESSION_NOT_CONNECTED', 'LOGGED_OUT', 'FORBIDDEN']);
-    expect(codes.every((c) => c && c.fatal)).toBe(true);
+    expect(codes.map((c) => c?.code)).toEqual(['SESSION_NOT_FOUND', 'SESSION_NOT_CONNECTED', 'LOGGED_OUT', 'FORBIDDEN']);
+    expect(codes.every((c) => c?.fatal)).toBe(true);
     expect(socket.calls).toHaveLength(0);
   });
 

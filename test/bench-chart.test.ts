@@ -55,9 +55,11 @@ const STRATEGIES = ['adaptive', 'fixed', 'conservative', 'aggressive'];
 
 function input(over: Partial<ChartInput> = {}): ChartInput {
   const ratios: RatioCell[] = [];
-  PROFILES.forEach((profile, p) =>
-    STRATEGIES.forEach((strategy, s) => ratios.push({ strategy, profile, geomean: 1 + 0.07 * (p + s), p95: 1.1 + 0.1 * (p + s) })),
-  );
+  PROFILES.forEach((profile, p) => {
+    STRATEGIES.forEach((strategy, s) => {
+      ratios.push({ strategy, profile, geomean: 1 + 0.07 * (p + s), p95: 1.1 + 0.1 * (p + s) });
+    });
+  });
   return {
     title: 'storycast strategy lab — 10,000 recipients',
     profile: 'realistic',

@@ -1,7 +1,7 @@
 /** The bracket strategy's rules, called as plain functions. */
 import { describe, expect, it } from 'vitest';
 import bracket, { bracketDefaults, createBracket, type BracketState } from '../strategies/bracket.js';
-import { fit, GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, giveUpMs } from '../strategies/bracket-latency.js';
+import { fitLine, GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, giveUpMs } from '../strategies/bracket-latency.js';
 import { transition, type Phase } from '../strategies/bracket-phase.js';
 import {
   planSize,
@@ -102,13 +102,13 @@ describe('bracket', () => {
       { n: 5766, ms: 5714, wins: 1 },
     ];
     // The line through the two largest crosses zero below n = 0: a call would cost the same per recipient at any size.
-    const model = fit(samples)!;
+    const model = fitLine(samples)!;
     expect(model.base).toBeGreaterThan(200);
     const perRecipient = (n: number) => (model.base + model.per * n) / n;
     expect(perRecipient(5766)).toBeLessThan(0.95 * perRecipient(1922));
     // Where the two largest agree with a round trip, the local line stands (it sees a knee coming).
     expect(
-      fit([
+      fitLine([
         { n: 1, ms: 400, wins: 1 },
         { n: 1000, ms: 1200, wins: 1 },
         { n: 3000, ms: 2800, wins: 1 },

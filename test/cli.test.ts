@@ -115,7 +115,10 @@ const happy = [planned(), anchor, okBatch, failedBatch, lastBatch, summary()];
 const fold = (events: SendStoryResponse[]): ViewState => events.reduce(reduce, initialState);
 const linesOf = (events: SendStoryResponse[]): string[] => {
   let state = initialState;
-  return events.flatMap((e) => formatEvent((state = reduce(state, e)), e));
+  return events.flatMap((e) => {
+    state = reduce(state, e);
+    return formatEvent(state, e);
+  });
 };
 const options = (argv: string[], env = {}): CliOptions => {
   const parsed = parseCliArgs(argv, env);
@@ -447,11 +450,17 @@ describe('run against an in-process server', () => {
   });
 
   it('prints the code and ErrorInfo reason of a server error, exit 1', async () => {
-    script = async function* () {
-      throw new ConnectError('no valid recipient among 1 input', Code.InvalidArgument, undefined, [
-        { desc: ErrorInfoSchema, value: { reason: 'NO_VALID_RECIPIENTS', domain: 'storycast', metadata: {} } },
-      ]);
-    };
+    // A stream that fails before its first message, as the server's does on a bad request.
+    script = () => ({
+      [Symbol.asyncIterator]: () => ({
+        next: () =>
+          Promise.reject(
+            new ConnectError('no valid recipient among 1 input', Code.InvalidArgument, undefined, [
+              { desc: ErrorInfoSchema, value: { reason: 'NO_VALID_RECIPIENTS', domain: 'storycast', metadata: {} } },
+            ]),
+          ),
+      }),
+    });
     const cli = io();
     expect(await run(['--server', url, '--recipients', '1'], cli)).toBe(1);
     expect(cli.err()).toBe('error: INVALID_ARGUMENT: no valid recipient among 1 input\nreason: NO_VALID_RECIPIENTS\n');

@@ -48,8 +48,14 @@ describe('retry', () => {
     const outcome = await retry({
       maxAttempts: 5,
       signal: live(),
-      attempt: async () => (attempts++, fail('LOGGED_OUT')),
-      beforeRetry: async () => (waits++, true),
+      attempt: async () => {
+        attempts++;
+        return fail('LOGGED_OUT');
+      },
+      beforeRetry: async () => {
+        waits++;
+        return true;
+      },
     });
     expect(outcome?.ok === false && outcome.error.code).toBe('LOGGED_OUT');
     expect([attempts, waits]).toEqual([1, 0]);
@@ -77,7 +83,10 @@ describe('retry', () => {
     const outcome = await retry({
       maxAttempts: 3,
       signal: live(),
-      attempt: async () => (attempts++, fail()),
+      attempt: async () => {
+        attempts++;
+        return fail();
+      },
       beforeRetry: async () => false,
     });
     expect(outcome).toBeUndefined();

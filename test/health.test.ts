@@ -139,7 +139,10 @@ describe('in memory (connect client over createRouterTransport)', () => {
     const listeners = new Set<HealthListener>();
     const source: HealthStatusSource = {
       get: (service) => (service === 'only.v1.One' ? ServingStatus.NOT_SERVING : undefined),
-      onChange: (listener) => (listeners.add(listener), () => listeners.delete(listener)),
+      onChange: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
     };
     const c = createClient(Health, createRouterTransport(healthRoutes(source)));
     expect((await c.check({ service: 'only.v1.One' })).status).toBe(ServingStatus.NOT_SERVING);

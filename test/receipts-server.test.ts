@@ -158,9 +158,10 @@ describe('GetStoryReceipts after a real send', () => {
   it('is served to the canonical gRPC stack (@grpc/grpc-js with the .proto files) when the same handler listens', async () => {
     const listener = await listen(t.app.handler, { host: '127.0.0.1', port: 0 });
     const definition = protoLoader.loadSync('storycast/v1/story_service.proto', { includeDirs: [protoDir], longs: String, defaults: true });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const pkg = grpc.loadPackageDefinition(definition) as any;
-    const raw = new pkg.storycast.v1.StoryService(listener.address, grpc.credentials.createInsecure());
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as { storycast: { v1: { StoryService: grpc.ServiceClientConstructor } } };
+    const raw = new pkg.storycast.v1.StoryService(listener.address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      getStoryReceipts(request: object, callback: (err: Error | null, res: never) => void): void;
+    };
     try {
       const reply = await new Promise<{ counts: { sent: number }; recipients: unknown[]; nextPageToken: string }>((resolve, reject) =>
         raw.getStoryReceipts({ sessionId: 'rc', messageId, pageSize: 2 }, (err: Error | null, res: never) =>

@@ -140,7 +140,8 @@ describe('determinism', () => {
     const out: Record<string, string[]> = {};
     for (const session of order) {
       const r = await timed(session, jids(50));
-      (out[session] ??= []).push(r.ok ? `ok ${r.ms} ${r.id}` : `${r.error.code} ${r.ms}`);
+      out[session] ??= [];
+      out[session].push(r.ok ? `ok ${r.ms} ${r.id}` : `${r.error.code} ${r.ms}`);
     }
     return out;
   }

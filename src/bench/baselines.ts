@@ -18,7 +18,7 @@ import type { SimOracle } from '../transport/sim/oracle.js';
 
 export const ORACLE = 'oracle';
 /** A failure rate at which the oracle treats the network as down. */
-export const OUTAGE_RATE = 0.5;
+const OUTAGE_RATE = 0.5;
 export const FIXED = 'fixed';
 
 export const fixed: AnyStrategy = defineStrategy<number>({

@@ -9,7 +9,7 @@
  * time / oracle as a heat map, profiles x strategies.
  */
 
-export interface TracePoint {
+interface TracePoint {
   tMs: number;
   size: number;
   ok: boolean;
@@ -70,14 +70,18 @@ const NA = { fill: '#eeeeee', ink: '#777', label: '— no result' };
 
 /** XML-escapes text, dropping what XML 1.0 cannot carry at all. */
 export function escapeXml(value: string): string {
-  return value
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
-    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
+  return (
+    value
+      // Control characters other than tab, newline and carriage return, and the two non-characters.
+      .replace(/\p{Cc}/gu, (c) => ('\t\n\r'.includes(c) ? c : ''))
+      .replace(/[\uFFFE\uFFFF]/g, '')
+      .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;')
+  );
 }
 
 /** A ratio as shown in the heat map; non-finite values are "—". */
@@ -87,7 +91,7 @@ export function formatRatio(value: number): string {
   return value.toFixed(abs >= 100 ? 0 : abs >= 10 ? 1 : 2);
 }
 
-export function formatSeconds(ms: number): string {
+function formatSeconds(ms: number): string {
   if (!Number.isFinite(ms)) return '—';
   const s = ms / 1000;
   return `${s.toFixed(Math.abs(s) >= 100 ? 0 : 1)} s`;

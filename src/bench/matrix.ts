@@ -5,7 +5,7 @@
  */
 import type { SmartSendConfig } from '../config.js';
 import { ORACLE } from './baselines.js';
-import { contenderName, runOnce, type BenchCase, type Contender, type RunResult } from './run.js';
+import { runOnce, type BenchCase, type Contender, type RunResult } from './run.js';
 import { geomean, mean, percentile } from './stats.js';
 
 export interface BenchRow {
@@ -85,5 +85,3 @@ export function foldRows(runs: readonly RunResult[]): BenchRow[] {
     };
   });
 }
-
-export { contenderName };

@@ -16,7 +16,9 @@ export async function runInWorkers(
 ): Promise<RunResult[]> {
   const count = Math.max(1, Math.min(workers, caseNames.length));
   const shares: string[][] = Array.from({ length: count }, () => []);
-  caseNames.forEach((name, i) => shares[i % count]!.push(name));
+  caseNames.forEach((name, i) => {
+    shares[i % count]!.push(name);
+  });
   const results = await Promise.all(
     shares.map(
       (share) =>

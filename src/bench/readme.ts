@@ -34,7 +34,7 @@ const x2 = (v: number): string => `${v.toFixed(2)}x`;
 const list = (items: readonly string[]): string =>
   items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 /** Wraps prose at `width` columns, as the rest of the README is. */
-export function wrap(text: string, width = 100): string {
+function wrap(text: string, width = 100): string {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(' ')) {
@@ -49,7 +49,7 @@ export function wrap(text: string, width = 100): string {
 const count = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} million` : grouped(Math.round(n)));
 
 /** Rejects output the README must not be made from: a narrowed run would silently drop figures. */
-export function checkComplete(json: BenchJson): string {
+function checkComplete(json: BenchJson): string {
   const best = json.best;
   if (!best) throw new Error('no best built-in in the JSON: run the bench with the built-in strategies');
   const strategies = new Set(json.rows.map((r) => r.strategy));
@@ -61,7 +61,7 @@ export function checkComplete(json: BenchJson): string {
 }
 
 /** Completion time / oracle, geomean over the rows of one strategy (and one list size, if given). */
-export function overall(rows: readonly BenchRow[], strategy: string, recipients?: number): number {
+function overall(rows: readonly BenchRow[], strategy: string, recipients?: number): number {
   return geomean(
     rows
       .filter((r) => r.strategy === strategy && (recipients === undefined || r.recipients === recipients))
@@ -70,7 +70,7 @@ export function overall(rows: readonly BenchRow[], strategy: string, recipients?
 }
 
 /** `a`'s completion time over `b`'s, run by run on the same case, size and seed (geomean). */
-export function versus(rows: readonly BenchRow[], a: string, b: string): number {
+function versus(rows: readonly BenchRow[], a: string, b: string): number {
   const theirs = new Map(rows.filter((r) => r.strategy === b).map((r) => [`${r.profile}|${r.recipients}`, r]));
   const ratios: number[] = [];
   for (const mine of rows.filter((r) => r.strategy === a)) {

@@ -53,14 +53,17 @@ const lists = new Map<number, string[]>();
 
 function recipientsOf(n: number): string[] {
   let list = lists.get(n);
-  if (!list) lists.set(n, (list = demoNumbers(n)));
+  if (!list) {
+    list = demoNumbers(n);
+    lists.set(n, list);
+  }
   return list;
 }
 
 /** A strategy to measure, or the oracle (built per run: it reads that run's network). */
 export type Contender = AnyStrategy | typeof ORACLE;
 
-export const contenderName = (c: Contender): string => (c === ORACLE ? ORACLE : c.name);
+const contenderName = (c: Contender): string => (c === ORACLE ? ORACLE : c.name);
 
 export async function runOnce(
   contender: Contender,

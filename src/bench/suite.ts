@@ -13,13 +13,13 @@ import { builtinProfiles, loadProfile, type SimProfile } from '../transport/sim/
 import { bestSize } from './baselines.js';
 import type { BenchCase } from './run.js';
 
-export const SUITE_DIR = new URL('./profiles/', import.meta.url);
+const SUITE_DIR = new URL('./profiles/', import.meta.url);
 /**
  * The profile the memory cases start from: the built-in `realistic` account
  * (static, so "correct memory" has one right answer, and 3x its capacity is
  * still a batch that could once have succeeded within the timeout).
  */
-export const MEMORY_BASE = 'realistic';
+const MEMORY_BASE = 'realistic';
 
 /**
  * A weak account (capacity 450, failures hang) with fresh, correct memory: the
@@ -27,7 +27,7 @@ export const MEMORY_BASE = 'realistic';
  */
 export const WEAK_MEMORY_BASE = 'expensive-failures';
 
-export async function suiteProfiles(): Promise<SimProfile[]> {
+async function suiteProfiles(): Promise<SimProfile[]> {
   const files = (await readdir(SUITE_DIR)).filter((f) => f.endsWith('.json')).sort();
   return Promise.all(files.map((f) => loadProfile(new URL(f, SUITE_DIR).pathname)));
 }
@@ -37,7 +37,7 @@ function coldCase(profile: SimProfile): BenchCase {
 }
 
 /** What a session would have proven on this profile: the oracle's size at the start. */
-export function correctProvenSize(profile: SimProfile, config: SmartSendConfig): number {
+function correctProvenSize(profile: SimProfile, config: SmartSendConfig): number {
   const network = new SimulatedNetwork({ profile, clock: new VirtualClock(0) });
   return bestSize(network.oracle, config, 0).size;
 }
@@ -47,7 +47,7 @@ export function correctProvenSize(profile: SimProfile, config: SmartSendConfig):
  * what the oracle would send at the start proven, and one more than the
  * capacity failed (when the capacity is finite).
  */
-export function freshMemoryCase(base: SimProfile, config: SmartSendConfig): BenchCase {
+function freshMemoryCase(base: SimProfile, config: SmartSendConfig): BenchCase {
   const right = correctProvenSize(base, config);
   const capacity = capacityAt(base, 0);
   const limit = Number.isFinite(capacity) && capacity >= right ? { failedSize: capacity + 1 } : {};

@@ -44,7 +44,7 @@ export interface PairIO {
 }
 
 export async function pair(argv: string[], io: PairIO): Promise<number> {
-  let values;
+  let values: { session?: string; phone?: string; server?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,

@@ -47,7 +47,7 @@ export interface SendInput {
 }
 
 /** The engine's own view of the default limits (the server passes config values). */
-export const DEFAULT_MAX_RECIPIENTS = 100_000;
+const DEFAULT_MAX_RECIPIENTS = 100_000;
 
 export class SendEngine {
   private readonly pacer: SessionPacer;

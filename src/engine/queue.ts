@@ -12,7 +12,7 @@ import type { FailedRecipient } from './events.js';
  * with the same front-of-queue recipients (six on the benchmark's cheap-failures
  * profile), and they did nothing wrong.
  */
-export const ANY_FAILURE_FACTOR = 4;
+const ANY_FAILURE_FACTOR = 4;
 
 export class RecipientQueue {
   private readonly fresh: readonly string[];

@@ -11,7 +11,7 @@ import KeyvSqlite from '@keyv/sqlite';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../util/redact-url.js';
 
-export const SUPPORTED_SCHEMES = ['sqlite://', 'redis://', 'rediss://', 'memory://'] as const;
+const SUPPORTED_SCHEMES = ['sqlite://', 'redis://', 'rediss://', 'memory://'] as const;
 
 export interface CreateKeyvOptions {
   namespace: string;
@@ -25,7 +25,7 @@ export interface CreateKeyvOptions {
 }
 
 /** Strips the scheme; `sqlite://./x.db` -> `./x.db`, `sqlite:///abs/x.db` -> `/abs/x.db`. */
-export function sqlitePath(url: string): string {
+function sqlitePath(url: string): string {
   return url.slice('sqlite://'.length);
 }
 

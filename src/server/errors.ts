@@ -9,7 +9,7 @@ import { SendError, type SendErrorReason } from '../engine/send-error.js';
 import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
 import { isValidSessionId } from '../transport/sessions.js';
 
-export const ERROR_DOMAIN = 'storycast';
+const ERROR_DOMAIN = 'storycast';
 
 export function storycastError(
   code: Code,

@@ -111,10 +111,10 @@ export interface Transport {
  * - STATUS_REJECTED: WhatsApp refuses every status from this account (an ack
  *   error that retrying cannot heal), so the send stops and says why.
  */
-export const FATAL_CODES = ['LOGGED_OUT', 'FORBIDDEN', 'SESSION_NOT_FOUND', 'SESSION_NOT_CONNECTED', 'STATUS_REJECTED'] as const;
-export const RETRYABLE_CODES = ['TIMEOUT', 'RATE_LIMITED', 'SEND_FAILED', 'DISCONNECTED'] as const;
-export type FatalCode = (typeof FATAL_CODES)[number];
-export type RetryableCode = (typeof RETRYABLE_CODES)[number];
+const FATAL_CODES = ['LOGGED_OUT', 'FORBIDDEN', 'SESSION_NOT_FOUND', 'SESSION_NOT_CONNECTED', 'STATUS_REJECTED'] as const;
+const RETRYABLE_CODES = ['TIMEOUT', 'RATE_LIMITED', 'SEND_FAILED', 'DISCONNECTED'] as const;
+type FatalCode = (typeof FATAL_CODES)[number];
+type RetryableCode = (typeof RETRYABLE_CODES)[number];
 export type TransportErrorCode = FatalCode | RetryableCode;
 
 export interface TransportErrorOptions {

@@ -114,7 +114,7 @@ export class ReflectionIndex {
   private addFile(file: DescFile): void {
     if (this.files.has(file.proto.name)) return;
     this.files.set(file.proto.name, file);
-    file.dependencies.forEach((dep) => this.addFile(dep));
+    for (const dep of file.dependencies) this.addFile(dep);
     const pkg = file.proto.package;
     for (const service of file.services) {
       this.symbols.set(service.typeName, file);

@@ -71,7 +71,7 @@ export const RECONNECT_CAP_MS = 60_000;
 export const BAD_SESSION_RETRIES = 3;
 
 /** Failure reasons with a meaning of their own (see the table); DisconnectReason has none of them. */
-export const FailureReason = {
+const FailureReason = {
   tempBanned: 402,
   clientOutdated: 405,
   banned: 406,

@@ -250,7 +250,10 @@ export class BaileysSessions implements SessionDirectory {
 
   private commitEvents(id: string): EventEmitter {
     let events = this.commits.get(id);
-    if (!events) this.commits.set(id, (events = new EventEmitter()));
+    if (!events) {
+      events = new EventEmitter();
+      this.commits.set(id, events);
+    }
     return events;
   }
 

@@ -1,7 +1,7 @@
 /**
  * The slice of a Baileys socket the transport touches, typed structurally so
  * tests can hand in a fake and production hands in a real WASocket unchanged
- * (the assertion at the bottom keeps the two in step with the installed Baileys).
+ * (test/baileys-socket-type.test.ts keeps the two in step with the installed Baileys).
  * Socket lifecycle, pairing and auth storage live elsewhere; the transport only
  * looks sockets up by session id.
  */
@@ -22,7 +22,7 @@ export interface RelayOptions {
 }
 
 /** Media upload, as generateWAMessage calls it (a stream of encrypted bytes in, a media URL out). */
-export type UploadFunction = WASocket['waUploadToServer'];
+type UploadFunction = WASocket['waUploadToServer'];
 
 export interface ConnectionUpdateLike {
   connection?: 'open' | 'connecting' | 'close';
@@ -76,7 +76,3 @@ export interface SessionSockets {
   /** Reports every commit of the session's signal keys to the store; returns the function that stops it. */
   onKeyCommit?(sessionId: string, listener: (commit: { ms: number; ok: boolean; error?: unknown }) => void): () => void;
 }
-
-// Compile-time proof that a real Baileys socket satisfies WASocketLike.
-type Satisfies<T extends WASocketLike> = T;
-export type RealSocketIsCompatible = Satisfies<WASocket>;

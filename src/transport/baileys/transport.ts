@@ -52,10 +52,10 @@ export interface BaileysTransportOptions {
 }
 
 /** One chunk of 500 numbers: WhatsApp usually answers in a second or two. */
-export const DEFAULT_PREFLIGHT_CHUNK_MS = 10_000;
+const DEFAULT_PREFLIGHT_CHUNK_MS = 10_000;
 
 /** Long enough for WhatsApp to ack a large stanza that was slow, short enough that a lost ack costs little. */
-export const DEFAULT_ACK_QUIET_MS = 30_000;
+const DEFAULT_ACK_QUIET_MS = 30_000;
 
 /** What prepare() hands the engine, opaque to it. */
 export interface BaileysPayload {

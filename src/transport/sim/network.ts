@@ -212,7 +212,10 @@ export class SimulatedNetwork implements Transport {
 
   private deliver(messageId: string, recipients: readonly string[]): void {
     let batches = this.state.delivered.get(messageId);
-    if (!batches) this.state.delivered.set(messageId, (batches = []));
+    if (!batches) {
+      batches = [];
+      this.state.delivered.set(messageId, batches);
+    }
     batches.push(recipients);
   }
 }

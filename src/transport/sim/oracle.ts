@@ -9,7 +9,7 @@ import type { SimProfile } from './profile.js';
 import type { SimState } from './state.js';
 
 /** Why a call failed, for benchmarks that compare a strategy against the network's truth. */
-export type SimFailureCause =
+type SimFailureCause =
   | 'logged-out'
   | 'unknown-message-id'
   | 'scripted'

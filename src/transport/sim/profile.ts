@@ -11,24 +11,6 @@ import { z } from 'zod';
 // Type-only imports of the shipped JSON: they vanish at runtime but make tsc
 // copy the files next to the compiled module, where loadBuiltin() reads them.
 // Keep this list in step with BUILTIN_PROFILE_NAMES (a test checks it).
-import type Degrading from './profiles/degrading.json';
-import type Flaky from './profiles/flaky.json';
-import type RateLimited from './profiles/rate-limited.json';
-import type Realistic from './profiles/realistic.json';
-import type SeedFirstSend from './profiles/seed-first-send.json';
-import type SeedNetworkIssues from './profiles/seed-network-issues.json';
-import type SeedSecondSend from './profiles/seed-second-send.json';
-import type WeakAccount from './profiles/weak-account.json';
-
-export type BuiltinProfileJson =
-  | typeof Degrading
-  | typeof Flaky
-  | typeof RateLimited
-  | typeof Realistic
-  | typeof SeedFirstSend
-  | typeof SeedNetworkIssues
-  | typeof SeedSecondSend
-  | typeof WeakAccount;
 
 /** A capacity: a positive whole number of recipients per call, or null = unlimited. */
 const capacityValue = z.int().positive().nullable();
@@ -124,7 +106,7 @@ const rateLimit = z.strictObject({
  * To add a knob: add an optional field with a default here so existing files
  * stay valid, document the default above, and read it in model.ts.
  */
-export const simProfileSchema = z.strictObject({
+const simProfileSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
   baseMs: z.number().nonnegative(),
@@ -170,7 +152,6 @@ export function receiptShares(profile: SimProfile): { readonly delivered: number
 export type SimProfile = z.infer<typeof simProfileSchema>;
 /** What a profile file may contain (defaults optional). */
 export type SimProfileInput = z.input<typeof simProfileSchema>;
-export type FailureMode = SimProfile['failure'];
 
 /**
  * Validates a parsed JSON value. Throws an Error naming the source, each
@@ -202,7 +183,7 @@ function truncate(text: string): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-export const BUILTIN_PROFILE_NAMES = [
+const BUILTIN_PROFILE_NAMES = [
   'seed-first-send',
   'seed-second-send',
   'seed-network-issues',
@@ -213,9 +194,6 @@ export const BUILTIN_PROFILE_NAMES = [
   'degrading',
 ] as const;
 export type BuiltinProfileName = (typeof BUILTIN_PROFILE_NAMES)[number];
-
-/** The profile `npm start` uses unless STORYCAST_SIM_PROFILE says otherwise. */
-export const DEFAULT_PROFILE_NAME: BuiltinProfileName = 'realistic';
 
 let builtinCache: Record<string, SimProfile> | undefined;
 
