@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { Boom } from '@hapi/boom';
 import { DisconnectReason, type AuthenticationState } from '@whiskeysockets/baileys';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createKeyvAuthState, listAuthSessions, type KeyCommit } from '../src/transport/baileys/auth-state.js';
 import { QR_ATTEMPTS_ENDED } from '../src/transport/baileys/reconnect.js';
 import { BaileysTransport } from '../src/transport/baileys/transport.js';
@@ -85,8 +85,29 @@ async function connectAndDrive(r: ReturnType<typeof rig>, id: string, drive: () 
 }
 
 async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200 && !(await condition()); i++) await new Promise((r) => setTimeout(r, 5));
-  expect(await condition()).toBe(true);
+  await vi.waitFor(async () => expect(await condition()).toBe(true), { timeout: 2_000, interval: 5 });
+}
+
+/**
+ * One turn of the timer queue. The rig's backoff draws rng() = 0, so a reconnect
+ * the manager decided on is a 0 ms timer: after one turn it has started, which
+ * is what the checks that nothing reconnected rely on.
+ */
+const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Runs every timer the manager scheduled (a reconnect would be one), on fake
+ * timers installed just for `act`: a check that something did not happen,
+ * without waiting real time for it.
+ */
+async function afterAllTimers(act: () => void): Promise<void> {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  try {
+    act();
+    await vi.runAllTimersAsync();
+  } finally {
+    vi.useRealTimers();
+  }
 }
 
 /** Starts a connect stream and returns its events so far, a way to cancel it, and its end. */
@@ -98,8 +119,6 @@ function connecting(r: ReturnType<typeof rig>, id: string) {
   })();
   return { events, cancel: () => controller.abort(), done };
 }
-
-const tick = () => new Promise((x) => setTimeout(x, 20));
 
 const states = (events: ConnectEvent[]) => events.filter((e) => e.type === 'state').map((e) => (e.type === 'state' ? e.session.state : ''));
 
@@ -117,7 +136,7 @@ describe('BaileysSessions', () => {
     expect(r.sessions.get('alice')).toMatchObject({ state: 'open', account: '+44********23' });
     expect(r.sessions.sockets.get('alice')?.socket).toBe(r.last());
     // creds.update is saved in the background.
-    for (let i = 0; i < 20 && (await listAuthSessions(r.keyv)).length === 0; i++) await new Promise((x) => setTimeout(x, 5));
+    await until(async () => (await listAuthSessions(r.keyv)).length > 0);
     expect(await listAuthSessions(r.keyv)).toEqual(['alice']);
   });
 
@@ -129,7 +148,7 @@ describe('BaileysSessions', () => {
       () => {
         r.last().update({ qr: 'QR-1' });
         r.last().update({ qr: 'QR-2' });
-        setTimeout(() => r.last().update({ connection: 'open' }), 10);
+        setImmediate(() => r.last().update({ connection: 'open' }));
       },
       '15551234567',
     );
@@ -156,15 +175,13 @@ describe('BaileysSessions', () => {
     expect(r.sessions.get('dave')?.state).toBe('logged-out');
     expect(r.sessions.sockets.get('dave')?.state).toBe('logged-out');
     await until(() => r.sockets.length === 1);
-    for (let i = 0; i < 20 && (await listAuthSessions(r.keyv)).includes('dave'); i++) await new Promise((x) => setTimeout(x, 5));
-    expect(await listAuthSessions(r.keyv)).not.toContain('dave');
+    await until(async () => !(await listAuthSessions(r.keyv)).includes('dave'));
   });
 
   it('connection replaced (440): stops without fighting over the session', async () => {
     const r = rig();
     await connectAndDrive(r, 'erin', () => r.last().update({ connection: 'open' }));
-    r.last().close(DisconnectReason.connectionReplaced);
-    await new Promise((x) => setTimeout(x, 20));
+    await afterAllTimers(() => r.last().close(DisconnectReason.connectionReplaced));
     expect(r.sockets).toHaveLength(1);
     expect(r.sessions.get('erin')).toMatchObject({ state: 'replaced', reason: expect.stringContaining('another client') });
   });
@@ -336,7 +353,7 @@ describe('BaileysSessions: sessions that stay stopped', () => {
     });
     expect(states(events)).toEqual(['connecting', 'pairing', 'unpaired']);
     expect(r.sessions.get('quiet')?.reason).toContain('no QR code was scanned');
-    await tick();
+    await turn();
     expect(r.sockets).toHaveLength(1);
   });
 
@@ -350,7 +367,7 @@ describe('BaileysSessions: sessions that stay stopped', () => {
     expect(r.last().ended).toBe(true);
     expect(r.sessions.get('shy')).toMatchObject({ state: 'unpaired', reason: expect.stringContaining('cancelled') });
     r.last().close(DisconnectReason.connectionClosed); // the ended socket's own close event
-    await tick();
+    await turn();
     expect(r.sockets).toHaveLength(1);
   });
 
@@ -360,7 +377,7 @@ describe('BaileysSessions: sessions that stay stopped', () => {
     r.last().close(DisconnectReason.connectionClosed);
     await until(() => r.sockets.length === 2);
     const c = connecting(r, 'steady');
-    await tick();
+    await turn();
     c.cancel();
     await c.done;
     expect(r.last().ended).toBe(false);
@@ -385,7 +402,7 @@ describe('BaileysSessions: sessions that stay stopped', () => {
     const old = r.last();
     await r.sessions.logout('lou');
     old.events.emit('creds.update', {});
-    await tick();
+    await turn();
     expect(await listAuthSessions(r.keyv)).not.toContain('lou');
   });
 

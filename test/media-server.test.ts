@@ -52,7 +52,7 @@ describe('media refusals at the API', () => {
       domain: 'storycast',
       metadata: { field: 'story.image.url' },
     });
-    expect((t.runtime.transport as SimulatedNetwork).prepareCount('media')).toBe(0);
+    expect((t.runtime.transport as SimulatedNetwork).oracle.prepareCount('media')).toBe(0);
   });
 
   it('refuses inline media over STORYCAST_MAX_MEDIA_BYTES with MEDIA_TOO_LARGE, once, naming the field and the limit', async () => {
@@ -61,7 +61,7 @@ describe('media refusals at the API', () => {
     expect(error?.rawMessage).toBe('story.image.data has 1025 bytes, more than STORYCAST_MAX_MEDIA_BYTES (1024 bytes)');
     expect(error?.findDetails(ErrorInfoSchema)[0]).toMatchObject({ reason: 'MEDIA_TOO_LARGE', metadata: { field: 'story.image.data' } });
     // The caller's fault: not retried.
-    expect((t.runtime.transport as SimulatedNetwork).prepareCount('media')).toBe(1);
+    expect((t.runtime.transport as SimulatedNetwork).oracle.prepareCount('media')).toBe(1);
   });
 
   it('sends inline media at the cap', async () => {

@@ -133,7 +133,7 @@ describe("StoryService in memory (createRouterTransport over the server's handle
     });
     expect(last.value.messageId).toBe(anchor.value.messageId);
     const network = t.runtime.transport as SimulatedNetwork;
-    expect(network.calls.filter((c) => c.sessionId === 'in-memory')).toHaveLength(4);
+    expect(network.oracle.calls.filter((c) => c.sessionId === 'in-memory')).toHaveLength(4);
   });
 
   it('reports invalid recipients in planned and accounts for every valid one', async () => {
@@ -286,7 +286,7 @@ describe('StoryService over gRPC (@grpc/grpc-js with the .proto files)', () => {
     const done = new Promise<grpc.ServiceError | undefined>((resolve) => {
       call.on('data', (e: Loose) => {
         if (e.event === 'batch' && e.batch.index === 1) {
-          callsAtCancel = network.calls.filter((c) => c.sessionId === 'cancel-me').length;
+          callsAtCancel = network.oracle.calls.filter((c) => c.sessionId === 'cancel-me').length;
           call.cancel();
         }
       });
@@ -296,7 +296,7 @@ describe('StoryService over gRPC (@grpc/grpc-js with the .proto files)', () => {
     const error = await done;
     expect(error?.code).toBe(grpc.status.CANCELLED);
     await vi.waitFor(() => expect(wire.app.sends.size).toBe(0), { timeout: 5000 });
-    const calls = network.calls.filter((c) => c.sessionId === 'cancel-me');
+    const calls = network.oracle.calls.filter((c) => c.sessionId === 'cancel-me');
     // The call in flight when the cancel arrived may finish; none starts after it.
     expect(calls.length).toBeLessThanOrEqual(callsAtCancel + 1);
     expect(calls.every((c) => c.outcome !== 'pending')).toBe(true);

@@ -62,16 +62,6 @@ export class SimulatedNetwork implements Transport {
     this.receiptsStop.abort();
   }
 
-  /** @deprecated Read `oracle.calls`; kept until the server tests move to it. */
-  get calls(): readonly SimCall[] {
-    return this.oracle.calls;
-  }
-
-  /** @deprecated Read `oracle.prepareCount`; kept until the media server test moves to it. */
-  prepareCount(sessionId: string): number {
-    return this.oracle.prepareCount(sessionId);
-  }
-
   async prepare(sessionId: string, story: Story, signal: AbortSignal): Promise<PreparedStory> {
     const session = this.state.session(sessionId);
     session.prepares++;
