@@ -70,7 +70,7 @@ export interface SessionEntry {
   readonly reason?: string;
 }
 
-/** Owned by the session manager (a later step); the transport only reads it. */
+/** The session manager's view for the transport (BaileysSessions.sockets): it only reads it. */
 export interface SessionSockets {
   get(sessionId: string): SessionEntry | undefined;
   /** Reports every commit of the session's signal keys to the store; returns the function that stops it. */
