@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { ScalingConfig } from '../strategies/sdk.js';
 import { DEFAULT_MAX_MEDIA_BYTES } from './media/limits.js';
+import { parseDuration } from './util/duration.js';
 
 /** The seed's SmartSendConfig, made whole. */
 export interface SmartSendConfig extends ScalingConfig {
@@ -39,6 +40,8 @@ interface ServerConfig {
   readonly checkRecipients: boolean;
   /** Largest story media accepted, inline or fetched from its URL. */
   readonly maxMediaBytes: number;
+  /** How long a finished send (its events, its request_id) is kept, in ms. */
+  readonly sendRetentionMs: number;
 }
 
 export interface Config {
@@ -125,6 +128,23 @@ const sequence = setting<readonly number[]>(
   DEFAULT_SEQUENCE,
 );
 
+const DAY_MS = 86_400_000;
+const DURATION_ERROR = 'expected a duration from 1m to 365d, such as 7d, 12h or 30m';
+function duration(fallbackMs: number) {
+  return setting(
+    z
+      .string()
+      .transform((v) => parseDuration(v) ?? Number.NaN)
+      .pipe(
+        z
+          .number({ error: DURATION_ERROR })
+          .gte(60_000, { error: DURATION_ERROR })
+          .lte(365 * DAY_MS, { error: DURATION_ERROR }),
+      ),
+    fallbackMs,
+  );
+}
+
 const STORE_ERROR = 'expected sqlite://PATH, redis://HOST:PORT or memory://';
 
 const variables = z.object({
@@ -159,6 +179,7 @@ const variables = z.object({
   STORYCAST_CHECK_RECIPIENTS: flag(true),
   // Up to 1 GiB: the whole body is held in memory while it is encrypted and uploaded.
   STORYCAST_MAX_MEDIA_BYTES: numeric(DEFAULT_MAX_MEDIA_BYTES, { min: 1, max: 1024 * 1024 * 1024, integer: true }),
+  STORYCAST_SEND_RETENTION: duration(7 * DAY_MS),
 });
 
 type Variable = keyof typeof variables.shape;
@@ -222,6 +243,7 @@ const configSchema = variables
         shutdownGraceMs: v.STORYCAST_SHUTDOWN_GRACE_MS,
         checkRecipients: v.STORYCAST_CHECK_RECIPIENTS,
         maxMediaBytes: v.STORYCAST_MAX_MEDIA_BYTES,
+        sendRetentionMs: v.STORYCAST_SEND_RETENTION,
       },
     }),
   );

@@ -91,6 +91,15 @@ describe('config', () => {
     expect(message).toContain(JSON.stringify(value));
   });
 
+  it('reads STORYCAST_SEND_RETENTION as a duration (7 days by default) and refuses what is not one', () => {
+    expect(loadConfig({}).server.sendRetentionMs).toBe(7 * 86_400_000);
+    expect(loadConfig({ STORYCAST_SEND_RETENTION: '12h' }).server.sendRetentionMs).toBe(12 * 3_600_000);
+    expect(loadConfig({ STORYCAST_SEND_RETENTION: '30m' }).server.sendRetentionMs).toBe(30 * 60_000);
+    for (const bad of ['soon', '7', '5s', '400d']) {
+      expect(() => loadConfig({ STORYCAST_SEND_RETENTION: bad })).toThrow(`STORYCAST_SEND_RETENTION=${JSON.stringify(bad)}`);
+    }
+  });
+
   it('reports every bad variable in one message', () => {
     const message = problems({ SMART_SEND_MAX_ATTEMPTS: 'x', SMART_SEND_MIN_SUCCESS_RATE: '2' });
     expect(message).toContain('SMART_SEND_MAX_ATTEMPTS');

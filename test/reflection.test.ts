@@ -84,6 +84,10 @@ for (const version of ['v1', 'v1alpha'] as const) {
         'ResetSessionLearning',
         'ListStrategies',
         'GetStoryReceipts',
+        'WatchSend',
+        'GetSend',
+        'ListSends',
+        'CancelSend',
       ]);
     });
 

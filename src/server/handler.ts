@@ -7,11 +7,14 @@
 import { setMaxListeners } from 'node:events';
 import { Code, ConnectError, type ConnectRouter, type ConnectRouterOptions } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Runtime } from '../runtime.js';
 import { requestContext } from './context.js';
 import { HealthStatus } from './grpc-plugins/index.js';
 import { routes, SERVED_SERVICES } from './routes.js';
+import { SendRegistry } from '../sends/registry.js';
+import { MemorySendStore } from '../sends/store.js';
 import { RunningSends } from './sends.js';
 
 /** Large enough for 100,000 recipients per request and a summary that lists them all as failed. */
@@ -23,6 +26,8 @@ export interface HandlerDeps {
   readonly logger: Logger;
   /** How long running sends get on drain() before they are cancelled. */
   readonly graceMs: number;
+  /** What send retention is measured on (default: real time, like session memory and receipts). */
+  readonly sendClock?: Clock;
 }
 
 export interface StorycastHandler {
@@ -34,6 +39,8 @@ export interface StorycastHandler {
   /** SERVING from the start: nothing reaches the handler before someone serves it. */
   readonly health: HealthStatus;
   readonly sends: RunningSends;
+  /** Every send of this process, running or finished within the retention. */
+  readonly registry: SendRegistry;
   /**
    * Health NOT_SERVING for good, no new sends, graceMs for running ones, then
    * cancels them and ends every open stream with UNAVAILABLE. Idempotent.
@@ -55,7 +62,15 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     writeMaxBytes: WRITE_MAX_BYTES,
     shutdownSignal: shutdown.signal,
   };
-  const serviceRoutes = routes({ runtime, health, sends });
+  const registry = new SendRegistry({
+    engine: runtime.engine,
+    store: new MemorySendStore(),
+    clock: deps.sendClock ?? systemClock,
+    retentionMs: runtime.config.server.sendRetentionMs,
+    tracker: sends,
+    logger,
+  });
+  const serviceRoutes = routes({ runtime, health, sends, registry });
 
   let draining: Promise<void> | undefined;
   const drain = () =>
@@ -63,6 +78,7 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
       health.shutdown();
       logger.info({ running: sends.size, graceMs }, 'draining');
       logger.info(await sends.drain(graceMs), 'sends drained');
+      registry.close();
       // Ends what is still open (health Watch streams) with a code clients retry elsewhere on.
       shutdown.abort(new ConnectError('server shutting down', Code.Unavailable));
     })());
@@ -73,6 +89,7 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     routerOptions,
     health,
     sends,
+    registry,
     drain,
   };
 }

@@ -4,6 +4,7 @@ import { file_storycast_v1_session_service, SessionService } from '../gen/storyc
 import { file_storycast_v1_story_service, StoryService } from '../gen/storycast/v1/story_service_pb.js';
 import type { Runtime } from '../runtime.js';
 import { grpcPlugins, type HealthStatusSource } from './grpc-plugins/index.js';
+import type { SendRegistry } from '../sends/registry.js';
 import type { RunningSends } from './sends.js';
 import { sessionServiceRoutes } from './session-service.js';
 import { storyServiceRoutes } from './story-service.js';
@@ -11,13 +12,13 @@ import { storyServiceRoutes } from './story-service.js';
 /** Services with a health status of their own. */
 export const SERVED_SERVICES: readonly string[] = [StoryService.typeName, SessionService.typeName];
 
-export function routes(deps: { runtime: Runtime; health: HealthStatusSource; sends: RunningSends }) {
-  const { runtime, health, sends } = deps;
+export function routes(deps: { runtime: Runtime; health: HealthStatusSource; sends: RunningSends; registry: SendRegistry }) {
+  const { runtime, health, sends, registry } = deps;
   const story = storyServiceRoutes({
-    engine: runtime.engine,
     memory: runtime.memory,
     strategies: runtime.strategies,
     sends,
+    registry,
     memoryTtlMs: runtime.config.smartSend.sessionMemoryTTL,
     receipts: runtime.receipts,
   });

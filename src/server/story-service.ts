@@ -4,32 +4,30 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { Code, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { Code, type ConnectRouter } from '@connectrpc/connect';
 import { builtinStrategies } from '../../strategies/index.js';
-import type { SendEngine } from '../engine/engine.js';
 import {
   GetSessionLearningResponseSchema,
   GetStoryReceiptsResponseSchema,
   ListStrategiesResponseSchema,
   ResetSessionLearningResponseSchema,
   StoryService,
-  type SendStoryRequest,
-  type SendStoryResponse,
 } from '../gen/storycast/v1/story_service_pb.js';
 import type { SessionMemory } from '../memory/types.js';
 import { BadPageTokenError, decodePageToken, encodePageToken } from '../receipts/page-token.js';
 import { ReceiptStoreError, type ReceiptQueries, type ReceiptsPage } from '../receipts/types.js';
 import type { StrategyRegistry } from '../strategy-registry.js';
-import { loggerOf } from './context.js';
-import { invalidField, requireSessionId, storycastError, toConnectError } from './errors.js';
+import { invalidField, requireSessionId, storycastError } from './errors.js';
+import type { SendRegistry } from '../sends/registry.js';
+import { sendHandlers } from './send-handlers.js';
 import type { RunningSends } from './sends.js';
-import { eventToProto, historyToProto, storyFromProto } from './translate.js';
+import { historyToProto } from './translate.js';
 
 export interface StoryServiceDeps {
-  readonly engine: SendEngine;
   readonly memory: SessionMemory;
   readonly strategies: StrategyRegistry;
   readonly sends: RunningSends;
+  readonly registry: SendRegistry;
   readonly memoryTtlMs: number;
   readonly receipts: ReceiptQueries;
 }
@@ -43,38 +41,11 @@ function storeUnavailable(error: unknown) {
 }
 
 export function storyServiceRoutes(deps: StoryServiceDeps) {
-  const { engine, memory, strategies, sends } = deps;
-
-  async function* sendStory(req: SendStoryRequest, ctx: HandlerContext): AsyncGenerator<SendStoryResponse> {
-    if (!sends.accepting) throw storycastError(Code.Unavailable, 'SHUTTING_DOWN', 'the server is shutting down; retry on another instance');
-    const sessionId = requireSessionId(req.sessionId);
-    const story = storyFromProto(req.story);
-    const strategy = strategies.get(req.strategy);
-    if (!strategy) {
-      throw storycastError(
-        Code.NotFound,
-        'UNKNOWN_STRATEGY',
-        `strategy "${req.strategy}" is not offered here (have: ${strategies
-          .list()
-          .map((s) => s.name)
-          .join(', ')})`,
-        { field: 'strategy' },
-      );
-    }
-    const send = sends.start(ctx.signal);
-    try {
-      const events = engine.send({ sessionId, story, recipients: req.recipients, strategy, signal: send.signal, logger: loggerOf(ctx) });
-      for await (const event of events) yield eventToProto(event);
-    } catch (error) {
-      throw toConnectError(error);
-    } finally {
-      send.done();
-    }
-  }
+  const { memory, strategies, sends } = deps;
 
   return (router: ConnectRouter) =>
     router.service(StoryService, {
-      sendStory,
+      ...sendHandlers({ registry: deps.registry, strategies, sends }),
 
       async getSessionLearning(req) {
         const sessionId = requireSessionId(req.sessionId);

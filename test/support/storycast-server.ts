@@ -4,6 +4,7 @@
  * port 0 for what only the wire shows (grpc-js, grpcurl, curl, TLS, shutdown).
  */
 import { createRouterTransport, type Transport } from '@connectrpc/connect';
+import type { Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
@@ -14,6 +15,8 @@ export interface TestOptions {
   /** How long running sends get on drain (default 5 s). */
   readonly graceMs?: number;
   readonly logger?: Logger;
+  /** What send retention is measured on (default: real time). */
+  readonly sendClock?: Clock;
 }
 
 export interface TestApp {
@@ -47,7 +50,15 @@ async function build(env: Record<string, string>, opts: TestOptions): Promise<{ 
   });
   const logger = opts.logger ?? silentLogger;
   const runtime = await createRuntime(config, logger);
-  return { runtime, app: createStorycastHandler({ runtime, logger, graceMs: opts.graceMs ?? 5000 }) };
+  return {
+    runtime,
+    app: createStorycastHandler({
+      runtime,
+      logger,
+      graceMs: opts.graceMs ?? 5000,
+      ...(opts.sendClock ? { sendClock: opts.sendClock } : {}),
+    }),
+  };
 }
 
 function once(close: () => Promise<void>): () => Promise<void> {

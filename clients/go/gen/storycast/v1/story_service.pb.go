@@ -30,6 +30,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What a caller going away does to its send.
+type OnDisconnect int32
+
+const (
+	// The same as ON_DISCONNECT_CANCEL.
+	OnDisconnect_ON_DISCONNECT_UNSPECIFIED OnDisconnect = 0
+	// The send is cancelled (the batch in flight finishes, nothing after it starts) once
+	// every SendStory caller attached to it with CANCEL has gone away, unless one of its
+	// callers asked for CONTINUE. WatchSend watchers never count.
+	OnDisconnect_ON_DISCONNECT_CANCEL OnDisconnect = 1
+	// The send goes on without its caller; follow it with WatchSend, end it with CancelSend.
+	OnDisconnect_ON_DISCONNECT_CONTINUE OnDisconnect = 2
+)
+
+// Enum value maps for OnDisconnect.
+var (
+	OnDisconnect_name = map[int32]string{
+		0: "ON_DISCONNECT_UNSPECIFIED",
+		1: "ON_DISCONNECT_CANCEL",
+		2: "ON_DISCONNECT_CONTINUE",
+	}
+	OnDisconnect_value = map[string]int32{
+		"ON_DISCONNECT_UNSPECIFIED": 0,
+		"ON_DISCONNECT_CANCEL":      1,
+		"ON_DISCONNECT_CONTINUE":    2,
+	}
+)
+
+func (x OnDisconnect) Enum() *OnDisconnect {
+	p := new(OnDisconnect)
+	*p = x
+	return p
+}
+
+func (x OnDisconnect) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OnDisconnect) Descriptor() protoreflect.EnumDescriptor {
+	return file_storycast_v1_story_service_proto_enumTypes[0].Descriptor()
+}
+
+func (OnDisconnect) Type() protoreflect.EnumType {
+	return &file_storycast_v1_story_service_proto_enumTypes[0]
+}
+
+func (x OnDisconnect) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OnDisconnect.Descriptor instead.
+func (OnDisconnect) EnumDescriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{0}
+}
+
 // How a send goes out.
 type SendMode int32
 
@@ -67,11 +122,11 @@ func (x SendMode) String() string {
 }
 
 func (SendMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_storycast_v1_story_service_proto_enumTypes[0].Descriptor()
+	return file_storycast_v1_story_service_proto_enumTypes[1].Descriptor()
 }
 
 func (SendMode) Type() protoreflect.EnumType {
-	return &file_storycast_v1_story_service_proto_enumTypes[0]
+	return &file_storycast_v1_story_service_proto_enumTypes[1]
 }
 
 func (x SendMode) Number() protoreflect.EnumNumber {
@@ -80,7 +135,7 @@ func (x SendMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SendMode.Descriptor instead.
 func (SendMode) EnumDescriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{0}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{1}
 }
 
 // How a batch's duration compares with the server's thresholds.
@@ -124,11 +179,11 @@ func (x Speed) String() string {
 }
 
 func (Speed) Descriptor() protoreflect.EnumDescriptor {
-	return file_storycast_v1_story_service_proto_enumTypes[1].Descriptor()
+	return file_storycast_v1_story_service_proto_enumTypes[2].Descriptor()
 }
 
 func (Speed) Type() protoreflect.EnumType {
-	return &file_storycast_v1_story_service_proto_enumTypes[1]
+	return &file_storycast_v1_story_service_proto_enumTypes[2]
 }
 
 func (x Speed) Number() protoreflect.EnumNumber {
@@ -137,7 +192,70 @@ func (x Speed) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Speed.Descriptor instead.
 func (Speed) EnumDescriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{1}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{2}
+}
+
+// Where a send is in its life.
+type SendState int32
+
+const (
+	// Not set (in ListSendsRequest: any state).
+	SendState_SEND_STATE_UNSPECIFIED SendState = 0
+	// Sending.
+	SendState_SEND_STATE_RUNNING SendState = 1
+	// Ran to its summary with nothing stopping it (some recipients may still have failed).
+	SendState_SEND_STATE_SUCCEEDED SendState = 2
+	// Stopped by CancelSend, its caller going away (ON_DISCONNECT_CANCEL) or a shutdown.
+	SendState_SEND_STATE_CANCELLED SendState = 3
+	// Stopped by an error: one that cannot heal (summary.stopped_by says which), or one
+	// before any summary (the story could not be prepared, the anchor could not be sent;
+	// see failure_reason).
+	SendState_SEND_STATE_FAILED SendState = 4
+)
+
+// Enum value maps for SendState.
+var (
+	SendState_name = map[int32]string{
+		0: "SEND_STATE_UNSPECIFIED",
+		1: "SEND_STATE_RUNNING",
+		2: "SEND_STATE_SUCCEEDED",
+		3: "SEND_STATE_CANCELLED",
+		4: "SEND_STATE_FAILED",
+	}
+	SendState_value = map[string]int32{
+		"SEND_STATE_UNSPECIFIED": 0,
+		"SEND_STATE_RUNNING":     1,
+		"SEND_STATE_SUCCEEDED":   2,
+		"SEND_STATE_CANCELLED":   3,
+		"SEND_STATE_FAILED":      4,
+	}
+)
+
+func (x SendState) Enum() *SendState {
+	p := new(SendState)
+	*p = x
+	return p
+}
+
+func (x SendState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SendState) Descriptor() protoreflect.EnumDescriptor {
+	return file_storycast_v1_story_service_proto_enumTypes[3].Descriptor()
+}
+
+func (SendState) Type() protoreflect.EnumType {
+	return &file_storycast_v1_story_service_proto_enumTypes[3]
+}
+
+func (x SendState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SendState.Descriptor instead.
+func (SendState) EnumDescriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{3}
 }
 
 // A request to send one story.
@@ -154,7 +272,19 @@ type SendStoryRequest struct {
 	// most the server's maximum (100,000 by default) may be given.
 	Recipients []string `protobuf:"bytes,3,rep,name=recipients,proto3" json:"recipients,omitempty"`
 	// A strategy name from ListStrategies; empty means the server's default.
-	Strategy      string `protobuf:"bytes,4,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	Strategy string `protobuf:"bytes,4,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// A client-chosen idempotency key: 1 to 128 printable ASCII characters, no spaces;
+	// empty for none. A request whose request_id this server has seen within the send
+	// retention (STORYCAST_SEND_RETENTION, 7 days by default) starts nothing: it attaches
+	// to that send, replays its events from the start, then follows it live, so a retry
+	// after a lost connection sees the whole send exactly once. Concurrent requests with
+	// one request_id start one send. The same request_id with a different request
+	// (another session, story, recipient list or strategy) is ALREADY_EXISTS (reason
+	// REQUEST_ID_REUSED); a malformed one is INVALID_ARGUMENT (reason BAD_REQUEST_ID).
+	// Retries are still at least once per recipient for batches whose outcome was unknown.
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// What happens to the send when this caller goes away before the summary.
+	OnDisconnect  OnDisconnect `protobuf:"varint,6,opt,name=on_disconnect,json=onDisconnect,proto3,enum=storycast.v1.OnDisconnect" json:"on_disconnect,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -215,6 +345,20 @@ func (x *SendStoryRequest) GetStrategy() string {
 		return x.Strategy
 	}
 	return ""
+}
+
+func (x *SendStoryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SendStoryRequest) GetOnDisconnect() OnDisconnect {
+	if x != nil {
+		return x.OnDisconnect
+	}
+	return OnDisconnect_ON_DISCONNECT_UNSPECIFIED
 }
 
 // The content of a status.
@@ -2188,11 +2332,566 @@ func (x *RecipientReceipt) GetReadTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// Which send to follow, and from where.
+type WatchSendRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SendPlanned.send_id (also SendSummary.send_id). Required.
+	SendId string `protobuf:"bytes,1,opt,name=send_id,json=sendId,proto3" json:"send_id,omitempty"`
+	// How many of the send's events the caller has already seen: the stream starts with
+	// event number after_event (0-based, planned being event 0). 0 replays everything;
+	// equal to the number emitted so far streams only new events (nothing, for a send
+	// that has ended); more than that is OUT_OF_RANGE.
+	AfterEvent    uint32 `protobuf:"varint,2,opt,name=after_event,json=afterEvent,proto3" json:"after_event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchSendRequest) Reset() {
+	*x = WatchSendRequest{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchSendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchSendRequest) ProtoMessage() {}
+
+func (x *WatchSendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchSendRequest.ProtoReflect.Descriptor instead.
+func (*WatchSendRequest) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WatchSendRequest) GetSendId() string {
+	if x != nil {
+		return x.SendId
+	}
+	return ""
+}
+
+func (x *WatchSendRequest) GetAfterEvent() uint32 {
+	if x != nil {
+		return x.AfterEvent
+	}
+	return 0
+}
+
+// Which send to describe.
+type GetSendRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The send's id. Required.
+	SendId        string `protobuf:"bytes,1,opt,name=send_id,json=sendId,proto3" json:"send_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSendRequest) Reset() {
+	*x = GetSendRequest{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSendRequest) ProtoMessage() {}
+
+func (x *GetSendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSendRequest.ProtoReflect.Descriptor instead.
+func (*GetSendRequest) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetSendRequest) GetSendId() string {
+	if x != nil {
+		return x.SendId
+	}
+	return ""
+}
+
+// A send.
+type GetSendResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The send.
+	Send          *Send `protobuf:"bytes,1,opt,name=send,proto3" json:"send,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSendResponse) Reset() {
+	*x = GetSendResponse{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSendResponse) ProtoMessage() {}
+
+func (x *GetSendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSendResponse.ProtoReflect.Descriptor instead.
+func (*GetSendResponse) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetSendResponse) GetSend() *Send {
+	if x != nil {
+		return x.Send
+	}
+	return nil
+}
+
+// Which sends to list.
+type ListSendsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this session's sends; empty for every session.
+	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// Only sends in this state; unspecified for every state.
+	State SendState `protobuf:"varint,2,opt,name=state,proto3,enum=storycast.v1.SendState" json:"state,omitempty"`
+	// Sends per page: 0 means 50; more than 1000 is read as 1000; negative is
+	// INVALID_ARGUMENT.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous call with the same session_id and state; empty
+	// for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSendsRequest) Reset() {
+	*x = ListSendsRequest{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSendsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSendsRequest) ProtoMessage() {}
+
+func (x *ListSendsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSendsRequest.ProtoReflect.Descriptor instead.
+func (*ListSendsRequest) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListSendsRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *ListSendsRequest) GetState() SendState {
+	if x != nil {
+		return x.State
+	}
+	return SendState_SEND_STATE_UNSPECIFIED
+}
+
+func (x *ListSendsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSendsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// One page of sends, newest first.
+type ListSendsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page.
+	Sends []*Send `protobuf:"bytes,1,rep,name=sends,proto3" json:"sends,omitempty"`
+	// The token for the next page; empty on the last one.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSendsResponse) Reset() {
+	*x = ListSendsResponse{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSendsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSendsResponse) ProtoMessage() {}
+
+func (x *ListSendsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSendsResponse.ProtoReflect.Descriptor instead.
+func (*ListSendsResponse) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListSendsResponse) GetSends() []*Send {
+	if x != nil {
+		return x.Sends
+	}
+	return nil
+}
+
+func (x *ListSendsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Which send to cancel.
+type CancelSendRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The send's id. Required.
+	SendId        string `protobuf:"bytes,1,opt,name=send_id,json=sendId,proto3" json:"send_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelSendRequest) Reset() {
+	*x = CancelSendRequest{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelSendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelSendRequest) ProtoMessage() {}
+
+func (x *CancelSendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelSendRequest.ProtoReflect.Descriptor instead.
+func (*CancelSendRequest) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *CancelSendRequest) GetSendId() string {
+	if x != nil {
+		return x.SendId
+	}
+	return ""
+}
+
+// The send, as the cancel left it.
+type CancelSendResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The send; RUNNING until its batch in flight has finished.
+	Send          *Send `protobuf:"bytes,1,opt,name=send,proto3" json:"send,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelSendResponse) Reset() {
+	*x = CancelSendResponse{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelSendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelSendResponse) ProtoMessage() {}
+
+func (x *CancelSendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelSendResponse.ProtoReflect.Descriptor instead.
+func (*CancelSendResponse) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *CancelSendResponse) GetSend() *Send {
+	if x != nil {
+		return x.Send
+	}
+	return nil
+}
+
+// A send this server runs or ran. Kept until the retention (STORYCAST_SEND_RETENTION,
+// 7 days by default) after it ended, in the server's memory: a restart forgets it.
+type Send struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its id (SendPlanned.send_id).
+	SendId string `protobuf:"bytes,1,opt,name=send_id,json=sendId,proto3" json:"send_id,omitempty"`
+	// SendStoryRequest.request_id; empty when none was given.
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The session sending.
+	SessionId string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The strategy choosing batch sizes.
+	Strategy string `protobuf:"bytes,4,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// Where it is.
+	State SendState `protobuf:"varint,5,opt,name=state,proto3,enum=storycast.v1.SendState" json:"state,omitempty"`
+	// Valid, unique recipients.
+	Total uint32 `protobuf:"varint,6,opt,name=total,proto3" json:"total,omitempty"`
+	// Recipients delivered so far.
+	Delivered uint32 `protobuf:"varint,7,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	// Recipients given up on so far.
+	Failed uint32 `protobuf:"varint,8,opt,name=failed,proto3" json:"failed,omitempty"`
+	// Recipients still to send.
+	Remaining uint32 `protobuf:"varint,9,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	// Events emitted so far: WatchSendRequest.after_event may go up to this.
+	Events uint32 `protobuf:"varint,10,opt,name=events,proto3" json:"events,omitempty"`
+	// The summary, once the send has ended with one.
+	Summary *SendSummary `protobuf:"bytes,11,opt,name=summary,proto3" json:"summary,omitempty"`
+	// The ErrorInfo reason of the error that ended the send before its summary (such as
+	// ANCHOR_FAILED); empty otherwise.
+	FailureReason string `protobuf:"bytes,12,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
+	// That error, in words.
+	FailureMessage string `protobuf:"bytes,13,opt,name=failure_message,json=failureMessage,proto3" json:"failure_message,omitempty"`
+	// When the send started.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Its last event (or its end).
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// When the server forgets it: unset while it runs.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Send) Reset() {
+	*x = Send{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Send) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Send) ProtoMessage() {}
+
+func (x *Send) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Send.ProtoReflect.Descriptor instead.
+func (*Send) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *Send) GetSendId() string {
+	if x != nil {
+		return x.SendId
+	}
+	return ""
+}
+
+func (x *Send) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *Send) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *Send) GetStrategy() string {
+	if x != nil {
+		return x.Strategy
+	}
+	return ""
+}
+
+func (x *Send) GetState() SendState {
+	if x != nil {
+		return x.State
+	}
+	return SendState_SEND_STATE_UNSPECIFIED
+}
+
+func (x *Send) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *Send) GetDelivered() uint32 {
+	if x != nil {
+		return x.Delivered
+	}
+	return 0
+}
+
+func (x *Send) GetFailed() uint32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *Send) GetRemaining() uint32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+func (x *Send) GetEvents() uint32 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+func (x *Send) GetSummary() *SendSummary {
+	if x != nil {
+		return x.Summary
+	}
+	return nil
+}
+
+func (x *Send) GetFailureReason() string {
+	if x != nil {
+		return x.FailureReason
+	}
+	return ""
+}
+
+func (x *Send) GetFailureMessage() string {
+	if x != nil {
+		return x.FailureMessage
+	}
+	return ""
+}
+
+func (x *Send) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Send) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Send) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
 var File_storycast_v1_story_service_proto protoreflect.FileDescriptor
 
 const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\n" +
-	" storycast/v1/story_service.proto\x12\fstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x01\n" +
+	" storycast/v1/story_service.proto\x12\fstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x01\n" +
 	"\x10SendStoryRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -2200,7 +2899,10 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\n" +
 	"recipients\x18\x03 \x03(\tR\n" +
 	"recipients\x12\x1a\n" +
-	"\bstrategy\x18\x04 \x01(\tR\bstrategy\"\xa5\x01\n" +
+	"\bstrategy\x18\x04 \x01(\tR\bstrategy\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x12?\n" +
+	"\ron_disconnect\x18\x06 \x01(\x0e2\x1a.storycast.v1.OnDisconnectR\fonDisconnect\"\xa5\x01\n" +
 	"\x05Story\x12-\n" +
 	"\x04text\x18\x01 \x01(\v2\x17.storycast.v1.TextStoryH\x00R\x04text\x120\n" +
 	"\x05image\x18\x02 \x01(\v2\x18.storycast.v1.MediaStoryH\x00R\x05image\x120\n" +
@@ -2362,7 +3064,56 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\trecipient\x18\x01 \x01(\tR\trecipient\x12\x12\n" +
 	"\x04sent\x18\x02 \x01(\bR\x04sent\x12=\n" +
 	"\fdeliver_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vdeliverTime\x127\n" +
-	"\tread_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime*P\n" +
+	"\tread_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\breadTime\"L\n" +
+	"\x10WatchSendRequest\x12\x17\n" +
+	"\asend_id\x18\x01 \x01(\tR\x06sendId\x12\x1f\n" +
+	"\vafter_event\x18\x02 \x01(\rR\n" +
+	"afterEvent\")\n" +
+	"\x0eGetSendRequest\x12\x17\n" +
+	"\asend_id\x18\x01 \x01(\tR\x06sendId\"9\n" +
+	"\x0fGetSendResponse\x12&\n" +
+	"\x04send\x18\x01 \x01(\v2\x12.storycast.v1.SendR\x04send\"\x9c\x01\n" +
+	"\x10ListSendsRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12-\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x17.storycast.v1.SendStateR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"e\n" +
+	"\x11ListSendsResponse\x12(\n" +
+	"\x05sends\x18\x01 \x03(\v2\x12.storycast.v1.SendR\x05sends\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\",\n" +
+	"\x11CancelSendRequest\x12\x17\n" +
+	"\asend_id\x18\x01 \x01(\tR\x06sendId\"<\n" +
+	"\x12CancelSendResponse\x12&\n" +
+	"\x04send\x18\x01 \x01(\v2\x12.storycast.v1.SendR\x04send\"\xe6\x04\n" +
+	"\x04Send\x12\x17\n" +
+	"\asend_id\x18\x01 \x01(\tR\x06sendId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x03 \x01(\tR\tsessionId\x12\x1a\n" +
+	"\bstrategy\x18\x04 \x01(\tR\bstrategy\x12-\n" +
+	"\x05state\x18\x05 \x01(\x0e2\x17.storycast.v1.SendStateR\x05state\x12\x14\n" +
+	"\x05total\x18\x06 \x01(\rR\x05total\x12\x1c\n" +
+	"\tdelivered\x18\a \x01(\rR\tdelivered\x12\x16\n" +
+	"\x06failed\x18\b \x01(\rR\x06failed\x12\x1c\n" +
+	"\tremaining\x18\t \x01(\rR\tremaining\x12\x16\n" +
+	"\x06events\x18\n" +
+	" \x01(\rR\x06events\x123\n" +
+	"\asummary\x18\v \x01(\v2\x19.storycast.v1.SendSummaryR\asummary\x12%\n" +
+	"\x0efailure_reason\x18\f \x01(\tR\rfailureReason\x12'\n" +
+	"\x0ffailure_message\x18\r \x01(\tR\x0efailureMessage\x12;\n" +
+	"\vcreate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12;\n" +
+	"\vexpire_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime*c\n" +
+	"\fOnDisconnect\x12\x1d\n" +
+	"\x19ON_DISCONNECT_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14ON_DISCONNECT_CANCEL\x10\x01\x12\x1a\n" +
+	"\x16ON_DISCONNECT_CONTINUE\x10\x02*P\n" +
 	"\bSendMode\x12\x19\n" +
 	"\x15SEND_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SEND_MODE_SINGLE\x10\x01\x12\x13\n" +
@@ -2373,13 +3124,24 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"SPEED_FAST\x10\x01\x12\x10\n" +
 	"\fSPEED_NORMAL\x10\x02\x12\x0e\n" +
 	"\n" +
-	"SPEED_SLOW\x10\x032\xf6\x03\n" +
+	"SPEED_SLOW\x10\x03*\x8a\x01\n" +
+	"\tSendState\x12\x1a\n" +
+	"\x16SEND_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12SEND_STATE_RUNNING\x10\x01\x12\x18\n" +
+	"\x14SEND_STATE_SUCCEEDED\x10\x02\x12\x18\n" +
+	"\x14SEND_STATE_CANCELLED\x10\x03\x12\x15\n" +
+	"\x11SEND_STATE_FAILED\x10\x042\xad\x06\n" +
 	"\fStoryService\x12N\n" +
 	"\tSendStory\x12\x1e.storycast.v1.SendStoryRequest\x1a\x1f.storycast.v1.SendStoryResponse0\x01\x12g\n" +
 	"\x12GetSessionLearning\x12'.storycast.v1.GetSessionLearningRequest\x1a(.storycast.v1.GetSessionLearningResponse\x12m\n" +
 	"\x14ResetSessionLearning\x12).storycast.v1.ResetSessionLearningRequest\x1a*.storycast.v1.ResetSessionLearningResponse\x12[\n" +
 	"\x0eListStrategies\x12#.storycast.v1.ListStrategiesRequest\x1a$.storycast.v1.ListStrategiesResponse\x12a\n" +
-	"\x10GetStoryReceipts\x12%.storycast.v1.GetStoryReceiptsRequest\x1a&.storycast.v1.GetStoryReceiptsResponseB\xbe\x01\n" +
+	"\x10GetStoryReceipts\x12%.storycast.v1.GetStoryReceiptsRequest\x1a&.storycast.v1.GetStoryReceiptsResponse\x12N\n" +
+	"\tWatchSend\x12\x1e.storycast.v1.WatchSendRequest\x1a\x1f.storycast.v1.SendStoryResponse0\x01\x12F\n" +
+	"\aGetSend\x12\x1c.storycast.v1.GetSendRequest\x1a\x1d.storycast.v1.GetSendResponse\x12L\n" +
+	"\tListSends\x12\x1e.storycast.v1.ListSendsRequest\x1a\x1f.storycast.v1.ListSendsResponse\x12O\n" +
+	"\n" +
+	"CancelSend\x12\x1f.storycast.v1.CancelSendRequest\x1a .storycast.v1.CancelSendResponseB\xbe\x01\n" +
 	"\x10com.storycast.v1B\x11StoryServiceProtoP\x01ZFgithub.com/storycast/storycast/clients/go/gen/storycast/v1;storycastv1\xa2\x02\x03SXX\xaa\x02\fStorycast.V1\xca\x02\fStorycast\\V1\xe2\x02\x18Storycast\\V1\\GPBMetadata\xea\x02\rStorycast::V1b\x06proto3"
 
 var (
@@ -2394,78 +3156,106 @@ func file_storycast_v1_story_service_proto_rawDescGZIP() []byte {
 	return file_storycast_v1_story_service_proto_rawDescData
 }
 
-var file_storycast_v1_story_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_storycast_v1_story_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_storycast_v1_story_service_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_storycast_v1_story_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_storycast_v1_story_service_proto_goTypes = []any{
-	(SendMode)(0),                        // 0: storycast.v1.SendMode
-	(Speed)(0),                           // 1: storycast.v1.Speed
-	(*SendStoryRequest)(nil),             // 2: storycast.v1.SendStoryRequest
-	(*Story)(nil),                        // 3: storycast.v1.Story
-	(*TextStory)(nil),                    // 4: storycast.v1.TextStory
-	(*MediaStory)(nil),                   // 5: storycast.v1.MediaStory
-	(*SendStoryResponse)(nil),            // 6: storycast.v1.SendStoryResponse
-	(*SendPlanned)(nil),                  // 7: storycast.v1.SendPlanned
-	(*InvalidRecipient)(nil),             // 8: storycast.v1.InvalidRecipient
-	(*AnchorSent)(nil),                   // 9: storycast.v1.AnchorSent
-	(*BatchSent)(nil),                    // 10: storycast.v1.BatchSent
-	(*BatchError)(nil),                   // 11: storycast.v1.BatchError
-	(*SendSummary)(nil),                  // 12: storycast.v1.SendSummary
-	(*FailedRecipient)(nil),              // 13: storycast.v1.FailedRecipient
-	(*SessionLearning)(nil),              // 14: storycast.v1.SessionLearning
-	(*GetSessionLearningRequest)(nil),    // 15: storycast.v1.GetSessionLearningRequest
-	(*GetSessionLearningResponse)(nil),   // 16: storycast.v1.GetSessionLearningResponse
-	(*SessionHistory)(nil),               // 17: storycast.v1.SessionHistory
-	(*ResetSessionLearningRequest)(nil),  // 18: storycast.v1.ResetSessionLearningRequest
-	(*ResetSessionLearningResponse)(nil), // 19: storycast.v1.ResetSessionLearningResponse
-	(*ListStrategiesRequest)(nil),        // 20: storycast.v1.ListStrategiesRequest
-	(*ListStrategiesResponse)(nil),       // 21: storycast.v1.ListStrategiesResponse
-	(*StrategyInfo)(nil),                 // 22: storycast.v1.StrategyInfo
-	(*GetStoryReceiptsRequest)(nil),      // 23: storycast.v1.GetStoryReceiptsRequest
-	(*GetStoryReceiptsResponse)(nil),     // 24: storycast.v1.GetStoryReceiptsResponse
-	(*ReceiptCounts)(nil),                // 25: storycast.v1.ReceiptCounts
-	(*RecipientReceipt)(nil),             // 26: storycast.v1.RecipientReceipt
-	(*timestamppb.Timestamp)(nil),        // 27: google.protobuf.Timestamp
+	(OnDisconnect)(0),                    // 0: storycast.v1.OnDisconnect
+	(SendMode)(0),                        // 1: storycast.v1.SendMode
+	(Speed)(0),                           // 2: storycast.v1.Speed
+	(SendState)(0),                       // 3: storycast.v1.SendState
+	(*SendStoryRequest)(nil),             // 4: storycast.v1.SendStoryRequest
+	(*Story)(nil),                        // 5: storycast.v1.Story
+	(*TextStory)(nil),                    // 6: storycast.v1.TextStory
+	(*MediaStory)(nil),                   // 7: storycast.v1.MediaStory
+	(*SendStoryResponse)(nil),            // 8: storycast.v1.SendStoryResponse
+	(*SendPlanned)(nil),                  // 9: storycast.v1.SendPlanned
+	(*InvalidRecipient)(nil),             // 10: storycast.v1.InvalidRecipient
+	(*AnchorSent)(nil),                   // 11: storycast.v1.AnchorSent
+	(*BatchSent)(nil),                    // 12: storycast.v1.BatchSent
+	(*BatchError)(nil),                   // 13: storycast.v1.BatchError
+	(*SendSummary)(nil),                  // 14: storycast.v1.SendSummary
+	(*FailedRecipient)(nil),              // 15: storycast.v1.FailedRecipient
+	(*SessionLearning)(nil),              // 16: storycast.v1.SessionLearning
+	(*GetSessionLearningRequest)(nil),    // 17: storycast.v1.GetSessionLearningRequest
+	(*GetSessionLearningResponse)(nil),   // 18: storycast.v1.GetSessionLearningResponse
+	(*SessionHistory)(nil),               // 19: storycast.v1.SessionHistory
+	(*ResetSessionLearningRequest)(nil),  // 20: storycast.v1.ResetSessionLearningRequest
+	(*ResetSessionLearningResponse)(nil), // 21: storycast.v1.ResetSessionLearningResponse
+	(*ListStrategiesRequest)(nil),        // 22: storycast.v1.ListStrategiesRequest
+	(*ListStrategiesResponse)(nil),       // 23: storycast.v1.ListStrategiesResponse
+	(*StrategyInfo)(nil),                 // 24: storycast.v1.StrategyInfo
+	(*GetStoryReceiptsRequest)(nil),      // 25: storycast.v1.GetStoryReceiptsRequest
+	(*GetStoryReceiptsResponse)(nil),     // 26: storycast.v1.GetStoryReceiptsResponse
+	(*ReceiptCounts)(nil),                // 27: storycast.v1.ReceiptCounts
+	(*RecipientReceipt)(nil),             // 28: storycast.v1.RecipientReceipt
+	(*WatchSendRequest)(nil),             // 29: storycast.v1.WatchSendRequest
+	(*GetSendRequest)(nil),               // 30: storycast.v1.GetSendRequest
+	(*GetSendResponse)(nil),              // 31: storycast.v1.GetSendResponse
+	(*ListSendsRequest)(nil),             // 32: storycast.v1.ListSendsRequest
+	(*ListSendsResponse)(nil),            // 33: storycast.v1.ListSendsResponse
+	(*CancelSendRequest)(nil),            // 34: storycast.v1.CancelSendRequest
+	(*CancelSendResponse)(nil),           // 35: storycast.v1.CancelSendResponse
+	(*Send)(nil),                         // 36: storycast.v1.Send
+	(*timestamppb.Timestamp)(nil),        // 37: google.protobuf.Timestamp
 }
 var file_storycast_v1_story_service_proto_depIdxs = []int32{
-	3,  // 0: storycast.v1.SendStoryRequest.story:type_name -> storycast.v1.Story
-	4,  // 1: storycast.v1.Story.text:type_name -> storycast.v1.TextStory
-	5,  // 2: storycast.v1.Story.image:type_name -> storycast.v1.MediaStory
-	5,  // 3: storycast.v1.Story.video:type_name -> storycast.v1.MediaStory
-	7,  // 4: storycast.v1.SendStoryResponse.planned:type_name -> storycast.v1.SendPlanned
-	9,  // 5: storycast.v1.SendStoryResponse.anchor:type_name -> storycast.v1.AnchorSent
-	10, // 6: storycast.v1.SendStoryResponse.batch:type_name -> storycast.v1.BatchSent
-	12, // 7: storycast.v1.SendStoryResponse.summary:type_name -> storycast.v1.SendSummary
-	0,  // 8: storycast.v1.SendPlanned.mode:type_name -> storycast.v1.SendMode
-	8,  // 9: storycast.v1.SendPlanned.invalid_recipients:type_name -> storycast.v1.InvalidRecipient
-	11, // 10: storycast.v1.BatchSent.error:type_name -> storycast.v1.BatchError
-	1,  // 11: storycast.v1.BatchSent.speed:type_name -> storycast.v1.Speed
-	13, // 12: storycast.v1.SendSummary.failed:type_name -> storycast.v1.FailedRecipient
-	14, // 13: storycast.v1.SendSummary.session_learning:type_name -> storycast.v1.SessionLearning
-	17, // 14: storycast.v1.GetSessionLearningResponse.history:type_name -> storycast.v1.SessionHistory
-	27, // 15: storycast.v1.SessionHistory.last_successful_send:type_name -> google.protobuf.Timestamp
-	27, // 16: storycast.v1.SessionHistory.expire_time:type_name -> google.protobuf.Timestamp
-	22, // 17: storycast.v1.ListStrategiesResponse.strategies:type_name -> storycast.v1.StrategyInfo
-	25, // 18: storycast.v1.GetStoryReceiptsResponse.counts:type_name -> storycast.v1.ReceiptCounts
-	26, // 19: storycast.v1.GetStoryReceiptsResponse.recipients:type_name -> storycast.v1.RecipientReceipt
-	27, // 20: storycast.v1.GetStoryReceiptsResponse.create_time:type_name -> google.protobuf.Timestamp
-	27, // 21: storycast.v1.GetStoryReceiptsResponse.expire_time:type_name -> google.protobuf.Timestamp
-	27, // 22: storycast.v1.RecipientReceipt.deliver_time:type_name -> google.protobuf.Timestamp
-	27, // 23: storycast.v1.RecipientReceipt.read_time:type_name -> google.protobuf.Timestamp
-	2,  // 24: storycast.v1.StoryService.SendStory:input_type -> storycast.v1.SendStoryRequest
-	15, // 25: storycast.v1.StoryService.GetSessionLearning:input_type -> storycast.v1.GetSessionLearningRequest
-	18, // 26: storycast.v1.StoryService.ResetSessionLearning:input_type -> storycast.v1.ResetSessionLearningRequest
-	20, // 27: storycast.v1.StoryService.ListStrategies:input_type -> storycast.v1.ListStrategiesRequest
-	23, // 28: storycast.v1.StoryService.GetStoryReceipts:input_type -> storycast.v1.GetStoryReceiptsRequest
-	6,  // 29: storycast.v1.StoryService.SendStory:output_type -> storycast.v1.SendStoryResponse
-	16, // 30: storycast.v1.StoryService.GetSessionLearning:output_type -> storycast.v1.GetSessionLearningResponse
-	19, // 31: storycast.v1.StoryService.ResetSessionLearning:output_type -> storycast.v1.ResetSessionLearningResponse
-	21, // 32: storycast.v1.StoryService.ListStrategies:output_type -> storycast.v1.ListStrategiesResponse
-	24, // 33: storycast.v1.StoryService.GetStoryReceipts:output_type -> storycast.v1.GetStoryReceiptsResponse
-	29, // [29:34] is the sub-list for method output_type
-	24, // [24:29] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	5,  // 0: storycast.v1.SendStoryRequest.story:type_name -> storycast.v1.Story
+	0,  // 1: storycast.v1.SendStoryRequest.on_disconnect:type_name -> storycast.v1.OnDisconnect
+	6,  // 2: storycast.v1.Story.text:type_name -> storycast.v1.TextStory
+	7,  // 3: storycast.v1.Story.image:type_name -> storycast.v1.MediaStory
+	7,  // 4: storycast.v1.Story.video:type_name -> storycast.v1.MediaStory
+	9,  // 5: storycast.v1.SendStoryResponse.planned:type_name -> storycast.v1.SendPlanned
+	11, // 6: storycast.v1.SendStoryResponse.anchor:type_name -> storycast.v1.AnchorSent
+	12, // 7: storycast.v1.SendStoryResponse.batch:type_name -> storycast.v1.BatchSent
+	14, // 8: storycast.v1.SendStoryResponse.summary:type_name -> storycast.v1.SendSummary
+	1,  // 9: storycast.v1.SendPlanned.mode:type_name -> storycast.v1.SendMode
+	10, // 10: storycast.v1.SendPlanned.invalid_recipients:type_name -> storycast.v1.InvalidRecipient
+	13, // 11: storycast.v1.BatchSent.error:type_name -> storycast.v1.BatchError
+	2,  // 12: storycast.v1.BatchSent.speed:type_name -> storycast.v1.Speed
+	15, // 13: storycast.v1.SendSummary.failed:type_name -> storycast.v1.FailedRecipient
+	16, // 14: storycast.v1.SendSummary.session_learning:type_name -> storycast.v1.SessionLearning
+	19, // 15: storycast.v1.GetSessionLearningResponse.history:type_name -> storycast.v1.SessionHistory
+	37, // 16: storycast.v1.SessionHistory.last_successful_send:type_name -> google.protobuf.Timestamp
+	37, // 17: storycast.v1.SessionHistory.expire_time:type_name -> google.protobuf.Timestamp
+	24, // 18: storycast.v1.ListStrategiesResponse.strategies:type_name -> storycast.v1.StrategyInfo
+	27, // 19: storycast.v1.GetStoryReceiptsResponse.counts:type_name -> storycast.v1.ReceiptCounts
+	28, // 20: storycast.v1.GetStoryReceiptsResponse.recipients:type_name -> storycast.v1.RecipientReceipt
+	37, // 21: storycast.v1.GetStoryReceiptsResponse.create_time:type_name -> google.protobuf.Timestamp
+	37, // 22: storycast.v1.GetStoryReceiptsResponse.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 23: storycast.v1.RecipientReceipt.deliver_time:type_name -> google.protobuf.Timestamp
+	37, // 24: storycast.v1.RecipientReceipt.read_time:type_name -> google.protobuf.Timestamp
+	36, // 25: storycast.v1.GetSendResponse.send:type_name -> storycast.v1.Send
+	3,  // 26: storycast.v1.ListSendsRequest.state:type_name -> storycast.v1.SendState
+	36, // 27: storycast.v1.ListSendsResponse.sends:type_name -> storycast.v1.Send
+	36, // 28: storycast.v1.CancelSendResponse.send:type_name -> storycast.v1.Send
+	3,  // 29: storycast.v1.Send.state:type_name -> storycast.v1.SendState
+	14, // 30: storycast.v1.Send.summary:type_name -> storycast.v1.SendSummary
+	37, // 31: storycast.v1.Send.create_time:type_name -> google.protobuf.Timestamp
+	37, // 32: storycast.v1.Send.update_time:type_name -> google.protobuf.Timestamp
+	37, // 33: storycast.v1.Send.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 34: storycast.v1.StoryService.SendStory:input_type -> storycast.v1.SendStoryRequest
+	17, // 35: storycast.v1.StoryService.GetSessionLearning:input_type -> storycast.v1.GetSessionLearningRequest
+	20, // 36: storycast.v1.StoryService.ResetSessionLearning:input_type -> storycast.v1.ResetSessionLearningRequest
+	22, // 37: storycast.v1.StoryService.ListStrategies:input_type -> storycast.v1.ListStrategiesRequest
+	25, // 38: storycast.v1.StoryService.GetStoryReceipts:input_type -> storycast.v1.GetStoryReceiptsRequest
+	29, // 39: storycast.v1.StoryService.WatchSend:input_type -> storycast.v1.WatchSendRequest
+	30, // 40: storycast.v1.StoryService.GetSend:input_type -> storycast.v1.GetSendRequest
+	32, // 41: storycast.v1.StoryService.ListSends:input_type -> storycast.v1.ListSendsRequest
+	34, // 42: storycast.v1.StoryService.CancelSend:input_type -> storycast.v1.CancelSendRequest
+	8,  // 43: storycast.v1.StoryService.SendStory:output_type -> storycast.v1.SendStoryResponse
+	18, // 44: storycast.v1.StoryService.GetSessionLearning:output_type -> storycast.v1.GetSessionLearningResponse
+	21, // 45: storycast.v1.StoryService.ResetSessionLearning:output_type -> storycast.v1.ResetSessionLearningResponse
+	23, // 46: storycast.v1.StoryService.ListStrategies:output_type -> storycast.v1.ListStrategiesResponse
+	26, // 47: storycast.v1.StoryService.GetStoryReceipts:output_type -> storycast.v1.GetStoryReceiptsResponse
+	8,  // 48: storycast.v1.StoryService.WatchSend:output_type -> storycast.v1.SendStoryResponse
+	31, // 49: storycast.v1.StoryService.GetSend:output_type -> storycast.v1.GetSendResponse
+	33, // 50: storycast.v1.StoryService.ListSends:output_type -> storycast.v1.ListSendsResponse
+	35, // 51: storycast.v1.StoryService.CancelSend:output_type -> storycast.v1.CancelSendResponse
+	43, // [43:52] is the sub-list for method output_type
+	34, // [34:43] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_storycast_v1_story_service_proto_init() }
@@ -2493,8 +3283,8 @@ func file_storycast_v1_story_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_storycast_v1_story_service_proto_rawDesc), len(file_storycast_v1_story_service_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   25,
+			NumEnums:      4,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,10 @@ const (
 	StoryService_ResetSessionLearning_FullMethodName = "/storycast.v1.StoryService/ResetSessionLearning"
 	StoryService_ListStrategies_FullMethodName       = "/storycast.v1.StoryService/ListStrategies"
 	StoryService_GetStoryReceipts_FullMethodName     = "/storycast.v1.StoryService/GetStoryReceipts"
+	StoryService_WatchSend_FullMethodName            = "/storycast.v1.StoryService/WatchSend"
+	StoryService_GetSend_FullMethodName              = "/storycast.v1.StoryService/GetSend"
+	StoryService_ListSends_FullMethodName            = "/storycast.v1.StoryService/ListSends"
+	StoryService_CancelSend_FullMethodName           = "/storycast.v1.StoryService/CancelSend"
 )
 
 // StoryServiceClient is the client API for StoryService service.
@@ -54,7 +58,10 @@ type StoryServiceClient interface {
 	// connected or logged out), PERMISSION_DENIED (WhatsApp refused the
 	// account), UNAVAILABLE (the story could not be prepared or the anchor could
 	// not be sent, or the server is shutting down). Cancelling the call lets the
-	// batch in flight finish and starts nothing after it.
+	// batch in flight finish and starts nothing after it (see on_disconnect).
+	//
+	// WatchSend streams this same response, so one event reader serves both calls:
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	SendStory(ctx context.Context, in *SendStoryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SendStoryResponse], error)
 	// What a session has proven: its largest successful batch and statistics.
 	GetSessionLearning(ctx context.Context, in *GetSessionLearningRequest, opts ...grpc.CallOption) (*GetSessionLearningResponse, error)
@@ -75,6 +82,40 @@ type StoryServiceClient interface {
 	// in the last 24 hours), UNAVAILABLE (reason STORE_UNAVAILABLE: the store is down
 	// and the status is not in the server's memory).
 	GetStoryReceipts(ctx context.Context, in *GetStoryReceiptsRequest, opts ...grpc.CallOption) (*GetStoryReceiptsResponse, error)
+	// Follows a send from any point: the events it already emitted are replayed
+	// from `after_event` on, then new ones stream live as they happen; the stream
+	// ends after the summary (or, for a send that failed before its summary, with
+	// the error the send failed with, as SendStory would have). Any number of
+	// watchers, from any client, may follow one send; a watcher going away never
+	// cancels it. The events are exactly those SendStory streams, in the same order.
+	//
+	// Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND: no such
+	// send in this server, or it finished longer than the retention ago),
+	// OUT_OF_RANGE (reason AFTER_EVENT_OUT_OF_RANGE: after_event is more than the
+	// events the send has emitted so far).
+	//
+	// It streams SendStory's own response so one event reader serves both calls:
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	WatchSend(ctx context.Context, in *WatchSendRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SendStoryResponse], error)
+	// A send's state, counts and, once it has ended, its summary.
+	//
+	// Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND).
+	GetSend(ctx context.Context, in *GetSendRequest, opts ...grpc.CallOption) (*GetSendResponse, error)
+	// The sends this server knows (running ones and those that finished within the
+	// retention), newest first, page by page (AIP-158), optionally only one session's
+	// or those in one state.
+	//
+	// Errors: INVALID_ARGUMENT (a bad session_id, a negative page_size, a page_token
+	// not returned for the same filters).
+	ListSends(ctx context.Context, in *ListSendsRequest, opts ...grpc.CallOption) (*ListSendsResponse, error)
+	// Cancels a running send: the batch in flight finishes, nothing after it starts,
+	// and every watcher (SendStory callers included) gets the summary with stopped_by
+	// CANCELLED. Cancelling a send that has already ended changes nothing and is not an
+	// error. The send returned may still be RUNNING: its batch in flight is finishing.
+	//
+	// Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND).
+	CancelSend(ctx context.Context, in *CancelSendRequest, opts ...grpc.CallOption) (*CancelSendResponse, error)
 }
 
 type storyServiceClient struct {
@@ -144,6 +185,55 @@ func (c *storyServiceClient) GetStoryReceipts(ctx context.Context, in *GetStoryR
 	return out, nil
 }
 
+func (c *storyServiceClient) WatchSend(ctx context.Context, in *WatchSendRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SendStoryResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &StoryService_ServiceDesc.Streams[1], StoryService_WatchSend_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchSendRequest, SendStoryResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StoryService_WatchSendClient = grpc.ServerStreamingClient[SendStoryResponse]
+
+func (c *storyServiceClient) GetSend(ctx context.Context, in *GetSendRequest, opts ...grpc.CallOption) (*GetSendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSendResponse)
+	err := c.cc.Invoke(ctx, StoryService_GetSend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storyServiceClient) ListSends(ctx context.Context, in *ListSendsRequest, opts ...grpc.CallOption) (*ListSendsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSendsResponse)
+	err := c.cc.Invoke(ctx, StoryService_ListSends_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storyServiceClient) CancelSend(ctx context.Context, in *CancelSendRequest, opts ...grpc.CallOption) (*CancelSendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelSendResponse)
+	err := c.cc.Invoke(ctx, StoryService_CancelSend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StoryServiceServer is the server API for StoryService service.
 // All implementations must embed UnimplementedStoryServiceServer
 // for forward compatibility.
@@ -164,7 +254,10 @@ type StoryServiceServer interface {
 	// connected or logged out), PERMISSION_DENIED (WhatsApp refused the
 	// account), UNAVAILABLE (the story could not be prepared or the anchor could
 	// not be sent, or the server is shutting down). Cancelling the call lets the
-	// batch in flight finish and starts nothing after it.
+	// batch in flight finish and starts nothing after it (see on_disconnect).
+	//
+	// WatchSend streams this same response, so one event reader serves both calls:
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	SendStory(*SendStoryRequest, grpc.ServerStreamingServer[SendStoryResponse]) error
 	// What a session has proven: its largest successful batch and statistics.
 	GetSessionLearning(context.Context, *GetSessionLearningRequest) (*GetSessionLearningResponse, error)
@@ -185,6 +278,40 @@ type StoryServiceServer interface {
 	// in the last 24 hours), UNAVAILABLE (reason STORE_UNAVAILABLE: the store is down
 	// and the status is not in the server's memory).
 	GetStoryReceipts(context.Context, *GetStoryReceiptsRequest) (*GetStoryReceiptsResponse, error)
+	// Follows a send from any point: the events it already emitted are replayed
+	// from `after_event` on, then new ones stream live as they happen; the stream
+	// ends after the summary (or, for a send that failed before its summary, with
+	// the error the send failed with, as SendStory would have). Any number of
+	// watchers, from any client, may follow one send; a watcher going away never
+	// cancels it. The events are exactly those SendStory streams, in the same order.
+	//
+	// Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND: no such
+	// send in this server, or it finished longer than the retention ago),
+	// OUT_OF_RANGE (reason AFTER_EVENT_OUT_OF_RANGE: after_event is more than the
+	// events the send has emitted so far).
+	//
+	// It streams SendStory's own response so one event reader serves both calls:
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	WatchSend(*WatchSendRequest, grpc.ServerStreamingServer[SendStoryResponse]) error
+	// A send's state, counts and, once it has ended, its summary.
+	//
+	// Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND).
+	GetSend(context.Context, *GetSendRequest) (*GetSendResponse, error)
+	// The sends this server knows (running ones and those that finished within the
+	// retention), newest first, page by page (AIP-158), optionally only one session's
+	// or those in one state.
+	//
+	// Errors: INVALID_ARGUMENT (a bad session_id, a negative page_size, a page_token
+	// not returned for the same filters).
+	ListSends(context.Context, *ListSendsRequest) (*ListSendsResponse, error)
+	// Cancels a running send: the batch in flight finishes, nothing after it starts,
+	// and every watcher (SendStory callers included) gets the summary with stopped_by
+	// CANCELLED. Cancelling a send that has already ended changes nothing and is not an
+	// error. The send returned may still be RUNNING: its batch in flight is finishing.
+	//
+	// Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND).
+	CancelSend(context.Context, *CancelSendRequest) (*CancelSendResponse, error)
 	mustEmbedUnimplementedStoryServiceServer()
 }
 
@@ -209,6 +336,18 @@ func (UnimplementedStoryServiceServer) ListStrategies(context.Context, *ListStra
 }
 func (UnimplementedStoryServiceServer) GetStoryReceipts(context.Context, *GetStoryReceiptsRequest) (*GetStoryReceiptsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStoryReceipts not implemented")
+}
+func (UnimplementedStoryServiceServer) WatchSend(*WatchSendRequest, grpc.ServerStreamingServer[SendStoryResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchSend not implemented")
+}
+func (UnimplementedStoryServiceServer) GetSend(context.Context, *GetSendRequest) (*GetSendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSend not implemented")
+}
+func (UnimplementedStoryServiceServer) ListSends(context.Context, *ListSendsRequest) (*ListSendsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSends not implemented")
+}
+func (UnimplementedStoryServiceServer) CancelSend(context.Context, *CancelSendRequest) (*CancelSendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelSend not implemented")
 }
 func (UnimplementedStoryServiceServer) mustEmbedUnimplementedStoryServiceServer() {}
 func (UnimplementedStoryServiceServer) testEmbeddedByValue()                      {}
@@ -314,6 +453,71 @@ func _StoryService_GetStoryReceipts_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StoryService_WatchSend_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchSendRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(StoryServiceServer).WatchSend(m, &grpc.GenericServerStream[WatchSendRequest, SendStoryResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StoryService_WatchSendServer = grpc.ServerStreamingServer[SendStoryResponse]
+
+func _StoryService_GetSend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoryServiceServer).GetSend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StoryService_GetSend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoryServiceServer).GetSend(ctx, req.(*GetSendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StoryService_ListSends_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSendsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoryServiceServer).ListSends(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StoryService_ListSends_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoryServiceServer).ListSends(ctx, req.(*ListSendsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StoryService_CancelSend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelSendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoryServiceServer).CancelSend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StoryService_CancelSend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoryServiceServer).CancelSend(ctx, req.(*CancelSendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StoryService_ServiceDesc is the grpc.ServiceDesc for StoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -337,11 +541,28 @@ var StoryService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetStoryReceipts",
 			Handler:    _StoryService_GetStoryReceipts_Handler,
 		},
+		{
+			MethodName: "GetSend",
+			Handler:    _StoryService_GetSend_Handler,
+		},
+		{
+			MethodName: "ListSends",
+			Handler:    _StoryService_ListSends_Handler,
+		},
+		{
+			MethodName: "CancelSend",
+			Handler:    _StoryService_CancelSend_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "SendStory",
 			Handler:       _StoryService_SendStory_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchSend",
+			Handler:       _StoryService_WatchSend_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -10,6 +10,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class OnDisconnect(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ON_DISCONNECT_UNSPECIFIED: _ClassVar[OnDisconnect]
+    ON_DISCONNECT_CANCEL: _ClassVar[OnDisconnect]
+    ON_DISCONNECT_CONTINUE: _ClassVar[OnDisconnect]
+
 class SendMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SEND_MODE_UNSPECIFIED: _ClassVar[SendMode]
@@ -22,6 +28,17 @@ class Speed(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SPEED_FAST: _ClassVar[Speed]
     SPEED_NORMAL: _ClassVar[Speed]
     SPEED_SLOW: _ClassVar[Speed]
+
+class SendState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEND_STATE_UNSPECIFIED: _ClassVar[SendState]
+    SEND_STATE_RUNNING: _ClassVar[SendState]
+    SEND_STATE_SUCCEEDED: _ClassVar[SendState]
+    SEND_STATE_CANCELLED: _ClassVar[SendState]
+    SEND_STATE_FAILED: _ClassVar[SendState]
+ON_DISCONNECT_UNSPECIFIED: OnDisconnect
+ON_DISCONNECT_CANCEL: OnDisconnect
+ON_DISCONNECT_CONTINUE: OnDisconnect
 SEND_MODE_UNSPECIFIED: SendMode
 SEND_MODE_SINGLE: SendMode
 SEND_MODE_SMART: SendMode
@@ -29,18 +46,27 @@ SPEED_UNSPECIFIED: Speed
 SPEED_FAST: Speed
 SPEED_NORMAL: Speed
 SPEED_SLOW: Speed
+SEND_STATE_UNSPECIFIED: SendState
+SEND_STATE_RUNNING: SendState
+SEND_STATE_SUCCEEDED: SendState
+SEND_STATE_CANCELLED: SendState
+SEND_STATE_FAILED: SendState
 
 class SendStoryRequest(_message.Message):
-    __slots__ = ("session_id", "story", "recipients", "strategy")
+    __slots__ = ("session_id", "story", "recipients", "strategy", "request_id", "on_disconnect")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STORY_FIELD_NUMBER: _ClassVar[int]
     RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ON_DISCONNECT_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     story: Story
     recipients: _containers.RepeatedScalarFieldContainer[str]
     strategy: str
-    def __init__(self, session_id: _Optional[str] = ..., story: _Optional[_Union[Story, _Mapping]] = ..., recipients: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ...) -> None: ...
+    request_id: str
+    on_disconnect: OnDisconnect
+    def __init__(self, session_id: _Optional[str] = ..., story: _Optional[_Union[Story, _Mapping]] = ..., recipients: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ..., request_id: _Optional[str] = ..., on_disconnect: _Optional[_Union[OnDisconnect, str]] = ...) -> None: ...
 
 class Story(_message.Message):
     __slots__ = ("text", "image", "video")
@@ -347,3 +373,91 @@ class RecipientReceipt(_message.Message):
     deliver_time: _timestamp_pb2.Timestamp
     read_time: _timestamp_pb2.Timestamp
     def __init__(self, recipient: _Optional[str] = ..., sent: _Optional[bool] = ..., deliver_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., read_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WatchSendRequest(_message.Message):
+    __slots__ = ("send_id", "after_event")
+    SEND_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_EVENT_FIELD_NUMBER: _ClassVar[int]
+    send_id: str
+    after_event: int
+    def __init__(self, send_id: _Optional[str] = ..., after_event: _Optional[int] = ...) -> None: ...
+
+class GetSendRequest(_message.Message):
+    __slots__ = ("send_id",)
+    SEND_ID_FIELD_NUMBER: _ClassVar[int]
+    send_id: str
+    def __init__(self, send_id: _Optional[str] = ...) -> None: ...
+
+class GetSendResponse(_message.Message):
+    __slots__ = ("send",)
+    SEND_FIELD_NUMBER: _ClassVar[int]
+    send: Send
+    def __init__(self, send: _Optional[_Union[Send, _Mapping]] = ...) -> None: ...
+
+class ListSendsRequest(_message.Message):
+    __slots__ = ("session_id", "state", "page_size", "page_token")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    state: SendState
+    page_size: int
+    page_token: str
+    def __init__(self, session_id: _Optional[str] = ..., state: _Optional[_Union[SendState, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSendsResponse(_message.Message):
+    __slots__ = ("sends", "next_page_token")
+    SENDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    sends: _containers.RepeatedCompositeFieldContainer[Send]
+    next_page_token: str
+    def __init__(self, sends: _Optional[_Iterable[_Union[Send, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CancelSendRequest(_message.Message):
+    __slots__ = ("send_id",)
+    SEND_ID_FIELD_NUMBER: _ClassVar[int]
+    send_id: str
+    def __init__(self, send_id: _Optional[str] = ...) -> None: ...
+
+class CancelSendResponse(_message.Message):
+    __slots__ = ("send",)
+    SEND_FIELD_NUMBER: _ClassVar[int]
+    send: Send
+    def __init__(self, send: _Optional[_Union[Send, _Mapping]] = ...) -> None: ...
+
+class Send(_message.Message):
+    __slots__ = ("send_id", "request_id", "session_id", "strategy", "state", "total", "delivered", "failed", "remaining", "events", "summary", "failure_reason", "failure_message", "create_time", "update_time", "expire_time")
+    SEND_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    send_id: str
+    request_id: str
+    session_id: str
+    strategy: str
+    state: SendState
+    total: int
+    delivered: int
+    failed: int
+    remaining: int
+    events: int
+    summary: SendSummary
+    failure_reason: str
+    failure_message: str
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, send_id: _Optional[str] = ..., request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., strategy: _Optional[str] = ..., state: _Optional[_Union[SendState, str]] = ..., total: _Optional[int] = ..., delivered: _Optional[int] = ..., failed: _Optional[int] = ..., remaining: _Optional[int] = ..., events: _Optional[int] = ..., summary: _Optional[_Union[SendSummary, _Mapping]] = ..., failure_reason: _Optional[str] = ..., failure_message: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

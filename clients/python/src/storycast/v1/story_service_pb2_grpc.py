@@ -60,6 +60,26 @@ class StoryServiceStub:
                 request_serializer=storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsRequest.SerializeToString,
                 response_deserializer=storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsResponse.FromString,
                 _registered_method=True)
+        self.WatchSend = channel.unary_stream(
+                '/storycast.v1.StoryService/WatchSend',
+                request_serializer=storycast_dot_v1_dot_story__service__pb2.WatchSendRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_story__service__pb2.SendStoryResponse.FromString,
+                _registered_method=True)
+        self.GetSend = channel.unary_unary(
+                '/storycast.v1.StoryService/GetSend',
+                request_serializer=storycast_dot_v1_dot_story__service__pb2.GetSendRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_story__service__pb2.GetSendResponse.FromString,
+                _registered_method=True)
+        self.ListSends = channel.unary_unary(
+                '/storycast.v1.StoryService/ListSends',
+                request_serializer=storycast_dot_v1_dot_story__service__pb2.ListSendsRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_story__service__pb2.ListSendsResponse.FromString,
+                _registered_method=True)
+        self.CancelSend = channel.unary_unary(
+                '/storycast.v1.StoryService/CancelSend',
+                request_serializer=storycast_dot_v1_dot_story__service__pb2.CancelSendRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_story__service__pb2.CancelSendResponse.FromString,
+                _registered_method=True)
 
 
 class StoryServiceServicer:
@@ -81,7 +101,10 @@ class StoryServiceServicer:
         connected or logged out), PERMISSION_DENIED (WhatsApp refused the
         account), UNAVAILABLE (the story could not be prepared or the anchor could
         not be sent, or the server is shutting down). Cancelling the call lets the
-        batch in flight finish and starts nothing after it.
+        batch in flight finish and starts nothing after it (see on_disconnect).
+
+        WatchSend streams this same response, so one event reader serves both calls:
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -126,6 +149,60 @@ class StoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchSend(self, request, context):
+        """Follows a send from any point: the events it already emitted are replayed
+        from `after_event` on, then new ones stream live as they happen; the stream
+        ends after the summary (or, for a send that failed before its summary, with
+        the error the send failed with, as SendStory would have). Any number of
+        watchers, from any client, may follow one send; a watcher going away never
+        cancels it. The events are exactly those SendStory streams, in the same order.
+
+        Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND: no such
+        send in this server, or it finished longer than the retention ago),
+        OUT_OF_RANGE (reason AFTER_EVENT_OUT_OF_RANGE: after_event is more than the
+        events the send has emitted so far).
+
+        It streams SendStory's own response so one event reader serves both calls:
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSend(self, request, context):
+        """A send's state, counts and, once it has ended, its summary.
+
+        Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSends(self, request, context):
+        """The sends this server knows (running ones and those that finished within the
+        retention), newest first, page by page (AIP-158), optionally only one session's
+        or those in one state.
+
+        Errors: INVALID_ARGUMENT (a bad session_id, a negative page_size, a page_token
+        not returned for the same filters).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelSend(self, request, context):
+        """Cancels a running send: the batch in flight finishes, nothing after it starts,
+        and every watcher (SendStory callers included) gets the summary with stopped_by
+        CANCELLED. Cancelling a send that has already ended changes nothing and is not an
+        error. The send returned may still be RUNNING: its batch in flight is finishing.
+
+        Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +230,26 @@ def add_StoryServiceServicer_to_server(servicer, server):
                     servicer.GetStoryReceipts,
                     request_deserializer=storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsRequest.FromString,
                     response_serializer=storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsResponse.SerializeToString,
+            ),
+            'WatchSend': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchSend,
+                    request_deserializer=storycast_dot_v1_dot_story__service__pb2.WatchSendRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_story__service__pb2.SendStoryResponse.SerializeToString,
+            ),
+            'GetSend': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSend,
+                    request_deserializer=storycast_dot_v1_dot_story__service__pb2.GetSendRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_story__service__pb2.GetSendResponse.SerializeToString,
+            ),
+            'ListSends': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSends,
+                    request_deserializer=storycast_dot_v1_dot_story__service__pb2.ListSendsRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_story__service__pb2.ListSendsResponse.SerializeToString,
+            ),
+            'CancelSend': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelSend,
+                    request_deserializer=storycast_dot_v1_dot_story__service__pb2.CancelSendRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_story__service__pb2.CancelSendResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -291,6 +388,114 @@ class StoryService:
             '/storycast.v1.StoryService/GetStoryReceipts',
             storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsRequest.SerializeToString,
             storycast_dot_v1_dot_story__service__pb2.GetStoryReceiptsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchSend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/storycast.v1.StoryService/WatchSend',
+            storycast_dot_v1_dot_story__service__pb2.WatchSendRequest.SerializeToString,
+            storycast_dot_v1_dot_story__service__pb2.SendStoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.StoryService/GetSend',
+            storycast_dot_v1_dot_story__service__pb2.GetSendRequest.SerializeToString,
+            storycast_dot_v1_dot_story__service__pb2.GetSendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSends(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.StoryService/ListSends',
+            storycast_dot_v1_dot_story__service__pb2.ListSendsRequest.SerializeToString,
+            storycast_dot_v1_dot_story__service__pb2.ListSendsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelSend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.StoryService/CancelSend',
+            storycast_dot_v1_dot_story__service__pb2.CancelSendRequest.SerializeToString,
+            storycast_dot_v1_dot_story__service__pb2.CancelSendResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file storycast/v1/story_service.proto.
  */
 export const file_storycast_v1_story_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBzdG9yeWNhc3QvdjEvc3Rvcnlfc2VydmljZS5wcm90bxIMc3RvcnljYXN0LnYxInAKEFNlbmRTdG9yeVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgVzdG9yeRgCIAEoCzITLnN0b3J5Y2FzdC52MS5TdG9yeRISCgpyZWNpcGllbnRzGAMgAygJEhAKCHN0cmF0ZWd5GAQgASgJIpEBCgVTdG9yeRInCgR0ZXh0GAEgASgLMhcuc3RvcnljYXN0LnYxLlRleHRTdG9yeUgAEikKBWltYWdlGAIgASgLMhguc3RvcnljYXN0LnYxLk1lZGlhU3RvcnlIABIpCgV2aWRlbxgDIAEoCzIYLnN0b3J5Y2FzdC52MS5NZWRpYVN0b3J5SABCCQoHY29udGVudCJBCglUZXh0U3RvcnkSDAoEdGV4dBgBIAEoCRIYChBiYWNrZ3JvdW5kX2NvbG9yGAIgASgJEgwKBGZvbnQYAyABKA0iWQoKTWVkaWFTdG9yeRIOCgRkYXRhGAEgASgMSAASDQoDdXJsGAIgASgJSAASDwoHY2FwdGlvbhgDIAEoCRIRCgltaW1lX3R5cGUYBCABKAlCCAoGc291cmNlIs4BChFTZW5kU3RvcnlSZXNwb25zZRIsCgdwbGFubmVkGAEgASgLMhkuc3RvcnljYXN0LnYxLlNlbmRQbGFubmVkSAASKgoGYW5jaG9yGAIgASgLMhguc3RvcnljYXN0LnYxLkFuY2hvclNlbnRIABIoCgViYXRjaBgDIAEoCzIXLnN0b3J5Y2FzdC52MS5CYXRjaFNlbnRIABIsCgdzdW1tYXJ5GAQgASgLMhkuc3RvcnljYXN0LnYxLlNlbmRTdW1tYXJ5SABCBwoFZXZlbnQiuQIKC1NlbmRQbGFubmVkEg8KB3NlbmRfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRIkCgRtb2RlGAQgASgOMhYuc3RvcnljYXN0LnYxLlNlbmRNb2RlEhgKEHRvdGFsX3JlY2lwaWVudHMYBSABKA0SOgoSaW52YWxpZF9yZWNpcGllbnRzGAYgAygLMh4uc3RvcnljYXN0LnYxLkludmFsaWRSZWNpcGllbnQSHAoUZHVwbGljYXRlX3JlY2lwaWVudHMYByABKA0SFAoMdXNlZF9oaXN0b3J5GAggASgIEhkKEXByb3Zlbl9iYXRjaF9zaXplGAkgASgNEhgKEGZpcnN0X2JhdGNoX3NpemUYCiABKA0SDgoGcmVhc29uGAsgASgJIkAKEEludmFsaWRSZWNpcGllbnQSDQoFaW5wdXQYASABKAkSDgoGcmVhc29uGAIgASgJEg0KBWluZGV4GAMgASgNIlsKCkFuY2hvclNlbnQSEgoKbWVzc2FnZV9pZBgBIAEoCRISCgpyZWNpcGllbnRzGAIgASgNEhMKC2R1cmF0aW9uX21zGAMgASgNEhAKCGF0dGVtcHRzGAQgASgNIqYCCglCYXRjaFNlbnQSDQoFaW5kZXgYASABKA0SDAoEc2l6ZRgCIAEoDRITCgtkdXJhdGlvbl9tcxgDIAEoDRIKCgJvaxgEIAEoCBInCgVlcnJvchgFIAEoCzIYLnN0b3J5Y2FzdC52MS5CYXRjaEVycm9yEiIKBXNwZWVkGAYgASgOMhMuc3RvcnljYXN0LnYxLlNwZWVkEhEKCWRlbGl2ZXJlZBgHIAEoDRIOCgZmYWlsZWQYCCABKA0SEQoJcmVtYWluaW5nGAkgASgNEhcKD25leHRfYmF0Y2hfc2l6ZRgKIAEoDRIOCgZyZWFzb24YCyABKAkSDAoEbGF0ZRgMIAEoCBIPCgdyZWZ1c2VkGA0gASgNEhAKCHNldHVwX21zGA4gASgNIlUKCkJhdGNoRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCBIVCg13aGF0c2FwcF9jb2RlGAQgASgNIqUCCgtTZW5kU3VtbWFyeRIPCgdzZW5kX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSDQoFdG90YWwYAyABKA0SEQoJZGVsaXZlcmVkGAQgASgNEi0KBmZhaWxlZBgFIAMoCzIdLnN0b3J5Y2FzdC52MS5GYWlsZWRSZWNpcGllbnQSDwoHaW52YWxpZBgGIAEoDRIPCgdiYXRjaGVzGAcgASgNEhYKDmJhdGNoX3NlcXVlbmNlGAggAygNEhkKEXRvdGFsX2R1cmF0aW9uX21zGAkgASgEEhIKCnN0b3BwZWRfYnkYCiABKAkSNwoQc2Vzc2lvbl9sZWFybmluZxgLIAEoCzIdLnN0b3J5Y2FzdC52MS5TZXNzaW9uTGVhcm5pbmciQgoPRmFpbGVkUmVjaXBpZW50EhEKCXJlY2lwaWVudBgBIAEoCRIMCgRjb2RlGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJzCg9TZXNzaW9uTGVhcm5pbmcSHQoVbWF4X3Byb3Zlbl9iYXRjaF9zaXplGAEgASgNEhwKFHVzZWRfaGlzdG9yaWNhbF9kYXRhGAIgASgIEiMKG3dpbGxfc2tpcF9yYW1waW5nX25leHRfdGltZRgDIAEoCCIvChlHZXRTZXNzaW9uTGVhcm5pbmdSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiWgoaR2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USDQoFZm91bmQYASABKAgSLQoHaGlzdG9yeRgCIAEoCzIcLnN0b3J5Y2FzdC52MS5TZXNzaW9uSGlzdG9yeSK6AgoOU2Vzc2lvbkhpc3RvcnkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIdChVtYXhfcHJvdmVuX2JhdGNoX3NpemUYAiABKA0SOAoUbGFzdF9zdWNjZXNzZnVsX3NlbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZ0b3RhbF9zdWNjZXNzZnVsX3NlbmRzGAUgASgEEhYKDnRvdGFsX2F0dGVtcHRzGAYgASgEEh0KFWF2ZXJhZ2VfYmF0Y2hfdGltZV9tcxgHIAEoARIUCgxzdWNjZXNzX3JhdGUYCCABKAESHQoVbWluX2ZhaWxlZF9iYXRjaF9zaXplGAkgASgNIjEKG1Jlc2V0U2Vzc2lvbkxlYXJuaW5nUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIi8KHFJlc2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USDwoHZXhpc3RlZBgBIAEoCCIXChVMaXN0U3RyYXRlZ2llc1JlcXVlc3QiYgoWTGlzdFN0cmF0ZWdpZXNSZXNwb25zZRIuCgpzdHJhdGVnaWVzGAEgAygLMhouc3RvcnljYXN0LnYxLlN0cmF0ZWd5SW5mbxIYChBkZWZhdWx0X3N0cmF0ZWd5GAIgASgJIkIKDFN0cmF0ZWd5SW5mbxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg8KB2J1aWx0aW4YAyABKAgiaAoXR2V0U3RvcnlSZWNlaXB0c1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIrICChhHZXRTdG9yeVJlY2VpcHRzUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEisKBmNvdW50cxgDIAEoCzIbLnN0b3J5Y2FzdC52MS5SZWNlaXB0Q291bnRzEjIKCnJlY2lwaWVudHMYBCADKAsyHi5zdG9yeWNhc3QudjEuUmVjaXBpZW50UmVjZWlwdBIXCg9uZXh0X3BhZ2VfdG9rZW4YBSABKAkSEgoKdG90YWxfc2l6ZRgGIAEoBRIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj4KDVJlY2VpcHRDb3VudHMSDAoEc2VudBgBIAEoDRIRCglkZWxpdmVyZWQYAiABKA0SDAoEcmVhZBgDIAEoDSKUAQoQUmVjaXBpZW50UmVjZWlwdBIRCglyZWNpcGllbnQYASABKAkSDAoEc2VudBgCIAEoCBIwCgxkZWxpdmVyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXJlYWRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqUAoIU2VuZE1vZGUSGQoVU0VORF9NT0RFX1VOU1BFQ0lGSUVEEAASFAoQU0VORF9NT0RFX1NJTkdMRRABEhMKD1NFTkRfTU9ERV9TTUFSVBACKlAKBVNwZWVkEhUKEVNQRUVEX1VOU1BFQ0lGSUVEEAASDgoKU1BFRURfRkFTVBABEhAKDFNQRUVEX05PUk1BTBACEg4KClNQRUVEX1NMT1cQAzL2AwoMU3RvcnlTZXJ2aWNlEk4KCVNlbmRTdG9yeRIeLnN0b3J5Y2FzdC52MS5TZW5kU3RvcnlSZXF1ZXN0Gh8uc3RvcnljYXN0LnYxLlNlbmRTdG9yeVJlc3BvbnNlMAESZwoSR2V0U2Vzc2lvbkxlYXJuaW5nEicuc3RvcnljYXN0LnYxLkdldFNlc3Npb25MZWFybmluZ1JlcXVlc3QaKC5zdG9yeWNhc3QudjEuR2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USbQoUUmVzZXRTZXNzaW9uTGVhcm5pbmcSKS5zdG9yeWNhc3QudjEuUmVzZXRTZXNzaW9uTGVhcm5pbmdSZXF1ZXN0Giouc3RvcnljYXN0LnYxLlJlc2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USWwoOTGlzdFN0cmF0ZWdpZXMSIy5zdG9yeWNhc3QudjEuTGlzdFN0cmF0ZWdpZXNSZXF1ZXN0GiQuc3RvcnljYXN0LnYxLkxpc3RTdHJhdGVnaWVzUmVzcG9uc2USYQoQR2V0U3RvcnlSZWNlaXB0cxIlLnN0b3J5Y2FzdC52MS5HZXRTdG9yeVJlY2VpcHRzUmVxdWVzdBomLnN0b3J5Y2FzdC52MS5HZXRTdG9yeVJlY2VpcHRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiBzdG9yeWNhc3QvdjEvc3Rvcnlfc2VydmljZS5wcm90bxIMc3RvcnljYXN0LnYxIrcBChBTZW5kU3RvcnlSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSIgoFc3RvcnkYAiABKAsyEy5zdG9yeWNhc3QudjEuU3RvcnkSEgoKcmVjaXBpZW50cxgDIAMoCRIQCghzdHJhdGVneRgEIAEoCRISCgpyZXF1ZXN0X2lkGAUgASgJEjEKDW9uX2Rpc2Nvbm5lY3QYBiABKA4yGi5zdG9yeWNhc3QudjEuT25EaXNjb25uZWN0IpEBCgVTdG9yeRInCgR0ZXh0GAEgASgLMhcuc3RvcnljYXN0LnYxLlRleHRTdG9yeUgAEikKBWltYWdlGAIgASgLMhguc3RvcnljYXN0LnYxLk1lZGlhU3RvcnlIABIpCgV2aWRlbxgDIAEoCzIYLnN0b3J5Y2FzdC52MS5NZWRpYVN0b3J5SABCCQoHY29udGVudCJBCglUZXh0U3RvcnkSDAoEdGV4dBgBIAEoCRIYChBiYWNrZ3JvdW5kX2NvbG9yGAIgASgJEgwKBGZvbnQYAyABKA0iWQoKTWVkaWFTdG9yeRIOCgRkYXRhGAEgASgMSAASDQoDdXJsGAIgASgJSAASDwoHY2FwdGlvbhgDIAEoCRIRCgltaW1lX3R5cGUYBCABKAlCCAoGc291cmNlIs4BChFTZW5kU3RvcnlSZXNwb25zZRIsCgdwbGFubmVkGAEgASgLMhkuc3RvcnljYXN0LnYxLlNlbmRQbGFubmVkSAASKgoGYW5jaG9yGAIgASgLMhguc3RvcnljYXN0LnYxLkFuY2hvclNlbnRIABIoCgViYXRjaBgDIAEoCzIXLnN0b3J5Y2FzdC52MS5CYXRjaFNlbnRIABIsCgdzdW1tYXJ5GAQgASgLMhkuc3RvcnljYXN0LnYxLlNlbmRTdW1tYXJ5SABCBwoFZXZlbnQiuQIKC1NlbmRQbGFubmVkEg8KB3NlbmRfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRIkCgRtb2RlGAQgASgOMhYuc3RvcnljYXN0LnYxLlNlbmRNb2RlEhgKEHRvdGFsX3JlY2lwaWVudHMYBSABKA0SOgoSaW52YWxpZF9yZWNpcGllbnRzGAYgAygLMh4uc3RvcnljYXN0LnYxLkludmFsaWRSZWNpcGllbnQSHAoUZHVwbGljYXRlX3JlY2lwaWVudHMYByABKA0SFAoMdXNlZF9oaXN0b3J5GAggASgIEhkKEXByb3Zlbl9iYXRjaF9zaXplGAkgASgNEhgKEGZpcnN0X2JhdGNoX3NpemUYCiABKA0SDgoGcmVhc29uGAsgASgJIkAKEEludmFsaWRSZWNpcGllbnQSDQoFaW5wdXQYASABKAkSDgoGcmVhc29uGAIgASgJEg0KBWluZGV4GAMgASgNIlsKCkFuY2hvclNlbnQSEgoKbWVzc2FnZV9pZBgBIAEoCRISCgpyZWNpcGllbnRzGAIgASgNEhMKC2R1cmF0aW9uX21zGAMgASgNEhAKCGF0dGVtcHRzGAQgASgNIqYCCglCYXRjaFNlbnQSDQoFaW5kZXgYASABKA0SDAoEc2l6ZRgCIAEoDRITCgtkdXJhdGlvbl9tcxgDIAEoDRIKCgJvaxgEIAEoCBInCgVlcnJvchgFIAEoCzIYLnN0b3J5Y2FzdC52MS5CYXRjaEVycm9yEiIKBXNwZWVkGAYgASgOMhMuc3RvcnljYXN0LnYxLlNwZWVkEhEKCWRlbGl2ZXJlZBgHIAEoDRIOCgZmYWlsZWQYCCABKA0SEQoJcmVtYWluaW5nGAkgASgNEhcKD25leHRfYmF0Y2hfc2l6ZRgKIAEoDRIOCgZyZWFzb24YCyABKAkSDAoEbGF0ZRgMIAEoCBIPCgdyZWZ1c2VkGA0gASgNEhAKCHNldHVwX21zGA4gASgNIlUKCkJhdGNoRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCBIVCg13aGF0c2FwcF9jb2RlGAQgASgNIqUCCgtTZW5kU3VtbWFyeRIPCgdzZW5kX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSDQoFdG90YWwYAyABKA0SEQoJZGVsaXZlcmVkGAQgASgNEi0KBmZhaWxlZBgFIAMoCzIdLnN0b3J5Y2FzdC52MS5GYWlsZWRSZWNpcGllbnQSDwoHaW52YWxpZBgGIAEoDRIPCgdiYXRjaGVzGAcgASgNEhYKDmJhdGNoX3NlcXVlbmNlGAggAygNEhkKEXRvdGFsX2R1cmF0aW9uX21zGAkgASgEEhIKCnN0b3BwZWRfYnkYCiABKAkSNwoQc2Vzc2lvbl9sZWFybmluZxgLIAEoCzIdLnN0b3J5Y2FzdC52MS5TZXNzaW9uTGVhcm5pbmciQgoPRmFpbGVkUmVjaXBpZW50EhEKCXJlY2lwaWVudBgBIAEoCRIMCgRjb2RlGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJzCg9TZXNzaW9uTGVhcm5pbmcSHQoVbWF4X3Byb3Zlbl9iYXRjaF9zaXplGAEgASgNEhwKFHVzZWRfaGlzdG9yaWNhbF9kYXRhGAIgASgIEiMKG3dpbGxfc2tpcF9yYW1waW5nX25leHRfdGltZRgDIAEoCCIvChlHZXRTZXNzaW9uTGVhcm5pbmdSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiWgoaR2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USDQoFZm91bmQYASABKAgSLQoHaGlzdG9yeRgCIAEoCzIcLnN0b3J5Y2FzdC52MS5TZXNzaW9uSGlzdG9yeSK6AgoOU2Vzc2lvbkhpc3RvcnkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIdChVtYXhfcHJvdmVuX2JhdGNoX3NpemUYAiABKA0SOAoUbGFzdF9zdWNjZXNzZnVsX3NlbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZ0b3RhbF9zdWNjZXNzZnVsX3NlbmRzGAUgASgEEhYKDnRvdGFsX2F0dGVtcHRzGAYgASgEEh0KFWF2ZXJhZ2VfYmF0Y2hfdGltZV9tcxgHIAEoARIUCgxzdWNjZXNzX3JhdGUYCCABKAESHQoVbWluX2ZhaWxlZF9iYXRjaF9zaXplGAkgASgNIjEKG1Jlc2V0U2Vzc2lvbkxlYXJuaW5nUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIi8KHFJlc2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USDwoHZXhpc3RlZBgBIAEoCCIXChVMaXN0U3RyYXRlZ2llc1JlcXVlc3QiYgoWTGlzdFN0cmF0ZWdpZXNSZXNwb25zZRIuCgpzdHJhdGVnaWVzGAEgAygLMhouc3RvcnljYXN0LnYxLlN0cmF0ZWd5SW5mbxIYChBkZWZhdWx0X3N0cmF0ZWd5GAIgASgJIkIKDFN0cmF0ZWd5SW5mbxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg8KB2J1aWx0aW4YAyABKAgiaAoXR2V0U3RvcnlSZWNlaXB0c1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIrICChhHZXRTdG9yeVJlY2VpcHRzUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEisKBmNvdW50cxgDIAEoCzIbLnN0b3J5Y2FzdC52MS5SZWNlaXB0Q291bnRzEjIKCnJlY2lwaWVudHMYBCADKAsyHi5zdG9yeWNhc3QudjEuUmVjaXBpZW50UmVjZWlwdBIXCg9uZXh0X3BhZ2VfdG9rZW4YBSABKAkSEgoKdG90YWxfc2l6ZRgGIAEoBRIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj4KDVJlY2VpcHRDb3VudHMSDAoEc2VudBgBIAEoDRIRCglkZWxpdmVyZWQYAiABKA0SDAoEcmVhZBgDIAEoDSKUAQoQUmVjaXBpZW50UmVjZWlwdBIRCglyZWNpcGllbnQYASABKAkSDAoEc2VudBgCIAEoCBIwCgxkZWxpdmVyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXJlYWRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOAoQV2F0Y2hTZW5kUmVxdWVzdBIPCgdzZW5kX2lkGAEgASgJEhMKC2FmdGVyX2V2ZW50GAIgASgNIiEKDkdldFNlbmRSZXF1ZXN0Eg8KB3NlbmRfaWQYASABKAkiMwoPR2V0U2VuZFJlc3BvbnNlEiAKBHNlbmQYASABKAsyEi5zdG9yeWNhc3QudjEuU2VuZCJ1ChBMaXN0U2VuZHNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSJgoFc3RhdGUYAiABKA4yFy5zdG9yeWNhc3QudjEuU2VuZFN0YXRlEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIk8KEUxpc3RTZW5kc1Jlc3BvbnNlEiEKBXNlbmRzGAEgAygLMhIuc3RvcnljYXN0LnYxLlNlbmQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiQKEUNhbmNlbFNlbmRSZXF1ZXN0Eg8KB3NlbmRfaWQYASABKAkiNgoSQ2FuY2VsU2VuZFJlc3BvbnNlEiAKBHNlbmQYASABKAsyEi5zdG9yeWNhc3QudjEuU2VuZCK+AwoEU2VuZBIPCgdzZW5kX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIQCghzdHJhdGVneRgEIAEoCRImCgVzdGF0ZRgFIAEoDjIXLnN0b3J5Y2FzdC52MS5TZW5kU3RhdGUSDQoFdG90YWwYBiABKA0SEQoJZGVsaXZlcmVkGAcgASgNEg4KBmZhaWxlZBgIIAEoDRIRCglyZW1haW5pbmcYCSABKA0SDgoGZXZlbnRzGAogASgNEioKB3N1bW1hcnkYCyABKAsyGS5zdG9yeWNhc3QudjEuU2VuZFN1bW1hcnkSFgoOZmFpbHVyZV9yZWFzb24YDCABKAkSFwoPZmFpbHVyZV9tZXNzYWdlGA0gASgJEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKmMKDE9uRGlzY29ubmVjdBIdChlPTl9ESVNDT05ORUNUX1VOU1BFQ0lGSUVEEAASGAoUT05fRElTQ09OTkVDVF9DQU5DRUwQARIaChZPTl9ESVNDT05ORUNUX0NPTlRJTlVFEAIqUAoIU2VuZE1vZGUSGQoVU0VORF9NT0RFX1VOU1BFQ0lGSUVEEAASFAoQU0VORF9NT0RFX1NJTkdMRRABEhMKD1NFTkRfTU9ERV9TTUFSVBACKlAKBVNwZWVkEhUKEVNQRUVEX1VOU1BFQ0lGSUVEEAASDgoKU1BFRURfRkFTVBABEhAKDFNQRUVEX05PUk1BTBACEg4KClNQRUVEX1NMT1cQAyqKAQoJU2VuZFN0YXRlEhoKFlNFTkRfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJTRU5EX1NUQVRFX1JVTk5JTkcQARIYChRTRU5EX1NUQVRFX1NVQ0NFRURFRBACEhgKFFNFTkRfU1RBVEVfQ0FOQ0VMTEVEEAMSFQoRU0VORF9TVEFURV9GQUlMRUQQBDKtBgoMU3RvcnlTZXJ2aWNlEk4KCVNlbmRTdG9yeRIeLnN0b3J5Y2FzdC52MS5TZW5kU3RvcnlSZXF1ZXN0Gh8uc3RvcnljYXN0LnYxLlNlbmRTdG9yeVJlc3BvbnNlMAESZwoSR2V0U2Vzc2lvbkxlYXJuaW5nEicuc3RvcnljYXN0LnYxLkdldFNlc3Npb25MZWFybmluZ1JlcXVlc3QaKC5zdG9yeWNhc3QudjEuR2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USbQoUUmVzZXRTZXNzaW9uTGVhcm5pbmcSKS5zdG9yeWNhc3QudjEuUmVzZXRTZXNzaW9uTGVhcm5pbmdSZXF1ZXN0Giouc3RvcnljYXN0LnYxLlJlc2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USWwoOTGlzdFN0cmF0ZWdpZXMSIy5zdG9yeWNhc3QudjEuTGlzdFN0cmF0ZWdpZXNSZXF1ZXN0GiQuc3RvcnljYXN0LnYxLkxpc3RTdHJhdGVnaWVzUmVzcG9uc2USYQoQR2V0U3RvcnlSZWNlaXB0cxIlLnN0b3J5Y2FzdC52MS5HZXRTdG9yeVJlY2VpcHRzUmVxdWVzdBomLnN0b3J5Y2FzdC52MS5HZXRTdG9yeVJlY2VpcHRzUmVzcG9uc2USTgoJV2F0Y2hTZW5kEh4uc3RvcnljYXN0LnYxLldhdGNoU2VuZFJlcXVlc3QaHy5zdG9yeWNhc3QudjEuU2VuZFN0b3J5UmVzcG9uc2UwARJGCgdHZXRTZW5kEhwuc3RvcnljYXN0LnYxLkdldFNlbmRSZXF1ZXN0Gh0uc3RvcnljYXN0LnYxLkdldFNlbmRSZXNwb25zZRJMCglMaXN0U2VuZHMSHi5zdG9yeWNhc3QudjEuTGlzdFNlbmRzUmVxdWVzdBofLnN0b3J5Y2FzdC52MS5MaXN0U2VuZHNSZXNwb25zZRJPCgpDYW5jZWxTZW5kEh8uc3RvcnljYXN0LnYxLkNhbmNlbFNlbmRSZXF1ZXN0GiAuc3RvcnljYXN0LnYxLkNhbmNlbFNlbmRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A request to send one story.
@@ -59,6 +59,28 @@ export type SendStoryRequest = Message<"storycast.v1.SendStoryRequest"> & {
    * @generated from field: string strategy = 4;
    */
   strategy: string;
+
+  /**
+   * A client-chosen idempotency key: 1 to 128 printable ASCII characters, no spaces;
+   * empty for none. A request whose request_id this server has seen within the send
+   * retention (STORYCAST_SEND_RETENTION, 7 days by default) starts nothing: it attaches
+   * to that send, replays its events from the start, then follows it live, so a retry
+   * after a lost connection sees the whole send exactly once. Concurrent requests with
+   * one request_id start one send. The same request_id with a different request
+   * (another session, story, recipient list or strategy) is ALREADY_EXISTS (reason
+   * REQUEST_ID_REUSED); a malformed one is INVALID_ARGUMENT (reason BAD_REQUEST_ID).
+   * Retries are still at least once per recipient for batches whose outcome was unknown.
+   *
+   * @generated from field: string request_id = 5;
+   */
+  requestId: string;
+
+  /**
+   * What happens to the send when this caller goes away before the summary.
+   *
+   * @generated from field: storycast.v1.OnDisconnect on_disconnect = 6;
+   */
+  onDisconnect: OnDisconnect;
 };
 
 /**
@@ -1189,6 +1211,357 @@ export const RecipientReceiptSchema: GenMessage<RecipientReceipt> = /*@__PURE__*
   messageDesc(file_storycast_v1_story_service, 24);
 
 /**
+ * Which send to follow, and from where.
+ *
+ * @generated from message storycast.v1.WatchSendRequest
+ */
+export type WatchSendRequest = Message<"storycast.v1.WatchSendRequest"> & {
+  /**
+   * SendPlanned.send_id (also SendSummary.send_id). Required.
+   *
+   * @generated from field: string send_id = 1;
+   */
+  sendId: string;
+
+  /**
+   * How many of the send's events the caller has already seen: the stream starts with
+   * event number after_event (0-based, planned being event 0). 0 replays everything;
+   * equal to the number emitted so far streams only new events (nothing, for a send
+   * that has ended); more than that is OUT_OF_RANGE.
+   *
+   * @generated from field: uint32 after_event = 2;
+   */
+  afterEvent: number;
+};
+
+/**
+ * Describes the message storycast.v1.WatchSendRequest.
+ * Use `create(WatchSendRequestSchema)` to create a new message.
+ */
+export const WatchSendRequestSchema: GenMessage<WatchSendRequest> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 25);
+
+/**
+ * Which send to describe.
+ *
+ * @generated from message storycast.v1.GetSendRequest
+ */
+export type GetSendRequest = Message<"storycast.v1.GetSendRequest"> & {
+  /**
+   * The send's id. Required.
+   *
+   * @generated from field: string send_id = 1;
+   */
+  sendId: string;
+};
+
+/**
+ * Describes the message storycast.v1.GetSendRequest.
+ * Use `create(GetSendRequestSchema)` to create a new message.
+ */
+export const GetSendRequestSchema: GenMessage<GetSendRequest> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 26);
+
+/**
+ * A send.
+ *
+ * @generated from message storycast.v1.GetSendResponse
+ */
+export type GetSendResponse = Message<"storycast.v1.GetSendResponse"> & {
+  /**
+   * The send.
+   *
+   * @generated from field: storycast.v1.Send send = 1;
+   */
+  send?: Send | undefined;
+};
+
+/**
+ * Describes the message storycast.v1.GetSendResponse.
+ * Use `create(GetSendResponseSchema)` to create a new message.
+ */
+export const GetSendResponseSchema: GenMessage<GetSendResponse> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 27);
+
+/**
+ * Which sends to list.
+ *
+ * @generated from message storycast.v1.ListSendsRequest
+ */
+export type ListSendsRequest = Message<"storycast.v1.ListSendsRequest"> & {
+  /**
+   * Only this session's sends; empty for every session.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Only sends in this state; unspecified for every state.
+   *
+   * @generated from field: storycast.v1.SendState state = 2;
+   */
+  state: SendState;
+
+  /**
+   * Sends per page: 0 means 50; more than 1000 is read as 1000; negative is
+   * INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token from the previous call with the same session_id and state; empty
+   * for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message storycast.v1.ListSendsRequest.
+ * Use `create(ListSendsRequestSchema)` to create a new message.
+ */
+export const ListSendsRequestSchema: GenMessage<ListSendsRequest> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 28);
+
+/**
+ * One page of sends, newest first.
+ *
+ * @generated from message storycast.v1.ListSendsResponse
+ */
+export type ListSendsResponse = Message<"storycast.v1.ListSendsResponse"> & {
+  /**
+   * This page.
+   *
+   * @generated from field: repeated storycast.v1.Send sends = 1;
+   */
+  sends: Send[];
+
+  /**
+   * The token for the next page; empty on the last one.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message storycast.v1.ListSendsResponse.
+ * Use `create(ListSendsResponseSchema)` to create a new message.
+ */
+export const ListSendsResponseSchema: GenMessage<ListSendsResponse> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 29);
+
+/**
+ * Which send to cancel.
+ *
+ * @generated from message storycast.v1.CancelSendRequest
+ */
+export type CancelSendRequest = Message<"storycast.v1.CancelSendRequest"> & {
+  /**
+   * The send's id. Required.
+   *
+   * @generated from field: string send_id = 1;
+   */
+  sendId: string;
+};
+
+/**
+ * Describes the message storycast.v1.CancelSendRequest.
+ * Use `create(CancelSendRequestSchema)` to create a new message.
+ */
+export const CancelSendRequestSchema: GenMessage<CancelSendRequest> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 30);
+
+/**
+ * The send, as the cancel left it.
+ *
+ * @generated from message storycast.v1.CancelSendResponse
+ */
+export type CancelSendResponse = Message<"storycast.v1.CancelSendResponse"> & {
+  /**
+   * The send; RUNNING until its batch in flight has finished.
+   *
+   * @generated from field: storycast.v1.Send send = 1;
+   */
+  send?: Send | undefined;
+};
+
+/**
+ * Describes the message storycast.v1.CancelSendResponse.
+ * Use `create(CancelSendResponseSchema)` to create a new message.
+ */
+export const CancelSendResponseSchema: GenMessage<CancelSendResponse> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 31);
+
+/**
+ * A send this server runs or ran. Kept until the retention (STORYCAST_SEND_RETENTION,
+ * 7 days by default) after it ended, in the server's memory: a restart forgets it.
+ *
+ * @generated from message storycast.v1.Send
+ */
+export type Send = Message<"storycast.v1.Send"> & {
+  /**
+   * Its id (SendPlanned.send_id).
+   *
+   * @generated from field: string send_id = 1;
+   */
+  sendId: string;
+
+  /**
+   * SendStoryRequest.request_id; empty when none was given.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * The session sending.
+   *
+   * @generated from field: string session_id = 3;
+   */
+  sessionId: string;
+
+  /**
+   * The strategy choosing batch sizes.
+   *
+   * @generated from field: string strategy = 4;
+   */
+  strategy: string;
+
+  /**
+   * Where it is.
+   *
+   * @generated from field: storycast.v1.SendState state = 5;
+   */
+  state: SendState;
+
+  /**
+   * Valid, unique recipients.
+   *
+   * @generated from field: uint32 total = 6;
+   */
+  total: number;
+
+  /**
+   * Recipients delivered so far.
+   *
+   * @generated from field: uint32 delivered = 7;
+   */
+  delivered: number;
+
+  /**
+   * Recipients given up on so far.
+   *
+   * @generated from field: uint32 failed = 8;
+   */
+  failed: number;
+
+  /**
+   * Recipients still to send.
+   *
+   * @generated from field: uint32 remaining = 9;
+   */
+  remaining: number;
+
+  /**
+   * Events emitted so far: WatchSendRequest.after_event may go up to this.
+   *
+   * @generated from field: uint32 events = 10;
+   */
+  events: number;
+
+  /**
+   * The summary, once the send has ended with one.
+   *
+   * @generated from field: storycast.v1.SendSummary summary = 11;
+   */
+  summary?: SendSummary | undefined;
+
+  /**
+   * The ErrorInfo reason of the error that ended the send before its summary (such as
+   * ANCHOR_FAILED); empty otherwise.
+   *
+   * @generated from field: string failure_reason = 12;
+   */
+  failureReason: string;
+
+  /**
+   * That error, in words.
+   *
+   * @generated from field: string failure_message = 13;
+   */
+  failureMessage: string;
+
+  /**
+   * When the send started.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 14;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * Its last event (or its end).
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 15;
+   */
+  updateTime?: Timestamp | undefined;
+
+  /**
+   * When the server forgets it: unset while it runs.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 16;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message storycast.v1.Send.
+ * Use `create(SendSchema)` to create a new message.
+ */
+export const SendSchema: GenMessage<Send> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 32);
+
+/**
+ * What a caller going away does to its send.
+ *
+ * @generated from enum storycast.v1.OnDisconnect
+ */
+export enum OnDisconnect {
+  /**
+   * The same as ON_DISCONNECT_CANCEL.
+   *
+   * @generated from enum value: ON_DISCONNECT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The send is cancelled (the batch in flight finishes, nothing after it starts) once
+   * every SendStory caller attached to it with CANCEL has gone away, unless one of its
+   * callers asked for CONTINUE. WatchSend watchers never count.
+   *
+   * @generated from enum value: ON_DISCONNECT_CANCEL = 1;
+   */
+  CANCEL = 1,
+
+  /**
+   * The send goes on without its caller; follow it with WatchSend, end it with CancelSend.
+   *
+   * @generated from enum value: ON_DISCONNECT_CONTINUE = 2;
+   */
+  CONTINUE = 2,
+}
+
+/**
+ * Describes the enum storycast.v1.OnDisconnect.
+ */
+export const OnDisconnectSchema: GenEnum<OnDisconnect> = /*@__PURE__*/
+  enumDesc(file_storycast_v1_story_service, 0);
+
+/**
  * How a send goes out.
  *
  * @generated from enum storycast.v1.SendMode
@@ -1220,7 +1593,7 @@ export enum SendMode {
  * Describes the enum storycast.v1.SendMode.
  */
 export const SendModeSchema: GenEnum<SendMode> = /*@__PURE__*/
-  enumDesc(file_storycast_v1_story_service, 0);
+  enumDesc(file_storycast_v1_story_service, 1);
 
 /**
  * How a batch's duration compares with the server's thresholds.
@@ -1261,7 +1634,57 @@ export enum Speed {
  * Describes the enum storycast.v1.Speed.
  */
 export const SpeedSchema: GenEnum<Speed> = /*@__PURE__*/
-  enumDesc(file_storycast_v1_story_service, 1);
+  enumDesc(file_storycast_v1_story_service, 2);
+
+/**
+ * Where a send is in its life.
+ *
+ * @generated from enum storycast.v1.SendState
+ */
+export enum SendState {
+  /**
+   * Not set (in ListSendsRequest: any state).
+   *
+   * @generated from enum value: SEND_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Sending.
+   *
+   * @generated from enum value: SEND_STATE_RUNNING = 1;
+   */
+  RUNNING = 1,
+
+  /**
+   * Ran to its summary with nothing stopping it (some recipients may still have failed).
+   *
+   * @generated from enum value: SEND_STATE_SUCCEEDED = 2;
+   */
+  SUCCEEDED = 2,
+
+  /**
+   * Stopped by CancelSend, its caller going away (ON_DISCONNECT_CANCEL) or a shutdown.
+   *
+   * @generated from enum value: SEND_STATE_CANCELLED = 3;
+   */
+  CANCELLED = 3,
+
+  /**
+   * Stopped by an error: one that cannot heal (summary.stopped_by says which), or one
+   * before any summary (the story could not be prepared, the anchor could not be sent;
+   * see failure_reason).
+   *
+   * @generated from enum value: SEND_STATE_FAILED = 4;
+   */
+  FAILED = 4,
+}
+
+/**
+ * Describes the enum storycast.v1.SendState.
+ */
+export const SendStateSchema: GenEnum<SendState> = /*@__PURE__*/
+  enumDesc(file_storycast_v1_story_service, 3);
 
 /**
  * Sends stories and manages what each WhatsApp session has learned.
@@ -1284,7 +1707,10 @@ export const StoryService: GenService<{
    * connected or logged out), PERMISSION_DENIED (WhatsApp refused the
    * account), UNAVAILABLE (the story could not be prepared or the anchor could
    * not be sent, or the server is shutting down). Cancelling the call lets the
-   * batch in flight finish and starts nothing after it.
+   * batch in flight finish and starts nothing after it (see on_disconnect).
+   *
+   * WatchSend streams this same response, so one event reader serves both calls:
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    *
    * @generated from rpc storycast.v1.StoryService.SendStory
    */
@@ -1343,6 +1769,72 @@ export const StoryService: GenService<{
     methodKind: "unary";
     input: typeof GetStoryReceiptsRequestSchema;
     output: typeof GetStoryReceiptsResponseSchema;
+  },
+  /**
+   * Follows a send from any point: the events it already emitted are replayed
+   * from `after_event` on, then new ones stream live as they happen; the stream
+   * ends after the summary (or, for a send that failed before its summary, with
+   * the error the send failed with, as SendStory would have). Any number of
+   * watchers, from any client, may follow one send; a watcher going away never
+   * cancels it. The events are exactly those SendStory streams, in the same order.
+   *
+   * Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND: no such
+   * send in this server, or it finished longer than the retention ago),
+   * OUT_OF_RANGE (reason AFTER_EVENT_OUT_OF_RANGE: after_event is more than the
+   * events the send has emitted so far).
+   *
+   * It streams SendStory's own response so one event reader serves both calls:
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   *
+   * @generated from rpc storycast.v1.StoryService.WatchSend
+   */
+  watchSend: {
+    methodKind: "server_streaming";
+    input: typeof WatchSendRequestSchema;
+    output: typeof SendStoryResponseSchema;
+  },
+  /**
+   * A send's state, counts and, once it has ended, its summary.
+   *
+   * Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND).
+   *
+   * @generated from rpc storycast.v1.StoryService.GetSend
+   */
+  getSend: {
+    methodKind: "unary";
+    input: typeof GetSendRequestSchema;
+    output: typeof GetSendResponseSchema;
+  },
+  /**
+   * The sends this server knows (running ones and those that finished within the
+   * retention), newest first, page by page (AIP-158), optionally only one session's
+   * or those in one state.
+   *
+   * Errors: INVALID_ARGUMENT (a bad session_id, a negative page_size, a page_token
+   * not returned for the same filters).
+   *
+   * @generated from rpc storycast.v1.StoryService.ListSends
+   */
+  listSends: {
+    methodKind: "unary";
+    input: typeof ListSendsRequestSchema;
+    output: typeof ListSendsResponseSchema;
+  },
+  /**
+   * Cancels a running send: the batch in flight finishes, nothing after it starts,
+   * and every watcher (SendStory callers included) gets the summary with stopped_by
+   * CANCELLED. Cancelling a send that has already ended changes nothing and is not an
+   * error. The send returned may still be RUNNING: its batch in flight is finishing.
+   *
+   * Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND).
+   *
+   * @generated from rpc storycast.v1.StoryService.CancelSend
+   */
+  cancelSend: {
+    methodKind: "unary";
+    input: typeof CancelSendRequestSchema;
+    output: typeof CancelSendResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_storycast_v1_story_service, 0);

@@ -1,0 +1,229 @@
+/**
+ * The StoryService calls about sends: SendStory starts or attaches through the
+ * registry and streams the send's log; WatchSend, GetSend, ListSends and
+ * CancelSend read and steer sends whoever started them. Thin: the registry
+ * (src/sends) owns sends, this file only translates.
+ */
+import { createHash } from 'node:crypto';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, type HandlerContext } from '@connectrpc/connect';
+import {
+  CancelSendResponseSchema,
+  GetSendResponseSchema,
+  ListSendsResponseSchema,
+  OnDisconnect,
+  SendSchema,
+  SendState,
+  SendStoryRequestSchema,
+  type CancelSendRequest,
+  type GetSendRequest,
+  type ListSendsRequest,
+  type Send,
+  type SendStoryRequest,
+  type SendStoryResponse,
+  type WatchSendRequest,
+} from '../gen/storycast/v1/story_service_pb.js';
+import { progressOf } from '../sends/progress.js';
+import { AfterEventOutOfRangeError, RequestIdReusedError, SendNotFoundError, type SendRegistry } from '../sends/registry.js';
+import type { SendRecord, SendState as DomainState } from '../sends/store.js';
+import type { StrategyRegistry } from '../strategy-registry.js';
+import { loggerOf } from './context.js';
+import { invalidField, requireSessionId, storycastError, toConnectError } from './errors.js';
+import type { RunningSends } from './sends.js';
+import { eventToProto, storyFromProto } from './translate.js';
+
+export interface SendHandlerDeps {
+  readonly registry: SendRegistry;
+  readonly strategies: StrategyRegistry;
+  readonly sends: RunningSends;
+}
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+const SENDS_PAGE_SIZE = { default: 50, max: 1000 } as const;
+const STATE_TO_PROTO: Record<DomainState, SendState> = {
+  RUNNING: SendState.RUNNING,
+  SUCCEEDED: SendState.SUCCEEDED,
+  CANCELLED: SendState.CANCELLED,
+  FAILED: SendState.FAILED,
+};
+
+export function sendHandlers(deps: SendHandlerDeps) {
+  const { registry, strategies, sends } = deps;
+
+  /** Registry errors as what the caller should see; the rest as before (engine input errors included). */
+  const toError = (error: unknown) => {
+    if (error instanceof SendNotFoundError) return storycastError(Code.NotFound, 'SEND_NOT_FOUND', error.message, { field: 'send_id' });
+    if (error instanceof AfterEventOutOfRangeError) {
+      return storycastError(Code.OutOfRange, 'AFTER_EVENT_OUT_OF_RANGE', error.message, { field: 'after_event' });
+    }
+    if (error instanceof RequestIdReusedError) {
+      return storycastError(Code.AlreadyExists, 'REQUEST_ID_REUSED', error.message, { field: 'request_id', send_id: error.sendId });
+    }
+    return toConnectError(error);
+  };
+
+  const requireSendId = (id: string) => {
+    if (id.trim() === '') throw invalidField('send_id', 'MISSING_SEND_ID', 'send_id is required');
+    return id;
+  };
+
+  const toProto = (record: SendRecord): Send => {
+    const summary = record.events.at(-1);
+    const expiresAt = registry.expiresAt(record);
+    return create(SendSchema, {
+      sendId: record.sendId,
+      requestId: record.requestId,
+      sessionId: record.sessionId,
+      strategy: record.strategy,
+      state: STATE_TO_PROTO[record.state],
+      ...progressOf(record.events),
+      events: record.events.length,
+      ...(summary?.type === 'summary' ? { summary: summaryOf(eventToProto(summary)) } : {}),
+      failureReason: record.failure?.reason ?? '',
+      failureMessage: record.failure?.message ?? '',
+      createTime: timestampFromMs(record.createdAt),
+      updateTime: timestampFromMs(record.updatedAt),
+      ...(expiresAt === undefined ? {} : { expireTime: timestampFromMs(expiresAt) }),
+    });
+  };
+
+  async function* sendStory(req: SendStoryRequest, ctx: HandlerContext): AsyncGenerator<SendStoryResponse> {
+    if (!sends.accepting) throw storycastError(Code.Unavailable, 'SHUTTING_DOWN', 'the server is shutting down; retry on another instance');
+    const sessionId = requireSessionId(req.sessionId);
+    const story = storyFromProto(req.story);
+    const strategy = strategies.get(req.strategy);
+    if (!strategy) {
+      const have = strategies
+        .list()
+        .map((s) => s.name)
+        .join(', ');
+      throw storycastError(Code.NotFound, 'UNKNOWN_STRATEGY', `strategy "${req.strategy}" is not offered here (have: ${have})`, {
+        field: 'strategy',
+      });
+    }
+    if (req.requestId !== '' && !REQUEST_ID.test(req.requestId)) {
+      throw invalidField('request_id', 'BAD_REQUEST_ID', 'request_id must be 1 to 128 printable ASCII characters without spaces');
+    }
+    const attachment = await registry
+      .start(
+        {
+          input: { sessionId, story, recipients: req.recipients, strategy, logger: loggerOf(ctx) },
+          requestId: req.requestId,
+          fingerprint: fingerprintOf(req, strategy.name),
+        },
+        req.onDisconnect === OnDisconnect.CONTINUE ? 'continue' : 'cancel',
+      )
+      .catch((error: unknown) => {
+        throw toError(error);
+      });
+    let ended = false;
+    const gone = () => attachment.release(true);
+    ctx.signal.addEventListener('abort', gone, { once: true });
+    try {
+      for await (const event of registry.watch(attachment.sendId, 0, ctx.signal)) yield eventToProto(event);
+      ended = !ctx.signal.aborted;
+    } catch (error) {
+      ended = true;
+      throw toError(error);
+    } finally {
+      ctx.signal.removeEventListener('abort', gone);
+      attachment.release(!ended);
+    }
+  }
+
+  async function* watchSend(req: WatchSendRequest, ctx: HandlerContext): AsyncGenerator<SendStoryResponse> {
+    const sendId = requireSendId(req.sendId);
+    try {
+      for await (const event of registry.watch(sendId, req.afterEvent, ctx.signal)) yield eventToProto(event);
+    } catch (error) {
+      throw toError(error);
+    }
+  }
+
+  return {
+    sendStory,
+    watchSend,
+
+    async getSend(req: GetSendRequest) {
+      const record = await registry.get(requireSendId(req.sendId)).catch((error: unknown) => {
+        throw toError(error);
+      });
+      return create(GetSendResponseSchema, { send: toProto(record) });
+    },
+
+    async listSends(req: ListSendsRequest) {
+      const sessionId = req.sessionId === '' ? undefined : requireSessionId(req.sessionId);
+      if (req.pageSize < 0) throw invalidField('page_size', 'BAD_PAGE_SIZE', 'page_size must not be negative');
+      const limit = req.pageSize === 0 ? SENDS_PAGE_SIZE.default : Math.min(req.pageSize, SENDS_PAGE_SIZE.max);
+      const state = stateFromProto(req.state);
+      const binding = `${req.sessionId}/${req.state}`;
+      const after = decodeToken(req.pageToken, binding);
+      const page = await registry.list({
+        ...(sessionId ? { sessionId } : {}),
+        ...(state ? { state } : {}),
+        ...(after ? { after } : {}),
+        limit,
+      });
+      return create(ListSendsResponseSchema, {
+        sends: page.sends.map(toProto),
+        nextPageToken: page.next ? encodeToken(page.next, binding) : '',
+      });
+    },
+
+    async cancelSend(req: CancelSendRequest) {
+      const record = await registry.cancel(requireSendId(req.sendId)).catch((error: unknown) => {
+        throw toError(error);
+      });
+      return create(CancelSendResponseSchema, { send: toProto(record) });
+    },
+  };
+}
+
+function summaryOf(response: SendStoryResponse) {
+  return response.event.case === 'summary' ? response.event.value : undefined;
+}
+
+function stateFromProto(state: SendState): DomainState | undefined {
+  const found = Object.entries(STATE_TO_PROTO).find(([, value]) => value === state);
+  if (state !== SendState.UNSPECIFIED && !found) throw invalidField('state', 'BAD_STATE', `state ${state} is not a send state`);
+  return found?.[0] as DomainState | undefined;
+}
+
+/**
+ * What makes two requests "the same" for request_id: everything the caller
+ * asked for (session, story, recipients, the strategy as resolved, fields added
+ * later such as an experiment), but not the key itself nor what the caller
+ * does on disconnect. Protobuf-es writes fields in number order, so equal
+ * requests hash equal.
+ */
+function fingerprintOf(req: SendStoryRequest, strategy: string): string {
+  const canonical = create(SendStoryRequestSchema, { ...req, requestId: '', onDisconnect: OnDisconnect.UNSPECIFIED, strategy });
+  return createHash('sha256').update(toBinary(SendStoryRequestSchema, canonical)).digest('base64url');
+}
+
+/** AIP-158 tokens: opaque, the last send of the page, bound to the filters they were issued for. */
+function encodeToken(after: { createdAt: number; sendId: string }, binding: string): string {
+  return Buffer.from(JSON.stringify({ c: after.createdAt, i: after.sendId, b: binding })).toString('base64url');
+}
+
+function decodeToken(token: string, binding: string): { createdAt: number; sendId: string } | undefined {
+  if (token === '') return undefined;
+  let parsed: { c?: unknown; i?: unknown; b?: unknown };
+  try {
+    parsed = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) ?? {}) as typeof parsed;
+  } catch {
+    parsed = {};
+  }
+  if (typeof parsed.c !== 'number' || typeof parsed.i !== 'string') {
+    throw invalidField('page_token', 'BAD_PAGE_TOKEN', 'page_token is not one this server issued');
+  }
+  if (parsed.b !== binding) {
+    throw invalidField(
+      'page_token',
+      'BAD_PAGE_TOKEN',
+      'page_token was issued for other filters (a token is only valid with the request that returned it)',
+    );
+  }
+  return { createdAt: parsed.c, sendId: parsed.i };
+}

@@ -1,0 +1,182 @@
+/** The send registry in virtual time: background sends, replay then live, request_id dedupe, cancel semantics, retention. */
+import { describe, expect, it } from 'vitest';
+import adaptive from '../strategies/adaptive.js';
+import conservative from '../strategies/conservative.js';
+import type { SendEvent } from '../src/engine/events.js';
+import {
+  AfterEventOutOfRangeError,
+  RequestIdReusedError,
+  SendNotFoundError,
+  SendRegistry,
+  type StartRequest,
+} from '../src/sends/registry.js';
+import { MemorySendStore } from '../src/sends/store.js';
+import { rig } from './support/harness.js';
+import { numbers, ScriptedTransport } from './support/scripted-transport.js';
+
+const HOUR = 3_600_000;
+
+function setup(opts: { latencyMs?: number; maxFinished?: number } = {}) {
+  let transport!: ScriptedTransport;
+  const r = rig({ transport: (clock) => (transport = new ScriptedTransport(clock, () => ({ latencyMs: opts.latencyMs ?? 100 }))) });
+  const registry = new SendRegistry({
+    engine: r.engine,
+    store: new MemorySendStore(opts.maxFinished),
+    clock: r.clock,
+    retentionMs: 24 * HOUR,
+    sweepEveryMs: 0,
+  });
+  return { ...r, transport, registry };
+}
+
+function request(over: Partial<StartRequest['input']> & { requestId?: string; fingerprint?: string } = {}): StartRequest {
+  const { requestId = '', fingerprint = 'f1', ...input } = over;
+  return {
+    input: { sessionId: 's1', story: { kind: 'text', text: 'hi' }, recipients: numbers(300), strategy: adaptive, ...input },
+    requestId,
+    fingerprint,
+  };
+}
+
+async function drain(events: AsyncIterable<SendEvent>): Promise<SendEvent[]> {
+  const all: SendEvent[] = [];
+  for await (const e of events) all.push(e);
+  return all;
+}
+
+describe('SendRegistry', () => {
+  it('runs a send in the background; a watcher from 0 gets every event, ending with the summary', async () => {
+    const { clock, registry } = setup();
+    const events = await clock.run(async () => {
+      const { sendId } = await registry.start(request(), 'continue');
+      return drain(registry.watch(sendId, 0));
+    });
+    expect(events[0]!.type).toBe('planned');
+    expect(events.at(-1)).toMatchObject({ type: 'summary', delivered: 300 });
+    const record = await registry.get(events[0]!.type === 'planned' ? events[0]!.sendId : '');
+    expect(record.state).toBe('SUCCEEDED');
+    expect(record.events).toEqual(events);
+  });
+
+  it('replays from the middle, follows live, and rejects an index past the end or an unknown id', async () => {
+    const { clock, registry } = setup({ latencyMs: 1000 });
+    await clock.run(async () => {
+      const { sendId } = await registry.start(request(), 'continue');
+      const whole = registry.watch(sendId, 0);
+      const firstThree: SendEvent[] = [];
+      for await (const e of whole) if (firstThree.push(e) === 3) break;
+      const fromTwo = await drain(registry.watch(sendId, 2));
+      const all = (await registry.get(sendId)).events;
+      expect(fromTwo).toEqual(all.slice(2));
+      expect(firstThree).toEqual(all.slice(0, 3));
+      await expect(drain(registry.watch(sendId, all.length))).resolves.toEqual([]);
+      await expect(drain(registry.watch(sendId, all.length + 1))).rejects.toBeInstanceOf(AfterEventOutOfRangeError);
+      await expect(drain(registry.watch('nope', 0))).rejects.toBeInstanceOf(SendNotFoundError);
+    });
+  });
+
+  it('starts one send for concurrent starts with one request_id, sending to each recipient once', async () => {
+    const { clock, registry, transport } = setup();
+    await clock.run(async () => {
+      const [a, b] = await Promise.all([
+        registry.start(request({ requestId: 'r-1' }), 'continue'),
+        registry.start(request({ requestId: 'r-1' }), 'continue'),
+      ]);
+      expect(a.sendId).toBe(b.sendId);
+      const replay = await drain(registry.watch(a.sendId, 0));
+      expect(replay.at(-1)).toMatchObject({ type: 'summary', delivered: 300 });
+      // A retry after the end attaches too, and replays the same log.
+      const c = await registry.start(request({ requestId: 'r-1' }), 'cancel');
+      expect(c.sendId).toBe(a.sendId);
+    });
+    expect([...transport.delivered.values()].every((n) => n === 1)).toBe(true);
+    expect(transport.delivered.size).toBe(300);
+  });
+
+  it('refuses the same request_id with a different request', async () => {
+    const { clock, registry } = setup();
+    await clock.run(async () => {
+      const a = await registry.start(request({ requestId: 'r-2' }), 'continue');
+      await expect(registry.start(request({ requestId: 'r-2', fingerprint: 'other', strategy: conservative }), 'continue')).rejects.toEqual(
+        new RequestIdReusedError('r-2', a.sendId),
+      );
+      await drain(registry.watch(a.sendId, 0));
+    });
+  });
+
+  it('an input error rejects the start and registers nothing', async () => {
+    const { clock, registry } = setup();
+    await clock.run(async () => {
+      await expect(registry.start(request({ recipients: ['nope'], requestId: 'r-3' }), 'cancel')).rejects.toMatchObject({
+        reason: 'NO_VALID_RECIPIENTS',
+      });
+      expect((await registry.list({ limit: 10 })).sends).toEqual([]);
+    });
+  });
+
+  it('CANCEL: cancels once the last CANCEL caller leaves; CONTINUE keeps it going', async () => {
+    const { clock, registry } = setup({ latencyMs: 1000 });
+    await clock.run(async () => {
+      const a = await registry.start(request({ requestId: 'c-1' }), 'cancel');
+      const b = await registry.start(request({ requestId: 'c-1' }), 'cancel');
+      a.release(true);
+      expect(registry.running).toBe(1);
+      b.release(true);
+      const events = await drain(registry.watch(a.sendId, 0));
+      expect(events.at(-1)).toMatchObject({ type: 'summary', stoppedBy: 'CANCELLED' });
+      expect((await registry.get(a.sendId)).state).toBe('CANCELLED');
+
+      const c = await registry.start(request({ requestId: 'c-2' }), 'cancel');
+      await registry.start(request({ requestId: 'c-2' }), 'continue');
+      c.release(true);
+      const rest = await drain(registry.watch(c.sendId, 0));
+      expect(rest.at(-1)).toMatchObject({ type: 'summary', delivered: 300 });
+    });
+  });
+
+  it('cancel() ends watchers with the CANCELLED summary', async () => {
+    const { clock, registry } = setup({ latencyMs: 1000 });
+    await clock.run(async () => {
+      const { sendId } = await registry.start(request(), 'continue');
+      const watching = drain(registry.watch(sendId, 0));
+      await registry.cancel(sendId);
+      expect((await watching).at(-1)).toMatchObject({ type: 'summary', stoppedBy: 'CANCELLED' });
+    });
+  });
+
+  it('forgets finished sends after the retention, and their request_id with them', async () => {
+    const { clock, registry } = setup();
+    const first = await clock.run(async () => {
+      const { sendId } = await registry.start(request({ requestId: 'keep' }), 'continue');
+      await drain(registry.watch(sendId, 0));
+      return sendId;
+    });
+    await clock.advance(24 * HOUR - 1);
+    expect((await registry.get(first)).state).toBe('SUCCEEDED');
+    await clock.advance(1);
+    await expect(registry.get(first)).rejects.toBeInstanceOf(SendNotFoundError);
+    const again = await clock.run(() => registry.start(request({ requestId: 'keep', fingerprint: 'new' }), 'continue'));
+    expect(again.sendId).not.toBe(first);
+  });
+
+  it('lists newest first, by session and state, in pages', async () => {
+    const { clock, registry } = setup({ maxFinished: 3 });
+    await clock.run(async () => {
+      for (const sessionId of ['a', 'b', 'a', 'a', 'b']) {
+        const { sendId } = await registry.start(request({ sessionId, recipients: numbers(3) }), 'continue');
+        await drain(registry.watch(sendId, 0));
+        await clock.sleep(10);
+      }
+    });
+    // maxFinished 3: the two oldest are gone.
+    const all = await registry.list({ limit: 10 });
+    expect(all.sends.map((s) => s.sessionId)).toEqual(['b', 'a', 'a']);
+    const page1 = await registry.list({ sessionId: 'a', limit: 1 });
+    expect(page1.sends).toHaveLength(1);
+    const page2 = await registry.list({ sessionId: 'a', limit: 1, after: page1.next! });
+    expect(page2.sends).toHaveLength(1);
+    expect(page2.next).toBeUndefined();
+    expect(page2.sends[0]!.createdAt).toBeLessThan(page1.sends[0]!.createdAt);
+    expect((await registry.list({ state: 'RUNNING', limit: 10 })).sends).toEqual([]);
+  });
+});
