@@ -18,7 +18,8 @@ import {
   reduce,
   type ViewState,
 } from '../src/cli/progress.js';
-import { buildRequest, run, type CliIO } from '../src/cli/send.js';
+import type { CliIO } from '../src/cli/follow.js';
+import { buildRequest, run } from '../src/cli/send.js';
 import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import {
   SendMode,
@@ -134,6 +135,8 @@ describe('parseCliArgs', () => {
       sessionId: 'demo',
       strategy: '',
       json: false,
+      detach: false,
+      requestId: '',
       file: undefined,
       demoRecipients: 3,
       story: { kind: 'text', text: DEFAULT_TEXT, backgroundColor: '', font: 0 },

@@ -40,9 +40,14 @@ Server and send:
   --protocol P           grpc (default) or connect
   --session ID           WhatsApp session to send from (default: demo)
   --strategy NAME        batch-size strategy (default: the server's)
+  --request-id ID        idempotency key: sending again with it attaches to that
+                         send instead of starting another (1-128 printable ASCII)
+  --detach               print the send id once it is planned and exit; the send
+                         goes on (follow it with: npm run storycast -- watch ID)
 
 Output:
-  --json                 one JSON object per event on stdout (proto JSON), for scripts
+  --json                 one JSON object per event on stdout (proto JSON), for scripts;
+                         with --detach, the planned event alone
   -h, --help             show this help
 
 On a terminal a progress bar redraws in place; otherwise one line per event.
@@ -70,6 +75,10 @@ export interface CliOptions {
   readonly sessionId: string;
   readonly strategy: string;
   readonly json: boolean;
+  /** The send goes on without us: exit once it is planned. */
+  readonly detach: boolean;
+  /** '' for none (with --detach one is made up, so a retry of the command can attach). */
+  readonly requestId: string;
   /** Path of the recipient file, "-" for stdin. */
   readonly file: string | undefined;
   readonly demoRecipients: number;
@@ -117,6 +126,8 @@ const OPTIONS = {
   url: { type: 'string' },
   caption: { type: 'string' },
   json: { type: 'boolean' },
+  detach: { type: 'boolean' },
+  'request-id': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -136,7 +147,15 @@ function rephrase(error: unknown): UsageError {
   }
 }
 
-function integer(option: string, value: string, min: number, max: number): number {
+/** The server's rule for request_id, checked here so the mistake names the option. */
+function requestIdFrom(value: string | undefined): string {
+  if (value === undefined) return '';
+  if (!/^[\x21-\x7E]{1,128}$/.test(value))
+    throw new UsageError(`--request-id: "${value}" is not 1-128 printable ASCII characters without spaces`);
+  return value;
+}
+
+export function integer(option: string, value: string, min: number, max: number): number {
   const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     throw new UsageError(`--${option}: "${value}" is not a whole number from ${min} to ${max.toLocaleString('en-US')}`);
@@ -170,6 +189,8 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     sessionId,
     strategy: values.strategy ?? '',
     json: values.json ?? false,
+    detach: values.detach ?? false,
+    requestId: requestIdFrom(values['request-id']),
     file: values.file,
     demoRecipients,
     story,

@@ -4,44 +4,23 @@
  * from the pure functions in progress.ts and errors.ts. See args.ts for the
  * options and exit codes (or run with --help).
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create, toJson, type MessageInitShape } from '@bufbuild/protobuf';
-import { createClient } from '@connectrpc/connect';
-import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import {
+  OnDisconnect,
   SendStoryRequestSchema,
   SendStoryResponseSchema,
-  StoryService,
   type SendStoryRequest,
-  type SendStoryResponse,
   type StorySchema,
 } from '../gen/storycast/v1/story_service_pb.js';
+import { follow, storyClient, write, type CliIO } from './follow.js';
 import { demoRecipients, HELP, parseCliArgs, parseRecipientFile, UsageError, type CliOptions } from './args.js';
 import { exitOnStartupError } from '../util/startup-error.js';
-import { describeError, errorJson } from './errors.js';
-import { exitCodeFor, formatCancelled, formatEvent, formatStatus, initialState, num, reduce, type ViewState } from './progress.js';
-
-export interface Output {
-  write(chunk: string): unknown;
-  readonly isTTY?: boolean;
-  readonly columns?: number;
-}
-
-export interface CliIO {
-  readonly stdout: Output;
-  readonly stderr: Output;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Aborting it cancels the call, as Ctrl-C does. */
-  readonly signal?: AbortSignal;
-  /** Read for `--file -`. */
-  readonly stdin?: AsyncIterable<string | Uint8Array>;
-}
-
-const write = (out: Output, lines: readonly string[]): void => {
-  if (lines.length > 0) out.write(lines.map((line) => `${line}\n`).join(''));
-};
+import { describeError } from './errors.js';
+import { num } from './progress.js';
 
 async function readText(path: string, stdin: CliIO['stdin']): Promise<string> {
   if (path !== '-') return readFile(path, 'utf8');
@@ -89,54 +68,6 @@ export async function buildRequest(options: CliOptions, io: Pick<CliIO, 'stdin'>
   return create(SendStoryRequestSchema, { sessionId: options.sessionId, strategy: options.strategy, recipients, story: { content } });
 }
 
-/** How events reach the screen: redrawn on a terminal, line by line in a log, JSON for scripts. */
-interface View {
-  event(state: ViewState, response: SendStoryResponse): void;
-  /** Removes anything drawn in place, so what follows starts on a clean line. */
-  close(state: ViewState): void;
-}
-
-function jsonView(out: Output): View {
-  return {
-    event: (_state, response) => out.write(`${JSON.stringify(toJson(SendStoryResponseSchema, response, { alwaysEmitImplicit: true }))}\n`),
-    close: () => undefined,
-  };
-}
-
-function plainView(out: Output): View {
-  return { event: (state, response) => write(out, formatEvent(state, response)), close: () => undefined };
-}
-
-function ttyView(out: Output, env: CliIO['env']): View {
-  const style = { color: env.NO_COLOR === undefined || env.NO_COLOR === '' };
-  const started = Date.now();
-  let drawn = 0;
-  let current: ViewState = initialState;
-  const draw = (lines: readonly string[], withStatus: boolean): void => {
-    // Back up over the old status block and clear it, print the new lines, then the block again.
-    let text = drawn > 0 ? `\x1b[${drawn}F\x1b[J` : '';
-    const status = withStatus ? formatStatus(current, { width: out.columns || 80, elapsedMs: Date.now() - started }, style) : [];
-    for (const line of [...lines, ...status]) text += `${line}\n`;
-    drawn = status.length;
-    out.write(text);
-  };
-  // A slow batch can take many seconds; a ticking clock shows the send is alive.
-  const timer = setInterval(() => draw([], true), 1000);
-  timer.unref();
-  draw([], true);
-  return {
-    event: (state, response) => {
-      current = state;
-      draw(formatEvent(state, response, style), response.event.case !== 'summary');
-    },
-    close: (state) => {
-      clearInterval(timer);
-      current = state;
-      if (drawn > 0) draw([], false);
-    },
-  };
-}
-
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   let options: CliOptions;
   let request: SendStoryRequest;
@@ -155,51 +86,61 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   }
 
   const kind = request.story?.content.case ?? 'text';
-  if (!options.json) {
+  if (options.requestId) request.requestId = options.requestId;
+  if (!options.json && !options.detach) {
     write(io.stdout, [
       `storycast: sending a${kind === 'image' ? 'n' : ''} ${kind} story to ${num(request.recipients.length)} recipients as session "${options.sessionId}" via ${options.server} (${options.protocol})`,
     ]);
   }
-  const view = options.json ? jsonView(io.stdout) : io.stdout.isTTY ? ttyView(io.stdout, io.env) : plainView(io.stdout);
-
+  if (options.detach) return detach(request, options, io);
+  const client = storyClient(options.server, options.protocol);
   const controller = new AbortController();
-  const cancel = (): void => controller.abort();
-  if (io.signal?.aborted) cancel();
-  io.signal?.addEventListener('abort', cancel, { once: true });
-  // Our own session manager, so the connection is closed when we are done instead of idling.
-  const sessionManager = new Http2SessionManager(options.server);
-  const transportOptions = { baseUrl: options.server, httpVersion: '2' as const, sessionManager };
-  const transport = options.protocol === 'grpc' ? createGrpcTransport(transportOptions) : createConnectTransport(transportOptions);
-  const client = createClient(StoryService, transport);
-
-  let state = initialState;
   try {
-    for await (const response of client.sendStory(request, { signal: controller.signal })) {
-      state = reduce(state, response);
-      view.event(state, response);
-    }
-  } catch (error) {
-    view.close(state);
-    // A cancel that lands after the summary changes nothing: the send is complete.
-    if (controller.signal.aborted && !state.summary) {
-      write(io.stderr, formatCancelled(state));
-      return 130;
-    }
-    if (!state.summary) {
-      write(io.stderr, describeError(error, options.server));
-      if (options.json) io.stdout.write(`${JSON.stringify(errorJson(error))}\n`);
-      return 1;
-    }
+    return await follow(
+      (signal) => client.stories.sendStory(request, { signal }),
+      controller,
+      { json: options.json, server: options.server },
+      io,
+    );
   } finally {
-    view.close(state);
-    io.signal?.removeEventListener('abort', cancel);
-    sessionManager.abort();
+    client.close();
   }
-  if (!state.summary) {
-    write(io.stderr, ['error: the server ended the stream without a summary; the outcome of the send is unknown.']);
+}
+
+/**
+ * --detach: the send is started with ON_DISCONNECT_CONTINUE and a request id
+ * (made up when none was given, and printed, so running the command again
+ * attaches rather than sends twice); once the server has planned it, its id
+ * is printed and we leave.
+ */
+async function detach(request: SendStoryRequest, options: CliOptions, io: CliIO): Promise<number> {
+  request.onDisconnect = OnDisconnect.CONTINUE;
+  request.requestId = options.requestId || randomUUID();
+  const client = storyClient(options.server, options.protocol);
+  const controller = new AbortController();
+  try {
+    for await (const response of client.stories.sendStory(request, { signal: controller.signal })) {
+      if (response.event.case !== 'planned') continue;
+      const planned = response.event.value;
+      if (options.json) io.stdout.write(`${JSON.stringify(toJson(SendStoryResponseSchema, response, { alwaysEmitImplicit: true }))}\n`);
+      else {
+        write(io.stdout, [
+          `send ${planned.sendId} planned: ${num(planned.totalRecipients)} recipients, strategy ${planned.strategy} (request id ${request.requestId})`,
+          `follow it with: npm run storycast -- watch ${planned.sendId} --server ${options.server}`,
+        ]);
+      }
+      return 0;
+    }
+    write(io.stderr, ['error: the server ended the stream before planning the send.']);
     return 1;
+  } catch (error) {
+    write(io.stderr, describeError(error, options.server));
+    return 1;
+  } finally {
+    // Leaving is the point: the send goes on without us.
+    controller.abort();
+    client.close();
   }
-  return exitCodeFor(state.summary);
 }
 
 const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);

@@ -9,6 +9,8 @@ import { register } from 'tsx/esm/api';
 const COMMANDS = {
   serve: ['../main.ts', 'run the gRPC server (npm start)'],
   send: ['./send.ts', 'send a story through a running server, with live progress'],
+  watch: ['./watch.ts', 'follow a send by its id (past events, then live)'],
+  sends: ['./sends.ts', 'list the sends a server runs or ran'],
   demo: ['./demo.ts', 'one send in process on the simulated network, no server'],
   pair: ['./pair.ts', 'link a WhatsApp account to a running server (QR or pairing code)'],
   bench: ['./bench.ts', 'the strategy lab: every strategy against the oracle'],

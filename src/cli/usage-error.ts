@@ -2,3 +2,12 @@
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/** Runs an argument parser, turning what it throws into a UsageError the CLI prints as such. */
+export function parsedOrUsage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
