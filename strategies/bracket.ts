@@ -68,57 +68,20 @@
  * `createBracket(options)` makes one with other tuning (and another name);
  * the default export is the built-in, made with `bracketDefaults`.
  */
-import {
-  addSample,
-  bestThroughput,
-  discountWins,
-  expectedMs,
-  GIVE_UP_FACTOR,
-  giveUpAfter,
-  giveUpMs,
-  type Sample,
-} from './bracket-latency.js';
-import { PROBING, STEADY, transition, type Move, type Phase } from './bracket-phase.js';
+import { bestThroughput, GIVE_UP_FACTOR, giveUpAfter, giveUpMs } from './bracket-latency.js';
+import { PROBING, STEADY, transition, type Phase } from './bracket-phase.js';
 import { resolveTuning, type BracketOptions, type BracketTuning } from './bracket-options.js';
-import { bracketTry, growth, worthTrying, type Evidence } from './bracket-weigh.js';
-import {
-  defineStrategy,
-  planSize,
-  sendsAllRemaining,
-  speedOf,
-  type BatchOutcome,
-  type DefinedStrategy,
-  type StrategyContext,
-} from './sdk.js';
+import { bracketTry, growth, worthTrying } from './bracket-weigh.js';
+import { defineStrategy, planSize, sendsAllRemaining, type DefinedStrategy, type StrategyContext } from './sdk.js';
+
+import { afterFailure, afterSuccess, onlyAnchor, predictedMs, type BracketState } from './bracket-update.js';
 
 export { bracketDefaults, type BracketOptions } from './bracket-options.js';
+export type { BracketState } from './bracket-update.js';
 
 const NAME = 'bracket';
 const DESCRIPTION =
   'Brackets the capacity between the last good and first failed size, cruises just under it, gives up early on calls far slower than predicted.';
-
-/** The evidence (good, bad, samples, proven, failCost: see Evidence), the phase, and what the moves between phases read. */
-export interface BracketState extends Evidence {
-  readonly phase: Phase;
-  readonly size: number;
-  /** What history says one batch at the proven size took: for latency bounds only. */
-  readonly remembered?: Sample;
-  /** The smallest size above the proven one that failed on an earlier send (0: none found). */
-  readonly limit: number;
-  /** Clean batches since good or bad last changed. */
-  readonly streak: number;
-  /** After the capacity fell, sizes stay above this: failures at tiny sizes are an outage, not a capacity. */
-  readonly floor: number;
-  /** batchesSent when it last went back after a blip: a second fast error soon after is about size after all. */
-  readonly lastBlip: number;
-  /** While `bad` may be random (ceilingOdds < 1): the ceiling before it, restored if `bad` works again. */
-  readonly shadowBad: number;
-  /** Failures at a size that had worked, in this send: later shown random (it worked again) or real (more failed). */
-  readonly randoms: number;
-  readonly drops: number;
-  /** Probes in a row that failed: each doubles the wait for the next. */
-  readonly failedProbes: number;
-}
 
 type Decision = { state: BracketState; size: number; reason: string; timeoutMs?: number };
 
@@ -200,180 +163,6 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
   const after = { ...state, size, phase: next };
   const reason = `${why}: ${how} -> ${size}`;
   return giveUp === undefined ? { state: after, size, reason } : { state: after, size, reason, timeoutMs: Math.round(giveUp) };
-}
-
-/** What a failure teaches, by what it turned out to be (`move`, from bracket-phase.ts). */
-function afterFailure(prior: BracketState, phase: Phase, move: Move, outcome: BatchOutcome, t: BracketTuning): [BracketState, string] {
-  const what = `${outcome.size} failed (${outcome.error ?? 'error'})`;
-  if (move === 'rate-limited') return [prior, `rate limited at ${outcome.size}: same size`];
-  const wasOutage = prior.phase.kind === 'outage';
-  const expected = predictedMs(outcome.size, prior.samples, t);
-  // What a failed try costs; one-recipient calls during an outage are not tries (a fast error there costs ~1x).
-  const cost = expected && !wasOutage ? outcome.durationMs / expected : undefined;
-  const failCost = cost === undefined ? prior.failCost : prior.failCost === undefined ? cost : 0.7 * prior.failCost + 0.3 * cost;
-  // A fast error at a size that worked says nothing about size (a blip, an outage); a timeout there may.
-  const sizeRelated = outcome.error === 'timeout' || outcome.size > prior.good;
-  const samples = sizeRelated ? discountWins(prior.samples, outcome.size) : prior.samples;
-  const failedProbes = prior.phase.kind === 'probing' ? prior.failedProbes + 1 : prior.failedProbes;
-  const state: BracketState = { ...prior, phase, samples, failedProbes, ...(failCost === undefined ? {} : { failCost }) };
-  switch (move) {
-    case 'outage':
-      return [state, `${what}${wasOutage ? '' : ' too, and fast'}: an outage, not a size`];
-    case 'cold-failure': {
-      // A third gets under most stale memories or a weak account in one step. Not below
-      // the floor: when tiny batches fail too, it is an outage, and smaller will not help.
-      const size = Math.max(state.floor, Math.floor(outcome.size / t.checkDivisor));
-      return [{ ...state, size, bad: outcome.size, badGuessed: false, streak: 0 }, `${what} before anything worked`];
-    }
-    case 'ceiling': {
-      // While the ceiling may have been random, a failure under it says the capacity did fall.
-      const doubt =
-        state.ceilingOdds < 1 && outcome.size <= state.bad ? { ceilingOdds: 1, shadowBad: Infinity, drops: state.drops + 1 } : {};
-      // Above a limit remembered from an earlier send, a failure says the limit still holds.
-      return [
-        { ...state, ...doubt, bad: Math.min(outcome.size, state.bad), badGuessed: false, streak: 0 },
-        `${what}, above the last good ${state.good}`,
-      ];
-    }
-    case 'suspect':
-      return [state, `${what} at a size that worked: random, the capacity fell, or an outage`];
-    case 'fell': {
-      // Two hangs in a row where hangs so far were mostly random: maybe chance again,
-      // so the check's size stays in doubt (and the ceiling before it is kept in case both were).
-      const fell = capacityFell(state, outcome.size, t);
-      if (state.randoms <= state.drops) return [fell, `${what} too: the capacity fell`];
-      return [{ ...fell, ceilingOdds: fallOdds(state), shadowBad: state.bad }, `${what} too: the capacity fell, or both were random`];
-    }
-    default:
-      throw new Error(`bracket: ${move} is not a move after a failure`);
-  }
-}
-
-/** What a success teaches, by what it turned out to be (`move`, from bracket-phase.ts). */
-function afterSuccess(
-  state: BracketState,
-  phase: Phase,
-  move: Move,
-  outcome: BatchOutcome,
-  ctx: StrategyContext,
-  t: BracketTuning,
-): [BracketState, string] {
-  const samples = addSample(state.samples, outcome.size, outcome.durationMs);
-  switch (move) {
-    case 'rejected-fast': {
-      const check = Math.max(1, Math.floor(state.good / t.checkDivisor));
-      return [{ ...capacityFell(state, check, t), samples }, `${outcome.size} ok at once again: the capacity fell below ${check}`];
-    }
-    case 'outage-over':
-      return [{ ...state, phase, samples }, `${outcome.size} ok: the outage may be over`];
-    case 'blip-over':
-      // The network works below and the failure was not a hang: a blip or an outage, not a ceiling.
-      return [
-        { ...state, phase, samples, lastBlip: ctx.batchesSent },
-        `${outcome.size} ok after a fast error at ${state.good}: a blip, back to it`,
-      ];
-    case 'checked': {
-      // The check worked but the size above it just failed: random, or the capacity
-      // fell. Bracket again between the two, the failed size included, with odds from
-      // how such failures turned out so far in this send (Laplace: half and half at first).
-      const doubted = state.ceilingOdds < 1;
-      const hung = state.phase.kind === 'checking' && state.phase.cause === 'hang';
-      return [
-        {
-          ...state,
-          phase,
-          good: outcome.size,
-          bad: Math.min(state.bad, state.good),
-          badGuessed: false,
-          samples,
-          streak: 0,
-          ceilingOdds: hung && state.good < state.bad ? fallOdds(state) : 1,
-          shadowBad: doubted ? state.shadowBad : state.badGuessed ? Infinity : state.bad,
-          drops: doubted ? state.drops + 1 : state.drops,
-        },
-        `${outcome.size} ok after a failure at ${state.good}`,
-      ];
-    }
-    default:
-      return grown(state, samples, outcome, ctx, t);
-  }
-}
-
-/** An ordinary success ('ok'): raise good, and forget a ceiling it reached. */
-function grown(
-  state: BracketState,
-  samples: Sample[],
-  outcome: BatchOutcome,
-  ctx: StrategyContext,
-  t: BracketTuning,
-): [BracketState, string] {
-  const raised = outcome.size > state.good;
-  // Success at or above the failure point: the network got better, or the failure was
-  // random (then the ceiling found before it stands); forget that ceiling.
-  const random = state.ceilingOdds < 1 && outcome.size >= state.bad;
-  const above = random ? state.shadowBad : state.bad;
-  let bad = outcome.size >= above ? Infinity : above;
-  let badGuessed = bad === Infinity ? false : state.badGuessed;
-  // Reaching the proven size with a limit remembered above it: cruise under the limit, and
-  // probe above it sooner than usual (memory is a starting point, never a ceiling). With no
-  // limit remembered, the proven size is only what an earlier send needed: keep growing.
-  if (state.limit > outcome.size && outcome.size >= state.proven && state.good < state.proven && !Number.isFinite(bad)) {
-    bad = state.limit;
-    badGuessed = true;
-  }
-  // A SLOW success is a ceiling of its own: do not grow past it.
-  if (speedOf(outcome.durationMs, ctx.config) === 'SLOW' && !Number.isFinite(bad)) {
-    bad = Math.ceil(outcome.size * t.toleranceShort);
-    badGuessed = false;
-  }
-  return [
-    {
-      ...state,
-      phase: STEADY,
-      good: Math.max(state.good, outcome.size),
-      bad,
-      badGuessed,
-      samples,
-      streak: raised ? 0 : state.streak + 1,
-      ...(random ? { ceilingOdds: 1, shadowBad: Infinity, randoms: state.randoms + 1 } : {}),
-      ...(state.phase.kind === 'probing' ? { failedProbes: 0 } : {}),
-    },
-    `${outcome.size} ok in ${Math.round(outcome.durationMs)} ms${random ? `: the failure at ${state.bad} was random` : ''}`,
-  ];
-}
-
-const onlyAnchor = (samples: readonly Sample[]): boolean => samples.length === 1 && samples[0]!.n === 1;
-
-/**
- * What a call of n should take. With only the anchor known, its round trip plus the
- * most a recipient is likely to cost (the proportional bound from one recipient
- * would predict minutes, and make a first call that hung look nearly free).
- */
-function predictedMs(n: number, samples: readonly Sample[], t: BracketTuning): number | undefined {
-  return onlyAnchor(samples) ? samples[0]!.ms + t.maxMsPerRecipient * n : expectedMs(n, samples);
-}
-
-/** How likely a hang at a size that worked means the capacity fell, from how such hangs turned out in this send (Laplace). */
-function fallOdds(state: BracketState): number {
-  return (state.drops + 1) / (state.drops + state.randoms + 2);
-}
-
-/** Failures at a size that worked and at `failed` below it: the capacity fell under `failed`; on down by thirds. */
-function capacityFell(state: BracketState, failed: number, t: BracketTuning): BracketState {
-  return {
-    ...state,
-    phase: STEADY,
-    size: Math.max(1, Math.floor(failed / t.checkDivisor)),
-    good: 0,
-    bad: failed,
-    badGuessed: false,
-    streak: 0,
-    floor: Math.max(1, Math.ceil(state.good / 16)),
-    ceilingOdds: 1,
-    shadowBad: Infinity,
-    // A new regime: what probes found above the old capacity says nothing of the new one.
-    failedProbes: 0,
-  };
 }
 
 function start(ctx: StrategyContext, t: BracketTuning): Decision {

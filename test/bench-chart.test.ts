@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { escapeXml, formatRatio, renderChart, type ChartInput, type RatioCell, type SizeTrace } from '../src/bench/chart.js';
+import { renderChart, type ChartInput, type RatioCell, type SizeTrace } from '../src/bench/chart.js';
+import { escapeXml, formatRatio } from '../src/bench/svg.js';
 
 /**
  * A small XML well-formedness check (node has no DOM): one root, every tag
