@@ -20,19 +20,10 @@ import {
 import type { SimulatedNetwork } from '../src/transport/sim/network.js';
 import { numbers } from './support/scripted-transport.js';
 import { createTestApp, startTestServer, type TestApp } from './support/storycast-server.js';
+import { collectStream } from './support/streams.js';
 
 const story = { content: { case: 'text' as const, value: { text: 'hi' } } };
 const DAY = 86_400_000;
-
-async function collect(stream: AsyncIterable<SendStoryResponse>): Promise<{ events: SendStoryResponse[]; error?: ConnectError }> {
-  const events: SendStoryResponse[] = [];
-  try {
-    for await (const e of stream) events.push(e);
-    return { events };
-  } catch (error) {
-    return { events, error: ConnectError.from(error) };
-  }
-}
 
 /** Reads until `stop` says so, then goes away (the client cancels the call). */
 async function readThenLeave(
@@ -84,7 +75,7 @@ describe('durable sends in memory', () => {
       (signal) => client.sendStory(req, { signal }),
       (e) => e.event.case === 'batch',
     );
-    const again = await collect(client.sendStory(req));
+    const again = await collectStream(client.sendStory(req));
     expect(again.error).toBeUndefined();
     expect(sendIdOf(again.events)).toBe(sendIdOf(first));
     expect(again.events.slice(0, first.length)).toEqual(first);
@@ -96,26 +87,26 @@ describe('durable sends in memory', () => {
 
   it('concurrent requests with one request_id start one send', async () => {
     const req = send('twins', { requestId: 'twins-1' }, 300);
-    const [a, b] = await Promise.all([collect(client.sendStory(req)), collect(client.sendStory(req))]);
+    const [a, b] = await Promise.all([collectStream(client.sendStory(req)), collectStream(client.sendStory(req))]);
     expect(sendIdOf(a.events)).toBe(sendIdOf(b.events));
     expect(a.events).toEqual(b.events);
     expect(callsOf('twins').filter((c) => c.anchor)).toHaveLength(1);
   });
 
   it('refuses the same request_id with a different request, and a malformed request_id', async () => {
-    await collect(client.sendStory(send('reuse', { requestId: 'reuse-1' }, 10)));
-    const { error } = await collect(client.sendStory(send('reuse', { requestId: 'reuse-1' }, 11)));
+    await collectStream(client.sendStory(send('reuse', { requestId: 'reuse-1' }, 10)));
+    const { error } = await collectStream(client.sendStory(send('reuse', { requestId: 'reuse-1' }, 11)));
     expect(error?.code).toBe(Code.AlreadyExists);
     expect(reasonOf(error)).toMatchObject({ reason: 'REQUEST_ID_REUSED', metadata: { field: 'request_id' } });
     for (const requestId of ['has space', 'x'.repeat(129), 'tab\t']) {
-      const bad = await collect(client.sendStory(send('reuse', { requestId }, 10)));
+      const bad = await collectStream(client.sendStory(send('reuse', { requestId }, 10)));
       expect(bad.error?.code).toBe(Code.InvalidArgument);
       expect(reasonOf(bad.error)).toMatchObject({ reason: 'BAD_REQUEST_ID', metadata: { field: 'request_id' } });
     }
   });
 
   it('input errors surface from SendStory as before', async () => {
-    const { error } = await collect(client.sendStory(send('input', { recipients: ['nope'], requestId: 'input-1' })));
+    const { error } = await collectStream(client.sendStory(send('input', { recipients: ['nope'], requestId: 'input-1' })));
     expect(error?.code).toBe(Code.InvalidArgument);
     expect(reasonOf(error)?.reason).toBe('NO_VALID_RECIPIENTS');
   });
@@ -126,7 +117,7 @@ describe('durable sends in memory', () => {
       (e) => e.event.case === 'batch',
     );
     await vi.waitFor(async () => expect((await client.getSend({ sendId: sendIdOf(seen) })).send?.state).toBe(SendState.CANCELLED));
-    const { events } = await collect(client.watchSend({ sendId: sendIdOf(seen) }));
+    const { events } = await collectStream(client.watchSend({ sendId: sendIdOf(seen) }));
     expect(summaryOf(events)?.stoppedBy).toBe('CANCELLED');
   });
 
@@ -136,13 +127,13 @@ describe('durable sends in memory', () => {
       (e) => e.event.case === 'anchor',
     );
     const other = createClient(StoryService, t.transport);
-    const whole = await collect(other.watchSend({ sendId: sendIdOf(seen) }));
+    const whole = await collectStream(other.watchSend({ sendId: sendIdOf(seen) }));
     expect(summaryOf(whole.events)).toMatchObject({ delivered: 3000, stoppedBy: '' });
-    const fromTwo = await collect(other.watchSend({ sendId: sendIdOf(seen), afterEvent: 2 }));
+    const fromTwo = await collectStream(other.watchSend({ sendId: sendIdOf(seen), afterEvent: 2 }));
     expect(fromTwo.events).toEqual(whole.events.slice(2));
-    const atEnd = await collect(other.watchSend({ sendId: sendIdOf(seen), afterEvent: whole.events.length }));
+    const atEnd = await collectStream(other.watchSend({ sendId: sendIdOf(seen), afterEvent: whole.events.length }));
     expect(atEnd).toEqual({ events: [] });
-    const past = await collect(other.watchSend({ sendId: sendIdOf(seen), afterEvent: whole.events.length + 1 }));
+    const past = await collectStream(other.watchSend({ sendId: sendIdOf(seen), afterEvent: whole.events.length + 1 }));
     expect(past.error?.code).toBe(Code.OutOfRange);
     expect(reasonOf(past.error)).toMatchObject({ reason: 'AFTER_EVENT_OUT_OF_RANGE', metadata: { field: 'after_event' } });
     const got = (await other.getSend({ sendId: sendIdOf(seen) })).send!;
@@ -156,7 +147,7 @@ describe('durable sends in memory', () => {
       (e) => e.event.case === 'planned',
     );
     const sendId = sendIdOf(seen);
-    const watchers = [collect(client.watchSend({ sendId })), collect(client.watchSend({ sendId }))];
+    const watchers = [collectStream(client.watchSend({ sendId })), collectStream(client.watchSend({ sendId }))];
     const cancelled = await client.cancelSend({ sendId });
     expect(cancelled.send?.sendId).toBe(sendId);
     for (const { events } of await Promise.all(watchers)) expect(summaryOf(events)?.stoppedBy).toBe('CANCELLED');
@@ -167,7 +158,7 @@ describe('durable sends in memory', () => {
     for (const call of [
       () => client.getSend({ sendId: 'nope' }),
       () => client.cancelSend({ sendId: 'nope' }),
-      () => collect(client.watchSend({ sendId: 'nope' })).then((r) => Promise.reject(r.error)),
+      () => collectStream(client.watchSend({ sendId: 'nope' })).then((r) => Promise.reject(r.error)),
     ]) {
       const error = await call().catch((e: unknown) => e);
       expect(ConnectError.from(error).code).toBe(Code.NotFound);
@@ -176,7 +167,7 @@ describe('durable sends in memory', () => {
   });
 
   it('ListSends pages newest first, by session and by state', async () => {
-    for (let i = 0; i < 3; i++) await collect(client.sendStory(send('lister', {}, 5)));
+    for (let i = 0; i < 3; i++) await collectStream(client.sendStory(send('lister', {}, 5)));
     const page1 = await client.listSends({ sessionId: 'lister', pageSize: 2 });
     expect(page1.sends).toHaveLength(2);
     expect(page1.nextPageToken).not.toBe('');
@@ -192,7 +183,7 @@ describe('durable sends in memory', () => {
   });
 
   it('forgets finished sends after STORYCAST_SEND_RETENTION (7 days by default) on its clock', async () => {
-    const { events } = await collect(client.sendStory(send('old', {}, 5)));
+    const { events } = await collectStream(client.sendStory(send('old', {}, 5)));
     const sendId = sendIdOf(events);
     const kept = (await client.getSend({ sendId })).send!;
     expect(kept.expireTime).toBeDefined();

@@ -15,18 +15,12 @@ import * as protoLoader from '@grpc/proto-loader';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run as runCli } from '../src/cli/send.js';
-import {
-  SendMode,
-  SendStoryRequestSchema,
-  Speed,
-  StoryService,
-  type SendStoryRequest,
-  type SendStoryResponse,
-} from '../src/gen/storycast/v1/story_service_pb.js';
+import { SendMode, SendStoryRequestSchema, Speed, StoryService, type SendStoryRequest } from '../src/gen/storycast/v1/story_service_pb.js';
 import type { SimulatedNetwork } from '../src/transport/sim/network.js';
 import { historyToProto } from '../src/server/translate.js';
 import { createTestApp, startTestServer, type TestApp, type TestServer } from './support/storycast-server.js';
 import { numbers } from './support/scripted-transport.js';
+import { collectStream } from './support/streams.js';
 
 const protoDir = fileURLToPath(new URL('../proto', import.meta.url));
 
@@ -77,17 +71,6 @@ describe('historyToProto', () => {
   });
 });
 
-/** Every event of a send, or the error that ended it. */
-async function collectAll(stream: AsyncIterable<SendStoryResponse>): Promise<{ events: SendStoryResponse[]; error?: ConnectError }> {
-  const events: SendStoryResponse[] = [];
-  try {
-    for await (const e of stream) events.push(e);
-    return { events };
-  } catch (error) {
-    return { events, error: ConnectError.from(error) };
-  }
-}
-
 /** A request written as its proto JSON, the shape grpcurl and the .proto docs use. */
 const request = (json: JsonObject): SendStoryRequest => fromJson(SendStoryRequestSchema, json);
 
@@ -103,7 +86,7 @@ describe("StoryService in memory (createRouterTransport over the server's handle
   });
 
   it('streams planned, anchor, one batch per call, summary; the counts add up', async () => {
-    const { events, error } = await collectAll(
+    const { events, error } = await collectStream(
       client.sendStory(request({ sessionId: 'in-memory', story: text, recipients: numbers(5101) })),
     );
     expect(error).toBeUndefined();
@@ -137,7 +120,7 @@ describe("StoryService in memory (createRouterTransport over the server's handle
   });
 
   it('reports invalid recipients in planned and accounts for every valid one', async () => {
-    const { events } = await collectAll(
+    const { events } = await collectStream(
       client.sendStory(request({ sessionId: 'invalid', story: text, recipients: ['+1 555-000 0001', 'nope', '15550000001', '123'] })),
     );
     const planned = events[0]!.event;
@@ -196,14 +179,14 @@ describe("StoryService in memory (createRouterTransport over the server's handle
       /story.image.url must point to a public address/,
     ],
   ])('rejects %s with the right code and a message naming the field', async (_name, json, code, message) => {
-    const { events, error } = await collectAll(client.sendStory(request(json)));
+    const { events, error } = await collectStream(client.sendStory(request(json)));
     expect(events).toEqual([]);
     expect(error?.code).toBe(code);
     expect(error?.rawMessage).toMatch(message);
   });
 
   it('tells what a session learned, and forgets it on request', async () => {
-    await collectAll(client.sendStory(request({ sessionId: 'learner', story: text, recipients: numbers(5101) })));
+    await collectStream(client.sendStory(request({ sessionId: 'learner', story: text, recipients: numbers(5101) })));
     const got = await client.getSessionLearning({ sessionId: 'learner' });
     expect(got.found).toBe(true);
     expect(got.history).toMatchObject({

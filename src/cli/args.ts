@@ -5,7 +5,7 @@
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HEX_COLOUR_FORMAT, isHexColour } from '../util/hex-colour.js';
-import { DEFAULT_SERVER, serverFrom } from './server-address.js';
+import { DEFAULT_SERVER, protocolFrom, serverFrom } from './server-address.js';
 import { UsageError } from './usage-error.js';
 
 export { DEFAULT_SERVER, UsageError };
@@ -174,8 +174,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
   if (values.help) return 'help';
   const story = parseStory(values);
   const server = serverFrom(values.server, env);
-  const protocol = values.protocol ?? 'grpc';
-  if (protocol !== 'grpc' && protocol !== 'connect') throw new UsageError(`--protocol: "${protocol}" is not grpc or connect`);
+  const protocol = protocolFrom(values.protocol);
   const sessionId = values.session ?? 'demo';
   if (sessionId.trim() === '') throw new UsageError('--session must not be empty');
   const demoRecipients = values.recipients === undefined ? 0 : integer('recipients', values.recipients, 1, MAX_DEMO_RECIPIENTS);

@@ -13,7 +13,7 @@ import { integer } from './args.js';
 import { describeError } from './errors.js';
 import { storyClient, write, type CliIO } from './follow.js';
 import { num, percent } from './progress.js';
-import { serverFrom } from './server-address.js';
+import { protocolFrom, serverFrom } from './server-address.js';
 import { parsedOrUsage, UsageError } from './usage-error.js';
 
 export const SENDS_HELP = `Usage: npm run storycast -- sends [options]
@@ -64,8 +64,7 @@ export function parseSendsArgs(argv: readonly string[], env: Readonly<Record<str
   if (values.help) return 'help';
   const state = values.state === undefined ? SendState.UNSPECIFIED : STATES[values.state.toLowerCase()];
   if (state === undefined) throw new UsageError(`--state: "${values.state}" is not one of ${Object.keys(STATES).join(', ')}`);
-  const protocol = values.protocol ?? 'grpc';
-  if (protocol !== 'grpc' && protocol !== 'connect') throw new UsageError(`--protocol: "${protocol}" is not grpc or connect`);
+  const protocol = protocolFrom(values.protocol);
   return {
     sessionId: values.session ?? '',
     state,

@@ -21,6 +21,15 @@ export function normalizeServer(value: string, source: string): string {
   return withScheme.replace(/\/+$/, '');
 }
 
+export type Protocol = 'grpc' | 'connect';
+
+/** --protocol: how the CLI talks to the server, gRPC unless told otherwise. */
+export function protocolFrom(option: string | undefined): Protocol {
+  const protocol = option ?? 'grpc';
+  if (protocol !== 'grpc' && protocol !== 'connect') throw new UsageError(`--protocol: "${protocol}" is not grpc or connect`);
+  return protocol;
+}
+
 /** A blank STORYCAST_SERVER counts as unset, as shells and compose files leave it. */
 export function serverFrom(option: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
   if (option !== undefined) return normalizeServer(option, '--server');

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { exitOnStartupError } from '../util/startup-error.js';
 import { integer } from './args.js';
 import { follow, storyClient, write, type CliIO } from './follow.js';
-import { serverFrom } from './server-address.js';
+import { protocolFrom, serverFrom } from './server-address.js';
 import { parsedOrUsage, UsageError } from './usage-error.js';
 
 export const WATCH_HELP = `Usage: npm run storycast -- watch SEND_ID [options]
@@ -52,8 +52,7 @@ export function parseWatchArgs(argv: readonly string[], env: Readonly<Record<str
   );
   if (values.help) return 'help';
   if (positionals.length !== 1 || positionals[0]!.trim() === '') throw new UsageError('give exactly one SEND_ID');
-  const protocol = values.protocol ?? 'grpc';
-  if (protocol !== 'grpc' && protocol !== 'connect') throw new UsageError(`--protocol: "${protocol}" is not grpc or connect`);
+  const protocol = protocolFrom(values.protocol);
   return {
     sendId: positionals[0]!,
     afterEvent: values.after === undefined ? 0 : integer('after', values.after, 0, 2 ** 31 - 1),
