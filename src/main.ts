@@ -1,8 +1,10 @@
 /**
  * `npm start`: the storycast gRPC server on its embedded defaults (simulated
  * WhatsApp network, SQLite session memory, 127.0.0.1:50051). SIGTERM or
- * SIGINT drains it: health goes NOT_SERVING, running sends get
+ * SIGINT drains it: health goes NOT_SERVING, ON_DISCONNECT_CONTINUE sends are
+ * checkpointed for the next start, other running sends get
  * STORYCAST_SHUTDOWN_GRACE_MS to finish, then are cancelled; exit code 0.
+ * On start, sends the journal shows unfinished resume.
  */
 import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
@@ -17,13 +19,24 @@ async function main(): Promise<void> {
   const runtime = await createRuntime(config, logger);
   const { server: s } = config;
   const app = createStorycastHandler({ runtime, logger, graceMs: s.shutdownGraceMs });
+  // Before the port opens, so a caller following a resumed send finds it running.
+  const resumed = await app.resumeSends();
+  if (resumed > 0) logger.info({ resumed }, 'resumed unfinished sends from the journal');
   const listener = await listen(app.handler, {
     host: s.host,
     port: s.port,
     ...(s.tlsCert && s.tlsKey ? { tls: { certFile: s.tlsCert, keyFile: s.tlsKey } } : {}),
   });
   logger.info({ url: listener.url, tls: listener.tls }, 'storycast listening');
+  let stopping = false;
   const stop = (signal: string) => {
+    // `npm start` under a supervisor that signals the whole process group (systemd, a
+    // terminal's Ctrl-C) delivers it twice: once directly, once relayed by tsx. One drain.
+    if (stopping) {
+      logger.info({ signal }, 'already shutting down');
+      return;
+    }
+    stopping = true;
     logger.info({ signal }, 'shutting down');
     // The port stays open while sends drain, so late callers hear UNAVAILABLE rather than a refused connection.
     (async () => {
@@ -39,8 +52,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 main().catch(exitOnStartupError('storycast'));

@@ -24,6 +24,8 @@ import { loadProfile } from './transport/sim/profile.js';
 import { loadStrategies, type StrategyRegistry } from './strategy-registry.js';
 import type { Transport } from './transport/port.js';
 import { redactUrl } from './util/redact-url.js';
+import { createSendStore } from './sends/open-store.js';
+import type { SendStore } from './sends/store.js';
 
 /** A start-up problem worth a one-line message (not a stack trace). */
 export class StartupError extends Error {
@@ -40,6 +42,8 @@ export interface Runtime {
   readonly transport: Transport;
   readonly sessions: SessionDirectory;
   readonly engine: SendEngine;
+  /** The send journal, in the same store as session memory. */
+  readonly sendStore: SendStore;
   /** The clock the engine and transport run on (scaled for the simulator). */
   readonly clock: Clock;
   close(): Promise<void>;
@@ -48,11 +52,20 @@ export interface Runtime {
 export async function createRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const { server, smartSend } = config;
   const strategies = await loadStrategies(server.strategyModules, server.defaultStrategy);
+  let sendStore: SendStore;
+  try {
+    sendStore = createSendStore(server.store, { logger });
+  } catch (error) {
+    throw new StartupError(`STORYCAST_STORE="${redactUrl(server.store)}": the send journal cannot be opened: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   // Real time, as memory: a status's receipts live 24 hours whatever the simulation's speed.
   const receipts = createReceiptBook({ url: server.store, clock: systemClock, logger });
   const wired = await (server.transport === 'baileys' ? baileysParts(config, logger, receipts) : simulatedParts(config, receipts)).catch(
     async (error: unknown) => {
       await receipts.close();
+      await sendStore.close();
       throw error;
     },
   );
@@ -85,11 +98,13 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     transport,
     sessions,
     engine,
+    sendStore,
     clock,
     close: async () => {
       await wired.close();
       await receipts.close();
       await memory.close();
+      await sendStore.close();
     },
   };
 }

@@ -90,6 +90,40 @@ describe('imageInfo', () => {
   });
 });
 
+describe('BaileysTransport.saveStory / restoreStory (a resumed send)', () => {
+  it("keeps the built message in WhatsApp's protobuf: a new process relays the same upload without uploading again", async () => {
+    const { socket, transport } = setup();
+    const prepared = await transport.prepare(S, { kind: 'image', data: await picture('png', 50, 20), caption: 'again' }, never());
+    const saved = transport.saveStory(prepared);
+    // The media bytes stay out of the journal: they are uploaded already.
+    expect(saved.length).toBeLessThan(imageMessage(prepared)!.jpegThumbnail!.length * 2 + 1000);
+
+    const later = setup();
+    const restored = later.transport.restoreStory(S, saved, 'RESUMED-ID');
+    const img = imageMessage(restored)!;
+    const original = imageMessage(prepared)!;
+    for (const field of ['mediaKey', 'fileSha256', 'fileEncSha256', 'jpegThumbnail'] as const) {
+      expect(Buffer.from(img[field]!)).toEqual(Buffer.from(original[field]!));
+    }
+    expect(img).toMatchObject({ url: original.url, directPath: original.directPath, caption: 'again', width: 50, height: 20 });
+    expect(restored.story).toEqual({ kind: 'image', caption: 'again' });
+    await later.transport.send(
+      { sessionId: S, story: restored, recipients: ['15550000001@s.whatsapp.net'], messageId: 'RESUMED-ID' },
+      never(),
+    );
+    expect(later.socket.uploads).toBe(0);
+    expect(later.socket.calls[0]!.message).toMatchObject({ imageMessage: { caption: 'again', directPath: original.directPath } });
+    // Retry requests for the status are answered after the restart, from the restored message.
+    expect(await later.transport.getMessage({ id: 'RESUMED-ID' })).toMatchObject({ imageMessage: { caption: 'again' } });
+    expect(socket.uploads).toBe(1);
+  });
+
+  it('refuses bytes it did not save', () => {
+    const { transport } = setup();
+    expect(() => transport.restoreStory(S, new TextEncoder().encode('{"story":1}'))).toThrow(/not a story this transport saved/);
+  });
+});
+
 describe('BaileysTransport.prepare with media', () => {
   it('an image status carries a JPEG thumbnail and the width and height of a PNG', async () => {
     const { transport } = setup();

@@ -103,6 +103,8 @@ describe('withReceipts (the transport decorator)', () => {
     );
     expect(bare.checkRecipients).toBeUndefined();
     expect(bare.settle).toBeUndefined();
+    expect(bare.warm).toBeUndefined();
+    expect(bare.saveStory).toBeUndefined();
 
     const check = { notOnWhatsApp: new Set(['x']) };
     const late = [
@@ -113,8 +115,16 @@ describe('withReceipts (the transport decorator)', () => {
       ...inner(() => ({ messageId: 'M' })),
       checkRecipients: vi.fn(async () => check),
       settle: vi.fn(async () => late),
+      warm: vi.fn(async () => undefined),
+      saveStory: vi.fn(() => new Uint8Array([7])),
+      restoreStory: vi.fn((_s: string, _b: Uint8Array) => ({ story: { kind: 'text' as const, text: 'hi' } })),
     };
     const t = withReceipts(full, sink, silentLogger);
+    await t.warm!('s1', ['x'], signal);
+    expect(full.warm).toHaveBeenCalledWith('s1', ['x'], signal);
+    expect(t.saveStory!({ story: { kind: 'text', text: 'hi' } })).toEqual(new Uint8Array([7]));
+    expect(t.restoreStory!('s1', new Uint8Array([7]), 'M')).toEqual({ story: { kind: 'text', text: 'hi' } });
+    expect(full.restoreStory).toHaveBeenCalledWith('s1', new Uint8Array([7]), 'M');
     expect(await t.checkRecipients!('s1', ['x', 'y'], signal)).toBe(check);
     expect(full.checkRecipients).toHaveBeenCalledWith('s1', ['x', 'y'], signal);
     expect(await t.settle!('s1', 'M', signal)).toBe(late);

@@ -3,30 +3,48 @@ import { describe, expect, it } from 'vitest';
 import adaptive from '../strategies/adaptive.js';
 import conservative from '../strategies/conservative.js';
 import type { SendEvent } from '../src/engine/events.js';
-import {
-  AfterEventOutOfRangeError,
-  RequestIdReusedError,
-  SendNotFoundError,
-  SendRegistry,
-  type StartRequest,
-} from '../src/sends/registry.js';
-import { MemorySendStore } from '../src/sends/store.js';
+import { AfterEventOutOfRangeError, JournalUnavailableError, RequestIdReusedError, SendNotFoundError } from '../src/sends/errors.js';
+import { SendRegistry, type StartRequest } from '../src/sends/registry.js';
+import { MemorySendStore, type SendStore } from '../src/sends/store.js';
+import { SimulatedNetwork } from '../src/transport/sim/network.js';
 import { rig } from './support/harness.js';
 import { numbers, ScriptedTransport } from './support/scripted-transport.js';
 
 const HOUR = 3_600_000;
 
-function setup(opts: { latencyMs?: number; maxFinished?: number } = {}) {
+function setup(opts: { latencyMs?: number; maxFinished?: number; store?: SendStore } = {}) {
   let transport!: ScriptedTransport;
   const r = rig({ transport: (clock) => (transport = new ScriptedTransport(clock, () => ({ latencyMs: opts.latencyMs ?? 100 }))) });
   const registry = new SendRegistry({
     engine: r.engine,
-    store: new MemorySendStore(opts.maxFinished),
+    store: opts.store ?? new MemorySendStore(opts.maxFinished),
     clock: r.clock,
     retentionMs: 24 * HOUR,
     sweepEveryMs: 0,
   });
   return { ...r, transport, registry };
+}
+
+/** A process on the simulated network, with the journal `store`: two of them on one store are a restart. */
+function simulated(store: SendStore, seed: number) {
+  let network!: SimulatedNetwork;
+  const r = rig({
+    transport: (clock) =>
+      (network = new SimulatedNetwork({
+        profile: { name: 'p', baseMs: 300, perRecipientMs: 1, capacity: 400, failure: 'fast' },
+        clock,
+        seed,
+      })),
+  });
+  const registry = new SendRegistry({
+    engine: r.engine,
+    store,
+    clock: r.clock,
+    retentionMs: 24 * HOUR,
+    sweepEveryMs: 0,
+    strategyNamed: (name) => (name === adaptive.name ? adaptive : undefined),
+  });
+  return { ...r, network, registry };
 }
 
 function request(over: Partial<StartRequest['input']> & { requestId?: string; fingerprint?: string } = {}): StartRequest {
@@ -55,7 +73,8 @@ describe('SendRegistry', () => {
     expect(events.at(-1)).toMatchObject({ type: 'summary', delivered: 300 });
     const record = await registry.get(events[0]!.type === 'planned' ? events[0]!.sendId : '');
     expect(record.state).toBe('SUCCEEDED');
-    expect(record.events).toEqual(events);
+    expect(record.events).toBe(events.length);
+    expect(record.progress).toEqual({ total: 300, delivered: 300, failed: 0, remaining: 0 });
   });
 
   it('replays from the middle, follows live, and rejects an index past the end or an unknown id', async () => {
@@ -66,7 +85,8 @@ describe('SendRegistry', () => {
       const firstThree: SendEvent[] = [];
       for await (const e of whole) if (firstThree.push(e) === 3) break;
       const fromTwo = await drain(registry.watch(sendId, 2));
-      const all = (await registry.get(sendId)).events;
+      const all = await drain(registry.watch(sendId, 0));
+      expect((await registry.get(sendId)).events).toBe(all.length);
       expect(fromTwo).toEqual(all.slice(2));
       expect(firstThree).toEqual(all.slice(0, 3));
       await expect(drain(registry.watch(sendId, all.length))).resolves.toEqual([]);
@@ -178,5 +198,89 @@ describe('SendRegistry', () => {
     expect(page2.next).toBeUndefined();
     expect(page2.sends[0]!.createdAt).toBeLessThan(page1.sends[0]!.createdAt);
     expect((await registry.list({ state: 'RUNNING', limit: 10 })).sends).toEqual([]);
+  });
+
+  it('suspendContinuing() leaves a CONTINUE send unfinished in the journal; a new registry resumes and finishes it', async () => {
+    const store = new MemorySendStore();
+    const first = simulated(store, 1);
+    const sendId = await first.clock.run(async () => {
+      const { sendId } = await first.registry.start(request({ recipients: numbers(3000), requestId: 'r-s' }), 'continue');
+      const seen: SendEvent[] = [];
+      for await (const e of first.registry.watch(sendId, 0)) if (seen.push(e) === 5) break;
+      expect(first.registry.suspendContinuing()).toBe(1);
+      await drain(first.registry.watch(sendId, 5));
+      return sendId;
+    });
+    expect(first.registry.running).toBe(0);
+    const left = await store.get(sendId);
+    expect(left?.state).toBe('RUNNING');
+    expect(left!.progress.remaining).toBeGreaterThan(0);
+    const journaled = await store.events(sendId, 0);
+    expect(journaled.some((e) => e.type === 'summary')).toBe(false);
+
+    // The next process: another engine and network on the same journal.
+    const second = simulated(store, 2);
+    const events = await second.clock.run(async () => {
+      expect(await second.registry.resumeAll()).toBe(1);
+      return drain(second.registry.watch(sendId, 0));
+    });
+    const summary = events.at(-1);
+    expect(summary).toMatchObject({ type: 'summary', total: 3000 });
+    if (summary?.type !== 'summary') throw new Error('no summary');
+    expect(summary.delivered + summary.failed.length).toBe(3000);
+    expect(events.slice(0, journaled.length)).toEqual(journaled);
+    expect(events.filter((e) => e.type === 'planned')).toHaveLength(1);
+    expect((await second.registry.get(sendId)).state).toBe('SUCCEEDED');
+    // The story was prepared once, by the first process; the status is the same one.
+    expect(second.network.oracle.prepareCount('s1')).toBe(0);
+    expect(second.network.oracle.calls.every((c) => c.messageId === summary.messageId)).toBe(true);
+    // The request id still attaches to it.
+    expect(
+      (await second.clock.run(() => second.registry.start(request({ recipients: numbers(3000), requestId: 'r-s' }), 'cancel'))).sendId,
+    ).toBe(sendId);
+    expect(await second.registry.resumeAll()).toBe(0);
+  });
+
+  it('suspendContinuing() leaves CANCEL sends alone', async () => {
+    const { clock, registry } = setup({ latencyMs: 1000 });
+    await clock.run(async () => {
+      const a = await registry.start(request(), 'cancel');
+      expect(registry.suspendContinuing()).toBe(0);
+      await registry.cancel(a.sendId);
+      expect((await drain(registry.watch(a.sendId, 0))).at(-1)).toMatchObject({ type: 'summary', stoppedBy: 'CANCELLED' });
+    });
+  });
+
+  it('a journal that cannot be written refuses the send before anything is sent', async () => {
+    const store = new MemorySendStore();
+    store.create = async () => {
+      throw new Error('store down');
+    };
+    const { clock, registry, transport } = setup({ store });
+    await clock.run(async () => {
+      await expect(registry.start(request(), 'cancel')).rejects.toBeInstanceOf(JournalUnavailableError);
+    });
+    expect(transport.delivered.size).toBe(0);
+    expect(registry.running).toBe(0);
+  });
+
+  it('a journal write that fails mid-send holds the send until it lands, then goes on', async () => {
+    const store = new MemorySendStore();
+    const append = store.append.bind(store);
+    let failures = 2;
+    store.append = async (...args) => {
+      if (args[1].event.type === 'batch' && failures > 0) {
+        failures--;
+        throw new Error('store blip');
+      }
+      return append(...args);
+    };
+    const { clock, registry } = setup({ store });
+    const events = await clock.run(async () => {
+      const { sendId } = await registry.start(request(), 'continue');
+      return drain(registry.watch(sendId, 0));
+    });
+    expect(failures).toBe(0);
+    expect(events.at(-1)).toMatchObject({ type: 'summary', delivered: 300 });
   });
 });

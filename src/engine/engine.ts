@@ -8,16 +8,17 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { SendRecorder, SessionMemory } from '../memory/types.js';
+import type { SessionMemory } from '../memory/types.js';
 import { normalizeRecipients, type NormalizedRecipients } from '../recipients.js';
 import type { AnyStrategy } from '../../strategies/sdk.js';
-import type { PreparedStory, RecipientCheck, RecipientRefusal, Story, Transport } from '../transport/port.js';
-import { callWithTimeout } from './call.js';
-import type { AnchorEvent, PlannedEvent, SendEvent, SummaryEvent } from './events.js';
+import type { PreparedStory, RecipientCheck, Story, Transport } from '../transport/port.js';
+import type { PlannedEvent, SendEvent, SummaryEvent } from './events.js';
+import { decodeStep, encodeStep, toRuns, type Checkpoint, type JournalStep, type ResumePoint } from './checkpoint.js';
 import { SessionPacer } from './pacer.js';
-import { retry } from './retry.js';
 import { SendError } from './send-error.js';
+import type { Pending } from './queue.js';
 import { SendRun } from './send-run.js';
+import { prepareStory, sendAnchor, type OpeningDeps } from './opening.js';
 
 // The tail rule lives in the SDK, so strategies and the engine read the same one.
 export { planSize } from '../../strategies/sdk.js';
@@ -46,6 +47,34 @@ export interface SendInput {
   readonly logger?: Logger;
 }
 
+/** What deliver() carries from a new or resumed send. */
+interface Delivery {
+  readonly planned: PlannedEvent;
+  /** Every valid recipient, in the order checkpoints number them. */
+  readonly valid: readonly string[];
+  readonly run: SendRun;
+  readonly story: Story;
+  readonly prepared?: PreparedStory;
+  readonly messageId?: string;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /** On the engine's clock; a resume's is moved back by the time taken before it. */
+  readonly started: number;
+  readonly journal: boolean;
+}
+
+/** Positions 0..length-1 settled in neither set, in order: who a resume still sends to. */
+function unsettled(length: number, delivered: ReadonlySet<number>, failed: ReadonlyMap<number, unknown>): number[] {
+  const pending: number[] = [];
+  for (let i = 0; i < length; i++) if (!delivered.has(i) && !failed.has(i)) pending.push(i);
+  return pending;
+}
+
+/** The events of a journaled run, for callers without a journal. */
+async function* eventsOf(steps: AsyncIterable<JournalStep>): AsyncGenerator<SendEvent> {
+  for await (const step of steps) if (step.kind !== 'prepared') yield step.event;
+}
+
 /** The engine's own view of the default limits (the server passes config values). */
 const DEFAULT_MAX_RECIPIENTS = 100_000;
 
@@ -53,18 +82,40 @@ export class SendEngine {
   private readonly pacer: SessionPacer;
   private readonly logger: Logger;
 
+  private readonly opening: OpeningDeps;
+
   constructor(private readonly options: EngineOptions) {
     this.pacer = new SessionPacer(options.clock, options.config.maxBatchesPerSecond);
     this.logger = options.logger ?? silentLogger;
+    this.opening = { transport: options.transport, clock: options.clock, config: options.config, pacer: this.pacer };
   }
 
   /** Runs one send. Input errors surface as a SendError from the first `next()`. */
   send(input: SendInput): AsyncIterable<SendEvent> {
-    return this.run(input);
+    return eventsOf(this.run(input, false));
   }
 
-  private async *run(input: SendInput): AsyncGenerator<SendEvent> {
-    const { clock, config, memory, transport } = this.options;
+  /**
+   * Runs one send for a journal: its events with checkpoints, the recipient list
+   * with `planned`, and the prepared story (see checkpoint.ts). Nothing is sent
+   * before `planned` is taken, nor between two steps.
+   */
+  journaled(input: SendInput): AsyncIterable<JournalStep> {
+    return this.run(input, true);
+  }
+
+  /**
+   * Goes on with a journaled send where its journal stopped: the same send id,
+   * message id and strategy state; recipients the journal does not show
+   * delivered or failed are sent (again: at least once). Yields what journaled()
+   * would from there on, never `planned` again.
+   */
+  resume(point: ResumePoint): AsyncIterable<JournalStep> {
+    return this.resumeRun(point);
+  }
+
+  private async *run(input: SendInput, journal: boolean): AsyncGenerator<JournalStep> {
+    const { clock, config, memory } = this.options;
     const started = clock.now();
     const signal = input.signal ?? new AbortController().signal;
     const sendId = (this.options.newSendId ?? randomUUID)();
@@ -95,13 +146,12 @@ export class SendEngine {
     const recorder = memory.begin(input.sessionId, history);
     // A list too big for one call goes in batches even when under the smart-send threshold.
     const smart = valid.length >= config.minRecipientsForSmartSend || valid.length > config.maxBatchSize;
-    // Smart: the anchor goes to the first recipient alone, the rest in batches. Single: one call to all.
-    const anchorRecipients = smart ? valid.slice(0, 1) : valid;
     const run = new SendRun(
-      { transport, clock, config, pacer: this.pacer, log },
+      { transport: this.options.transport, clock, config, pacer: this.pacer, log },
       input.sessionId,
       input.strategy,
-      smart ? valid.slice(1) : [],
+      valid,
+      smart ? { from: 1 } : [],
       history,
       recorder,
     );
@@ -122,32 +172,138 @@ export class SendEngine {
       reason: `${smart ? run.reason : `${valid.length} recipients is under ${config.minRecipientsForSmartSend}: one plain send`}${audience ? ` (${audience})` : ''}`,
     };
     log.info({ total: valid.length, invalid: invalid.length, mode: planned.mode, provenSize: planned.provenSize }, 'send planned');
-    yield planned;
+    yield { kind: 'planned', event: planned, recipients: valid };
+    yield* this.deliver({ planned, valid, run, story: input.story, signal, log, started, journal });
+  }
 
-    const finish = async (messageId: string, stoppedBy: SummaryEvent['stoppedBy']): Promise<SummaryEvent> => {
-      await recorder.flush();
-      const summary = this.summarize(sendId, messageId, valid.length, invalid.length, run, started, stoppedBy);
-      log.info({ delivered: summary.delivered, failed: summary.failed.length, batches: summary.batches, stoppedBy }, 'send finished');
-      return summary;
+  private async *resumeRun(point: ResumePoint): AsyncGenerator<JournalStep> {
+    const { clock, config, memory, transport } = this.options;
+    const { planned, recipients } = point;
+    const signal = point.signal ?? new AbortController().signal;
+    const log = (point.logger ?? this.logger).child({ sendId: planned.sendId, sessionId: planned.sessionId, strategy: planned.strategy });
+    const smart = planned.mode === 'smart';
+    const history = memory.enabled ? await memory.load(planned.sessionId) : null;
+    const recorder = memory.begin(planned.sessionId, history);
+    // Before the anchor nothing was delivered: the batches are for everyone but it, as on the first run.
+    const anchored = point.messageId !== undefined;
+    const pending: Pending = anchored ? unsettled(recipients.length, point.delivered, point.failed) : smart ? { from: 1 } : [];
+    const failed = [...point.failed.values()];
+    const run = new SendRun(
+      { transport, clock, config, pacer: this.pacer, log },
+      planned.sessionId,
+      point.strategy,
+      recipients,
+      pending,
+      history,
+      recorder,
+      {
+        settled: { total: smart ? recipients.length - 1 : 0, delivered: point.delivered.size, failed },
+        calls: point.calls,
+        ...(point.step ? { step: decodeStep(point.step) } : {}),
+        ...(point.anchorMs !== undefined ? { anchorMs: point.anchorMs } : {}),
+      },
+    );
+    if (smart && !run.decision) run.start(point.anchorMs);
+    let prepared: PreparedStory | undefined;
+    if (point.prepared) {
+      try {
+        if (!transport.restoreStory) throw new Error('this transport cannot restore a saved story');
+        prepared = transport.restoreStory(planned.sessionId, point.prepared, point.messageId);
+      } catch (error) {
+        throw new SendError('PREPARE_FAILED', `the journaled story could not be read: ${(error as Error).message}`, undefined, undefined, {
+          cause: error,
+        });
+      }
+    }
+    const story = point.story ?? prepared?.story;
+    if (!story) throw new SendError('PREPARE_FAILED', 'the journal holds no story to send');
+    log.info({ pending: run.queue.remaining, delivered: point.delivered.size, failed: failed.length, anchored }, 'send resumed');
+    yield* this.deliver({
+      planned,
+      valid: recipients,
+      run,
+      story,
+      signal,
+      log,
+      started: clock.now() - point.elapsedMs,
+      journal: true,
+      ...(prepared ? { prepared } : {}),
+      ...(point.messageId !== undefined ? { messageId: point.messageId } : {}),
+    });
+  }
+
+  /**
+   * From the planned send to its summary: prepare (unless a resume brought the
+   * story), the anchor (unless one went), the batches. With `journal`, every
+   * event carries the recipients it settled, by position in `valid`.
+   */
+  private async *deliver(d: Delivery): AsyncGenerator<JournalStep> {
+    const { run, signal, log, valid } = d;
+    const { clock, transport } = this.options;
+    const smart = d.planned.mode === 'smart';
+    if (d.journal) run.queue.track();
+    const step = (event: SendEvent): JournalStep => {
+      if (!d.journal) return { kind: 'event', event };
+      const { delivered, failed } = run.queue.changes();
+      const decision = run.decision;
+      const strategy = decision ? encodeStep(decision) : undefined;
+      const checkpoint: Checkpoint = {
+        ...(delivered.length ? { delivered: toRuns(delivered) } : {}),
+        ...(failed.length ? { failed } : {}),
+        ...(strategy ? { strategy } : {}),
+        elapsedMs: clock.now() - d.started,
+      };
+      return { kind: 'event', event, checkpoint };
     };
-    // The first batch's devices and keys are fetched while the story is prepared and anchored.
-    if (smart) run.warmNext(signal);
-    const prepared = signal.aborted ? undefined : await this.prepare(input, signal);
-    const anchor =
-      prepared && !signal.aborted ? await this.sendAnchor(input.sessionId, prepared, anchorRecipients, recorder, smart, signal) : undefined;
-    if (!prepared || !anchor) {
-      run.queue.failAll(anchorRecipients, 'CANCELLED', 'the caller cancelled the send before it started');
-      yield await finish('', 'CANCELLED');
+    const finish = async (messageId: string, stoppedBy: SummaryEvent['stoppedBy']): Promise<JournalStep> => {
+      await run.recorder.flush();
+      const summary = this.summarize(d.planned.sendId, messageId, valid.length, d.planned.invalid.length, run, d.started, stoppedBy);
+      log.info({ delivered: summary.delivered, failed: summary.failed.length, batches: summary.batches, stoppedBy }, 'send finished');
+      return step(summary);
+    };
+
+    let prepared = d.prepared;
+    let messageId = d.messageId;
+    // Smart: the anchor goes to the first recipient alone, the rest in batches. Single: one call to all.
+    const anchorRecipients = smart ? valid.slice(0, 1) : valid;
+    const anchorPositions = smart ? [0] : valid.map((_, i) => i);
+    if (!prepared) {
+      // The first batch's devices and keys are fetched while the story is prepared and anchored.
+      if (smart && messageId === undefined) run.warmNext(signal);
+      prepared = signal.aborted ? undefined : await prepareStory(this.opening, d.planned.sessionId, d.story, signal);
+      if (prepared && d.journal && transport.saveStory) yield { kind: 'prepared', story: transport.saveStory(prepared) };
+    }
+    if (prepared && messageId === undefined) {
+      const anchor = signal.aborted
+        ? undefined
+        : await sendAnchor(this.opening, d.planned.sessionId, prepared, anchorRecipients, run.recorder, smart, signal);
+      if (anchor) {
+        run.settleRefused(anchorPositions, anchor.refused);
+        if (smart) run.start(anchor.event.durationMs);
+        messageId = anchor.event.messageId;
+        yield step(anchor.event);
+      }
+    }
+    if (!prepared || messageId === undefined) {
+      const before = messageId === undefined ? 'before it started' : 'before these were sent';
+      run.queue.failAll(messageId === undefined ? anchorPositions : [], 'CANCELLED', `the caller cancelled the send ${before}`);
+      yield await finish(messageId ?? '', 'CANCELLED');
       return;
     }
-    // Recipients the anchor call refused one by one go on as a failed batch's would.
-    const refusedSet = new Set(anchor.refused.map((r) => r.recipient));
-    run.queue.succeeded(refusedSet.size ? anchorRecipients.filter((r) => !refusedSet.has(r)) : anchorRecipients);
-    for (const { recipient, error } of anchor.refused) run.queue.retryOrFail([recipient], error.code, error.message);
-    if (smart) run.start(anchor.event.durationMs);
-    yield anchor.event;
-    const stoppedBy = yield* run.batches(prepared, anchor.event.messageId, signal);
-    yield await finish(anchor.event.messageId, stoppedBy);
+    const batches = run.batches(prepared, messageId, signal);
+    let stoppedBy: SummaryEvent['stoppedBy'];
+    try {
+      for (let next = await batches.next(); ; next = await batches.next()) {
+        if (next.done) {
+          stoppedBy = next.value;
+          break;
+        }
+        yield step(next.value);
+      }
+    } finally {
+      await batches.return(undefined);
+    }
+    yield await finish(messageId, stoppedBy);
   }
 
   /**
@@ -180,103 +336,6 @@ export class SendEngine {
     normalized.invalid.sort((a, b) => a.index - b.index);
     const valid = missing.size ? normalized.valid.filter((jid) => !missing.has(jid)) : normalized.valid;
     return { valid, ...(check.audience ? { audience: check.audience } : {}) };
-  }
-
-  /**
-   * Prepares the story once per send (media uploads happen here, never per batch).
-   * callWithTimeout stops waiting for a timed-out attempt, but its upload may
-   * still be winding down: the next attempt starts only once it has settled, so
-   * two uploads of one story never run at once. An attempt that has not settled
-   * a whole timeout after being told to stop ends the retries instead.
-   */
-  private async prepare(input: SendInput, signal: AbortSignal): Promise<PreparedStory | undefined> {
-    const { clock, config, transport } = this.options;
-    let settled: Promise<unknown> = Promise.resolve();
-    const outcome = await retry<PreparedStory>({
-      maxAttempts: config.maxAttempts,
-      signal,
-      attempt: async () => {
-        settled = Promise.resolve();
-        const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => {
-          const work = transport.prepare(input.sessionId, input.story, s);
-          settled = work.catch(() => undefined);
-          return work;
-        });
-        // The request itself is at fault (its media URL or size): another attempt would fail the same way.
-        if (!result.ok && result.error.cause instanceof SendError) throw result.error.cause;
-        return result;
-      },
-      beforeRetry: async (last) => {
-        const stop = new AbortController();
-        const grace = clock.sleep(config.batchTimeoutMs, AbortSignal.any([signal, stop.signal])).then(
-          () => 'stuck' as const,
-          () => 'cancelled' as const,
-        );
-        const waited = await Promise.race([settled.then(() => 'settled' as const), grace]);
-        stop.abort();
-        if (waited === 'stuck') {
-          throw new SendError(
-            'PREPARE_FAILED',
-            `the story could not be prepared: an attempt that timed out was still running ${config.batchTimeoutMs} ms later`,
-            undefined,
-            last.code,
-            { cause: last },
-          );
-        }
-        return waited === 'settled';
-      },
-    });
-    if (!outcome) return undefined;
-    if (outcome.ok) return outcome.value;
-    throw SendError.fromTransport('PREPARE_FAILED', 'the story could not be prepared', outcome.error);
-  }
-
-  /** The first call: creates the status and its message id. Retried; failing it fails the send. */
-  private async sendAnchor(
-    sessionId: string,
-    story: PreparedStory,
-    recipients: readonly string[],
-    recorder: SendRecorder,
-    smart: boolean,
-    signal: AbortSignal,
-  ): Promise<{ event: AnchorEvent; refused: readonly RecipientRefusal[] } | undefined> {
-    const { clock, config, transport } = this.options;
-    const outcome = await retry<{ event: AnchorEvent; refused: readonly RecipientRefusal[] }>({
-      maxAttempts: config.maxAttempts,
-      signal,
-      attempt: async (n) => {
-        try {
-          await this.pacer.acquire(sessionId, signal);
-        } catch {
-          return undefined;
-        }
-        const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => transport.send({ sessionId, story, recipients }, s));
-        // A lone anchor proves nothing about batch size; the single-mode call is a real batch.
-        if (!smart)
-          recorder.record({
-            size: recipients.length,
-            durationMs: result.durationMs,
-            ok: result.ok,
-            sizeRelated: !result.ok && result.error.code !== 'RATE_LIMITED',
-          });
-        if (!result.ok) return result;
-        const refused = result.value.refused ?? [];
-        // Refused to the last recipient, the call reached nobody: another attempt, as for a failure.
-        if (refused.length >= recipients.length) return { ok: false, error: refused[0]!.error };
-        const event: AnchorEvent = {
-          type: 'anchor',
-          messageId: result.value.messageId,
-          recipients: recipients.length - refused.length,
-          durationMs: result.durationMs,
-          attempts: n,
-        };
-        return { ok: true, value: { event, refused } };
-      },
-    });
-    if (!outcome) return undefined;
-    if (outcome.ok) return outcome.value;
-    await recorder.flush();
-    throw SendError.fromTransport('ANCHOR_FAILED', 'the anchor could not be sent', outcome.error);
   }
 
   private summarize(

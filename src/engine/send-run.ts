@@ -18,11 +18,20 @@ import type { Logger } from '../log.js';
 import type { SessionBatchHistory } from '../memory/history.js';
 import type { SendRecorder } from '../memory/types.js';
 import type { AnyStrategy } from '../../strategies/sdk.js';
-import type { LateOutcome, PreparedStory, SendResult, Transport, TransportError, TransportErrorCode } from '../transport/port.js';
+import type {
+  LateOutcome,
+  PreparedStory,
+  RecipientRefusal,
+  SendResult,
+  Transport,
+  TransportError,
+  TransportErrorCode,
+} from '../transport/port.js';
 import { callWithTimeout, type CallResult } from './call.js';
+import type { FailedAt } from './checkpoint.js';
 import type { BatchError, BatchEvent, SummaryEvent } from './events.js';
 import type { SessionPacer } from './pacer.js';
-import { RecipientQueue } from './queue.js';
+import { RecipientQueue, type Pending } from './queue.js';
 
 export interface SendRunDeps {
   readonly transport: Transport;
@@ -47,6 +56,14 @@ function errorKind(code: TransportErrorCode): BatchErrorKind {
   return code === 'TIMEOUT' ? 'timeout' : code === 'RATE_LIMITED' ? 'rate_limited' : 'error';
 }
 
+/** Where a resumed send's batches stood: see ResumePoint. */
+export interface RunSoFar {
+  readonly settled: { readonly total: number; readonly delivered: number; readonly failed: readonly FailedAt[] };
+  readonly calls: readonly { readonly size: number; readonly ok: boolean }[];
+  readonly step?: Step<unknown>;
+  readonly anchorMs?: number;
+}
+
 export class SendRun {
   readonly queue: RecipientQueue;
   readonly batchSequence: number[] = [];
@@ -54,21 +71,40 @@ export class SendRun {
   /** Size of the last batch that worked: a failed batch larger than it was a size probe. */
   private lastOk = 0;
   private step: Step<unknown>;
+  /** Whether the strategy has decided yet (a resumed run may carry its decision over). */
+  private decided = false;
 
   constructor(
     private readonly deps: SendRunDeps,
     readonly sessionId: string,
     private readonly strategy: AnyStrategy,
-    /** Recipients that go out in batches (everyone but the anchor). */
-    pending: readonly string[],
+    /** The send's recipient list; the queue holds positions in it. */
+    list: readonly string[],
+    /** Who goes out in batches (everyone but the anchor), or is still to be sent on a resume. */
+    pending: Pending,
     readonly history: SessionBatchHistory | null,
     readonly recorder: SendRecorder,
+    soFar?: RunSoFar,
   ) {
-    this.queue = new RecipientQueue(pending, deps.config.maxAttempts);
-    this.step = { state: undefined, size: deps.config.progressiveSequence[0]!, reason: 'not started' };
+    this.queue = new RecipientQueue(list, pending, deps.config.maxAttempts, soFar?.settled);
+    this.step = soFar?.step ?? { state: undefined, size: deps.config.progressiveSequence[0]!, reason: 'not started' };
+    this.decided = soFar?.step !== undefined;
+    this.anchorMs = soFar?.anchorMs;
+    for (const call of soFar?.calls ?? []) {
+      this.batchSequence.push(call.size);
+      if (call.ok) {
+        this.batchesOk++;
+        this.lastOk = call.size;
+      }
+    }
   }
 
   private anchorMs: number | undefined;
+
+  /** The strategy's current decision, once it has made one. */
+  get decision(): Step<unknown> | undefined {
+    return this.decided ? this.step : undefined;
+  }
 
   /**
    * Asks the strategy for its first decision (smart sends only). Called once to
@@ -78,6 +114,7 @@ export class SendRun {
   start(anchorMs?: number): void {
     this.anchorMs = anchorMs;
     this.step = this.decide(() => this.strategy.start(this.context()), this.step);
+    this.decided = true;
   }
 
   /** The size the next batch will have, after the engine's clamps and tail rule. */
@@ -109,8 +146,9 @@ export class SendRun {
       this.warmNext(signal);
       const batchIndex = this.batchSequence.length;
       const timeoutMs = Math.min(config.batchTimeoutMs, Math.max(MIN_CALL_TIMEOUT_MS, this.step.timeoutMs ?? Infinity));
+      const recipients = this.queue.jids(batch);
       const result = await callWithTimeout(clock, timeoutMs, (s) =>
-        transport.send({ sessionId: this.sessionId, story, recipients: batch, messageId, batchIndex }, s),
+        transport.send({ sessionId: this.sessionId, story, recipients, messageId, batchIndex }, s),
       );
       this.batchSequence.push(batch.length);
       const event = this.apply(batch, batchIndex, result);
@@ -150,7 +188,7 @@ export class SendRun {
   warmNext(signal: AbortSignal): void {
     const { transport, log } = this.deps;
     if (!transport.warm || this.warming || this.queue.remaining === 0) return;
-    const next = this.queue.peek(this.nextSize);
+    const next = this.queue.jids(this.queue.peek(this.nextSize));
     this.warming = true;
     transport
       .warm(this.sessionId, next, signal)
@@ -159,7 +197,7 @@ export class SendRun {
   }
 
   /** Books one call's result: queue, memory, strategy; returns its event. */
-  private apply(batch: readonly string[], index: number, result: CallResult<SendResult>): BatchEvent {
+  private apply(batch: readonly number[], index: number, result: CallResult<SendResult>): BatchEvent {
     const { config } = this.deps;
     const error: TransportError | undefined = result.ok ? undefined : result.error;
     const refused = result.ok ? (result.value.refused ?? []) : [];
@@ -170,9 +208,7 @@ export class SendRun {
     if (!error) {
       this.batchesOk++;
       this.lastOk = batch.length;
-      const refusedSet = new Set(refused.map((r) => r.recipient));
-      this.queue.succeeded(refusedSet.size ? batch.filter((r) => !refusedSet.has(r)) : batch);
-      for (const { recipient, error: why } of refused) this.queue.retryOrFail([recipient], why.code, why.message);
+      this.settleRefused(batch, refused);
     } else if (error.fatal) {
       this.queue.failAll(batch, error.code, error.message);
     } else if (error.code === 'DISCONNECTED') {
@@ -206,11 +242,28 @@ export class SendRun {
       // As the strategy judged it: the sending, without the setup.
       speed: speedOf(sendingMs, config),
       delivered: this.queue.delivered,
-      failed: this.queue.failed.length,
+      failed: this.queue.failedCount,
       remaining: this.queue.remaining,
       nextSize: more ? this.nextSize : 0,
       reason: more ? (reason ?? this.step.reason) : error?.fatal ? `stopped: ${error.message}` : 'all recipients sent',
     };
+  }
+
+  /**
+   * A call that worked, less the recipients WhatsApp refused one by one: those
+   * go back as a failed batch's would (the anchor's too).
+   */
+  settleRefused(batch: readonly number[], refused: readonly RecipientRefusal[]): void {
+    if (refused.length === 0) {
+      this.queue.succeeded(batch);
+      return;
+    }
+    const why = new Map(refused.map((r) => [r.recipient, r.error]));
+    this.queue.succeeded(batch.filter((p) => !why.has(this.queue.list[p]!)));
+    for (const p of batch) {
+      const error = why.get(this.queue.list[p]!);
+      if (error) this.queue.retryOrFail([p], error.code, error.message);
+    }
   }
 
   /**
@@ -249,7 +302,7 @@ export class SendRun {
         ok: true,
         speed: speedOf(outcome.afterMs, config),
         delivered: this.queue.delivered,
-        failed: this.queue.failed.length,
+        failed: this.queue.failedCount,
         remaining: this.queue.remaining,
         nextSize: more ? this.nextSize : 0,
         reason: `WhatsApp acknowledged batch ${outcome.batchIndex ?? '?'} ${outcome.afterMs} ms after it started: ${moved} delivered after all, not sent again`,

@@ -48,5 +48,9 @@ export function withReceipts(inner: Transport, book: ReceiptSink, logger: Logger
       return outcomes;
     };
   }
+  // Passed through untouched: nothing in them reaches anyone.
+  if (inner.warm) decorated.warm = inner.warm.bind(inner);
+  if (inner.saveStory) decorated.saveStory = inner.saveStory.bind(inner);
+  if (inner.restoreStory) decorated.restoreStory = inner.restoreStory.bind(inner);
   return decorated;
 }

@@ -1,45 +1,26 @@
 /**
  * The sends of this process, owned apart from any caller's stream: a send runs
- * in the background, every event it emits is appended to its log in the store,
- * and any number of watchers read that log from any index, then follow it live.
- * A request_id makes starting idempotent: the same id attaches to the send it
- * started, a different request with the same id is refused, and concurrent
- * starts with one id start one send. Finished sends are forgotten after the
- * retention, measured on the registry's clock.
+ * in the background, every step it takes is written to the journal (the
+ * store) before the next one starts, and any number of watchers read its log
+ * from any index, then follow it live. A request_id makes starting
+ * idempotent: the same id attaches to the send it started, a different
+ * request with the same id is refused, and concurrent starts with one id start
+ * one send. A send the journal shows unfinished (the process died, or shut
+ * down and checkpointed it) is resumed by resumeAll(). Finished sends are
+ * forgotten after the retention, measured on the registry's clock.
  */
+import type { AnyStrategy } from '../../strategies/sdk.js';
 import type { Clock } from '../clock.js';
+import type { JournalStep } from '../engine/checkpoint.js';
 import type { SendEngine, SendInput } from '../engine/engine.js';
 import type { SendEvent, SummaryEvent } from '../engine/events.js';
-import { SendError } from '../engine/send-error.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { SendQuery, SendRecord, SendState, SendStore } from './store.js';
-
-export class SendNotFoundError extends Error {
-  override readonly name = 'SendNotFoundError';
-  constructor(readonly sendId: string) {
-    super(`no send "${sendId}" on this server (unknown, or it finished longer than the retention ago)`);
-  }
-}
-
-export class AfterEventOutOfRangeError extends Error {
-  override readonly name = 'AfterEventOutOfRangeError';
-  constructor(
-    readonly afterEvent: number,
-    readonly events: number,
-  ) {
-    super(`after_event is ${afterEvent} but the send has emitted ${events} events so far`);
-  }
-}
-
-export class RequestIdReusedError extends Error {
-  override readonly name = 'RequestIdReusedError';
-  constructor(
-    readonly requestId: string,
-    readonly sendId: string,
-  ) {
-    super(`request_id "${requestId}" was already used for a different request (send ${sendId})`);
-  }
-}
+import { deferred, until, type Deferred } from '../util/deferred.js';
+import { AfterEventOutOfRangeError, JournalUnavailableError, RequestIdReusedError, SendNotFoundError } from './errors.js';
+import { failureError, failureOf } from './failure.js';
+import { NO_PROGRESS, progressAfter } from './progress.js';
+import { foldJournal, preparedStory, storyAsAsked } from './resume.js';
+import type { SendFailure, SendProgress, SendQuery, SendRecord, SendState, SendStore } from './store.js';
 
 /** What keeps count of running sends for shutdown (the server's RunningSends). */
 interface SendTracker {
@@ -66,7 +47,9 @@ export interface Attachment {
 }
 
 export interface RegistryOptions {
-  readonly engine: Pick<SendEngine, 'send'>;
+  readonly engine: Pick<SendEngine, 'journaled' | 'resume'>;
+  /** The strategy a resumed send goes on with, by the name its journal gives; undefined when not offered any more. */
+  readonly strategyNamed?: (name: string) => AnyStrategy | undefined;
   readonly store: SendStore;
   readonly clock: Clock;
   readonly retentionMs: number;
@@ -78,10 +61,20 @@ export interface RegistryOptions {
 
 interface LiveSend {
   readonly controller: AbortController;
+  /** What the send runs on: aborted by its controller, and by the drain of a shutdown. */
+  readonly signal: AbortSignal;
   holders: number;
   continueAsked: boolean;
+  /** Stopping for a restart: what follows the call in flight is left in the journal for the next process. */
+  suspended: boolean;
   changed: Deferred;
+  /** The whole log, in memory while it runs here, so watchers do not read the store per event. */
+  readonly events: SendEvent[];
+  progress: SendProgress;
 }
+
+/** Between attempts at a journal write that failed: the send waits (sends nothing) meanwhile. */
+const WRITE_RETRY_MS = [250, 1000, 5000, 15_000] as const;
 
 export class SendRegistry {
   private readonly live = new Map<string, LiveSend>();
@@ -136,21 +129,30 @@ export class SendRegistry {
   /** The send's events from index `afterEvent` on, then live ones; ends after the last (rethrowing a failure). */
   async *watch(sendId: string, afterEvent: number, signal?: AbortSignal): AsyncGenerator<SendEvent> {
     const first = await this.get(sendId);
-    if (afterEvent > first.events.length) throw new AfterEventOutOfRangeError(afterEvent, first.events.length);
+    const known = this.live.get(sendId)?.events.length ?? first.events;
+    if (afterEvent > known) throw new AfterEventOutOfRangeError(afterEvent, known);
     let next = afterEvent;
     for (;;) {
-      // Taken before reading, so an event appended in between still wakes us.
-      const changed = this.live.get(sendId)?.changed.promise;
+      const live = this.live.get(sendId);
+      if (live) {
+        // Taken before reading, so an event appended in between still wakes us.
+        const changed = live.changed.promise;
+        while (next < live.events.length) yield live.events[next++]!;
+        if (!(await until(changed, signal))) return;
+        continue;
+      }
       const record = await this.options.store.get(sendId);
       if (!record) return;
-      while (next < record.events.length) yield record.events[next++]!;
-      if (record.state !== 'RUNNING') {
-        if (record.failure) throw record.failure.error;
-        return;
+      for (const event of await this.options.store.events(sendId, next)) {
+        next++;
+        yield event;
       }
-      // Running but not in this process: nothing here will append to it.
-      if (!changed) return;
-      if (!(await until(changed, signal))) return;
+      // Resumed here meanwhile: follow it live.
+      if (this.live.has(sendId)) continue;
+      // Running but not in this process (another replica's, or not resumed yet): nothing here appends to it.
+      if (record.state === 'RUNNING') return;
+      if (record.failure) throw failureError(record.failure);
+      return;
     }
   }
 
@@ -176,6 +178,12 @@ export class SendRegistry {
     const record = await this.get(sendId);
     this.live.get(sendId)?.controller.abort(new Error('cancelled by CancelSend'));
     return record;
+  }
+
+  /** A finished send's summary, when it got that far. */
+  async summaryOf(record: SendRecord): Promise<SummaryEvent | undefined> {
+    const [last] = await this.options.store.events(record.sendId, record.events - 1);
+    return last?.type === 'summary' ? last : undefined;
   }
 
   /** When a finished send is forgotten; undefined while it runs. */
@@ -219,16 +227,18 @@ export class SendRegistry {
   }
 
   private async launch(request: StartRequest): Promise<SendRecord> {
-    const { clock, store, tracker } = this.options;
+    const { clock, store } = this.options;
     const controller = new AbortController();
-    const tracked = tracker?.start(controller.signal) ?? { signal: controller.signal, done: () => {} };
-    const iterator = this.options.engine.send({ ...request.input, signal: tracked.signal })[Symbol.asyncIterator]();
+    const tracked = this.track(controller);
+    const steps = this.options.engine.journaled({ ...request.input, signal: tracked.signal })[Symbol.asyncIterator]();
     let record: SendRecord;
+    let live: LiveSend;
     try {
-      const first = await iterator.next();
-      if (first.done || first.value.type !== 'planned') throw new Error('the engine did not plan the send');
-      const planned = first.value;
+      const first = await steps.next();
+      if (first.done || first.value.kind !== 'planned') throw new Error('the engine did not plan the send');
+      const { event: planned, recipients } = first.value;
       const now = clock.now();
+      const progress = progressAfter(NO_PROGRESS, planned);
       record = {
         sendId: planned.sendId,
         requestId: request.requestId,
@@ -238,21 +248,117 @@ export class SendRegistry {
         createdAt: now,
         updatedAt: now,
         state: 'RUNNING',
-        events: [planned],
+        events: 1,
+        progress,
       };
-      await store.create(record);
+      // Nothing has been sent yet: a journal that cannot take the send refuses it rather than sending unjournaled.
+      try {
+        await store.create(record, { event: planned }, recipients);
+        await store.saveStory(record.sendId, storyAsAsked(request.input.story));
+      } catch (error) {
+        throw new JournalUnavailableError(`the send journal cannot be written: ${(error as Error).message}`, { cause: error });
+      }
+      live = this.goLive(record.sendId, controller, tracked.signal, [planned], progress);
     } catch (error) {
+      await steps.return?.(undefined);
       tracked.done();
       throw error;
     }
-    const live: LiveSend = { controller, holders: 0, continueAsked: false, changed: deferred() };
-    this.live.set(record.sendId, live);
-    void this.pump(record.sendId, iterator, live, tracked.done);
+    void this.pump(record.sendId, steps, live, tracked.done);
     return record;
   }
 
-  /** Runs the rest of the send, appending each event and waking the watchers. */
-  private async pump(sendId: string, iterator: AsyncIterator<SendEvent>, live: LiveSend, done: () => void): Promise<void> {
+  /**
+   * Resumes every send the journal shows unfinished: those of a process that
+   * died, or that shut down and left them for the next one. The recipients of
+   * the batch in flight when it stopped are sent again (at least once).
+   * Returns how many resumed.
+   */
+  async resumeAll(): Promise<number> {
+    let resumed = 0;
+    for (const sendId of await this.options.store.unfinished()) {
+      if (this.live.has(sendId)) continue;
+      if (await this.resumeOne(sendId).catch((error: unknown) => this.logger.error({ err: error, sendId }, 'could not resume a send'))) {
+        resumed++;
+      }
+    }
+    return resumed;
+  }
+
+  private async resumeOne(sendId: string): Promise<boolean> {
+    const { clock, store } = this.options;
+    const journal = await store.journal(sendId);
+    if (!journal) return false;
+    const events = journal.entries.map((e) => e.event);
+    const last = events.at(-1);
+    const failWith = (failure: SendFailure) => store.finish(sendId, { state: 'FAILED', at: clock.now(), failure });
+    // It ended, but the process died before recording so.
+    if (last?.type === 'summary') {
+      await store.finish(sendId, { state: stateOf(last), at: clock.now() });
+      return false;
+    }
+    let fold: ReturnType<typeof foldJournal>;
+    try {
+      fold = foldJournal(journal);
+    } catch (error) {
+      await failWith({ reason: 'INTERNAL', message: `the send could not be resumed: ${(error as Error).message}` });
+      return false;
+    }
+    const strategy = this.options.strategyNamed?.(journal.record.strategy);
+    if (!strategy) {
+      await failWith({
+        reason: 'INTERNAL',
+        message: `the send could not be resumed: strategy "${journal.record.strategy}" is not offered any more`,
+      });
+      return false;
+    }
+    const controller = new AbortController();
+    const tracked = this.track(controller);
+    const steps = this.options.engine.resume({ ...fold, strategy, signal: tracked.signal, logger: this.logger })[Symbol.asyncIterator]();
+    const progress = events.reduce(progressAfter, NO_PROGRESS);
+    const live = this.goLive(sendId, controller, tracked.signal, events, progress);
+    this.logger.info({ sendId, events: events.length, ...progress }, 'resuming a send from its journal');
+    void this.pump(sendId, steps, live, tracked.done);
+    return true;
+  }
+
+  /**
+   * For a restart: sends that outlive their callers (CONTINUE) stop after the
+   * call in flight and stay unfinished in the journal, for the next process to
+   * resume; the others are left to the drain. Returns how many.
+   */
+  suspendContinuing(): number {
+    let suspended = 0;
+    for (const live of this.live.values()) {
+      if (!live.continueAsked) continue;
+      live.suspended = true;
+      live.controller.abort(new Error('checkpointed for a restart'));
+      suspended++;
+    }
+    return suspended;
+  }
+
+  private track(controller: AbortController): { signal: AbortSignal; done: () => void } {
+    return this.options.tracker?.start(controller.signal) ?? { signal: controller.signal, done: () => {} };
+  }
+
+  private goLive(sendId: string, controller: AbortController, signal: AbortSignal, events: SendEvent[], progress: SendProgress): LiveSend {
+    const live: LiveSend = {
+      controller,
+      signal,
+      holders: 0,
+      continueAsked: false,
+      suspended: false,
+      changed: deferred(),
+      events,
+      progress,
+    };
+    this.live.set(sendId, live);
+    return live;
+  }
+
+  /** Runs the rest of the send, writing each step before taking the next and waking the watchers. */
+  private async pump(sendId: string, steps: AsyncIterator<JournalStep>, live: LiveSend, done: () => void): Promise<void> {
     const { clock, store } = this.options;
     const wake = () => {
       const changed = live.changed;
@@ -261,22 +367,55 @@ export class SendRegistry {
     };
     let last: SendEvent | undefined;
     try {
-      for (let step = await iterator.next(); !step.done; step = await iterator.next()) {
-        last = step.value;
-        await store.append(sendId, step.value, clock.now());
+      for (let step = await steps.next(); !step.done; step = await steps.next()) {
+        const taken = step.value;
+        if (taken.kind === 'prepared') {
+          await this.write(live, () => store.saveStory(sendId, preparedStory(taken.story)));
+          continue;
+        }
+        // Suspended: the send's summary would say CANCELLED; the journal keeps it unfinished instead.
+        if (live.suspended && taken.event.type === 'summary') return;
+        last = taken.event;
+        live.progress = progressAfter(live.progress, taken.event);
+        const update = { at: clock.now(), progress: live.progress };
+        const entry =
+          taken.kind === 'event' && taken.checkpoint ? { event: taken.event, checkpoint: taken.checkpoint } : { event: taken.event };
+        await this.write(live, () => store.append(sendId, entry, update));
+        live.events.push(taken.event);
         wake();
       }
-      await store.finish(sendId, { state: last?.type === 'summary' ? stateOf(last) : 'FAILED', at: clock.now() });
+      await this.write(live, () => store.finish(sendId, { state: last?.type === 'summary' ? stateOf(last) : 'FAILED', at: clock.now() }));
     } catch (error) {
-      const reason = error instanceof SendError ? error.reason : 'INTERNAL';
-      const message = error instanceof Error ? error.message : String(error);
-      await store
-        .finish(sendId, { state: 'FAILED', at: clock.now(), failure: { reason, message, error } })
-        .catch((storeError: unknown) => this.logger.error({ err: storeError, sendId }, 'could not record the end of a send'));
+      if (live.suspended) return;
+      const failure = failureOf(error);
+      if (failure.reason === 'INTERNAL') this.logger.error({ err: error, sendId }, 'a send failed');
+      await this.write(live, () => store.finish(sendId, { state: 'FAILED', at: clock.now(), failure })).catch((storeError: unknown) =>
+        this.logger.error({ err: storeError, sendId }, 'could not record the end of a send'),
+      );
     } finally {
+      await steps.return?.(undefined);
       this.live.delete(sendId);
       done();
       wake();
+    }
+  }
+
+  /**
+   * A journal write, tried again while the store is down: the send waits
+   * meanwhile, since going on would send what the journal cannot record. A
+   * stopped send gives up after a few attempts (the write is then lost, and
+   * the send resumes from before it).
+   */
+  private async write(live: LiveSend, write: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (live.signal.aborted && attempt >= WRITE_RETRY_MS.length) throw error;
+        const waitMs = WRITE_RETRY_MS[Math.min(attempt, WRITE_RETRY_MS.length - 1)]!;
+        this.logger.warn({ err: error, attempt: attempt + 1, waitMs }, 'send journal write failed; the send waits for it');
+        await this.options.clock.sleep(waitMs);
+      }
     }
   }
 }
@@ -284,29 +423,4 @@ export class SendRegistry {
 function stateOf(summary: SummaryEvent): Exclude<SendState, 'RUNNING'> {
   if (!summary.stoppedBy) return 'SUCCEEDED';
   return summary.stoppedBy === 'CANCELLED' ? 'CANCELLED' : 'FAILED';
-}
-
-interface Deferred {
-  readonly promise: Promise<void>;
-  resolve(): void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-/** Waits for `changed`; false when the signal aborted first. */
-function until(changed: Promise<void>, signal?: AbortSignal): Promise<boolean> {
-  if (!signal) return changed.then(() => true);
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => resolve(false);
-    signal.addEventListener('abort', onAbort, { once: true });
-    changed.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    });
-  });
 }

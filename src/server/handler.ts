@@ -14,7 +14,6 @@ import { requestContext } from './context.js';
 import { HealthStatus } from './grpc-plugins/index.js';
 import { routes, SERVED_SERVICES } from './routes.js';
 import { SendRegistry } from '../sends/registry.js';
-import { MemorySendStore } from '../sends/store.js';
 import { RunningSends } from './sends.js';
 
 /** Large enough for 100,000 recipients per request and a summary that lists them all as failed. */
@@ -41,9 +40,13 @@ export interface StorycastHandler {
   readonly sends: RunningSends;
   /** Every send of this process, running or finished within the retention. */
   readonly registry: SendRegistry;
+  /** Resumes the sends the journal shows unfinished (a crash, or a restart that checkpointed them); how many. */
+  resumeSends(): Promise<number>;
   /**
-   * Health NOT_SERVING for good, no new sends, graceMs for running ones, then
-   * cancels them and ends every open stream with UNAVAILABLE. Idempotent.
+   * Health NOT_SERVING for good, no new sends; ON_DISCONNECT_CONTINUE sends
+   * stop after their call in flight and stay in the journal for the next
+   * process; the others get graceMs, then are cancelled; every open stream
+   * ends with UNAVAILABLE. Idempotent.
    * Ports and the runtime belong to whoever opened them: close those after.
    */
   drain(): Promise<void>;
@@ -64,7 +67,8 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
   };
   const registry = new SendRegistry({
     engine: runtime.engine,
-    store: new MemorySendStore(),
+    strategyNamed: (name) => runtime.strategies.get(name),
+    store: runtime.sendStore,
     clock: deps.sendClock ?? systemClock,
     retentionMs: runtime.config.server.sendRetentionMs,
     tracker: sends,
@@ -76,7 +80,9 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
   const drain = () =>
     (draining ??= (async () => {
       health.shutdown();
-      logger.info({ running: sends.size, graceMs }, 'draining');
+      // Sends that outlive their callers are left in the journal for the next process rather than cancelled.
+      const checkpointed = registry.suspendContinuing();
+      logger.info({ running: sends.size, checkpointed, graceMs }, 'draining');
       logger.info(await sends.drain(graceMs), 'sends drained');
       registry.close();
       // Ends what is still open (health Watch streams) with a code clients retry elsewhere on.
@@ -90,6 +96,7 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     health,
     sends,
     registry,
+    resumeSends: () => registry.resumeAll(),
     drain,
   };
 }

@@ -24,8 +24,8 @@ import {
   type SendStoryResponse,
   type WatchSendRequest,
 } from '../gen/storycast/v1/story_service_pb.js';
-import { progressOf } from '../sends/progress.js';
-import { AfterEventOutOfRangeError, RequestIdReusedError, SendNotFoundError, type SendRegistry } from '../sends/registry.js';
+import { AfterEventOutOfRangeError, JournalUnavailableError, RequestIdReusedError, SendNotFoundError } from '../sends/errors.js';
+import type { SendRegistry } from '../sends/registry.js';
 import type { SendRecord, SendState as DomainState } from '../sends/store.js';
 import type { StrategyRegistry } from '../strategy-registry.js';
 import { loggerOf } from './context.js';
@@ -57,6 +57,9 @@ export function sendHandlers(deps: SendHandlerDeps) {
     if (error instanceof AfterEventOutOfRangeError) {
       return storycastError(Code.OutOfRange, 'AFTER_EVENT_OUT_OF_RANGE', error.message, { field: 'after_event' });
     }
+    if (error instanceof JournalUnavailableError) {
+      return storycastError(Code.Unavailable, 'JOURNAL_UNAVAILABLE', `${error.message}; nothing was sent`);
+    }
     if (error instanceof RequestIdReusedError) {
       return storycastError(Code.AlreadyExists, 'REQUEST_ID_REUSED', error.message, { field: 'request_id', send_id: error.sendId });
     }
@@ -68,8 +71,8 @@ export function sendHandlers(deps: SendHandlerDeps) {
     return id;
   };
 
-  const toProto = (record: SendRecord): Send => {
-    const summary = record.events.at(-1);
+  const toProto = async (record: SendRecord): Promise<Send> => {
+    const summary = record.state === 'RUNNING' ? undefined : await registry.summaryOf(record);
     const expiresAt = registry.expiresAt(record);
     return create(SendSchema, {
       sendId: record.sendId,
@@ -77,9 +80,9 @@ export function sendHandlers(deps: SendHandlerDeps) {
       sessionId: record.sessionId,
       strategy: record.strategy,
       state: STATE_TO_PROTO[record.state],
-      ...progressOf(record.events),
-      events: record.events.length,
-      ...(summary?.type === 'summary' ? { summary: summaryOf(eventToProto(summary)) } : {}),
+      ...record.progress,
+      events: record.events,
+      ...(summary ? { summary: summaryOf(eventToProto(summary)) } : {}),
       failureReason: record.failure?.reason ?? '',
       failureMessage: record.failure?.message ?? '',
       createTime: timestampFromMs(record.createdAt),
@@ -149,7 +152,7 @@ export function sendHandlers(deps: SendHandlerDeps) {
       const record = await registry.get(requireSendId(req.sendId)).catch((error: unknown) => {
         throw toError(error);
       });
-      return create(GetSendResponseSchema, { send: toProto(record) });
+      return create(GetSendResponseSchema, { send: await toProto(record) });
     },
 
     async listSends(req: ListSendsRequest) {
@@ -166,7 +169,7 @@ export function sendHandlers(deps: SendHandlerDeps) {
         limit,
       });
       return create(ListSendsResponseSchema, {
-        sends: page.sends.map(toProto),
+        sends: await Promise.all(page.sends.map(toProto)),
         nextPageToken: page.next ? encodeToken(page.next, binding) : '',
       });
     },
@@ -175,7 +178,7 @@ export function sendHandlers(deps: SendHandlerDeps) {
       const record = await registry.cancel(requireSendId(req.sendId)).catch((error: unknown) => {
         throw toError(error);
       });
-      return create(CancelSendResponseSchema, { send: toProto(record) });
+      return create(CancelSendResponseSchema, { send: await toProto(record) });
     },
   };
 }

@@ -100,6 +100,19 @@ export interface Transport {
    * that sends to them spends its time sending. Best effort: never throws.
    */
   warm?(sessionId: string, recipients: readonly string[], signal: AbortSignal): Promise<void>;
+  /**
+   * Optional, for durable sends: a prepared story as bytes a journal keeps, so
+   * that a send resumed by another process sends it again without preparing
+   * (for media: uploading) it again. A transport without it prepares again.
+   */
+  saveStory?(story: PreparedStory): Uint8Array;
+  /**
+   * The inverse of saveStory, in the process that resumes the send; with the
+   * message id when an earlier process already created the status, which this
+   * transport then treats as its own (answers retry requests for it, accepts
+   * calls with it). Throws when the bytes are not a story it saved.
+   */
+  restoreStory?(sessionId: string, saved: Uint8Array, messageId?: string): PreparedStory;
 }
 
 /**

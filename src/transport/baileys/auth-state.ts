@@ -40,7 +40,6 @@
  * a caller judging one relay looks at the commits made while it ran. Listeners
  * run synchronously and must not throw (a throw is logged and ignored).
  */
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import {
   BufferJSON,
@@ -56,10 +55,7 @@ import KeyvSqlite from '@keyv/sqlite';
 import type { Keyv } from 'keyv';
 import type { Logger } from '../../log.js';
 import type { SessionInfo } from '../sessions.js';
-
-// `proto` is re-exported through __exportStar, which Node's CJS named-export
-// detection cannot see; require it instead of relying on the default export.
-const { proto } = createRequire(import.meta.url)('@whiskeysockets/baileys') as typeof import('@whiskeysockets/baileys');
+import { proto } from './proto.js';
 
 /** One commit of signal keys to the store, as onCommit reports it. */
 export interface KeyCommit {

@@ -32,6 +32,8 @@ import { classifyBaileysError } from './errors.js';
 import { RecentMessages, type MessageKeyLike } from './message-store.js';
 import { isReconnecting } from '../sessions.js';
 import type { SessionEntry, SessionSockets, WASocketLike } from './socket.js';
+import { decodeStory, encodeStory } from '../story-codec.js';
+import { proto } from './proto.js';
 
 export interface BaileysTransportOptions {
   readonly sockets: SessionSockets;
@@ -107,6 +109,31 @@ export class BaileysTransport implements Transport {
       if (error instanceof SendError || error instanceof TransportError) throw error;
       throw classifyBaileysError(error);
     }
+  }
+
+  /**
+   * The built message in WhatsApp's own protobuf (its media keys and upload
+   * paths with it), so a resumed send relays the same upload; the story
+   * without its media bytes, which are uploaded already.
+   */
+  saveStory(prepared: PreparedStory): Uint8Array {
+    const { message } = prepared.payload as BaileysPayload;
+    const story: Story = prepared.story.kind === 'text' ? prepared.story : { ...prepared.story, data: undefined };
+    const saved = {
+      story: Buffer.from(encodeStory(story)).toString('base64'),
+      message: Buffer.from(proto.WebMessageInfo.encode(message).finish()).toString('base64'),
+    };
+    return Buffer.from(JSON.stringify(saved));
+  }
+
+  /** Also remembers the status, so recipients' retry requests for it are answered after a restart. */
+  restoreStory(sessionId: string, saved: Uint8Array, messageId?: string): PreparedStory {
+    const { story, message } = JSON.parse(Buffer.from(saved).toString('utf8')) as { story?: unknown; message?: unknown };
+    if (typeof story !== 'string' || typeof message !== 'string') throw new Error('not a story this transport saved');
+    const payload: BaileysPayload = { message: proto.WebMessageInfo.decode(Buffer.from(message, 'base64')) };
+    const id = messageId ?? payload.message.key.id;
+    if (id && payload.message.message) this.store.remember(id, { sessionId, content: payload.message.message });
+    return { story: decodeStory(Buffer.from(story, 'base64')), payload };
   }
 
   async send(request: SendRequest, signal: AbortSignal): Promise<SendResult> {

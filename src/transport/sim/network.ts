@@ -15,6 +15,7 @@ import { drawReceipts, playReceipts, type SimReceipt } from './receipts.js';
 import { SimControls } from './controls.js';
 import { SimOracle, type SimCall } from './oracle.js';
 import { SimState, type Mutable, type SimSession } from './state.js';
+import { decodeStory, encodeStory } from '../story-codec.js';
 
 export interface SimulatedNetworkOptions {
   /** Parsed again here, so a hand-written object gets the same checks and defaults as a file. */
@@ -75,6 +76,21 @@ export class SimulatedNetwork implements Transport {
       // The upload: one base round trip, no jitter so tests can rely on it.
       await this.clock.sleep(this.profile.baseMs, signal);
       if (session.loggedOut) throw loggedOut(sessionId);
+    }
+    return { story, payload: { simulated: true } };
+  }
+
+  /** The simulated payload holds nothing but the story. */
+  saveStory(prepared: PreparedStory): Uint8Array {
+    return encodeStory(prepared.story);
+  }
+
+  /** A status an earlier process created on this simulated network: calls with its id are accepted. */
+  restoreStory(sessionId: string, saved: Uint8Array, messageId?: string): PreparedStory {
+    const story = decodeStory(saved);
+    if (messageId !== undefined) {
+      this.state.session(sessionId).messageIds.add(messageId);
+      this.issuedIds.add(messageId);
     }
     return { story, payload: { simulated: true } };
   }

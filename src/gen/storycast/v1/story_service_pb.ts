@@ -1398,8 +1398,9 @@ export const CancelSendResponseSchema: GenMessage<CancelSendResponse> = /*@__PUR
   messageDesc(file_storycast_v1_story_service, 31);
 
 /**
- * A send this server runs or ran. Kept until the retention (STORYCAST_SEND_RETENTION,
- * 7 days by default) after it ended, in the server's memory: a restart forgets it.
+ * A send this server runs or ran. Kept in the journal (STORYCAST_STORE) until the
+ * retention (STORYCAST_SEND_RETENTION, 7 days by default) after it ended, so it
+ * survives a restart (with STORYCAST_STORE=memory:// a restart forgets it).
  *
  * @generated from message storycast.v1.Send
  */
@@ -1549,6 +1550,8 @@ export enum OnDisconnect {
 
   /**
    * The send goes on without its caller; follow it with WatchSend, end it with CancelSend.
+   * A graceful shutdown (SIGTERM) does not cancel it: it stops after the batch in flight
+   * and stays in the journal, and the next server process to start resumes it.
    *
    * @generated from enum value: ON_DISCONNECT_CONTINUE = 2;
    */
@@ -1664,7 +1667,8 @@ export enum SendState {
   SUCCEEDED = 2,
 
   /**
-   * Stopped by CancelSend, its caller going away (ON_DISCONNECT_CANCEL) or a shutdown.
+   * Stopped by CancelSend, its caller going away (ON_DISCONNECT_CANCEL) or a shutdown
+   * (ON_DISCONNECT_CANCEL sends only).
    *
    * @generated from enum value: SEND_STATE_CANCELLED = 3;
    */
@@ -1701,13 +1705,24 @@ export const StoryService: GenService<{
    * Delivery is at least once: a batch that timed out may still have reached
    * WhatsApp, and its recipients are sent again.
    *
+   * Durable: every event, with who it delivered or failed, is written to the
+   * server's journal (STORYCAST_STORE: a SQLite file by default, or redis) before
+   * the next batch goes. A server that dies mid-send (kill -9, a crash) resumes the
+   * send when it starts again, with the same send_id, message id and strategy
+   * state; the recipients of the batch in flight at the crash are sent again (at
+   * least once; the reused message id means a recipient sees one status). Follow a
+   * resumed send with WatchSend. A journal that cannot be written refuses a new
+   * send with UNAVAILABLE (reason JOURNAL_UNAVAILABLE) before anything is sent;
+   * one that fails mid-send holds the send (nothing more goes) until it is back.
+   *
    * Errors: INVALID_ARGUMENT (no session_id, no story, no valid recipient, too
    * many recipients, an image or video with neither data nor url),
    * NOT_FOUND (unknown strategy or session), FAILED_PRECONDITION (session not
    * connected or logged out), PERMISSION_DENIED (WhatsApp refused the
    * account), UNAVAILABLE (the story could not be prepared or the anchor could
-   * not be sent, or the server is shutting down). Cancelling the call lets the
-   * batch in flight finish and starts nothing after it (see on_disconnect).
+   * not be sent, the journal cannot be written, or the server is shutting down).
+   * Cancelling the call lets the batch in flight finish and starts nothing after
+   * it (see on_disconnect).
    *
    * WatchSend streams this same response, so one event reader serves both calls:
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
@@ -1777,6 +1792,11 @@ export const StoryService: GenService<{
    * the error the send failed with, as SendStory would have). Any number of
    * watchers, from any client, may follow one send; a watcher going away never
    * cancels it. The events are exactly those SendStory streams, in the same order.
+   * Sends are read from the journal, so this works across restarts: a send resumed
+   * after a crash goes on in the same log (batch indexes continuing; the recipients
+   * of the batch in flight at the crash are in later batches again). A send still
+   * running in another process that shares the journal ends the stream after the
+   * events it has journaled so far.
    *
    * Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND: no such
    * send in this server, or it finished longer than the retention ago),

@@ -41,6 +41,8 @@ const (
 	// callers asked for CONTINUE. WatchSend watchers never count.
 	OnDisconnect_ON_DISCONNECT_CANCEL OnDisconnect = 1
 	// The send goes on without its caller; follow it with WatchSend, end it with CancelSend.
+	// A graceful shutdown (SIGTERM) does not cancel it: it stops after the batch in flight
+	// and stays in the journal, and the next server process to start resumes it.
 	OnDisconnect_ON_DISCONNECT_CONTINUE OnDisconnect = 2
 )
 
@@ -205,7 +207,8 @@ const (
 	SendState_SEND_STATE_RUNNING SendState = 1
 	// Ran to its summary with nothing stopping it (some recipients may still have failed).
 	SendState_SEND_STATE_SUCCEEDED SendState = 2
-	// Stopped by CancelSend, its caller going away (ON_DISCONNECT_CANCEL) or a shutdown.
+	// Stopped by CancelSend, its caller going away (ON_DISCONNECT_CANCEL) or a shutdown
+	// (ON_DISCONNECT_CANCEL sends only).
 	SendState_SEND_STATE_CANCELLED SendState = 3
 	// Stopped by an error: one that cannot heal (summary.stopped_by says which), or one
 	// before any summary (the story could not be prepared, the anchor could not be sent;
@@ -2704,8 +2707,9 @@ func (x *CancelSendResponse) GetSend() *Send {
 	return nil
 }
 
-// A send this server runs or ran. Kept until the retention (STORYCAST_SEND_RETENTION,
-// 7 days by default) after it ended, in the server's memory: a restart forgets it.
+// A send this server runs or ran. Kept in the journal (STORYCAST_STORE) until the
+// retention (STORYCAST_SEND_RETENTION, 7 days by default) after it ended, so it
+// survives a restart (with STORYCAST_STORE=memory:// a restart forgets it).
 type Send struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Its id (SendPlanned.send_id).

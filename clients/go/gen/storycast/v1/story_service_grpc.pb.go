@@ -52,13 +52,24 @@ type StoryServiceClient interface {
 	// Delivery is at least once: a batch that timed out may still have reached
 	// WhatsApp, and its recipients are sent again.
 	//
+	// Durable: every event, with who it delivered or failed, is written to the
+	// server's journal (STORYCAST_STORE: a SQLite file by default, or redis) before
+	// the next batch goes. A server that dies mid-send (kill -9, a crash) resumes the
+	// send when it starts again, with the same send_id, message id and strategy
+	// state; the recipients of the batch in flight at the crash are sent again (at
+	// least once; the reused message id means a recipient sees one status). Follow a
+	// resumed send with WatchSend. A journal that cannot be written refuses a new
+	// send with UNAVAILABLE (reason JOURNAL_UNAVAILABLE) before anything is sent;
+	// one that fails mid-send holds the send (nothing more goes) until it is back.
+	//
 	// Errors: INVALID_ARGUMENT (no session_id, no story, no valid recipient, too
 	// many recipients, an image or video with neither data nor url),
 	// NOT_FOUND (unknown strategy or session), FAILED_PRECONDITION (session not
 	// connected or logged out), PERMISSION_DENIED (WhatsApp refused the
 	// account), UNAVAILABLE (the story could not be prepared or the anchor could
-	// not be sent, or the server is shutting down). Cancelling the call lets the
-	// batch in flight finish and starts nothing after it (see on_disconnect).
+	// not be sent, the journal cannot be written, or the server is shutting down).
+	// Cancelling the call lets the batch in flight finish and starts nothing after
+	// it (see on_disconnect).
 	//
 	// WatchSend streams this same response, so one event reader serves both calls:
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
@@ -88,6 +99,11 @@ type StoryServiceClient interface {
 	// the error the send failed with, as SendStory would have). Any number of
 	// watchers, from any client, may follow one send; a watcher going away never
 	// cancels it. The events are exactly those SendStory streams, in the same order.
+	// Sends are read from the journal, so this works across restarts: a send resumed
+	// after a crash goes on in the same log (batch indexes continuing; the recipients
+	// of the batch in flight at the crash are in later batches again). A send still
+	// running in another process that shares the journal ends the stream after the
+	// events it has journaled so far.
 	//
 	// Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND: no such
 	// send in this server, or it finished longer than the retention ago),
@@ -248,13 +264,24 @@ type StoryServiceServer interface {
 	// Delivery is at least once: a batch that timed out may still have reached
 	// WhatsApp, and its recipients are sent again.
 	//
+	// Durable: every event, with who it delivered or failed, is written to the
+	// server's journal (STORYCAST_STORE: a SQLite file by default, or redis) before
+	// the next batch goes. A server that dies mid-send (kill -9, a crash) resumes the
+	// send when it starts again, with the same send_id, message id and strategy
+	// state; the recipients of the batch in flight at the crash are sent again (at
+	// least once; the reused message id means a recipient sees one status). Follow a
+	// resumed send with WatchSend. A journal that cannot be written refuses a new
+	// send with UNAVAILABLE (reason JOURNAL_UNAVAILABLE) before anything is sent;
+	// one that fails mid-send holds the send (nothing more goes) until it is back.
+	//
 	// Errors: INVALID_ARGUMENT (no session_id, no story, no valid recipient, too
 	// many recipients, an image or video with neither data nor url),
 	// NOT_FOUND (unknown strategy or session), FAILED_PRECONDITION (session not
 	// connected or logged out), PERMISSION_DENIED (WhatsApp refused the
 	// account), UNAVAILABLE (the story could not be prepared or the anchor could
-	// not be sent, or the server is shutting down). Cancelling the call lets the
-	// batch in flight finish and starts nothing after it (see on_disconnect).
+	// not be sent, the journal cannot be written, or the server is shutting down).
+	// Cancelling the call lets the batch in flight finish and starts nothing after
+	// it (see on_disconnect).
 	//
 	// WatchSend streams this same response, so one event reader serves both calls:
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
@@ -284,6 +311,11 @@ type StoryServiceServer interface {
 	// the error the send failed with, as SendStory would have). Any number of
 	// watchers, from any client, may follow one send; a watcher going away never
 	// cancels it. The events are exactly those SendStory streams, in the same order.
+	// Sends are read from the journal, so this works across restarts: a send resumed
+	// after a crash goes on in the same log (batch indexes continuing; the recipients
+	// of the batch in flight at the crash are in later batches again). A send still
+	// running in another process that shares the journal ends the stream after the
+	// events it has journaled so far.
 	//
 	// Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND: no such
 	// send in this server, or it finished longer than the retention ago),

@@ -1,0 +1,33 @@
+/** What the registry refuses with; the server maps each to a gRPC code and an ErrorInfo reason. */
+
+export class SendNotFoundError extends Error {
+  override readonly name = 'SendNotFoundError';
+  constructor(readonly sendId: string) {
+    super(`no send "${sendId}" on this server (unknown, or it finished longer than the retention ago)`);
+  }
+}
+
+export class AfterEventOutOfRangeError extends Error {
+  override readonly name = 'AfterEventOutOfRangeError';
+  constructor(
+    readonly afterEvent: number,
+    readonly events: number,
+  ) {
+    super(`after_event is ${afterEvent} but the send has emitted ${events} events so far`);
+  }
+}
+
+export class RequestIdReusedError extends Error {
+  override readonly name = 'RequestIdReusedError';
+  constructor(
+    readonly requestId: string,
+    readonly sendId: string,
+  ) {
+    super(`request_id "${requestId}" was already used for a different request (send ${sendId})`);
+  }
+}
+
+/** The journal could not be written: a new send is refused before anything is sent. */
+export class JournalUnavailableError extends Error {
+  override readonly name = 'JournalUnavailableError';
+}

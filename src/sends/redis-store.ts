@@ -1,0 +1,365 @@
+/**
+ * The send journal in redis (STORYCAST_STORE=redis://…), for replicas that
+ * share one. Keys, all under the prefix (default `storycast:sends:`):
+ *
+ *   send:<id>          hash: the record, one field per SendRecord field
+ *                      (numbers as decimal strings, progress and failure as JSON)
+ *   recipients:<id>    string: the recipient list as JSON, written once; gone after finish
+ *   story:<id>         string: the prepared story's raw bytes (binary-safe); gone after finish
+ *   events:<id>        list: event i as JSON at index i
+ *   checkpoints:<id>   list parallel to events: the checkpoint as JSON, '' for none; gone
+ *                      after finish, so finishing never rewrites the event log
+ *   request:<rid>      string: the send id for a client request id
+ *   all                sorted set, every score 0, member `<createdAt, 16 digits>:<id>`:
+ *                      lexicographic order is newestFirst's order, so list() pages
+ *                      with an exclusive member bound, ties on createdAt included
+ *   running            the same, for RUNNING sends only (unfinished() and state filters)
+ *   finished           sorted set of ids scored by finishedAt, for sweep()
+ *
+ * create, append and finish are each one MULTI (finish first reads createdAt,
+ * which never changes, to find its index member). An append to an unknown send
+ * is not checked (that would cost a round trip per event); it leaves a partial
+ * hash that get() and list() ignore. Connection is lazy: the first
+ * call (or connect()) starts it and waits a bounded time; afterwards the client
+ * reconnects forever in the background. node-redis neither times out nor
+ * refuses a MULTI while disconnected (its offline-queue switch and command
+ * timeout only cover single commands), so every call here checks readiness
+ * and runs under its own timeout: with redis down, calls reject within about
+ * `commandTimeoutMs` instead of queueing. A timed-out write may still land
+ * later if redis was only slow; its outcome is unknown, as over any network.
+ */
+import { createClient, RESP_TYPES } from '@redis/client';
+import type { SendEvent } from '../engine/events.js';
+import type { Logger } from '../log.js';
+import { redactUrl } from '../util/redact-url.js';
+import type { JournalEntry, SendFailure, SendJournal, SendProgress, SendQuery, SendRecord, SendState, SendStore } from './store.js';
+
+export interface RedisSendStoreOptions {
+  readonly url: string;
+  /** Prepended to every key. Default `storycast:sends:`. */
+  readonly prefix?: string;
+  readonly logger: Logger;
+  /** Bounds each call, connecting included. Default 2000. */
+  readonly commandTimeoutMs?: number;
+  /** Longest pause between reconnect attempts. Default 2000. */
+  readonly maxReconnectDelayMs?: number;
+  /** How often the same client error may be logged again. Default 60 s. */
+  readonly errorLogIntervalMs?: number;
+}
+
+type Client = ReturnType<typeof createClient>;
+
+const SWEEP_BATCH = 500;
+
+export class RedisSendStore implements SendStore {
+  private readonly client: Client;
+  /** The same connection, giving bulk strings back as Buffers: the story is bytes, not UTF-8. */
+  private readonly bytes;
+  private readonly prefix: string;
+  private readonly timeoutMs: number;
+  private readonly where: string;
+  private connecting: Promise<void> | undefined;
+  /** The first connection succeeded; from then on the client reconnects by itself. */
+  private connected = false;
+  private closed = false;
+
+  constructor(opts: RedisSendStoreOptions) {
+    this.prefix = opts.prefix ?? 'storycast:sends:';
+    this.timeoutMs = opts.commandTimeoutMs ?? 2000;
+    this.where = redactUrl(opts.url);
+    const maxDelay = opts.maxReconnectDelayMs ?? 2000;
+    this.client = createClient({
+      url: opts.url,
+      disableOfflineQueue: true,
+      commandOptions: { timeout: this.timeoutMs },
+      socket: {
+        connectTimeout: this.timeoutMs,
+        // Never give up: a redis restart must heal without restarting us.
+        reconnectStrategy: (retries: number) => Math.min(100 * 2 ** Math.min(retries, 10), maxDelay),
+      },
+    });
+    // Without a listener, an 'error' event (every failed reconnect) would crash the process.
+    this.client.on('error', throttledErrorLogger(opts.logger, this.where, opts.errorLogIntervalMs ?? 60_000));
+    this.bytes = this.client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  }
+
+  /** Connects now rather than on the first call; rejects if redis is not reachable within the command timeout (it keeps trying). */
+  async connect(): Promise<void> {
+    await this.ready();
+  }
+
+  async create(record: SendRecord, first: JournalEntry, recipients: readonly string[]): Promise<void> {
+    const member = indexMember(record);
+    await this.run('create', (c) => {
+      const m = c
+        .multi()
+        .hSet(this.key('send', record.sendId), recordFields(record))
+        .rPush(this.key('events', record.sendId), JSON.stringify(first.event))
+        .rPush(this.key('checkpoints', record.sendId), checkpointValue(first))
+        .set(this.key('recipients', record.sendId), JSON.stringify(recipients))
+        .zAdd(this.key('all'), { score: 0, value: member });
+      if (record.state === 'RUNNING') m.zAdd(this.key('running'), { score: 0, value: member });
+      if (record.finishedAt !== undefined) m.zAdd(this.key('finished'), { score: record.finishedAt, value: record.sendId });
+      if (record.requestId) m.set(this.key('request', record.requestId), record.sendId);
+      return m.exec();
+    });
+  }
+
+  async saveStory(sendId: string, story: Uint8Array): Promise<void> {
+    await this.run('saveStory', (c) => c.set(this.key('story', sendId), Buffer.from(story.buffer, story.byteOffset, story.byteLength)));
+  }
+
+  async append(sendId: string, entry: JournalEntry, update: { at: number; progress: SendProgress }): Promise<void> {
+    await this.run('append', (c) =>
+      c
+        .multi()
+        .rPush(this.key('events', sendId), JSON.stringify(entry.event))
+        .rPush(this.key('checkpoints', sendId), checkpointValue(entry))
+        .hIncrBy(this.key('send', sendId), 'events', 1)
+        .hSet(this.key('send', sendId), { updatedAt: String(update.at), progress: JSON.stringify(update.progress) })
+        .exec(),
+    );
+  }
+
+  async finish(sendId: string, end: { state: Exclude<SendState, 'RUNNING'>; at: number; failure?: SendFailure }): Promise<void> {
+    await this.run('finish', async (c) => {
+      const createdAt = await c.hGet(this.key('send', sendId), 'createdAt');
+      // Unknown send: nothing to finish, as in the memory store.
+      if (createdAt === null) return;
+      const fields: Record<string, string> = { state: end.state, updatedAt: String(end.at), finishedAt: String(end.at) };
+      if (end.failure) fields.failure = JSON.stringify(end.failure);
+      await c
+        .multi()
+        .hSet(this.key('send', sendId), fields)
+        .del([this.key('recipients', sendId), this.key('story', sendId), this.key('checkpoints', sendId)])
+        .zRem(this.key('running'), indexMember({ createdAt: Number(createdAt), sendId }))
+        .zAdd(this.key('finished'), { score: end.at, value: sendId })
+        .exec();
+    });
+  }
+
+  async get(sendId: string): Promise<SendRecord | undefined> {
+    return this.run('get', async (c) => toRecord(await c.hGetAll(this.key('send', sendId))));
+  }
+
+  async events(sendId: string, from: number): Promise<SendEvent[]> {
+    const raw = await this.run('events', (c) => c.lRange(this.key('events', sendId), from, -1));
+    return raw.map((e) => JSON.parse(e) as SendEvent);
+  }
+
+  async findByRequestId(requestId: string): Promise<SendRecord | undefined> {
+    if (requestId === '') return undefined;
+    return this.run('findByRequestId', async (c) => {
+      const sendId = await c.get(this.key('request', requestId));
+      return sendId === null ? undefined : toRecord(await c.hGetAll(this.key('send', sendId)));
+    });
+  }
+
+  async list(query: SendQuery): Promise<SendRecord[]> {
+    const { sessionId, state, after, limit } = query;
+    const index = this.key(state === 'RUNNING' ? 'running' : 'all');
+    const page = Math.min(Math.max(limit + 1, 64), 1000);
+    return this.run(
+      'list',
+      async (c) => {
+        const found: SendRecord[] = [];
+        let bound = after ? `(${indexMember(after)}` : '+';
+        while (found.length <= limit) {
+          const members = await c.zRange(index, bound, '-', { BY: 'LEX', REV: true, LIMIT: { offset: 0, count: page } });
+          if (members.length === 0) break;
+          const pipeline = c.multi();
+          for (const m of members) pipeline.hGetAll(this.key('send', memberId(m)));
+          const hashes = (await pipeline.execAsPipeline()) as unknown as Array<Record<string, string>>;
+          for (const hash of hashes) {
+            const record = toRecord(hash);
+            if (!record || (sessionId !== undefined && record.sessionId !== sessionId) || (state !== undefined && record.state !== state))
+              continue;
+            found.push(record);
+          }
+          bound = `(${members.at(-1)}`;
+          if (members.length < page) break;
+        }
+        return found.slice(0, limit + 1);
+      },
+      5,
+    );
+  }
+
+  async sweep(finishedBy: number): Promise<number> {
+    return this.run(
+      'sweep',
+      async (c) => {
+        let swept = 0;
+        for (;;) {
+          const ids = await c.zRange(this.key('finished'), '-inf', finishedBy, { BY: 'SCORE', LIMIT: { offset: 0, count: SWEEP_BATCH } });
+          if (ids.length === 0) return swept;
+          const reads = c.multi();
+          for (const id of ids) reads.hmGet(this.key('send', id), ['createdAt', 'requestId']);
+          const fields = (await reads.execAsPipeline()) as unknown as Array<[string | null, string | null]>;
+          const owners = c.multi();
+          for (const [, requestId] of fields) owners.get(this.key('request', requestId ?? ''));
+          const owner = (await owners.execAsPipeline()) as unknown as Array<string | null>;
+          const m = c.multi();
+          ids.forEach((id, i) => {
+            const [createdAt, requestId] = fields[i]!;
+            m.del(['send', 'recipients', 'story', 'events', 'checkpoints'].map((kind) => this.key(kind, id)));
+            m.zRem(this.key('finished'), id);
+            if (createdAt !== null) m.zRem(this.key('all'), indexMember({ createdAt: Number(createdAt), sendId: id }));
+            // A later send may have taken the request id over; only forget it if it is still this one's.
+            if (requestId && owner[i] === id) m.del(this.key('request', requestId));
+          });
+          await m.exec();
+          swept += ids.length;
+          if (ids.length < SWEEP_BATCH) return swept;
+        }
+      },
+      5,
+    );
+  }
+
+  async unfinished(): Promise<string[]> {
+    return (await this.run('unfinished', (c) => c.zRange(this.key('running'), 0, -1))).map(memberId);
+  }
+
+  async journal(sendId: string): Promise<SendJournal | undefined> {
+    return this.run('journal', async (c) => {
+      const record = toRecord(await c.hGetAll(this.key('send', sendId)));
+      if (record?.state !== 'RUNNING') return undefined;
+      // A pipeline, not a MULTI: node-redis applies the Buffer mapping to pipelined replies but not to EXEC's.
+      // Nothing else writes a send that is being resumed, so the reads need no isolation.
+      const [recipients, story, events, checkpoints] = (await this.bytes
+        .multi()
+        .get(this.key('recipients', sendId))
+        .get(this.key('story', sendId))
+        .lRange(this.key('events', sendId), 0, -1)
+        .lRange(this.key('checkpoints', sendId), 0, -1)
+        .execAsPipeline()) as unknown as [Buffer | null, Buffer | null, Buffer[], Buffer[]];
+      if (recipients === null) return undefined;
+      const entries = events.map((e, i): JournalEntry => {
+        const checkpoint = checkpoints[i]?.toString('utf8') ?? '';
+        const event = JSON.parse(e.toString('utf8')) as SendEvent;
+        return checkpoint === '' ? { event } : { event, checkpoint: JSON.parse(checkpoint) };
+      });
+      return {
+        record,
+        recipients: JSON.parse(recipients.toString('utf8')) as string[],
+        entries,
+        ...(story ? { story: new Uint8Array(story.buffer, story.byteOffset, story.byteLength) } : {}),
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.client.isOpen) return;
+    // close() waits for replies that will never come while redis is down.
+    if (this.client.isReady) await this.client.close();
+    else this.client.destroy();
+  }
+
+  private key(kind: string, id?: string): string {
+    return id === undefined ? `${this.prefix}${kind}` : `${this.prefix}${kind}:${id}`;
+  }
+
+  /** `rounds`: how many command timeouts the call may take (list and sweep make several round trips). */
+  private async run<T>(what: string, op: (client: Client) => Promise<T>, rounds = 1): Promise<T> {
+    await this.ready();
+    const ms = this.timeoutMs * rounds;
+    return withTimeout(op(this.client), ms, `send store: redis ${what} at ${this.where} timed out after ${ms} ms`);
+  }
+
+  private async ready(): Promise<void> {
+    if (this.closed) throw new Error('send store: the redis store is closed');
+    if (this.client.isReady) return;
+    // Connected once and now reconnecting: refuse at once rather than queue.
+    if (this.connected) throw new Error(`send store: redis at ${this.where} is unavailable (reconnecting)`);
+    this.connecting ??= this.client.connect().then(
+      () => {
+        this.connected = true;
+      },
+      (error: unknown) => {
+        // Given up (closed, or a fatal error): the next call starts over.
+        this.connecting = undefined;
+        throw error;
+      },
+    );
+    await withTimeout(this.connecting, this.timeoutMs, `send store: redis at ${this.where} is unavailable (not connected)`);
+  }
+}
+
+/** Lexicographic order of these is newestFirst's order once reversed. */
+function indexMember(r: { createdAt: number; sendId: string }): string {
+  if (!Number.isSafeInteger(r.createdAt) || r.createdAt < 0)
+    throw new RangeError(`send store: createdAt ${r.createdAt} is not a time in ms`);
+  return `${String(r.createdAt).padStart(16, '0')}:${r.sendId}`;
+}
+
+function memberId(member: string): string {
+  return member.slice(17);
+}
+
+function checkpointValue(entry: JournalEntry): string {
+  return entry.checkpoint === undefined ? '' : JSON.stringify(entry.checkpoint);
+}
+
+function recordFields(r: SendRecord): Record<string, string> {
+  return {
+    sendId: r.sendId,
+    requestId: r.requestId,
+    fingerprint: r.fingerprint,
+    sessionId: r.sessionId,
+    strategy: r.strategy,
+    createdAt: String(r.createdAt),
+    state: r.state,
+    updatedAt: String(r.updatedAt),
+    events: String(r.events),
+    progress: JSON.stringify(r.progress),
+    ...(r.finishedAt === undefined ? {} : { finishedAt: String(r.finishedAt) }),
+    ...(r.failure ? { failure: JSON.stringify(r.failure) } : {}),
+  };
+}
+
+/** undefined for a missing hash (HGETALL gives {}), or one an append to an unknown send left without its record fields. */
+function toRecord(h: Record<string, string>): SendRecord | undefined {
+  if (h.sendId === undefined || h.createdAt === undefined) return undefined;
+  return {
+    sendId: h.sendId,
+    requestId: h.requestId ?? '',
+    fingerprint: h.fingerprint ?? '',
+    sessionId: h.sessionId ?? '',
+    strategy: h.strategy ?? '',
+    createdAt: Number(h.createdAt),
+    state: h.state as SendState,
+    updatedAt: Number(h.updatedAt),
+    ...(h.finishedAt === undefined ? {} : { finishedAt: Number(h.finishedAt) }),
+    ...(h.failure === undefined ? {} : { failure: JSON.parse(h.failure) as SendFailure }),
+    events: Number(h.events),
+    progress: JSON.parse(h.progress ?? 'null') as SendProgress,
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A down redis errors on every reconnect attempt: log each distinct message at most once per interval. */
+function throttledErrorLogger(logger: Logger, store: string, intervalMs: number): (error: unknown) => void {
+  const seen = new Map<string, { at: number; suppressed: number }>();
+  return (error: unknown) => {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const now = Date.now();
+    const entry = seen.get(message);
+    if (entry && now - entry.at < intervalMs) {
+      entry.suppressed++;
+      return;
+    }
+    seen.set(message, { at: now, suppressed: 0 });
+    if (seen.size > 100) seen.delete(seen.keys().next().value!);
+    logger.warn({ err: error, store, suppressed: entry?.suppressed ?? 0 }, 'send store error');
+  };
+}
