@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import { Code, createClient as createRpcClient } from '@connectrpc/connect';
 import { createClient } from '@redis/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
 import { RedisSendStore } from '../src/sends/redis-store.js';
 import { describeSendStoreContract, planned, recipientsOf, record } from './support/send-store-contract.js';
+import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
+import { StoryService } from '../src/gen/storycast/v1/story_service_pb.js';
+import type { SimulatedNetwork } from '../src/transport/sim/network.js';
 import { startRedis, type RedisServer } from './support/redis.js';
+import { numbers } from './support/scripted-transport.js';
+import { createTestApp } from './support/storycast-server.js';
+import { collectStream } from './support/streams.js';
+
+const text = { content: { case: 'text' as const, value: { text: 'hi' } } };
 
 let redis: RedisServer;
 const open: RedisSendStore[] = [];
@@ -112,4 +121,29 @@ describe('RedisSendStore over a real redis-server', () => {
     await expect(store.connect()).rejects.toThrow(/unavailable/);
     await store.close();
   });
+});
+
+describe('a new send when the journal is down (redis-server stopped)', () => {
+  it('is UNAVAILABLE with JOURNAL_UNAVAILABLE, and nothing is sent', async () => {
+    const redis = await startRedis();
+    const t = await createTestApp({ STORYCAST_STORE: redis.url });
+    try {
+      const stories = createRpcClient(StoryService, t.transport);
+      // Up: a send goes through and is journaled.
+      const ok = await collectStream(stories.sendStory({ sessionId: 'down', story: text, recipients: numbers(3) }));
+      expect(ok.events.at(-1)?.event.case).toBe('summary');
+      const network = t.runtime.transport as SimulatedNetwork;
+      const callsBefore = network.oracle.calls.length;
+      await redis.stop();
+      const { events, error } = await collectStream(stories.sendStory({ sessionId: 'down', story: text, recipients: numbers(300) }));
+      expect(events).toEqual([]);
+      expect(error?.code).toBe(Code.Unavailable);
+      expect(error?.findDetails(ErrorInfoSchema)[0]?.reason).toBe('JOURNAL_UNAVAILABLE');
+      expect(network.oracle.calls.length).toBe(callsBefore);
+      expect(network.oracle.prepareCount('down')).toBe(1);
+    } finally {
+      await t.close();
+      await redis.stop();
+    }
+  }, 60_000);
 });
