@@ -28,6 +28,8 @@ interface ServerConfig {
   readonly simTimeScale: number;
   readonly simSeed: number;
   readonly defaultStrategy: string;
+  /** An experiment's key, or '' for none: SendStory without a strategy or an experiment uses it. */
+  readonly defaultExperiment: string;
   readonly strategyModules: readonly string[];
   readonly logLevel: string;
   readonly maxRecipients: number;
@@ -180,6 +182,12 @@ const variables = z.object({
   // Up to 1 GiB: the whole body is held in memory while it is encrypted and uploaded.
   STORYCAST_MAX_MEDIA_BYTES: numeric(DEFAULT_MAX_MEDIA_BYTES, { min: 1, max: 1024 * 1024 * 1024, integer: true }),
   STORYCAST_SEND_RETENTION: duration(7 * DAY_MS),
+  STORYCAST_DEFAULT_EXPERIMENT: setting(
+    z
+      .string()
+      .regex(/^([A-Za-z0-9._-]{1,64})?$/, { error: 'expected an experiment key: letters, digits, dot, dash and underscore, at most 64' }),
+    '',
+  ),
 });
 
 type Variable = keyof typeof variables.shape;
@@ -244,6 +252,7 @@ const configSchema = variables
         checkRecipients: v.STORYCAST_CHECK_RECIPIENTS,
         maxMediaBytes: v.STORYCAST_MAX_MEDIA_BYTES,
         sendRetentionMs: v.STORYCAST_SEND_RETENTION,
+        defaultExperiment: v.STORYCAST_DEFAULT_EXPERIMENT,
       },
     }),
   );

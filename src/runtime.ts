@@ -26,6 +26,8 @@ import type { Transport } from './transport/port.js';
 import { redactUrl } from './util/redact-url.js';
 import { createSendStore } from './sends/open-store.js';
 import type { SendStore } from './sends/store.js';
+import { createExperimentStore } from './experiments/open-store.js';
+import type { ExperimentStore } from './experiments/store.js';
 
 /** A start-up problem worth a one-line message (not a stack trace). */
 export class StartupError extends Error {
@@ -44,6 +46,8 @@ export interface Runtime {
   readonly engine: SendEngine;
   /** The send journal, in the same store as session memory. */
   readonly sendStore: SendStore;
+  /** Experiments, their sticky assignments and their sends' outcomes, in the same store. */
+  readonly experiments: ExperimentStore;
   /** The clock the engine and transport run on (scaled for the simulator). */
   readonly clock: Clock;
   close(): Promise<void>;
@@ -53,12 +57,17 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   const { server, smartSend } = config;
   const strategies = await loadStrategies(server.strategyModules, server.defaultStrategy);
   let sendStore: SendStore;
+  let experiments: ExperimentStore;
   try {
     sendStore = createSendStore(server.store, { logger });
+    experiments = createExperimentStore(server.store, { logger });
   } catch (error) {
-    throw new StartupError(`STORYCAST_STORE="${redactUrl(server.store)}": the send journal cannot be opened: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new StartupError(
+      `STORYCAST_STORE="${redactUrl(server.store)}": the send journal or the experiments cannot be opened: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   // Real time, as memory: a status's receipts live 24 hours whatever the simulation's speed.
   const receipts = createReceiptBook({ url: server.store, clock: systemClock, logger });
@@ -66,6 +75,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     async (error: unknown) => {
       await receipts.close();
       await sendStore.close();
+      await experiments.close();
       throw error;
     },
   );
@@ -99,12 +109,14 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     sessions,
     engine,
     sendStore,
+    experiments,
     clock,
     close: async () => {
       await wired.close();
       await receipts.close();
       await memory.close();
       await sendStore.close();
+      await experiments.close();
     },
   };
 }

@@ -45,6 +45,23 @@ export interface SendInput {
   readonly signal?: AbortSignal;
   /** The caller's logger (e.g. one carrying a request id); the engine's own otherwise. */
   readonly logger?: Logger;
+  /** Why this strategy (and, when an experiment chose it, which experiment and arm): `planned` says so. */
+  readonly choice?: StrategyChoice;
+}
+
+/** Who chose a send's strategy; the engine only reports it, and keys memory by `memoryKey`. */
+export interface StrategyChoice {
+  readonly reason: string;
+  readonly experiment?: string;
+  readonly arm?: string;
+  /** The experiment's unit this send was assigned by (a session id, a request_id, or a per-send id). */
+  readonly unit?: string;
+  /**
+   * Where the send's session memory is read and recorded, instead of the
+   * session id: an experiment randomising sends keeps each arm's learning
+   * apart, so one strategy's proven size never starts the other's sends.
+   */
+  readonly memoryKey?: string;
 }
 
 /** What deliver() carries from a new or resumed send. */
@@ -61,6 +78,17 @@ interface Delivery {
   /** On the engine's clock; a resume's is moved back by the time taken before it. */
   readonly started: number;
   readonly journal: boolean;
+}
+
+function choiceFields(choice: StrategyChoice | undefined): Partial<PlannedEvent> {
+  if (!choice) return {};
+  return {
+    strategyReason: choice.reason,
+    ...(choice.experiment !== undefined ? { experiment: choice.experiment } : {}),
+    ...(choice.arm !== undefined ? { arm: choice.arm } : {}),
+    ...(choice.unit !== undefined ? { unit: choice.unit } : {}),
+    ...(choice.memoryKey !== undefined ? { memoryKey: choice.memoryKey } : {}),
+  };
 }
 
 /** Positions 0..length-1 settled in neither set, in order: who a resume still sends to. */
@@ -142,8 +170,9 @@ export class SendEngine {
       throw new SendError('NO_VALID_RECIPIENTS', `recipients has no valid recipient${sample ? ` (${sample})` : ''}`, 'recipients');
     }
 
-    const history = memory.enabled ? await memory.load(input.sessionId) : null;
-    const recorder = memory.begin(input.sessionId, history);
+    const memoryKey = input.choice?.memoryKey ?? input.sessionId;
+    const history = memory.enabled ? await memory.load(memoryKey) : null;
+    const recorder = memory.begin(memoryKey, history);
     // A list too big for one call goes in batches even when under the smart-send threshold.
     const smart = valid.length >= config.minRecipientsForSmartSend || valid.length > config.maxBatchSize;
     const run = new SendRun(
@@ -170,6 +199,7 @@ export class SendEngine {
       provenSize: history?.maxProvenBatchSize ?? 0,
       firstBatchSize: smart ? run.nextSize : valid.length,
       reason: `${smart ? run.reason : `${valid.length} recipients is under ${config.minRecipientsForSmartSend}: one plain send`}${audience ? ` (${audience})` : ''}`,
+      ...choiceFields(input.choice),
     };
     log.info({ total: valid.length, invalid: invalid.length, mode: planned.mode, provenSize: planned.provenSize }, 'send planned');
     yield { kind: 'planned', event: planned, recipients: valid };
@@ -182,8 +212,9 @@ export class SendEngine {
     const signal = point.signal ?? new AbortController().signal;
     const log = (point.logger ?? this.logger).child({ sendId: planned.sendId, sessionId: planned.sessionId, strategy: planned.strategy });
     const smart = planned.mode === 'smart';
-    const history = memory.enabled ? await memory.load(planned.sessionId) : null;
-    const recorder = memory.begin(planned.sessionId, history);
+    const memoryKey = planned.memoryKey ?? planned.sessionId;
+    const history = memory.enabled ? await memory.load(memoryKey) : null;
+    const recorder = memory.begin(memoryKey, history);
     // Before the anchor nothing was delivered: the batches are for everyone but it, as on the first run.
     const anchored = point.messageId !== undefined;
     const pending: Pending = anchored ? unsettled(recipients.length, point.delivered, point.failed) : smart ? { from: 1 } : [];

@@ -24,6 +24,15 @@ export interface PlannedEvent {
   /** Size of the first call after the anchor (in `single` mode: of the one call). */
   readonly firstBatchSize: number;
   readonly reason: string;
+  /** Why this strategy: named by the request, an experiment's arm, the default... */
+  readonly strategyReason?: string;
+  /** The experiment and arm the send is counted for, when an experiment chose the strategy. */
+  readonly experiment?: string;
+  readonly arm?: string;
+  /** The experiment's unit the send was assigned by. */
+  readonly unit?: string;
+  /** Where its session memory lives when not under the session id (see StrategyChoice). */
+  readonly memoryKey?: string;
 }
 
 export interface AnchorEvent {

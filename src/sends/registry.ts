@@ -55,6 +55,12 @@ export interface RegistryOptions {
   readonly retentionMs: number;
   readonly tracker?: SendTracker;
   readonly logger?: Logger;
+  /**
+   * Told once when a send has ended and its end is in the journal, with its
+   * whole log (experiments record their outcome here). Never throws into the
+   * send: a rejection is logged.
+   */
+  readonly onEnd?: (send: { record: SendRecord; events: readonly SendEvent[] }) => Promise<void>;
   /** Real-time period of the background sweep (unref'd); 0 for none. Default: min(retention, 1 h). */
   readonly sweepEveryMs?: number;
 }
@@ -295,6 +301,7 @@ export class SendRegistry {
     // It ended, but the process died before recording so.
     if (last?.type === 'summary') {
       await store.finish(sendId, { state: stateOf(last), at: clock.now() });
+      await this.tellEnd(sendId, events);
       return false;
     }
     let fold: ReturnType<typeof foldJournal>;
@@ -366,6 +373,7 @@ export class SendRegistry {
       changed.resolve();
     };
     let last: SendEvent | undefined;
+    let ended = false;
     try {
       for (let step = await steps.next(); !step.done; step = await steps.next()) {
         const taken = step.value;
@@ -385,18 +393,35 @@ export class SendRegistry {
         wake();
       }
       await this.write(live, () => store.finish(sendId, { state: last?.type === 'summary' ? stateOf(last) : 'FAILED', at: clock.now() }));
+      ended = true;
     } catch (error) {
       if (live.suspended) return;
       const failure = failureOf(error);
       if (failure.reason === 'INTERNAL') this.logger.error({ err: error, sendId }, 'a send failed');
-      await this.write(live, () => store.finish(sendId, { state: 'FAILED', at: clock.now(), failure })).catch((storeError: unknown) =>
-        this.logger.error({ err: storeError, sendId }, 'could not record the end of a send'),
+      ended = await this.write(live, () => store.finish(sendId, { state: 'FAILED', at: clock.now(), failure })).then(
+        () => true,
+        (storeError: unknown) => {
+          this.logger.error({ err: storeError, sendId }, 'could not record the end of a send');
+          return false;
+        },
       );
     } finally {
       await steps.return?.(undefined);
       this.live.delete(sendId);
       done();
       wake();
+    }
+    if (ended) await this.tellEnd(sendId, live.events);
+  }
+
+  private async tellEnd(sendId: string, events: readonly SendEvent[]): Promise<void> {
+    const { onEnd, store } = this.options;
+    if (!onEnd) return;
+    try {
+      const record = await store.get(sendId);
+      if (record) await onEnd({ record, events });
+    } catch (error) {
+      this.logger.warn({ err: error, sendId }, 'a send ended but what follows its end failed');
     }
   }
 

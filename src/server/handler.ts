@@ -14,6 +14,7 @@ import { requestContext } from './context.js';
 import { HealthStatus } from './grpc-plugins/index.js';
 import { routes, SERVED_SERVICES } from './routes.js';
 import { SendRegistry } from '../sends/registry.js';
+import { outcomeOf } from '../experiments/outcome.js';
 import { RunningSends } from './sends.js';
 
 /** Large enough for 100,000 recipients per request and a summary that lists them all as failed. */
@@ -73,8 +74,13 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     retentionMs: runtime.config.server.sendRetentionMs,
     tracker: sends,
     logger,
+    // A send an experiment chose the strategy for counts for its arm once it has ended.
+    onEnd: async ({ record, events }) => {
+      const outcome = outcomeOf({ sendId: record.sendId, sessionId: record.sessionId, events, at: record.finishedAt ?? record.updatedAt });
+      if (outcome) await runtime.experiments.record(outcome);
+    },
   });
-  const serviceRoutes = routes({ runtime, health, sends, registry });
+  const serviceRoutes = routes({ runtime, health, sends, registry, clock: deps.sendClock ?? systemClock });
 
   let draining: Promise<void> | undefined;
   const drain = () =>

@@ -2,7 +2,10 @@
 import type { ConnectRouter } from '@connectrpc/connect';
 import { file_storycast_v1_session_service, SessionService } from '../gen/storycast/v1/session_service_pb.js';
 import { file_storycast_v1_story_service, StoryService } from '../gen/storycast/v1/story_service_pb.js';
+import type { Clock } from '../clock.js';
+import { ExperimentService, file_storycast_v1_experiment_service } from '../gen/storycast/v1/experiment_service_pb.js';
 import type { Runtime } from '../runtime.js';
+import { experimentServiceRoutes } from './experiment-service.js';
 import { grpcPlugins, type HealthStatusSource } from './grpc-plugins/index.js';
 import type { SendRegistry } from '../sends/registry.js';
 import type { RunningSends } from './sends.js';
@@ -10,9 +13,9 @@ import { sessionServiceRoutes } from './session-service.js';
 import { storyServiceRoutes } from './story-service.js';
 
 /** Services with a health status of their own. */
-export const SERVED_SERVICES: readonly string[] = [StoryService.typeName, SessionService.typeName];
+export const SERVED_SERVICES: readonly string[] = [StoryService.typeName, SessionService.typeName, ExperimentService.typeName];
 
-export function routes(deps: { runtime: Runtime; health: HealthStatusSource; sends: RunningSends; registry: SendRegistry }) {
+export function routes(deps: { runtime: Runtime; health: HealthStatusSource; sends: RunningSends; registry: SendRegistry; clock: Clock }) {
   const { runtime, health, sends, registry } = deps;
   const story = storyServiceRoutes({
     memory: runtime.memory,
@@ -21,14 +24,21 @@ export function routes(deps: { runtime: Runtime; health: HealthStatusSource; sen
     registry,
     memoryTtlMs: runtime.config.smartSend.sessionMemoryTTL,
     receipts: runtime.receipts,
+    experiments: runtime.experiments,
+    defaultExperiment: runtime.config.server.defaultExperiment,
   });
+  const experiments = experimentServiceRoutes({ experiments: runtime.experiments, strategies: runtime.strategies, clock: deps.clock });
   const plugins = grpcPlugins({
     health,
-    reflection: { files: [file_storycast_v1_story_service, file_storycast_v1_session_service], services: SERVED_SERVICES },
+    reflection: {
+      files: [file_storycast_v1_story_service, file_storycast_v1_session_service, file_storycast_v1_experiment_service],
+      services: SERVED_SERVICES,
+    },
   });
   return (router: ConnectRouter) => {
     story(router);
     sessionServiceRoutes(runtime.sessions)(router);
+    experiments(router);
     plugins(router);
   };
 }

@@ -28,6 +28,8 @@ import { AfterEventOutOfRangeError, JournalUnavailableError, RequestIdReusedErro
 import type { SendRegistry } from '../sends/registry.js';
 import type { SendRecord, SendState as DomainState } from '../sends/store.js';
 import type { StrategyRegistry } from '../strategy-registry.js';
+import { chooseStrategy, ExperimentNotFoundError } from '../experiments/choose.js';
+import type { ExperimentStore } from '../experiments/store.js';
 import { loggerOf } from './context.js';
 import { invalidField, requireSessionId, storycastError, toConnectError } from './errors.js';
 import type { RunningSends } from './sends.js';
@@ -37,9 +39,13 @@ export interface SendHandlerDeps {
   readonly registry: SendRegistry;
   readonly strategies: StrategyRegistry;
   readonly sends: RunningSends;
+  readonly experiments: ExperimentStore;
+  /** STORYCAST_DEFAULT_EXPERIMENT; '' for none. */
+  readonly defaultExperiment: string;
 }
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+const EXPERIMENT_KEY = /^[A-Za-z0-9._-]{1,64}$/;
 const SENDS_PAGE_SIZE = { default: 50, max: 1000 } as const;
 const STATE_TO_PROTO: Record<DomainState, SendState> = {
   RUNNING: SendState.RUNNING,
@@ -50,6 +56,11 @@ const STATE_TO_PROTO: Record<DomainState, SendState> = {
 
 export function sendHandlers(deps: SendHandlerDeps) {
   const { registry, strategies, sends } = deps;
+  const choiceDeps = {
+    strategyNamed: (name: string) => strategies.get(name),
+    experiments: deps.experiments,
+    defaultExperiment: deps.defaultExperiment,
+  };
 
   /** Registry errors as what the caller should see; the rest as before (engine input errors included). */
   const toError = (error: unknown) => {
@@ -95,7 +106,30 @@ export function sendHandlers(deps: SendHandlerDeps) {
     if (!sends.accepting) throw storycastError(Code.Unavailable, 'SHUTTING_DOWN', 'the server is shutting down; retry on another instance');
     const sessionId = requireSessionId(req.sessionId);
     const story = storyFromProto(req.story);
-    const strategy = strategies.get(req.strategy);
+    if (req.experiment !== '' && !EXPERIMENT_KEY.test(req.experiment)) {
+      throw invalidField(
+        'experiment',
+        'BAD_EXPERIMENT_KEY',
+        'experiment must be an experiment key: letters, digits, dot, dash and underscore, at most 64',
+      );
+    }
+    const { strategy, choice } = await chooseStrategy(choiceDeps, {
+      sessionId,
+      strategy: req.strategy,
+      experiment: req.experiment,
+      requestId: req.requestId,
+    }).catch((error: unknown) => {
+      if (error instanceof ExperimentNotFoundError) {
+        throw storycastError(Code.NotFound, 'EXPERIMENT_NOT_FOUND', error.message, { field: 'experiment' });
+      }
+      throw storycastError(
+        Code.Unavailable,
+        'STORE_UNAVAILABLE',
+        `the experiment store is unavailable: ${(error as Error).message}`,
+        {},
+        error,
+      );
+    });
     if (!strategy) {
       const have = strategies
         .list()
@@ -111,7 +145,7 @@ export function sendHandlers(deps: SendHandlerDeps) {
     const attachment = await registry
       .start(
         {
-          input: { sessionId, story, recipients: req.recipients, strategy, logger: loggerOf(ctx) },
+          input: { sessionId, story, recipients: req.recipients, strategy, choice, logger: loggerOf(ctx) },
           requestId: req.requestId,
           fingerprint: fingerprintOf(req, strategy.name),
         },

@@ -17,6 +17,7 @@ import type { SessionMemory } from '../memory/types.js';
 import { BadPageTokenError, decodePageToken, encodePageToken } from '../receipts/page-token.js';
 import { ReceiptStoreError, type ReceiptQueries, type ReceiptsPage } from '../receipts/types.js';
 import type { StrategyRegistry } from '../strategy-registry.js';
+import type { ExperimentStore } from '../experiments/store.js';
 import { invalidField, requireSessionId, storycastError } from './errors.js';
 import type { SendRegistry } from '../sends/registry.js';
 import { sendHandlers } from './send-handlers.js';
@@ -30,6 +31,8 @@ export interface StoryServiceDeps {
   readonly registry: SendRegistry;
   readonly memoryTtlMs: number;
   readonly receipts: ReceiptQueries;
+  readonly experiments: ExperimentStore;
+  readonly defaultExperiment: string;
 }
 
 /** AIP-158: a page size of 0 means the default; above the maximum is read as the maximum. */
@@ -45,7 +48,13 @@ export function storyServiceRoutes(deps: StoryServiceDeps) {
 
   return (router: ConnectRouter) =>
     router.service(StoryService, {
-      ...sendHandlers({ registry: deps.registry, strategies, sends }),
+      ...sendHandlers({
+        registry: deps.registry,
+        strategies,
+        sends,
+        experiments: deps.experiments,
+        defaultExperiment: deps.defaultExperiment,
+      }),
 
       async getSessionLearning(req) {
         const sessionId = requireSessionId(req.sessionId);

@@ -73,6 +73,9 @@ export function eventToProto(event: SendEvent): SendStoryResponse {
             provenBatchSize: event.provenSize,
             firstBatchSize: event.firstBatchSize,
             reason: event.reason,
+            experiment: event.experiment ?? '',
+            arm: event.arm ?? '',
+            strategyReason: event.strategyReason ?? '',
           },
         },
       });

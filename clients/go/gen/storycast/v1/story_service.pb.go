@@ -287,7 +287,13 @@ type SendStoryRequest struct {
 	// Retries are still at least once per recipient for batches whose outcome was unknown.
 	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// What happens to the send when this caller goes away before the summary.
-	OnDisconnect  OnDisconnect `protobuf:"varint,6,opt,name=on_disconnect,json=onDisconnect,proto3,enum=storycast.v1.OnDisconnect" json:"on_disconnect,omitempty"`
+	OnDisconnect OnDisconnect `protobuf:"varint,6,opt,name=on_disconnect,json=onDisconnect,proto3,enum=storycast.v1.OnDisconnect" json:"on_disconnect,omitempty"`
+	// An experiment's key (ExperimentService): the experiment picks the strategy for
+	// this send by its unit (the session, or this send) and counts the send for that
+	// arm. Empty: the server's default experiment (STORYCAST_DEFAULT_EXPERIMENT), if
+	// any. An explicit `strategy` overrides any experiment, and the send is not
+	// counted in it. An unknown key is NOT_FOUND (reason EXPERIMENT_NOT_FOUND).
+	Experiment    string `protobuf:"bytes,7,opt,name=experiment,proto3" json:"experiment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -362,6 +368,13 @@ func (x *SendStoryRequest) GetOnDisconnect() OnDisconnect {
 		return x.OnDisconnect
 	}
 	return OnDisconnect_ON_DISCONNECT_UNSPECIFIED
+}
+
+func (x *SendStoryRequest) GetExperiment() string {
+	if x != nil {
+		return x.Experiment
+	}
+	return ""
 }
 
 // The content of a status.
@@ -784,9 +797,16 @@ type SendPlanned struct {
 	// first batch event may differ.
 	FirstBatchSize uint32 `protobuf:"varint,10,opt,name=first_batch_size,json=firstBatchSize,proto3" json:"first_batch_size,omitempty"`
 	// The strategy's reason for the first size, in words.
-	Reason        string `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Reason string `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The experiment that chose the strategy, when one did; empty otherwise.
+	Experiment string `protobuf:"bytes,12,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	// The experiment's arm this send is counted for; empty when no experiment chose the strategy.
+	Arm string `protobuf:"bytes,13,opt,name=arm,proto3" json:"arm,omitempty"`
+	// Why this strategy: the request named it, an experiment's arm (and by which unit),
+	// a stopped experiment's winner, outside the experiment's coverage, or the default.
+	StrategyReason string `protobuf:"bytes,14,opt,name=strategy_reason,json=strategyReason,proto3" json:"strategy_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SendPlanned) Reset() {
@@ -892,6 +912,27 @@ func (x *SendPlanned) GetFirstBatchSize() uint32 {
 func (x *SendPlanned) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *SendPlanned) GetExperiment() string {
+	if x != nil {
+		return x.Experiment
+	}
+	return ""
+}
+
+func (x *SendPlanned) GetArm() string {
+	if x != nil {
+		return x.Arm
+	}
+	return ""
+}
+
+func (x *SendPlanned) GetStrategyReason() string {
+	if x != nil {
+		return x.StrategyReason
 	}
 	return ""
 }
@@ -2895,7 +2936,7 @@ var File_storycast_v1_story_service_proto protoreflect.FileDescriptor
 
 const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\n" +
-	" storycast/v1/story_service.proto\x12\fstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x01\n" +
+	" storycast/v1/story_service.proto\x12\fstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x02\n" +
 	"\x10SendStoryRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -2906,7 +2947,10 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\bstrategy\x18\x04 \x01(\tR\bstrategy\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\x12?\n" +
-	"\ron_disconnect\x18\x06 \x01(\x0e2\x1a.storycast.v1.OnDisconnectR\fonDisconnect\"\xa5\x01\n" +
+	"\ron_disconnect\x18\x06 \x01(\x0e2\x1a.storycast.v1.OnDisconnectR\fonDisconnect\x12\x1e\n" +
+	"\n" +
+	"experiment\x18\a \x01(\tR\n" +
+	"experiment\"\xa5\x01\n" +
 	"\x05Story\x12-\n" +
 	"\x04text\x18\x01 \x01(\v2\x17.storycast.v1.TextStoryH\x00R\x04text\x120\n" +
 	"\x05image\x18\x02 \x01(\v2\x18.storycast.v1.MediaStoryH\x00R\x05image\x120\n" +
@@ -2928,7 +2972,7 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\x06anchor\x18\x02 \x01(\v2\x18.storycast.v1.AnchorSentH\x00R\x06anchor\x12/\n" +
 	"\x05batch\x18\x03 \x01(\v2\x17.storycast.v1.BatchSentH\x00R\x05batch\x125\n" +
 	"\asummary\x18\x04 \x01(\v2\x19.storycast.v1.SendSummaryH\x00R\asummaryB\a\n" +
-	"\x05event\"\xcb\x03\n" +
+	"\x05event\"\xa6\x04\n" +
 	"\vSendPlanned\x12\x17\n" +
 	"\asend_id\x18\x01 \x01(\tR\x06sendId\x12\x1d\n" +
 	"\n" +
@@ -2942,7 +2986,12 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\x11proven_batch_size\x18\t \x01(\rR\x0fprovenBatchSize\x12(\n" +
 	"\x10first_batch_size\x18\n" +
 	" \x01(\rR\x0efirstBatchSize\x12\x16\n" +
-	"\x06reason\x18\v \x01(\tR\x06reason\"V\n" +
+	"\x06reason\x18\v \x01(\tR\x06reason\x12\x1e\n" +
+	"\n" +
+	"experiment\x18\f \x01(\tR\n" +
+	"experiment\x12\x10\n" +
+	"\x03arm\x18\r \x01(\tR\x03arm\x12'\n" +
+	"\x0fstrategy_reason\x18\x0e \x01(\tR\x0estrategyReason\"V\n" +
 	"\x10InvalidRecipient\x12\x14\n" +
 	"\x05input\x18\x01 \x01(\tR\x05input\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +

@@ -53,20 +53,22 @@ SEND_STATE_CANCELLED: SendState
 SEND_STATE_FAILED: SendState
 
 class SendStoryRequest(_message.Message):
-    __slots__ = ("session_id", "story", "recipients", "strategy", "request_id", "on_disconnect")
+    __slots__ = ("session_id", "story", "recipients", "strategy", "request_id", "on_disconnect", "experiment")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STORY_FIELD_NUMBER: _ClassVar[int]
     RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ON_DISCONNECT_FIELD_NUMBER: _ClassVar[int]
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     story: Story
     recipients: _containers.RepeatedScalarFieldContainer[str]
     strategy: str
     request_id: str
     on_disconnect: OnDisconnect
-    def __init__(self, session_id: _Optional[str] = ..., story: _Optional[_Union[Story, _Mapping]] = ..., recipients: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ..., request_id: _Optional[str] = ..., on_disconnect: _Optional[_Union[OnDisconnect, str]] = ...) -> None: ...
+    experiment: str
+    def __init__(self, session_id: _Optional[str] = ..., story: _Optional[_Union[Story, _Mapping]] = ..., recipients: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ..., request_id: _Optional[str] = ..., on_disconnect: _Optional[_Union[OnDisconnect, str]] = ..., experiment: _Optional[str] = ...) -> None: ...
 
 class Story(_message.Message):
     __slots__ = ("text", "image", "video")
@@ -113,7 +115,7 @@ class SendStoryResponse(_message.Message):
     def __init__(self, planned: _Optional[_Union[SendPlanned, _Mapping]] = ..., anchor: _Optional[_Union[AnchorSent, _Mapping]] = ..., batch: _Optional[_Union[BatchSent, _Mapping]] = ..., summary: _Optional[_Union[SendSummary, _Mapping]] = ...) -> None: ...
 
 class SendPlanned(_message.Message):
-    __slots__ = ("send_id", "session_id", "strategy", "mode", "total_recipients", "invalid_recipients", "duplicate_recipients", "used_history", "proven_batch_size", "first_batch_size", "reason")
+    __slots__ = ("send_id", "session_id", "strategy", "mode", "total_recipients", "invalid_recipients", "duplicate_recipients", "used_history", "proven_batch_size", "first_batch_size", "reason", "experiment", "arm", "strategy_reason")
     SEND_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
@@ -125,6 +127,9 @@ class SendPlanned(_message.Message):
     PROVEN_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     FIRST_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    ARM_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_REASON_FIELD_NUMBER: _ClassVar[int]
     send_id: str
     session_id: str
     strategy: str
@@ -136,7 +141,10 @@ class SendPlanned(_message.Message):
     proven_batch_size: int
     first_batch_size: int
     reason: str
-    def __init__(self, send_id: _Optional[str] = ..., session_id: _Optional[str] = ..., strategy: _Optional[str] = ..., mode: _Optional[_Union[SendMode, str]] = ..., total_recipients: _Optional[int] = ..., invalid_recipients: _Optional[_Iterable[_Union[InvalidRecipient, _Mapping]]] = ..., duplicate_recipients: _Optional[int] = ..., used_history: _Optional[bool] = ..., proven_batch_size: _Optional[int] = ..., first_batch_size: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    experiment: str
+    arm: str
+    strategy_reason: str
+    def __init__(self, send_id: _Optional[str] = ..., session_id: _Optional[str] = ..., strategy: _Optional[str] = ..., mode: _Optional[_Union[SendMode, str]] = ..., total_recipients: _Optional[int] = ..., invalid_recipients: _Optional[_Iterable[_Union[InvalidRecipient, _Mapping]]] = ..., duplicate_recipients: _Optional[int] = ..., used_history: _Optional[bool] = ..., proven_batch_size: _Optional[int] = ..., first_batch_size: _Optional[int] = ..., reason: _Optional[str] = ..., experiment: _Optional[str] = ..., arm: _Optional[str] = ..., strategy_reason: _Optional[str] = ...) -> None: ...
 
 class InvalidRecipient(_message.Message):
     __slots__ = ("input", "reason", "index")
