@@ -134,6 +134,7 @@ describe('parseCliArgs', () => {
       protocol: 'grpc',
       sessionId: 'demo',
       strategy: '',
+      experiment: '',
       json: false,
       detach: false,
       requestId: '',
@@ -219,6 +220,7 @@ describe('recipients', () => {
       {},
     );
     expect(request.recipients).toEqual(['+447700900123', '+15550000000', '+15550000001']);
+    expect((await buildRequest(options(['--recipients', '1', '--experiment', 'ab-1']), {})).experiment).toBe('ab-1');
     const content = request.story?.content;
     const media = content?.case === 'image' ? content.value : undefined;
     expect(media?.mimeType).toBe('image/png');
@@ -227,6 +229,12 @@ describe('recipients', () => {
 });
 
 describe('rendering (plain)', () => {
+  it('names the experiment and arm that chose the strategy', () => {
+    expect(linesOf([planned({ experiment: 'ab-1', arm: 'bracket', strategy: 'bracket' })])[0]).toContain(
+      'strategy bracket (experiment ab-1, arm bracket)',
+    );
+  });
+
   it('describes the plan, listing the first invalid inputs', () => {
     const invalid = Array.from({ length: 7 }, (_, i) => ({ input: `bad${i}`, reason: 'not a number' }));
     const lines = linesOf([planned({ invalidRecipients: invalid, duplicateRecipients: 2, usedHistory: true, provenBatchSize: 80 })]);

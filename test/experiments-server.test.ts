@@ -170,7 +170,7 @@ describe('ExperimentService and experiments in SendStory', () => {
     expect(seen).toEqual(new Set(['adaptive', 'bracket']));
     const memory = t.runtime.memory;
     await vi.waitFor(async () => {
-      expect(await memory.inspect('shared#experiment:by-send:adaptive')).toBeTruthy();
+      expect(await memory.inspect('shared#experiment:by-send:control')).toBeTruthy();
       expect(await memory.inspect('shared#experiment:by-send:bracket')).toBeTruthy();
     });
     expect(await memory.inspect('shared')).toBeFalsy();

@@ -40,6 +40,7 @@ Server and send:
   --protocol P           grpc (default) or connect
   --session ID           WhatsApp session to send from (default: demo)
   --strategy NAME        batch-size strategy (default: the server's)
+  --experiment KEY       let this experiment pick the strategy (and count the send)
   --request-id ID        idempotency key: sending again with it attaches to that
                          send instead of starting another (1-128 printable ASCII)
   --detach               print the send id once it is planned and exit; the send
@@ -74,6 +75,8 @@ export interface CliOptions {
   readonly protocol: 'grpc' | 'connect';
   readonly sessionId: string;
   readonly strategy: string;
+  /** An experiment's key; '' for none (the server's default experiment, if any). */
+  readonly experiment: string;
   readonly json: boolean;
   /** The send goes on without us: exit once it is planned. */
   readonly detach: boolean;
@@ -114,6 +117,7 @@ const OPTIONS = {
   protocol: { type: 'string' },
   session: { type: 'string' },
   strategy: { type: 'string' },
+  experiment: { type: 'string' },
   recipients: { type: 'string' },
   file: { type: 'string' },
   text: { type: 'string' },
@@ -187,6 +191,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     protocol,
     sessionId,
     strategy: values.strategy ?? '',
+    experiment: values.experiment ?? '',
     json: values.json ?? false,
     detach: values.detach ?? false,
     requestId: requestIdFrom(values['request-id']),

@@ -109,7 +109,7 @@ export function formatPlanned(p: SendPlanned, style: Style = PLAIN): string[] {
   const history = p.usedHistory ? `history: proven size ${num(p.provenBatchSize)}` : 'no history';
   const first = p.mode === SendMode.SINGLE ? `one call to all ${num(p.totalRecipients)}` : `first batch ${num(p.firstBatchSize)}`;
   const lines = [
-    `${paint(style, 'bold', 'planned')}  ${plural(p.totalRecipients, 'recipient')}${notes ? ` (${notes})` : ''}, ${mode}, strategy ${p.strategy}, ${history}; ${first}${p.reason ? `: ${paint(style, 'dim', p.reason)}` : ''}`,
+    `${paint(style, 'bold', 'planned')}  ${plural(p.totalRecipients, 'recipient')}${notes ? ` (${notes})` : ''}, ${mode}, strategy ${p.strategy}${p.experiment ? ` (experiment ${p.experiment}, arm ${p.arm})` : ''}, ${history}; ${first}${p.reason ? `: ${paint(style, 'dim', p.reason)}` : ''}`,
   ];
   for (const invalid of p.invalidRecipients.slice(0, SHOWN_LIST_ITEMS)) {
     lines.push(`  ${paint(style, 'yellow', 'invalid')} ${JSON.stringify(invalid.input)}: ${invalid.reason}`);

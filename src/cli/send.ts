@@ -65,7 +65,13 @@ export async function buildRequest(options: CliOptions, io: Pick<CliIO, 'stdin'>
         : { case: 'url' as const, value: source.url };
     content = { case: spec.kind, value: { source: media, caption: spec.caption, mimeType: spec.mimeType } };
   }
-  return create(SendStoryRequestSchema, { sessionId: options.sessionId, strategy: options.strategy, recipients, story: { content } });
+  return create(SendStoryRequestSchema, {
+    sessionId: options.sessionId,
+    strategy: options.strategy,
+    experiment: options.experiment,
+    recipients,
+    story: { content },
+  });
 }
 
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {

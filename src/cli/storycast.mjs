@@ -14,13 +14,14 @@ const COMMANDS = {
   demo: ['./demo.ts', 'one send in process on the simulated network, no server'],
   pair: ['./pair.ts', 'link a WhatsApp account to a running server (QR or pairing code)'],
   bench: ['./bench.ts', 'the strategy lab: every strategy against the oracle'],
+  experiment: ['./experiment.ts', 'A/B experiments between strategies: create, list, get, results, stop'],
 };
 
 const [command, ...rest] = process.argv.slice(2);
 const entry = COMMANDS[command ?? ''];
 if (!entry) {
   const list = Object.entries(COMMANDS)
-    .map(([name, [, what]]) => `  ${name.padEnd(6)} ${what}`)
+    .map(([name, [, what]]) => `  ${name.padEnd(10)} ${what}`)
     .join('\n');
   const out = command === undefined || command === '--help' || command === '-h' ? process.stdout : process.stderr;
   out.write(

@@ -76,8 +76,8 @@ export async function chooseStrategy(deps: ChoiceDeps, req: ChoiceRequest): Prom
     experiment: experiment.key,
     arm: arm.name,
     unit,
-    // Randomising sends: each strategy learns apart, or one arm's proven size would start the other's sends.
-    ...(experiment.unit === 'SEND' ? { memoryKey: `${req.sessionId}#experiment:${experiment.key}:${arm.strategy}` } : {}),
+    // Randomising sends: each arm learns apart (even two arms of one strategy), or one arm's proven size would start the other's sends.
+    ...(experiment.unit === 'SEND' ? { memoryKey: `${req.sessionId}#experiment:${experiment.key}:${arm.name}` } : {}),
   });
 }
 

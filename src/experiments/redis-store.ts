@@ -20,9 +20,8 @@
  * call checks readiness and runs under its own timeout, so with redis down
  * calls reject within about `commandTimeoutMs` instead of queueing.
  */
-import { createClient } from '@redis/client';
+import { RedisConnection, type RedisClient } from '../store/redis-connection.js';
 import type { Logger } from '../log.js';
-import { redactUrl } from '../util/redact-url.js';
 import { ExperimentExistsError, byTime, type ExperimentQuery, type ExperimentStore } from './store.js';
 import type { Arm, Experiment, ExperimentState, ExperimentUnit, SendOutcome } from './types.js';
 
@@ -39,7 +38,7 @@ export interface RedisExperimentStoreOptions {
   readonly errorLogIntervalMs?: number;
 }
 
-type Client = ReturnType<typeof createClient>;
+type Client = RedisClient;
 
 /** KEYS: experiment hash, `all`, the state's index. ARGV: index member, then the hash's field/value pairs. */
 const CREATE = `
@@ -61,37 +60,17 @@ return 1
 `;
 
 export class RedisExperimentStore implements ExperimentStore {
-  private readonly client: Client;
+  private readonly connection: RedisConnection;
   private readonly prefix: string;
-  private readonly timeoutMs: number;
-  private readonly where: string;
-  private connecting: Promise<void> | undefined;
-  /** The first connection succeeded; from then on the client reconnects by itself. */
-  private connected = false;
-  private closed = false;
 
   constructor(opts: RedisExperimentStoreOptions) {
     this.prefix = opts.prefix ?? 'storycast:experiments:';
-    this.timeoutMs = opts.commandTimeoutMs ?? 2000;
-    this.where = redactUrl(opts.url);
-    const maxDelay = opts.maxReconnectDelayMs ?? 2000;
-    this.client = createClient({
-      url: opts.url,
-      disableOfflineQueue: true,
-      commandOptions: { timeout: this.timeoutMs },
-      socket: {
-        connectTimeout: this.timeoutMs,
-        // Never give up: a redis restart must heal without restarting us.
-        reconnectStrategy: (retries: number) => Math.min(100 * 2 ** Math.min(retries, 10), maxDelay),
-      },
-    });
-    // Without a listener, an 'error' event (every failed reconnect) would crash the process.
-    this.client.on('error', throttledErrorLogger(opts.logger, this.where, opts.errorLogIntervalMs ?? 60_000));
+    this.connection = new RedisConnection({ ...opts, label: 'experiment store' });
   }
 
   /** Connects now rather than on the first call; rejects if redis is not reachable within the command timeout (it keeps trying). */
   async connect(): Promise<void> {
-    await this.ready();
+    await this.connection.ready();
   }
 
   async create(experiment: Experiment): Promise<void> {
@@ -182,41 +161,16 @@ export class RedisExperimentStore implements ExperimentStore {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (!this.client.isOpen) return;
-    // close() waits for replies that will never come while redis is down.
-    if (this.client.isReady) await this.client.close();
-    else this.client.destroy();
+    await this.connection.close();
   }
 
   private key(kind: string, id?: string): string {
     return id === undefined ? `${this.prefix}${kind}` : `${this.prefix}${kind}:${id}`;
   }
 
-  /** `rounds`: how many command timeouts the call may take (list, stop and outcomes make several round trips or read a lot). */
-  private async run<T>(what: string, op: (client: Client) => Promise<T>, rounds = 1): Promise<T> {
-    await this.ready();
-    const ms = this.timeoutMs * rounds;
-    return withTimeout(op(this.client), ms, `experiment store: redis ${what} at ${this.where} timed out after ${ms} ms`);
-  }
-
-  private async ready(): Promise<void> {
-    if (this.closed) throw new Error('experiment store: the redis store is closed');
-    if (this.client.isReady) return;
-    // Connected once and now reconnecting: refuse at once rather than queue.
-    if (this.connected) throw new Error(`experiment store: redis at ${this.where} is unavailable (reconnecting)`);
-    this.connecting ??= this.client.connect().then(
-      () => {
-        this.connected = true;
-      },
-      (error: unknown) => {
-        // Given up (closed, or a fatal error): the next call starts over.
-        this.connecting = undefined;
-        throw error;
-      },
-    );
-    await withTimeout(this.connecting, this.timeoutMs, `experiment store: redis at ${this.where} is unavailable (not connected)`);
+  /** `rounds`: how many command timeouts the call may take (calls that make several round trips or read a lot). */
+  private run<T>(what: string, op: (client: Client) => Promise<T>, rounds = 1): Promise<T> {
+    return this.connection.run(what, op, rounds);
   }
 }
 
@@ -258,30 +212,5 @@ function toExperiment(h: Record<string, string>): Experiment | undefined {
     createdAt: Number(h.createdAt),
     ...(h.stoppedAt === undefined ? {} : { stoppedAt: Number(h.stoppedAt) }),
     ...(h.winner === undefined ? {} : { winner: h.winner }),
-  };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A down redis errors on every reconnect attempt: log each distinct message at most once per interval. */
-function throttledErrorLogger(logger: Logger, store: string, intervalMs: number): (error: unknown) => void {
-  const seen = new Map<string, { at: number; suppressed: number }>();
-  return (error: unknown) => {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const now = Date.now();
-    const entry = seen.get(message);
-    if (entry && now - entry.at < intervalMs) {
-      entry.suppressed++;
-      return;
-    }
-    seen.set(message, { at: now, suppressed: 0 });
-    if (seen.size > 100) seen.delete(seen.keys().next().value!);
-    logger.warn({ err: error, store, suppressed: entry?.suppressed ?? 0 }, 'experiment store error');
   };
 }

@@ -53,6 +53,8 @@ interface ArmResult {
   /** Share of sends (finished or not) that gave up at least one recipient; undefined without sends. */
   readonly givenUpShare: number | undefined;
   readonly finishedShare: number | undefined;
+  /** Time per 1,000 recipients of each analysed unit (a send, or a session's ratio of sums): the distribution the estimate sums up. */
+  readonly unitValues: readonly number[];
 }
 
 /** Time per 1,000 recipients, arm / control − 1 (−0.38 is 38% faster), with the delta method's 95% CI. */
@@ -61,7 +63,8 @@ interface TimeComparison extends RelativeDifference {
    * Where pValue comes from. Unit SEND: Welch's t-test on per-send values,
    * exact for small samples where the delta method's z test rejects a little
    * too often (about 6% instead of 5% at 40 sends per arm). Unit SESSION: the
-   * delta-method z test on session clusters, as no t-test fits a ratio of sums.
+   * t test on the difference of the two arms' session-clustered ratios, with
+   * delta-method variances and Welch–Satterthwaite degrees of freedom over sessions.
    */
   readonly test: 'welch' | 'delta-method';
 }
@@ -70,7 +73,7 @@ interface ArmComparison {
   readonly arm: string;
   readonly control: string;
   readonly timePer1000Recipients: Computed<TimeComparison>;
-  /** p < 0.05. */
+  /** p < 0.05, with every arm at the minimum sample. */
   readonly significant: boolean;
 }
 
@@ -118,6 +121,8 @@ export function experimentResults(
   const srmPValue = srm.ok ? srm.pValue : undefined;
   const srmFlagged = srm.ok && srm.flagged;
 
+  const fewest = Math.min(...arms.map((a) => a.unitsAnalysed));
+  const enoughData = arms.length > 0 && fewest >= minUnitsPerArm;
   const control = data.find((d) => d.result.control);
   const comparisons: ArmComparison[] = control
     ? data
@@ -128,13 +133,12 @@ export function experimentResults(
             arm: d.result.arm,
             control: control.result.arm,
             timePer1000Recipients: diff,
-            significant: diff.ok && diff.pValue < ALPHA,
+            // Below the minimum sample nothing is called significant, whatever p says.
+            significant: enoughData && diff.ok && diff.pValue < ALPHA,
           };
         })
     : [];
 
-  const fewest = Math.min(...arms.map((a) => a.unitsAnalysed));
-  const enoughData = arms.length > 0 && fewest >= minUnitsPerArm;
   const verdict = describe({ arms, comparisons, control: control?.result, srmFlagged, enoughData, fewest, minUnitsPerArm });
   return {
     experiment: experiment.key,
@@ -213,6 +217,7 @@ function analyseArm(
       failedCallsPerSend,
       givenUpShare: share(count((o) => o.givenUp > 0)),
       finishedShare: share(finishedSends),
+      unitValues: unit === 'SEND' ? perSend : timeClusters.map((c) => c.sumNumerator / c.sumDenominator),
     },
     perSend,
     timeClusters,

@@ -122,7 +122,11 @@ export interface RelativeDifference {
   readonly standardError: number;
   readonly lower: number;
   readonly upper: number;
-  /** Two-sided p of H0: relative = 0 (z test on the delta-method standard error). */
+  /**
+   * Two-sided p of H0: relative = 0: a z test on the delta-method standard
+   * error for independent samples; on the difference scale for clusters (see
+   * clusteredRelativeDifference).
+   */
   readonly pValue: number;
 }
 
@@ -216,12 +220,28 @@ export function clusteredRatio(clusters: readonly Cluster[]): Computed<RatioEsti
 }
 
 /** Relative difference of two arms' clustered ratio metrics: the arms are independent, so their delta-method variances combine as in relativeOf. */
+/**
+ * The relative difference of two arms' clustered ratios, with the delta
+ * method's CI; its p-value comes from the difference scale instead:
+ *   t = (R_t − R_c)/√(Var R_t + Var R_c),
+ *   df = (v_t + v_c)² / (v_t²/(K_t−1) + v_c²/(K_c−1))  (Welch–Satterthwaite over clusters).
+ * The z test on the relative scale is not symmetric in the arms: its standard
+ * error is taken at the observed means, so when the control drew the slow
+ * sessions (durations are right-skewed) its own variance term shrinks and
+ * A/A experiments come out "treatment is faster" far more than 5% of the time.
+ * Zero difference on either scale is the same hypothesis, so the CI and the
+ * p-value still speak of one thing.
+ */
 export function clusteredRelativeDifference(treatment: readonly Cluster[], control: readonly Cluster[]): Computed<RelativeDifference> {
   const t = clusteredRatio(treatment);
   if (!t.ok) return unavailable(`treatment: ${t.reason}`);
   const c = clusteredRatio(control);
   if (!c.ok) return unavailable(`control: ${c.reason}`);
-  return relativeOf(t.ratio, t.variance, c.ratio, c.variance);
+  const relative = relativeOf(t.ratio, t.variance, c.ratio, c.variance);
+  if (!relative.ok) return relative;
+  const se2 = t.variance + c.variance;
+  const df = (se2 * se2) / ((t.variance * t.variance) / (t.clusters - 1) + (c.variance * c.variance) / (c.clusters - 1));
+  return { ...relative, pValue: tTwoSidedP((t.ratio - c.ratio) / Math.sqrt(se2), df) };
 }
 
 export interface SampleRatioCheck {

@@ -10,6 +10,7 @@ import KeyvRedis from '@keyv/redis';
 import KeyvSqlite from '@keyv/sqlite';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../util/redact-url.js';
+import { throttledErrorLogger } from '../store/throttled-errors.js';
 
 const SUPPORTED_SCHEMES = ['sqlite://', 'redis://', 'rediss://', 'memory://'] as const;
 
@@ -41,7 +42,10 @@ export function createKeyv(url: string, opts: CreateKeyvOptions): Keyv {
   } else {
     throw new Error(`unsupported session memory URL "${redactUrl(url)}": supported schemes are ${SUPPORTED_SCHEMES.join(', ')}`);
   }
-  keyv.on('error', throttledErrorLogger(opts.logger, redactUrl(url), opts.errorLogIntervalMs ?? 60_000));
+  keyv.on(
+    'error',
+    throttledErrorLogger(opts.logger, { store: redactUrl(url), message: 'session memory store error' }, opts.errorLogIntervalMs),
+  );
   if (keyv.store instanceof KeyvSqlite) {
     // KeyvSqlite opens the file in its constructor and keeps the rejection in a
     // promise nobody awaits until the first query; an unwritable path would
@@ -77,28 +81,6 @@ function createRedisStore(url: string, opts: CreateKeyvOptions): KeyvRedis<unkno
     },
     { throwOnErrors: true, throwOnConnectError: true },
   );
-}
-
-/**
- * A down redis emits an error on every reconnect attempt (and @keyv/redis
- * registers its client listeners twice once connected); log each distinct
- * message at most once per interval, with how many were suppressed.
- */
-function throttledErrorLogger(logger: Logger, store: string, intervalMs: number): (error: unknown) => void {
-  const seen = new Map<string, { at: number; suppressed: number }>();
-  return (error: unknown) => {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const now = Date.now();
-    const entry = seen.get(message);
-    if (entry && now - entry.at < intervalMs) {
-      entry.suppressed++;
-      return;
-    }
-    const suppressed = entry?.suppressed ?? 0;
-    seen.set(message, { at: now, suppressed: 0 });
-    if (seen.size > 100) seen.delete(seen.keys().next().value!);
-    logger.warn({ err: error, store, suppressed }, 'session memory store error');
-  };
 }
 
 /**

@@ -28,10 +28,10 @@
  * `commandTimeoutMs` instead of queueing. A timed-out write may still land
  * later if redis was only slow; its outcome is unknown, as over any network.
  */
-import { createClient, RESP_TYPES } from '@redis/client';
+import { RedisConnection, type RedisClient } from '../store/redis-connection.js';
+import { RESP_TYPES } from '@redis/client';
 import type { SendEvent } from '../engine/events.js';
 import type { Logger } from '../log.js';
-import { redactUrl } from '../util/redact-url.js';
 import type { JournalEntry, SendFailure, SendJournal, SendProgress, SendQuery, SendRecord, SendState, SendStore } from './store.js';
 
 export interface RedisSendStoreOptions {
@@ -47,45 +47,25 @@ export interface RedisSendStoreOptions {
   readonly errorLogIntervalMs?: number;
 }
 
-type Client = ReturnType<typeof createClient>;
+type Client = RedisClient;
 
 const SWEEP_BATCH = 500;
 
 export class RedisSendStore implements SendStore {
-  private readonly client: Client;
+  private readonly connection: RedisConnection;
   /** The same connection, giving bulk strings back as Buffers: the story is bytes, not UTF-8. */
   private readonly bytes;
   private readonly prefix: string;
-  private readonly timeoutMs: number;
-  private readonly where: string;
-  private connecting: Promise<void> | undefined;
-  /** The first connection succeeded; from then on the client reconnects by itself. */
-  private connected = false;
-  private closed = false;
 
   constructor(opts: RedisSendStoreOptions) {
     this.prefix = opts.prefix ?? 'storycast:sends:';
-    this.timeoutMs = opts.commandTimeoutMs ?? 2000;
-    this.where = redactUrl(opts.url);
-    const maxDelay = opts.maxReconnectDelayMs ?? 2000;
-    this.client = createClient({
-      url: opts.url,
-      disableOfflineQueue: true,
-      commandOptions: { timeout: this.timeoutMs },
-      socket: {
-        connectTimeout: this.timeoutMs,
-        // Never give up: a redis restart must heal without restarting us.
-        reconnectStrategy: (retries: number) => Math.min(100 * 2 ** Math.min(retries, 10), maxDelay),
-      },
-    });
-    // Without a listener, an 'error' event (every failed reconnect) would crash the process.
-    this.client.on('error', throttledErrorLogger(opts.logger, this.where, opts.errorLogIntervalMs ?? 60_000));
-    this.bytes = this.client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+    this.connection = new RedisConnection({ ...opts, label: 'send store' });
+    this.bytes = this.connection.client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
   }
 
   /** Connects now rather than on the first call; rejects if redis is not reachable within the command timeout (it keeps trying). */
   async connect(): Promise<void> {
-    await this.ready();
+    await this.connection.ready();
   }
 
   async create(record: SendRecord, first: JournalEntry, recipients: readonly string[]): Promise<void> {
@@ -250,41 +230,16 @@ export class RedisSendStore implements SendStore {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (!this.client.isOpen) return;
-    // close() waits for replies that will never come while redis is down.
-    if (this.client.isReady) await this.client.close();
-    else this.client.destroy();
+    await this.connection.close();
   }
 
   private key(kind: string, id?: string): string {
     return id === undefined ? `${this.prefix}${kind}` : `${this.prefix}${kind}:${id}`;
   }
 
-  /** `rounds`: how many command timeouts the call may take (list and sweep make several round trips). */
-  private async run<T>(what: string, op: (client: Client) => Promise<T>, rounds = 1): Promise<T> {
-    await this.ready();
-    const ms = this.timeoutMs * rounds;
-    return withTimeout(op(this.client), ms, `send store: redis ${what} at ${this.where} timed out after ${ms} ms`);
-  }
-
-  private async ready(): Promise<void> {
-    if (this.closed) throw new Error('send store: the redis store is closed');
-    if (this.client.isReady) return;
-    // Connected once and now reconnecting: refuse at once rather than queue.
-    if (this.connected) throw new Error(`send store: redis at ${this.where} is unavailable (reconnecting)`);
-    this.connecting ??= this.client.connect().then(
-      () => {
-        this.connected = true;
-      },
-      (error: unknown) => {
-        // Given up (closed, or a fatal error): the next call starts over.
-        this.connecting = undefined;
-        throw error;
-      },
-    );
-    await withTimeout(this.connecting, this.timeoutMs, `send store: redis at ${this.where} is unavailable (not connected)`);
+  /** `rounds`: how many command timeouts the call may take (calls that make several round trips or read a lot). */
+  private run<T>(what: string, op: (client: Client) => Promise<T>, rounds = 1): Promise<T> {
+    return this.connection.run(what, op, rounds);
   }
 }
 
@@ -336,30 +291,5 @@ function toRecord(h: Record<string, string>): SendRecord | undefined {
     ...(h.failure === undefined ? {} : { failure: JSON.parse(h.failure) as SendFailure }),
     events: Number(h.events),
     progress: JSON.parse(h.progress ?? 'null') as SendProgress,
-  };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A down redis errors on every reconnect attempt: log each distinct message at most once per interval. */
-function throttledErrorLogger(logger: Logger, store: string, intervalMs: number): (error: unknown) => void {
-  const seen = new Map<string, { at: number; suppressed: number }>();
-  return (error: unknown) => {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const now = Date.now();
-    const entry = seen.get(message);
-    if (entry && now - entry.at < intervalMs) {
-      entry.suppressed++;
-      return;
-    }
-    seen.set(message, { at: now, suppressed: 0 });
-    if (seen.size > 100) seen.delete(seen.keys().next().value!);
-    logger.warn({ err: error, store, suppressed: entry?.suppressed ?? 0 }, 'send store error');
   };
 }

@@ -33,6 +33,7 @@ export function resultsToProto(
       gaveUpShare: a.givenUpShare ?? Number.NaN,
       finishedShare: a.finishedShare ?? Number.NaN,
       recipients: BigInt(recipientsPerArm.get(a.arm) ?? 0),
+      unitMsPerThousand: [...a.unitValues],
     })),
     comparisons: results.comparisons.map((c) => {
       const time = c.timePer1000Recipients;

@@ -861,9 +861,13 @@ type ArmResult struct {
 	// Share of sends that ran to their summary, 0..1.
 	FinishedShare float64 `protobuf:"fixed64,9,opt,name=finished_share,json=finishedShare,proto3" json:"finished_share,omitempty"`
 	// Recipients over all counted sends.
-	Recipients    uint64 `protobuf:"varint,10,opt,name=recipients,proto3" json:"recipients,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Recipients uint64 `protobuf:"varint,10,opt,name=recipients,proto3" json:"recipients,omitempty"`
+	// Time per 1,000 recipients of each analysed unit, in ms: each finished send (unit SEND),
+	// or each session's total time per 1,000 of its recipients (unit SESSION). The
+	// distribution ms_per_thousand sums up, for charts.
+	UnitMsPerThousand []float64 `protobuf:"fixed64,11,rep,packed,name=unit_ms_per_thousand,json=unitMsPerThousand,proto3" json:"unit_ms_per_thousand,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ArmResult) Reset() {
@@ -964,6 +968,13 @@ func (x *ArmResult) GetRecipients() uint64 {
 		return x.Recipients
 	}
 	return 0
+}
+
+func (x *ArmResult) GetUnitMsPerThousand() []float64 {
+	if x != nil {
+		return x.UnitMsPerThousand
+	}
+	return nil
 }
 
 // One arm against the control, on time per 1,000 recipients.
@@ -1204,7 +1215,7 @@ const file_storycast_v1_experiment_service_proto_rawDesc = "" +
 	"\bEstimate\x12\x12\n" +
 	"\x04mean\x18\x01 \x01(\x01R\x04mean\x12\x15\n" +
 	"\x06ci_low\x18\x02 \x01(\x01R\x05ciLow\x12\x17\n" +
-	"\aci_high\x18\x03 \x01(\x01R\x06ciHigh\"\xf5\x02\n" +
+	"\aci_high\x18\x03 \x01(\x01R\x06ciHigh\"\xa6\x03\n" +
 	"\tArmResult\x12\x10\n" +
 	"\x03arm\x18\x01 \x01(\tR\x03arm\x12\x1a\n" +
 	"\bstrategy\x18\x02 \x01(\tR\bstrategy\x12\x18\n" +
@@ -1218,7 +1229,8 @@ const file_storycast_v1_experiment_service_proto_rawDesc = "" +
 	"\n" +
 	"recipients\x18\n" +
 	" \x01(\x04R\n" +
-	"recipients\"\xbd\x01\n" +
+	"recipients\x12/\n" +
+	"\x14unit_ms_per_thousand\x18\v \x03(\x01R\x11unitMsPerThousand\"\xbd\x01\n" +
 	"\rArmComparison\x12\x10\n" +
 	"\x03arm\x18\x01 \x01(\tR\x03arm\x12/\n" +
 	"\x13relative_difference\x18\x02 \x01(\x01R\x12relativeDifference\x12\x15\n" +

@@ -1,0 +1,401 @@
+/**
+ * `npm run storycast -- experiment <create|list|get|results|stop>`: A/B
+ * experiments between strategies through ExperimentService. The syntax of
+ * what is typed is checked here; everything else (strategies, weights, how
+ * many arms) is the server's to refuse, and its refusal is printed as it gives it.
+ */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type MessageInitShape, toJson } from '@bufbuild/protobuf';
+import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import {
+  type Experiment,
+  ExperimentSchema,
+  ExperimentService,
+  ExperimentState,
+  ExperimentUnit,
+  type GetExperimentResultsResponse,
+  GetExperimentResultsResponseSchema,
+} from '../gen/storycast/v1/experiment_service_pb.js';
+import { exitOnStartupError } from '../util/startup-error.js';
+import { codeName, describeError, errorInfo, errorJson } from './errors.js';
+import { formatEstimate, formatMs, distributionSvg, NOT_COMPUTABLE, pValue, share, signedShare } from './experiment-chart.js';
+import { write, type CliIO } from './follow.js';
+import { type Protocol, protocolFrom, serverFrom } from './server-address.js';
+import { parsedOrUsage, UsageError } from './usage-error.js';
+
+export const EXPERIMENT_HELP = `Usage: npm run storycast -- experiment <command> [options]
+
+A/B experiments between batch-size strategies: sends that name an experiment
+(SendStory's "experiment") get an arm's strategy and count for that arm.
+
+  create KEY --arm NAME=STRATEGY[:WEIGHT] --arm ... --control NAME
+         [--unit session|send] [--coverage 0..1] [--description TEXT]
+                 start an experiment; weights default to 1; --control names one arm
+  list [--state running|stopped]
+                 the experiments, newest first
+  get KEY        one experiment
+  results KEY [--chart FILE.svg]
+                 per arm: units, sends, time per 1,000 recipients and more with
+                 95% CIs; each arm against the control; the split check; the verdict.
+                 --chart draws each arm's distribution, box, mean and CI as SVG
+  stop KEY [--winner ARM]
+                 stop assigning: new sends get the winner's strategy (default: the control)
+
+Options for every command:
+  --server URL    storycast server (default: $STORYCAST_SERVER, else http://127.0.0.1:50051)
+  --protocol P    grpc (default) or connect
+  --json          proto JSON instead of text (list: one object per line)
+  -h, --help      show this help
+
+"${NOT_COMPUTABLE}" marks a number that cannot be computed yet (too few units or sends).
+Exit codes: 0 done, 1 a bad option, or the server refused or is unreachable.
+
+Examples:
+  npm run storycast -- experiment create bracket-vs-adaptive \\
+      --arm control=adaptive --arm bracket=bracket --control control
+  npm run storycast -- experiment results bracket-vs-adaptive --chart results.svg
+  npm run storycast -- experiment stop bracket-vs-adaptive --winner bracket`;
+
+const SUBCOMMANDS = ['create', 'list', 'get', 'results', 'stop'] as const;
+type Subcommand = (typeof SUBCOMMANDS)[number];
+
+const COMMON = {
+  server: { type: 'string' },
+  protocol: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Each subcommand takes its own options, so a misplaced one (e.g. --winner on create) is an error, not ignored. */
+const OPTIONS = {
+  create: {
+    ...COMMON,
+    arm: { type: 'string', multiple: true },
+    control: { type: 'string', multiple: true },
+    unit: { type: 'string' },
+    coverage: { type: 'string' },
+    description: { type: 'string' },
+  },
+  list: { ...COMMON, state: { type: 'string' } },
+  get: COMMON,
+  results: { ...COMMON, chart: { type: 'string' } },
+  stop: { ...COMMON, winner: { type: 'string' } },
+} as const;
+
+type ExperimentInit = MessageInitShape<typeof ExperimentSchema>;
+
+export type ExperimentCommand = { readonly server: string; readonly protocol: Protocol; readonly json: boolean } & (
+  | { readonly command: 'create'; readonly experiment: ExperimentInit }
+  | { readonly command: 'list'; readonly state: ExperimentState }
+  | { readonly command: 'get'; readonly key: string }
+  | { readonly command: 'results'; readonly key: string; readonly chart: string | undefined }
+  | { readonly command: 'stop'; readonly key: string; readonly winner: string }
+);
+
+const UNITS: Readonly<Record<string, ExperimentUnit>> = { session: ExperimentUnit.SESSION, send: ExperimentUnit.SEND };
+const STATES: Readonly<Record<string, ExperimentState>> = { running: ExperimentState.RUNNING, stopped: ExperimentState.STOPPED };
+
+/** "fast=bracket:2" -> an arm; the weight defaults to 1. Names and strategies are the server's to judge. */
+export function parseArm(value: string): { name: string; strategy: string; weight: number } {
+  const match = /^([^=]+)=([^:]+)(?::(\d+))?$/.exec(value.trim());
+  const name = match?.[1]?.trim() ?? '';
+  const strategy = match?.[2]?.trim() ?? '';
+  if (!match || name === '' || strategy === '') {
+    throw new UsageError(`--arm: "${value}" is not NAME=STRATEGY or NAME=STRATEGY:WEIGHT (e.g. control=adaptive or fast=bracket:2)`);
+  }
+  const weight = match[3] === undefined ? 1 : Number(match[3]);
+  // uint32 on the wire; a million to one is already far past any sensible split.
+  if (!Number.isSafeInteger(weight) || weight < 1 || weight > 1_000_000) {
+    throw new UsageError(`--arm: "${value}": the weight must be a whole number from 1 to 1,000,000`);
+  }
+  return { name, strategy, weight };
+}
+
+function parseCoverage(value: string): number {
+  const coverage = value.trim() === '' ? NaN : Number(value);
+  // 0 is proto3's "not set", which the server reads as everyone: refuse it rather than invert what was meant.
+  if (!(coverage > 0 && coverage <= 1)) throw new UsageError(`--coverage: "${value}" is not a share above 0 and at most 1 (e.g. 0.5)`);
+  return coverage;
+}
+
+function oneKey(command: Subcommand, positionals: readonly string[]): string {
+  if (positionals.length !== 1 || positionals[0]!.trim() === '') throw new UsageError(`${command}: give exactly one experiment KEY`);
+  return positionals[0]!;
+}
+
+/** 'help' when --help is given anywhere: nothing else is checked then, so help always works. */
+export function parseExperimentArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ExperimentCommand | 'help' {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') return 'help';
+  if (!(SUBCOMMANDS as readonly string[]).includes(first)) {
+    throw new UsageError(`unknown command "${first}"; one of ${SUBCOMMANDS.join(', ')}`);
+  }
+  const command = first as Subcommand;
+  const { values: parsed, positionals } = parsedOrUsage(() =>
+    parseArgs({ args: rest, options: OPTIONS[command], allowPositionals: true, strict: true }),
+  );
+  const values = parsed as Record<string, string | boolean | string[] | undefined>;
+  if (values.help) return 'help';
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const common = { server: serverFrom(str('server'), env), protocol: protocolFrom(str('protocol')), json: values.json === true };
+  switch (command) {
+    case 'create': {
+      const key = oneKey(command, positionals);
+      const arms = ((values.arm as string[] | undefined) ?? []).map(parseArm);
+      const controls = (values.control as string[] | undefined) ?? [];
+      if (controls.length !== 1) throw new UsageError(`--control: name exactly one arm as the control; got ${controls.length}`);
+      if (!arms.some((a) => a.name === controls[0])) {
+        throw new UsageError(`--control: "${controls[0]}" is not one of the arms (${arms.map((a) => a.name).join(', ') || 'none given'})`);
+      }
+      const unitName = str('unit') ?? 'session';
+      const unit = UNITS[unitName.toLowerCase()];
+      if (unit === undefined) throw new UsageError(`--unit: "${unitName}" is not session or send`);
+      const coverage = str('coverage');
+      return {
+        ...common,
+        command,
+        experiment: {
+          key,
+          description: str('description') ?? '',
+          arms: arms.map((a) => ({ ...a, control: a.name === controls[0] })),
+          unit,
+          coverage: coverage === undefined ? 1 : parseCoverage(coverage),
+        },
+      };
+    }
+    case 'list': {
+      if (positionals.length > 0) throw new UsageError(`list: unexpected argument "${positionals[0]}"`);
+      const stateName = str('state');
+      const state = stateName === undefined ? ExperimentState.UNSPECIFIED : STATES[stateName.toLowerCase()];
+      if (state === undefined) throw new UsageError(`--state: "${stateName}" is not running or stopped`);
+      return { ...common, command, state };
+    }
+    case 'get':
+      return { ...common, command, key: oneKey(command, positionals) };
+    case 'results': {
+      const chart = str('chart');
+      if (chart === '') throw new UsageError('--chart needs a file name, e.g. results.svg');
+      return { ...common, command, key: oneKey(command, positionals), chart };
+    }
+    case 'stop':
+      return { ...common, command, key: oneKey(command, positionals), winner: str('winner') ?? '' };
+  }
+}
+
+const iso = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const when = (t: Timestamp | undefined): string => (t ? iso(timestampDate(t)) : '-');
+const stateName = (s: ExperimentState): string =>
+  s === ExperimentState.STOPPED ? 'stopped' : s === ExperimentState.RUNNING ? 'running' : '-';
+const unitName = (u: ExperimentUnit): string => (u === ExperimentUnit.SEND ? 'send' : 'session');
+const twoDecimals = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : NOT_COMPUTABLE);
+
+/** "control=adaptive:1* fast=bracket:2": the star marks the control. */
+export function formatArms(e: Experiment): string {
+  return e.arms.map((a) => `${a.name}=${a.strategy}:${a.weight}${a.control ? '*' : ''}`).join(' ');
+}
+
+/** Columns padded to their widest cell; numbers (`right`) aligned on the right. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], right: readonly number[] = []): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (right.includes(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+export function formatExperiment(e: Experiment): string[] {
+  const lines = [
+    `experiment  ${e.key}`,
+    `state       ${stateName(e.state)}${e.state === ExperimentState.STOPPED ? ` (winner: ${e.winner || '-'}, stopped ${when(e.stopTime)})` : ''}`,
+    `unit        ${unitName(e.unit)}`,
+    `coverage    ${share(e.coverage)}`,
+    `arms        ${formatArms(e)}   (* control)`,
+    `created     ${when(e.createTime)}`,
+  ];
+  if (e.description !== '') lines.splice(1, 0, `description ${e.description}`);
+  return lines;
+}
+
+export function formatExperimentList(experiments: readonly Experiment[]): string[] {
+  if (experiments.length === 0) return ['no experiments'];
+  return table(
+    ['KEY', 'STATE', 'UNIT', 'COVERAGE', 'ARMS (* control)', 'CREATED'],
+    experiments.map((e) => [e.key, stateName(e.state), unitName(e.unit), share(e.coverage), formatArms(e), when(e.createTime)]),
+    [3],
+  );
+}
+
+export function formatResults(r: GetExperimentResultsResponse): string[] {
+  const arms = table(
+    [
+      'ARM',
+      'STRATEGY',
+      'CONTROL',
+      'UNITS',
+      'SENDS',
+      'MS PER 1,000 RECIPIENTS [95% CI]',
+      'FAILED CALLS/SEND [95% CI]',
+      'GAVE UP',
+      'FINISHED',
+    ],
+    r.arms.map((a) => [
+      a.arm,
+      a.strategy,
+      a.control ? '*' : '',
+      String(a.units),
+      String(a.sends),
+      formatEstimate(a.msPerThousand, formatMs),
+      formatEstimate(a.failedCallsPerSend, twoDecimals),
+      share(a.gaveUpShare),
+      share(a.finishedShare),
+    ]),
+    [3, 4, 7, 8],
+  );
+  const control = r.arms.find((a) => a.control)?.arm ?? 'control';
+  const comparisons =
+    r.comparisons.length === 0
+      ? ['no arms to compare with the control']
+      : table(
+          ['ARM', 'VS', 'TIME DIFFERENCE', '95% CI', 'P-VALUE', 'SIGNIFICANT'],
+          r.comparisons.map((c) => [
+            c.arm,
+            control,
+            signedShare(c.relativeDifference),
+            Number.isFinite(c.ciLow) && Number.isFinite(c.ciHigh) ? `[${signedShare(c.ciLow)}, ${signedShare(c.ciHigh)}]` : NOT_COMPUTABLE,
+            pValue(c.pValue),
+            c.significant ? 'yes' : 'no',
+          ]),
+          [2, 4],
+        );
+  // Below 0.001 the units did not split as the weights say, and no difference can be trusted.
+  const split = r.srmPValue < 0.001 ? 'the split is broken' : 'the split matches the weights';
+  const srm = Number.isFinite(r.srmPValue) ? split : 'not computable yet';
+  const e = r.experiment;
+  return [
+    `experiment ${e?.key ?? ''}  ${e ? `${stateName(e.state)}, unit ${unitName(e.unit)}, coverage ${share(e.coverage)}` : ''}`.trimEnd(),
+    '',
+    ...arms,
+    '',
+    `time per 1,000 recipients against the control (negative is faster):`,
+    ...comparisons,
+    '',
+    `sample-ratio mismatch: p = ${pValue(r.srmPValue)} (${srm})`,
+    `verdict: ${r.verdict}`,
+  ];
+}
+
+/** An ExperimentService client on its own HTTP/2 session, closed when we are done instead of idling. */
+function experimentClient(server: string, protocol: Protocol): { experiments: Client<typeof ExperimentService>; close(): void } {
+  const sessionManager = new Http2SessionManager(server);
+  const options = { baseUrl: server, httpVersion: '2' as const, sessionManager };
+  const transport = protocol === 'grpc' ? createGrpcTransport(options) : createConnectTransport(options);
+  return { experiments: createClient(ExperimentService, transport), close: () => sessionManager.abort() };
+}
+
+/** The server's refusal in one line, "CODE REASON: message (field)", so a person sees what to fix. */
+export function describeExperimentError(error: unknown, server: string): string[] {
+  if (error instanceof ConnectError) {
+    const info = errorInfo(error);
+    if (info && info.reason !== '') {
+      const field = info.metadata.field;
+      return [`error: ${codeName(error.code)} ${info.reason}: ${error.rawMessage}${field ? ` (${field})` : ''}`];
+    }
+    if (error.code === Code.Unimplemented) {
+      return [
+        `error: UNIMPLEMENTED: ${error.rawMessage}`,
+        `hint: ${server} does not serve storycast.v1.ExperimentService; check --server and --protocol, or update the server.`,
+      ];
+    }
+  }
+  return describeError(error, server);
+}
+
+const experimentJson = (e: Experiment | undefined): string =>
+  JSON.stringify(e ? toJson(ExperimentSchema, e, { alwaysEmitImplicit: true }) : null);
+
+async function perform(options: ExperimentCommand, client: Client<typeof ExperimentService>, io: CliIO): Promise<void> {
+  const show = (e: Experiment | undefined): void =>
+    write(io.stdout, options.json ? [experimentJson(e)] : e ? formatExperiment(e) : ['(no experiment in the response)']);
+  switch (options.command) {
+    case 'create':
+      return show((await client.createExperiment({ experiment: options.experiment })).experiment);
+    case 'get':
+      return show((await client.getExperiment({ key: options.key })).experiment);
+    case 'stop':
+      return show((await client.stopExperiment({ key: options.key, winner: options.winner })).experiment);
+    case 'list': {
+      const all: Experiment[] = [];
+      let pageToken = '';
+      do {
+        const page = await client.listExperiments({ state: options.state, pageSize: 500, pageToken });
+        all.push(...page.experiments);
+        pageToken = page.nextPageToken;
+      } while (pageToken !== '');
+      return write(io.stdout, options.json ? all.map(experimentJson) : formatExperimentList(all));
+    }
+    case 'results': {
+      const results = await client.getExperimentResults({ key: options.key });
+      // The chart first: if it cannot be written, standard output holds only the error, not half an answer.
+      if (options.chart !== undefined) {
+        await writeFile(options.chart, distributionSvg(results)).catch((error: unknown) => {
+          throw new Error(`cannot write the chart to ${options.chart}: ${(error as Error).message}`);
+        });
+      }
+      write(
+        io.stdout,
+        options.json
+          ? [JSON.stringify(toJson(GetExperimentResultsResponseSchema, results, { alwaysEmitImplicit: true }))]
+          : formatResults(results),
+      );
+      if (options.chart !== undefined) {
+        // On stderr with --json, so standard output stays one JSON document.
+        write(options.json ? io.stderr : io.stdout, [`chart written to ${options.chart}`]);
+      }
+      return;
+    }
+  }
+}
+
+export async function experiment(argv: readonly string[], io: CliIO): Promise<number> {
+  let options: ExperimentCommand;
+  try {
+    const parsed = parseExperimentArgs(argv, io.env);
+    if (parsed === 'help') {
+      io.stdout.write(`${EXPERIMENT_HELP}\n`);
+      return 0;
+    }
+    options = parsed;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    write(io.stderr, [`storycast experiment: ${error.message}`, 'Run with --help for usage.']);
+    return 1;
+  }
+  const client = experimentClient(options.server, options.protocol);
+  try {
+    await perform(options, client.experiments, io);
+    return 0;
+  } catch (error) {
+    write(io.stderr, describeExperimentError(error, options.server));
+    if (options.json) io.stdout.write(`${JSON.stringify(errorJson(error))}\n`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly) {
+  experiment(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
+    process.exitCode = code;
+  }, exitOnStartupError('storycast experiment'));
+}
