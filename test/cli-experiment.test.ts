@@ -133,6 +133,30 @@ describe('storycast experiment', () => {
     expect(missing.err).toContain('error: NOT_FOUND EXPERIMENT_NOT_FOUND: no experiment "no-such" on this server (key)');
   });
 
+  it('update changes weights, coverage and description, and refuses an arm the experiment does not have', async () => {
+    expect((await cli('create', 'cli-upd', '--arm', 'a=adaptive', '--arm', 'b=bracket', '--control', 'a', '--coverage', '0.3')).code).toBe(
+      0,
+    );
+    const updated = await cli('update', 'cli-upd', '--weight', 'b=3', '--coverage', '0.8', '--description', 'more bracket', '--json');
+    expect(updated.code).toBe(0);
+    expect(JSON.parse(updated.out)).toMatchObject({
+      coverage: 0.8,
+      description: 'more bracket',
+      arms: [
+        { name: 'a', weight: 1, control: true },
+        { name: 'b', weight: 3, control: false },
+      ],
+    });
+    const text = await cli('update', 'cli-upd', '--coverage', '1');
+    expect(text.out).toContain('a=adaptive:1* b=bracket:3');
+    const unknown = await cli('update', 'cli-upd', '--weight', 'c=2');
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('has no arm "c"');
+    const nothing = await cli('update', 'cli-upd');
+    expect(nothing.code).toBe(1);
+    expect(nothing.err).toContain('give --coverage, --weight ARM=N or --description');
+  });
+
   it('refuses a mistyped command before calling the server, naming the option', async () => {
     const cases: Array<[string[], string]> = [
       [['create', 'k', '--arm', 'adaptive', '--arm', 'b=bracket', '--control', 'b'], '--arm: "adaptive" is not NAME=STRATEGY'],

@@ -175,4 +175,75 @@ describe('ExperimentService and experiments in SendStory', () => {
     });
     expect(await memory.inspect('shared')).toBeFalsy();
   });
+
+  it('UpdateExperiment: new weights and coverage reach new units only; a unit with an arm keeps it', async () => {
+    await experiments.createExperiment(twoArms('tuned', { coverage: 0.5 }));
+    const armOf = async (sessionId: string) => plannedOf((await send({ sessionId, experiment: 'tuned' }, 5)).events)!.arm;
+    const before = new Map<string, string>();
+    for (let i = 0; i < 40; i++) before.set(`t-${i}`, await armOf(`t-${i}`));
+    const inside = [...before].filter(([, arm]) => arm !== '');
+    expect(inside.length).toBeGreaterThan(5);
+    expect(inside.length).toBeLessThan(35);
+
+    const updated = await experiments.updateExperiment({
+      experiment: {
+        key: 'tuned',
+        coverage: 1,
+        arms: [{ ...twoArms('x').experiment.arms[0]! }, { ...twoArms('x').experiment.arms[1]!, weight: 9 }],
+      },
+      updateMask: { paths: ['coverage', 'arms'] },
+    });
+    expect(updated.experiment).toMatchObject({ coverage: 1, arms: [{ weight: 1 }, { weight: 9 }] });
+    const after = new Map<string, string>();
+    for (const sessionId of before.keys()) after.set(sessionId, await armOf(sessionId));
+    // Raising the coverage only added units, and no unit that had an arm moved, whatever the new weights say.
+    for (const [sessionId, arm] of inside) expect(after.get(sessionId)).toBe(arm);
+    expect([...after.values()].every((arm) => arm !== '')).toBe(true);
+    const newcomers: string[] = [];
+    for (let i = 0; i < 30; i++) newcomers.push(await armOf(`n-${i}`));
+    expect(newcomers.filter((arm) => arm === 'bracket').length).toBeGreaterThan(20);
+  });
+
+  it('UpdateExperiment refuses what cannot change, and a stopped experiment', async () => {
+    await experiments.createExperiment(twoArms('fixed'));
+    const arms = twoArms('x').experiment.arms;
+    const refusals: Array<[Parameters<typeof experiments.updateExperiment>[0], Code, string, string]> = [
+      [
+        { experiment: { key: 'fixed', unit: ExperimentUnit.SEND }, updateMask: { paths: ['unit'] } },
+        Code.InvalidArgument,
+        'NOT_UPDATABLE',
+        'update_mask',
+      ],
+      [
+        { experiment: { key: 'fixed', arms: [arms[0]!, { ...arms[1]!, strategy: 'conservative' }] } },
+        Code.InvalidArgument,
+        'ARMS_CHANGED',
+        'experiment.arms[1]',
+      ],
+      [{ experiment: { key: 'fixed', arms: [arms[0]!] } }, Code.InvalidArgument, 'ARMS_CHANGED', 'experiment.arms'],
+      [
+        { experiment: { key: 'fixed', arms: [arms[0]!, { ...arms[1]!, weight: 0 }] }, updateMask: { paths: ['arms'] } },
+        Code.InvalidArgument,
+        'BAD_WEIGHT',
+        'experiment.arms[1].weight',
+      ],
+      [{ experiment: { key: 'fixed', coverage: 2 } }, Code.InvalidArgument, 'BAD_COVERAGE', 'experiment.coverage'],
+      [{ experiment: { key: 'nope', coverage: 0.5 } }, Code.NotFound, 'EXPERIMENT_NOT_FOUND', 'experiment.key'],
+    ];
+    for (const [req, code, reason, field] of refusals) {
+      const error = await experiments.updateExperiment(req).catch((e: unknown) => ConnectError.from(e));
+      expect((error as ConnectError).code, reason).toBe(code);
+      expect(reasonOf(error)).toMatchObject({ reason, metadata: { field } });
+    }
+    expect((await experiments.updateExperiment({ experiment: { key: 'fixed', description: 'notes' } })).experiment).toMatchObject({
+      description: 'notes',
+      coverage: 1,
+    });
+    await experiments.stopExperiment({ key: 'fixed' });
+    const stopped = await experiments
+      .updateExperiment({ experiment: { key: 'fixed', coverage: 0.5 } })
+      .catch((e: unknown) => ConnectError.from(e));
+    expect((stopped as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect(reasonOf(stopped)?.reason).toBe('EXPERIMENT_STOPPED');
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * `npm run storycast -- experiment <create|list|get|results|stop>`: A/B
+ * `npm run storycast -- experiment <create|list|get|update|results|stop>`: A/B
  * experiments between strategies through ExperimentService. The syntax of
  * what is typed is checked here; everything else (strategies, weights, how
  * many arms) is the server's to refuse, and its refusal is printed as it gives it.
@@ -9,7 +9,6 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type MessageInitShape, toJson } from '@bufbuild/protobuf';
-import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import {
@@ -18,12 +17,12 @@ import {
   ExperimentService,
   ExperimentState,
   ExperimentUnit,
-  type GetExperimentResultsResponse,
   GetExperimentResultsResponseSchema,
 } from '../gen/storycast/v1/experiment_service_pb.js';
 import { exitOnStartupError } from '../util/startup-error.js';
 import { codeName, describeError, errorInfo, errorJson } from './errors.js';
-import { formatEstimate, formatMs, distributionSvg, NOT_COMPUTABLE, pValue, share, signedShare } from './experiment-chart.js';
+import { distributionSvg, NOT_COMPUTABLE } from './experiment-chart.js';
+import { formatExperiment, formatExperimentList, formatResults } from './experiment-format.js';
 import { write, type CliIO } from './follow.js';
 import { type Protocol, protocolFrom, serverFrom } from './server-address.js';
 import { parsedOrUsage, UsageError } from './usage-error.js';
@@ -39,6 +38,8 @@ A/B experiments between batch-size strategies: sends that name an experiment
   list [--state running|stopped]
                  the experiments, newest first
   get KEY        one experiment
+  update KEY [--coverage 0..1] [--weight ARM=N ...] [--description TEXT]
+                 change what may change while it runs: a unit already in an arm keeps it
   results KEY [--chart FILE.svg]
                  per arm: units, sends, time per 1,000 recipients and more with
                  95% CIs; each arm against the control; the split check; the verdict.
@@ -61,7 +62,7 @@ Examples:
   npm run storycast -- experiment results bracket-vs-adaptive --chart results.svg
   npm run storycast -- experiment stop bracket-vs-adaptive --winner bracket`;
 
-const SUBCOMMANDS = ['create', 'list', 'get', 'results', 'stop'] as const;
+const SUBCOMMANDS = ['create', 'list', 'get', 'update', 'results', 'stop'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 const COMMON = {
@@ -83,6 +84,7 @@ const OPTIONS = {
   },
   list: { ...COMMON, state: { type: 'string' } },
   get: COMMON,
+  update: { ...COMMON, coverage: { type: 'string' }, weight: { type: 'string', multiple: true }, description: { type: 'string' } },
   results: { ...COMMON, chart: { type: 'string' } },
   stop: { ...COMMON, winner: { type: 'string' } },
 } as const;
@@ -93,6 +95,13 @@ export type ExperimentCommand = { readonly server: string; readonly protocol: Pr
   | { readonly command: 'create'; readonly experiment: ExperimentInit }
   | { readonly command: 'list'; readonly state: ExperimentState }
   | { readonly command: 'get'; readonly key: string }
+  | {
+      readonly command: 'update';
+      readonly key: string;
+      readonly coverage?: number;
+      readonly weights: ReadonlyMap<string, number>;
+      readonly description?: string;
+    }
   | { readonly command: 'results'; readonly key: string; readonly chart: string | undefined }
   | { readonly command: 'stop'; readonly key: string; readonly winner: string }
 );
@@ -114,6 +123,16 @@ export function parseArm(value: string): { name: string; strategy: string; weigh
     throw new UsageError(`--arm: "${value}": the weight must be a whole number from 1 to 1,000,000`);
   }
   return { name, strategy, weight };
+}
+
+/** "bracket=3": an arm's new weight. */
+function parseWeight(value: string): [string, number] {
+  const match = /^([^=]+)=(\d+)$/.exec(value.trim());
+  const weight = Number(match?.[2]);
+  if (!match || !(Number.isSafeInteger(weight) && weight >= 1 && weight <= 1_000_000)) {
+    throw new UsageError(`--weight: "${value}" is not ARM=N with N a whole number from 1 to 1,000,000`);
+  }
+  return [match[1]!.trim(), weight];
 }
 
 function parseCoverage(value: string): number {
@@ -180,6 +199,23 @@ export function parseExperimentArgs(
     }
     case 'get':
       return { ...common, command, key: oneKey(command, positionals) };
+    case 'update': {
+      const key = oneKey(command, positionals);
+      const weights = new Map(((values.weight as string[] | undefined) ?? []).map(parseWeight));
+      const coverage = str('coverage');
+      const description = str('description');
+      if (coverage === undefined && weights.size === 0 && description === undefined) {
+        throw new UsageError('update: give --coverage, --weight ARM=N or --description');
+      }
+      return {
+        ...common,
+        command,
+        key,
+        weights,
+        ...(coverage === undefined ? {} : { coverage: parseCoverage(coverage) }),
+        ...(description === undefined ? {} : { description }),
+      };
+    }
     case 'results': {
       const chart = str('chart');
       if (chart === '') throw new UsageError('--chart needs a file name, e.g. results.svg');
@@ -188,110 +224,6 @@ export function parseExperimentArgs(
     case 'stop':
       return { ...common, command, key: oneKey(command, positionals), winner: str('winner') ?? '' };
   }
-}
-
-const iso = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const when = (t: Timestamp | undefined): string => (t ? iso(timestampDate(t)) : '-');
-const stateName = (s: ExperimentState): string =>
-  s === ExperimentState.STOPPED ? 'stopped' : s === ExperimentState.RUNNING ? 'running' : '-';
-const unitName = (u: ExperimentUnit): string => (u === ExperimentUnit.SEND ? 'send' : 'session');
-const twoDecimals = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : NOT_COMPUTABLE);
-
-/** "control=adaptive:1* fast=bracket:2": the star marks the control. */
-export function formatArms(e: Experiment): string {
-  return e.arms.map((a) => `${a.name}=${a.strategy}:${a.weight}${a.control ? '*' : ''}`).join(' ');
-}
-
-/** Columns padded to their widest cell; numbers (`right`) aligned on the right. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[], right: readonly number[] = []): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (right.includes(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)];
-}
-
-export function formatExperiment(e: Experiment): string[] {
-  const lines = [
-    `experiment  ${e.key}`,
-    `state       ${stateName(e.state)}${e.state === ExperimentState.STOPPED ? ` (winner: ${e.winner || '-'}, stopped ${when(e.stopTime)})` : ''}`,
-    `unit        ${unitName(e.unit)}`,
-    `coverage    ${share(e.coverage)}`,
-    `arms        ${formatArms(e)}   (* control)`,
-    `created     ${when(e.createTime)}`,
-  ];
-  if (e.description !== '') lines.splice(1, 0, `description ${e.description}`);
-  return lines;
-}
-
-export function formatExperimentList(experiments: readonly Experiment[]): string[] {
-  if (experiments.length === 0) return ['no experiments'];
-  return table(
-    ['KEY', 'STATE', 'UNIT', 'COVERAGE', 'ARMS (* control)', 'CREATED'],
-    experiments.map((e) => [e.key, stateName(e.state), unitName(e.unit), share(e.coverage), formatArms(e), when(e.createTime)]),
-    [3],
-  );
-}
-
-export function formatResults(r: GetExperimentResultsResponse): string[] {
-  const arms = table(
-    [
-      'ARM',
-      'STRATEGY',
-      'CONTROL',
-      'UNITS',
-      'SENDS',
-      'MS PER 1,000 RECIPIENTS [95% CI]',
-      'FAILED CALLS/SEND [95% CI]',
-      'GAVE UP',
-      'FINISHED',
-    ],
-    r.arms.map((a) => [
-      a.arm,
-      a.strategy,
-      a.control ? '*' : '',
-      String(a.units),
-      String(a.sends),
-      formatEstimate(a.msPerThousand, formatMs),
-      formatEstimate(a.failedCallsPerSend, twoDecimals),
-      share(a.gaveUpShare),
-      share(a.finishedShare),
-    ]),
-    [3, 4, 7, 8],
-  );
-  const control = r.arms.find((a) => a.control)?.arm ?? 'control';
-  const comparisons =
-    r.comparisons.length === 0
-      ? ['no arms to compare with the control']
-      : table(
-          ['ARM', 'VS', 'TIME DIFFERENCE', '95% CI', 'P-VALUE', 'SIGNIFICANT'],
-          r.comparisons.map((c) => [
-            c.arm,
-            control,
-            signedShare(c.relativeDifference),
-            Number.isFinite(c.ciLow) && Number.isFinite(c.ciHigh) ? `[${signedShare(c.ciLow)}, ${signedShare(c.ciHigh)}]` : NOT_COMPUTABLE,
-            pValue(c.pValue),
-            c.significant ? 'yes' : 'no',
-          ]),
-          [2, 4],
-        );
-  // Below 0.001 the units did not split as the weights say, and no difference can be trusted.
-  const split = r.srmPValue < 0.001 ? 'the split is broken' : 'the split matches the weights';
-  const srm = Number.isFinite(r.srmPValue) ? split : 'not computable yet';
-  const e = r.experiment;
-  return [
-    `experiment ${e?.key ?? ''}  ${e ? `${stateName(e.state)}, unit ${unitName(e.unit)}, coverage ${share(e.coverage)}` : ''}`.trimEnd(),
-    '',
-    ...arms,
-    '',
-    `time per 1,000 recipients against the control (negative is faster):`,
-    ...comparisons,
-    '',
-    `sample-ratio mismatch: p = ${pValue(r.srmPValue)} (${srm})`,
-    `verdict: ${r.verdict}`,
-  ];
 }
 
 /** An ExperimentService client on its own HTTP/2 session, closed when we are done instead of idling. */
@@ -333,6 +265,8 @@ async function perform(options: ExperimentCommand, client: Client<typeof Experim
       return show((await client.getExperiment({ key: options.key })).experiment);
     case 'stop':
       return show((await client.stopExperiment({ key: options.key, winner: options.winner })).experiment);
+    case 'update':
+      return show(await update(options, client));
     case 'list': {
       const all: Experiment[] = [];
       let pageToken = '';
@@ -364,6 +298,30 @@ async function perform(options: ExperimentCommand, client: Client<typeof Experim
       return;
     }
   }
+}
+
+/** Weights go as the whole arm list (only weights may differ), so the current arms are read first. */
+async function update(
+  options: Extract<ExperimentCommand, { command: 'update' }>,
+  client: Client<typeof ExperimentService>,
+): Promise<Experiment | undefined> {
+  const paths: string[] = [];
+  let arms: Experiment['arms'] = [];
+  if (options.weights.size > 0) {
+    const current = (await client.getExperiment({ key: options.key })).experiment;
+    const unknown = [...options.weights.keys()].filter((name) => !current?.arms.some((a) => a.name === name));
+    if (unknown.length > 0)
+      throw new UsageError(`--weight: experiment "${options.key}" has no arm ${unknown.map((n) => `"${n}"`).join(', ')}`);
+    arms = (current?.arms ?? []).map((a) => ({ ...a, weight: options.weights.get(a.name) ?? a.weight }));
+    paths.push('arms');
+  }
+  if (options.coverage !== undefined) paths.push('coverage');
+  if (options.description !== undefined) paths.push('description');
+  const response = await client.updateExperiment({
+    experiment: { key: options.key, arms, coverage: options.coverage ?? 0, description: options.description ?? '' },
+    updateMask: { paths },
+  });
+  return response.experiment;
 }
 
 export async function experiment(argv: readonly string[], io: CliIO): Promise<number> {

@@ -22,7 +22,7 @@
  */
 import { RedisConnection, type RedisClient } from '../store/redis-connection.js';
 import type { Logger } from '../log.js';
-import { ExperimentExistsError, byTime, type ExperimentQuery, type ExperimentStore } from './store.js';
+import { ExperimentExistsError, byTime, type ExperimentChanges, type ExperimentQuery, type ExperimentStore } from './store.js';
 import type { Arm, Experiment, ExperimentState, ExperimentUnit, SendOutcome } from './types.js';
 
 export interface RedisExperimentStoreOptions {
@@ -50,6 +50,13 @@ return 1
 `;
 
 /** KEYS: experiment hash, state:RUNNING, state:STOPPED. ARGV: index member, stoppedAt, winner ('' for none). */
+/** Only a RUNNING experiment changes; ARGV holds field/value pairs. */
+const UPDATE = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'RUNNING' then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`;
+
 const STOP = `
 if redis.call('HGET', KEYS[1], 'state') ~= 'RUNNING' then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'STOPPED', 'stoppedAt', ARGV[2])
@@ -138,6 +145,18 @@ export class RedisExperimentStore implements ExperimentStore {
       },
       3,
     );
+  }
+
+  async update(key: string, changes: ExperimentChanges): Promise<Experiment | undefined> {
+    const fields = [
+      ...(changes.coverage === undefined ? [] : ['coverage', String(changes.coverage)]),
+      ...(changes.arms === undefined ? [] : ['arms', JSON.stringify(changes.arms)]),
+      ...(changes.description === undefined ? [] : ['description', changes.description]),
+    ];
+    return this.run('update', async (c) => {
+      if (fields.length > 0) await c.eval(UPDATE, { keys: [this.key('experiment', key)], arguments: fields });
+      return toExperiment(await c.hGetAll(this.key('experiment', key)));
+    });
   }
 
   async assign(key: string, unitId: string, arm: string): Promise<string> {

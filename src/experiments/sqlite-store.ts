@@ -15,7 +15,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { ExperimentExistsError, type ExperimentQuery, type ExperimentStore } from './store.js';
+import { ExperimentExistsError, type ExperimentChanges, type ExperimentQuery, type ExperimentStore } from './store.js';
 import type { Arm, Experiment, ExperimentState, ExperimentUnit, SendOutcome } from './types.js';
 
 const SCHEMA = `
@@ -145,6 +145,19 @@ export class SqliteExperimentStore implements ExperimentStore {
     })();
   }
 
+  async update(key: string, changes: ExperimentChanges): Promise<Experiment | undefined> {
+    return this.db.transaction(() => {
+      this.stmt.update.run({
+        key,
+        coverage: changes.coverage ?? null,
+        arms: changes.arms ? JSON.stringify(changes.arms) : null,
+        description: changes.description ?? null,
+      });
+      const row = this.stmt.get.get(key) as ExperimentRow | undefined;
+      return row && toExperiment(row);
+    })();
+  }
+
   async assign(key: string, unitId: string, arm: string): Promise<string> {
     // One transaction: the insert (a no-op when the unit has an arm) and the read see the same row, and no
     // connection changes an assignment once written, so whoever inserted first is who every caller hears.
@@ -203,6 +216,11 @@ function prepare(db: Database.Database) {
     // Only a running experiment: a second stop leaves the first one's time and winner.
     stop: db.prepare(
       `UPDATE storycast_experiments SET state = 'STOPPED', stopped_at = @at, winner = @winner
+       WHERE key = @key AND state = 'RUNNING'`,
+    ),
+    update: db.prepare(
+      `UPDATE storycast_experiments SET coverage = coalesce(@coverage, coverage), arms = coalesce(@arms, arms),
+         description = coalesce(@description, description)
        WHERE key = @key AND state = 'RUNNING'`,
     ),
     assign: db.prepare('INSERT INTO storycast_experiment_assignments (experiment, unit, arm) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),

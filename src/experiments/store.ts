@@ -27,6 +27,12 @@ export interface ExperimentQuery {
   readonly limit: number;
 }
 
+export interface ExperimentChanges {
+  readonly coverage?: number;
+  readonly arms?: Experiment['arms'];
+  readonly description?: string;
+}
+
 export interface ExperimentStore {
   /** Rejects with ExperimentExistsError when the key is taken (the stored experiment is left as it was). */
   create(experiment: Experiment): Promise<void>;
@@ -41,6 +47,13 @@ export interface ExperimentStore {
    * its assignments and outcomes.
    */
   stop(key: string, end: { readonly at: number; readonly winner?: string }): Promise<Experiment | undefined>;
+  /**
+   * Changes a RUNNING experiment's coverage, arms (the caller keeps names,
+   * strategies and the control; only weights differ) or description; what is
+   * not given stays. Returns the experiment as stored afterwards (a stopped one
+   * unchanged), undefined when unknown. Assignments are untouched: a unit keeps its arm.
+   */
+  update(key: string, changes: ExperimentChanges): Promise<Experiment | undefined>;
   /**
    * Sticky assignment: stores `arm` for the unit only if it has none yet,
    * and returns the arm the unit has (the one stored first, whoever stored
@@ -98,6 +111,14 @@ export class MemoryExperimentStore implements ExperimentStore {
     };
     this.experiments.set(key, stopped);
     return stopped;
+  }
+
+  async update(key: string, changes: ExperimentChanges): Promise<Experiment | undefined> {
+    const experiment = this.experiments.get(key);
+    if (experiment?.state !== 'RUNNING') return experiment;
+    const updated: Experiment = { ...experiment, ...changes };
+    this.experiments.set(key, updated);
+    return updated;
   }
 
   async assign(key: string, unitId: string, arm: string): Promise<string> {

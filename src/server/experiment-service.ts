@@ -8,7 +8,7 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, type ConnectRouter } from '@connectrpc/connect';
 import type { Clock } from '../clock.js';
 import { experimentResults } from '../experiments/results.js';
-import { ExperimentExistsError, type ExperimentStore } from '../experiments/store.js';
+import { ExperimentExistsError, type ExperimentChanges, type ExperimentStore } from '../experiments/store.js';
 import type { Arm, Experiment } from '../experiments/types.js';
 import {
   type Experiment as ExperimentProto,
@@ -20,6 +20,7 @@ import {
   GetExperimentResponseSchema,
   ListExperimentsResponseSchema,
   StopExperimentResponseSchema,
+  UpdateExperimentResponseSchema,
 } from '../gen/storycast/v1/experiment_service_pb.js';
 import type { StrategyRegistry } from '../strategy-registry.js';
 import { invalidField, storycastError } from './errors.js';
@@ -132,6 +133,25 @@ export function experimentServiceRoutes(deps: ExperimentServiceDeps) {
         });
       },
 
+      async updateExperiment(req) {
+        const proto = req.experiment;
+        if (!proto) throw invalidField('experiment', 'MISSING_EXPERIMENT', 'experiment is required');
+        const current = await find(proto.key, 'experiment.key');
+        if (current.state !== 'RUNNING') {
+          throw storycastError(
+            Code.FailedPrecondition,
+            'EXPERIMENT_STOPPED',
+            `experiment "${current.key}" is stopped: it no longer changes`,
+            {
+              field: 'experiment.key',
+            },
+          );
+        }
+        const changes = changesOf(current, proto, req.updateMask?.paths ?? []);
+        const updated = await stored(experiments.update(current.key, changes));
+        return create(UpdateExperimentResponseSchema, { experiment: experimentToProto(updated ?? current) });
+      },
+
       async stopExperiment(req) {
         const experiment = await find(req.key);
         const winner = req.winner === '' ? experiment.arms.find((a) => a.control)!.name : req.winner;
@@ -150,6 +170,54 @@ export function experimentServiceRoutes(deps: ExperimentServiceDeps) {
         return resultsToProto(experiment, experimentResults(experiment, outcomes), recipients);
       },
     });
+}
+
+const UPDATABLE = ['coverage', 'description', 'arms'] as const;
+
+/**
+ * What an update asks for, checked: only coverage, description and the arms'
+ * weights change. Without a mask (AIP-134), whatever the request populates.
+ */
+function changesOf(current: Experiment, proto: ExperimentProto, mask: readonly string[]): ExperimentChanges {
+  for (const path of mask) {
+    if (!(UPDATABLE as readonly string[]).includes(path)) {
+      throw invalidField('update_mask', 'NOT_UPDATABLE', `"${path}" cannot change (only ${UPDATABLE.join(', ')}: arms' weights)`);
+    }
+  }
+  const asked = (path: (typeof UPDATABLE)[number], populated: boolean) => (mask.length ? mask.includes(path) : populated);
+  let changes: ExperimentChanges = {};
+  if (asked('coverage', proto.coverage !== 0)) {
+    if (!(proto.coverage >= 0 && proto.coverage <= 1)) {
+      throw invalidField('experiment.coverage', 'BAD_COVERAGE', `experiment.coverage must be between 0 and 1; got ${proto.coverage}`);
+    }
+    changes = { ...changes, coverage: proto.coverage === 0 ? 1 : proto.coverage };
+  }
+  if (asked('description', proto.description !== '')) changes = { ...changes, description: proto.description };
+  if (asked('arms', proto.arms.length > 0)) {
+    if (proto.arms.length !== current.arms.length) {
+      throw invalidField(
+        'experiment.arms',
+        'ARMS_CHANGED',
+        `the experiment has ${current.arms.length} arms; only their weights can change`,
+      );
+    }
+    const arms = current.arms.map((arm, i) => {
+      const next = proto.arms[i]!;
+      const at = `experiment.arms[${i}]`;
+      if (next.name !== arm.name || next.strategy !== arm.strategy || next.control !== arm.control) {
+        throw invalidField(
+          at,
+          'ARMS_CHANGED',
+          `${at} must stay "${arm.name}" (${arm.strategy}${arm.control ? ', control' : ''}): only its weight can change`,
+        );
+      }
+      if (!(next.weight >= 1))
+        throw invalidField(`${at}.weight`, 'BAD_WEIGHT', `${at}.weight must be a positive integer; got ${next.weight}`);
+      return { ...arm, weight: next.weight };
+    });
+    changes = { ...changes, arms };
+  }
+  return changes;
 }
 
 export function experimentToProto(e: Experiment): ExperimentProto {

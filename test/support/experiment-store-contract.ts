@@ -162,6 +162,22 @@ export function describeExperimentStoreContract(name: string, make: () => Promis
       expect(await store.list({ limit: 10, state: 'RUNNING' })).toEqual([]);
     });
 
+    it("updates a running experiment's coverage, weights and description, leaving the rest and its assignments", async () => {
+      const created = experiment('exp-1', 1_000);
+      await store.create(created);
+      await store.assign('exp-1', 'unit-1', created.arms[1]!.name);
+      const arms = created.arms.map((arm, i) => ({ ...arm, weight: arm.weight + i + 2 }));
+      const updated = await store.update('exp-1', { coverage: 0.3, arms });
+      expect(updated).toEqual({ ...created, coverage: 0.3, arms });
+      expect(await store.get('exp-1')).toEqual(updated);
+      expect(await store.update('exp-1', { description: 'now with notes' })).toEqual({ ...updated, description: 'now with notes' });
+      expect(await store.assignment('exp-1', 'unit-1')).toBe(created.arms[1]!.name);
+      expect(await store.update('nope', { coverage: 0.5 })).toBeUndefined();
+      const stopped = await store.stop('exp-1', { at: 2_000 });
+      // A stopped experiment does not change.
+      expect(await store.update('exp-1', { coverage: 0.9 })).toEqual(stopped);
+    });
+
     it('assigns stickily: the first arm stored is the one every later call gets', async () => {
       await store.create(experiment('exp-1', 1_000));
       expect(await store.assignment('exp-1', 'session-1')).toBeUndefined();

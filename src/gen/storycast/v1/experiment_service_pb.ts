@@ -9,15 +9,15 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file storycast/v1/experiment_service.proto.
  */
 export const file_storycast_v1_experiment_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVzdG9yeWNhc3QvdjEvZXhwZXJpbWVudF9zZXJ2aWNlLnByb3RvEgxzdG9yeWNhc3QudjEiRgoDQXJtEgwKBG5hbWUYASABKAkSEAoIc3RyYXRlZ3kYAiABKAkSDgoGd2VpZ2h0GAMgASgNEg8KB2NvbnRyb2wYBCABKAgiqwIKCkV4cGVyaW1lbnQSCwoDa2V5GAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEh8KBGFybXMYAyADKAsyES5zdG9yeWNhc3QudjEuQXJtEioKBHVuaXQYBCABKA4yHC5zdG9yeWNhc3QudjEuRXhwZXJpbWVudFVuaXQSEAoIY292ZXJhZ2UYBSABKAESLAoFc3RhdGUYBiABKA4yHS5zdG9yeWNhc3QudjEuRXhwZXJpbWVudFN0YXRlEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglzdG9wX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBndpbm5lchgJIAEoCSJHChdDcmVhdGVFeHBlcmltZW50UmVxdWVzdBIsCgpleHBlcmltZW50GAEgASgLMhguc3RvcnljYXN0LnYxLkV4cGVyaW1lbnQiSAoYQ3JlYXRlRXhwZXJpbWVudFJlc3BvbnNlEiwKCmV4cGVyaW1lbnQYASABKAsyGC5zdG9yeWNhc3QudjEuRXhwZXJpbWVudCIjChRHZXRFeHBlcmltZW50UmVxdWVzdBILCgNrZXkYASABKAkiRQoVR2V0RXhwZXJpbWVudFJlc3BvbnNlEiwKCmV4cGVyaW1lbnQYASABKAsyGC5zdG9yeWNhc3QudjEuRXhwZXJpbWVudCJtChZMaXN0RXhwZXJpbWVudHNSZXF1ZXN0EiwKBXN0YXRlGAEgASgOMh0uc3RvcnljYXN0LnYxLkV4cGVyaW1lbnRTdGF0ZRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJhChdMaXN0RXhwZXJpbWVudHNSZXNwb25zZRItCgtleHBlcmltZW50cxgBIAMoCzIYLnN0b3J5Y2FzdC52MS5FeHBlcmltZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI0ChVTdG9wRXhwZXJpbWVudFJlcXVlc3QSCwoDa2V5GAEgASgJEg4KBndpbm5lchgCIAEoCSJGChZTdG9wRXhwZXJpbWVudFJlc3BvbnNlEiwKCmV4cGVyaW1lbnQYASABKAsyGC5zdG9yeWNhc3QudjEuRXhwZXJpbWVudCIqChtHZXRFeHBlcmltZW50UmVzdWx0c1JlcXVlc3QSCwoDa2V5GAEgASgJIjkKCEVzdGltYXRlEgwKBG1lYW4YASABKAESDgoGY2lfbG93GAIgASgBEg8KB2NpX2hpZ2gYAyABKAEiogIKCUFybVJlc3VsdBILCgNhcm0YASABKAkSEAoIc3RyYXRlZ3kYAiABKAkSDwoHY29udHJvbBgDIAEoCBINCgV1bml0cxgEIAEoDRINCgVzZW5kcxgFIAEoDRIvCg9tc19wZXJfdGhvdXNhbmQYBiABKAsyFi5zdG9yeWNhc3QudjEuRXN0aW1hdGUSNQoVZmFpbGVkX2NhbGxzX3Blcl9zZW5kGAcgASgLMhYuc3RvcnljYXN0LnYxLkVzdGltYXRlEhUKDWdhdmVfdXBfc2hhcmUYCCABKAESFgoOZmluaXNoZWRfc2hhcmUYCSABKAESEgoKcmVjaXBpZW50cxgKIAEoBBIcChR1bml0X21zX3Blcl90aG91c2FuZBgLIAMoASKAAQoNQXJtQ29tcGFyaXNvbhILCgNhcm0YASABKAkSGwoTcmVsYXRpdmVfZGlmZmVyZW5jZRgCIAEoARIOCgZjaV9sb3cYAyABKAESDwoHY2lfaGlnaBgEIAEoARIPCgdwX3ZhbHVlGAUgASgBEhMKC3NpZ25pZmljYW50GAYgASgIIuABChxHZXRFeHBlcmltZW50UmVzdWx0c1Jlc3BvbnNlEiwKCmV4cGVyaW1lbnQYASABKAsyGC5zdG9yeWNhc3QudjEuRXhwZXJpbWVudBIlCgRhcm1zGAIgAygLMhcuc3RvcnljYXN0LnYxLkFybVJlc3VsdBIwCgtjb21wYXJpc29ucxgDIAMoCzIbLnN0b3J5Y2FzdC52MS5Bcm1Db21wYXJpc29uEhMKC3NybV9wX3ZhbHVlGAQgASgBEg8KB3ZlcmRpY3QYBSABKAkSEwoLZW5vdWdoX2RhdGEYBiABKAgqaAoORXhwZXJpbWVudFVuaXQSHwobRVhQRVJJTUVOVF9VTklUX1VOU1BFQ0lGSUVEEAASGwoXRVhQRVJJTUVOVF9VTklUX1NFU1NJT04QARIYChRFWFBFUklNRU5UX1VOSVRfU0VORBACKm8KD0V4cGVyaW1lbnRTdGF0ZRIgChxFWFBFUklNRU5UX1NUQVRFX1VOU1BFQ0lGSUVEEAASHAoYRVhQRVJJTUVOVF9TVEFURV9SVU5OSU5HEAESHAoYRVhQRVJJTUVOVF9TVEFURV9TVE9QUEVEEAIy/AMKEUV4cGVyaW1lbnRTZXJ2aWNlEmEKEENyZWF0ZUV4cGVyaW1lbnQSJS5zdG9yeWNhc3QudjEuQ3JlYXRlRXhwZXJpbWVudFJlcXVlc3QaJi5zdG9yeWNhc3QudjEuQ3JlYXRlRXhwZXJpbWVudFJlc3BvbnNlElgKDUdldEV4cGVyaW1lbnQSIi5zdG9yeWNhc3QudjEuR2V0RXhwZXJpbWVudFJlcXVlc3QaIy5zdG9yeWNhc3QudjEuR2V0RXhwZXJpbWVudFJlc3BvbnNlEl4KD0xpc3RFeHBlcmltZW50cxIkLnN0b3J5Y2FzdC52MS5MaXN0RXhwZXJpbWVudHNSZXF1ZXN0GiUuc3RvcnljYXN0LnYxLkxpc3RFeHBlcmltZW50c1Jlc3BvbnNlElsKDlN0b3BFeHBlcmltZW50EiMuc3RvcnljYXN0LnYxLlN0b3BFeHBlcmltZW50UmVxdWVzdBokLnN0b3J5Y2FzdC52MS5TdG9wRXhwZXJpbWVudFJlc3BvbnNlEm0KFEdldEV4cGVyaW1lbnRSZXN1bHRzEikuc3RvcnljYXN0LnYxLkdldEV4cGVyaW1lbnRSZXN1bHRzUmVxdWVzdBoqLnN0b3J5Y2FzdC52MS5HZXRFeHBlcmltZW50UmVzdWx0c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiVzdG9yeWNhc3QvdjEvZXhwZXJpbWVudF9zZXJ2aWNlLnByb3RvEgxzdG9yeWNhc3QudjEiRgoDQXJtEgwKBG5hbWUYASABKAkSEAoIc3RyYXRlZ3kYAiABKAkSDgoGd2VpZ2h0GAMgASgNEg8KB2NvbnRyb2wYBCABKAgiqwIKCkV4cGVyaW1lbnQSCwoDa2V5GAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEh8KBGFybXMYAyADKAsyES5zdG9yeWNhc3QudjEuQXJtEioKBHVuaXQYBCABKA4yHC5zdG9yeWNhc3QudjEuRXhwZXJpbWVudFVuaXQSEAoIY292ZXJhZ2UYBSABKAESLAoFc3RhdGUYBiABKA4yHS5zdG9yeWNhc3QudjEuRXhwZXJpbWVudFN0YXRlEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglzdG9wX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBndpbm5lchgJIAEoCSJHChdDcmVhdGVFeHBlcmltZW50UmVxdWVzdBIsCgpleHBlcmltZW50GAEgASgLMhguc3RvcnljYXN0LnYxLkV4cGVyaW1lbnQiSAoYQ3JlYXRlRXhwZXJpbWVudFJlc3BvbnNlEiwKCmV4cGVyaW1lbnQYASABKAsyGC5zdG9yeWNhc3QudjEuRXhwZXJpbWVudCIjChRHZXRFeHBlcmltZW50UmVxdWVzdBILCgNrZXkYASABKAkiRQoVR2V0RXhwZXJpbWVudFJlc3BvbnNlEiwKCmV4cGVyaW1lbnQYASABKAsyGC5zdG9yeWNhc3QudjEuRXhwZXJpbWVudCJtChZMaXN0RXhwZXJpbWVudHNSZXF1ZXN0EiwKBXN0YXRlGAEgASgOMh0uc3RvcnljYXN0LnYxLkV4cGVyaW1lbnRTdGF0ZRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJhChdMaXN0RXhwZXJpbWVudHNSZXNwb25zZRItCgtleHBlcmltZW50cxgBIAMoCzIYLnN0b3J5Y2FzdC52MS5FeHBlcmltZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ4ChdVcGRhdGVFeHBlcmltZW50UmVxdWVzdBIsCgpleHBlcmltZW50GAEgASgLMhguc3RvcnljYXN0LnYxLkV4cGVyaW1lbnQSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkgKGFVwZGF0ZUV4cGVyaW1lbnRSZXNwb25zZRIsCgpleHBlcmltZW50GAEgASgLMhguc3RvcnljYXN0LnYxLkV4cGVyaW1lbnQiNAoVU3RvcEV4cGVyaW1lbnRSZXF1ZXN0EgsKA2tleRgBIAEoCRIOCgZ3aW5uZXIYAiABKAkiRgoWU3RvcEV4cGVyaW1lbnRSZXNwb25zZRIsCgpleHBlcmltZW50GAEgASgLMhguc3RvcnljYXN0LnYxLkV4cGVyaW1lbnQiKgobR2V0RXhwZXJpbWVudFJlc3VsdHNSZXF1ZXN0EgsKA2tleRgBIAEoCSI5CghFc3RpbWF0ZRIMCgRtZWFuGAEgASgBEg4KBmNpX2xvdxgCIAEoARIPCgdjaV9oaWdoGAMgASgBIqICCglBcm1SZXN1bHQSCwoDYXJtGAEgASgJEhAKCHN0cmF0ZWd5GAIgASgJEg8KB2NvbnRyb2wYAyABKAgSDQoFdW5pdHMYBCABKA0SDQoFc2VuZHMYBSABKA0SLwoPbXNfcGVyX3Rob3VzYW5kGAYgASgLMhYuc3RvcnljYXN0LnYxLkVzdGltYXRlEjUKFWZhaWxlZF9jYWxsc19wZXJfc2VuZBgHIAEoCzIWLnN0b3J5Y2FzdC52MS5Fc3RpbWF0ZRIVCg1nYXZlX3VwX3NoYXJlGAggASgBEhYKDmZpbmlzaGVkX3NoYXJlGAkgASgBEhIKCnJlY2lwaWVudHMYCiABKAQSHAoUdW5pdF9tc19wZXJfdGhvdXNhbmQYCyADKAEigAEKDUFybUNvbXBhcmlzb24SCwoDYXJtGAEgASgJEhsKE3JlbGF0aXZlX2RpZmZlcmVuY2UYAiABKAESDgoGY2lfbG93GAMgASgBEg8KB2NpX2hpZ2gYBCABKAESDwoHcF92YWx1ZRgFIAEoARITCgtzaWduaWZpY2FudBgGIAEoCCLgAQocR2V0RXhwZXJpbWVudFJlc3VsdHNSZXNwb25zZRIsCgpleHBlcmltZW50GAEgASgLMhguc3RvcnljYXN0LnYxLkV4cGVyaW1lbnQSJQoEYXJtcxgCIAMoCzIXLnN0b3J5Y2FzdC52MS5Bcm1SZXN1bHQSMAoLY29tcGFyaXNvbnMYAyADKAsyGy5zdG9yeWNhc3QudjEuQXJtQ29tcGFyaXNvbhITCgtzcm1fcF92YWx1ZRgEIAEoARIPCgd2ZXJkaWN0GAUgASgJEhMKC2Vub3VnaF9kYXRhGAYgASgIKmgKDkV4cGVyaW1lbnRVbml0Eh8KG0VYUEVSSU1FTlRfVU5JVF9VTlNQRUNJRklFRBAAEhsKF0VYUEVSSU1FTlRfVU5JVF9TRVNTSU9OEAESGAoURVhQRVJJTUVOVF9VTklUX1NFTkQQAipvCg9FeHBlcmltZW50U3RhdGUSIAocRVhQRVJJTUVOVF9TVEFURV9VTlNQRUNJRklFRBAAEhwKGEVYUEVSSU1FTlRfU1RBVEVfUlVOTklORxABEhwKGEVYUEVSSU1FTlRfU1RBVEVfU1RPUFBFRBACMt8EChFFeHBlcmltZW50U2VydmljZRJhChBDcmVhdGVFeHBlcmltZW50EiUuc3RvcnljYXN0LnYxLkNyZWF0ZUV4cGVyaW1lbnRSZXF1ZXN0GiYuc3RvcnljYXN0LnYxLkNyZWF0ZUV4cGVyaW1lbnRSZXNwb25zZRJYCg1HZXRFeHBlcmltZW50EiIuc3RvcnljYXN0LnYxLkdldEV4cGVyaW1lbnRSZXF1ZXN0GiMuc3RvcnljYXN0LnYxLkdldEV4cGVyaW1lbnRSZXNwb25zZRJeCg9MaXN0RXhwZXJpbWVudHMSJC5zdG9yeWNhc3QudjEuTGlzdEV4cGVyaW1lbnRzUmVxdWVzdBolLnN0b3J5Y2FzdC52MS5MaXN0RXhwZXJpbWVudHNSZXNwb25zZRJhChBVcGRhdGVFeHBlcmltZW50EiUuc3RvcnljYXN0LnYxLlVwZGF0ZUV4cGVyaW1lbnRSZXF1ZXN0GiYuc3RvcnljYXN0LnYxLlVwZGF0ZUV4cGVyaW1lbnRSZXNwb25zZRJbCg5TdG9wRXhwZXJpbWVudBIjLnN0b3J5Y2FzdC52MS5TdG9wRXhwZXJpbWVudFJlcXVlc3QaJC5zdG9yeWNhc3QudjEuU3RvcEV4cGVyaW1lbnRSZXNwb25zZRJtChRHZXRFeHBlcmltZW50UmVzdWx0cxIpLnN0b3J5Y2FzdC52MS5HZXRFeHBlcmltZW50UmVzdWx0c1JlcXVlc3QaKi5zdG9yeWNhc3QudjEuR2V0RXhwZXJpbWVudFJlc3VsdHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * One arm of an experiment.
@@ -287,6 +287,56 @@ export const ListExperimentsResponseSchema: GenMessage<ListExperimentsResponse> 
   messageDesc(file_storycast_v1_experiment_service, 7);
 
 /**
+ * UpdateExperiment's request.
+ *
+ * @generated from message storycast.v1.UpdateExperimentRequest
+ */
+export type UpdateExperimentRequest = Message<"storycast.v1.UpdateExperimentRequest"> & {
+  /**
+   * Its key, and the new values of the fields named in update_mask (arms: the same
+   * arms in the same order, with new weights).
+   *
+   * @generated from field: storycast.v1.Experiment experiment = 1;
+   */
+  experiment?: Experiment | undefined;
+
+  /**
+   * "coverage", "description", "arms" (weights only); empty means all three.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message storycast.v1.UpdateExperimentRequest.
+ * Use `create(UpdateExperimentRequestSchema)` to create a new message.
+ */
+export const UpdateExperimentRequestSchema: GenMessage<UpdateExperimentRequest> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_experiment_service, 8);
+
+/**
+ * UpdateExperiment's response.
+ *
+ * @generated from message storycast.v1.UpdateExperimentResponse
+ */
+export type UpdateExperimentResponse = Message<"storycast.v1.UpdateExperimentResponse"> & {
+  /**
+   * As stored.
+   *
+   * @generated from field: storycast.v1.Experiment experiment = 1;
+   */
+  experiment?: Experiment | undefined;
+};
+
+/**
+ * Describes the message storycast.v1.UpdateExperimentResponse.
+ * Use `create(UpdateExperimentResponseSchema)` to create a new message.
+ */
+export const UpdateExperimentResponseSchema: GenMessage<UpdateExperimentResponse> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_experiment_service, 9);
+
+/**
  * StopExperiment's request.
  *
  * @generated from message storycast.v1.StopExperimentRequest
@@ -312,7 +362,7 @@ export type StopExperimentRequest = Message<"storycast.v1.StopExperimentRequest"
  * Use `create(StopExperimentRequestSchema)` to create a new message.
  */
 export const StopExperimentRequestSchema: GenMessage<StopExperimentRequest> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_experiment_service, 8);
+  messageDesc(file_storycast_v1_experiment_service, 10);
 
 /**
  * StopExperiment's response.
@@ -333,7 +383,7 @@ export type StopExperimentResponse = Message<"storycast.v1.StopExperimentRespons
  * Use `create(StopExperimentResponseSchema)` to create a new message.
  */
 export const StopExperimentResponseSchema: GenMessage<StopExperimentResponse> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_experiment_service, 9);
+  messageDesc(file_storycast_v1_experiment_service, 11);
 
 /**
  * GetExperimentResults' request.
@@ -354,7 +404,7 @@ export type GetExperimentResultsRequest = Message<"storycast.v1.GetExperimentRes
  * Use `create(GetExperimentResultsRequestSchema)` to create a new message.
  */
 export const GetExperimentResultsRequestSchema: GenMessage<GetExperimentResultsRequest> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_experiment_service, 10);
+  messageDesc(file_storycast_v1_experiment_service, 12);
 
 /**
  * A mean with its 95% confidence interval.
@@ -389,7 +439,7 @@ export type Estimate = Message<"storycast.v1.Estimate"> & {
  * Use `create(EstimateSchema)` to create a new message.
  */
 export const EstimateSchema: GenMessage<Estimate> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_experiment_service, 11);
+  messageDesc(file_storycast_v1_experiment_service, 13);
 
 /**
  * One arm's numbers.
@@ -482,7 +532,7 @@ export type ArmResult = Message<"storycast.v1.ArmResult"> & {
  * Use `create(ArmResultSchema)` to create a new message.
  */
 export const ArmResultSchema: GenMessage<ArmResult> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_experiment_service, 12);
+  messageDesc(file_storycast_v1_experiment_service, 14);
 
 /**
  * One arm against the control, on time per 1,000 recipients.
@@ -538,7 +588,7 @@ export type ArmComparison = Message<"storycast.v1.ArmComparison"> & {
  * Use `create(ArmComparisonSchema)` to create a new message.
  */
 export const ArmComparisonSchema: GenMessage<ArmComparison> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_experiment_service, 13);
+  messageDesc(file_storycast_v1_experiment_service, 15);
 
 /**
  * GetExperimentResults' response.
@@ -594,7 +644,7 @@ export type GetExperimentResultsResponse = Message<"storycast.v1.GetExperimentRe
  * Use `create(GetExperimentResultsResponseSchema)` to create a new message.
  */
 export const GetExperimentResultsResponseSchema: GenMessage<GetExperimentResultsResponse> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_experiment_service, 14);
+  messageDesc(file_storycast_v1_experiment_service, 16);
 
 /**
  * What is randomised.
@@ -704,6 +754,25 @@ export const ExperimentService: GenService<{
     methodKind: "unary";
     input: typeof ListExperimentsRequestSchema;
     output: typeof ListExperimentsResponseSchema;
+  },
+  /**
+   * Changes what may change while an experiment runs, per AIP-134: its coverage
+   * (raising it only adds units; lowering it only takes units out, which then get
+   * the control's strategy and are not counted), its arms' weights (a unit already
+   * assigned keeps its arm: new weights apply to new units only), and its
+   * description. An arm's name, strategy or control mark, the arms themselves and
+   * the unit cannot change: that would be another experiment. A stopped experiment
+   * cannot change.
+   * Errors: NOT_FOUND (EXPERIMENT_NOT_FOUND), INVALID_ARGUMENT (a path that cannot
+   * change, a bad value: the field is named), FAILED_PRECONDITION (reason
+   * EXPERIMENT_STOPPED).
+   *
+   * @generated from rpc storycast.v1.ExperimentService.UpdateExperiment
+   */
+  updateExperiment: {
+    methodKind: "unary";
+    input: typeof UpdateExperimentRequestSchema;
+    output: typeof UpdateExperimentResponseSchema;
   },
   /**
    * Stops assigning: from now on every send naming the experiment gets one arm's

@@ -14,6 +14,7 @@ package storycastv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -628,6 +629,108 @@ func (x *ListExperimentsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdateExperiment's request.
+type UpdateExperimentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its key, and the new values of the fields named in update_mask (arms: the same
+	// arms in the same order, with new weights).
+	Experiment *Experiment `protobuf:"bytes,1,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	// "coverage", "description", "arms" (weights only); empty means all three.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateExperimentRequest) Reset() {
+	*x = UpdateExperimentRequest{}
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateExperimentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateExperimentRequest) ProtoMessage() {}
+
+func (x *UpdateExperimentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateExperimentRequest.ProtoReflect.Descriptor instead.
+func (*UpdateExperimentRequest) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UpdateExperimentRequest) GetExperiment() *Experiment {
+	if x != nil {
+		return x.Experiment
+	}
+	return nil
+}
+
+func (x *UpdateExperimentRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// UpdateExperiment's response.
+type UpdateExperimentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As stored.
+	Experiment    *Experiment `protobuf:"bytes,1,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateExperimentResponse) Reset() {
+	*x = UpdateExperimentResponse{}
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateExperimentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateExperimentResponse) ProtoMessage() {}
+
+func (x *UpdateExperimentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateExperimentResponse.ProtoReflect.Descriptor instead.
+func (*UpdateExperimentResponse) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpdateExperimentResponse) GetExperiment() *Experiment {
+	if x != nil {
+		return x.Experiment
+	}
+	return nil
+}
+
 // StopExperiment's request.
 type StopExperimentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -641,7 +744,7 @@ type StopExperimentRequest struct {
 
 func (x *StopExperimentRequest) Reset() {
 	*x = StopExperimentRequest{}
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[8]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +756,7 @@ func (x *StopExperimentRequest) String() string {
 func (*StopExperimentRequest) ProtoMessage() {}
 
 func (x *StopExperimentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[8]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +769,7 @@ func (x *StopExperimentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopExperimentRequest.ProtoReflect.Descriptor instead.
 func (*StopExperimentRequest) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{8}
+	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StopExperimentRequest) GetKey() string {
@@ -694,7 +797,7 @@ type StopExperimentResponse struct {
 
 func (x *StopExperimentResponse) Reset() {
 	*x = StopExperimentResponse{}
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[9]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +809,7 @@ func (x *StopExperimentResponse) String() string {
 func (*StopExperimentResponse) ProtoMessage() {}
 
 func (x *StopExperimentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[9]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +822,7 @@ func (x *StopExperimentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopExperimentResponse.ProtoReflect.Descriptor instead.
 func (*StopExperimentResponse) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{9}
+	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StopExperimentResponse) GetExperiment() *Experiment {
@@ -740,7 +843,7 @@ type GetExperimentResultsRequest struct {
 
 func (x *GetExperimentResultsRequest) Reset() {
 	*x = GetExperimentResultsRequest{}
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[10]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -752,7 +855,7 @@ func (x *GetExperimentResultsRequest) String() string {
 func (*GetExperimentResultsRequest) ProtoMessage() {}
 
 func (x *GetExperimentResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[10]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -765,7 +868,7 @@ func (x *GetExperimentResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExperimentResultsRequest.ProtoReflect.Descriptor instead.
 func (*GetExperimentResultsRequest) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{10}
+	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetExperimentResultsRequest) GetKey() string {
@@ -790,7 +893,7 @@ type Estimate struct {
 
 func (x *Estimate) Reset() {
 	*x = Estimate{}
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[11]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -802,7 +905,7 @@ func (x *Estimate) String() string {
 func (*Estimate) ProtoMessage() {}
 
 func (x *Estimate) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[11]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -815,7 +918,7 @@ func (x *Estimate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Estimate.ProtoReflect.Descriptor instead.
 func (*Estimate) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{11}
+	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Estimate) GetMean() float64 {
@@ -872,7 +975,7 @@ type ArmResult struct {
 
 func (x *ArmResult) Reset() {
 	*x = ArmResult{}
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[12]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +987,7 @@ func (x *ArmResult) String() string {
 func (*ArmResult) ProtoMessage() {}
 
 func (x *ArmResult) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[12]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +1000,7 @@ func (x *ArmResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArmResult.ProtoReflect.Descriptor instead.
 func (*ArmResult) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{12}
+	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ArmResult) GetArm() string {
@@ -998,7 +1101,7 @@ type ArmComparison struct {
 
 func (x *ArmComparison) Reset() {
 	*x = ArmComparison{}
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[13]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1113,7 @@ func (x *ArmComparison) String() string {
 func (*ArmComparison) ProtoMessage() {}
 
 func (x *ArmComparison) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[13]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1126,7 @@ func (x *ArmComparison) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArmComparison.ProtoReflect.Descriptor instead.
 func (*ArmComparison) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{13}
+	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ArmComparison) GetArm() string {
@@ -1089,7 +1192,7 @@ type GetExperimentResultsResponse struct {
 
 func (x *GetExperimentResultsResponse) Reset() {
 	*x = GetExperimentResultsResponse{}
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[14]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1101,7 +1204,7 @@ func (x *GetExperimentResultsResponse) String() string {
 func (*GetExperimentResultsResponse) ProtoMessage() {}
 
 func (x *GetExperimentResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_experiment_service_proto_msgTypes[14]
+	mi := &file_storycast_v1_experiment_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1114,7 +1217,7 @@ func (x *GetExperimentResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExperimentResultsResponse.ProtoReflect.Descriptor instead.
 func (*GetExperimentResultsResponse) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{14}
+	return file_storycast_v1_experiment_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetExperimentResultsResponse) GetExperiment() *Experiment {
@@ -1163,7 +1266,7 @@ var File_storycast_v1_experiment_service_proto protoreflect.FileDescriptor
 
 const file_storycast_v1_experiment_service_proto_rawDesc = "" +
 	"\n" +
-	"%storycast/v1/experiment_service.proto\x12\fstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"g\n" +
+	"%storycast/v1/experiment_service.proto\x12\fstorycast.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"g\n" +
 	"\x03Arm\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bstrategy\x18\x02 \x01(\tR\bstrategy\x12\x16\n" +
@@ -1202,7 +1305,17 @@ const file_storycast_v1_experiment_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"}\n" +
 	"\x17ListExperimentsResponse\x12:\n" +
 	"\vexperiments\x18\x01 \x03(\v2\x18.storycast.v1.ExperimentR\vexperiments\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"A\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x01\n" +
+	"\x17UpdateExperimentRequest\x128\n" +
+	"\n" +
+	"experiment\x18\x01 \x01(\v2\x18.storycast.v1.ExperimentR\n" +
+	"experiment\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"T\n" +
+	"\x18UpdateExperimentResponse\x128\n" +
+	"\n" +
+	"experiment\x18\x01 \x01(\v2\x18.storycast.v1.ExperimentR\n" +
+	"experiment\"A\n" +
 	"\x15StopExperimentRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06winner\x18\x02 \x01(\tR\x06winner\"R\n" +
@@ -1255,11 +1368,12 @@ const file_storycast_v1_experiment_service_proto_rawDesc = "" +
 	"\x0fExperimentState\x12 \n" +
 	"\x1cEXPERIMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18EXPERIMENT_STATE_RUNNING\x10\x01\x12\x1c\n" +
-	"\x18EXPERIMENT_STATE_STOPPED\x10\x022\xfc\x03\n" +
+	"\x18EXPERIMENT_STATE_STOPPED\x10\x022\xdf\x04\n" +
 	"\x11ExperimentService\x12a\n" +
 	"\x10CreateExperiment\x12%.storycast.v1.CreateExperimentRequest\x1a&.storycast.v1.CreateExperimentResponse\x12X\n" +
 	"\rGetExperiment\x12\".storycast.v1.GetExperimentRequest\x1a#.storycast.v1.GetExperimentResponse\x12^\n" +
-	"\x0fListExperiments\x12$.storycast.v1.ListExperimentsRequest\x1a%.storycast.v1.ListExperimentsResponse\x12[\n" +
+	"\x0fListExperiments\x12$.storycast.v1.ListExperimentsRequest\x1a%.storycast.v1.ListExperimentsResponse\x12a\n" +
+	"\x10UpdateExperiment\x12%.storycast.v1.UpdateExperimentRequest\x1a&.storycast.v1.UpdateExperimentResponse\x12[\n" +
 	"\x0eStopExperiment\x12#.storycast.v1.StopExperimentRequest\x1a$.storycast.v1.StopExperimentResponse\x12m\n" +
 	"\x14GetExperimentResults\x12).storycast.v1.GetExperimentResultsRequest\x1a*.storycast.v1.GetExperimentResultsResponseB\xc3\x01\n" +
 	"\x10com.storycast.v1B\x16ExperimentServiceProtoP\x01ZFgithub.com/storycast/storycast/clients/go/gen/storycast/v1;storycastv1\xa2\x02\x03SXX\xaa\x02\fStorycast.V1\xca\x02\fStorycast\\V1\xe2\x02\x18Storycast\\V1\\GPBMetadata\xea\x02\rStorycast::V1b\x06proto3"
@@ -1277,7 +1391,7 @@ func file_storycast_v1_experiment_service_proto_rawDescGZIP() []byte {
 }
 
 var file_storycast_v1_experiment_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_storycast_v1_experiment_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_storycast_v1_experiment_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_storycast_v1_experiment_service_proto_goTypes = []any{
 	(ExperimentUnit)(0),                  // 0: storycast.v1.ExperimentUnit
 	(ExperimentState)(0),                 // 1: storycast.v1.ExperimentState
@@ -1289,47 +1403,55 @@ var file_storycast_v1_experiment_service_proto_goTypes = []any{
 	(*GetExperimentResponse)(nil),        // 7: storycast.v1.GetExperimentResponse
 	(*ListExperimentsRequest)(nil),       // 8: storycast.v1.ListExperimentsRequest
 	(*ListExperimentsResponse)(nil),      // 9: storycast.v1.ListExperimentsResponse
-	(*StopExperimentRequest)(nil),        // 10: storycast.v1.StopExperimentRequest
-	(*StopExperimentResponse)(nil),       // 11: storycast.v1.StopExperimentResponse
-	(*GetExperimentResultsRequest)(nil),  // 12: storycast.v1.GetExperimentResultsRequest
-	(*Estimate)(nil),                     // 13: storycast.v1.Estimate
-	(*ArmResult)(nil),                    // 14: storycast.v1.ArmResult
-	(*ArmComparison)(nil),                // 15: storycast.v1.ArmComparison
-	(*GetExperimentResultsResponse)(nil), // 16: storycast.v1.GetExperimentResultsResponse
-	(*timestamppb.Timestamp)(nil),        // 17: google.protobuf.Timestamp
+	(*UpdateExperimentRequest)(nil),      // 10: storycast.v1.UpdateExperimentRequest
+	(*UpdateExperimentResponse)(nil),     // 11: storycast.v1.UpdateExperimentResponse
+	(*StopExperimentRequest)(nil),        // 12: storycast.v1.StopExperimentRequest
+	(*StopExperimentResponse)(nil),       // 13: storycast.v1.StopExperimentResponse
+	(*GetExperimentResultsRequest)(nil),  // 14: storycast.v1.GetExperimentResultsRequest
+	(*Estimate)(nil),                     // 15: storycast.v1.Estimate
+	(*ArmResult)(nil),                    // 16: storycast.v1.ArmResult
+	(*ArmComparison)(nil),                // 17: storycast.v1.ArmComparison
+	(*GetExperimentResultsResponse)(nil), // 18: storycast.v1.GetExperimentResultsResponse
+	(*timestamppb.Timestamp)(nil),        // 19: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 20: google.protobuf.FieldMask
 }
 var file_storycast_v1_experiment_service_proto_depIdxs = []int32{
 	2,  // 0: storycast.v1.Experiment.arms:type_name -> storycast.v1.Arm
 	0,  // 1: storycast.v1.Experiment.unit:type_name -> storycast.v1.ExperimentUnit
 	1,  // 2: storycast.v1.Experiment.state:type_name -> storycast.v1.ExperimentState
-	17, // 3: storycast.v1.Experiment.create_time:type_name -> google.protobuf.Timestamp
-	17, // 4: storycast.v1.Experiment.stop_time:type_name -> google.protobuf.Timestamp
+	19, // 3: storycast.v1.Experiment.create_time:type_name -> google.protobuf.Timestamp
+	19, // 4: storycast.v1.Experiment.stop_time:type_name -> google.protobuf.Timestamp
 	3,  // 5: storycast.v1.CreateExperimentRequest.experiment:type_name -> storycast.v1.Experiment
 	3,  // 6: storycast.v1.CreateExperimentResponse.experiment:type_name -> storycast.v1.Experiment
 	3,  // 7: storycast.v1.GetExperimentResponse.experiment:type_name -> storycast.v1.Experiment
 	1,  // 8: storycast.v1.ListExperimentsRequest.state:type_name -> storycast.v1.ExperimentState
 	3,  // 9: storycast.v1.ListExperimentsResponse.experiments:type_name -> storycast.v1.Experiment
-	3,  // 10: storycast.v1.StopExperimentResponse.experiment:type_name -> storycast.v1.Experiment
-	13, // 11: storycast.v1.ArmResult.ms_per_thousand:type_name -> storycast.v1.Estimate
-	13, // 12: storycast.v1.ArmResult.failed_calls_per_send:type_name -> storycast.v1.Estimate
-	3,  // 13: storycast.v1.GetExperimentResultsResponse.experiment:type_name -> storycast.v1.Experiment
-	14, // 14: storycast.v1.GetExperimentResultsResponse.arms:type_name -> storycast.v1.ArmResult
-	15, // 15: storycast.v1.GetExperimentResultsResponse.comparisons:type_name -> storycast.v1.ArmComparison
-	4,  // 16: storycast.v1.ExperimentService.CreateExperiment:input_type -> storycast.v1.CreateExperimentRequest
-	6,  // 17: storycast.v1.ExperimentService.GetExperiment:input_type -> storycast.v1.GetExperimentRequest
-	8,  // 18: storycast.v1.ExperimentService.ListExperiments:input_type -> storycast.v1.ListExperimentsRequest
-	10, // 19: storycast.v1.ExperimentService.StopExperiment:input_type -> storycast.v1.StopExperimentRequest
-	12, // 20: storycast.v1.ExperimentService.GetExperimentResults:input_type -> storycast.v1.GetExperimentResultsRequest
-	5,  // 21: storycast.v1.ExperimentService.CreateExperiment:output_type -> storycast.v1.CreateExperimentResponse
-	7,  // 22: storycast.v1.ExperimentService.GetExperiment:output_type -> storycast.v1.GetExperimentResponse
-	9,  // 23: storycast.v1.ExperimentService.ListExperiments:output_type -> storycast.v1.ListExperimentsResponse
-	11, // 24: storycast.v1.ExperimentService.StopExperiment:output_type -> storycast.v1.StopExperimentResponse
-	16, // 25: storycast.v1.ExperimentService.GetExperimentResults:output_type -> storycast.v1.GetExperimentResultsResponse
-	21, // [21:26] is the sub-list for method output_type
-	16, // [16:21] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	3,  // 10: storycast.v1.UpdateExperimentRequest.experiment:type_name -> storycast.v1.Experiment
+	20, // 11: storycast.v1.UpdateExperimentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 12: storycast.v1.UpdateExperimentResponse.experiment:type_name -> storycast.v1.Experiment
+	3,  // 13: storycast.v1.StopExperimentResponse.experiment:type_name -> storycast.v1.Experiment
+	15, // 14: storycast.v1.ArmResult.ms_per_thousand:type_name -> storycast.v1.Estimate
+	15, // 15: storycast.v1.ArmResult.failed_calls_per_send:type_name -> storycast.v1.Estimate
+	3,  // 16: storycast.v1.GetExperimentResultsResponse.experiment:type_name -> storycast.v1.Experiment
+	16, // 17: storycast.v1.GetExperimentResultsResponse.arms:type_name -> storycast.v1.ArmResult
+	17, // 18: storycast.v1.GetExperimentResultsResponse.comparisons:type_name -> storycast.v1.ArmComparison
+	4,  // 19: storycast.v1.ExperimentService.CreateExperiment:input_type -> storycast.v1.CreateExperimentRequest
+	6,  // 20: storycast.v1.ExperimentService.GetExperiment:input_type -> storycast.v1.GetExperimentRequest
+	8,  // 21: storycast.v1.ExperimentService.ListExperiments:input_type -> storycast.v1.ListExperimentsRequest
+	10, // 22: storycast.v1.ExperimentService.UpdateExperiment:input_type -> storycast.v1.UpdateExperimentRequest
+	12, // 23: storycast.v1.ExperimentService.StopExperiment:input_type -> storycast.v1.StopExperimentRequest
+	14, // 24: storycast.v1.ExperimentService.GetExperimentResults:input_type -> storycast.v1.GetExperimentResultsRequest
+	5,  // 25: storycast.v1.ExperimentService.CreateExperiment:output_type -> storycast.v1.CreateExperimentResponse
+	7,  // 26: storycast.v1.ExperimentService.GetExperiment:output_type -> storycast.v1.GetExperimentResponse
+	9,  // 27: storycast.v1.ExperimentService.ListExperiments:output_type -> storycast.v1.ListExperimentsResponse
+	11, // 28: storycast.v1.ExperimentService.UpdateExperiment:output_type -> storycast.v1.UpdateExperimentResponse
+	13, // 29: storycast.v1.ExperimentService.StopExperiment:output_type -> storycast.v1.StopExperimentResponse
+	18, // 30: storycast.v1.ExperimentService.GetExperimentResults:output_type -> storycast.v1.GetExperimentResultsResponse
+	25, // [25:31] is the sub-list for method output_type
+	19, // [19:25] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_storycast_v1_experiment_service_proto_init() }
@@ -1343,7 +1465,7 @@ func file_storycast_v1_experiment_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_storycast_v1_experiment_service_proto_rawDesc), len(file_storycast_v1_experiment_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

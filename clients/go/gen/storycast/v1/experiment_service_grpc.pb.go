@@ -27,6 +27,7 @@ const (
 	ExperimentService_CreateExperiment_FullMethodName     = "/storycast.v1.ExperimentService/CreateExperiment"
 	ExperimentService_GetExperiment_FullMethodName        = "/storycast.v1.ExperimentService/GetExperiment"
 	ExperimentService_ListExperiments_FullMethodName      = "/storycast.v1.ExperimentService/ListExperiments"
+	ExperimentService_UpdateExperiment_FullMethodName     = "/storycast.v1.ExperimentService/UpdateExperiment"
 	ExperimentService_StopExperiment_FullMethodName       = "/storycast.v1.ExperimentService/StopExperiment"
 	ExperimentService_GetExperimentResults_FullMethodName = "/storycast.v1.ExperimentService/GetExperimentResults"
 )
@@ -48,6 +49,17 @@ type ExperimentServiceClient interface {
 	GetExperiment(ctx context.Context, in *GetExperimentRequest, opts ...grpc.CallOption) (*GetExperimentResponse, error)
 	// Experiments, newest first, paginated per AIP-158; optionally only running or stopped ones.
 	ListExperiments(ctx context.Context, in *ListExperimentsRequest, opts ...grpc.CallOption) (*ListExperimentsResponse, error)
+	// Changes what may change while an experiment runs, per AIP-134: its coverage
+	// (raising it only adds units; lowering it only takes units out, which then get
+	// the control's strategy and are not counted), its arms' weights (a unit already
+	// assigned keeps its arm: new weights apply to new units only), and its
+	// description. An arm's name, strategy or control mark, the arms themselves and
+	// the unit cannot change: that would be another experiment. A stopped experiment
+	// cannot change.
+	// Errors: NOT_FOUND (EXPERIMENT_NOT_FOUND), INVALID_ARGUMENT (a path that cannot
+	// change, a bad value: the field is named), FAILED_PRECONDITION (reason
+	// EXPERIMENT_STOPPED).
+	UpdateExperiment(ctx context.Context, in *UpdateExperimentRequest, opts ...grpc.CallOption) (*UpdateExperimentResponse, error)
 	// Stops assigning: from now on every send naming the experiment gets one arm's
 	// strategy (`winner`, the control by default) and is not counted. What was
 	// recorded stays, and GetExperimentResults keeps answering.
@@ -97,6 +109,16 @@ func (c *experimentServiceClient) ListExperiments(ctx context.Context, in *ListE
 	return out, nil
 }
 
+func (c *experimentServiceClient) UpdateExperiment(ctx context.Context, in *UpdateExperimentRequest, opts ...grpc.CallOption) (*UpdateExperimentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateExperimentResponse)
+	err := c.cc.Invoke(ctx, ExperimentService_UpdateExperiment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *experimentServiceClient) StopExperiment(ctx context.Context, in *StopExperimentRequest, opts ...grpc.CallOption) (*StopExperimentResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(StopExperimentResponse)
@@ -134,6 +156,17 @@ type ExperimentServiceServer interface {
 	GetExperiment(context.Context, *GetExperimentRequest) (*GetExperimentResponse, error)
 	// Experiments, newest first, paginated per AIP-158; optionally only running or stopped ones.
 	ListExperiments(context.Context, *ListExperimentsRequest) (*ListExperimentsResponse, error)
+	// Changes what may change while an experiment runs, per AIP-134: its coverage
+	// (raising it only adds units; lowering it only takes units out, which then get
+	// the control's strategy and are not counted), its arms' weights (a unit already
+	// assigned keeps its arm: new weights apply to new units only), and its
+	// description. An arm's name, strategy or control mark, the arms themselves and
+	// the unit cannot change: that would be another experiment. A stopped experiment
+	// cannot change.
+	// Errors: NOT_FOUND (EXPERIMENT_NOT_FOUND), INVALID_ARGUMENT (a path that cannot
+	// change, a bad value: the field is named), FAILED_PRECONDITION (reason
+	// EXPERIMENT_STOPPED).
+	UpdateExperiment(context.Context, *UpdateExperimentRequest) (*UpdateExperimentResponse, error)
 	// Stops assigning: from now on every send naming the experiment gets one arm's
 	// strategy (`winner`, the control by default) and is not counted. What was
 	// recorded stays, and GetExperimentResults keeps answering.
@@ -161,6 +194,9 @@ func (UnimplementedExperimentServiceServer) GetExperiment(context.Context, *GetE
 }
 func (UnimplementedExperimentServiceServer) ListExperiments(context.Context, *ListExperimentsRequest) (*ListExperimentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListExperiments not implemented")
+}
+func (UnimplementedExperimentServiceServer) UpdateExperiment(context.Context, *UpdateExperimentRequest) (*UpdateExperimentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateExperiment not implemented")
 }
 func (UnimplementedExperimentServiceServer) StopExperiment(context.Context, *StopExperimentRequest) (*StopExperimentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StopExperiment not implemented")
@@ -243,6 +279,24 @@ func _ExperimentService_ListExperiments_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ExperimentService_UpdateExperiment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateExperimentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ExperimentServiceServer).UpdateExperiment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ExperimentService_UpdateExperiment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ExperimentServiceServer).UpdateExperiment(ctx, req.(*UpdateExperimentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ExperimentService_StopExperiment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(StopExperimentRequest)
 	if err := dec(in); err != nil {
@@ -297,6 +351,10 @@ var ExperimentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListExperiments",
 			Handler:    _ExperimentService_ListExperiments_Handler,
+		},
+		{
+			MethodName: "UpdateExperiment",
+			Handler:    _ExperimentService_UpdateExperiment_Handler,
 		},
 		{
 			MethodName: "StopExperiment",

@@ -22,50 +22,55 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%storycast/v1/experiment_service.proto\x12\x0cstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"F\n\x03\x41rm\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12\x0e\n\x06weight\x18\x03 \x01(\r\x12\x0f\n\x07\x63ontrol\x18\x04 \x01(\x08\"\xab\x02\n\nExperiment\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x1f\n\x04\x61rms\x18\x03 \x03(\x0b\x32\x11.storycast.v1.Arm\x12*\n\x04unit\x18\x04 \x01(\x0e\x32\x1c.storycast.v1.ExperimentUnit\x12\x10\n\x08\x63overage\x18\x05 \x01(\x01\x12,\n\x05state\x18\x06 \x01(\x0e\x32\x1d.storycast.v1.ExperimentState\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tstop_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06winner\x18\t \x01(\t\"G\n\x17\x43reateExperimentRequest\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\"H\n\x18\x43reateExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\"#\n\x14GetExperimentRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"E\n\x15GetExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\"m\n\x16ListExperimentsRequest\x12,\n\x05state\x18\x01 \x01(\x0e\x32\x1d.storycast.v1.ExperimentState\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"a\n\x17ListExperimentsResponse\x12-\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x18.storycast.v1.Experiment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"4\n\x15StopExperimentRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06winner\x18\x02 \x01(\t\"F\n\x16StopExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\"*\n\x1bGetExperimentResultsRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"9\n\x08\x45stimate\x12\x0c\n\x04mean\x18\x01 \x01(\x01\x12\x0e\n\x06\x63i_low\x18\x02 \x01(\x01\x12\x0f\n\x07\x63i_high\x18\x03 \x01(\x01\"\xa2\x02\n\tArmResult\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontrol\x18\x03 \x01(\x08\x12\r\n\x05units\x18\x04 \x01(\r\x12\r\n\x05sends\x18\x05 \x01(\r\x12/\n\x0fms_per_thousand\x18\x06 \x01(\x0b\x32\x16.storycast.v1.Estimate\x12\x35\n\x15\x66\x61iled_calls_per_send\x18\x07 \x01(\x0b\x32\x16.storycast.v1.Estimate\x12\x15\n\rgave_up_share\x18\x08 \x01(\x01\x12\x16\n\x0e\x66inished_share\x18\t \x01(\x01\x12\x12\n\nrecipients\x18\n \x01(\x04\x12\x1c\n\x14unit_ms_per_thousand\x18\x0b \x03(\x01\"\x80\x01\n\rArmComparison\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12\x1b\n\x13relative_difference\x18\x02 \x01(\x01\x12\x0e\n\x06\x63i_low\x18\x03 \x01(\x01\x12\x0f\n\x07\x63i_high\x18\x04 \x01(\x01\x12\x0f\n\x07p_value\x18\x05 \x01(\x01\x12\x13\n\x0bsignificant\x18\x06 \x01(\x08\"\xe0\x01\n\x1cGetExperimentResultsResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\x12%\n\x04\x61rms\x18\x02 \x03(\x0b\x32\x17.storycast.v1.ArmResult\x12\x30\n\x0b\x63omparisons\x18\x03 \x03(\x0b\x32\x1b.storycast.v1.ArmComparison\x12\x13\n\x0bsrm_p_value\x18\x04 \x01(\x01\x12\x0f\n\x07verdict\x18\x05 \x01(\t\x12\x13\n\x0b\x65nough_data\x18\x06 \x01(\x08*h\n\x0e\x45xperimentUnit\x12\x1f\n\x1b\x45XPERIMENT_UNIT_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XPERIMENT_UNIT_SESSION\x10\x01\x12\x18\n\x14\x45XPERIMENT_UNIT_SEND\x10\x02*o\n\x0f\x45xperimentState\x12 \n\x1c\x45XPERIMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x45XPERIMENT_STATE_RUNNING\x10\x01\x12\x1c\n\x18\x45XPERIMENT_STATE_STOPPED\x10\x02\x32\xfc\x03\n\x11\x45xperimentService\x12\x61\n\x10\x43reateExperiment\x12%.storycast.v1.CreateExperimentRequest\x1a&.storycast.v1.CreateExperimentResponse\x12X\n\rGetExperiment\x12\".storycast.v1.GetExperimentRequest\x1a#.storycast.v1.GetExperimentResponse\x12^\n\x0fListExperiments\x12$.storycast.v1.ListExperimentsRequest\x1a%.storycast.v1.ListExperimentsResponse\x12[\n\x0eStopExperiment\x12#.storycast.v1.StopExperimentRequest\x1a$.storycast.v1.StopExperimentResponse\x12m\n\x14GetExperimentResults\x12).storycast.v1.GetExperimentResultsRequest\x1a*.storycast.v1.GetExperimentResultsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%storycast/v1/experiment_service.proto\x12\x0cstorycast.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"F\n\x03\x41rm\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12\x0e\n\x06weight\x18\x03 \x01(\r\x12\x0f\n\x07\x63ontrol\x18\x04 \x01(\x08\"\xab\x02\n\nExperiment\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x1f\n\x04\x61rms\x18\x03 \x03(\x0b\x32\x11.storycast.v1.Arm\x12*\n\x04unit\x18\x04 \x01(\x0e\x32\x1c.storycast.v1.ExperimentUnit\x12\x10\n\x08\x63overage\x18\x05 \x01(\x01\x12,\n\x05state\x18\x06 \x01(\x0e\x32\x1d.storycast.v1.ExperimentState\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tstop_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06winner\x18\t \x01(\t\"G\n\x17\x43reateExperimentRequest\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\"H\n\x18\x43reateExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\"#\n\x14GetExperimentRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"E\n\x15GetExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\"m\n\x16ListExperimentsRequest\x12,\n\x05state\x18\x01 \x01(\x0e\x32\x1d.storycast.v1.ExperimentState\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"a\n\x17ListExperimentsResponse\x12-\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x18.storycast.v1.Experiment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"x\n\x17UpdateExperimentRequest\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"H\n\x18UpdateExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\"4\n\x15StopExperimentRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06winner\x18\x02 \x01(\t\"F\n\x16StopExperimentResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\"*\n\x1bGetExperimentResultsRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"9\n\x08\x45stimate\x12\x0c\n\x04mean\x18\x01 \x01(\x01\x12\x0e\n\x06\x63i_low\x18\x02 \x01(\x01\x12\x0f\n\x07\x63i_high\x18\x03 \x01(\x01\"\xa2\x02\n\tArmResult\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontrol\x18\x03 \x01(\x08\x12\r\n\x05units\x18\x04 \x01(\r\x12\r\n\x05sends\x18\x05 \x01(\r\x12/\n\x0fms_per_thousand\x18\x06 \x01(\x0b\x32\x16.storycast.v1.Estimate\x12\x35\n\x15\x66\x61iled_calls_per_send\x18\x07 \x01(\x0b\x32\x16.storycast.v1.Estimate\x12\x15\n\rgave_up_share\x18\x08 \x01(\x01\x12\x16\n\x0e\x66inished_share\x18\t \x01(\x01\x12\x12\n\nrecipients\x18\n \x01(\x04\x12\x1c\n\x14unit_ms_per_thousand\x18\x0b \x03(\x01\"\x80\x01\n\rArmComparison\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12\x1b\n\x13relative_difference\x18\x02 \x01(\x01\x12\x0e\n\x06\x63i_low\x18\x03 \x01(\x01\x12\x0f\n\x07\x63i_high\x18\x04 \x01(\x01\x12\x0f\n\x07p_value\x18\x05 \x01(\x01\x12\x13\n\x0bsignificant\x18\x06 \x01(\x08\"\xe0\x01\n\x1cGetExperimentResultsResponse\x12,\n\nexperiment\x18\x01 \x01(\x0b\x32\x18.storycast.v1.Experiment\x12%\n\x04\x61rms\x18\x02 \x03(\x0b\x32\x17.storycast.v1.ArmResult\x12\x30\n\x0b\x63omparisons\x18\x03 \x03(\x0b\x32\x1b.storycast.v1.ArmComparison\x12\x13\n\x0bsrm_p_value\x18\x04 \x01(\x01\x12\x0f\n\x07verdict\x18\x05 \x01(\t\x12\x13\n\x0b\x65nough_data\x18\x06 \x01(\x08*h\n\x0e\x45xperimentUnit\x12\x1f\n\x1b\x45XPERIMENT_UNIT_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XPERIMENT_UNIT_SESSION\x10\x01\x12\x18\n\x14\x45XPERIMENT_UNIT_SEND\x10\x02*o\n\x0f\x45xperimentState\x12 \n\x1c\x45XPERIMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x45XPERIMENT_STATE_RUNNING\x10\x01\x12\x1c\n\x18\x45XPERIMENT_STATE_STOPPED\x10\x02\x32\xdf\x04\n\x11\x45xperimentService\x12\x61\n\x10\x43reateExperiment\x12%.storycast.v1.CreateExperimentRequest\x1a&.storycast.v1.CreateExperimentResponse\x12X\n\rGetExperiment\x12\".storycast.v1.GetExperimentRequest\x1a#.storycast.v1.GetExperimentResponse\x12^\n\x0fListExperiments\x12$.storycast.v1.ListExperimentsRequest\x1a%.storycast.v1.ListExperimentsResponse\x12\x61\n\x10UpdateExperiment\x12%.storycast.v1.UpdateExperimentRequest\x1a&.storycast.v1.UpdateExperimentResponse\x12[\n\x0eStopExperiment\x12#.storycast.v1.StopExperimentRequest\x1a$.storycast.v1.StopExperimentResponse\x12m\n\x14GetExperimentResults\x12).storycast.v1.GetExperimentResultsRequest\x1a*.storycast.v1.GetExperimentResultsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'storycast.v1.experiment_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXPERIMENTUNIT']._serialized_start=1807
-  _globals['_EXPERIMENTUNIT']._serialized_end=1911
-  _globals['_EXPERIMENTSTATE']._serialized_start=1913
-  _globals['_EXPERIMENTSTATE']._serialized_end=2024
-  _globals['_ARM']._serialized_start=88
-  _globals['_ARM']._serialized_end=158
-  _globals['_EXPERIMENT']._serialized_start=161
-  _globals['_EXPERIMENT']._serialized_end=460
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=462
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=533
-  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_start=535
-  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_end=607
-  _globals['_GETEXPERIMENTREQUEST']._serialized_start=609
-  _globals['_GETEXPERIMENTREQUEST']._serialized_end=644
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=646
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=715
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=717
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=826
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=828
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=925
-  _globals['_STOPEXPERIMENTREQUEST']._serialized_start=927
-  _globals['_STOPEXPERIMENTREQUEST']._serialized_end=979
-  _globals['_STOPEXPERIMENTRESPONSE']._serialized_start=981
-  _globals['_STOPEXPERIMENTRESPONSE']._serialized_end=1051
-  _globals['_GETEXPERIMENTRESULTSREQUEST']._serialized_start=1053
-  _globals['_GETEXPERIMENTRESULTSREQUEST']._serialized_end=1095
-  _globals['_ESTIMATE']._serialized_start=1097
-  _globals['_ESTIMATE']._serialized_end=1154
-  _globals['_ARMRESULT']._serialized_start=1157
-  _globals['_ARMRESULT']._serialized_end=1447
-  _globals['_ARMCOMPARISON']._serialized_start=1450
-  _globals['_ARMCOMPARISON']._serialized_end=1578
-  _globals['_GETEXPERIMENTRESULTSRESPONSE']._serialized_start=1581
-  _globals['_GETEXPERIMENTRESULTSRESPONSE']._serialized_end=1805
-  _globals['_EXPERIMENTSERVICE']._serialized_start=2027
-  _globals['_EXPERIMENTSERVICE']._serialized_end=2535
+  _globals['_EXPERIMENTUNIT']._serialized_start=2037
+  _globals['_EXPERIMENTUNIT']._serialized_end=2141
+  _globals['_EXPERIMENTSTATE']._serialized_start=2143
+  _globals['_EXPERIMENTSTATE']._serialized_end=2254
+  _globals['_ARM']._serialized_start=122
+  _globals['_ARM']._serialized_end=192
+  _globals['_EXPERIMENT']._serialized_start=195
+  _globals['_EXPERIMENT']._serialized_end=494
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=496
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=567
+  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_start=569
+  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_end=641
+  _globals['_GETEXPERIMENTREQUEST']._serialized_start=643
+  _globals['_GETEXPERIMENTREQUEST']._serialized_end=678
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=680
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=749
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=751
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=860
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=862
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=959
+  _globals['_UPDATEEXPERIMENTREQUEST']._serialized_start=961
+  _globals['_UPDATEEXPERIMENTREQUEST']._serialized_end=1081
+  _globals['_UPDATEEXPERIMENTRESPONSE']._serialized_start=1083
+  _globals['_UPDATEEXPERIMENTRESPONSE']._serialized_end=1155
+  _globals['_STOPEXPERIMENTREQUEST']._serialized_start=1157
+  _globals['_STOPEXPERIMENTREQUEST']._serialized_end=1209
+  _globals['_STOPEXPERIMENTRESPONSE']._serialized_start=1211
+  _globals['_STOPEXPERIMENTRESPONSE']._serialized_end=1281
+  _globals['_GETEXPERIMENTRESULTSREQUEST']._serialized_start=1283
+  _globals['_GETEXPERIMENTRESULTSREQUEST']._serialized_end=1325
+  _globals['_ESTIMATE']._serialized_start=1327
+  _globals['_ESTIMATE']._serialized_end=1384
+  _globals['_ARMRESULT']._serialized_start=1387
+  _globals['_ARMRESULT']._serialized_end=1677
+  _globals['_ARMCOMPARISON']._serialized_start=1680
+  _globals['_ARMCOMPARISON']._serialized_end=1808
+  _globals['_GETEXPERIMENTRESULTSRESPONSE']._serialized_start=1811
+  _globals['_GETEXPERIMENTRESULTSRESPONSE']._serialized_end=2035
+  _globals['_EXPERIMENTSERVICE']._serialized_start=2257
+  _globals['_EXPERIMENTSERVICE']._serialized_end=2864
 # @@protoc_insertion_point(module_scope)

@@ -50,6 +50,11 @@ class ExperimentServiceStub:
                 request_serializer=storycast_dot_v1_dot_experiment__service__pb2.ListExperimentsRequest.SerializeToString,
                 response_deserializer=storycast_dot_v1_dot_experiment__service__pb2.ListExperimentsResponse.FromString,
                 _registered_method=True)
+        self.UpdateExperiment = channel.unary_unary(
+                '/storycast.v1.ExperimentService/UpdateExperiment',
+                request_serializer=storycast_dot_v1_dot_experiment__service__pb2.UpdateExperimentRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_experiment__service__pb2.UpdateExperimentResponse.FromString,
+                _registered_method=True)
         self.StopExperiment = channel.unary_unary(
                 '/storycast.v1.ExperimentService/StopExperiment',
                 request_serializer=storycast_dot_v1_dot_experiment__service__pb2.StopExperimentRequest.SerializeToString,
@@ -92,6 +97,22 @@ class ExperimentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateExperiment(self, request, context):
+        """Changes what may change while an experiment runs, per AIP-134: its coverage
+        (raising it only adds units; lowering it only takes units out, which then get
+        the control's strategy and are not counted), its arms' weights (a unit already
+        assigned keeps its arm: new weights apply to new units only), and its
+        description. An arm's name, strategy or control mark, the arms themselves and
+        the unit cannot change: that would be another experiment. A stopped experiment
+        cannot change.
+        Errors: NOT_FOUND (EXPERIMENT_NOT_FOUND), INVALID_ARGUMENT (a path that cannot
+        change, a bad value: the field is named), FAILED_PRECONDITION (reason
+        EXPERIMENT_STOPPED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StopExperiment(self, request, context):
         """Stops assigning: from now on every send naming the experiment gets one arm's
         strategy (`winner`, the control by default) and is not counted. What was
@@ -128,6 +149,11 @@ def add_ExperimentServiceServicer_to_server(servicer, server):
                     servicer.ListExperiments,
                     request_deserializer=storycast_dot_v1_dot_experiment__service__pb2.ListExperimentsRequest.FromString,
                     response_serializer=storycast_dot_v1_dot_experiment__service__pb2.ListExperimentsResponse.SerializeToString,
+            ),
+            'UpdateExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateExperiment,
+                    request_deserializer=storycast_dot_v1_dot_experiment__service__pb2.UpdateExperimentRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_experiment__service__pb2.UpdateExperimentResponse.SerializeToString,
             ),
             'StopExperiment': grpc.unary_unary_rpc_method_handler(
                     servicer.StopExperiment,
@@ -222,6 +248,33 @@ class ExperimentService:
             '/storycast.v1.ExperimentService/ListExperiments',
             storycast_dot_v1_dot_experiment__service__pb2.ListExperimentsRequest.SerializeToString,
             storycast_dot_v1_dot_experiment__service__pb2.ListExperimentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.ExperimentService/UpdateExperiment',
+            storycast_dot_v1_dot_experiment__service__pb2.UpdateExperimentRequest.SerializeToString,
+            storycast_dot_v1_dot_experiment__service__pb2.UpdateExperimentResponse.FromString,
             options,
             channel_credentials,
             insecure,
