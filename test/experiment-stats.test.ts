@@ -172,6 +172,47 @@ describe('relative differences and ratios', () => {
   });
 });
 
+describe('the interval and the p-value of a comparison agree', () => {
+  it('with few sessions the clustered CI uses the t quantile of the test, so it does not exclude 0 beside a p above 0.05', () => {
+    // Two sessions per arm, the case a live demo showed: a normal interval of -22% to -6% beside p = 0.21.
+    const control = [
+      { sumNumerator: 1_624_000, sumDenominator: 1000, n: 1 },
+      { sumNumerator: 1_956_000, sumDenominator: 1000, n: 1 },
+    ];
+    const treatment = [
+      { sumNumerator: 1_529_000, sumDenominator: 1000, n: 1 },
+      { sumNumerator: 1_561_000, sumDenominator: 1000, n: 1 },
+    ];
+    const d = clusteredRelativeDifference(treatment, control);
+    if (!d.ok) throw new Error(d.reason);
+    expect(d.pValue).toBeGreaterThan(0.05);
+    expect(d.lower).toBeLessThan(0);
+    expect(d.upper).toBeGreaterThan(0);
+  });
+
+  it('covers the truth about 95% of the time even with a handful of sessions per arm', () => {
+    const rng = createRng(5);
+    for (const sessions of [3, 5, 10]) {
+      let covered = 0;
+      let computed = 0;
+      for (let rep = 0; rep < 3000; rep++) {
+        // Both arms alike: the true relative difference is 0.
+        const arm = () =>
+          Array.from({ length: sessions }, () => {
+            const sends = 1 + Math.floor(rng.next() * 3);
+            return { sumNumerator: sends * 100 * (0.5 + rng.next()), sumDenominator: sends, n: sends };
+          });
+        const d = clusteredRelativeDifference(arm(), arm());
+        if (!d.ok) continue;
+        computed++;
+        if (d.lower <= 0 && d.upper >= 0) covered++;
+      }
+      // A normal quantile here covers 85% at 3 sessions per arm; the t quantile at the test's df about 94%.
+      expect(covered / computed, `${sessions} sessions per arm`).toBeGreaterThan(0.92);
+    }
+  });
+});
+
 const arms = [
   { name: 'adaptive', strategy: 'adaptive', weight: 1, control: true },
   { name: 'bracket', strategy: 'bracket', weight: 1, control: false },

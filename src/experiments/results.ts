@@ -13,6 +13,7 @@ import {
   relativeDifference,
   sampleRatioMismatch,
   welchTTest,
+  withDegreesOfFreedom,
 } from './stats.js';
 import type { Experiment, ExperimentUnit, SendOutcome } from './types.js';
 
@@ -57,7 +58,7 @@ interface ArmResult {
   readonly unitValues: readonly number[];
 }
 
-/** Time per 1,000 recipients, arm / control − 1 (−0.38 is 38% faster), with the delta method's 95% CI. */
+/** Time per 1,000 recipients, arm / control − 1 (−0.38 is 38% faster), with the delta method's 95% CI (t quantile at the test's df). */
 interface TimeComparison extends RelativeDifference {
   /**
    * Where pValue comes from. Unit SEND: Welch's t-test on per-send values,
@@ -162,7 +163,7 @@ function compareTime(unit: ExperimentUnit, arm: ArmData, control: ArmData): Comp
   if (!d.ok) return d;
   const welch = welchTTest(arm.perSend, control.perSend);
   if (!welch.ok) return welch;
-  return { ...d, pValue: welch.pValue, test: 'welch' };
+  return { ok: true, ...withDegreesOfFreedom(d, welch.df), pValue: welch.pValue, test: 'welch' };
 }
 
 function analyseArm(
