@@ -30,6 +30,10 @@ interface ServerConfig {
   readonly defaultStrategy: string;
   /** An experiment's key, or '' for none: SendStory without a strategy or an experiment uses it. */
   readonly defaultExperiment: string;
+  /** With a redis store: how long a session's lease lasts unrenewed before another replica may take it. */
+  readonly leaseTtlMs: number;
+  /** With a redis store: the URL other replicas forward this one's sessions to; unset: http://host:port as listened on. */
+  readonly advertiseAddress: string | undefined;
   readonly strategyModules: readonly string[];
   readonly logLevel: string;
   readonly maxRecipients: number;
@@ -182,6 +186,9 @@ const variables = z.object({
   // Up to 1 GiB: the whole body is held in memory while it is encrypted and uploaded.
   STORYCAST_MAX_MEDIA_BYTES: numeric(DEFAULT_MAX_MEDIA_BYTES, { min: 1, max: 1024 * 1024 * 1024, integer: true }),
   STORYCAST_SEND_RETENTION: duration(7 * DAY_MS),
+  // Replicas on one Redis: how long a session's lease lasts unrenewed, and where other replicas reach this one.
+  STORYCAST_LEASE_TTL_MS: numeric(10_000, { min: 500, max: 600_000, integer: true }),
+  STORYCAST_ADVERTISE_ADDRESS: optionalText,
   STORYCAST_DEFAULT_EXPERIMENT: setting(
     z
       .string()
@@ -253,6 +260,8 @@ const configSchema = variables
         maxMediaBytes: v.STORYCAST_MAX_MEDIA_BYTES,
         sendRetentionMs: v.STORYCAST_SEND_RETENTION,
         defaultExperiment: v.STORYCAST_DEFAULT_EXPERIMENT,
+        leaseTtlMs: v.STORYCAST_LEASE_TTL_MS,
+        advertiseAddress: v.STORYCAST_ADVERTISE_ADDRESS,
       },
     }),
   );

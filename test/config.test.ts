@@ -91,6 +91,17 @@ describe('config', () => {
     expect(message).toContain(JSON.stringify(value));
   });
 
+  it('reads the replica settings: lease TTL (10 s by default, 500 ms to 10 min) and the advertised address', () => {
+    expect(loadConfig({}).server).toMatchObject({ leaseTtlMs: 10_000, advertiseAddress: undefined });
+    expect(loadConfig({ STORYCAST_LEASE_TTL_MS: '3000', STORYCAST_ADVERTISE_ADDRESS: 'http://10.0.0.7:50051' }).server).toMatchObject({
+      leaseTtlMs: 3000,
+      advertiseAddress: 'http://10.0.0.7:50051',
+    });
+    for (const bad of ['100', '1e9', 'soon']) {
+      expect(() => loadConfig({ STORYCAST_LEASE_TTL_MS: bad })).toThrow(`STORYCAST_LEASE_TTL_MS=${JSON.stringify(bad)}`);
+    }
+  });
+
   it('reads STORYCAST_SEND_RETENTION as a duration (7 days by default) and refuses what is not one', () => {
     expect(loadConfig({}).server.sendRetentionMs).toBe(7 * 86_400_000);
     expect(loadConfig({ STORYCAST_SEND_RETENTION: '12h' }).server.sendRetentionMs).toBe(12 * 3_600_000);

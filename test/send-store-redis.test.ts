@@ -4,6 +4,8 @@ import { createClient } from '@redis/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
+import { FencedError, SessionLeases } from '../src/replicas/leases.js';
+import { RedisConnection } from '../src/store/redis-connection.js';
 import { RedisSendStore } from '../src/sends/redis-store.js';
 import { describeSendStoreContract, planned, recipientsOf, record } from './support/send-store-contract.js';
 import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
@@ -120,6 +122,99 @@ describe('RedisSendStore over a real redis-server', () => {
     await expect(store.create(record('s1', 1_000), { event: planned('s1', 1_000) }, recipientsOf(3))).rejects.toThrow(/unavailable/);
     await expect(store.connect()).rejects.toThrow(/unavailable/);
     await store.close();
+  });
+});
+
+describe('RedisSendStore with fenced writes (session leases on the same redis)', () => {
+  const connections: RedisConnection[] = [];
+  afterAll(async () => {
+    await Promise.all(connections.map((c) => c.close()));
+  });
+  const replica = (replicaId: string, prefix: string, ttlMs: number) => {
+    const connection = new RedisConnection({ url: redis.url, logger: silentLogger, label: `leases ${replicaId}` });
+    connections.push(connection);
+    return new SessionLeases(connection, { replicaId, ttlMs, prefix });
+  };
+
+  it("refuses the old owner's writes after a takeover, leaving the journal as it was, and takes the new owner's", async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const a = replica('replica-a', `${prefix}leases:`, 250);
+    const b = replica('replica-b', `${prefix}leases:`, 250);
+    // Each replica writes through its own store, as separate processes would.
+    const storeA = storeAt(redis.url, `${prefix}sends:`);
+    const storeB = storeAt(redis.url, `${prefix}sends:`);
+
+    const leaseA = (await a.acquire('session-1'))!;
+    const fenceA = a.fence(leaseA);
+    await storeA.create(
+      record('f1', 1_000, { requestId: 'req-f1' }),
+      { event: planned('f1', 1_000), checkpoint: { cursor: 0 } },
+      recipientsOf(4),
+      fenceA,
+    );
+    await storeA.saveStory('f1', new Uint8Array([1, 2, 3]), fenceA);
+    await storeA.append('f1', { event: anchor, checkpoint: { delivered: [0] } }, { at: 1_100, progress: progress(1) }, fenceA);
+
+    // A pauses past its TTL without renewing; B takes the session over.
+    await new Promise((r) => setTimeout(r, 350));
+    const leaseB = (await b.acquire('session-1'))!;
+    expect(leaseB.token).toBeGreaterThan(leaseA.token);
+    const fenceB = b.fence(leaseB);
+
+    const recordBefore = await storeB.get('f1');
+    const journalBefore = await storeB.journal('f1');
+    expect(recordBefore?.events).toBe(2);
+
+    // A wakes up and carries on: every write is refused, atomically, and nothing changes.
+    await expect(
+      storeA.append('f1', { event: anchor, checkpoint: { delivered: [1] } }, { at: 1_200, progress: progress(2) }, fenceA),
+    ).rejects.toThrow(FencedError);
+    await expect(storeA.saveStory('f1', new Uint8Array([9, 9]), fenceA)).rejects.toThrow(FencedError);
+    await expect(storeA.finish('f1', { state: 'FAILED', at: 1_300 }, fenceA)).rejects.toThrow(FencedError);
+    await expect(storeA.create(record('f2', 1_001), { event: planned('f2', 1_000) }, recipientsOf(2), fenceA)).rejects.toThrow(
+      /FENCED .*fence:session-1 is at token 2, not 1/,
+    );
+    expect(await storeB.get('f1')).toEqual(recordBefore);
+    expect(await storeB.journal('f1')).toEqual(journalBefore);
+    expect(await storeB.events('f1', 0)).toHaveLength(2);
+    expect(await storeB.get('f2')).toBeUndefined();
+    expect(await storeB.unfinished()).toEqual(['f1']);
+
+    // The new owner's writes, with the new token, land.
+    await storeB.append('f1', { event: anchor, checkpoint: { delivered: [1] } }, { at: 1_400, progress: progress(2) }, fenceB);
+    expect(await storeB.get('f1')).toMatchObject({ events: 3, updatedAt: 1_400, progress: progress(2) });
+    await storeB.finish('f1', { state: 'SUCCEEDED', at: 1_500 }, fenceB);
+    expect(await storeA.get('f1')).toMatchObject({ state: 'SUCCEEDED', finishedAt: 1_500, events: 3 });
+    expect(await storeA.unfinished()).toEqual([]);
+  });
+
+  it('refuses a fenced write when no owner was ever recorded for the fence key', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const store = storeAt(redis.url, prefix);
+    const fence = { key: `${prefix}fence:nobody`, token: 1 };
+    await expect(store.create(record('n1', 1_000), { event: planned('n1', 1_000) }, recipientsOf(2), fence)).rejects.toThrow(FencedError);
+    expect(await store.get('n1')).toBeUndefined();
+  });
+
+  it('writes without a fence as before (one owner), also after redis forgets its scripts', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const store = storeAt(redis.url, prefix);
+    await store.create(record('u1', 1_000), { event: planned('u1', 1_000) }, recipientsOf(2));
+    // SCRIPT FLUSH (or a redis restart) drops the cached scripts: the next write falls back from EVALSHA to EVAL.
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    await raw.scriptFlush();
+    await raw.close();
+    await store.saveStory('u1', new Uint8Array([0, 0xff]));
+    await store.append('u1', { event: anchor }, { at: 1_100, progress: progress(1) });
+    expect((await store.journal('u1'))?.story).toEqual(new Uint8Array([0, 0xff]));
+    await store.finish('u1', { state: 'CANCELLED', at: 1_200, failure: { reason: 'CANCELLED', message: 'by the client' } });
+    expect(await store.get('u1')).toMatchObject({
+      state: 'CANCELLED',
+      events: 2,
+      finishedAt: 1_200,
+      failure: { reason: 'CANCELLED', message: 'by the client' },
+    });
   });
 });
 

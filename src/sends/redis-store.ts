@@ -16,11 +16,15 @@
  *   running            the same, for RUNNING sends only (unfinished() and state filters)
  *   finished           sorted set of ids scored by finishedAt, for sweep()
  *
- * create, append and finish are each one MULTI (finish first reads createdAt,
- * which never changes, to find its index member). An append to an unknown send
- * is not checked (that would cost a round trip per event); it leaves a partial
- * hash that get() and list() ignore. Connection is lazy: the first
- * call (or connect()) starts it and waits a bounded time; afterwards the client
+ * create, saveStory, append and finish are each one Lua script, so that with
+ * a fence (the writer's session lease, src/replicas/leases.ts) the token check
+ * and the write are one atomic step: a write from an owner that has been
+ * taken over rejects with FencedError and changes nothing. Without a fence
+ * they write unconditionally. finish reads createdAt, which never changes,
+ * inside its script to find its index member. An append to an unknown send
+ * is not checked; it leaves a partial hash that get() and list() ignore.
+ * Connection is lazy: the first call (or connect()) starts it and waits a
+ * bounded time; afterwards the client
  * reconnects forever in the background. node-redis neither times out nor
  * refuses a MULTI while disconnected (its offline-queue switch and command
  * timeout only cover single commands), so every call here checks readiness
@@ -32,7 +36,8 @@ import { RedisConnection, type RedisClient } from '../store/redis-connection.js'
 import { RESP_TYPES } from '@redis/client';
 import type { SendEvent } from '../engine/events.js';
 import type { Logger } from '../log.js';
-import type { JournalEntry, SendFailure, SendJournal, SendProgress, SendQuery, SendRecord, SendState, SendStore } from './store.js';
+import { FencedScript } from '../replicas/leases.js';
+import type { Fence, JournalEntry, SendFailure, SendJournal, SendProgress, SendQuery, SendRecord, SendState, SendStore } from './store.js';
 
 export interface RedisSendStoreOptions {
   readonly url: string;
@@ -51,6 +56,55 @@ type Client = RedisClient;
 
 const SWEEP_BATCH = 500;
 
+/*
+ * The four journal writes, each one script: FencedScript puts the fence first
+ * (KEYS[1], ARGV[1]) and checks it before anything is written, so the check
+ * and the write are one atomic step. A MULTI could not do that: WATCH on the
+ * fence key would make a takeover abort the write, but a fence already moved
+ * before the WATCH would go unseen without an extra read and round trip.
+ */
+
+// KEYS[2..9]: send, events, checkpoints, recipients, all, running, finished, request.
+// ARGV[2..9]: the first event, its checkpoint, the recipients, the index member, '1' when
+// RUNNING, finishedAt or '', sendId, requestId or ''; then the record hash's field/value pairs.
+const CREATE = new FencedScript(`
+redis.call('HSET', KEYS[2], unpack(ARGV, 10))
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('RPUSH', KEYS[4], ARGV[3])
+redis.call('SET', KEYS[5], ARGV[4])
+redis.call('ZADD', KEYS[6], 0, ARGV[5])
+if ARGV[6] == '1' then redis.call('ZADD', KEYS[7], 0, ARGV[5]) end
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[8], ARGV[7], ARGV[8]) end
+if ARGV[9] ~= '' then redis.call('SET', KEYS[9], ARGV[8]) end
+`);
+
+// KEYS[2]: story. ARGV[2]: its bytes (Lua strings are binary-safe).
+const SAVE_STORY = new FencedScript(`
+redis.call('SET', KEYS[2], ARGV[2])
+`);
+
+// KEYS[2..4]: events, checkpoints, send. ARGV[2..5]: the event, its checkpoint, updatedAt, progress.
+// An unknown send is not checked (see the header): the writes leave a partial hash that get() ignores.
+const APPEND = new FencedScript(`
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[3])
+redis.call('HINCRBY', KEYS[4], 'events', 1)
+redis.call('HSET', KEYS[4], 'updatedAt', ARGV[4], 'progress', ARGV[5])
+`);
+
+// KEYS[2..7]: send, recipients, story, checkpoints, running, finished. ARGV[2..5]: state, at, failure or '', sendId.
+// The index member is rebuilt from createdAt as indexMember() builds it (zero-padded to 16 digits).
+const FINISH = new FencedScript(`
+local createdAt = redis.call('HGET', KEYS[2], 'createdAt')
+if not createdAt then return 0 end
+redis.call('HSET', KEYS[2], 'state', ARGV[2], 'updatedAt', ARGV[3], 'finishedAt', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'failure', ARGV[4]) end
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+redis.call('ZREM', KEYS[6], string.rep('0', 16 - #createdAt) .. createdAt .. ':' .. ARGV[5])
+redis.call('ZADD', KEYS[7], ARGV[3], ARGV[5])
+return 1
+`);
+
 export class RedisSendStore implements SendStore {
   private readonly connection: RedisConnection;
   /** The same connection, giving bulk strings back as Buffers: the story is bytes, not UTF-8. */
@@ -68,54 +122,40 @@ export class RedisSendStore implements SendStore {
     await this.connection.ready();
   }
 
-  async create(record: SendRecord, first: JournalEntry, recipients: readonly string[]): Promise<void> {
-    const member = indexMember(record);
-    await this.run('create', (c) => {
-      const m = c
-        .multi()
-        .hSet(this.key('send', record.sendId), recordFields(record))
-        .rPush(this.key('events', record.sendId), JSON.stringify(first.event))
-        .rPush(this.key('checkpoints', record.sendId), checkpointValue(first))
-        .set(this.key('recipients', record.sendId), JSON.stringify(recipients))
-        .zAdd(this.key('all'), { score: 0, value: member });
-      if (record.state === 'RUNNING') m.zAdd(this.key('running'), { score: 0, value: member });
-      if (record.finishedAt !== undefined) m.zAdd(this.key('finished'), { score: record.finishedAt, value: record.sendId });
-      if (record.requestId) m.set(this.key('request', record.requestId), record.sendId);
-      return m.exec();
-    });
-  }
-
-  async saveStory(sendId: string, story: Uint8Array): Promise<void> {
-    await this.run('saveStory', (c) => c.set(this.key('story', sendId), Buffer.from(story.buffer, story.byteOffset, story.byteLength)));
-  }
-
-  async append(sendId: string, entry: JournalEntry, update: { at: number; progress: SendProgress }): Promise<void> {
-    await this.run('append', (c) =>
-      c
-        .multi()
-        .rPush(this.key('events', sendId), JSON.stringify(entry.event))
-        .rPush(this.key('checkpoints', sendId), checkpointValue(entry))
-        .hIncrBy(this.key('send', sendId), 'events', 1)
-        .hSet(this.key('send', sendId), { updatedAt: String(update.at), progress: JSON.stringify(update.progress) })
-        .exec(),
+  async create(record: SendRecord, first: JournalEntry, recipients: readonly string[], fence?: Fence): Promise<void> {
+    const id = record.sendId;
+    const keys = ['send', 'events', 'checkpoints', 'recipients'].map((kind) => this.key(kind, id));
+    keys.push(this.key('all'), this.key('running'), this.key('finished'), this.key('request', record.requestId));
+    const args = [JSON.stringify(first.event), checkpointValue(first), JSON.stringify(recipients), indexMember(record)];
+    args.push(
+      record.state === 'RUNNING' ? '1' : '',
+      record.finishedAt === undefined ? '' : String(record.finishedAt),
+      id,
+      record.requestId,
     );
+    await this.run('create', (c) => CREATE.runFenced(c, fence, keys, [...args, ...Object.entries(recordFields(record)).flat()]));
   }
 
-  async finish(sendId: string, end: { state: Exclude<SendState, 'RUNNING'>; at: number; failure?: SendFailure }): Promise<void> {
-    await this.run('finish', async (c) => {
-      const createdAt = await c.hGet(this.key('send', sendId), 'createdAt');
-      // Unknown send: nothing to finish, as in the memory store.
-      if (createdAt === null) return;
-      const fields: Record<string, string> = { state: end.state, updatedAt: String(end.at), finishedAt: String(end.at) };
-      if (end.failure) fields.failure = JSON.stringify(end.failure);
-      await c
-        .multi()
-        .hSet(this.key('send', sendId), fields)
-        .del([this.key('recipients', sendId), this.key('story', sendId), this.key('checkpoints', sendId)])
-        .zRem(this.key('running'), indexMember({ createdAt: Number(createdAt), sendId }))
-        .zAdd(this.key('finished'), { score: end.at, value: sendId })
-        .exec();
-    });
+  async saveStory(sendId: string, story: Uint8Array, fence?: Fence): Promise<void> {
+    const bytes = Buffer.from(story.buffer, story.byteOffset, story.byteLength);
+    await this.run('saveStory', (c) => SAVE_STORY.runFenced(c, fence, [this.key('story', sendId)], [bytes]));
+  }
+
+  async append(sendId: string, entry: JournalEntry, update: { at: number; progress: SendProgress }, fence?: Fence): Promise<void> {
+    const keys = ['events', 'checkpoints', 'send'].map((kind) => this.key(kind, sendId));
+    const args = [JSON.stringify(entry.event), checkpointValue(entry), String(update.at), JSON.stringify(update.progress)];
+    await this.run('append', (c) => APPEND.runFenced(c, fence, keys, args));
+  }
+
+  async finish(
+    sendId: string,
+    end: { state: Exclude<SendState, 'RUNNING'>; at: number; failure?: SendFailure },
+    fence?: Fence,
+  ): Promise<void> {
+    const keys = ['send', 'recipients', 'story', 'checkpoints'].map((kind) => this.key(kind, sendId));
+    keys.push(this.key('running'), this.key('finished'));
+    const args = [end.state, String(end.at), end.failure ? JSON.stringify(end.failure) : '', sendId];
+    await this.run('finish', (c) => FINISH.runFenced(c, fence, keys, args));
   }
 
   async get(sendId: string): Promise<SendRecord | undefined> {

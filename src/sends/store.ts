@@ -76,17 +76,38 @@ export interface SendQuery {
   readonly limit: number;
 }
 
+/**
+ * The writer's lease (src/replicas/leases.ts): a store that can check it
+ * refuses the write when a newer owner exists; stores of one process ignore it.
+ */
+export interface Fence {
+  /** Where the session's current owner's token is kept. */
+  readonly key: string;
+  readonly token: number;
+}
+
+/**
+ * The four writes take an optional fence: with it, a store shared by replicas
+ * rejects with FencedError, having written nothing, when the writer's lease
+ * has passed to a newer owner. Without it the write is unconditional.
+ */
 export interface SendStore {
   /** A new send: its record (events: 1), its first entry (planned) and the recipient list a resume starts from. */
-  create(record: SendRecord, first: JournalEntry, recipients: readonly string[]): Promise<void>;
+  create(record: SendRecord, first: JournalEntry, recipients: readonly string[], fence?: Fence): Promise<void>;
   /** The prepared story, once per send, before anything is sent. */
-  saveStory(sendId: string, story: Uint8Array): Promise<void>;
+  saveStory(sendId: string, story: Uint8Array, fence?: Fence): Promise<void>;
   /** One entry at index record.events, with the counts after it, in one write. */
-  append(sendId: string, entry: JournalEntry, update: { readonly at: number; readonly progress: SendProgress }): Promise<void>;
+  append(
+    sendId: string,
+    entry: JournalEntry,
+    update: { readonly at: number; readonly progress: SendProgress },
+    fence?: Fence,
+  ): Promise<void>;
   /** The end: state, time and failure; the recipient list, story and checkpoints are dropped (no resume needs them). */
   finish(
     sendId: string,
     end: { readonly state: Exclude<SendState, 'RUNNING'>; readonly at: number; readonly failure?: SendFailure },
+    fence?: Fence,
   ): Promise<void>;
   get(sendId: string): Promise<SendRecord | undefined>;
   /** Events from index `from` on; [] when unknown. */
@@ -114,7 +135,9 @@ interface MemorySend {
  * The store for one process (STORYCAST_STORE=memory://): nothing outlives it,
  * so nothing resumes. Finished sends beyond `maxFinished` are forgotten
  * oldest-finished first, so a burst of sends cannot hold memory for the whole
- * retention.
+ * retention. Its writes leave out the fence parameter (TypeScript lets a
+ * method take fewer parameters than its interface): with one process there is
+ * no other owner to fence off.
  */
 export class MemorySendStore implements SendStore {
   private readonly sends = new Map<string, MemorySend>();
