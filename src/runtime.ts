@@ -27,6 +27,11 @@ import { redactUrl } from './util/redact-url.js';
 import { createSendStore } from './sends/open-store.js';
 import type { SendStore } from './sends/store.js';
 import { createExperimentStore } from './experiments/open-store.js';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { SessionLeases } from './replicas/leases.js';
+import { SessionOwnership } from './replicas/ownership.js';
+import { RedisConnection } from './store/redis-connection.js';
 import type { ExperimentStore } from './experiments/store.js';
 
 /** A start-up problem worth a one-line message (not a stack trace). */
@@ -48,6 +53,8 @@ export interface Runtime {
   readonly sendStore: SendStore;
   /** Experiments, their sticky assignments and their sends' outcomes, in the same store. */
   readonly experiments: ExperimentStore;
+  /** With a redis store: the sessions this replica owns (leases with fencing tokens); undefined for one process. */
+  readonly ownership: SessionOwnership | undefined;
   /** The clock the engine and transport run on (scaled for the simulator). */
   readonly clock: Clock;
   close(): Promise<void>;
@@ -87,6 +94,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     clock: systemClock,
     logger,
   });
+  const replicas = server.store.startsWith('redis') ? replicaParts(config, logger) : undefined;
   const engine = new SendEngine({
     transport: withReceipts(transport, receipts, logger),
     clock,
@@ -110,6 +118,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     engine,
     sendStore,
     experiments,
+    ownership: replicas?.ownership,
     clock,
     close: async () => {
       await wired.close();
@@ -117,8 +126,25 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
       await memory.close();
       await sendStore.close();
       await experiments.close();
+      await replicas?.close();
     },
   };
+}
+
+/**
+ * Replicas on one Redis: a session is sent for only where its lease is held.
+ * The ownership starts renewing when the handler starts it; the leases are
+ * released by its stop() on a graceful shutdown.
+ */
+function replicaParts(config: Config, logger: Logger): { ownership: SessionOwnership; close(): Promise<void> } {
+  const { server } = config;
+  const connection = new RedisConnection({ url: server.store, logger, label: 'session leases' });
+  const leases = new SessionLeases(connection, {
+    replicaId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    ttlMs: server.leaseTtlMs,
+  });
+  const ownership = new SessionOwnership({ leases, renewEveryMs: Math.max(100, Math.floor(server.leaseTtlMs / 3)), logger });
+  return { ownership, close: () => connection.close() };
 }
 
 /** What differs between the simulator and real WhatsApp. */

@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OnDisconnect, SendState, StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 import { numbers } from './support/scripted-transport.js';
@@ -26,7 +26,7 @@ interface Server {
   readonly child: ChildProcess;
   readonly stories: Client<typeof StoryService>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly log: { msg?: string; resumed?: number }[];
+  readonly log: { msg?: string; resumed?: number; sendId?: string }[];
 }
 
 /** `npm start` as its own process group, so SIGKILL takes tsx and the node it runs with it. */
@@ -42,6 +42,8 @@ async function start(store: string): Promise<Server> {
       STORYCAST_SIM_PROFILE: 'seed-first-send',
       STORYCAST_SIM_TIME_SCALE: '20',
       STORYCAST_LOG_LEVEL: 'info',
+      // On redis a killed process's session lease must expire before the next one takes the session over.
+      STORYCAST_LEASE_TTL_MS: '1500',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -51,7 +53,7 @@ async function start(store: string): Promise<Server> {
   const log: Server['log'] = [];
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line) as { msg?: string; url?: string; resumed?: number };
+      const entry = JSON.parse(line) as { msg?: string; url?: string; resumed?: number; sendId?: string };
       log.push(entry);
       if (entry.msg === 'storycast listening' && entry.url) resolve(entry.url);
     });
@@ -73,10 +75,11 @@ async function sendUntil(
   server: Server,
   enough: number,
   onDisconnect: OnDisconnect,
+  sessionId: string,
 ): Promise<{ sendId: string; seen: SendStoryResponse[] }> {
   const seen: SendStoryResponse[] = [];
   const stream = server.stories.sendStory({
-    sessionId: 'crash',
+    sessionId,
     story,
     recipients: numbers(TOTAL),
     strategy: 'conservative',
@@ -141,19 +144,26 @@ describe.each([
 
   it('killed with SIGKILL mid-send: the next process resumes it by itself and every recipient ends delivered or failed', async () => {
     const first = await start(store);
-    const { sendId, seen } = await sendUntil(first, 3, OnDisconnect.CANCEL);
+    const { sendId, seen } = await sendUntil(first, 3, OnDisconnect.CANCEL, `killed-${kind}`);
     killGroup(first, 'SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
 
     const second = await start(store);
     try {
+      // On SQLite at once; on redis once the dead process's lease has expired.
+      await vi.waitFor(
+        () => expect(second.log.some((l) => l.msg === 'resuming a send from its journal' && l.sendId === sendId)).toBe(true),
+        {
+          timeout: 20_000,
+          interval: 100,
+        },
+      );
       const events = await watchToEnd(second, sendId);
       expectAllSettled(events, seen);
       // A caller only hears what the journal holds, so all it heard is the start of the log, unchanged.
       expect(events.slice(0, seen.length)).toEqual(seen);
       const got = await second.stories.getSend({ sendId });
       expect(got.send?.state).toBe(SendState.SUCCEEDED);
-      expect(second.log.some((l) => l.msg === 'resumed unfinished sends from the journal' && l.resumed === 1)).toBe(true);
     } finally {
       killGroup(second, 'SIGTERM');
       await second.exited;
@@ -162,7 +172,7 @@ describe.each([
 
   it('SIGTERM checkpoints an ON_DISCONNECT_CONTINUE send instead of cancelling it; the next process finishes it', async () => {
     const first = await start(store);
-    const { sendId, seen } = await sendUntil(first, 2, OnDisconnect.CONTINUE);
+    const { sendId, seen } = await sendUntil(first, 2, OnDisconnect.CONTINUE, `stopped-${kind}`);
     killGroup(first, 'SIGTERM');
     expect((await first.exited).code).toBe(0);
 

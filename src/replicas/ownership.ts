@@ -14,8 +14,8 @@ export interface OwnershipOptions {
   readonly leases: Pick<SessionLeases, 'acquire' | 'renew' | 'release' | 'fence'>;
   /** How often held leases are renewed: well under the TTL (a third of it), so one late renewal is not a loss. */
   readonly renewEveryMs: number;
-  /** Told once per lost lease, before anything else learns of it: stop sending for the session. */
-  readonly onLost: (sessionId: string, why: string) => void;
+  /** Told once per lost lease, before anything else learns of it: stop sending for the session (or set later with whenLost). */
+  readonly onLost?: (sessionId: string, why: string) => void;
   readonly logger: Logger;
 }
 
@@ -24,8 +24,16 @@ export class SessionOwnership {
   private readonly claiming = new Map<string, Promise<Lease | undefined>>();
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
+  private lost: (sessionId: string, why: string) => void;
 
-  constructor(private readonly options: OwnershipOptions) {}
+  constructor(private readonly options: OwnershipOptions) {
+    this.lost = options.onLost ?? (() => {});
+  }
+
+  /** Who stops a session's sends when its lease is lost (the send registry, made after this). */
+  whenLost(listener: (sessionId: string, why: string) => void): void {
+    this.lost = listener;
+  }
 
   /** Starts renewing (unref'd: a lease loop must not keep a finished process alive). */
   start(): void {
@@ -83,7 +91,7 @@ export class SessionOwnership {
         if (kept || this.held.get(lease.sessionId) !== lease) return;
         this.held.delete(lease.sessionId);
         this.options.logger.warn({ sessionId: lease.sessionId, token: lease.token, why }, 'lost a session lease; its sends stop here');
-        this.options.onLost(lease.sessionId, why);
+        this.lost(lease.sessionId, why);
       }),
     );
   }

@@ -31,3 +31,11 @@ export class RequestIdReusedError extends Error {
 export class JournalUnavailableError extends Error {
   override readonly name = 'JournalUnavailableError';
 }
+
+/** With replicas: another replica holds the session's lease, so this one does not send for it. */
+export class SessionElsewhereError extends Error {
+  override readonly name = 'SessionElsewhereError';
+  constructor(readonly sessionId: string) {
+    super(`session "${sessionId}" is owned by another replica`);
+  }
+}

@@ -9,87 +9,36 @@
  * down and checkpointed it) is resumed by resumeAll(). Finished sends are
  * forgotten after the retention, measured on the registry's clock.
  */
-import type { AnyStrategy } from '../../strategies/sdk.js';
 import type { Clock } from '../clock.js';
 import type { JournalStep } from '../engine/checkpoint.js';
-import type { SendEngine, SendInput } from '../engine/engine.js';
 import type { SendEvent, SummaryEvent } from '../engine/events.js';
 import { silentLogger, type Logger } from '../log.js';
-import { deferred, until, type Deferred } from '../util/deferred.js';
-import { AfterEventOutOfRangeError, JournalUnavailableError, RequestIdReusedError, SendNotFoundError } from './errors.js';
+import { deferred, until } from '../util/deferred.js';
+import { FencedError } from '../replicas/leases.js';
+import {
+  AfterEventOutOfRangeError,
+  JournalUnavailableError,
+  RequestIdReusedError,
+  SendNotFoundError,
+  SessionElsewhereError,
+} from './errors.js';
 import { failureError, failureOf } from './failure.js';
 import { NO_PROGRESS, progressAfter } from './progress.js';
 import { foldJournal, preparedStory, storyAsAsked } from './resume.js';
-import type { SendFailure, SendProgress, SendQuery, SendRecord, SendState, SendStore } from './store.js';
-
-/** What keeps count of running sends for shutdown (the server's RunningSends). */
-interface SendTracker {
-  start(signal: AbortSignal): { signal: AbortSignal; done: () => void };
-}
-
-export interface StartRequest {
-  readonly input: Omit<SendInput, 'signal'>;
-  /** '' for none: every such start is a new send. */
-  readonly requestId: string;
-  readonly fingerprint: string;
-}
-
-/**
- * CANCEL: the send is cancelled once every CANCEL caller attached to it has gone
- * away, unless some caller asked for CONTINUE. CONTINUE: the send outlives its callers.
- */
-export type DisconnectMode = 'cancel' | 'continue';
-
-export interface Attachment {
-  readonly sendId: string;
-  /** Ends this caller's hold on the send; `gone` when it left before the end. Idempotent. */
-  release(gone: boolean): void;
-}
-
-export interface RegistryOptions {
-  readonly engine: Pick<SendEngine, 'journaled' | 'resume'>;
-  /** The strategy a resumed send goes on with, by the name its journal gives; undefined when not offered any more. */
-  readonly strategyNamed?: (name: string) => AnyStrategy | undefined;
-  readonly store: SendStore;
-  readonly clock: Clock;
-  readonly retentionMs: number;
-  readonly tracker?: SendTracker;
-  readonly logger?: Logger;
-  /**
-   * Told once when a send has ended and its end is in the journal, with its
-   * whole log (experiments record their outcome here). Never throws into the
-   * send: a rejection is logged.
-   */
-  readonly onEnd?: (send: { record: SendRecord; events: readonly SendEvent[] }) => Promise<void>;
-  /** Real-time period of the background sweep (unref'd); 0 for none. Default: min(retention, 1 h). */
-  readonly sweepEveryMs?: number;
-}
-
-interface LiveSend {
-  readonly controller: AbortController;
-  /** What the send runs on: aborted by its controller, and by the drain of a shutdown. */
-  readonly signal: AbortSignal;
-  holders: number;
-  continueAsked: boolean;
-  /** Stopping for a restart: what follows the call in flight is left in the journal for the next process. */
-  suspended: boolean;
-  changed: Deferred;
-  /** The whole log, in memory while it runs here, so watchers do not read the store per event. */
-  readonly events: SendEvent[];
-  progress: SendProgress;
-}
-
-/** Between attempts at a journal write that failed: the send waits (sends nothing) meanwhile. */
-const WRITE_RETRY_MS = [250, 1000, 5000, 15_000] as const;
+import { writeJournal, type LiveSend } from './live-send.js';
+import type { Attachment, DisconnectMode, RegistryOptions, StartRequest } from './registry-types.js';
+import type { Fence, SendFailure, SendProgress, SendQuery, SendRecord, SendState } from './store.js';
 
 export class SendRegistry {
   private readonly live = new Map<string, LiveSend>();
   private readonly starting = new Map<string, Promise<SendRecord>>();
   private readonly sweeper: NodeJS.Timeout | undefined;
   private readonly logger: Logger;
+  private readonly writeDeps: { clock: Clock; logger: Logger };
 
   constructor(private readonly options: RegistryOptions) {
     this.logger = options.logger ?? silentLogger;
+    this.writeDeps = { clock: options.clock, logger: this.logger };
     const every = options.sweepEveryMs ?? Math.min(options.retentionMs, 60 * 60_000);
     if (every > 0) {
       this.sweeper = setInterval(() => {
@@ -257,10 +206,14 @@ export class SendRegistry {
         events: 1,
         progress,
       };
+      if (this.options.ownership && !(await this.options.ownership.claim(planned.sessionId))) {
+        throw new SessionElsewhereError(planned.sessionId);
+      }
+      const fence = this.options.ownership?.fence(planned.sessionId);
       // Nothing has been sent yet: a journal that cannot take the send refuses it rather than sending unjournaled.
       try {
-        await store.create(record, { event: planned }, recipients);
-        await store.saveStory(record.sendId, storyAsAsked(request.input.story));
+        await store.create(record, { event: planned }, recipients, fence);
+        await store.saveStory(record.sendId, storyAsAsked(request.input.story), fence);
       } catch (error) {
         throw new JournalUnavailableError(`the send journal cannot be written: ${(error as Error).message}`, { cause: error });
       }
@@ -295,12 +248,16 @@ export class SendRegistry {
     const { clock, store } = this.options;
     const journal = await store.journal(sendId);
     if (!journal) return false;
+    const { sessionId } = journal.record;
+    // With replicas, a send resumes only where its session's lease is: another replica's stays with it.
+    if (this.options.ownership && !(await this.options.ownership.claim(sessionId))) return false;
+    const fence = this.options.ownership?.fence(sessionId);
     const events = journal.entries.map((e) => e.event);
     const last = events.at(-1);
-    const failWith = (failure: SendFailure) => store.finish(sendId, { state: 'FAILED', at: clock.now(), failure });
+    const failWith = (failure: SendFailure) => store.finish(sendId, { state: 'FAILED', at: clock.now(), failure }, fence);
     // It ended, but the process died before recording so.
     if (last?.type === 'summary') {
-      await store.finish(sendId, { state: stateOf(last), at: clock.now() });
+      await store.finish(sendId, { state: stateOf(last), at: clock.now() }, fence);
       await this.tellEnd(sendId, events);
       return false;
     }
@@ -330,6 +287,21 @@ export class SendRegistry {
   }
 
   /**
+   * This replica lost the session's lease: its sends stop after the call in
+   * flight and stay unfinished in the journal for the new owner to resume.
+   */
+  suspendSession(sessionId: string): number {
+    let suspended = 0;
+    for (const live of this.live.values()) {
+      if (live.sessionId !== sessionId) continue;
+      live.suspended = true;
+      live.controller.abort(new Error(`session ${sessionId} is owned by another replica now`));
+      suspended++;
+    }
+    return suspended;
+  }
+
+  /**
    * For a restart: sends that outlive their callers (CONTINUE) stop after the
    * call in flight and stay unfinished in the journal, for the next process to
    * resume; the others are left to the drain. Returns how many.
@@ -345,12 +317,22 @@ export class SendRegistry {
     return suspended;
   }
 
+  /** With replicas, the lease a write must carry; a lost lease fences every write at once. */
+  private fenceOf(live: LiveSend): Fence | undefined {
+    const { ownership } = this.options;
+    if (!ownership) return undefined;
+    const fence = ownership.fence(live.sessionId);
+    if (!fence) throw new FencedError(`this replica no longer owns session ${live.sessionId}`);
+    return fence;
+  }
+
   private track(controller: AbortController): { signal: AbortSignal; done: () => void } {
     return this.options.tracker?.start(controller.signal) ?? { signal: controller.signal, done: () => {} };
   }
 
   private goLive(sendId: string, controller: AbortController, signal: AbortSignal, events: SendEvent[], progress: SendProgress): LiveSend {
     const live: LiveSend = {
+      sessionId: events[0]?.type === 'planned' ? events[0].sessionId : '',
       controller,
       signal,
       holders: 0,
@@ -378,7 +360,7 @@ export class SendRegistry {
       for (let step = await steps.next(); !step.done; step = await steps.next()) {
         const taken = step.value;
         if (taken.kind === 'prepared') {
-          await this.write(live, () => store.saveStory(sendId, preparedStory(taken.story)));
+          await writeJournal(live, this.writeDeps, () => store.saveStory(sendId, preparedStory(taken.story), this.fenceOf(live)));
           continue;
         }
         // Suspended: the send's summary would say CANCELLED; the journal keeps it unfinished instead.
@@ -388,17 +370,20 @@ export class SendRegistry {
         const update = { at: clock.now(), progress: live.progress };
         const entry =
           taken.kind === 'event' && taken.checkpoint ? { event: taken.event, checkpoint: taken.checkpoint } : { event: taken.event };
-        await this.write(live, () => store.append(sendId, entry, update));
+        await writeJournal(live, this.writeDeps, () => store.append(sendId, entry, update, this.fenceOf(live)));
         live.events.push(taken.event);
         wake();
       }
-      await this.write(live, () => store.finish(sendId, { state: last?.type === 'summary' ? stateOf(last) : 'FAILED', at: clock.now() }));
+      const state = last?.type === 'summary' ? stateOf(last) : 'FAILED';
+      await writeJournal(live, this.writeDeps, () => store.finish(sendId, { state, at: clock.now() }, this.fenceOf(live)));
       ended = true;
     } catch (error) {
       if (live.suspended) return;
       const failure = failureOf(error);
       if (failure.reason === 'INTERNAL') this.logger.error({ err: error, sendId }, 'a send failed');
-      ended = await this.write(live, () => store.finish(sendId, { state: 'FAILED', at: clock.now(), failure })).then(
+      ended = await writeJournal(live, this.writeDeps, () =>
+        store.finish(sendId, { state: 'FAILED', at: clock.now(), failure }, this.fenceOf(live)),
+      ).then(
         () => true,
         (storeError: unknown) => {
           this.logger.error({ err: storeError, sendId }, 'could not record the end of a send');
@@ -422,25 +407,6 @@ export class SendRegistry {
       if (record) await onEnd({ record, events });
     } catch (error) {
       this.logger.warn({ err: error, sendId }, 'a send ended but what follows its end failed');
-    }
-  }
-
-  /**
-   * A journal write, tried again while the store is down: the send waits
-   * meanwhile, since going on would send what the journal cannot record. A
-   * stopped send gives up after a few attempts (the write is then lost, and
-   * the send resumes from before it).
-   */
-  private async write(live: LiveSend, write: () => Promise<void>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await write();
-      } catch (error) {
-        if (live.signal.aborted && attempt >= WRITE_RETRY_MS.length) throw error;
-        const waitMs = WRITE_RETRY_MS[Math.min(attempt, WRITE_RETRY_MS.length - 1)]!;
-        this.logger.warn({ err: error, attempt: attempt + 1, waitMs }, 'send journal write failed; the send waits for it');
-        await this.options.clock.sleep(waitMs);
-      }
     }
   }
 }

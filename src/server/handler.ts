@@ -15,6 +15,7 @@ import { HealthStatus } from './grpc-plugins/index.js';
 import { routes, SERVED_SERVICES } from './routes.js';
 import { SendRegistry } from '../sends/registry.js';
 import { outcomeOf } from '../experiments/outcome.js';
+import type { SessionOwnership } from '../replicas/ownership.js';
 import { RunningSends } from './sends.js';
 
 /** Large enough for 100,000 recipients per request and a summary that lists them all as failed. */
@@ -53,6 +54,32 @@ export interface StorycastHandler {
   drain(): Promise<void>;
 }
 
+/** Runs `work` every half lease TTL, never twice at once; unref'd, so it holds no process open. */
+function everyHalfLease(ttlMs: number, work: () => Promise<unknown>, logger: Logger): { stop(): void } {
+  let running = false;
+  const timer = setInterval(
+    () => {
+      if (running) return;
+      running = true;
+      work()
+        .catch((error: unknown) => logger.warn({ err: error }, 'resuming sends of sessions taken over failed'))
+        .finally(() => {
+          running = false;
+        });
+    },
+    Math.max(250, Math.floor(ttlMs / 2)),
+  );
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+function claimsOf(ownership: SessionOwnership) {
+  return {
+    claim: async (sessionId: string) => (await ownership.claim(sessionId)) !== undefined,
+    fence: (sessionId: string) => ownership.fence(sessionId),
+  };
+}
+
 export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
   const { runtime, logger, graceMs } = deps;
   const health = new HealthStatus(SERVED_SERVICES);
@@ -75,11 +102,17 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     tracker: sends,
     logger,
     // A send an experiment chose the strategy for counts for its arm once it has ended.
+    ...(runtime.ownership ? { ownership: claimsOf(runtime.ownership) } : {}),
     onEnd: async ({ record, events }) => {
       const outcome = outcomeOf({ sendId: record.sendId, sessionId: record.sessionId, events, at: record.finishedAt ?? record.updatedAt });
       if (outcome) await runtime.experiments.record(outcome);
     },
   });
+  // A lost lease stops the session's sends here at once; the new owner resumes them from the journal.
+  runtime.ownership?.whenLost((sessionId) => registry.suspendSession(sessionId));
+  runtime.ownership?.start();
+  // Failover: a dead replica's leases expire after the TTL; whoever claims a session then resumes its sends.
+  const failover = runtime.ownership ? everyHalfLease(runtime.config.server.leaseTtlMs, () => registry.resumeAll(), logger) : undefined;
   const serviceRoutes = routes({ runtime, health, sends, registry, clock: deps.sendClock ?? systemClock });
 
   let draining: Promise<void> | undefined;
@@ -90,6 +123,9 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
       const checkpointed = registry.suspendContinuing();
       logger.info({ running: sends.size, checkpointed, graceMs }, 'draining');
       logger.info(await sends.drain(graceMs), 'sends drained');
+      // Handed over at once rather than left to expire: another replica takes the sessions now.
+      failover?.stop();
+      await runtime.ownership?.stop();
       registry.close();
       // Ends what is still open (health Watch streams) with a code clients retry elsewhere on.
       shutdown.abort(new ConnectError('server shutting down', Code.Unavailable));

@@ -24,7 +24,13 @@ import {
   type SendStoryResponse,
   type WatchSendRequest,
 } from '../gen/storycast/v1/story_service_pb.js';
-import { AfterEventOutOfRangeError, JournalUnavailableError, RequestIdReusedError, SendNotFoundError } from '../sends/errors.js';
+import {
+  AfterEventOutOfRangeError,
+  JournalUnavailableError,
+  RequestIdReusedError,
+  SendNotFoundError,
+  SessionElsewhereError,
+} from '../sends/errors.js';
 import type { SendRegistry } from '../sends/registry.js';
 import type { SendRecord, SendState as DomainState } from '../sends/store.js';
 import type { StrategyRegistry } from '../strategy-registry.js';
@@ -67,6 +73,11 @@ export function sendHandlers(deps: SendHandlerDeps) {
     if (error instanceof SendNotFoundError) return storycastError(Code.NotFound, 'SEND_NOT_FOUND', error.message, { field: 'send_id' });
     if (error instanceof AfterEventOutOfRangeError) {
       return storycastError(Code.OutOfRange, 'AFTER_EVENT_OUT_OF_RANGE', error.message, { field: 'after_event' });
+    }
+    if (error instanceof SessionElsewhereError) {
+      return storycastError(Code.Unavailable, 'SESSION_OWNED_ELSEWHERE', `${error.message}; send it there`, {
+        session_id: error.sessionId,
+      });
     }
     if (error instanceof JournalUnavailableError) {
       return storycastError(Code.Unavailable, 'JOURNAL_UNAVAILABLE', `${error.message}; nothing was sent`);
