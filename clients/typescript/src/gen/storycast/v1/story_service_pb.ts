@@ -1753,7 +1753,9 @@ export const StoryService: GenService<{
    * NOT_FOUND (unknown strategy or session), FAILED_PRECONDITION (session not
    * connected or logged out), PERMISSION_DENIED (WhatsApp refused the
    * account), UNAVAILABLE (the story could not be prepared or the anchor could
-   * not be sent, the journal cannot be written, or the server is shutting down).
+   * not be sent, the journal cannot be written, the session is owned by another
+   * replica on the same redis (reason SESSION_OWNED_ELSEWHERE), or the server is
+   * shutting down).
    * Cancelling the call lets the batch in flight finish and starts nothing after
    * it (see on_disconnect).
    *
