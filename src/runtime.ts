@@ -32,6 +32,7 @@ import { randomUUID } from 'node:crypto';
 import { SessionLeases } from './replicas/leases.js';
 import { SessionOwnership } from './replicas/ownership.js';
 import { RedisConnection } from './store/redis-connection.js';
+import { storeLocation } from './store/store-url.js';
 import type { ExperimentStore } from './experiments/store.js';
 
 /** A start-up problem worth a one-line message (not a stack trace). */
@@ -94,7 +95,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     clock: systemClock,
     logger,
   });
-  const replicas = server.store.startsWith('redis') ? replicaParts(config, logger) : undefined;
+  const replicas = storeLocation(server.store, 'store').kind === 'redis' ? replicaParts(config, logger) : undefined;
   const engine = new SendEngine({
     transport: withReceipts(transport, receipts, logger),
     clock,

@@ -4,12 +4,10 @@
  * holds all of them. Parsing is src/sends/open-store.ts's.
  */
 import type { Logger } from '../log.js';
-import { redactUrl } from '../util/redact-url.js';
+import { storeLocation } from '../store/store-url.js';
 import { RedisExperimentStore } from './redis-store.js';
 import { SqliteExperimentStore } from './sqlite-store.js';
 import { type ExperimentStore, MemoryExperimentStore } from './store.js';
-
-const SUPPORTED_SCHEMES = ['sqlite://', 'redis://', 'rediss://', 'memory://'] as const;
 
 /**
  * Throws when the URL's scheme is unknown or a sqlite file cannot be opened.
@@ -17,12 +15,8 @@ const SUPPORTED_SCHEMES = ['sqlite://', 'redis://', 'rediss://', 'memory://'] as
  * redis shows up as rejected calls, not here.
  */
 export function createExperimentStore(url: string, opts: { logger: Logger }): ExperimentStore {
-  if (url.startsWith('memory://')) return new MemoryExperimentStore();
-  // Strips the scheme like session memory does: `sqlite://./x.db` -> `./x.db`, `sqlite:///abs/x.db` -> `/abs/x.db`.
-  if (url.startsWith('sqlite://')) return new SqliteExperimentStore(url.slice('sqlite://'.length));
-  if (url.startsWith('redis://') || url.startsWith('rediss://')) return new RedisExperimentStore({ url, logger: opts.logger });
-  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
-  throw new Error(
-    `unsupported experiment store URL "${redactUrl(url)}" (scheme ${scheme}): supported schemes are ${SUPPORTED_SCHEMES.join(', ')}`,
-  );
+  const location = storeLocation(url, 'experiment store');
+  if (location.kind === 'memory') return new MemoryExperimentStore();
+  if (location.kind === 'sqlite') return new SqliteExperimentStore(location.path);
+  return new RedisExperimentStore({ url, logger: opts.logger });
 }

@@ -20,6 +20,7 @@
  * call checks readiness and runs under its own timeout, so with redis down
  * calls reject within about `commandTimeoutMs` instead of queueing.
  */
+import { memberId, timeOrderedMember } from '../store/redis-index.js';
 import { RedisConnection, type RedisClient } from '../store/redis-connection.js';
 import type { Logger } from '../log.js';
 import { ExperimentExistsError, byTime, type ExperimentChanges, type ExperimentQuery, type ExperimentStore } from './store.js';
@@ -81,7 +82,7 @@ export class RedisExperimentStore implements ExperimentStore {
   }
 
   async create(experiment: Experiment): Promise<void> {
-    const member = indexMember(experiment);
+    const member = timeOrderedMember(experiment.createdAt, experiment.key, 'experiment store');
     const fields = Object.entries(experimentFields(experiment)).flat();
     const created = await this.run('create', (c) =>
       c.eval(CREATE, {
@@ -107,14 +108,14 @@ export class RedisExperimentStore implements ExperimentStore {
         if (after !== undefined) {
           const createdAt = await c.hGet(this.key('experiment', after), 'createdAt');
           if (createdAt === null) return [];
-          bound = `(${indexMember({ createdAt: Number(createdAt), key: after })}`;
+          bound = `(${timeOrderedMember(Number(createdAt), after, 'experiment store')}`;
         }
         const found: Experiment[] = [];
         while (found.length <= limit) {
           const members = await c.zRange(index, bound, '-', { BY: 'LEX', REV: true, LIMIT: { offset: 0, count: page } });
           if (members.length === 0) break;
           const reads = c.multi();
-          for (const m of members) reads.hGetAll(this.key('experiment', memberKey(m)));
+          for (const m of members) reads.hGetAll(this.key('experiment', memberId(m)));
           const hashes = (await reads.execAsPipeline()) as unknown as Array<Record<string, string>>;
           for (const hash of hashes) {
             const experiment = toExperiment(hash);
@@ -139,7 +140,7 @@ export class RedisExperimentStore implements ExperimentStore {
         if (createdAt === null) return undefined;
         await c.eval(STOP, {
           keys: [this.key('experiment', key), this.key('state:RUNNING'), this.key('state:STOPPED')],
-          arguments: [indexMember({ createdAt: Number(createdAt), key }), String(end.at), end.winner ?? ''],
+          arguments: [timeOrderedMember(Number(createdAt), key, 'experiment store'), String(end.at), end.winner ?? ''],
         });
         return toExperiment(await c.hGetAll(this.key('experiment', key)));
       },
@@ -191,17 +192,6 @@ export class RedisExperimentStore implements ExperimentStore {
   private run<T>(what: string, op: (client: Client) => Promise<T>, rounds = 1): Promise<T> {
     return this.connection.run(what, op, rounds);
   }
-}
-
-/** Lexicographic order of these is newestFirst's order once reversed. */
-function indexMember(e: { createdAt: number; key: string }): string {
-  if (!Number.isSafeInteger(e.createdAt) || e.createdAt < 0)
-    throw new RangeError(`experiment store: createdAt ${e.createdAt} is not a time in ms`);
-  return `${String(e.createdAt).padStart(16, '0')}:${e.key}`;
-}
-
-function memberKey(member: string): string {
-  return member.slice(17);
 }
 
 function experimentFields(e: Experiment): Record<string, string> {

@@ -12,9 +12,8 @@
  *                                     column per field, so a report can
  *                                     aggregate by arm in SQL
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqliteFile } from '../store/sqlite-file.js';
 import { ExperimentExistsError, type ExperimentChanges, type ExperimentQuery, type ExperimentStore } from './store.js';
 import type { Arm, Experiment, ExperimentState, ExperimentUnit, SendOutcome } from './types.js';
 
@@ -91,25 +90,8 @@ export class SqliteExperimentStore implements ExperimentStore {
 
   /** Opens (creating if needed) the file and its tables; throws, naming the path, when it cannot. */
   constructor(readonly path: string) {
-    if (path === '') throw new Error('experiment store: sqlite path is empty (expected sqlite://<path>)');
-    let db: Database.Database | undefined;
-    try {
-      if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-      db = new Database(path);
-      // Another connection (the send journal, Keyv, an overlapping restart) may hold the write lock for a moment.
-      db.pragma('busy_timeout = 1000');
-      db.pragma('journal_mode = WAL');
-      // In WAL mode NORMAL still survives a process crash; only an OS crash can lose the last commits.
-      db.pragma('synchronous = NORMAL');
-      db.exec(SCHEMA);
-      this.stmt = prepare(db);
-      this.db = db;
-    } catch (error) {
-      db?.close();
-      throw new Error(`experiment store: cannot open sqlite file "${path}": ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      });
-    }
+    this.db = openSqliteFile(path, 'experiment store', SCHEMA);
+    this.stmt = prepare(this.db);
   }
 
   async create(experiment: Experiment): Promise<void> {

@@ -10,9 +10,8 @@ import KeyvRedis from '@keyv/redis';
 import KeyvSqlite from '@keyv/sqlite';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../util/redact-url.js';
+import { storeLocation } from '../store/store-url.js';
 import { throttledErrorLogger } from '../store/throttled-errors.js';
-
-const SUPPORTED_SCHEMES = ['sqlite://', 'redis://', 'rediss://', 'memory://'] as const;
 
 export interface CreateKeyvOptions {
   namespace: string;
@@ -25,23 +24,13 @@ export interface CreateKeyvOptions {
   errorLogIntervalMs?: number;
 }
 
-/** Strips the scheme; `sqlite://./x.db` -> `./x.db`, `sqlite:///abs/x.db` -> `/abs/x.db`. */
-function sqlitePath(url: string): string {
-  return url.slice('sqlite://'.length);
-}
-
 export function createKeyv(url: string, opts: CreateKeyvOptions): Keyv {
   const base = { namespace: opts.namespace, throwOnErrors: true } as const;
   let keyv: Keyv;
-  if (url.startsWith('memory://')) {
-    keyv = new Keyv({ ...base, store: new Map() });
-  } else if (url.startsWith('sqlite://')) {
-    keyv = new Keyv({ ...base, store: createSqliteStore(url) });
-  } else if (url.startsWith('redis://') || url.startsWith('rediss://')) {
-    keyv = new Keyv({ ...base, useKeyPrefix: false, store: createRedisStore(url, opts) });
-  } else {
-    throw new Error(`unsupported session memory URL "${redactUrl(url)}": supported schemes are ${SUPPORTED_SCHEMES.join(', ')}`);
-  }
+  const location = storeLocation(url, 'session memory');
+  if (location.kind === 'memory') keyv = new Keyv({ ...base, store: new Map() });
+  else if (location.kind === 'sqlite') keyv = new Keyv({ ...base, store: createSqliteStore(url, location.path) });
+  else keyv = new Keyv({ ...base, useKeyPrefix: false, store: createRedisStore(url, opts) });
   keyv.on(
     'error',
     throttledErrorLogger(opts.logger, { store: redactUrl(url), message: 'session memory store error' }, opts.errorLogIntervalMs),
@@ -56,8 +45,7 @@ export function createKeyv(url: string, opts: CreateKeyvOptions): Keyv {
   return keyv;
 }
 
-function createSqliteStore(url: string): KeyvSqlite {
-  const path = sqlitePath(url);
+function createSqliteStore(url: string, path: string): KeyvSqlite {
   if (path === '') throw new Error(`sqlite URL "${url}" has no file path (expected sqlite://<path>)`);
   if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
   // busyTimeout: several processes on one file (tests, a restart overlapping) wait instead of failing.

@@ -3,12 +3,10 @@
  * session memory uses, so one sqlite file or one redis holds both.
  */
 import type { Logger } from '../log.js';
-import { redactUrl } from '../util/redact-url.js';
+import { storeLocation } from '../store/store-url.js';
 import { RedisSendStore } from './redis-store.js';
 import { SqliteSendStore } from './sqlite-store.js';
 import { MemorySendStore, type SendStore } from './store.js';
-
-const SUPPORTED_SCHEMES = ['sqlite://', 'redis://', 'rediss://', 'memory://'] as const;
 
 /**
  * Throws when the URL's scheme is unknown or a sqlite file cannot be opened.
@@ -16,12 +14,8 @@ const SUPPORTED_SCHEMES = ['sqlite://', 'redis://', 'rediss://', 'memory://'] as
  * redis shows up as rejected writes, not here.
  */
 export function createSendStore(url: string, opts: { logger: Logger }): SendStore {
-  if (url.startsWith('memory://')) return new MemorySendStore();
-  // Strips the scheme like session memory does: `sqlite://./x.db` -> `./x.db`, `sqlite:///abs/x.db` -> `/abs/x.db`.
-  if (url.startsWith('sqlite://')) return new SqliteSendStore(url.slice('sqlite://'.length));
-  if (url.startsWith('redis://') || url.startsWith('rediss://')) return new RedisSendStore({ url, logger: opts.logger });
-  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
-  throw new Error(
-    `unsupported send store URL "${redactUrl(url)}" (scheme ${scheme}): supported schemes are ${SUPPORTED_SCHEMES.join(', ')}`,
-  );
+  const location = storeLocation(url, 'send store');
+  if (location.kind === 'memory') return new MemorySendStore();
+  if (location.kind === 'sqlite') return new SqliteSendStore(location.path);
+  return new RedisSendStore({ url, logger: opts.logger });
 }

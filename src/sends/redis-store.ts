@@ -32,6 +32,7 @@
  * `commandTimeoutMs` instead of queueing. A timed-out write may still land
  * later if redis was only slow; its outcome is unknown, as over any network.
  */
+import { memberId, timeOrderedMember } from '../store/redis-index.js';
 import { RedisConnection, type RedisClient } from '../store/redis-connection.js';
 import { RESP_TYPES } from '@redis/client';
 import type { SendEvent } from '../engine/events.js';
@@ -93,7 +94,7 @@ redis.call('HSET', KEYS[4], 'updatedAt', ARGV[4], 'progress', ARGV[5])
 `);
 
 // KEYS[2..7]: send, recipients, story, checkpoints, running, finished. ARGV[2..5]: state, at, failure or '', sendId.
-// The index member is rebuilt from createdAt as indexMember() builds it (zero-padded to 16 digits).
+// The index member is rebuilt from createdAt as timeOrderedMember() builds it (zero-padded to 16 digits).
 const FINISH = new FencedScript(`
 local createdAt = redis.call('HGET', KEYS[2], 'createdAt')
 if not createdAt then return 0 end
@@ -126,7 +127,12 @@ export class RedisSendStore implements SendStore {
     const id = record.sendId;
     const keys = ['send', 'events', 'checkpoints', 'recipients'].map((kind) => this.key(kind, id));
     keys.push(this.key('all'), this.key('running'), this.key('finished'), this.key('request', record.requestId));
-    const args = [JSON.stringify(first.event), checkpointValue(first), JSON.stringify(recipients), indexMember(record)];
+    const args = [
+      JSON.stringify(first.event),
+      checkpointValue(first),
+      JSON.stringify(recipients),
+      timeOrderedMember(record.createdAt, record.sendId, 'send store'),
+    ];
     args.push(
       record.state === 'RUNNING' ? '1' : '',
       record.finishedAt === undefined ? '' : String(record.finishedAt),
@@ -183,7 +189,7 @@ export class RedisSendStore implements SendStore {
       'list',
       async (c) => {
         const found: SendRecord[] = [];
-        let bound = after ? `(${indexMember(after)}` : '+';
+        let bound = after ? `(${timeOrderedMember(after.createdAt, after.sendId, 'send store')}` : '+';
         while (found.length <= limit) {
           const members = await c.zRange(index, bound, '-', { BY: 'LEX', REV: true, LIMIT: { offset: 0, count: page } });
           if (members.length === 0) break;
@@ -224,7 +230,7 @@ export class RedisSendStore implements SendStore {
             const [createdAt, requestId] = fields[i]!;
             m.del(['send', 'recipients', 'story', 'events', 'checkpoints'].map((kind) => this.key(kind, id)));
             m.zRem(this.key('finished'), id);
-            if (createdAt !== null) m.zRem(this.key('all'), indexMember({ createdAt: Number(createdAt), sendId: id }));
+            if (createdAt !== null) m.zRem(this.key('all'), timeOrderedMember(Number(createdAt), id, 'send store'));
             // A later send may have taken the request id over; only forget it if it is still this one's.
             if (requestId && owner[i] === id) m.del(this.key('request', requestId));
           });
@@ -281,17 +287,6 @@ export class RedisSendStore implements SendStore {
   private run<T>(what: string, op: (client: Client) => Promise<T>, rounds = 1): Promise<T> {
     return this.connection.run(what, op, rounds);
   }
-}
-
-/** Lexicographic order of these is newestFirst's order once reversed. */
-function indexMember(r: { createdAt: number; sendId: string }): string {
-  if (!Number.isSafeInteger(r.createdAt) || r.createdAt < 0)
-    throw new RangeError(`send store: createdAt ${r.createdAt} is not a time in ms`);
-  return `${String(r.createdAt).padStart(16, '0')}:${r.sendId}`;
-}
-
-function memberId(member: string): string {
-  return member.slice(17);
 }
 
 function checkpointValue(entry: JournalEntry): string {

@@ -12,9 +12,8 @@
  * rewritten by every append. So an append costs one small insert and one
  * small row update, whatever the size of the send.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqliteFile } from '../store/sqlite-file.js';
 import type { SendEvent } from '../engine/events.js';
 import type { JournalEntry, SendFailure, SendJournal, SendProgress, SendQuery, SendRecord, SendState, SendStore } from './store.js';
 
@@ -90,25 +89,8 @@ export class SqliteSendStore implements SendStore {
 
   /** Opens (creating if needed) the file and its tables; throws, naming the path, when it cannot. */
   constructor(readonly path: string) {
-    if (path === '') throw new Error('send store: sqlite path is empty (expected sqlite://<path>)');
-    let db: Database.Database | undefined;
-    try {
-      if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-      db = new Database(path);
-      // Another connection (Keyv's driver, an overlapping restart) may hold the write lock for a moment.
-      db.pragma('busy_timeout = 1000');
-      db.pragma('journal_mode = WAL');
-      // In WAL mode NORMAL still survives a process crash; only an OS crash can lose the last commits.
-      db.pragma('synchronous = NORMAL');
-      db.exec(SCHEMA);
-      this.stmt = prepare(db);
-      this.db = db;
-    } catch (error) {
-      db?.close();
-      throw new Error(`send store: cannot open sqlite file "${path}": ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      });
-    }
+    this.db = openSqliteFile(path, 'send store', SCHEMA);
+    this.stmt = prepare(this.db);
   }
 
   async create(record: SendRecord, first: JournalEntry, recipients: readonly string[]): Promise<void> {
