@@ -27,6 +27,8 @@ interface ServerConfig {
   readonly simProfile: string;
   readonly simTimeScale: number;
   readonly simSeed: number;
+  /** A file the simulated network appends a line to as each send call starts and ends, shared by processes (multi-replica tests); unset: none. */
+  readonly simCallLog: string | undefined;
   readonly defaultStrategy: string;
   /** An experiment's key, or '' for none: SendStory without a strategy or an experiment uses it. */
   readonly defaultExperiment: string;
@@ -175,6 +177,7 @@ const variables = z.object({
   STORYCAST_SIM_PROFILE: text('realistic'),
   STORYCAST_SIM_TIME_SCALE: numeric(1, { min: 0, minExclusive: true, max: 1_000_000 }),
   STORYCAST_SIM_SEED: numeric(1, { min: 0, integer: true }),
+  STORYCAST_SIM_CALL_LOG: optionalText,
   STORYCAST_DEFAULT_STRATEGY: text('adaptive'),
   STORYCAST_STRATEGY_MODULES: list([]),
   STORYCAST_LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
@@ -249,6 +252,7 @@ const configSchema = variables
         simProfile: v.STORYCAST_SIM_PROFILE,
         simTimeScale: v.STORYCAST_SIM_TIME_SCALE,
         simSeed: v.STORYCAST_SIM_SEED,
+        simCallLog: v.STORYCAST_SIM_CALL_LOG,
         defaultStrategy: v.STORYCAST_DEFAULT_STRATEGY,
         strategyModules: v.STORYCAST_STRATEGY_MODULES,
         logLevel: v.STORYCAST_LOG_LEVEL,

@@ -11,6 +11,7 @@ import { createLogger } from './log.js';
 import { createRuntime } from './runtime.js';
 import { createStorycastHandler } from './server/handler.js';
 import { listen } from './server/listen.js';
+import { reachableAddress } from './server/advertise.js';
 import { exitOnStartupError } from './util/startup-error.js';
 
 async function main(): Promise<void> {
@@ -28,6 +29,11 @@ async function main(): Promise<void> {
     ...(s.tlsCert && s.tlsKey ? { tls: { certFile: s.tlsCert, keyFile: s.tlsKey } } : {}),
   });
   logger.info({ url: listener.url, tls: listener.tls }, 'storycast listening');
+  if (runtime.replicas) {
+    const address = s.advertiseAddress ?? reachableAddress(s.host, listener);
+    await app.advertise(address);
+    logger.info({ replica: runtime.replicas.id, address }, 'replica announced: calls for its sessions are forwarded here');
+  }
   let stopping = false;
   const stop = (signal: string) => {
     // `npm start` under a supervisor that signals the whole process group (systemd, a

@@ -31,6 +31,9 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { SessionLeases } from './replicas/leases.js';
 import { SessionOwnership } from './replicas/ownership.js';
+import { ReplicaDirectory } from './replicas/directory.js';
+import { Presence } from './replicas/presence.js';
+import { SessionRouter } from './replicas/router.js';
 import { RedisConnection } from './store/redis-connection.js';
 import { storeLocation } from './store/store-url.js';
 import type { ExperimentStore } from './experiments/store.js';
@@ -54,8 +57,8 @@ export interface Runtime {
   readonly sendStore: SendStore;
   /** Experiments, their sticky assignments and their sends' outcomes, in the same store. */
   readonly experiments: ExperimentStore;
-  /** With a redis store: the sessions this replica owns (leases with fencing tokens); undefined for one process. */
-  readonly ownership: SessionOwnership | undefined;
+  /** With a redis store: this replica among the others (leases, the directory, routing); undefined for one process. */
+  readonly replicas: Replicas | undefined;
   /** The clock the engine and transport run on (scaled for the simulator). */
   readonly clock: Clock;
   close(): Promise<void>;
@@ -79,14 +82,17 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   }
   // Real time, as memory: a status's receipts live 24 hours whatever the simulation's speed.
   const receipts = createReceiptBook({ url: server.store, clock: systemClock, logger });
-  const wired = await (server.transport === 'baileys' ? baileysParts(config, logger, receipts) : simulatedParts(config, receipts)).catch(
-    async (error: unknown) => {
-      await receipts.close();
-      await sendStore.close();
-      await experiments.close();
-      throw error;
-    },
-  );
+  const replicas = storeLocation(server.store, 'store').kind === 'redis' ? replicaParts(config, logger) : undefined;
+  const wired = await (server.transport === 'baileys'
+    ? baileysParts(config, logger, receipts, replicas?.replicas)
+    : simulatedParts(config, receipts)
+  ).catch(async (error: unknown) => {
+    await receipts.close();
+    await sendStore.close();
+    await experiments.close();
+    await replicas?.close();
+    throw error;
+  });
   const { transport, sessions, clock } = wired;
   const memory = createSessionMemory({
     url: server.store,
@@ -95,7 +101,6 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     clock: systemClock,
     logger,
   });
-  const replicas = storeLocation(server.store, 'store').kind === 'redis' ? replicaParts(config, logger) : undefined;
   const engine = new SendEngine({
     transport: withReceipts(transport, receipts, logger),
     clock,
@@ -119,7 +124,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     engine,
     sendStore,
     experiments,
-    ownership: replicas?.ownership,
+    replicas: replicas?.replicas,
     clock,
     close: async () => {
       await wired.close();
@@ -132,21 +137,50 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   };
 }
 
+/** This replica's part in a group sharing one redis. */
+export interface Replicas {
+  /** Unique among the replicas: the lease holder's name and the directory's key. */
+  readonly id: string;
+  /** The sessions this replica owns (leases with fencing tokens). */
+  readonly ownership: SessionOwnership;
+  /** Where a call for a session is served. */
+  readonly router: SessionRouter;
+  /** Who holds which session's lease. */
+  readonly leases: Pick<SessionLeases, 'holder'>;
+  /** The live replicas. */
+  readonly directory: Pick<ReplicaDirectory, 'live'>;
+  /** This replica's entry in the directory, announced once it listens. */
+  readonly presence: Presence;
+}
+
 /**
  * Replicas on one Redis: a session is sent for only where its lease is held.
  * The ownership starts renewing when the handler starts it; the leases are
  * released by its stop() on a graceful shutdown.
  */
-function replicaParts(config: Config, logger: Logger): { ownership: SessionOwnership; close(): Promise<void> } {
+function replicaParts(config: Config, logger: Logger): { replicas: Replicas; close(): Promise<void> } {
   const { server } = config;
-  const connection = new RedisConnection({ url: server.store, logger, label: 'session leases' });
-  const leases = new SessionLeases(connection, {
-    replicaId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
-    ttlMs: server.leaseTtlMs,
-  });
+  const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const connection = new RedisConnection({ url: server.store, logger, label: 'replicas' });
+  const leases = new SessionLeases(connection, { replicaId: id, ttlMs: server.leaseTtlMs });
   const ownership = new SessionOwnership({ leases, renewEveryMs: Math.max(100, Math.floor(server.leaseTtlMs / 3)), logger });
-  return { ownership, close: () => connection.close() };
+  const directory = new ReplicaDirectory(connection, { ttlMs: server.leaseTtlMs });
+  const router = new SessionRouter({
+    replicaId: id,
+    owns: (sessionId) => ownership.owns(sessionId),
+    load: () => ownership.sessions.length,
+    claim: async (sessionId) => (await ownership.claim(sessionId)) !== undefined,
+    holder: (sessionId) => leases.holder(sessionId),
+    directory,
+    // A dead owner's lease runs out within the TTL; the margin covers the next owner taking over.
+    patienceMs: server.leaseTtlMs + ROUTING_MARGIN_MS,
+  });
+  const presence = new Presence({ replicaId: id, directory, sessions: () => ownership.sessions.length, ttlMs: server.leaseTtlMs, logger });
+  return { replicas: { id, ownership, router, presence, leases, directory }, close: () => connection.close() };
 }
+
+/** How long past a lease TTL a call waits for a session's new owner. */
+const ROUTING_MARGIN_MS = 5000;
 
 /** What differs between the simulator and real WhatsApp. */
 interface Parts {
@@ -170,6 +204,7 @@ async function simulatedParts(config: Config, receipts: ReceiptBook): Promise<Pa
     clock,
     seed: server.simSeed,
     maxMediaBytes: server.maxMediaBytes,
+    ...(server.simCallLog === undefined ? {} : { callLog: server.simCallLog }),
     // Stamped when heard, in real time like the book: at STORYCAST_SIM_TIME_SCALE=50 the
     // simulation's own clock runs ahead of the status's creation and expiry times.
     onReceipt: (r) =>
@@ -188,8 +223,13 @@ async function simulatedParts(config: Config, receipts: ReceiptBook): Promise<Pa
   return { transport: network, sessions, clock, details: { profile: profile.name, timeScale: server.simTimeScale }, close };
 }
 
-/** Real WhatsApp: sockets per session, their credentials in the same store as session memory. */
-async function baileysParts(config: Config, logger: Logger, receipts: ReceiptBook): Promise<Parts> {
+/**
+ * Real WhatsApp: sockets per session, their credentials in the same store as
+ * session memory. With replicas, a session's socket runs only where its lease
+ * is, and its auth writes carry the lease's fence: sessions come up as this
+ * replica claims them, not all at start.
+ */
+async function baileysParts(config: Config, logger: Logger, receipts: ReceiptBook, replicas: Replicas | undefined): Promise<Parts> {
   const keyv = createKeyv(config.server.store, { namespace: 'storycast:baileys-auth', logger });
   // The transport answers the sockets' retry requests from the statuses it sent; sockets are made later, on connect.
   let transport: BaileysTransport | undefined;
@@ -197,9 +237,10 @@ async function baileysParts(config: Config, logger: Logger, receipts: ReceiptBoo
     baileysSocketFactory(async (key) => transport?.getMessage(key)),
     receipts,
   );
-  const sessions = new BaileysSessions({ keyv, logger, makeSocket });
+  const ownership = replicas?.ownership;
+  const sessions = new BaileysSessions({ keyv, logger, makeSocket, ...(ownership ? { fence: (id: string) => ownership.fence(id) } : {}) });
   transport = new BaileysTransport({ sockets: sessions.sockets, logger, media: { maxBytes: config.server.maxMediaBytes } });
-  const restored = await sessions.restore();
+  const restored = replicas ? [] : await sessions.restore();
   return {
     transport,
     sessions,

@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import adaptive from '../strategies/adaptive.js';
 import conservative from '../strategies/conservative.js';
 import type { SendEvent } from '../src/engine/events.js';
-import { AfterEventOutOfRangeError, JournalUnavailableError, RequestIdReusedError, SendNotFoundError } from '../src/sends/errors.js';
+import {
+  AfterEventOutOfRangeError,
+  JournalUnavailableError,
+  RequestIdReusedError,
+  SendMovedError,
+  SendNotFoundError,
+} from '../src/sends/errors.js';
 import { SendRegistry } from '../src/sends/registry.js';
 import type { StartRequest } from '../src/sends/registry-types.js';
 import { MemorySendStore, type SendStore } from '../src/sends/store.js';
@@ -209,7 +215,8 @@ describe('SendRegistry', () => {
       const seen: SendEvent[] = [];
       for await (const e of first.registry.watch(sendId, 0)) if (seen.push(e) === 5) break;
       expect(first.registry.suspendContinuing()).toBe(1);
-      await drain(first.registry.watch(sendId, 5));
+      // A watcher here is told the send goes on elsewhere, not left with a stream that just stops.
+      await expect(drain(first.registry.watch(sendId, 5))).rejects.toBeInstanceOf(SendMovedError);
       return sendId;
     });
     expect(first.registry.running).toBe(0);

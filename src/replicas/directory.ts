@@ -41,6 +41,12 @@ local now = t[1] * 1000 + math.floor(t[2] / 1000)
 return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 `;
 
+// Only a replica still announced: a bump must not bring back the hash of one that is gone.
+const BUMP = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'sessions', 1) end
+return 0
+`;
+
 export class ReplicaDirectory {
   private readonly prefix: string;
 
@@ -60,6 +66,21 @@ export class ReplicaDirectory {
       }),
     );
     return Number(expires);
+  }
+
+  /** Where a live replica is reached; undefined once it has withdrawn or its announcement ran out. */
+  async addressOf(id: string): Promise<string | undefined> {
+    const address = await this.connection.run('address', (c) => c.hGet(this.key(`replica:${id}`), 'address'));
+    return address ?? undefined;
+  }
+
+  /**
+   * Counts one more session on a replica until its next announcement says
+   * how many it really has: placement reads the count, and without this every
+   * new session of a burst would go to the same replica.
+   */
+  async bump(id: string): Promise<void> {
+    await this.connection.run('bump', (c) => c.eval(BUMP, { keys: [this.key(`replica:${id}`)] }));
   }
 
   /** Leaving on purpose: the others stop routing to it at once rather than after the TTL. */

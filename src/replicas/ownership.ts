@@ -25,6 +25,7 @@ export class SessionOwnership {
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
   private lost: (sessionId: string, why: string) => void;
+  private claimed: (sessionId: string) => Promise<unknown> | undefined = () => undefined;
 
   constructor(private readonly options: OwnershipOptions) {
     this.lost = options.onLost ?? (() => {});
@@ -33,6 +34,15 @@ export class SessionOwnership {
   /** Who stops a session's sends when its lease is lost (the send registry, made after this). */
   whenLost(listener: (sessionId: string, why: string) => void): void {
     this.lost = listener;
+  }
+
+  /**
+   * Who brings a session up here once its lease is taken (the session
+   * directory: Baileys reconnects from the shared auth); claim() waits for it,
+   * so a send that claims a session finds it coming up.
+   */
+  whenClaimed(listener: (sessionId: string) => Promise<unknown> | undefined): void {
+    this.claimed = listener;
   }
 
   /** Starts renewing (unref'd: a lease loop must not keep a finished process alive). */
@@ -52,8 +62,14 @@ export class SessionOwnership {
     if (held) return held;
     let pending = this.claiming.get(sessionId);
     if (!pending) {
-      pending = this.options.leases.acquire(sessionId).then((lease) => {
-        if (lease) this.held.set(sessionId, lease);
+      pending = this.options.leases.acquire(sessionId).then(async (lease) => {
+        if (!lease) return lease;
+        this.held.set(sessionId, lease);
+        try {
+          await this.claimed(sessionId);
+        } catch (error) {
+          this.options.logger.warn({ err: error, sessionId }, 'a session taken over could not be brought up here');
+        }
         return lease;
       });
       this.claiming.set(sessionId, pending);

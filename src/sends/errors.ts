@@ -39,3 +39,14 @@ export class SessionElsewhereError extends Error {
     super(`session "${sessionId}" is owned by another replica`);
   }
 }
+
+/** The send runs, but not in this process (its session moved to another replica, or it waits to be resumed): follow it there. */
+export class SendMovedError extends Error {
+  override readonly name = 'SendMovedError';
+  constructor(
+    readonly sendId: string,
+    readonly events: number,
+  ) {
+    super(`send "${sendId}" goes on in another process; follow it with WatchSend from after_event ${events}`);
+  }
+}

@@ -19,6 +19,7 @@ import {
   AfterEventOutOfRangeError,
   JournalUnavailableError,
   RequestIdReusedError,
+  SendMovedError,
   SendNotFoundError,
   SessionElsewhereError,
 } from './errors.js';
@@ -105,7 +106,7 @@ export class SendRegistry {
       // Resumed here meanwhile: follow it live.
       if (this.live.has(sendId)) continue;
       // Running but not in this process (another replica's, or not resumed yet): nothing here appends to it.
-      if (record.state === 'RUNNING') return;
+      if (record.state === 'RUNNING') throw new SendMovedError(sendId, next);
       if (record.failure) throw failureError(record.failure);
       return;
     }

@@ -5,7 +5,14 @@
  * createRouterTransport and call it in memory.
  */
 import { setMaxListeners } from 'node:events';
-import { Code, ConnectError, type ConnectRouter, type ConnectRouterOptions } from '@connectrpc/connect';
+import {
+  Code,
+  ConnectError,
+  createRouterTransport,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  type Transport,
+} from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -15,12 +22,9 @@ import { HealthStatus } from './grpc-plugins/index.js';
 import { routes, SERVED_SERVICES } from './routes.js';
 import { SendRegistry } from '../sends/registry.js';
 import { outcomeOf } from '../experiments/outcome.js';
-import type { SessionOwnership } from '../replicas/ownership.js';
+import { joinReplicas } from './replica-group.js';
 import { RunningSends } from './sends.js';
-
-/** Large enough for 100,000 recipients per request and a summary that lists them all as failed. */
-const READ_MAX_BYTES = 16 * 1024 * 1024;
-const WRITE_MAX_BYTES = 64 * 1024 * 1024;
+import { READ_MAX_BYTES, WRITE_MAX_BYTES } from './limits.js';
 
 export interface HandlerDeps {
   readonly runtime: Runtime;
@@ -42,6 +46,8 @@ export interface StorycastHandler {
   readonly sends: RunningSends;
   /** Every send of this process, running or finished within the retention. */
   readonly registry: SendRegistry;
+  /** With replicas: announces where other replicas forward calls for this one's sessions (host:port or URL). */
+  advertise(address: string): Promise<void>;
   /** Resumes the sends the journal shows unfinished (a crash, or a restart that checkpointed them); how many. */
   resumeSends(): Promise<number>;
   /**
@@ -54,32 +60,6 @@ export interface StorycastHandler {
   drain(): Promise<void>;
 }
 
-/** Runs `work` every half lease TTL, never twice at once; unref'd, so it holds no process open. */
-function everyHalfLease(ttlMs: number, work: () => Promise<unknown>, logger: Logger): { stop(): void } {
-  let running = false;
-  const timer = setInterval(
-    () => {
-      if (running) return;
-      running = true;
-      work()
-        .catch((error: unknown) => logger.warn({ err: error }, 'resuming sends of sessions taken over failed'))
-        .finally(() => {
-          running = false;
-        });
-    },
-    Math.max(250, Math.floor(ttlMs / 2)),
-  );
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
-}
-
-function claimsOf(ownership: SessionOwnership) {
-  return {
-    claim: async (sessionId: string) => (await ownership.claim(sessionId)) !== undefined,
-    fence: (sessionId: string) => ownership.fence(sessionId),
-  };
-}
-
 export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
   const { runtime, logger, graceMs } = deps;
   const health = new HealthStatus(SERVED_SERVICES);
@@ -87,6 +67,22 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
   const shutdown = new AbortController();
   // Every call in flight listens to it (connect wires it into each handler's signal).
   setMaxListeners(0, shutdown.signal);
+  let selfTransport: Transport | undefined;
+  const stopping = new AbortController();
+  const self = () => {
+    if (!selfTransport) throw new Error('the handler is not built yet');
+    return selfTransport;
+  };
+  const group = runtime.replicas
+    ? joinReplicas({
+        replicas: runtime.replicas,
+        leaseTtlMs: runtime.config.server.leaseTtlMs,
+        logger,
+        self,
+        stopping: stopping.signal,
+        sessions: runtime.sessions,
+      })
+    : undefined;
   const routerOptions: ConnectRouterOptions = {
     interceptors: [requestContext(logger)],
     readMaxBytes: READ_MAX_BYTES,
@@ -101,31 +97,32 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     retentionMs: runtime.config.server.sendRetentionMs,
     tracker: sends,
     logger,
+    ...(group ? { ownership: group.claims } : {}),
     // A send an experiment chose the strategy for counts for its arm once it has ended.
-    ...(runtime.ownership ? { ownership: claimsOf(runtime.ownership) } : {}),
     onEnd: async ({ record, events }) => {
       const outcome = outcomeOf({ sendId: record.sendId, sessionId: record.sessionId, events, at: record.finishedAt ?? record.updatedAt });
       if (outcome) await runtime.experiments.record(outcome);
     },
   });
-  // A lost lease stops the session's sends here at once; the new owner resumes them from the journal.
-  runtime.ownership?.whenLost((sessionId) => registry.suspendSession(sessionId));
-  runtime.ownership?.start();
-  // Failover: a dead replica's leases expire after the TTL; whoever claims a session then resumes its sends.
-  const failover = runtime.ownership ? everyHalfLease(runtime.config.server.leaseTtlMs, () => registry.resumeAll(), logger) : undefined;
-  const serviceRoutes = routes({ runtime, health, sends, registry, clock: deps.sendClock ?? systemClock });
+  group?.start(registry);
+  const served = routes({ runtime, health, sends, registry, clock: deps.sendClock ?? systemClock });
+  const serviceRoutes = group ? (router: ConnectRouter) => served(group.forwarding(router)) : served;
+  // Following a send that moved goes through routing again, in memory.
+  selfTransport = createRouterTransport(serviceRoutes, { router: routerOptions });
 
   let draining: Promise<void> | undefined;
   const drain = () =>
     (draining ??= (async () => {
       health.shutdown();
+      stopping.abort();
+      // Out of the directory first: no new session is placed here while the sends drain.
+      await group?.leave();
       // Sends that outlive their callers are left in the journal for the next process rather than cancelled.
       const checkpointed = registry.suspendContinuing();
       logger.info({ running: sends.size, checkpointed, graceMs }, 'draining');
       logger.info(await sends.drain(graceMs), 'sends drained');
       // Handed over at once rather than left to expire: another replica takes the sessions now.
-      failover?.stop();
-      await runtime.ownership?.stop();
+      await group?.stop();
       registry.close();
       // Ends what is still open (health Watch streams) with a code clients retry elsewhere on.
       shutdown.abort(new ConnectError('server shutting down', Code.Unavailable));
@@ -139,6 +136,7 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     sends,
     registry,
     resumeSends: () => registry.resumeAll(),
+    advertise: async (address) => group?.advertise(address),
     drain,
   };
 }

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** HTTP/2 sessions still open this long after close() starts are cut. */
 const FORCE_CLOSE_MS = 5000;
@@ -46,6 +46,12 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
   });
+  // A destroyed session can leave its socket open (a stream its peer stopped reading): cut those too.
+  const sockets = new Set<Socket>();
+  server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -65,6 +71,7 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
       for (const session of sessions) session.close();
       const timer = setTimeout(() => {
         for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
       }, forceCloseMs);
       await closed;
       clearTimeout(timer);

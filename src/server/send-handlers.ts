@@ -28,6 +28,7 @@ import {
   AfterEventOutOfRangeError,
   JournalUnavailableError,
   RequestIdReusedError,
+  SendMovedError,
   SendNotFoundError,
   SessionElsewhereError,
 } from '../sends/errors.js';
@@ -78,6 +79,9 @@ export function sendHandlers(deps: SendHandlerDeps) {
       return storycastError(Code.Unavailable, 'SESSION_OWNED_ELSEWHERE', `${error.message}; send it there`, {
         session_id: error.sessionId,
       });
+    }
+    if (error instanceof SendMovedError) {
+      return storycastError(Code.Unavailable, 'SEND_MOVED', error.message, { send_id: error.sendId, after_event: String(error.events) });
     }
     if (error instanceof JournalUnavailableError) {
       return storycastError(Code.Unavailable, 'JOURNAL_UNAVAILABLE', `${error.message}; nothing was sent`);

@@ -71,6 +71,21 @@ export interface SessionDirectory {
   /** Logs out and deletes credentials; false when the session was unknown. */
   logout(id: string): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * Several replicas: this replica has just taken the session's lease, so it
+   * brings the session up here from the shared store (a reconnect, never a
+   * pairing). False when the store has nothing to start: never linked, or
+   * stopped in a terminal state. A session already running here is left alone.
+   */
+  adopt?(id: string): Promise<boolean>;
+  /**
+   * Several replicas: this replica no longer owns the session. Its socket ends
+   * without a logout and nothing is written (the store is the new owner's now);
+   * it leaves list() and get(), since another replica reports it.
+   */
+  release?(id: string): Promise<void>;
+  /** Ids of the stored sessions a restart would start (linked, not stopped): those a replica may claim. */
+  stored?(): Promise<string[]>;
 }
 
 const SESSION_ID = /^[A-Za-z0-9._-]{1,64}$/;

@@ -88,6 +88,8 @@ export async function startTestServer(env: Record<string, string> = {}, opts: Te
     await runtime.close();
     throw error;
   });
+  // With replicas (a redis store), where the others forward calls for this one's sessions.
+  await app.advertise(listener.url);
   const close = once(async () => {
     await app.drain();
     await listener.close();

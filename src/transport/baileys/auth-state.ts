@@ -39,6 +39,13 @@
  * on the session (decrypting incoming messages, pre-key uploads) commits too:
  * a caller judging one relay looks at the commits made while it ran. Listeners
  * run synchronously and must not throw (a throw is logged and ignored).
+ *
+ * Several replicas on one redis: `fence` gives the session's current lease
+ * (read at each write, since leases change hands while a socket lives). With
+ * it, each commit, creds save and delete on redis is one script that redis
+ * refuses, having written nothing, once a newer owner exists; the write
+ * rejects with FencedError (fenced-writes.ts). sqlite and the Map serve one
+ * process and ignore it.
  */
 import { performance } from 'node:perf_hooks';
 import {
@@ -54,7 +61,9 @@ import {
 import KeyvSqlite from '@keyv/sqlite';
 import type { Keyv } from 'keyv';
 import type { Logger } from '../../log.js';
+import type { Fence } from '../../sends/store.js';
 import type { SessionInfo } from '../sessions.js';
+import { fencedCommit, type FencedCommit } from './fenced-writes.js';
 import { proto } from './proto.js';
 
 /** One commit of signal keys to the store, as onCommit reports it. */
@@ -81,6 +90,8 @@ export interface KeyvAuthState {
 
 export interface KeyvAuthStateOptions {
   logger: Logger;
+  /** The session's lease when the write is made; undefined (or no function) writes unfenced. */
+  fence?: () => Fence | undefined;
 }
 
 /** What `<sid>:lifecycle` holds. */
@@ -107,6 +118,7 @@ export async function createKeyvAuthState(keyv: Keyv, sessionId: string, opts: K
   const stored = decode(await keyv.get<string>(credsKey));
   const creds: AuthenticationCreds = (stored as AuthenticationCreds | undefined) ?? initAuthCreds();
   const commits = commitObservers(opts.logger);
+  const fenced = fencedWriter(keyv, opts.fence);
 
   const store: SignalKeyStore = {
     async get<T extends keyof SignalDataTypeMap>(type: T, ids: string[]) {
@@ -133,23 +145,24 @@ export async function createKeyvAuthState(keyv: Keyv, sessionId: string, opts: K
           else writes.push({ key, value: encode(value) });
         }
       }
-      await commits.measure(writes.length + deletes.length, () => commit(keyv, writes, deletes));
+      await commits.measure(writes.length + deletes.length, () => fenced(writes, deletes) ?? commit(keyv, writes, deletes));
     },
     async clear() {
       const keys = (await sessionKeys(keyv, prefix)).filter((k) => k !== credsKey && k !== lifecycleKey(sessionId));
-      if (keys.length > 0) await keyv.delete(keys);
+      if (keys.length > 0) await (fenced([], keys) ?? keyv.delete(keys));
     },
   };
   const keys = makeCacheableSignalKeyStore(store, opts.logger);
 
   return {
     state: { creds, keys },
-    saveCreds: async () => {
-      await keyv.set(credsKey, encode(creds));
+    async saveCreds() {
+      const value = encode(creds);
+      await (fenced([{ key: credsKey, value }], []) ?? keyv.set(credsKey, value));
     },
     async clear() {
       await keys.clear?.(); // also empties the cache, or a re-pair would read stale keys
-      await keyv.delete(credsKey);
+      await (fenced([], [credsKey]) ?? keyv.delete(credsKey));
     },
     onCommit: commits.on,
   };
@@ -183,6 +196,19 @@ function commitObservers(logger: Logger) {
       }
       notify({ ms: performance.now() - started, ok: true, keys });
     },
+  };
+}
+
+/**
+ * The write as one fenced step, when the store can check a fence and the
+ * session has one at the time of the write; undefined otherwise, and the
+ * caller writes through Keyv as it always has.
+ */
+function fencedWriter(keyv: Keyv, fence: (() => Fence | undefined) | undefined) {
+  const fenced: FencedCommit | undefined = fence && fencedCommit(keyv);
+  return (writes: readonly Entry[], deletes: readonly string[]): Promise<void> | undefined => {
+    const current = fenced && fence?.();
+    return current && fenced(writes, deletes, current);
   };
 }
 
@@ -234,8 +260,16 @@ async function sqliteUpsert(keyv: Keyv, store: KeyvSqlite, entries: Entry[]): Pr
 
 const lifecycleKey = (sessionId: string) => `${sessionPrefix(sessionId)}lifecycle`;
 
-export async function saveLifecycle(keyv: Keyv, sessionId: string, lifecycle: SessionLifecycle): Promise<void> {
-  await keyv.set(lifecycleKey(sessionId), JSON.stringify(lifecycle));
+/** `fence` as in KeyvAuthStateOptions: a lifecycle write from a replica that lost the session is refused too. */
+export async function saveLifecycle(
+  keyv: Keyv,
+  sessionId: string,
+  lifecycle: SessionLifecycle,
+  fence?: () => Fence | undefined,
+): Promise<void> {
+  const key = lifecycleKey(sessionId);
+  const value = JSON.stringify(lifecycle);
+  await (fencedWriter(keyv, fence)([{ key, value }], []) ?? keyv.set(key, value));
 }
 
 /** What the store knows of a session: whether it was ever linked, and its last state. */
@@ -266,12 +300,21 @@ export async function listStoredSessions(keyv: Keyv): Promise<StoredSession[]> {
     const match = /^([^:]+):(creds|lifecycle)$/.exec(key);
     if (match?.[1]) ids.add(decodeURIComponent(match[1]));
   }
-  const sorted = [...ids].sort();
+  return readSessions(keyv, [...ids].sort());
+}
+
+/** What the store knows of one session; undefined when it has neither creds nor a lifecycle record. */
+export async function readStoredSession(keyv: Keyv, sessionId: string): Promise<StoredSession | undefined> {
+  const [stored] = await readSessions(keyv, [sessionId]);
+  return stored?.hasCreds || stored?.lifecycle ? stored : undefined;
+}
+
+async function readSessions(keyv: Keyv, ids: string[]): Promise<StoredSession[]> {
   const raws = await getMany(
     keyv,
-    sorted.flatMap((id) => [`${sessionPrefix(id)}creds`, lifecycleKey(id)]),
+    ids.flatMap((id) => [`${sessionPrefix(id)}creds`, lifecycleKey(id)]),
   );
-  return sorted.map((id, i) => {
+  return ids.map((id, i) => {
     const creds = decode(raws[2 * i]) as Partial<AuthenticationCreds> | undefined;
     const lifecycle = parseLifecycle(raws[2 * i + 1]);
     return {

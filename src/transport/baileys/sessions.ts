@@ -10,16 +10,27 @@
  * out) or never finished linking stays stopped, with its stored reason, until
  * someone calls connect: a socket per stopped session would fight another
  * client, hammer a ban, or show QR codes to nobody.
+ *
+ * Several replicas on one redis: a replica runs only the sessions whose lease
+ * it holds. adopt() brings a session up from the shared store when its lease
+ * is taken, release() ends it here without a trace in the store when the lease
+ * goes, and `fence` makes every auth and lifecycle write carry the lease's
+ * token, so a replica that lost a session without noticing cannot overwrite
+ * the new owner's keys: redis refuses the write, and this replica lets the
+ * session go.
  */
 import { EventEmitter } from 'node:events';
 import type { Keyv } from 'keyv';
 import type { AuthenticationState } from '@whiskeysockets/baileys';
 import type { Logger } from '../../log.js';
+import { FencedError } from '../../replicas/leases.js';
+import type { Fence } from '../../sends/store.js';
 import { isTerminal, maskAccount, type ConnectEvent, type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions.js';
 import {
   createKeyvAuthState,
   isLinked,
   listStoredSessions,
+  readStoredSession,
   saveLifecycle,
   type KeyCommit,
   type KeyvAuthState,
@@ -48,6 +59,16 @@ interface ConnectionUpdate {
 }
 
 const NEVER_LINKED = 'linking was never finished (no QR code scanned, no pairing code entered); connect to link';
+const MOVED = 'another replica runs this session now';
+
+export interface BaileysSessionsOptions {
+  keyv: Keyv;
+  makeSocket: SocketFactory;
+  logger: Logger;
+  rng?: () => number;
+  /** Several replicas: the session's lease now (SessionOwnership.fence); auth and lifecycle writes carry it. */
+  fence?: (sessionId: string) => Fence | undefined;
+}
 
 interface Entry {
   info: SessionInfo;
@@ -63,6 +84,8 @@ interface Entry {
   waiters: number;
   /** The lifecycle writes, in order: a later state must never be overwritten by an earlier one. */
   saving: Promise<void>;
+  /** What its auth and lifecycle writes carry (see pin); a new one with each adopt. */
+  fence: (() => Fence | undefined) | undefined;
   readonly events: EventEmitter;
 }
 
@@ -70,8 +93,9 @@ export class BaileysSessions implements SessionDirectory {
   private readonly entries = new Map<string, Entry>();
   /** Apart from the entries: subscribing must not make a session appear in list(). */
   private readonly commits = new Map<string, EventEmitter>();
+  private readonly adopting = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly options: { keyv: Keyv; makeSocket: SocketFactory; logger: Logger; rng?: () => number }) {}
+  constructor(private readonly options: BaileysSessionsOptions) {}
 
   /** Starts the stored sessions that were open or reconnecting; the others are listed with their stored state. Returns the started ids. */
   async restore(): Promise<string[]> {
@@ -98,6 +122,12 @@ export class BaileysSessions implements SessionDirectory {
       queue.push(event);
       wake?.();
     };
+    // Released here: the session goes on on another replica, so this stream ends with a last word instead of hanging.
+    let moved: ConnectEvent | undefined;
+    const onReleased = () => {
+      moved = { type: 'state', session: { ...entry.info, state: 'closed', reason: MOVED, updatedAt: Date.now() } };
+      onEvent(moved);
+    };
     // The caller stopped waiting (abort, or it left the stream) before the session was linked:
     // stop the linking, or the socket would show new QR codes to nobody. Run on abort at once,
     // not when the generator resumes: a cancelled caller may never pull again.
@@ -117,6 +147,7 @@ export class BaileysSessions implements SessionDirectory {
     };
     entry.waiters++;
     entry.events.on('event', onEvent);
+    entry.events.on('released', onReleased);
     options.signal.addEventListener('abort', onAbort);
     try {
       if (options.signal.aborted) return;
@@ -134,13 +165,14 @@ export class BaileysSessions implements SessionDirectory {
           await new Promise<void>((resolve) => (wake = resolve));
           continue;
         }
-        ended = event.type === 'state' && (event.session.state === 'open' || isTerminal(event.session.state));
+        ended = event === moved || (event.type === 'state' && (event.session.state === 'open' || isTerminal(event.session.state)));
         yield event;
         if (ended) return;
       }
     } finally {
       leave();
       entry.events.off('event', onEvent);
+      entry.events.off('released', onReleased);
       options.signal.removeEventListener('abort', onAbort);
     }
   }
@@ -192,10 +224,15 @@ export class BaileysSessions implements SessionDirectory {
     }
     entry.socket?.end(undefined);
     entry.socket = undefined;
-    const auth = entry.auth ?? (await createKeyvAuthState(this.options.keyv, id, { logger: this.options.logger }));
+    const auth = entry.auth ?? (await createKeyvAuthState(this.options.keyv, id, { logger: this.options.logger, fence: entry.fence }));
     // Dropped before the await: the next connect must pair afresh, never reuse these creds from memory.
     entry.auth = undefined;
-    await auth.clear();
+    try {
+      await auth.clear();
+    } catch (error) {
+      this.refused(entry, error);
+      throw error;
+    }
     this.set(entry, 'logged-out', 'logged out by request');
     return true;
   }
@@ -210,6 +247,94 @@ export class BaileysSessions implements SessionDirectory {
     await Promise.all([...this.entries.values()].map((e) => e.saving));
   }
 
+  /** Starts the session from the store, as restore() would, now that this replica holds its lease. */
+  async adopt(id: string): Promise<boolean> {
+    let pending = this.adopting.get(id);
+    if (!pending) {
+      pending = this.bringUp(id).finally(() => this.adopting.delete(id));
+      this.adopting.set(id, pending);
+    }
+    return pending;
+  }
+
+  /** Ends the session here without a logout or a write: the store is the new owner's. */
+  async release(id: string): Promise<void> {
+    // After a pending adopt, or it would start a socket for a session released meanwhile.
+    await this.adopting.get(id)?.catch(() => undefined);
+    const entry = this.entries.get(id);
+    if (entry) this.drop(entry);
+  }
+
+  /** The stored sessions restore() would start. */
+  async stored(): Promise<string[]> {
+    return (await listStoredSessions(this.options.keyv)).filter((s) => !stoppedInfo(s)).map((s) => s.id);
+  }
+
+  private async bringUp(id: string): Promise<boolean> {
+    const running = this.entries.get(id);
+    if (running && (running.socket || running.timer)) {
+      if (!this.underEarlierLease(running)) return true;
+      // Ours before, lost, and taken again: someone else may have owned it in between, so its memory may be behind the store.
+      this.drop(running);
+    }
+    const stored = await readStoredSession(this.options.keyv, id);
+    if (!stored) return false;
+    const entry = this.entry(id);
+    // A new ownership: writes carry its lease, and the auth comes from the store, not from an earlier one in memory.
+    entry.fence = this.pin(id);
+    entry.auth = undefined;
+    const stopped = stoppedInfo(stored);
+    if (stopped) {
+      entry.info = stopped;
+      return false;
+    }
+    if (stored.lifecycle?.account) entry.info = { ...entry.info, account: stored.lifecycle.account };
+    await this.start(id);
+    return true;
+  }
+
+  /** Forgets the session here: socket ended, retries cancelled, connect() streams told, nothing written. */
+  private drop(entry: Entry): void {
+    this.entries.delete(entry.info.id);
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    entry.ending = true;
+    entry.auth = undefined; // a late creds.update from the socket is not saved
+    const socket = entry.socket;
+    entry.socket = undefined;
+    socket?.end(undefined);
+    entry.events.emit('released');
+  }
+
+  /** A write refused by its fence: another replica owns the session, so it stops here (once, and for good). */
+  private refused(entry: Entry, error: unknown): boolean {
+    if (!(error instanceof FencedError)) return false;
+    if (this.entries.get(entry.info.id) === entry) {
+      this.options.logger.warn({ err: error, sessionId: entry.info.id }, 'a write was fenced: another replica owns this session now');
+      this.drop(entry);
+    }
+    return true;
+  }
+
+  private underEarlierLease(entry: Entry): boolean {
+    const now = this.options.fence?.(entry.info.id);
+    const pinned = entry.fence?.();
+    return now !== undefined && pinned !== undefined && pinned.token !== now.token;
+  }
+
+  /**
+   * The session's fence as of the first write that had one, kept from then
+   * on: the writes of a socket belong to the ownership it started under, so
+   * one that outlives that lease (lost, or handed over and taken back) is
+   * refused rather than written under the next one.
+   */
+  private pin(id: string): (() => Fence | undefined) | undefined {
+    const current = this.options.fence;
+    if (!current) return undefined;
+    let pinned: Fence | undefined;
+    return () => (pinned ??= current(id));
+  }
+
   private entry(id: string): Entry {
     let entry = this.entries.get(id);
     if (!entry) {
@@ -220,6 +345,7 @@ export class BaileysSessions implements SessionDirectory {
         ending: false,
         waiters: 0,
         saving: Promise.resolve(),
+        fence: this.pin(id),
         events: new EventEmitter(),
       };
       this.entries.set(id, entry);
@@ -235,6 +361,7 @@ export class BaileysSessions implements SessionDirectory {
     entry.pairingRequested = false;
     entry.ending = false;
     const auth = await this.authOf(entry);
+    if (this.entries.get(id) !== entry) return; // released while the auth state loaded
     const logger = this.options.logger.child({ sessionId: id });
     const socket = this.options.makeSocket({ auth: auth.state, logger, sessionId: id });
     entry.socket = socket;
@@ -242,7 +369,9 @@ export class BaileysSessions implements SessionDirectory {
       // A logout dropped these creds: saving them again would bring the session back from the dead.
       if (entry.auth !== auth) return;
       // Every write, or the next login cannot decrypt: log loudly if the store refuses it.
-      auth.saveCreds().catch((error: unknown) => logger.error({ err: error }, 'could not save credentials'));
+      auth.saveCreds().catch((error: unknown) => {
+        if (!this.refused(entry, error)) logger.error({ err: error }, 'could not save credentials');
+      });
     });
     socket.ev.on('connection.update', ((update: ConnectionUpdate) => this.onUpdate(entry, socket, update)) as (arg: never) => void);
     this.set(entry, 'connecting');
@@ -259,8 +388,11 @@ export class BaileysSessions implements SessionDirectory {
 
   private async authOf(entry: Entry): Promise<KeyvAuthState> {
     if (entry.auth) return entry.auth;
-    const auth = await createKeyvAuthState(this.options.keyv, entry.info.id, { logger: this.options.logger });
-    auth.onCommit((commit) => this.commitEvents(entry.info.id).emit('commit', commit));
+    const auth = await createKeyvAuthState(this.options.keyv, entry.info.id, { logger: this.options.logger, fence: entry.fence });
+    auth.onCommit((commit) => {
+      this.commitEvents(entry.info.id).emit('commit', commit);
+      if (!commit.ok) this.refused(entry, commit.error);
+    });
     entry.auth = auth;
     return auth;
   }
@@ -300,7 +432,7 @@ export class BaileysSessions implements SessionDirectory {
       clearTimeout(entry.timer);
       entry.timer = undefined;
       if (decision.deleteCredentials) {
-        void entry.auth?.clear().catch(() => {});
+        void entry.auth?.clear().catch((error: unknown) => this.refused(entry, error));
         entry.auth = undefined;
       }
       this.set(entry, decision.state, decision.reason);
@@ -361,12 +493,14 @@ export class BaileysSessions implements SessionDirectory {
   }
 
   private persist(entry: Entry): void {
+    if (this.entries.get(entry.info.id) !== entry) return; // released: the store is another replica's now
     const { id, ...lifecycle } = entry.info;
     entry.saving = entry.saving
-      .then(() => saveLifecycle(this.options.keyv, id, lifecycle))
-      .catch((error: unknown) =>
-        this.options.logger.warn({ err: error, sessionId: id }, 'could not save the session state; a restart may not restore it as it was'),
-      );
+      .then(() => saveLifecycle(this.options.keyv, id, lifecycle, entry.fence))
+      .catch((error: unknown) => {
+        if (this.refused(entry, error)) return;
+        this.options.logger.warn({ err: error, sessionId: id }, 'could not save the session state; a restart may not restore it as it was');
+      });
   }
 
   private emit(entry: Entry, event: ConnectEvent): void {

@@ -12,6 +12,7 @@ import { TransportError, type PreparedStory, type SendRequest, type Story, type 
 import { capacityAt, failureAt, jitterFactor, modelLatencyMs, tailFactor } from './model.js';
 import { parseProfile, receiptShares, type SimProfile, type SimProfileInput } from './profile.js';
 import { drawReceipts, playReceipts, type SimReceipt } from './receipts.js';
+import { openCallLog, type CallLog } from './call-log.js';
 import { SimControls } from './controls.js';
 import { SimOracle, type SimCall } from './oracle.js';
 import { SimState, type Mutable, type SimSession } from './state.js';
@@ -29,6 +30,11 @@ export interface SimulatedNetworkOptions {
   readonly maxMediaBytes?: number;
   /** Hears the receipts recipients' phones send back (the profile's deliveryShare and readShare; none without it). Must not throw. */
   readonly onReceipt?: (receipt: SimReceipt) => void;
+  /**
+   * A file every send call appends a start and an end line to, shared with other
+   * processes (STORYCAST_SIM_CALL_LOG; see call-log.ts). Unset: no file.
+   */
+  readonly callLog?: string;
 }
 
 export class SimulatedNetwork implements Transport {
@@ -44,6 +50,7 @@ export class SimulatedNetwork implements Transport {
   private readonly issuedIds = new Set<string>();
   private readonly onReceipt: ((receipt: SimReceipt) => void) | undefined;
   private readonly receiptsStop = new AbortController();
+  private readonly callLog: CallLog | undefined;
 
   constructor(options: SimulatedNetworkOptions) {
     this.profile = parseProfile(options.profile, 'SimulatedNetwork options');
@@ -54,6 +61,7 @@ export class SimulatedNetwork implements Transport {
     this.recordRecipients = options.recordRecipients ?? false;
     this.maxMediaBytes = options.maxMediaBytes ?? DEFAULT_MAX_MEDIA_BYTES;
     this.onReceipt = options.onReceipt;
+    this.callLog = options.callLog === undefined ? undefined : openCallLog(options.callLog);
     // Every send's receipts wait on this one signal: many at once is the normal case, not a leak.
     setMaxListeners(0, this.receiptsStop.signal);
   }
@@ -106,6 +114,8 @@ export class SimulatedNetwork implements Transport {
       outcome: 'pending',
     };
     if (this.recordRecipients) call.recipients = [...request.recipients];
+    // First: if the file cannot be written, the call fails before the oracle logs it as pending for ever.
+    const logged = this.callLog?.start({ sessionId: call.sessionId, messageId: call.messageId, recipients: call.size });
     this.state.log.push(call);
     try {
       const result = await this.perform(request, signal, call);
@@ -117,6 +127,7 @@ export class SimulatedNetwork implements Transport {
       throw error;
     } finally {
       call.endedAt = this.clock.now();
+      logged?.end(call.outcome, call.messageId);
     }
   }
 

@@ -8,17 +8,20 @@ import type { ConnectEvent, SessionDirectory, SessionInfo } from '../sessions.js
 
 export class SimulatedSessions implements SessionDirectory {
   private readonly sessions = new Map<string, SessionInfo>();
+  /** Released to another replica: not made up again on get() until adopted or connected here. */
+  private readonly released = new Set<string>();
 
   constructor(private readonly network: SimControls) {}
 
   async *connect(id: string): AsyncIterable<ConnectEvent> {
+    this.released.delete(id);
     if (this.sessions.get(id)?.state === 'logged-out') this.network.relink(id);
     const session = this.set(id, 'open');
     yield { type: 'state', session };
   }
 
   get(id: string): SessionInfo | undefined {
-    return this.sessions.get(id) ?? this.set(id, 'open');
+    return this.sessions.get(id) ?? (this.released.has(id) ? undefined : this.set(id, 'open'));
   }
 
   list(): SessionInfo[] {
@@ -33,6 +36,18 @@ export class SimulatedSessions implements SessionDirectory {
   }
 
   async close(): Promise<void> {}
+
+  /** The simulated network has no sockets to bring up: an adopted session is open at once. */
+  async adopt(id: string): Promise<boolean> {
+    this.released.delete(id);
+    if (this.sessions.get(id)?.state !== 'open') this.set(id, 'open');
+    return true;
+  }
+
+  async release(id: string): Promise<void> {
+    this.sessions.delete(id);
+    this.released.add(id);
+  }
 
   private set(id: string, state: SessionInfo['state'], reason?: string): SessionInfo {
     const info: SessionInfo = { id, state, ...(reason ? { reason } : {}), account: 'simulated', updatedAt: Date.now() };
