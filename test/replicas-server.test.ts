@@ -10,6 +10,7 @@
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SessionService } from '../src/gen/storycast/v1/session_service_pb.js';
 import { OnDisconnect, StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 import { numbers } from './support/scripted-transport.js';
@@ -70,6 +71,11 @@ describe('replicas on one redis', () => {
     expect((await collectStream(a.stories.sendStory({ sessionId: 'fresh', story, recipients: numbers(5) }))).error).toBeUndefined();
     expect(b.server.runtime.replicas?.ownership.owns('fresh')).toBe(true);
     expect(a.server.runtime.replicas?.ownership.owns('fresh')).toBe(false);
+    // Each replica runs its own sessions; either one lists them all.
+    for (const { server } of [a, b]) {
+      const sessions = createClient(SessionService, createGrpcTransport({ baseUrl: server.url }));
+      expect((await sessions.listSessions({})).sessions.map((s) => s.sessionId)).toEqual(['fresh', 'owned']);
+    }
 
     // Following the first send through b (forwarded to a), while a shuts down gracefully: the
     // CONTINUE send stops after its call in flight, the lease is released, b resumes the send,

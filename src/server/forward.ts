@@ -22,6 +22,7 @@ import type { Logger } from '../log.js';
 import type { Route, RouteMode, SessionRouter } from '../replicas/router.js';
 import { isValidSessionId } from '../transport/sessions.js';
 import { storycastError } from './errors.js';
+import { listedEverywhere } from './fan-out.js';
 import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
 
 /** How many replicas a call has passed through; past MAX_HOPS it is served where it is, whatever the leases say. */
@@ -73,6 +74,8 @@ export interface ForwardDeps {
   /** The send's session, and whether it still runs (an ended send is read from the journal anywhere). */
   readonly sendOf: (sendId: string) => Promise<{ sessionId: string; running: boolean } | undefined>;
   readonly upstream: (address: string) => Transport;
+  /** The other live replicas (ListSessions asks each for its sessions). */
+  readonly others: () => Promise<readonly { readonly id: string; readonly address: string }[]>;
   /** This replica's own services in memory: following a send routes each WatchSend afresh. */
   readonly self: () => Transport;
   /** Aborted when this replica shuts down: it follows no send any more, its callers reconnect elsewhere. */
@@ -102,6 +105,10 @@ export function forwarding(deps: ForwardDeps): (router: ConnectRouter) => Connec
         const impl = { ...implementation } as Record<string, Unary | Streaming>;
         for (const method of service.methods) {
           const own = impl[method.localName];
+          if (own && method === SessionService.method.listSessions) {
+            impl[method.localName] = listedEverywhere(own as never, deps, { name: HOPS, value: '1' }) as Unary;
+            continue;
+          }
           if (!own || !TARGETS.has(method)) continue;
           impl[method.localName] =
             method.methodKind === 'unary' ? forward.unary(method, own as Unary) : forward.streaming(method, own as Streaming);

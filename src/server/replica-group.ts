@@ -58,6 +58,7 @@ export function joinReplicas(deps: {
         return record && { sessionId: record.sessionId, running: record.state === 'RUNNING' };
       },
       upstream: (address) => upstreams.transport(address),
+      others: async () => (await replicas.directory.live()).filter((r) => r.id !== replicas.id),
       self: deps.self,
       stopping: deps.stopping,
       patienceMs: deps.leaseTtlMs + 5000,
