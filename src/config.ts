@@ -50,6 +50,14 @@ interface ServerConfig {
   readonly maxMediaBytes: number;
   /** How long a finished send (its events, its request_id) is kept, in ms. */
   readonly sendRetentionMs: number;
+  /** Prometheus /metrics on this port (on the same host); 0: none. */
+  readonly metricsPort: number;
+  /** The API keys file (see src/auth); unset: every call is allowed, as before. */
+  readonly apiKeysFile: string | undefined;
+  /** With API keys: whether reflection needs a key too (health never does). */
+  readonly authReflection: boolean;
+  /** A PEM CA bundle: with TLS, clients may present a certificate it signed, which names their tenant. */
+  readonly tlsClientCa: string | undefined;
 }
 
 export interface Config {
@@ -192,6 +200,11 @@ const variables = z.object({
   // Replicas on one Redis: how long a session's lease lasts unrenewed, and where other replicas reach this one.
   STORYCAST_LEASE_TTL_MS: numeric(10_000, { min: 500, max: 600_000, integer: true }),
   STORYCAST_ADVERTISE_ADDRESS: optionalText,
+  // Production: Prometheus on its own port, API keys per tenant, client certificates.
+  STORYCAST_METRICS_PORT: numeric(9464, { min: 0, max: 65535, integer: true }),
+  STORYCAST_API_KEYS: optionalText,
+  STORYCAST_AUTH_REFLECTION: flag(false),
+  STORYCAST_TLS_CLIENT_CA: optionalText,
   STORYCAST_DEFAULT_EXPERIMENT: setting(
     z
       .string()
@@ -266,6 +279,10 @@ const configSchema = variables
         defaultExperiment: v.STORYCAST_DEFAULT_EXPERIMENT,
         leaseTtlMs: v.STORYCAST_LEASE_TTL_MS,
         advertiseAddress: v.STORYCAST_ADVERTISE_ADDRESS,
+        metricsPort: v.STORYCAST_METRICS_PORT,
+        apiKeysFile: v.STORYCAST_API_KEYS,
+        authReflection: v.STORYCAST_AUTH_REFLECTION,
+        tlsClientCa: v.STORYCAST_TLS_CLIENT_CA,
       },
     }),
   );

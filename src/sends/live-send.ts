@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { FencedError } from '../replicas/leases.js';
 import type { Deferred } from '../util/deferred.js';
 import type { SendProgress } from './store.js';
+import type { ObservedSend } from './registry-types.js';
 
 export interface LiveSend {
   /** From its planned event: whose lease its writes carry. */
@@ -23,6 +24,8 @@ export interface LiveSend {
   changed: Deferred;
   /** The whole log, in memory while it runs here, so watchers do not read the store per event. */
   readonly events: SendEvent[];
+  /** What observers are told of it (see RegistryOptions.observe). */
+  readonly observed: ObservedSend;
   progress: SendProgress;
 }
 

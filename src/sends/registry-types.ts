@@ -2,7 +2,7 @@
 import type { AnyStrategy } from '../../strategies/sdk.js';
 import type { Clock } from '../clock.js';
 import type { SendEngine, SendInput } from '../engine/engine.js';
-import type { SendEvent } from '../engine/events.js';
+import type { PlannedEvent, SendEvent } from '../engine/events.js';
 import type { Logger } from '../log.js';
 import type { Fence, SendRecord, SendStore } from './store.js';
 
@@ -54,6 +54,23 @@ export interface RegistryOptions {
     claim(sessionId: string): Promise<boolean>;
     fence(sessionId: string): Fence | undefined;
   };
+  /**
+   * Told of each event as a send in this process makes it (not those replayed
+   * from the journal when a send resumes here): metrics and traces watch sends
+   * through it. Synchronous and must not throw: it runs in the send's path.
+   */
+  readonly observe?: SendObserver;
   /** Real-time period of the background sweep (unref'd); 0 for none. Default: min(retention, 1 h). */
   readonly sweepEveryMs?: number;
 }
+
+/** What an observer knows of the send an event belongs to. */
+export interface ObservedSend {
+  readonly sendId: string;
+  /** Its first event: session, strategy, experiment and arm. */
+  readonly planned: PlannedEvent;
+  /** Resumed in this process from the journal (a crash, a restart, a failover). */
+  readonly resumed: boolean;
+}
+
+export type SendObserver = (send: ObservedSend, event: SendEvent) => void;

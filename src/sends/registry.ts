@@ -218,7 +218,8 @@ export class SendRegistry {
       } catch (error) {
         throw new JournalUnavailableError(`the send journal cannot be written: ${(error as Error).message}`, { cause: error });
       }
-      live = this.goLive(record.sendId, controller, tracked.signal, [planned], progress);
+      live = this.goLive(record.sendId, controller, tracked.signal, [planned], progress, false);
+      this.tell(live, planned);
     } catch (error) {
       await steps.return?.(undefined);
       tracked.done();
@@ -281,7 +282,7 @@ export class SendRegistry {
     const tracked = this.track(controller);
     const steps = this.options.engine.resume({ ...fold, strategy, signal: tracked.signal, logger: this.logger })[Symbol.asyncIterator]();
     const progress = events.reduce(progressAfter, NO_PROGRESS);
-    const live = this.goLive(sendId, controller, tracked.signal, events, progress);
+    const live = this.goLive(sendId, controller, tracked.signal, events, progress, true);
     this.logger.info({ sendId, events: events.length, ...progress }, 'resuming a send from its journal');
     void this.pump(sendId, steps, live, tracked.done);
     return true;
@@ -331,9 +332,19 @@ export class SendRegistry {
     return this.options.tracker?.start(controller.signal) ?? { signal: controller.signal, done: () => {} };
   }
 
-  private goLive(sendId: string, controller: AbortController, signal: AbortSignal, events: SendEvent[], progress: SendProgress): LiveSend {
+  private goLive(
+    sendId: string,
+    controller: AbortController,
+    signal: AbortSignal,
+    events: SendEvent[],
+    progress: SendProgress,
+    resumed: boolean,
+  ): LiveSend {
+    const planned = events[0];
+    if (planned?.type !== 'planned') throw new Error(`send ${sendId}: its log does not start with its plan`);
     const live: LiveSend = {
-      sessionId: events[0]?.type === 'planned' ? events[0].sessionId : '',
+      sessionId: planned.sessionId,
+      observed: { sendId, planned, resumed },
       controller,
       signal,
       holders: 0,
@@ -345,6 +356,14 @@ export class SendRegistry {
     };
     this.live.set(sendId, live);
     return live;
+  }
+
+  private tell(live: LiveSend, event: SendEvent): void {
+    try {
+      this.options.observe?.(live.observed, event);
+    } catch (error) {
+      this.logger.error({ err: error, sendId: live.observed.sendId }, 'a send observer threw');
+    }
   }
 
   /** Runs the rest of the send, writing each step before taking the next and waking the watchers. */
@@ -373,6 +392,7 @@ export class SendRegistry {
           taken.kind === 'event' && taken.checkpoint ? { event: taken.event, checkpoint: taken.checkpoint } : { event: taken.event };
         await writeJournal(live, this.writeDeps, () => store.append(sendId, entry, update, this.fenceOf(live)));
         live.events.push(taken.event);
+        this.tell(live, taken.event);
         wake();
       }
       const state = last?.type === 'summary' ? stateOf(last) : 'FAILED';
