@@ -11,8 +11,10 @@ import {
   createRouterTransport,
   type ConnectRouter,
   type ConnectRouterOptions,
+  type Interceptor,
   type Transport,
 } from '@connectrpc/connect';
+import type { SendObserver } from '../sends/registry-types.js';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -33,6 +35,10 @@ export interface HandlerDeps {
   readonly graceMs: number;
   /** What send retention is measured on (default: real time, like session memory and receipts). */
   readonly sendClock?: Clock;
+  /** Run on every call after the request context (auth, metrics, traces), given what they may need to look up. */
+  readonly interceptors?: (parts: { readonly registry: SendRegistry }) => readonly Interceptor[];
+  /** Told of each event a send makes here (metrics, traces). */
+  readonly observe?: SendObserver;
 }
 
 export interface StorycastHandler {
@@ -83,8 +89,10 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
         sessions: runtime.sessions,
       })
     : undefined;
+  // Filled once the registry exists: the interceptors are read per call, never before a call arrives.
+  const interceptors: Interceptor[] = [requestContext(logger)];
   const routerOptions: ConnectRouterOptions = {
-    interceptors: [requestContext(logger)],
+    interceptors,
     readMaxBytes: READ_MAX_BYTES,
     writeMaxBytes: WRITE_MAX_BYTES,
     shutdownSignal: shutdown.signal,
@@ -98,6 +106,7 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     tracker: sends,
     logger,
     ...(group ? { ownership: group.claims } : {}),
+    ...(deps.observe ? { observe: deps.observe } : {}),
     // A send an experiment chose the strategy for counts for its arm once it has ended.
     onEnd: async ({ record, events }) => {
       const outcome = outcomeOf({ sendId: record.sendId, sessionId: record.sessionId, events, at: record.finishedAt ?? record.updatedAt });
@@ -105,6 +114,7 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     },
   });
   group?.start(registry);
+  interceptors.push(...(deps.interceptors?.({ registry }) ?? []));
   const served = routes({ runtime, health, sends, registry, clock: deps.sendClock ?? systemClock });
   const serviceRoutes = group ? (router: ConnectRouter) => served(group.forwarding(router)) : served;
   // Following a send that moved goes through routing again, in memory.

@@ -8,7 +8,7 @@ import type { Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { createStorycastHandler, type StorycastHandler } from '../../src/server/handler.js';
+import { createStorycastHandler, type HandlerDeps, type StorycastHandler } from '../../src/server/handler.js';
 import { listen, type Listener } from '../../src/server/listen.js';
 
 export interface TestOptions {
@@ -17,6 +17,9 @@ export interface TestOptions {
   readonly logger?: Logger;
   /** What send retention is measured on (default: real time). */
   readonly sendClock?: Clock;
+  /** Extra interceptors and a send observer, as the server's own wiring passes them. */
+  readonly interceptors?: HandlerDeps['interceptors'];
+  readonly observe?: HandlerDeps['observe'];
 }
 
 export interface TestApp {
@@ -57,6 +60,8 @@ async function build(env: Record<string, string>, opts: TestOptions): Promise<{ 
       logger,
       graceMs: opts.graceMs ?? 5000,
       ...(opts.sendClock ? { sendClock: opts.sendClock } : {}),
+      ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
+      ...(opts.observe ? { observe: opts.observe } : {}),
     }),
   };
 }
