@@ -32,6 +32,7 @@ import type { Fence, SendFailure, SendProgress, SendQuery, SendRecord, SendState
 
 export class SendRegistry {
   private readonly live = new Map<string, LiveSend>();
+  private readonly resuming = new Set<string>();
   private readonly starting = new Map<string, Promise<SendRecord>>();
   private readonly sweeper: NodeJS.Timeout | undefined;
   private readonly logger: Logger;
@@ -238,21 +239,27 @@ export class SendRegistry {
   async resumeAll(): Promise<number> {
     let resumed = 0;
     for (const sendId of await this.options.store.unfinished()) {
-      if (this.live.has(sendId)) continue;
-      if (await this.resumeOne(sendId).catch((error: unknown) => this.logger.error({ err: error, sendId }, 'could not resume a send'))) {
-        resumed++;
-      }
+      // Live here, or being resumed by a concurrent resumeAll (the start-up one and the failover beat).
+      if (this.live.has(sendId) || this.resuming.has(sendId)) continue;
+      this.resuming.add(sendId);
+      const done = await this.resumeOne(sendId)
+        .catch((error: unknown) => this.logger.error({ err: error, sendId }, 'could not resume a send'))
+        .finally(() => this.resuming.delete(sendId));
+      if (done) resumed++;
     }
     return resumed;
   }
 
   private async resumeOne(sendId: string): Promise<boolean> {
     const { clock, store } = this.options;
-    const journal = await store.journal(sendId);
-    if (!journal) return false;
-    const { sessionId } = journal.record;
+    const found = await store.get(sendId);
+    if (!found) return false;
+    const { sessionId } = found;
     // With replicas, a send resumes only where its session's lease is: another replica's stays with it.
+    // The lease first, the journal after: read before, it could miss what the last owner wrote before its lease ran out.
     if (this.options.ownership && !(await this.options.ownership.claim(sessionId))) return false;
+    const journal = await store.journal(sendId);
+    if (!journal || journal.record.state !== 'RUNNING') return false;
     const fence = this.options.ownership?.fence(sessionId);
     const events = journal.entries.map((e) => e.event);
     const last = events.at(-1);
@@ -283,6 +290,9 @@ export class SendRegistry {
     const steps = this.options.engine.resume({ ...fold, strategy, signal: tracked.signal, logger: this.logger })[Symbol.asyncIterator]();
     const progress = events.reduce(progressAfter, NO_PROGRESS);
     const live = this.goLive(sendId, controller, tracked.signal, events, progress, true);
+    // Whoever started it was attached to another process: nothing here can cancel it on a
+    // disconnect, and a restart or a handover must leave it in the journal, not cancel it.
+    live.continueAsked = true;
     this.logger.info({ sendId, events: events.length, ...progress }, 'resuming a send from its journal');
     void this.pump(sendId, steps, live, tracked.done);
     return true;

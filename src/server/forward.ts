@@ -354,6 +354,9 @@ const MOVED = new Set(['SEND_MOVED', 'SHUTTING_DOWN', 'SESSION_OWNED_ELSEWHERE',
 function wentAway(error: unknown): boolean {
   if (!(error instanceof ConnectError)) return false;
   if (causeCodes(error).some((c) => WENT_AWAY.has(c) || NEVER_ARRIVED.has(c))) return true;
+  // A peer process that dies mid-stream closes it with RST_STREAM CANCEL, which connect reports as
+  // CANCELED with no cause; our own caller's abort was ruled out before this is asked.
+  if (error.code === Code.Canceled) return true;
   if (error.code !== Code.Unavailable) return false;
   const why = reason(error);
   return why === undefined || MOVED.has(why);

@@ -42,10 +42,10 @@ export function joinReplicas(deps: {
 }): ReplicaGroup {
   const { replicas, logger, sessions } = deps;
   const { ownership, router, presence } = replicas;
-  let adopting: { stop(): void } | undefined;
+  let adopting: { stop(): Promise<void> } | undefined;
   const upstreams = new Upstreams();
   let registry: SendRegistry | undefined;
-  let failover: { stop(): void } | undefined;
+  let failover: { stop(): Promise<void> } | undefined;
   return {
     claims: {
       claim: async (sessionId) => (await ownership.claim(sessionId)) !== undefined,
@@ -82,12 +82,13 @@ export function joinReplicas(deps: {
       if (sessions.stored) adopting = every(ADOPT_EVERY_MS, () => adoptOrphans(replicas, sessions), logger, true);
     },
     async leave() {
+      // A draining replica takes nothing over: it would resume the very sends it is checkpointing.
+      await Promise.all([failover?.stop(), adopting?.stop()]);
       router.drain();
       await presence.stop();
     },
     async stop() {
-      failover?.stop();
-      adopting?.stop();
+      await Promise.all([failover?.stop(), adopting?.stop()]);
       await ownership.stop();
       upstreams.close();
     },
@@ -116,19 +117,26 @@ async function adoptOrphans(replicas: Replicas, sessions: Pick<SessionDirectory,
 }
 
 /** Runs `work` every `ms` (and at once when `now`), never twice at once; unref'd, so it holds no process open. */
-function every(ms: number, work: () => Promise<unknown>, logger: Logger, now = false): { stop(): void } {
-  let running = false;
+function every(ms: number, work: () => Promise<unknown>, logger: Logger, now = false): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
   const beat = () => {
-    if (running) return;
-    running = true;
-    work()
-      .catch((error: unknown) => logger.warn({ err: error }, 'taking over the sessions of other replicas failed'))
+    running ??= work()
+      .then(
+        () => undefined,
+        (error: unknown) => logger.warn({ err: error }, 'taking over the sessions of other replicas failed'),
+      )
       .finally(() => {
-        running = false;
+        running = undefined;
       });
   };
   const timer = setInterval(beat, ms);
   timer.unref();
   if (now) beat();
-  return { stop: () => clearInterval(timer) };
+  return {
+    // Waits for a run in progress: a stopped beat must not resume anything afterwards.
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
