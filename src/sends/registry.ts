@@ -259,7 +259,7 @@ export class SendRegistry {
     // The lease first, the journal after: read before, it could miss what the last owner wrote before its lease ran out.
     if (this.options.ownership && !(await this.options.ownership.claim(sessionId))) return false;
     const journal = await store.journal(sendId);
-    if (!journal || journal.record.state !== 'RUNNING') return false;
+    if (journal?.record.state !== 'RUNNING') return false;
     const fence = this.options.ownership?.fence(sessionId);
     const events = journal.entries.map((e) => e.event);
     const last = events.at(-1);
