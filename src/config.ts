@@ -242,6 +242,17 @@ const configSchema = variables
     },
     { when: parsed('STORYCAST_TLS_CERT', 'STORYCAST_TLS_KEY') },
   )
+  .superRefine(
+    ({ STORYCAST_TLS_CLIENT_CA: ca, STORYCAST_TLS_CERT: cert }, ctx) => {
+      if (ca === undefined || cert !== undefined) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STORYCAST_TLS_CLIENT_CA'],
+        message: 'needs STORYCAST_TLS_CERT and STORYCAST_TLS_KEY: client certificates are a TLS feature',
+      });
+    },
+    { when: parsed('STORYCAST_TLS_CLIENT_CA', 'STORYCAST_TLS_CERT') },
+  )
   .transform(
     (v): Config => ({
       smartSend: {

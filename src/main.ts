@@ -12,23 +12,36 @@ import { createRuntime } from './runtime.js';
 import { createStorycastHandler } from './server/handler.js';
 import { listen } from './server/listen.js';
 import { reachableAddress } from './server/advertise.js';
+import { operations } from './server/operations.js';
 import { exitOnStartupError } from './util/startup-error.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.server.logLevel);
+  // Before the runtime: a bad keys file or CA stops start-up before anything connects.
+  const ops = await operations(config, logger);
   const runtime = await createRuntime(config, logger);
   const { server: s } = config;
-  const app = createStorycastHandler({ runtime, logger, graceMs: s.shutdownGraceMs });
+  const app = createStorycastHandler({
+    runtime,
+    logger,
+    graceMs: s.shutdownGraceMs,
+    interceptors: ops.interceptors,
+    observe: ops.observe,
+    ...(ops.contextValues ? { contextValues: ops.contextValues } : {}),
+  });
+  await ops.start(app, runtime);
   // Before the port opens, so a caller following a resumed send finds it running.
   const resumed = await app.resumeSends();
   if (resumed > 0) logger.info({ resumed }, 'resumed unfinished sends from the journal');
   const listener = await listen(app.handler, {
     host: s.host,
     port: s.port,
-    ...(s.tlsCert && s.tlsKey ? { tls: { certFile: s.tlsCert, keyFile: s.tlsKey } } : {}),
+    ...(s.tlsCert && s.tlsKey
+      ? { tls: { certFile: s.tlsCert, keyFile: s.tlsKey, ...(ops.clientCa ? { clientCa: ops.clientCa } : {}) } }
+      : {}),
   });
-  logger.info({ url: listener.url, tls: listener.tls }, 'storycast listening');
+  logger.info({ url: listener.url, tls: listener.tls, ...ops.summary }, 'storycast listening');
   if (runtime.replicas) {
     const address = s.advertiseAddress ?? reachableAddress(s.host, listener);
     await app.advertise(address);
@@ -48,6 +61,7 @@ async function main(): Promise<void> {
     (async () => {
       await app.drain();
       await listener.close();
+      await ops.close();
       await runtime.close();
       logger.info('storycast stopped');
     })().then(

@@ -1,11 +1,15 @@
 /**
  * The generated clients, as other microservices use them: each language's
  * example program streams SendStory from a live server and handles an error
- * by its gRPC code and ErrorInfo reason.
+ * by its gRPC code and ErrorInfo reason; against a server with API keys it
+ * sends STORYCAST_API_KEY.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiKeyAuth } from '../src/auth/interceptor.js';
+import { ApiKeys } from '../src/auth/keys.js';
+import { KEY, KEYS_FILE } from './fixtures/auth/keys.js';
 import { startTestServer, type TestServer } from './support/storycast-server.js';
 
 const run = promisify(execFile);
@@ -19,6 +23,7 @@ interface Example {
   readonly env?: Record<string, string>;
   /** How the language spells the gRPC code in its own idiom. */
   readonly invalidArgument: string;
+  readonly unauthenticated: string;
 }
 
 const examples: Example[] = [
@@ -28,6 +33,7 @@ const examples: Example[] = [
     command: `${root}node_modules/.bin/tsx`,
     args: (server, extra) => ['examples/send-story.ts', '--server', server, ...extra],
     invalidArgument: 'INVALID_ARGUMENT',
+    unauthenticated: 'UNAUTHENTICATED',
   },
   {
     language: 'Go',
@@ -36,6 +42,7 @@ const examples: Example[] = [
     args: (server, extra) => ['run', './examples/send-story', '-server', server, ...extra],
     // Go's codes.Code prints CamelCase.
     invalidArgument: 'InvalidArgument',
+    unauthenticated: 'Unauthenticated',
   },
   {
     language: 'Python',
@@ -43,12 +50,22 @@ const examples: Example[] = [
     command: 'python3',
     args: (server, extra) => ['examples/send_story.py', '--server', server, ...extra],
     invalidArgument: 'INVALID_ARGUMENT',
+    unauthenticated: 'UNAUTHENTICATED',
   },
 ];
 
-async function example(e: Example, server: string, extra: string[]): Promise<{ code: number; stdout: string }> {
+async function example(
+  e: Example,
+  server: string,
+  extra: string[],
+  env: Record<string, string> = { STORYCAST_API_KEY: '' },
+): Promise<{ code: number; stdout: string }> {
   try {
-    const { stdout } = await run(e.command, e.args(server, extra), { cwd: e.cwd, env: { ...process.env, ...e.env }, timeout: 180_000 });
+    const { stdout } = await run(e.command, e.args(server, extra), {
+      cwd: e.cwd,
+      env: { ...process.env, ...e.env, ...env },
+      timeout: 180_000,
+    });
     return { code: 0, stdout };
   } catch (error) {
     const x = error as { code: number; stdout: string; stderr: string };
@@ -79,6 +96,27 @@ describe.each(examples)('the $language client example', (e) => {
     const { code, stdout } = await example(e, t.address, ['--session', 'errors', '--recipient', 'nope']);
     expect(code).toBe(1);
     expect(stdout).toContain(`error code=${e.invalidArgument} reason=NO_VALID_RECIPIENTS`);
+  });
+
+  describe('against a server with API keys', () => {
+    let secured: TestServer;
+    beforeAll(async () => {
+      const keys = ApiKeys.load(KEYS_FILE);
+      secured = await startTestServer({}, { interceptors: ({ registry }) => [apiKeyAuth({ keys, registry, authReflection: false })] });
+    });
+    afterAll(async () => {
+      await secured.server.close();
+    });
+
+    it('sends STORYCAST_API_KEY as a bearer token, and without it reports UNAUTHENTICATED', async () => {
+      const session = ['--recipients', '300', '--session', `a-client-${e.language}`];
+      const sent = await example(e, secured.address, session, { STORYCAST_API_KEY: KEY.a });
+      expect(sent.code, sent.stdout).toBe(0);
+      expect(sent.stdout).toMatch(/^summary delivered=300 total=300 failed=0 /m);
+      const refused = await example(e, secured.address, session);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toContain(`error code=${e.unauthenticated} reason=API_KEY_MISSING`);
+    });
   });
 });
 

@@ -37,6 +37,7 @@ async function start(store: string): Promise<Server> {
     env: {
       ...process.env,
       STORYCAST_PORT: '0',
+      STORYCAST_METRICS_PORT: '0',
       STORYCAST_STORE: store,
       // The slow first-send ramp in real time x20: a 6,000-recipient send lasts seconds, long enough to kill it in the middle.
       STORYCAST_SIM_PROFILE: 'seed-first-send',

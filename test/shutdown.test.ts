@@ -68,7 +68,13 @@ describe('graceful shutdown', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('npm start serves until %s, then exits 0', async (signal) => {
     const child = spawn(`${root}/node_modules/.bin/tsx`, ['src/main.ts'], {
       cwd: root,
-      env: { ...process.env, STORYCAST_PORT: '0', STORYCAST_STORE: 'memory://', STORYCAST_SIM_TIME_SCALE: '1000' },
+      env: {
+        ...process.env,
+        STORYCAST_PORT: '0',
+        STORYCAST_METRICS_PORT: '0',
+        STORYCAST_STORE: 'memory://',
+        STORYCAST_SIM_TIME_SCALE: '1000',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -12,7 +12,11 @@ const tsx = join(root, 'node_modules/.bin/tsx');
 
 async function start(env: Record<string, string>, script = 'src/main.ts'): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(tsx, [script], { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 });
+    const { stdout, stderr } = await run(tsx, [script], {
+      cwd: root,
+      env: { ...process.env, STORYCAST_METRICS_PORT: '0', ...env },
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

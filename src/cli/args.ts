@@ -5,6 +5,7 @@
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HEX_COLOUR_FORMAT, isHexColour } from '../util/hex-colour.js';
+import { apiKeyFrom } from './connection.js';
 import { DEFAULT_SERVER, protocolFrom, serverFrom } from './server-address.js';
 import { UsageError } from './usage-error.js';
 
@@ -38,6 +39,9 @@ Server and send:
   --server URL           storycast server (default: $STORYCAST_SERVER, else
                          ${DEFAULT_SERVER}); "host:port" means http://host:port
   --protocol P           grpc (default) or connect
+  --api-key KEY          the API key, when the server needs one (default:
+                         $STORYCAST_API_KEY, which is better: other users can
+                         see a command line)
   --session ID           WhatsApp session to send from (default: demo)
   --strategy NAME        batch-size strategy (default: the server's)
   --experiment KEY       let this experiment pick the strategy (and count the send)
@@ -73,6 +77,8 @@ export type StorySpec =
 export interface CliOptions {
   readonly server: string;
   readonly protocol: 'grpc' | 'connect';
+  /** undefined: none sent. */
+  readonly apiKey: string | undefined;
   readonly sessionId: string;
   readonly strategy: string;
   /** An experiment's key; '' for none (the server's default experiment, if any). */
@@ -115,6 +121,7 @@ export function mimeTypeFor(pathOrUrl: string): string {
 const OPTIONS = {
   server: { type: 'string' },
   protocol: { type: 'string' },
+  'api-key': { type: 'string' },
   session: { type: 'string' },
   strategy: { type: 'string' },
   experiment: { type: 'string' },
@@ -179,6 +186,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
   const story = parseStory(values);
   const server = serverFrom(values.server, env);
   const protocol = protocolFrom(values.protocol);
+  const apiKey = apiKeyFrom(values['api-key'], env);
   const sessionId = values.session ?? 'demo';
   if (sessionId.trim() === '') throw new UsageError('--session must not be empty');
   const demoRecipients = values.recipients === undefined ? 0 : integer('recipients', values.recipients, 1, MAX_DEMO_RECIPIENTS);
@@ -189,6 +197,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
   return {
     server,
     protocol,
+    apiKey,
     sessionId,
     strategy: values.strategy ?? '',
     experiment: values.experiment ?? '',

@@ -48,7 +48,16 @@ export function describeError(error: unknown, server: string): string[] {
   if (error.code === Code.Unimplemented) {
     lines.push(`hint: ${server} does not serve storycast.v1.StoryService; check --server and --protocol.`);
   }
+  lines.push(...authHint(error));
   return lines;
+}
+
+/** What to do about a refused key: every command takes it the same way. */
+export function authHint(error: ConnectError): string[] {
+  const reason = errorInfo(error)?.reason;
+  if (reason === 'API_KEY_MISSING') return ['hint: this server needs an API key: set STORYCAST_API_KEY (or pass --api-key).'];
+  if (reason === 'API_KEY_UNKNOWN') return ['hint: the server does not know this key: check STORYCAST_API_KEY (or --api-key).'];
+  return [];
 }
 
 /** The same error as one JSON object, so a --json consumer never has to parse prose. */

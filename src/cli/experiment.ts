@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type MessageInitShape, toJson } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
-import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import {
   type Experiment,
   ExperimentSchema,
@@ -20,7 +19,8 @@ import {
   GetExperimentResultsResponseSchema,
 } from '../gen/storycast/v1/experiment_service_pb.js';
 import { exitOnStartupError } from '../util/startup-error.js';
-import { codeName, describeError, errorInfo, errorJson } from './errors.js';
+import { apiKeyFrom, type ServerTarget, serverTransport } from './connection.js';
+import { authHint, codeName, describeError, errorInfo, errorJson } from './errors.js';
 import { distributionSvg, NOT_COMPUTABLE } from './experiment-chart.js';
 import { formatExperiment, formatExperimentList, formatResults } from './experiment-format.js';
 import { write, type CliIO } from './follow.js';
@@ -50,6 +50,9 @@ A/B experiments between batch-size strategies: sends that name an experiment
 Options for every command:
   --server URL    storycast server (default: $STORYCAST_SERVER, else http://127.0.0.1:50051)
   --protocol P    grpc (default) or connect
+  --api-key KEY   the API key, when the server needs one (default: $STORYCAST_API_KEY,
+                  which is better: other users can see a command line); changing an
+                  experiment needs an admin key for every session
   --json          proto JSON instead of text (list: one object per line)
   -h, --help      show this help
 
@@ -68,6 +71,7 @@ type Subcommand = (typeof SUBCOMMANDS)[number];
 const COMMON = {
   server: { type: 'string' },
   protocol: { type: 'string' },
+  'api-key': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -91,7 +95,12 @@ const OPTIONS = {
 
 type ExperimentInit = MessageInitShape<typeof ExperimentSchema>;
 
-export type ExperimentCommand = { readonly server: string; readonly protocol: Protocol; readonly json: boolean } & (
+export type ExperimentCommand = {
+  readonly server: string;
+  readonly protocol: Protocol;
+  readonly apiKey: string | undefined;
+  readonly json: boolean;
+} & (
   | { readonly command: 'create'; readonly experiment: ExperimentInit }
   | { readonly command: 'list'; readonly state: ExperimentState }
   | { readonly command: 'get'; readonly key: string }
@@ -164,7 +173,12 @@ export function parseExperimentArgs(
   const values = parsed as Record<string, string | boolean | string[] | undefined>;
   if (values.help) return 'help';
   const str = (name: string): string | undefined => values[name] as string | undefined;
-  const common = { server: serverFrom(str('server'), env), protocol: protocolFrom(str('protocol')), json: values.json === true };
+  const common = {
+    server: serverFrom(str('server'), env),
+    protocol: protocolFrom(str('protocol')),
+    apiKey: apiKeyFrom(str('api-key'), env),
+    json: values.json === true,
+  };
   switch (command) {
     case 'create': {
       const key = oneKey(command, positionals);
@@ -227,11 +241,9 @@ export function parseExperimentArgs(
 }
 
 /** An ExperimentService client on its own HTTP/2 session, closed when we are done instead of idling. */
-function experimentClient(server: string, protocol: Protocol): { experiments: Client<typeof ExperimentService>; close(): void } {
-  const sessionManager = new Http2SessionManager(server);
-  const options = { baseUrl: server, httpVersion: '2' as const, sessionManager };
-  const transport = protocol === 'grpc' ? createGrpcTransport(options) : createConnectTransport(options);
-  return { experiments: createClient(ExperimentService, transport), close: () => sessionManager.abort() };
+function experimentClient(target: ServerTarget): { experiments: Client<typeof ExperimentService>; close(): void } {
+  const { transport, close } = serverTransport(target);
+  return { experiments: createClient(ExperimentService, transport), close };
 }
 
 /** The server's refusal in one line, "CODE REASON: message (field)", so a person sees what to fix. */
@@ -240,7 +252,7 @@ export function describeExperimentError(error: unknown, server: string): string[
     const info = errorInfo(error);
     if (info && info.reason !== '') {
       const field = info.metadata.field;
-      return [`error: ${codeName(error.code)} ${info.reason}: ${error.rawMessage}${field ? ` (${field})` : ''}`];
+      return [`error: ${codeName(error.code)} ${info.reason}: ${error.rawMessage}${field ? ` (${field})` : ''}`, ...authHint(error)];
     }
     if (error.code === Code.Unimplemented) {
       return [
@@ -338,7 +350,7 @@ export async function experiment(argv: readonly string[], io: CliIO): Promise<nu
     write(io.stderr, [`storycast experiment: ${error.message}`, 'Run with --help for usage.']);
     return 1;
   }
-  const client = experimentClient(options.server, options.protocol);
+  const client = experimentClient(options);
   try {
     await perform(options, client.experiments, io);
     return 0;

@@ -6,8 +6,8 @@
  */
 import { toJson } from '@bufbuild/protobuf';
 import { createClient, type Client } from '@connectrpc/connect';
-import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { SendStoryResponseSchema, StoryService, type SendStoryResponse } from '../gen/storycast/v1/story_service_pb.js';
+import { serverTransport } from './connection.js';
 import { describeError, errorJson } from './errors.js';
 import { exitCodeFor, formatCancelled, formatEvent, formatStatus, initialState, reduce, type ViewState } from './progress.js';
 
@@ -32,11 +32,13 @@ export const write = (out: Output, lines: readonly string[]): void => {
 };
 
 /** A StoryService client on its own HTTP/2 session, closed when we are done instead of idling. */
-export function storyClient(server: string, protocol: 'grpc' | 'connect'): { stories: Client<typeof StoryService>; close(): void } {
-  const sessionManager = new Http2SessionManager(server);
-  const options = { baseUrl: server, httpVersion: '2' as const, sessionManager };
-  const transport = protocol === 'grpc' ? createGrpcTransport(options) : createConnectTransport(options);
-  return { stories: createClient(StoryService, transport), close: () => sessionManager.abort() };
+export function storyClient(
+  server: string,
+  protocol: 'grpc' | 'connect',
+  apiKey?: string,
+): { stories: Client<typeof StoryService>; close(): void } {
+  const { transport, close } = serverTransport({ server, protocol, apiKey });
+  return { stories: createClient(StoryService, transport), close };
 }
 
 /** How events reach the screen: redrawn on a terminal, line by line in a log, JSON for scripts. */

@@ -8,19 +8,23 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import QRCode from 'qrcode';
 import { SessionService } from '../gen/storycast/v1/session_service_pb.js';
 import { sessionStateFromProto } from '../server/session-state.js';
 import type { SessionStateName } from '../transport/sessions.js';
 import { exitOnStartupError } from '../util/startup-error.js';
+import { apiKeyFrom, serverTransport } from './connection.js';
+import { authHint } from './errors.js';
 import { serverFrom } from './server-address.js';
 
-const HELP = `Usage: npm run pair -- --session NAME [--phone NUMBER] [--server URL]
+const HELP = `Usage: npm run pair -- --session NAME [--phone NUMBER] [--server URL] [--api-key KEY]
 
 Links a WhatsApp account to a running storycast server (STORYCAST_TRANSPORT=baileys).
 Scan the QR code in WhatsApp > Settings > Linked devices > Link a device, or, with
 --phone (international format), enter the pairing code WhatsApp asks for.
+
+A server with API keys needs an admin key for the session: --api-key KEY, or better
+$STORYCAST_API_KEY (other users can see a command line).
 `;
 
 const STATE_LABEL: Readonly<Record<SessionStateName, string>> = {
@@ -44,7 +48,7 @@ export interface PairIO {
 }
 
 export async function pair(argv: string[], io: PairIO): Promise<number> {
-  let values: { session?: string; phone?: string; server?: string; help?: boolean };
+  let values: { session?: string; phone?: string; server?: string; 'api-key'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -52,6 +56,7 @@ export async function pair(argv: string[], io: PairIO): Promise<number> {
         session: { type: 'string' },
         phone: { type: 'string' },
         server: { type: 'string' },
+        'api-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -69,13 +74,16 @@ export async function pair(argv: string[], io: PairIO): Promise<number> {
     return 1;
   }
   let baseUrl: string;
+  let apiKey: string | undefined;
   try {
     baseUrl = serverFrom(values.server, io.env);
+    apiKey = apiKeyFrom(values['api-key'], io.env);
   } catch (error) {
     io.stderr.write(`pair: ${(error as Error).message}\n`);
     return 1;
   }
-  const client = createClient(SessionService, createGrpcTransport({ baseUrl }));
+  const connection = serverTransport({ server: baseUrl, protocol: 'grpc', apiKey });
+  const client = createClient(SessionService, connection.transport);
   try {
     let open = false;
     for await (const response of client.connectSession(
@@ -104,9 +112,13 @@ export async function pair(argv: string[], io: PairIO): Promise<number> {
     io.stderr.write(
       e.code === Code.Unavailable && /ECONNREFUSED|connect/.test(e.message)
         ? `pair: cannot reach a storycast server at ${baseUrl}. Start it with STORYCAST_TRANSPORT=baileys npm start\n`
-        : `pair: ${Code[e.code]}: ${e.rawMessage}\n`,
+        : `pair: ${Code[e.code]}: ${e.rawMessage}\n${authHint(e)
+            .map((line) => `${line}\n`)
+            .join('')}`,
     );
     return 1;
+  } finally {
+    connection.close();
   }
 }
 

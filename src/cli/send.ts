@@ -99,7 +99,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     ]);
   }
   if (options.detach) return detach(request, options, io);
-  const client = storyClient(options.server, options.protocol);
+  const client = storyClient(options.server, options.protocol, options.apiKey);
   const controller = new AbortController();
   try {
     return await follow(
@@ -122,7 +122,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
 async function detach(request: SendStoryRequest, options: CliOptions, io: CliIO): Promise<number> {
   request.onDisconnect = OnDisconnect.CONTINUE;
   request.requestId = options.requestId || randomUUID();
-  const client = storyClient(options.server, options.protocol);
+  const client = storyClient(options.server, options.protocol, options.apiKey);
   const controller = new AbortController();
   try {
     for await (const response of client.stories.sendStory(request, { signal: controller.signal })) {

@@ -11,6 +11,7 @@ import { SendSchema, SendState, type Send } from '../gen/storycast/v1/story_serv
 import { exitOnStartupError } from '../util/startup-error.js';
 import { integer } from './args.js';
 import { describeError } from './errors.js';
+import { apiKeyFrom } from './connection.js';
 import { storyClient, write, type CliIO } from './follow.js';
 import { num, percent } from './progress.js';
 import { protocolFrom, serverFrom } from './server-address.js';
@@ -25,6 +26,9 @@ List the sends a server runs or ran (kept a retention after they end), newest fi
   --limit N       at most N (default 50)
   --server URL    storycast server (default: $STORYCAST_SERVER, else http://127.0.0.1:50051)
   --protocol P    grpc (default) or connect
+  --api-key KEY   the API key, when the server needs one (default: $STORYCAST_API_KEY,
+                  which is better: other users can see a command line); a key for some
+                  sessions lists only their sends
   --json          one JSON object per send (proto JSON)
   -h, --help      show this help`;
 
@@ -41,6 +45,7 @@ export interface SendsOptions {
   readonly limit: number;
   readonly server: string;
   readonly protocol: 'grpc' | 'connect';
+  readonly apiKey: string | undefined;
   readonly json: boolean;
 }
 
@@ -55,6 +60,7 @@ export function parseSendsArgs(argv: readonly string[], env: Readonly<Record<str
           limit: { type: 'string' },
           server: { type: 'string' },
           protocol: { type: 'string' },
+          'api-key': { type: 'string' },
           json: { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
         },
@@ -71,6 +77,7 @@ export function parseSendsArgs(argv: readonly string[], env: Readonly<Record<str
     limit: values.limit === undefined ? 50 : integer('limit', values.limit, 1, 100_000),
     server: serverFrom(values.server, env),
     protocol,
+    apiKey: apiKeyFrom(values['api-key'], env),
     json: values.json ?? false,
   };
 }
@@ -97,7 +104,7 @@ export async function sends(argv: readonly string[], io: CliIO): Promise<number>
     write(io.stderr, [`storycast sends: ${error.message}`, 'Run with --help for usage.']);
     return 1;
   }
-  const client = storyClient(options.server, options.protocol);
+  const client = storyClient(options.server, options.protocol, options.apiKey);
   try {
     let pageToken = '';
     let shown = 0;

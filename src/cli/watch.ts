@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exitOnStartupError } from '../util/startup-error.js';
 import { integer } from './args.js';
+import { apiKeyFrom } from './connection.js';
 import { follow, storyClient, write, type CliIO } from './follow.js';
 import { protocolFrom, serverFrom } from './server-address.js';
 import { parsedOrUsage, UsageError } from './usage-error.js';
@@ -21,6 +22,8 @@ Ctrl-C stops watching; the send goes on.
   --after N       skip the first N events (default 0: from the start)
   --server URL    storycast server (default: $STORYCAST_SERVER, else http://127.0.0.1:50051)
   --protocol P    grpc (default) or connect
+  --api-key KEY   the API key, when the server needs one (default: $STORYCAST_API_KEY,
+                  which is better: other users can see a command line)
   --json          one JSON object per event on stdout (proto JSON)
   -h, --help      show this help
 
@@ -32,6 +35,7 @@ export interface WatchOptions {
   readonly afterEvent: number;
   readonly server: string;
   readonly protocol: 'grpc' | 'connect';
+  readonly apiKey: string | undefined;
   readonly json: boolean;
 }
 
@@ -43,6 +47,7 @@ export function parseWatchArgs(argv: readonly string[], env: Readonly<Record<str
         after: { type: 'string' },
         server: { type: 'string' },
         protocol: { type: 'string' },
+        'api-key': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -58,6 +63,7 @@ export function parseWatchArgs(argv: readonly string[], env: Readonly<Record<str
     afterEvent: values.after === undefined ? 0 : integer('after', values.after, 0, 2 ** 31 - 1),
     server: serverFrom(values.server, env),
     protocol,
+    apiKey: apiKeyFrom(values['api-key'], env),
     json: values.json ?? false,
   };
 }
@@ -76,7 +82,7 @@ export async function watch(argv: readonly string[], io: CliIO): Promise<number>
     write(io.stderr, [`storycast watch: ${error.message}`, 'Run with --help for usage.']);
     return 1;
   }
-  const client = storyClient(options.server, options.protocol);
+  const client = storyClient(options.server, options.protocol, options.apiKey);
   try {
     const request = { sendId: options.sendId, afterEvent: options.afterEvent };
     return await follow((signal) => client.stories.watchSend(request, { signal }), new AbortController(), options, io);

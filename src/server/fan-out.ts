@@ -27,11 +27,17 @@ export interface FanOutDeps {
 
 type ListSessions = (req: ListSessionsRequest, ctx: HandlerContext) => Promise<ListSessionsResponse>;
 
-/** `header`: what marks the question as one replica asking another (answered from its own sessions only). */
-export function listedEverywhere(own: ListSessions, deps: FanOutDeps, header: { name: string; value: string }): ListSessions {
+/** How one replica asks another: its headers carry the caller's (authorization included) and mark the call as asked. */
+export interface Asking {
+  /** A replica asking: answer from this replica's own sessions only. */
+  readonly asked: (incoming: Headers) => boolean;
+  readonly headers: (incoming: Headers) => Headers;
+}
+
+export function listedEverywhere(own: ListSessions, deps: FanOutDeps, asking: Asking): ListSessions {
   return async (req, ctx) => {
     const mine = await own(req, ctx);
-    if (ctx.requestHeader.has(header.name)) return mine;
+    if (asking.asked(ctx.requestHeader)) return mine;
     const others = await deps.others().catch((error: unknown) => {
       deps.logger.warn({ err: error }, 'could not read the replica directory; listing this replica only');
       return [];
@@ -41,7 +47,7 @@ export function listedEverywhere(own: ListSessions, deps: FanOutDeps, header: { 
         try {
           const answer = await deps
             .upstream(replica.address)
-            .unary(SessionService.method.listSessions, ctx.signal, ASK_TIMEOUT_MS, { [header.name]: header.value }, req);
+            .unary(SessionService.method.listSessions, ctx.signal, ASK_TIMEOUT_MS, asking.headers(ctx.requestHeader), req);
           return answer.message.sessions;
         } catch (error) {
           deps.logger.warn({ err: error, replica: replica.id }, 'a replica did not list its sessions');

@@ -106,7 +106,10 @@ export function forwarding(deps: ForwardDeps): (router: ConnectRouter) => Connec
         for (const method of service.methods) {
           const own = impl[method.localName];
           if (own && method === SessionService.method.listSessions) {
-            impl[method.localName] = listedEverywhere(own as never, deps, { name: HOPS, value: '1' }) as Unary;
+            impl[method.localName] = listedEverywhere(own as never, deps, {
+              asked: (incoming) => incoming.has(HOPS),
+              headers: (incoming) => forwardedHeaders(incoming, 1, false),
+            }) as Unary;
             continue;
           }
           if (!own || !TARGETS.has(method)) continue;

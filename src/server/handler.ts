@@ -11,6 +11,7 @@ import {
   createRouterTransport,
   type ConnectRouter,
   type ConnectRouterOptions,
+  type ContextValues,
   type Interceptor,
   type Transport,
 } from '@connectrpc/connect';
@@ -27,6 +28,7 @@ import { outcomeOf } from '../experiments/outcome.js';
 import { joinReplicas } from './replica-group.js';
 import { RunningSends } from './sends.js';
 import { READ_MAX_BYTES, WRITE_MAX_BYTES } from './limits.js';
+import type { RequestHandler } from './listen.js';
 
 export interface HandlerDeps {
   readonly runtime: Runtime;
@@ -39,6 +41,8 @@ export interface HandlerDeps {
   readonly interceptors?: (parts: { readonly registry: SendRegistry }) => readonly Interceptor[];
   /** Told of each event a send makes here (metrics, traces). */
   readonly observe?: SendObserver;
+  /** What each request carries into its call from the connection (a verified client certificate). */
+  readonly contextValues?: (req: Parameters<RequestHandler>[0]) => ContextValues;
 }
 
 export interface StorycastHandler {
@@ -139,7 +143,11 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     })());
 
   return {
-    handler: connectNodeAdapter({ ...routerOptions, routes: serviceRoutes }),
+    handler: connectNodeAdapter({
+      ...routerOptions,
+      routes: serviceRoutes,
+      ...(deps.contextValues ? { contextValues: deps.contextValues as (req: unknown) => ContextValues } : {}),
+    }),
     routes: serviceRoutes,
     routerOptions,
     health,

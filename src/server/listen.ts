@@ -16,8 +16,12 @@ export interface ListenOptions {
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
-  /** PEM files; without them the port speaks cleartext HTTP/2. */
-  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** PEM files; without them the port speaks cleartext HTTP/2. clientCa: ask clients for a certificate it signed. */
+  readonly tls?: {
+    readonly certFile: string;
+    readonly keyFile: string;
+    readonly clientCa?: { readonly ca: Buffer; readonly requestCert: true; readonly rejectUnauthorized: boolean };
+  };
   /** How long open sessions may finish their streams on close() before they are cut. */
   readonly forceCloseMs?: number;
 }
@@ -38,7 +42,10 @@ export interface Listener {
 export async function listen(handler: RequestHandler, options: ListenOptions): Promise<Listener> {
   const tls = options.tls;
   const server = tls
-    ? http2.createSecureServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), allowHTTP1: true }, handler)
+    ? http2.createSecureServer(
+        { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), allowHTTP1: true, ...tls.clientCa },
+        handler,
+      )
     : http2.createServer(handler);
   // grpc-js keeps its session open until its client is closed: close() has to end sessions itself.
   const sessions = new Set<http2.ServerHttp2Session>();

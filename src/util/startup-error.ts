@@ -10,7 +10,7 @@
  * this module loads nothing: a CLI must not pull in the server or Baileys to
  * print an error.
  */
-const READABLE = new Set(['ConfigError', 'StrategyLoadError', 'StartupError', 'UsageError']);
+const READABLE = new Set(['ConfigError', 'StrategyLoadError', 'StartupError', 'UsageError', 'ApiKeysError']);
 
 export interface StartupErrorOptions {
   /** Every error is the person's to fix (a tool whose errors all come from its options and files). */

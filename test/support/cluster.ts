@@ -115,6 +115,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ...(process.env as Record<string, string>),
     STORYCAST_HOST: '127.0.0.1',
     STORYCAST_PORT: '0',
+    STORYCAST_METRICS_PORT: '0',
     STORYCAST_STORE: redis.url,
     STORYCAST_SIM_PROFILE: 'seed-first-send',
     STORYCAST_SIM_TIME_SCALE: String(options.timeScale ?? 20),

@@ -3,6 +3,9 @@
 
     python3 examples/send_story.py --server localhost:50051 --session demo --recipients 3000
 
+A server with API keys (STORYCAST_API_KEYS) needs one: set STORYCAST_API_KEY (or pass
+--api-key); it is sent as `authorization: Bearer <key>` metadata.
+
 Exit codes: 0 all delivered, 2 some recipients failed, 1 the RPC failed.
 """
 from __future__ import annotations
@@ -39,9 +42,14 @@ def error_reason(err: grpc.RpcError) -> str:
     return "-"
 
 
-def send(stub: pb_grpc.StoryServiceStub, request: pb.SendStoryRequest) -> int:
+def call_metadata(api_key: str) -> list[tuple[str, str]]:
+    """The metadata every call carries: the API key, when there is one."""
+    return [("authorization", f"Bearer {api_key}")] if api_key else []
+
+
+def send(stub: pb_grpc.StoryServiceStub, request: pb.SendStoryRequest, api_key: str = "") -> int:
     failed = None
-    for event in stub.SendStory(request):
+    for event in stub.SendStory(request, metadata=call_metadata(api_key)):
         kind = event.WhichOneof("event")
         if kind == "planned":
             p = event.planned
@@ -69,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recipient", action="append", default=[], help="explicit recipient (repeatable)")
     ap.add_argument("--strategy", default="", help="strategy name; empty = server default")
     ap.add_argument("--text", default="Hello from storycast", help="story text")
+    ap.add_argument("--api-key", default=os.environ.get("STORYCAST_API_KEY", ""),
+                    help="API key, when the server needs one (default: $STORYCAST_API_KEY, "
+                         "which is better: other users can see a command line)")
     args = ap.parse_args(argv)
 
     request = pb.SendStoryRequest(
@@ -79,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with grpc.insecure_channel(args.server) as channel:
         try:
-            return send(pb_grpc.StoryServiceStub(channel), request)
+            return send(pb_grpc.StoryServiceStub(channel), request, args.api_key)
         except grpc.RpcError as err:
             print(f"error code={err.code().name} reason={error_reason(err)} "
                   f"message={err.details()}", flush=True)

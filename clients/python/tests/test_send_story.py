@@ -8,6 +8,7 @@ import os
 import sys
 import unittest
 from concurrent import futures
+from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "src"))
@@ -25,6 +26,13 @@ from storycast.v1 import story_service_pb2_grpc as pb_grpc  # noqa: E402
 
 class FakeStoryService(pb_grpc.StoryServiceServicer):
     def SendStory(self, request, context):
+        if request.session_id == "needs-key":
+            metadata = dict(context.invocation_metadata())
+            if metadata.get("authorization") != "Bearer sk-test":
+                detail = any_pb2.Any()
+                detail.Pack(error_details_pb2.ErrorInfo(reason="API_KEY_MISSING", domain="storycast"))
+                context.abort_with_status(rpc_status.to_status(status_pb2.Status(
+                    code=code_pb2.UNAUTHENTICATED, message="no key", details=[detail])))
         if not request.recipients:
             detail = any_pb2.Any()
             detail.Pack(error_details_pb2.ErrorInfo(reason="NO_VALID_RECIPIENTS", domain="storycast"))
@@ -52,10 +60,10 @@ class SendStoryExampleTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.server.stop(None)
 
-    def run_example(self, *args: str) -> tuple[int, list[str]]:
+    def run_example(self, *args: str, session: str = "s") -> tuple[int, list[str]]:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            rc = send_story.main(["--server", self.addr, "--session", "s", *args])
+            rc = send_story.main(["--server", self.addr, "--session", session, *args])
         return rc, out.getvalue().splitlines()
 
     def test_success_lines_and_exit_0(self):
@@ -76,6 +84,17 @@ class SendStoryExampleTest(unittest.TestCase):
         rc, lines = self.run_example()
         self.assertEqual(rc, 1)
         self.assertEqual(lines, ["error code=INVALID_ARGUMENT reason=NO_VALID_RECIPIENTS message=no valid recipient"])
+
+    def test_api_key_is_sent_as_bearer_metadata(self):
+        with mock.patch.dict(os.environ, {"STORYCAST_API_KEY": ""}):
+            rc, lines = self.run_example("--recipients", "2", "--api-key", "sk-test", session="needs-key")
+            self.assertEqual(rc, 0, lines)
+            rc, lines = self.run_example("--recipients", "2", session="needs-key")
+        self.assertEqual(rc, 1)
+        self.assertEqual(lines, ["error code=UNAUTHENTICATED reason=API_KEY_MISSING message=no key"])
+        with mock.patch.dict(os.environ, {"STORYCAST_API_KEY": "sk-test"}):
+            rc, lines = self.run_example("--recipients", "2", session="needs-key")
+        self.assertEqual(rc, 0, lines)
 
     def test_fake_numbers_are_unique_and_in_555(self):
         nums = send_story.fake_numbers(3000)

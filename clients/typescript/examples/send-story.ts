@@ -3,9 +3,12 @@
  * summary; an error is reported by its gRPC code and ErrorInfo reason.
  *
  *   npx tsx examples/send-story.ts --server 127.0.0.1:50051 --session demo --recipients 3000
+ *
+ * A server with API keys (STORYCAST_API_KEYS) needs one: STORYCAST_API_KEY=... or
+ * --api-key, sent as `authorization: Bearer <key>` on every call.
  */
 import { parseArgs } from 'node:util';
-import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import { StoryService } from '../src/gen/storycast/v1/story_service_pb.js';
@@ -18,12 +21,19 @@ const { values } = parseArgs({
     recipient: { type: 'string', multiple: true, default: [] },
     strategy: { type: 'string', default: '' },
     text: { type: 'string', default: 'Hello from the TypeScript client' },
+    // The environment is the better place: other users can see a command line.
+    'api-key': { type: 'string', default: process.env.STORYCAST_API_KEY ?? '' },
   },
 });
 
 const fake = Array.from({ length: Number(values.recipients) }, (_, i) => `+1555${String(i).padStart(7, '0')}`);
 const baseUrl = /^https?:\/\//.test(values.server) ? values.server : `http://${values.server}`;
-const client = createClient(StoryService, createGrpcTransport({ baseUrl }));
+const apiKey = values['api-key'];
+const bearer: Interceptor = (next) => (req) => {
+  req.header.set('authorization', `Bearer ${apiKey}`);
+  return next(req);
+};
+const client = createClient(StoryService, createGrpcTransport({ baseUrl, interceptors: apiKey ? [bearer] : [] }));
 
 try {
   let failed = 0;

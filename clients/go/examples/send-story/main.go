@@ -4,6 +4,9 @@
 //
 //	go run ./examples/send-story -server 127.0.0.1:50051 -session demo -recipients 3000
 //
+// A server with API keys (STORYCAST_API_KEYS) needs one: set STORYCAST_API_KEY
+// (or pass -api-key); it is sent as `authorization: Bearer <key>` metadata.
+//
 // Exit status: 0 when every recipient was delivered, 2 when some failed, 1 on
 // an error (bad flags, RPC error, stream ended without a summary).
 package main
@@ -22,6 +25,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	storycastv1 "github.com/storycast/storycast/clients/go/gen/storycast/v1"
@@ -50,6 +54,8 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	count := fs.Int("recipients", 0, "number of fake recipients (+1555xxxxxxx) to add")
 	strategy := fs.String("strategy", "", "batch-size strategy name; empty for the server default")
 	text := fs.String("text", "Hello from the Go client", "text of the status")
+	// The environment is the better place: other users can see a command line.
+	apiKey := fs.String("api-key", os.Getenv("STORYCAST_API_KEY"), "API key, when the server needs one (default: $STORYCAST_API_KEY)")
 	var explicit stringList
 	fs.Var(&explicit, "recipient", "a recipient (JID or phone number); repeatable, sent before the fake ones")
 	if err := fs.Parse(args); err != nil {
@@ -75,7 +81,18 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 		Recipients: append(append([]string{}, explicit...), FakeRecipients(*count)...),
 		Strategy:   *strategy,
 	}
-	return SendStory(ctx, storycastv1.NewStoryServiceClient(conn), req, out)
+	return SendStory(WithAPIKey(ctx, *apiKey), storycastv1.NewStoryServiceClient(conn), req, out)
+}
+
+// WithAPIKey returns ctx with the key as `authorization: Bearer <key>`
+// metadata on the calls made with it; an empty key adds nothing. Metadata
+// rather than grpc.PerRPCCredentials, which grpc-go refuses to send over the
+// plaintext connection this example dials.
+func WithAPIKey(ctx context.Context, key string) context.Context {
+	if key == "" {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
 }
 
 // FakeRecipients returns n distinct fake numbers: +15550000000, +15550000001, ...

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -21,13 +22,16 @@ import (
 // fakeStoryService replays a fixed list of events, then returns err.
 type fakeStoryService struct {
 	storycastv1.UnimplementedStoryServiceServer
-	events []*storycastv1.SendStoryResponse
-	err    error
-	got    *storycastv1.SendStoryRequest
+	events        []*storycastv1.SendStoryResponse
+	err           error
+	got           *storycastv1.SendStoryRequest
+	authorization []string
 }
 
 func (f *fakeStoryService) SendStory(req *storycastv1.SendStoryRequest, stream grpc.ServerStreamingServer[storycastv1.SendStoryResponse]) error {
 	f.got = req
+	md, _ := metadata.FromIncomingContext(stream.Context())
+	f.authorization = md.Get("authorization")
 	for _, ev := range f.events {
 		if err := stream.Send(ev); err != nil {
 			return err
@@ -148,6 +152,7 @@ func TestFakeRecipients(t *testing.T) {
 }
 
 func TestRunSendsFlagsAsRequest(t *testing.T) {
+	t.Setenv("STORYCAST_API_KEY", "")
 	svc := &fakeStoryService{events: []*storycastv1.SendStoryResponse{planned(3, 0), anchor(), summary(3, 3, 0)}}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -169,10 +174,33 @@ func TestRunSendsFlagsAsRequest(t *testing.T) {
 		strings.Join(g.GetRecipients(), ",") != "a,b,+15550000000,+15550000001" {
 		t.Fatalf("request = %v", g)
 	}
+	if len(svc.authorization) != 0 {
+		t.Fatalf("authorization sent without a key: %v", svc.authorization)
+	}
+
+	// The key, from -api-key or else STORYCAST_API_KEY, as a bearer token.
+	for _, tc := range []struct {
+		args []string
+		env  string
+	}{{[]string{"-api-key", "sk-flag"}, "sk-env"}, {nil, "sk-env"}} {
+		t.Setenv("STORYCAST_API_KEY", tc.env)
+		args := append([]string{"-server", lis.Addr().String(), "-session", "s1", "-recipients", "1"}, tc.args...)
+		if code := run(context.Background(), args, &out, &errOut); code != 0 {
+			t.Fatalf("code=%d out=%q err=%q", code, out.String(), errOut.String())
+		}
+		want := "Bearer sk-env"
+		if tc.args != nil {
+			want = "Bearer sk-flag"
+		}
+		if strings.Join(svc.authorization, ",") != want {
+			t.Fatalf("authorization = %v, want %q", svc.authorization, want)
+		}
+	}
 }
 
 // TestLiveServer runs against a real storycast server when STORYCAST_ADDR is
-// set (e.g. STORYCAST_ADDR=127.0.0.1:50078 go test ./...).
+// set (e.g. STORYCAST_ADDR=127.0.0.1:50078 go test ./...); with API keys on
+// that server, STORYCAST_API_KEY gives one.
 func TestLiveServer(t *testing.T) {
 	addr := os.Getenv("STORYCAST_ADDR")
 	if addr == "" {
