@@ -21,11 +21,10 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Keyv } from 'keyv';
-import type { AuthenticationState } from '@whiskeysockets/baileys';
 import type { Logger } from '../../log.js';
 import { FencedError } from '../../replicas/leases.js';
 import type { Fence } from '../../sends/store.js';
-import { isTerminal, maskAccount, type ConnectEvent, type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions.js';
+import { maskAccount, type ConnectEvent, type SessionDirectory, type SessionInfo, type SessionStateName } from '../sessions.js';
 import {
   createKeyvAuthState,
   isLinked,
@@ -34,32 +33,22 @@ import {
   saveLifecycle,
   type KeyCommit,
   type KeyvAuthState,
-  type StoredSession,
 } from './auth-state.js';
 import { backoffDelay, closeInfo, reconnectDecision } from './reconnect.js';
 import type { SessionEntry, SessionSockets, WASocketLike } from './socket.js';
+import { waitForLink } from './link-waiter.js';
+import {
+  type ConnectionUpdate,
+  type Entry,
+  type ManagedSocket,
+  newEntry,
+  pinnedFence,
+  type SocketFactory,
+  stoppedInfo,
+  underEarlierLease,
+} from './session-entry.js';
 
-/** What the manager needs of a socket beyond what the transport uses. */
-export type ManagedSocket = Omit<WASocketLike, 'ev'> & {
-  readonly ev: {
-    on(event: string, listener: (arg: never) => void): unknown;
-    off?(event: string, listener: (arg: never) => void): unknown;
-  };
-  logout(): Promise<void>;
-  end(error: Error | undefined): void;
-  requestPairingCode(phoneNumber: string): Promise<string>;
-};
-
-export type SocketFactory = (options: { auth: AuthenticationState; logger: Logger; sessionId: string }) => ManagedSocket;
-
-interface ConnectionUpdate {
-  connection?: 'open' | 'connecting' | 'close';
-  qr?: string;
-  lastDisconnect?: { error?: Error };
-}
-
-const NEVER_LINKED = 'linking was never finished (no QR code scanned, no pairing code entered); connect to link';
-const MOVED = 'another replica runs this session now';
+export type { ManagedSocket, SocketFactory } from './session-entry.js';
 
 export interface BaileysSessionsOptions {
   keyv: Keyv;
@@ -68,25 +57,6 @@ export interface BaileysSessionsOptions {
   rng?: () => number;
   /** Several replicas: the session's lease now (SessionOwnership.fence); auth and lifecycle writes carry it. */
   fence?: (sessionId: string) => Fence | undefined;
-}
-
-interface Entry {
-  info: SessionInfo;
-  socket?: ManagedSocket;
-  auth?: KeyvAuthState;
-  attempt: number;
-  phoneNumber?: string;
-  pairingRequested: boolean;
-  timer?: NodeJS.Timeout;
-  /** A manager-driven end (logout, close, a cancelled link): its close event must not trigger a reconnect. */
-  ending: boolean;
-  /** connect() calls still waiting on this session. */
-  waiters: number;
-  /** The lifecycle writes, in order: a later state must never be overwritten by an earlier one. */
-  saving: Promise<void>;
-  /** What its auth and lifecycle writes carry (see pin); a new one with each adopt. */
-  fence: (() => Fence | undefined) | undefined;
-  readonly events: EventEmitter;
 }
 
 export class BaileysSessions implements SessionDirectory {
@@ -116,65 +86,11 @@ export class BaileysSessions implements SessionDirectory {
 
   async *connect(id: string, options: { phoneNumber?: string; signal: AbortSignal }): AsyncIterable<ConnectEvent> {
     const entry = this.entry(id);
-    const queue: ConnectEvent[] = [];
-    let wake: (() => void) | undefined;
-    const onEvent = (event: ConnectEvent) => {
-      queue.push(event);
-      wake?.();
-    };
-    // Released here: the session goes on on another replica, so this stream ends with a last word instead of hanging.
-    let moved: ConnectEvent | undefined;
-    const onReleased = () => {
-      moved = { type: 'state', session: { ...entry.info, state: 'closed', reason: MOVED, updatedAt: Date.now() } };
-      onEvent(moved);
-    };
-    // The caller stopped waiting (abort, or it left the stream) before the session was linked:
-    // stop the linking, or the socket would show new QR codes to nobody. Run on abort at once,
-    // not when the generator resumes: a cancelled caller may never pull again.
-    let waiting = true;
-    let ended = false;
-    const leave = () => {
-      if (!waiting) return;
-      waiting = false;
-      entry.waiters--;
-      if (!ended && entry.waiters === 0 && this.linking(entry)) {
-        this.stopLinking(entry, 'linking cancelled: the caller stopped waiting; connect again to link');
-      }
-    };
-    const onAbort = () => {
-      leave();
-      wake?.();
-    };
-    entry.waiters++;
-    entry.events.on('event', onEvent);
-    entry.events.on('released', onReleased);
-    options.signal.addEventListener('abort', onAbort);
-    try {
-      if (options.signal.aborted) return;
-      if (entry.info.state === 'open') {
-        ended = true;
-        yield { type: 'state', session: entry.info };
-        return;
-      }
-      if (!entry.socket || isTerminal(entry.info.state)) {
-        await this.start(id, options.phoneNumber);
-      }
-      while (!options.signal.aborted) {
-        const event = queue.shift();
-        if (!event) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          continue;
-        }
-        ended = event === moved || (event.type === 'state' && (event.session.state === 'open' || isTerminal(event.session.state)));
-        yield event;
-        if (ended) return;
-      }
-    } finally {
-      leave();
-      entry.events.off('event', onEvent);
-      entry.events.off('released', onReleased);
-      options.signal.removeEventListener('abort', onAbort);
-    }
+    yield* waitForLink(entry, options, {
+      start: () => this.start(id, options.phoneNumber),
+      linking: () => this.linking(entry),
+      stopLinking: (reason) => this.stopLinking(entry, reason),
+    });
   }
 
   get(id: string): SessionInfo | undefined {
@@ -273,7 +189,7 @@ export class BaileysSessions implements SessionDirectory {
   private async bringUp(id: string): Promise<boolean> {
     const running = this.entries.get(id);
     if (running && (running.socket || running.timer)) {
-      if (!this.underEarlierLease(running)) return true;
+      if (!underEarlierLease(running, this.options.fence)) return true;
       // Ours before, lost, and taken again: someone else may have owned it in between, so its memory may be behind the store.
       this.drop(running);
     }
@@ -281,7 +197,7 @@ export class BaileysSessions implements SessionDirectory {
     if (!stored) return false;
     const entry = this.entry(id);
     // A new ownership: writes carry its lease, and the auth comes from the store, not from an earlier one in memory.
-    entry.fence = this.pin(id);
+    entry.fence = pinnedFence(this.options.fence, id);
     entry.auth = undefined;
     const stopped = stoppedInfo(stored);
     if (stopped) {
@@ -316,38 +232,10 @@ export class BaileysSessions implements SessionDirectory {
     return true;
   }
 
-  private underEarlierLease(entry: Entry): boolean {
-    const now = this.options.fence?.(entry.info.id);
-    const pinned = entry.fence?.();
-    return now !== undefined && pinned !== undefined && pinned.token !== now.token;
-  }
-
-  /**
-   * The session's fence as of the first write that had one, kept from then
-   * on: the writes of a socket belong to the ownership it started under, so
-   * one that outlives that lease (lost, or handed over and taken back) is
-   * refused rather than written under the next one.
-   */
-  private pin(id: string): (() => Fence | undefined) | undefined {
-    const current = this.options.fence;
-    if (!current) return undefined;
-    let pinned: Fence | undefined;
-    return () => (pinned ??= current(id));
-  }
-
   private entry(id: string): Entry {
     let entry = this.entries.get(id);
     if (!entry) {
-      entry = {
-        info: { id, state: 'closed', updatedAt: Date.now() },
-        attempt: 0,
-        pairingRequested: false,
-        ending: false,
-        waiters: 0,
-        saving: Promise.resolve(),
-        fence: this.pin(id),
-        events: new EventEmitter(),
-      };
+      entry = newEntry(id, pinnedFence(this.options.fence, id));
       this.entries.set(id, entry);
     }
     return entry;
@@ -506,13 +394,4 @@ export class BaileysSessions implements SessionDirectory {
   private emit(entry: Entry, event: ConnectEvent): void {
     entry.events.emit('event', event);
   }
-}
-
-/** How a restart treats a stored session: undefined to start it, else the state it stays in. */
-function stoppedInfo(stored: StoredSession): SessionInfo | undefined {
-  const { id, lifecycle } = stored;
-  if (lifecycle && isTerminal(lifecycle.state)) return { id, ...lifecycle };
-  if (!stored.hasCreds || !stored.linked)
-    return { id, state: 'unpaired', reason: NEVER_LINKED, updatedAt: lifecycle?.updatedAt ?? Date.now() };
-  return undefined;
 }
