@@ -11,6 +11,22 @@ import { isValidSessionId } from '../transport/sessions.js';
 
 const ERROR_DOMAIN = 'storycast';
 
+/**
+ * Messages quote what the caller sent (a key, a send id, a strategy name), and
+ * gRPC carries them in trailers (grpc-message, and again in
+ * grpc-status-details-bin): a 1 MiB key quoted whole makes a header block
+ * HTTP/2 cannot send, and node then drops the whole connection, every other
+ * call on it included. Found by the fuzzer (test/fuzz).
+ */
+const MAX_MESSAGE_CHARS = 512;
+
+function bounded(message: string): string {
+  if (message.length <= MAX_MESSAGE_CHARS) return message;
+  // Never end on half a surrogate pair: grpc-message is percent-encoded, and encodeURIComponent throws on a lone one.
+  const head = message.slice(0, MAX_MESSAGE_CHARS).replace(/[\ud800-\udbff]$/, '');
+  return `${head}… (${message.length} characters)`;
+}
+
 export function storycastError(
   code: Code,
   reason: string,
@@ -19,7 +35,7 @@ export function storycastError(
   cause?: unknown,
 ): ConnectError {
   return new ConnectError(
-    message,
+    bounded(message),
     code,
     undefined,
     [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: ERROR_DOMAIN, metadata }) }],

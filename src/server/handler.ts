@@ -28,6 +28,7 @@ import { outcomeOf } from '../experiments/outcome.js';
 import { joinReplicas } from './replica-group.js';
 import { RunningSends } from './sends.js';
 import { READ_MAX_BYTES, WRITE_MAX_BYTES } from './limits.js';
+import { dropEndlessDeadlines } from './deadlines.js';
 import type { RequestHandler } from './listen.js';
 
 export interface HandlerDeps {
@@ -142,12 +143,16 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
       shutdown.abort(new ConnectError('server shutting down', Code.Unavailable));
     })());
 
+  const adapter = connectNodeAdapter({
+    ...routerOptions,
+    routes: serviceRoutes,
+    ...(deps.contextValues ? { contextValues: deps.contextValues as (req: unknown) => ContextValues } : {}),
+  });
   return {
-    handler: connectNodeAdapter({
-      ...routerOptions,
-      routes: serviceRoutes,
-      ...(deps.contextValues ? { contextValues: deps.contextValues as (req: unknown) => ContextValues } : {}),
-    }),
+    handler: (req, res) => {
+      dropEndlessDeadlines(req.headers);
+      adapter(req, res);
+    },
     routes: serviceRoutes,
     routerOptions,
     health,

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+import { SESSION_MEMORY_MB } from './limits.js';
 
 /** HTTP/2 sessions still open this long after close() starts are cut. */
 const FORCE_CLOSE_MS = 5000;
@@ -43,10 +44,16 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
   const tls = options.tls;
   const server = tls
     ? http2.createSecureServer(
-        { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), allowHTTP1: true, ...tls.clientCa },
+        {
+          cert: readFileSync(tls.certFile),
+          key: readFileSync(tls.keyFile),
+          allowHTTP1: true,
+          maxSessionMemory: SESSION_MEMORY_MB,
+          ...tls.clientCa,
+        },
         handler,
       )
-    : http2.createServer(handler);
+    : http2.createServer({ maxSessionMemory: SESSION_MEMORY_MB }, handler);
   // grpc-js keeps its session open until its client is closed: close() has to end sessions itself.
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (session: http2.ServerHttp2Session) => {

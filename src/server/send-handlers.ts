@@ -4,8 +4,7 @@
  * CancelSend read and steer sends whoever started them. Thin: the registry
  * (src/sends) owns sends, this file only translates.
  */
-import { createHash } from 'node:crypto';
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, type HandlerContext } from '@connectrpc/connect';
 import {
@@ -15,7 +14,6 @@ import {
   OnDisconnect,
   SendSchema,
   SendState,
-  SendStoryRequestSchema,
   type CancelSendRequest,
   type GetSendRequest,
   type ListSendsRequest,
@@ -41,6 +39,7 @@ import { loggerOf } from './context.js';
 import { invalidField, requireSessionId, storycastError, toConnectError } from './errors.js';
 import type { RunningSends } from './sends.js';
 import { eventToProto, storyFromProto } from './translate.js';
+import { fingerprintOf } from './fingerprint.js';
 
 export interface SendHandlerDeps {
   readonly registry: SendRegistry;
@@ -162,7 +161,8 @@ export function sendHandlers(deps: SendHandlerDeps) {
         {
           input: { sessionId, story, recipients: req.recipients, strategy, choice, logger: loggerOf(ctx) },
           requestId: req.requestId,
-          fingerprint: fingerprintOf(req, strategy.name),
+          // Compared only between requests that carry one request_id: without one there is nothing to compare with.
+          fingerprint: req.requestId === '' ? '' : fingerprintOf(req, strategy.name),
         },
         req.onDisconnect === OnDisconnect.CONTINUE ? 'continue' : 'cancel',
       )
@@ -182,6 +182,8 @@ export function sendHandlers(deps: SendHandlerDeps) {
       ctx.signal.removeEventListener('abort', gone);
       attachment.release(!ended);
     }
+    // The watch ends quietly when the call is aborted: a deadline that passed must end it as one.
+    ctx.signal.throwIfAborted();
   }
 
   async function* watchSend(req: WatchSendRequest, ctx: HandlerContext): AsyncGenerator<SendStoryResponse> {
@@ -191,6 +193,7 @@ export function sendHandlers(deps: SendHandlerDeps) {
     } catch (error) {
       throw toError(error);
     }
+    ctx.signal.throwIfAborted();
   }
 
   return {
@@ -240,18 +243,6 @@ function stateFromProto(state: SendState): DomainState | undefined {
   const found = Object.entries(STATE_TO_PROTO).find(([, value]) => value === state);
   if (state !== SendState.UNSPECIFIED && !found) throw invalidField('state', 'BAD_STATE', `state ${state} is not a send state`);
   return found?.[0] as DomainState | undefined;
-}
-
-/**
- * What makes two requests "the same" for request_id: everything the caller
- * asked for (session, story, recipients, the strategy as resolved, fields added
- * later such as an experiment), but not the key itself nor what the caller
- * does on disconnect. Protobuf-es writes fields in number order, so equal
- * requests hash equal.
- */
-function fingerprintOf(req: SendStoryRequest, strategy: string): string {
-  const canonical = create(SendStoryRequestSchema, { ...req, requestId: '', onDisconnect: OnDisconnect.UNSPECIFIED, strategy });
-  return createHash('sha256').update(toBinary(SendStoryRequestSchema, canonical)).digest('base64url');
 }
 
 /** AIP-158 tokens: opaque, the last send of the page, bound to the filters they were issued for. */

@@ -99,6 +99,17 @@ export class HealthStatus implements HealthStatusSource {
   }
 }
 
+/**
+ * A caller's service name as an error quotes it: grpc-message is a trailer,
+ * and a 1 MiB name quoted whole is a header block HTTP/2 cannot send (node
+ * then drops the connection, every call on it included).
+ */
+function shortened(name: string): string {
+  if (name.length <= 200) return name;
+  // Not ending on half a surrogate pair: encodeURIComponent, which percent-encodes grpc-message, throws on one.
+  return `${name.slice(0, 200).replace(/[\ud800-\udbff]$/, '')}… (${name.length} characters)`;
+}
+
 /** Registers grpc.health.v1.Health (Check and Watch) on a connect router. */
 export function healthRoutes(health: HealthStatusSource): (router: ConnectRouter) => void {
   return (router) => {
@@ -106,7 +117,7 @@ export function healthRoutes(health: HealthStatusSource): (router: ConnectRouter
       check(req: HealthCheckRequest) {
         const status = health.get(req.service);
         if (status === undefined) {
-          throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
+          throw new ConnectError(`unknown service "${shortened(req.service)}"`, Code.NotFound);
         }
         return { status };
       },
