@@ -4,12 +4,13 @@
  * and the send observer's edges (late acks, unknown codes, bad input).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BatchEvent, PlannedEvent, SummaryEvent } from '../src/engine/events.js';
+import type { BatchEvent, SummaryEvent } from '../src/engine/events.js';
 import { silentLogger } from '../src/log.js';
 import { createMetrics, sendMetrics, serveMetrics, type MetricsEndpoint } from '../src/metrics/index.js';
 import type { ObservedSend } from '../src/sends/registry-types.js';
 import { throttledErrorLogger } from '../src/store/throttled-errors.js';
 import type { TransportErrorCode } from '../src/transport/port.js';
+import { plannedEvent } from './support/events.js';
 
 /** One sample's value from the exposition, 0 when absent. */
 function sample(text: string, series: string): number {
@@ -17,22 +18,7 @@ function sample(text: string, series: string): number {
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
-const planned: PlannedEvent = {
-  type: 'planned',
-  sendId: 'send-1',
-  sessionId: 'session-1',
-  strategy: 'adaptive',
-  mode: 'smart',
-  total: 10,
-  invalid: [],
-  duplicates: 0,
-  usedHistory: false,
-  provenSize: 0,
-  firstBatchSize: 5,
-  reason: '',
-  experiment: 'exp',
-  arm: 'b',
-};
+const planned = plannedEvent({ experiment: 'exp', arm: 'b' });
 const observed: ObservedSend = { sendId: 'send-1', planned, resumed: false };
 const batch = (over: Partial<BatchEvent>): BatchEvent => ({
   type: 'batch',

@@ -18,13 +18,14 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { BatchEvent, PlannedEvent, SummaryEvent } from '../src/engine/events.js';
+import type { BatchEvent, SummaryEvent } from '../src/engine/events.js';
 import { OnDisconnect, StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
 import type { SendRegistry } from '../src/sends/registry.js';
 import { createTracing, type Tracing } from '../src/tracing/index.js';
 import { numbers } from './support/scripted-transport.js';
 import { startTestServer, type TestServer } from './support/storycast-server.js';
 import { collectStream } from './support/streams.js';
+import { plannedEvent } from './support/events.js';
 
 const story = { content: { case: 'text' as const, value: { text: 'traced' } } };
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -237,22 +238,7 @@ describe('a send that stops here and goes on in another process', () => {
   });
 });
 
-const planned: PlannedEvent = {
-  type: 'planned',
-  sendId: 'send-1',
-  sessionId: 'session-1',
-  strategy: 'conservative',
-  mode: 'smart',
-  total: 10,
-  invalid: [],
-  duplicates: 0,
-  usedHistory: false,
-  provenSize: 0,
-  firstBatchSize: 5,
-  reason: 'first send',
-  experiment: 'exp-1',
-  arm: 'b',
-};
+const planned = plannedEvent({ strategy: 'conservative', reason: 'first send', experiment: 'exp-1', arm: 'b' });
 const observed = { sendId: 'send-1', planned, resumed: false };
 const batch: BatchEvent = {
   type: 'batch',
