@@ -38,6 +38,7 @@ import type { ExperimentStore } from '../experiments/store.js';
 import { loggerOf } from './context.js';
 import { invalidField, requireSessionId, storycastError, toConnectError } from './errors.js';
 import type { RunningSends } from './sends.js';
+import type { SendEvent } from '../engine/events.js';
 import { eventToProto, storyFromProto } from './translate.js';
 import { fingerprintOf } from './fingerprint.js';
 
@@ -59,6 +60,20 @@ const STATE_TO_PROTO: Record<DomainState, SendState> = {
   CANCELLED: SendState.CANCELLED,
   FAILED: SendState.FAILED,
 };
+
+/**
+ * A send's events as the API streams them. The watch also ends quietly when
+ * the call is aborted: unless the send's end got through, an abort (a
+ * deadline that passed, a shutdown) ends the call as one, not as OK.
+ */
+async function* toTheEnd(events: AsyncIterable<SendEvent>, signal: AbortSignal): AsyncGenerator<SendStoryResponse> {
+  let ended = false;
+  for await (const event of events) {
+    ended ||= event.type === 'summary';
+    yield eventToProto(event);
+  }
+  if (!ended) signal.throwIfAborted();
+}
 
 export function sendHandlers(deps: SendHandlerDeps) {
   const { registry, strategies, sends } = deps;
@@ -173,7 +188,7 @@ export function sendHandlers(deps: SendHandlerDeps) {
     const gone = () => attachment.release(true);
     ctx.signal.addEventListener('abort', gone, { once: true });
     try {
-      for await (const event of registry.watch(attachment.sendId, 0, ctx.signal)) yield eventToProto(event);
+      yield* toTheEnd(registry.watch(attachment.sendId, 0, ctx.signal), ctx.signal);
       ended = !ctx.signal.aborted;
     } catch (error) {
       ended = true;
@@ -182,18 +197,15 @@ export function sendHandlers(deps: SendHandlerDeps) {
       ctx.signal.removeEventListener('abort', gone);
       attachment.release(!ended);
     }
-    // The watch ends quietly when the call is aborted: a deadline that passed must end it as one.
-    ctx.signal.throwIfAborted();
   }
 
   async function* watchSend(req: WatchSendRequest, ctx: HandlerContext): AsyncGenerator<SendStoryResponse> {
     const sendId = requireSendId(req.sendId);
     try {
-      for await (const event of registry.watch(sendId, req.afterEvent, ctx.signal)) yield eventToProto(event);
+      yield* toTheEnd(registry.watch(sendId, req.afterEvent, ctx.signal), ctx.signal);
     } catch (error) {
       throw toError(error);
     }
-    ctx.signal.throwIfAborted();
   }
 
   return {
