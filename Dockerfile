@@ -3,6 +3,10 @@
 #   docker run -p 50051:50051 storycast
 # Several replicas on one redis: deploy/compose.yaml, deploy/kubernetes/storycast.yaml.
 
+# The image's health check: grpc-health-probe, built static (same version as `npm run setup` installs).
+FROM golang:1.26-bookworm AS probe
+RUN CGO_ENABLED=0 GOBIN=/out go install github.com/grpc-ecosystem/grpc-health-probe@v0.4.62
+
 FROM node:20-bookworm-slim AS deps
 # better-sqlite3 and sqlite3 download a prebuilt binary when one matches; these
 # compile it when none does (another architecture, no network to GitHub).
@@ -20,6 +24,7 @@ WORKDIR /app
 ENV NODE_ENV=production \
     STORYCAST_HOST=0.0.0.0 \
     STORYCAST_PORT=50051
+COPY --from=probe /out/grpc-health-probe /usr/local/bin/grpc-health-probe
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY strategies ./strategies
@@ -29,6 +34,9 @@ COPY src ./src
 RUN mkdir data && chown node:node data
 USER node
 EXPOSE 50051
-# `npm start` without npm and tsx's supervising process in between: SIGTERM from
-# `docker stop` or the kubelet reaches the server itself, which drains on it.
+# SERVING once the server listens; NOT_SERVING (unhealthy) while it drains. Shell form, so a changed STORYCAST_PORT is followed.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD grpc-health-probe -addr=127.0.0.1:${STORYCAST_PORT} -connect-timeout=3s -rpc-timeout=3s
+# The production command (`npm start` runs the same, through exec): node is the first
+# process, so SIGTERM from `docker stop` or the kubelet reaches the server itself, which
+# drains on it. No tsx supervisor in between (it would take the signal and orphan the server).
 CMD ["node", "--import", "tsx", "src/main.ts"]

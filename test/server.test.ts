@@ -346,6 +346,20 @@ describe('StoryService called by grpcurl with no proto files (reflection only)',
     const out = JSON.parse(await call('ListStrategies', {})) as { defaultStrategy: string };
     expect(out.defaultStrategy).toBe('adaptive');
   });
+
+  it("prints an error's ErrorInfo in plain text, its type found through reflection", async () => {
+    const failed = await call('SendStory', { sessionId: 'grpcurl', story: { text: { text: 'hi' } }, recipients: [] }).then(
+      () => undefined,
+      (error: { stdout: string; stderr: string }) => error,
+    );
+    expect(failed).toBeDefined();
+    const printed = `${failed!.stdout}${failed!.stderr}`;
+    expect(printed).toContain('Code: InvalidArgument');
+    expect(printed).not.toContain('is not recognized');
+    expect(printed).toContain('"@type": "type.googleapis.com/google.rpc.ErrorInfo"');
+    expect(printed).toMatch(/"reason": "[A-Z_]+"/);
+    expect(printed).toContain('"field": "recipients"');
+  });
 });
 
 function unary(client: Loose, method: string, request: object): Promise<Loose> {

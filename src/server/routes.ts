@@ -4,6 +4,7 @@ import { file_storycast_v1_session_service, SessionService } from '../gen/storyc
 import { file_storycast_v1_story_service, StoryService } from '../gen/storycast/v1/story_service_pb.js';
 import type { Clock } from '../clock.js';
 import { ExperimentService, file_storycast_v1_experiment_service } from '../gen/storycast/v1/experiment_service_pb.js';
+import { file_google_rpc_error_details } from '../gen/google/rpc/error_details_pb.js';
 import type { Runtime } from '../runtime.js';
 import { experimentServiceRoutes } from './experiment-service.js';
 import { grpcPlugins, type HealthStatusSource } from './grpc-plugins/index.js';
@@ -31,7 +32,13 @@ export function routes(deps: { runtime: Runtime; health: HealthStatusSource; sen
   const plugins = grpcPlugins({
     health,
     reflection: {
-      files: [file_storycast_v1_story_service, file_storycast_v1_session_service, file_storycast_v1_experiment_service],
+      // error_details: the ErrorInfo our errors carry, so grpcurl and the like print its reason and field, not base64.
+      files: [
+        file_storycast_v1_story_service,
+        file_storycast_v1_session_service,
+        file_storycast_v1_experiment_service,
+        file_google_rpc_error_details,
+      ],
       services: SERVED_SERVICES,
     },
   });
