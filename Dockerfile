@@ -8,7 +8,7 @@ FROM golang:1.26-bookworm AS probe
 RUN CGO_ENABLED=0 GOBIN=/out go install github.com/grpc-ecosystem/grpc-health-probe@v0.4.62
 
 FROM node:20-bookworm-slim AS deps
-# better-sqlite3 and sqlite3 download a prebuilt binary when one matches; these
+# better-sqlite3 downloads a prebuilt binary when one matches; these
 # compile it when none does (another architecture, no network to GitHub).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keyv } from 'keyv';
-import type KeyvSqlite from '@keyv/sqlite';
+import type { KeyvBetterSqlite as KeyvSqlite } from '../src/store/keyv-sqlite.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createKeyvAuthState,

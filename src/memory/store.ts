@@ -7,11 +7,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Keyv } from 'keyv';
 import KeyvRedis from '@keyv/redis';
-import KeyvSqlite from '@keyv/sqlite';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../util/redact-url.js';
 import { storeLocation } from '../store/store-url.js';
 import { throttledErrorLogger } from '../store/throttled-errors.js';
+import { KeyvBetterSqlite } from '../store/keyv-sqlite.js';
 
 export interface CreateKeyvOptions {
   namespace: string;
@@ -35,21 +35,14 @@ export function createKeyv(url: string, opts: CreateKeyvOptions): Keyv {
     'error',
     throttledErrorLogger(opts.logger, { store: redactUrl(url), message: 'session memory store error' }, opts.errorLogIntervalMs),
   );
-  if (keyv.store instanceof KeyvSqlite) {
-    // KeyvSqlite opens the file in its constructor and keeps the rejection in a
-    // promise nobody awaits until the first query; an unwritable path would
-    // otherwise crash the process with an unhandled rejection. The error itself
-    // has already been emitted (and logged) by then.
-    keyv.store.query('SELECT 1').catch(() => undefined);
-  }
   return keyv;
 }
 
-function createSqliteStore(url: string, path: string): KeyvSqlite {
+function createSqliteStore(url: string, path: string): KeyvBetterSqlite {
   if (path === '') throw new Error(`sqlite URL "${url}" has no file path (expected sqlite://<path>)`);
   if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
   // busyTimeout: several processes on one file (tests, a restart overlapping) wait instead of failing.
-  return new KeyvSqlite({ uri: url, busyTimeout: 1000 });
+  return new KeyvBetterSqlite({ uri: url, busyTimeout: 1000 });
 }
 
 function createRedisStore(url: string, opts: CreateKeyvOptions): KeyvRedis<unknown> {
@@ -72,13 +65,13 @@ function createRedisStore(url: string, opts: CreateKeyvOptions): KeyvRedis<unkno
 }
 
 /**
- * Deletes rows whose Keyv expiry has passed. @keyv/sqlite only drops an
+ * Deletes rows whose Keyv expiry has passed. Keyv only drops an
  * expired row when that key is read again, so sessions that never come back
  * would stay in the file forever. Other stores expire natively: returns 0.
  */
 export async function sweepExpired(keyv: Keyv, now: number = Date.now()): Promise<number> {
   const store: unknown = keyv.store;
-  if (!(store instanceof KeyvSqlite)) return 0;
+  if (!(store instanceof KeyvBetterSqlite)) return 0;
   const table = store.opts.table ?? 'keyv';
   const rows: unknown = await store.query(
     `DELETE FROM ${table} WHERE json_valid(value) AND json_extract(value, '$.expires') < ? RETURNING key`,

@@ -58,7 +58,7 @@ import {
   type SignalDataTypeMap,
   type SignalKeyStore,
 } from '@whiskeysockets/baileys';
-import KeyvSqlite from '@keyv/sqlite';
+import { KeyvBetterSqlite } from '../../store/keyv-sqlite.js';
 import type { Keyv } from 'keyv';
 import type { Logger } from '../../log.js';
 import type { Fence } from '../../sends/store.js';
@@ -221,15 +221,16 @@ async function commit(keyv: Keyv, writes: Entry[], deletes: string[]): Promise<v
 }
 
 /**
- * @keyv/sqlite 4.0.8 has no setMany: Keyv falls back to one INSERT per key,
- * each its own transaction and fsync. One statement over json_each is one
+ * The sqlite store (store/keyv-sqlite.ts, @keyv/sqlite's table) has no
+ * setMany: Keyv would fall back to one INSERT per key, each its own
+ * transaction and fsync. One statement over json_each is one
  * transaction: all the keys are saved or none is. @keyv/redis 5.1.6 has one
  * (a MULTI). The Map has none, and needs none.
  */
 async function setMany(keyv: Keyv, entries: Entry[]): Promise<void> {
   if (entries.length === 0) return;
   const store: unknown = keyv.store;
-  if (store instanceof KeyvSqlite) return sqliteUpsert(keyv, store, entries);
+  if (store instanceof KeyvBetterSqlite) return sqliteUpsert(keyv, store, entries);
   if (typeof (store as { setMany?: unknown }).setMany === 'function') {
     await keyv.setMany(entries);
     return;
@@ -239,7 +240,7 @@ async function setMany(keyv: Keyv, entries: Entry[]): Promise<void> {
   if (failed) throw failed.reason;
 }
 
-async function sqliteUpsert(keyv: Keyv, store: KeyvSqlite, entries: Entry[]): Promise<void> {
+async function sqliteUpsert(keyv: Keyv, store: KeyvBetterSqlite, entries: Entry[]): Promise<void> {
   // Stored exactly as keyv.set would (namespaced key, Keyv's envelope), so keyv.get reads it back.
   const rows = await Promise.all(
     entries.map(async (e) => [keyv._getKeyPrefix(e.key), await keyv.serializeData({ value: e.value, expires: undefined })]),
@@ -365,8 +366,8 @@ async function sessionKeys(keyv: Keyv, prefix: string): Promise<string[]> {
 
 /**
  * Every key in the namespace, as passed to get/set. Collected before anyone
- * deletes: the sqlite iterator pages with OFFSET, so deleting while iterating
- * would skip rows.
+ * deletes: an iterator that pages with OFFSET (as @keyv/sqlite's did) skips
+ * rows deleted while it iterates.
  */
 async function allKeys(keyv: Keyv): Promise<string[]> {
   if (!keyv.iterator) throw new Error('this Keyv store cannot list its keys (no iterator)');
