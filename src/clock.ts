@@ -108,6 +108,11 @@ export class VirtualClock implements Clock {
     return this.peek()?.at;
   }
 
+  /** Moves time on to `at` with no timer to fire, or to the earliest live timer if that comes first: never past one. */
+  skipTo(at: number): void {
+    this.time = Math.max(this.time, Math.min(at, this.nextTimerAt() ?? at));
+  }
+
   /** Timers still waiting (cancelled ones excluded). */
   get pending(): number {
     return this.heap.filter((t) => !t.cancelled).length;
@@ -214,16 +219,29 @@ function settle(): Promise<void> {
 
 /**
  * Virtual time played back in real time, `scale` times faster: what the
- * simulated network runs on in `npm start`. Time moves only from timer to
- * timer, as in VirtualClock, so a simulated call's measured duration is
- * exactly the model's latency; a SystemClock sped up 100x would instead add
- * every real millisecond of event-loop work to it, a hundred times over.
+ * simulated network runs on in `npm start`. Time moves only in whole steps and
+ * never within one event-loop turn, as in VirtualClock, so a simulated call's
+ * measured duration is exactly the model's latency; a SystemClock sped up 100x
+ * would instead add every real millisecond of event-loop work to it, a hundred
+ * times over. Each virtual instant has a fixed place in real time (from when
+ * the clock was made): a timer fires at its place, or at once if that has
+ * passed, and the first reading in a turn that no timer is running catches up
+ * with real time, short of any timer not yet fired. So a busy spell delays the
+ * timers due in it, but not every timer after it, and a send that starts after
+ * a quiet spell starts at the real time, not where the last timer left the clock.
  */
 export class ScaledClock implements Clock {
   private readonly virtual: VirtualClock;
+  private readonly virtualOrigin: number;
+  private readonly realOrigin = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private armedFor: number | undefined;
   private pumping = false;
+  /** Read once in this turn already: later readings in it see the same time. */
+  private frozen = false;
+  private readonly thaw = () => {
+    this.frozen = false;
+  };
 
   constructor(
     private readonly scale = 1,
@@ -231,9 +249,16 @@ export class ScaledClock implements Clock {
   ) {
     if (!(scale > 0)) throw new RangeError(`clock scale must be > 0, got ${scale}`);
     this.virtual = new VirtualClock(start);
+    this.virtualOrigin = start;
   }
 
   now(): number {
+    // While timers fire, time is theirs: it moves to each as it fires.
+    if (!this.pumping && !this.frozen) {
+      this.virtual.skipTo(Math.floor(this.virtualOrigin + (performance.now() - this.realOrigin) * this.scale));
+      this.frozen = true;
+      setImmediate(this.thaw);
+    }
     return this.virtual.now();
   }
 
@@ -241,6 +266,11 @@ export class ScaledClock implements Clock {
     const done = this.virtual.sleep(ms, signal);
     this.arm();
     return done;
+  }
+
+  /** Real ms from now until virtual time `at` comes; 0 when it has already. */
+  private realDelay(at: number): number {
+    return Math.max(0, this.realOrigin + (at - this.virtualOrigin) / this.scale - performance.now());
   }
 
   /** Points the one real timer at the earliest virtual timer. */
@@ -251,15 +281,18 @@ export class ScaledClock implements Clock {
     clearTimeout(this.timer);
     this.armedFor = at;
     if (at === undefined) return;
-    const delay = Math.min(MAX_TIMER_MS, (at - this.virtual.now()) / this.scale);
-    this.timer = setTimeout(() => void this.pump(at), delay);
+    this.timer = setTimeout(() => void this.pump(at), Math.min(MAX_TIMER_MS, this.realDelay(at)));
   }
 
+  /** Fires the timer armed for, then every later one whose real moment has passed too (no 1 ms timer between them). */
   private async pump(at: number): Promise<void> {
     this.pumping = true;
     this.armedFor = undefined;
     try {
-      await this.virtual.advance(at - this.virtual.now());
+      for (let next: number | undefined = at; next !== undefined; next = this.virtual.nextTimerAt()) {
+        if (next !== at && this.realDelay(next) > 0) break;
+        await this.virtual.advance(next - this.virtual.now());
+      }
     } finally {
       this.pumping = false;
       this.arm();

@@ -91,20 +91,25 @@ describe('graceful shutdown', () => {
       expect(`${probe.stdout}${probe.stderr}`).toContain('status: SERVING');
     }
 
+    // A send far longer than the grace period: the drain must wait its grace, cancel it, and still end its stream with a summary.
     const events: SendStoryResponse[] = [];
     const sending = (async () => {
-      for await (const e of createClient(StoryService, transport).sendStory({ sessionId: 'p', story, recipients: numbers(3000) }))
-        events.push(e);
+      const request = { sessionId: 'p', story, recipients: numbers(19_000), strategy: 'conservative' };
+      for await (const e of createClient(StoryService, transport).sendStory(request)) events.push(e);
     })();
     await vi.waitFor(() => expect(events.some((e) => e.event.case === 'batch')).toBe(true), { timeout: 10_000 });
     process.kill(server.pid, signal);
 
     expect(await server.exited).toBe(0);
     await sending;
-    expect(events.at(-1)!.event.case).toBe('summary');
-    const draining = server.logs.find((l) => l.msg === 'draining');
-    expect(draining).toMatchObject({ running: 1 });
-    expect(server.logs.find((l) => l.msg === 'sends drained')).toMatchObject({ finished: 1, cancelled: 0 });
+    const last = events.at(-1)!.event;
+    expect(last.case).toBe('summary');
+    if (last.case === 'summary') {
+      expect(last.value.stoppedBy).toBe('CANCELLED');
+      expect(last.value.delivered + last.value.failed.length).toBe(19_000);
+    }
+    expect(server.logs.find((l) => l.msg === 'draining')).toMatchObject({ running: 1 });
+    expect(server.logs.find((l) => l.msg === 'sends drained')).toMatchObject({ finished: 0, cancelled: 1 });
     expect(server.logs.at(-1)!.msg).toBe('storycast stopped');
     // Nothing kept the port: an orphaned server would still answer.
     await expect(createClient(Health, createGrpcTransport({ baseUrl: url })).check({}, { timeoutMs: 2000 })).rejects.toThrow();
@@ -113,7 +118,7 @@ describe('graceful shutdown', () => {
 
 type LogLine = { msg?: string; url?: string; [field: string]: unknown };
 
-/** A storycast process from the repo root on the simulated network (a first send lasts a few seconds at 100x). */
+/** A storycast process from the repo root on the simulated network (the seed's slow first-send ramp at 10x), with a 300 ms grace. */
 function startProcess(command: string, args: string[], env: Record<string, string>) {
   const child = spawn(command, args, {
     cwd: root,
@@ -123,7 +128,8 @@ function startProcess(command: string, args: string[], env: Record<string, strin
       STORYCAST_METRICS_PORT: '0',
       STORYCAST_STORE: 'memory://',
       STORYCAST_SIM_PROFILE: 'seed-first-send',
-      STORYCAST_SIM_TIME_SCALE: '100',
+      STORYCAST_SIM_TIME_SCALE: '10',
+      STORYCAST_SHUTDOWN_GRACE_MS: '300',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

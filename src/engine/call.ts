@@ -11,6 +11,13 @@ export type CallResult<T> =
   | { readonly ok: true; readonly value: T; readonly durationMs: number }
   | { readonly ok: false; readonly error: TransportError; readonly durationMs: number };
 
+/**
+ * Why a call's signal aborts once the call has settled (what it set up on the
+ * signal can go). One for all calls: abort() without a reason makes a new
+ * DOMException, stack and all, every time.
+ */
+const CALL_OVER = new DOMException('the call has settled', 'AbortError');
+
 export async function callWithTimeout<T>(
   clock: Clock,
   timeoutMs: number,
@@ -18,7 +25,8 @@ export async function callWithTimeout<T>(
 ): Promise<CallResult<T>> {
   const controller = new AbortController();
   const started = clock.now();
-  const timeout = new TransportError('TIMEOUT', `no answer within ${timeoutMs} ms`);
+  // Made only when the deadline passes: an Error's stack costs more than most simulated calls.
+  let timeout: TransportError | undefined;
   let work: Promise<T>;
   try {
     work = call(controller.signal);
@@ -27,15 +35,16 @@ export async function callWithTimeout<T>(
   }
   try {
     const value = await withinDeadline(clock, timeoutMs, work, () => {
+      timeout = new TransportError('TIMEOUT', `no answer within ${timeoutMs} ms`);
       controller.abort(timeout);
       return ownReason(work, timeout);
     });
     return { ok: true, value, durationMs: clock.now() - started };
   } catch (error) {
-    const failure = error === timeout ? timeout : asTransportError(error);
+    const failure = error !== undefined && error === timeout ? timeout : asTransportError(error);
     return { ok: false, error: failure, durationMs: clock.now() - started };
   } finally {
-    if (!controller.signal.aborted) controller.abort();
+    if (!controller.signal.aborted) controller.abort(CALL_OVER);
   }
 }
 

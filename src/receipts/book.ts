@@ -11,6 +11,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { createKeyv, sweepExpired } from '../memory/store.js';
 import { StatusRecord } from './status-record.js';
+import { serializeStatusesFast } from './serialize.js';
 import { ReceiptStoreError, type ReceiptQueries, type ReceiptSink, type ReceiptsPage, type ReceiptTimes } from './types.js';
 
 export const RECEIPTS_NAMESPACE = 'storycast:receipts';
@@ -300,6 +301,10 @@ function storeError(error: unknown): ReceiptStoreError {
 
 /** The book over the store at `url` (the session memory's), under its own namespace. */
 export function createReceiptBook(options: { url: string; clock: Clock; logger: Logger } & Partial<ReceiptBookOptions>): ReceiptBook {
-  const keyv = options.keyv ?? createKeyv(options.url, { namespace: RECEIPTS_NAMESPACE, logger: options.logger });
+  let keyv = options.keyv;
+  if (!keyv) {
+    keyv = createKeyv(options.url, { namespace: RECEIPTS_NAMESPACE, logger: options.logger });
+    serializeStatusesFast(keyv);
+  }
   return new ReceiptBook({ ...options, keyv });
 }

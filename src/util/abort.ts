@@ -35,6 +35,9 @@ export function untilAborted<T>(work: Promise<T>, signal?: AbortSignal, onAbort?
   });
 }
 
+/** Stops a deadline's timer; shared, as abort() without a reason makes a new DOMException (stack and all) each time. */
+const WAIT_OVER = new DOMException('the wait is over', 'AbortError');
+
 /**
  * Settles with `work`, or rejects with what `expired` gives once `ms` pass on
  * `clock` first. `expired` may be async, to hear the work out before it
@@ -51,6 +54,6 @@ export async function withinDeadline<T>(clock: Clock, ms: number, work: Promise<
   try {
     return await Promise.race([work, deadline]);
   } finally {
-    stop.abort();
+    stop.abort(WAIT_OVER);
   }
 }

@@ -5,7 +5,6 @@
  * network's truth is read through `oracle` (oracle.ts), and tests script it
  * through `controls` (controls.ts): the engine gets only the Transport.
  */
-import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../clock.js';
 import { assertInlineMediaSize, DEFAULT_MAX_MEDIA_BYTES } from '../../media/limits.js';
 import { TransportError, type PreparedStory, type SendRequest, type Story, type Transport } from '../port.js';
@@ -49,7 +48,14 @@ export class SimulatedNetwork implements Transport {
   private readonly maxMediaBytes: number;
   private readonly issuedIds = new Set<string>();
   private readonly onReceipt: ((receipt: SimReceipt) => void) | undefined;
-  private readonly receiptsStop = new AbortController();
+  /**
+   * One per call whose receipts are still to come, so close() can stop them. Not
+   * one signal for all: every tick's sleep listens on its playback's signal, and
+   * an EventTarget checks its whole listener list on each add and remove, which
+   * with a listener per playing call (hundreds under load) is quadratic.
+   */
+  private readonly playing = new Set<AbortController>();
+  private closed = false;
   private readonly callLog: CallLog | undefined;
 
   constructor(options: SimulatedNetworkOptions) {
@@ -62,13 +68,12 @@ export class SimulatedNetwork implements Transport {
     this.maxMediaBytes = options.maxMediaBytes ?? DEFAULT_MAX_MEDIA_BYTES;
     this.onReceipt = options.onReceipt;
     this.callLog = options.callLog === undefined ? undefined : openCallLog(options.callLog);
-    // Every send's receipts wait on this one signal: many at once is the normal case, not a leak.
-    setMaxListeners(0, this.receiptsStop.signal);
   }
 
   /** Stops the receipts still to come. */
   close(): void {
-    this.receiptsStop.abort();
+    this.closed = true;
+    for (const play of this.playing) play.abort();
   }
 
   async prepare(sessionId: string, story: Story, signal: AbortSignal): Promise<PreparedStory> {
@@ -203,7 +208,11 @@ export class SimulatedNetwork implements Transport {
     this.deliver(messageId, recipients);
     if (this.onReceipt) {
       const due = drawReceipts(receiptShares(this.profile), session.receiptRng, this.clock.now(), { sessionId, messageId, recipients });
-      playReceipts(this.clock, due, this.onReceipt, this.receiptsStop.signal);
+      if (!this.closed) {
+        const play = new AbortController();
+        this.playing.add(play);
+        void playReceipts(this.clock, due, this.onReceipt, play.signal).finally(() => this.playing.delete(play));
+      }
     }
     return { messageId };
   }

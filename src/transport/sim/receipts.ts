@@ -22,32 +22,60 @@ const READ_DELAY_MS = [2_000, 60_000] as const;
 /** Receipts due within one tick go out together: a batch costs a bounded number of timers, not one per recipient. */
 const RECEIPT_TICK_MS = 250;
 
-/** Draws each recipient's receipts for one delivered call, sorted by when they are due. */
+/**
+ * One call's receipts, by tick, in the order they are due: per tick, who
+ * answers and whether with a read (else a delivery), in drawing order. Kept
+ * as lists of the recipients' own strings rather than a receipt object each:
+ * a 1,000-recipient call holds about 1,550 receipts for up to a minute, and
+ * that many objects living that long is old-generation garbage for the whole
+ * server; each receipt object is made as it goes out, and dies young.
+ */
+export interface DueReceipts {
+  readonly sessionId: string;
+  readonly messageId: string;
+  readonly ticks: readonly { readonly at: number; readonly recipients: string[]; readonly reads: boolean[] }[];
+}
+
+/** Draws each recipient's receipts for one delivered call. */
 export function drawReceipts(
   shares: { readonly delivered: number; readonly read: number },
   rng: Rng,
   now: number,
   call: { readonly sessionId: string; readonly messageId: string; readonly recipients: readonly string[] },
-): SimReceipt[] {
+): DueReceipts {
   const after = (from: number, [lo, hi]: readonly [number, number], u: number) =>
     Math.ceil((from + lo + (hi - lo) * u) / RECEIPT_TICK_MS) * RECEIPT_TICK_MS;
-  const { sessionId, messageId } = call;
-  const due: SimReceipt[] = [];
+  // Indexed by tick from the earliest one a delivery can fall on: whole numbers, where a Map keyed by timestamps would hash doubles.
+  const first = after(now, DELIVERY_DELAY_MS, 0);
+  const byTick: { at: number; recipients: string[]; reads: boolean[] }[] = [];
+  const add = (at: number, recipient: string, read: boolean) => {
+    const i = (at - first) / RECEIPT_TICK_MS;
+    let tick = byTick[i];
+    if (!tick) {
+      tick = { at, recipients: [], reads: [] };
+      byTick[i] = tick;
+    }
+    tick.recipients.push(recipient);
+    tick.reads.push(read);
+  };
   for (const recipient of call.recipients) {
-    const [fate, toDeliver, toRead] = [rng.next(), rng.next(), rng.next()];
+    const fate = rng.next();
+    const toDeliver = rng.next();
+    const toRead = rng.next();
     if (fate >= shares.delivered) continue;
     const deliveredAt = after(now, DELIVERY_DELAY_MS, toDeliver);
-    due.push({ sessionId, messageId, recipient, deliveredAt });
-    if (fate < shares.read) due.push({ sessionId, messageId, recipient, readAt: after(deliveredAt, READ_DELAY_MS, toRead) });
+    add(deliveredAt, recipient, false);
+    if (fate < shares.read) add(after(deliveredAt, READ_DELAY_MS, toRead), recipient, true);
   }
-  return due.sort((a, b) => dueAt(a) - dueAt(b));
+  const ticks = byTick.filter((tick) => tick !== undefined);
+  return { sessionId: call.sessionId, messageId: call.messageId, ticks };
 }
 
-/** Plays receipts out on the clock, one timer per tick that has any; stops when `stop` aborts. */
-export function playReceipts(clock: Clock, due: readonly SimReceipt[], listener: (r: SimReceipt) => void, stop: AbortSignal): void {
-  void (async () => {
-    for (let i = 0; i < due.length; ) {
-      const at = dueAt(due[i]!);
+/** Plays receipts out on the clock, one timer per tick that has any; stops when `stop` aborts. Resolves when done or stopped. */
+export function playReceipts(clock: Clock, due: DueReceipts, listener: (r: SimReceipt) => void, stop: AbortSignal): Promise<void> {
+  const { sessionId, messageId } = due;
+  return (async () => {
+    for (const { at, recipients, reads } of due.ticks) {
       if (
         !(await clock.sleep(at - clock.now(), stop).then(
           () => true,
@@ -55,11 +83,9 @@ export function playReceipts(clock: Clock, due: readonly SimReceipt[], listener:
         ))
       )
         return;
-      for (; i < due.length && dueAt(due[i]!) === at; i++) listener(due[i]!);
+      recipients.forEach((recipient, i) => {
+        listener(reads[i] ? { sessionId, messageId, recipient, readAt: at } : { sessionId, messageId, recipient, deliveredAt: at });
+      });
     }
   })();
-}
-
-function dueAt(r: SimReceipt): number {
-  return r.readAt ?? r.deliveredAt!;
 }
