@@ -54,7 +54,11 @@ export interface SessionHistoryView {
 export type BatchErrorKind =
   /** No answer within batchTimeoutMs: the classic sign of a batch too big. */
   | 'timeout'
-  /** The server refused because of call rate, not size. */
+  /**
+   * The server refused because of call rate, not size. storycast's engine handles these itself (it slows the
+   * session's calls and sends the same batch again without asking the strategy), so a strategy sees one only
+   * when another harness feeds it outcomes; treat it as saying nothing about size.
+   */
   | 'rate_limited'
   /** Any other retryable failure. */
   | 'error';

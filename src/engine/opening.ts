@@ -10,7 +10,7 @@ import type { SendRecorder } from '../memory/types.js';
 import type { PreparedStory, RecipientRefusal, Story, Transport } from '../transport/port.js';
 import { callWithTimeout } from './call.js';
 import type { AnchorEvent } from './events.js';
-import type { SessionPacer } from './pacer.js';
+import type { PaceSlot, SessionPacer } from './pacer.js';
 import { retry } from './retry.js';
 import { SendError } from './send-error.js';
 
@@ -90,12 +90,15 @@ export async function sendAnchor(
     maxAttempts: config.maxAttempts,
     signal,
     attempt: async (n) => {
+      let slot: PaceSlot;
       try {
-        await pacer.acquire(sessionId, signal);
+        slot = await pacer.acquire(sessionId, signal);
       } catch {
         return undefined;
       }
       const result = await callWithTimeout(clock, config.batchTimeoutMs, (s) => transport.send({ sessionId, story, recipients }, s));
+      // A refused anchor teaches the rate like any call; the next attempt waits for the server's hint.
+      pacer.observe(slot, result);
       // A lone anchor proves nothing about batch size; the single-mode call is a real batch.
       if (!smart)
         recorder.record({
@@ -103,6 +106,7 @@ export async function sendAnchor(
           durationMs: result.durationMs,
           ok: result.ok,
           sizeRelated: !result.ok && result.error.code !== 'RATE_LIMITED',
+          callsPerSecond: pacer.learned(sessionId),
         });
       if (!result.ok) return result;
       const refused = result.value.refused ?? [];

@@ -30,7 +30,7 @@ import type {
 import { callWithTimeout, type CallResult } from './call.js';
 import type { FailedAt } from './checkpoint.js';
 import type { BatchError, BatchEvent, SummaryEvent } from './events.js';
-import type { SessionPacer } from './pacer.js';
+import type { PaceSlot, SessionPacer } from './pacer.js';
 import { RecipientQueue, type Pending } from './queue.js';
 
 export interface SendRunDeps {
@@ -52,8 +52,13 @@ function batchError(error: TransportError): BatchError {
   };
 }
 
+function callsPerSecond(rate: number): string {
+  return rate >= 1 ? `${Number(rate.toFixed(2))} calls/s` : `one call every ${Number((1 / rate).toFixed(1))} s`;
+}
+
+/** A RATE_LIMITED call never reaches a strategy (see apply): the pacer deals with the rate. */
 function errorKind(code: TransportErrorCode): BatchErrorKind {
-  return code === 'TIMEOUT' ? 'timeout' : code === 'RATE_LIMITED' ? 'rate_limited' : 'error';
+  return code === 'TIMEOUT' ? 'timeout' : 'error';
 }
 
 /** Where a resumed send's batches stood: see ResumePoint. */
@@ -86,6 +91,8 @@ export class SendRun {
     readonly recorder: SendRecorder,
     soFar?: RunSoFar,
   ) {
+    // A session this process has not paced yet starts at the rate its memory learned, not at the maximum.
+    deps.pacer.prime(sessionId, history?.learnedCallsPerSecond);
     this.queue = new RecipientQueue(list, pending, deps.config.maxAttempts, soFar?.settled);
     this.step = soFar?.step ?? { state: undefined, size: deps.config.progressiveSequence[0]!, reason: 'not started' };
     this.decided = soFar?.step !== undefined;
@@ -137,8 +144,9 @@ export class SendRun {
       yield* this.settle(messageId, signal);
       if (this.queue.remaining === 0 || signal.aborted) break;
       const size = this.nextSize;
+      let slot: PaceSlot;
       try {
-        await pacer.acquire(this.sessionId, signal);
+        slot = await pacer.acquire(this.sessionId, signal);
       } catch {
         break; // cancelled while waiting for a slot
       }
@@ -150,6 +158,7 @@ export class SendRun {
       const result = await callWithTimeout(clock, timeoutMs, (s) =>
         transport.send({ sessionId: this.sessionId, story, recipients, messageId, batchIndex }, s),
       );
+      pacer.observe(slot, result);
       this.batchSequence.push(batch.length);
       const event = this.apply(batch, batchIndex, result);
       this.deps.log.debug(
@@ -162,13 +171,6 @@ export class SendRun {
         // Everyone left is failed with it now; an earlier call's late ack may still prove some delivered.
         if (!signal.aborted) yield* this.settle(messageId, signal);
         return error.code;
-      }
-      if (this.queue.remaining > 0 && error?.retryAfterMs) {
-        try {
-          await clock.sleep(error.retryAfterMs, signal);
-        } catch {
-          break;
-        }
       }
     }
     // The last call may still be in doubt: its late ack would move recipients from failed to delivered.
@@ -215,15 +217,29 @@ export class SendRun {
       // Nothing learned: no strike, no size lesson, and the strategy is not asked, so the same size goes again.
       this.queue.retryOrFail(batch, error.code, error.message, false);
       reason = `connection lost; ${this.nextSize} again once it is back`;
+    } else if (error.code === 'RATE_LIMITED') {
+      // The account's call rate, not this batch: the pacer has slowed the session down and holds its
+      // next call for the server's hint. No strike, no size lesson, and the strategy is not asked,
+      // so no strategy, built in or not, mistakes it for a batch too big.
+      this.queue.retryOrFail(batch, error.code, error.message, false);
+      reason = `rate limited: ${callsPerSecond(this.deps.pacer.rateOf(this.sessionId))} on this session from now on; ${this.nextSize} again`;
     } else {
-      const probe = error.code === 'RATE_LIMITED' || (this.lastOk > 0 && batch.length > this.lastOk);
+      const probe = this.lastOk > 0 && batch.length > this.lastOk;
       this.queue.retryOrFail(batch, error.code, error.message, !probe);
     }
     if (error?.code !== 'DISCONNECTED') {
-      this.recorder.record({ size: batch.length, durationMs: sendingMs, ok: result.ok, sizeRelated: error?.code !== 'RATE_LIMITED' });
+      this.recorder.record({
+        size: batch.length,
+        durationMs: sendingMs,
+        ok: result.ok,
+        sizeRelated: error?.code !== 'RATE_LIMITED',
+        callsPerSecond: this.deps.pacer.learned(this.sessionId),
+      });
     }
     const more = this.queue.remaining > 0 && !error?.fatal;
-    if (more && error?.code !== 'DISCONNECTED') {
+    // Calls that say nothing about the batch (a lost connection, the account's call rate) are not the strategy's to judge.
+    const judged = error?.code !== 'DISCONNECTED' && error?.code !== 'RATE_LIMITED';
+    if (more && judged) {
       const outcome: BatchOutcome = error
         ? { size: batch.length, durationMs: result.durationMs, ok: false, error: errorKind(error.code) }
         : { size: batch.length, durationMs: sendingMs, ok: true };

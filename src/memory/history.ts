@@ -26,6 +26,16 @@ export interface SessionBatchHistory {
    * it succeeds. Stored entries from before it existed read as 0.
    */
   readonly minFailedBatchSize: number;
+  /**
+   * The call rate (calls per second) the engine's rate control settled on
+   * below maxBatchesPerSecond after WhatsApp refused calls for their rate; the
+   * next send starts there instead of running into the limit again. Absent
+   * when none was learned or the rate recovered to the maximum; entries stored
+   * before it existed have none.
+   */
+  readonly learnedCallsPerSecond?: number;
+  /** When learnedCallsPerSecond was last set, ms on the memory's clock; absent with it. */
+  readonly callRateLearnedAt?: number;
 }
 
 /** One transport call, as memory needs it. */
@@ -38,6 +48,12 @@ export interface BatchRecord {
    * against successRate but never lower the proven size.
    */
   readonly sizeRelated: boolean;
+  /**
+   * The session's call rate after this call, as the engine's rate control left
+   * it: 0 when at the configured maximum (nothing learned below it), absent
+   * when the caller does not know (the rate stays as remembered).
+   */
+  readonly callsPerSecond?: number;
 }
 
 /** Per-send state of the downgrade rule. */
@@ -96,7 +112,11 @@ export function recordBatch(
         : batch.size
       : previous.minFailedBatchSize;
     return {
-      history: { ...previous, totalAttempts, successRate: totalSuccessfulSends / totalAttempts, minFailedBatchSize },
+      history: withCallRate(
+        { ...previous, totalAttempts, successRate: totalSuccessfulSends / totalAttempts, minFailedBatchSize },
+        batch.callsPerSecond,
+        now,
+      ),
       learning: marks ? { downgradePending: true } : learning,
     };
   }
@@ -106,23 +126,36 @@ export function recordBatch(
     previous.totalSuccessfulSends === 0 ? batch.durationMs : previous.averageBatchTime * 0.8 + batch.durationMs * 0.2;
   const cleared = previous.minFailedBatchSize > 0 && batch.size >= previous.minFailedBatchSize;
   return {
-    history: {
-      ...previous,
-      maxProvenBatchSize,
-      minFailedBatchSize: cleared ? 0 : previous.minFailedBatchSize,
-      lastSuccessfulSend: now,
-      totalSuccessfulSends,
-      totalAttempts,
-      averageBatchTime,
-      successRate: totalSuccessfulSends / totalAttempts,
-    },
+    history: withCallRate(
+      {
+        ...previous,
+        maxProvenBatchSize,
+        minFailedBatchSize: cleared ? 0 : previous.minFailedBatchSize,
+        lastSuccessfulSend: now,
+        totalSuccessfulSends,
+        totalAttempts,
+        averageBatchTime,
+        successRate: totalSuccessfulSends / totalAttempts,
+      },
+      batch.callsPerSecond,
+      now,
+    ),
     learning: freshSendLearning,
   };
 }
 
+/** The learned call rate after a call: kept when unknown, set when it moved, dropped once back at the maximum. */
+function withCallRate(history: SessionBatchHistory, callsPerSecond: number | undefined, now: number): SessionBatchHistory {
+  if (callsPerSecond === undefined || callsPerSecond === history.learnedCallsPerSecond) return history;
+  const { learnedCallsPerSecond: _rate, callRateLearnedAt: _at, ...rest } = history;
+  return callsPerSecond > 0 ? { ...rest, learnedCallsPerSecond: callsPerSecond, callRateLearnedAt: now } : rest;
+}
+
 /**
  * A value read from a store as history, or null when it is not one (treated as
- * no history). Entries written before minFailedBatchSize existed read as 0.
+ * no history). Entries written before minFailedBatchSize existed read as 0,
+ * and before learnedCallsPerSecond as having none. A learned rate that is not
+ * a positive number is dropped rather than costing the rest of the history.
  */
 export function parseSessionBatchHistory(value: unknown): SessionBatchHistory | null {
   if (typeof value !== 'object' || value === null) return null;
@@ -133,5 +166,11 @@ export function parseSessionBatchHistory(value: unknown): SessionBatchHistory | 
       (k) => typeof v[k] === 'number' && Number.isFinite(v[k]),
     ) &&
     (v.minFailedBatchSize === undefined || (typeof v.minFailedBatchSize === 'number' && Number.isFinite(v.minFailedBatchSize)));
-  return valid ? ({ minFailedBatchSize: 0, ...v } as unknown as SessionBatchHistory) : null;
+  if (!valid) return null;
+  const { learnedCallsPerSecond: rate, callRateLearnedAt: at, ...rest } = v;
+  const learned =
+    typeof rate === 'number' && Number.isFinite(rate) && rate > 0
+      ? { learnedCallsPerSecond: rate, callRateLearnedAt: typeof at === 'number' && Number.isFinite(at) ? at : 0 }
+      : {};
+  return { minFailedBatchSize: 0, ...rest, ...learned } as unknown as SessionBatchHistory;
 }

@@ -150,6 +150,8 @@ export function historyToProto(history: SessionBatchHistory, ttlMs: number): Ses
     averageBatchTimeMs: history.averageBatchTime,
     successRate: history.successRate,
     minFailedBatchSize: history.minFailedBatchSize,
+    learnedCallsPerSecond: history.learnedCallsPerSecond ?? 0,
+    ...(history.callRateLearnedAt !== undefined ? { callRateLearnTime: timestampFromMs(history.callRateLearnedAt) } : {}),
   });
 }
 

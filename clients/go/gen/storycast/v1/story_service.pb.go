@@ -1705,8 +1705,15 @@ type SessionHistory struct {
 	// an earlier send ran into. 0 when none was found (the proven size may then be
 	// just the most a send needed). Cleared when a batch that large succeeds.
 	MinFailedBatchSize uint32 `protobuf:"varint,9,opt,name=min_failed_batch_size,json=minFailedBatchSize,proto3" json:"min_failed_batch_size,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The call rate, in calls per second, the session settled on after WhatsApp
+	// refused calls for their rate (below SMART_SEND_MAX_BATCHES_PER_SECOND): the
+	// next send starts there. 0 when none was learned or the rate recovered to
+	// the maximum.
+	LearnedCallsPerSecond float64 `protobuf:"fixed64,10,opt,name=learned_calls_per_second,json=learnedCallsPerSecond,proto3" json:"learned_calls_per_second,omitempty"`
+	// When learned_calls_per_second was last set; unset when it is 0.
+	CallRateLearnTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=call_rate_learn_time,json=callRateLearnTime,proto3" json:"call_rate_learn_time,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SessionHistory) Reset() {
@@ -1800,6 +1807,20 @@ func (x *SessionHistory) GetMinFailedBatchSize() uint32 {
 		return x.MinFailedBatchSize
 	}
 	return 0
+}
+
+func (x *SessionHistory) GetLearnedCallsPerSecond() float64 {
+	if x != nil {
+		return x.LearnedCallsPerSecond
+	}
+	return 0
+}
+
+func (x *SessionHistory) GetCallRateLearnTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CallRateLearnTime
+	}
+	return nil
 }
 
 // Which session to forget.
@@ -3057,7 +3078,7 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"j\n" +
 	"\x1aGetSessionLearningResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x126\n" +
-	"\ahistory\x18\x02 \x01(\v2\x1c.storycast.v1.SessionHistoryR\ahistory\"\xd3\x03\n" +
+	"\ahistory\x18\x02 \x01(\v2\x1c.storycast.v1.SessionHistoryR\ahistory\"\xd9\x04\n" +
 	"\x0eSessionHistory\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x121\n" +
@@ -3069,7 +3090,10 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\x0etotal_attempts\x18\x06 \x01(\x04R\rtotalAttempts\x121\n" +
 	"\x15average_batch_time_ms\x18\a \x01(\x01R\x12averageBatchTimeMs\x12!\n" +
 	"\fsuccess_rate\x18\b \x01(\x01R\vsuccessRate\x121\n" +
-	"\x15min_failed_batch_size\x18\t \x01(\rR\x12minFailedBatchSize\"<\n" +
+	"\x15min_failed_batch_size\x18\t \x01(\rR\x12minFailedBatchSize\x127\n" +
+	"\x18learned_calls_per_second\x18\n" +
+	" \x01(\x01R\x15learnedCallsPerSecond\x12K\n" +
+	"\x14call_rate_learn_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x11callRateLearnTime\"<\n" +
 	"\x1bResetSessionLearningRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"8\n" +
@@ -3270,45 +3294,46 @@ var file_storycast_v1_story_service_proto_depIdxs = []int32{
 	19, // 15: storycast.v1.GetSessionLearningResponse.history:type_name -> storycast.v1.SessionHistory
 	37, // 16: storycast.v1.SessionHistory.last_successful_send:type_name -> google.protobuf.Timestamp
 	37, // 17: storycast.v1.SessionHistory.expire_time:type_name -> google.protobuf.Timestamp
-	24, // 18: storycast.v1.ListStrategiesResponse.strategies:type_name -> storycast.v1.StrategyInfo
-	27, // 19: storycast.v1.GetStoryReceiptsResponse.counts:type_name -> storycast.v1.ReceiptCounts
-	28, // 20: storycast.v1.GetStoryReceiptsResponse.recipients:type_name -> storycast.v1.RecipientReceipt
-	37, // 21: storycast.v1.GetStoryReceiptsResponse.create_time:type_name -> google.protobuf.Timestamp
-	37, // 22: storycast.v1.GetStoryReceiptsResponse.expire_time:type_name -> google.protobuf.Timestamp
-	37, // 23: storycast.v1.RecipientReceipt.deliver_time:type_name -> google.protobuf.Timestamp
-	37, // 24: storycast.v1.RecipientReceipt.read_time:type_name -> google.protobuf.Timestamp
-	36, // 25: storycast.v1.GetSendResponse.send:type_name -> storycast.v1.Send
-	3,  // 26: storycast.v1.ListSendsRequest.state:type_name -> storycast.v1.SendState
-	36, // 27: storycast.v1.ListSendsResponse.sends:type_name -> storycast.v1.Send
-	36, // 28: storycast.v1.CancelSendResponse.send:type_name -> storycast.v1.Send
-	3,  // 29: storycast.v1.Send.state:type_name -> storycast.v1.SendState
-	14, // 30: storycast.v1.Send.summary:type_name -> storycast.v1.SendSummary
-	37, // 31: storycast.v1.Send.create_time:type_name -> google.protobuf.Timestamp
-	37, // 32: storycast.v1.Send.update_time:type_name -> google.protobuf.Timestamp
-	37, // 33: storycast.v1.Send.expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 34: storycast.v1.StoryService.SendStory:input_type -> storycast.v1.SendStoryRequest
-	17, // 35: storycast.v1.StoryService.GetSessionLearning:input_type -> storycast.v1.GetSessionLearningRequest
-	20, // 36: storycast.v1.StoryService.ResetSessionLearning:input_type -> storycast.v1.ResetSessionLearningRequest
-	22, // 37: storycast.v1.StoryService.ListStrategies:input_type -> storycast.v1.ListStrategiesRequest
-	25, // 38: storycast.v1.StoryService.GetStoryReceipts:input_type -> storycast.v1.GetStoryReceiptsRequest
-	29, // 39: storycast.v1.StoryService.WatchSend:input_type -> storycast.v1.WatchSendRequest
-	30, // 40: storycast.v1.StoryService.GetSend:input_type -> storycast.v1.GetSendRequest
-	32, // 41: storycast.v1.StoryService.ListSends:input_type -> storycast.v1.ListSendsRequest
-	34, // 42: storycast.v1.StoryService.CancelSend:input_type -> storycast.v1.CancelSendRequest
-	8,  // 43: storycast.v1.StoryService.SendStory:output_type -> storycast.v1.SendStoryResponse
-	18, // 44: storycast.v1.StoryService.GetSessionLearning:output_type -> storycast.v1.GetSessionLearningResponse
-	21, // 45: storycast.v1.StoryService.ResetSessionLearning:output_type -> storycast.v1.ResetSessionLearningResponse
-	23, // 46: storycast.v1.StoryService.ListStrategies:output_type -> storycast.v1.ListStrategiesResponse
-	26, // 47: storycast.v1.StoryService.GetStoryReceipts:output_type -> storycast.v1.GetStoryReceiptsResponse
-	8,  // 48: storycast.v1.StoryService.WatchSend:output_type -> storycast.v1.SendStoryResponse
-	31, // 49: storycast.v1.StoryService.GetSend:output_type -> storycast.v1.GetSendResponse
-	33, // 50: storycast.v1.StoryService.ListSends:output_type -> storycast.v1.ListSendsResponse
-	35, // 51: storycast.v1.StoryService.CancelSend:output_type -> storycast.v1.CancelSendResponse
-	43, // [43:52] is the sub-list for method output_type
-	34, // [34:43] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	37, // 18: storycast.v1.SessionHistory.call_rate_learn_time:type_name -> google.protobuf.Timestamp
+	24, // 19: storycast.v1.ListStrategiesResponse.strategies:type_name -> storycast.v1.StrategyInfo
+	27, // 20: storycast.v1.GetStoryReceiptsResponse.counts:type_name -> storycast.v1.ReceiptCounts
+	28, // 21: storycast.v1.GetStoryReceiptsResponse.recipients:type_name -> storycast.v1.RecipientReceipt
+	37, // 22: storycast.v1.GetStoryReceiptsResponse.create_time:type_name -> google.protobuf.Timestamp
+	37, // 23: storycast.v1.GetStoryReceiptsResponse.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 24: storycast.v1.RecipientReceipt.deliver_time:type_name -> google.protobuf.Timestamp
+	37, // 25: storycast.v1.RecipientReceipt.read_time:type_name -> google.protobuf.Timestamp
+	36, // 26: storycast.v1.GetSendResponse.send:type_name -> storycast.v1.Send
+	3,  // 27: storycast.v1.ListSendsRequest.state:type_name -> storycast.v1.SendState
+	36, // 28: storycast.v1.ListSendsResponse.sends:type_name -> storycast.v1.Send
+	36, // 29: storycast.v1.CancelSendResponse.send:type_name -> storycast.v1.Send
+	3,  // 30: storycast.v1.Send.state:type_name -> storycast.v1.SendState
+	14, // 31: storycast.v1.Send.summary:type_name -> storycast.v1.SendSummary
+	37, // 32: storycast.v1.Send.create_time:type_name -> google.protobuf.Timestamp
+	37, // 33: storycast.v1.Send.update_time:type_name -> google.protobuf.Timestamp
+	37, // 34: storycast.v1.Send.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 35: storycast.v1.StoryService.SendStory:input_type -> storycast.v1.SendStoryRequest
+	17, // 36: storycast.v1.StoryService.GetSessionLearning:input_type -> storycast.v1.GetSessionLearningRequest
+	20, // 37: storycast.v1.StoryService.ResetSessionLearning:input_type -> storycast.v1.ResetSessionLearningRequest
+	22, // 38: storycast.v1.StoryService.ListStrategies:input_type -> storycast.v1.ListStrategiesRequest
+	25, // 39: storycast.v1.StoryService.GetStoryReceipts:input_type -> storycast.v1.GetStoryReceiptsRequest
+	29, // 40: storycast.v1.StoryService.WatchSend:input_type -> storycast.v1.WatchSendRequest
+	30, // 41: storycast.v1.StoryService.GetSend:input_type -> storycast.v1.GetSendRequest
+	32, // 42: storycast.v1.StoryService.ListSends:input_type -> storycast.v1.ListSendsRequest
+	34, // 43: storycast.v1.StoryService.CancelSend:input_type -> storycast.v1.CancelSendRequest
+	8,  // 44: storycast.v1.StoryService.SendStory:output_type -> storycast.v1.SendStoryResponse
+	18, // 45: storycast.v1.StoryService.GetSessionLearning:output_type -> storycast.v1.GetSessionLearningResponse
+	21, // 46: storycast.v1.StoryService.ResetSessionLearning:output_type -> storycast.v1.ResetSessionLearningResponse
+	23, // 47: storycast.v1.StoryService.ListStrategies:output_type -> storycast.v1.ListStrategiesResponse
+	26, // 48: storycast.v1.StoryService.GetStoryReceipts:output_type -> storycast.v1.GetStoryReceiptsResponse
+	8,  // 49: storycast.v1.StoryService.WatchSend:output_type -> storycast.v1.SendStoryResponse
+	31, // 50: storycast.v1.StoryService.GetSend:output_type -> storycast.v1.GetSendResponse
+	33, // 51: storycast.v1.StoryService.ListSends:output_type -> storycast.v1.ListSendsResponse
+	35, // 52: storycast.v1.StoryService.CancelSend:output_type -> storycast.v1.CancelSendResponse
+	44, // [44:53] is the sub-list for method output_type
+	35, // [35:44] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_storycast_v1_story_service_proto_init() }

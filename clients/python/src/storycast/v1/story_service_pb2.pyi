@@ -273,7 +273,7 @@ class GetSessionLearningResponse(_message.Message):
     def __init__(self, found: _Optional[bool] = ..., history: _Optional[_Union[SessionHistory, _Mapping]] = ...) -> None: ...
 
 class SessionHistory(_message.Message):
-    __slots__ = ("session_id", "max_proven_batch_size", "last_successful_send", "expire_time", "total_successful_sends", "total_attempts", "average_batch_time_ms", "success_rate", "min_failed_batch_size")
+    __slots__ = ("session_id", "max_proven_batch_size", "last_successful_send", "expire_time", "total_successful_sends", "total_attempts", "average_batch_time_ms", "success_rate", "min_failed_batch_size", "learned_calls_per_second", "call_rate_learn_time")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_PROVEN_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     LAST_SUCCESSFUL_SEND_FIELD_NUMBER: _ClassVar[int]
@@ -283,6 +283,8 @@ class SessionHistory(_message.Message):
     AVERAGE_BATCH_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     SUCCESS_RATE_FIELD_NUMBER: _ClassVar[int]
     MIN_FAILED_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LEARNED_CALLS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    CALL_RATE_LEARN_TIME_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     max_proven_batch_size: int
     last_successful_send: _timestamp_pb2.Timestamp
@@ -292,7 +294,9 @@ class SessionHistory(_message.Message):
     average_batch_time_ms: float
     success_rate: float
     min_failed_batch_size: int
-    def __init__(self, session_id: _Optional[str] = ..., max_proven_batch_size: _Optional[int] = ..., last_successful_send: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total_successful_sends: _Optional[int] = ..., total_attempts: _Optional[int] = ..., average_batch_time_ms: _Optional[float] = ..., success_rate: _Optional[float] = ..., min_failed_batch_size: _Optional[int] = ...) -> None: ...
+    learned_calls_per_second: float
+    call_rate_learn_time: _timestamp_pb2.Timestamp
+    def __init__(self, session_id: _Optional[str] = ..., max_proven_batch_size: _Optional[int] = ..., last_successful_send: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total_successful_sends: _Optional[int] = ..., total_attempts: _Optional[int] = ..., average_batch_time_ms: _Optional[float] = ..., success_rate: _Optional[float] = ..., min_failed_batch_size: _Optional[int] = ..., learned_calls_per_second: _Optional[float] = ..., call_rate_learn_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ResetSessionLearningRequest(_message.Message):
     __slots__ = ("session_id",)
