@@ -10,23 +10,132 @@
  * - SLOW (> slowBatchThresholdMs): one level down;
  * - failed: halve and drop to the level at or below that (5000 -> 2000);
  * - the first success after a scale-down steps exactly one level up.
+ *
+ * It does not walk into the same wall twice in a row. The smallest size that
+ * failed in this send is its limit (a rate limit is about calls, not size, and
+ * sets none); the session's remembered limit (minFailedBatchSize) is the limit
+ * from the first batch. No step up reaches the limit: it stops at the largest
+ * level below it, or at the largest size that worked in this send if that is
+ * higher. The limit itself is tried again only after CLEAN_BATCHES_TO_RETRY_LIMIT
+ * clean batches (ok, not SLOW) in a row, twice as many after each retry that
+ * fails again; a success at or above it lifts it. A failure at a size that
+ * already worked in this send, after such a clean run, is taken as chance
+ * rather than as a new limit.
+ *
  * It never goes past the top of the sequence; only the engine's maxBatchSize
  * caps it otherwise. Compared with the others it is the middle road: it skips
  * when things go well, unlike `conservative`, and it stays on the sequence,
  * unlike `aggressive`.
  */
-import { clampSize, defineStrategy, levelAtOrBelow, levelBelow, levelUp, speedOf, successRate, type StrategyContext } from './sdk.js';
+import {
+  clampSize,
+  defineStrategy,
+  levelAtOrBelow,
+  levelBelow,
+  levelUp,
+  planSize,
+  speedOf,
+  successRate,
+  TAIL_FACTOR,
+  type Step,
+  type StrategyContext,
+} from './sdk.js';
+
+/**
+ * Clean batches in a row before the limit is tried again. Chosen in the lab
+ * (`npm run bench`, every profile at 1,000, 10,000 and 100,000 recipients): 6 was
+ * best or within 1% of the best at each size. Fewer retry too often where a
+ * failure costs the whole batch timeout (a weak account); more keep a send
+ * below a limit that was chance, or an outage that has passed, for too long.
+ */
+export const CLEAN_BATCHES_TO_RETRY_LIMIT = 6;
+
+/**
+ * Clean batches before a limit the session remembers is tried. It is no hunch:
+ * an earlier send paid a failed call to find it, and the engine's memory lifts
+ * it by itself once any send gets through at that size. In the lab, waits
+ * from 1x to 16x CLEAN_BATCHES_TO_RETRY_LIMIT were tried on the memory cases;
+ * 8x was as good as any longer wait at 10,000 and 100,000 recipients.
+ */
+export const CLEAN_BATCHES_TO_RETRY_REMEMBERED_LIMIT = 8 * CLEAN_BATCHES_TO_RETRY_LIMIT;
 
 interface State {
   /** The level being used; a size, not an index, so a history value off the sequence still works. */
   readonly size: number;
   /** A scale-down happened and no batch has succeeded since. */
   readonly recovering: boolean;
+  /** Smallest size that failed on size and has not worked since; 0 when none. */
+  readonly limit: number;
+  /** Largest size that worked in this send below the limit; 0 when none is known. */
+  readonly best: number;
+  /** Clean batches in a row since the last failure on size, or since the start. */
+  readonly clean: number;
+  /** Clean batches needed before the limit is tried again. */
+  readonly wait: number;
 }
 
 function up(size: number, levels: number, ctx: StrategyContext): number {
   const seq = ctx.config.progressiveSequence;
   return Math.max(size, seq[levelUp(size, levels, seq)]!);
+}
+
+/** What a failure on size teaches: a new limit, or nothing but a broken clean run. */
+function afterFailure(state: State, size: number): Pick<State, 'limit' | 'best' | 'clean' | 'wait'> {
+  if (size <= state.best && state.clean >= CLEAN_BATCHES_TO_RETRY_LIMIT) {
+    // It worked at this size, and has worked ever since the last failure: most likely chance.
+    return { limit: state.limit, best: state.best, clean: 0, wait: state.wait };
+  }
+  const limit = state.limit > 0 ? Math.min(state.limit, size) : size;
+  // The same limit failing again on a retry: wait longer before the next.
+  const wait = state.limit > 0 && limit === state.limit ? state.wait * 2 : CLEAN_BATCHES_TO_RETRY_LIMIT;
+  return { limit, best: state.best < limit ? state.best : 0, clean: 0, wait };
+}
+
+/**
+ * Where a step up to `wanted` may really go. Below the limit, wanted is fine;
+ * at or above it, the largest level (or size that worked) below it, until
+ * enough clean batches allow the limit itself once more. The engine's tail
+ * rule must not undo that by merging what remains into one batch at or above
+ * the limit, so a tail is left instead.
+ */
+function capped(state: State, wanted: number, ctx: StrategyContext): { size: number; held?: string } {
+  const { limit } = state;
+  if (limit === 0) return { size: wanted };
+  if (state.clean >= state.wait) return { size: Math.min(wanted, limit) };
+  const seq = ctx.config.progressiveSequence;
+  const wait = `${limit} failed; ${state.clean} of ${state.wait} clean batches before trying it again`;
+  let size = wanted;
+  let held: string | undefined;
+  if (size >= limit) {
+    const level = seq[levelBelow(limit, seq)]!;
+    size = Math.max(state.size, level < limit ? level : 0, state.best);
+    held = wait;
+  }
+  if (planSize(size, ctx.remaining, ctx.config.maxBatchSize) >= limit) {
+    size = Math.max(1, Math.floor(ctx.remaining / TAIL_FACTOR));
+    held = `${wait}; leaving a tail, so the last ${ctx.remaining} do not go out as one batch`;
+  }
+  return held ? { size, held } : { size };
+}
+
+/**
+ * A step up from state.size towards `wanted`, within the limit. `why` is what
+ * the batch showed; `move` says where that leads, for the size it gets.
+ */
+function stepUp(
+  state: State,
+  wanted: number,
+  clean: number,
+  why: string,
+  move: (size: number) => string,
+  ctx: StrategyContext,
+): Step<State> {
+  const counted = { ...state, clean };
+  const { size, held } = capped(counted, wanted, ctx);
+  let reason = `${why}: ${move(size)}`;
+  if (held) reason = `${why}: ${size === state.size ? 'holding at' : size < state.size ? 'down to' : 'up to'} ${size} (${held})`;
+  else if (size === state.limit) reason += ` (${clean} clean batches since it failed: trying ${size} again)`;
+  return { state: { ...counted, size, recovering: false }, size, reason };
 }
 
 export default defineStrategy<State>({
@@ -36,15 +145,23 @@ export default defineStrategy<State>({
   start(ctx) {
     const first = ctx.config.progressiveSequence[0]!;
     const proven = ctx.history?.maxProvenBatchSize ?? 0;
+    const limit = ctx.history?.minFailedBatchSize ?? 0;
+    const wait = limit > 0 ? CLEAN_BATCHES_TO_RETRY_REMEMBERED_LIMIT : CLEAN_BATCHES_TO_RETRY_LIMIT;
+    const fresh: State = { size: first, recovering: false, limit, best: 0, clean: 0, wait };
     if (proven > first) {
-      const size = clampSize(proven, ctx.config);
+      const wanted = clampSize(proven, ctx.config);
+      const { size, held } = capped({ ...fresh, size: wanted }, wanted, ctx);
+      const below = limit > 0 ? `, below the ${limit} that failed last time` : '';
       return {
-        state: { size, recovering: false },
+        state: { ...fresh, size },
         size,
-        reason: `session history: starting at the proven size ${size}, skipping the ramp`,
+        reason: held
+          ? `session history: proven ${wanted}, skipping the ramp but starting at ${size} (${held})`
+          : `session history: starting at the proven size ${wanted}, skipping the ramp${below}`,
       };
     }
-    return { state: { size: first, recovering: false }, size: first, reason: `no history: starting the ramp at ${first}` };
+    const { size } = capped(fresh, first, ctx);
+    return { state: { ...fresh, size }, size, reason: `no history: starting the ramp at ${size}` };
   },
 
   next(state, outcome, ctx) {
@@ -54,46 +171,49 @@ export default defineStrategy<State>({
     if (!outcome.ok) {
       const half = Math.floor(outcome.size / 2);
       const size = half >= first ? seq[levelAtOrBelow(half, seq)]! : Math.max(1, half);
+      const lesson = outcome.error === 'rate_limited' ? {} : afterFailure(state, outcome.size);
       return {
-        state: { size, recovering: true },
+        state: { ...state, ...lesson, size, recovering: true },
         size,
         reason: `batch of ${outcome.size} failed (${outcome.error ?? 'error'}): scaling down to ${size}`,
       };
     }
+    const lifted = state.limit > 0 && outcome.size >= state.limit;
+    const worked: State = {
+      ...state,
+      limit: lifted ? 0 : state.limit,
+      best: Math.max(state.best, outcome.size),
+      wait: lifted ? CLEAN_BATCHES_TO_RETRY_LIMIT : state.wait,
+    };
     if (speed === 'SLOW') {
       const size = state.size > first ? seq[levelBelow(state.size, seq)]! : state.size;
       return {
-        state: { size, recovering: true },
+        state: { ...worked, size, recovering: true, clean: 0 },
         size,
         reason: `slow batch (${Math.round(outcome.durationMs)} ms > ${ctx.config.slowBatchThresholdMs} ms): one level down to ${size}`,
       };
     }
+    const clean = state.clean + 1;
     if (state.recovering) {
-      const size = up(state.size, 1, ctx);
-      return { state: { size, recovering: false }, size, reason: `recovered at ${state.size}: one level up to ${size}` };
+      return stepUp(worked, up(state.size, 1, ctx), clean, `recovered at ${state.size}`, (size) => `one level up to ${size}`, ctx);
     }
     const rate = successRate(ctx);
     if (speed === 'FAST' && rate >= ctx.config.minSuccessRate) {
-      const size = up(state.size, 2, ctx);
-      const skipped = seq.filter((level) => level > state.size && level < size);
-      return {
-        state: { size, recovering: false },
-        size,
-        reason:
-          skipped.length > 0
-            ? `fast (${Math.round(outcome.durationMs)} ms < ${ctx.config.fastBatchThresholdMs} ms): skipping ${skipped.join(', ')}, up to ${size}`
-            : `fast (${Math.round(outcome.durationMs)} ms): up to ${size}`,
-      };
+      const wanted = up(state.size, 2, ctx);
+      const skipped = seq.filter((level) => level > state.size && level < wanted);
+      const why =
+        skipped.length > 0
+          ? `fast (${Math.round(outcome.durationMs)} ms < ${ctx.config.fastBatchThresholdMs} ms)`
+          : `fast (${Math.round(outcome.durationMs)} ms)`;
+      const move = (size: number) =>
+        skipped.length > 0 && size === wanted ? `skipping ${skipped.join(', ')}, up to ${size}` : `up to ${size}`;
+      return stepUp(worked, wanted, clean, why, move, ctx);
     }
-    const size = up(state.size, 1, ctx);
     const why =
       speed === 'FAST'
         ? `fast but success rate ${(rate * 100).toFixed(0)}% < ${(ctx.config.minSuccessRate * 100).toFixed(0)}%`
         : `normal speed (${Math.round(outcome.durationMs)} ms)`;
-    return {
-      state: { size, recovering: false },
-      size,
-      reason: size === state.size ? `${why}: staying at the top level ${size}` : `${why}: one level up to ${size}`,
-    };
+    const move = (size: number) => (size === state.size ? `staying at the top level ${size}` : `one level up to ${size}`);
+    return stepUp(worked, up(state.size, 1, ctx), clean, why, move, ctx);
   },
 });

@@ -45,6 +45,7 @@ const fast = (size: number) => ok(size, 500);
 const normal = (size: number) => ok(size, 5000);
 const slow = (size: number) => ok(size, 12_000);
 const fail = (size: number) => failed(size);
+const rateLimited = (size: number): BatchOutcome => ({ size, durationMs: 300, ok: false, error: 'rate_limited' });
 
 describe('adaptive', () => {
   it('ramps from the first level without history, skipping one level when fast', () => {
@@ -54,11 +55,11 @@ describe('adaptive', () => {
     expect(walk(adaptive, [normal, normal, normal])).toEqual([100, 500, 1000, 2000]);
   });
   it('does not skip while the success rate is under minSuccessRate', () => {
-    // 1 failure in 2 batches = 50% < 95%.
-    expect(walk(adaptive, [fail, fast, fast])).toEqual([100, 50, 100, 500]);
+    // 1 refusal in 2 batches = 50% < 95%. A rate limit, so that no size is held back as having failed.
+    expect(walk(adaptive, [rateLimited, fast, fast])).toEqual([100, 50, 100, 500]);
   });
-  it('halves to a level on failure and steps one level up after recovering', () => {
-    expect(walk(adaptive, [fail, normal, normal], ctx({ history: history(5000) }))).toEqual([5000, 2000, 4000, 5000]);
+  it('halves to a level on failure and steps one level up after recovering, but not back to the size that failed', () => {
+    expect(walk(adaptive, [fail, normal, normal], ctx({ history: history(5000) }))).toEqual([5000, 2000, 4000, 4000]);
   });
   it('drops one level on a slow batch', () => {
     expect(walk(adaptive, [slow], ctx({ history: history(4000) }))).toEqual([4000, 2000]);
