@@ -50,6 +50,8 @@
  * - Without history it starts at the sequence's third level (1,000 by default),
  *   and uses the anchor's round trip as the base of its latency line: the first
  *   batch gives it a model at once, and a first call that hangs is cut short.
+ *   When that round trip alone is not FAST, a call is mostly fixed cost and an
+ *   extra call costs about one anchor: it starts at the sequence's top instead.
  * - With history it starts at a third of the proven size and grows to it as the
  *   weighing allows, with lower odds of failure at and below it: on a long send
  *   that is the next batch; on a short one, where one hung call at a size the
@@ -165,12 +167,28 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
   return giveUp === undefined ? { state: after, size, reason } : { state: after, size, reason, timeoutMs: Math.round(giveUp) };
 }
 
-function start(ctx: StrategyContext, t: BracketTuning): Decision {
-  // The third level by default (1,000 in the default sequence): most accounts take it, and a first call that
-  // fails is cut short by the anchor-based give-up, so starting smaller buys little
-  // (and on a short list each extra call is a large share of the send).
+/**
+ * The first size without history. The third level by default (1,000 in the default sequence): most
+ * accounts take it, and a first call that fails is cut short by the anchor-based give-up, so starting
+ * smaller buys little (and on a short list each extra call is a large share of the send). But when the
+ * anchor's round trip alone is not FAST, a call's fixed cost dominates: every extra call costs about one
+ * anchor and more recipients in a call cost little, so it starts at the top of the sequence, the largest
+ * batch the operator expects to work (on 10,000 recipients: two calls after the anchor, not three). A
+ * first call that hangs there costs up to the batch timeout rather than a give-up at a third of it.
+ */
+function coldStart(ctx: StrategyContext, t: BracketTuning): { size: number; why: string } {
   const seq = ctx.config.progressiveSequence;
-  const first = seq[Math.min(t.startLevel, seq.length - 1)]!;
+  const level = seq[Math.min(t.startLevel, seq.length - 1)]!;
+  const anchor = ctx.anchorMs;
+  if (anchor === undefined || anchor < ctx.config.fastBatchThresholdMs) return { size: level, why: 'no history' };
+  return {
+    size: Math.max(level, seq.at(-1)!),
+    why: `no history; the anchor took ${Math.round(anchor)} ms, not FAST with one recipient: a call is mostly fixed cost`,
+  };
+}
+
+function start(ctx: StrategyContext, t: BracketTuning): Decision {
+  const { size: first, why: cold } = coldStart(ctx, t);
   // The anchor is a call to one recipient: latency(1), the base of the latency line.
   const samples = ctx.anchorMs !== undefined ? [{ n: 1, ms: ctx.anchorMs, wins: 1 }] : [];
   const initial: BracketState = {
@@ -196,7 +214,7 @@ function start(ctx: StrategyContext, t: BracketTuning): Decision {
   const limit = failed > proven ? failed : 0;
   // A proven size at or under the cold start, with no limit found above it, says only how
   // much an earlier send needed (a short list), not what the session takes.
-  if (proven === 0 || (proven <= first && limit === 0)) return decide(initial, ctx, 'no history', t);
+  if (proven === 0 || (proven <= first && limit === 0)) return decide(initial, ctx, cold, t);
   const remembered = ctx.history!.averageBatchTime > 0 ? { n: proven, ms: ctx.history!.averageBatchTime, wins: 0 } : undefined;
   // Under the cold start with a limit found just above (a weak account): start there rather
   // than hang where the last send did. Above: start at a third of it and grow to it as fast as

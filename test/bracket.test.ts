@@ -58,6 +58,24 @@ describe('bracket', () => {
     expect(bracket.start(ctx({ anchorMs: undefined })).timeoutMs).toBeUndefined();
   });
 
+  it('starts at the top of the sequence when the anchor says a call is mostly fixed cost', () => {
+    // Not FAST with one recipient: an extra call costs about one anchor, more recipients in it little.
+    const anchorMs = 2500;
+    const top = config.progressiveSequence.at(-1)!;
+    const list = ctx({ anchorMs, total: 9999, remaining: 9999 });
+    const first = bracket.start(list);
+    expect(first.size).toBe(top);
+    expect(first.reason).toContain('2500 ms');
+    // With 0.15 ms a recipient, the rest of a 10,000 list then goes in one more call, not two.
+    const overhead = (size: number): BatchOutcome => ({ size, durationMs: anchorMs + 0.15 * size, ok: true });
+    const rest = 9999 - top;
+    const second = bracket.next(first.state, overhead(top), { ...list, remaining: rest, batchesSent: 1, batchesOk: 1 });
+    expect(planSize(second.size, rest, config.maxBatchSize)).toBe(rest);
+    // Just under the FAST threshold it is the usual cold start; a history still decides over either.
+    expect(bracket.start(ctx({ anchorMs: config.fastBatchThresholdMs - 1 })).size).toBe(1000);
+    expect(bracket.start(ctx({ anchorMs, history: history(450, 1140, 451) })).size).toBe(450);
+  });
+
   it('grows, finds the ceiling by failing above it, and settles just under it', () => {
     const sizes = drive(60, network).map((s) => s.size);
     expect(sizes[0]).toBe(1000);

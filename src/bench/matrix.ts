@@ -7,6 +7,7 @@ import type { SmartSendConfig } from '../config.js';
 import { ORACLE } from './baselines.js';
 import { runOnce, type BenchCase, type Contender, type RunResult } from './run.js';
 import { geomean, mean, percentile } from './stats.js';
+import { isUnfinished } from './targets.js';
 
 export interface BenchRow {
   readonly strategy: string;
@@ -20,6 +21,8 @@ export interface BenchRow {
   readonly wastedSends: { readonly mean: number };
   readonly calls: { readonly mean: number };
   readonly undelivered: { readonly mean: number };
+  /** Runs that gave up more than 1% of the list (targets.ts isUnfinished): they beat nothing. */
+  readonly unfinished: number;
   readonly lost: number;
 }
 
@@ -81,6 +84,7 @@ export function foldRows(runs: readonly RunResult[]): BenchRow[] {
       wastedSends: { mean: mean(group.map((r) => r.wastedSends)) },
       calls: { mean: mean(group.map((r) => r.calls)) },
       undelivered: { mean: mean(group.map((r) => r.undelivered)) },
+      unfinished: group.filter(isUnfinished).length,
       lost: group.reduce((sum, r) => sum + r.lost, 0),
     };
   });

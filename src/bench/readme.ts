@@ -26,6 +26,10 @@ export interface BenchJson {
   readonly seeds: number;
   readonly recipients: readonly number[];
   readonly cases: readonly { readonly name: string; readonly description: string }[];
+  /** The target lines issue 19 replaced, on the same rows (not quoted in the README). */
+  readonly previousTargets?: readonly TargetLine[];
+  /** A --random run's family (not quoted in the README: its figures are the suite's). */
+  readonly family?: { readonly seed: number; readonly count: number; readonly rows: readonly BenchRow[] };
 }
 
 const grouped = (n: number): string => n.toLocaleString('en-US');
@@ -51,6 +55,8 @@ const count = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} millio
 /** Rejects output the README must not be made from: a narrowed run would silently drop figures. */
 function checkComplete(json: BenchJson): string {
   const best = json.best;
+  if (json.rows.length === 0 && json.family)
+    throw new Error('this JSON is a --random family run without the suite: the README quotes the suite (npm run bench -- --json FILE)');
   if (!best) throw new Error('no best built-in in the JSON: run the bench with the built-in strategies');
   const strategies = new Set(json.rows.map((r) => r.strategy));
   for (const s of [ORACLE, FIXED, REFERENCE, best]) {

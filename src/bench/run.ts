@@ -27,6 +27,8 @@ export interface BenchCase {
   readonly failedSize?: number;
   /** For memory cases: the case without memory to compare with. */
   readonly coldCase?: string;
+  /** Drawn from the random family (--random), reported apart from the suite. */
+  readonly family?: boolean;
 }
 
 export interface RunResult {

@@ -1,33 +1,46 @@
 /**
  * `npm run bench`: every registered strategy plus the `oracle` and `fixed`
- * baselines over the benchmark suite, in virtual time, through the real engine.
- * Prints a table and the targets; --json writes every row, --chart an SVG.
+ * baselines over the benchmark suite (or a random family of networks), in
+ * virtual time, through the real engine. Prints tables and the targets;
+ * --json writes every row, --chart an SVG.
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FIXED, ORACLE } from '../bench/baselines.js';
 import { renderChart, type RatioCell } from '../bench/chart.js';
-import { foldRows } from '../bench/matrix.js';
+import { evaluateFamilyTargets, formatFamilyTable } from '../bench/family.js';
+import { type BenchRow, foldRows } from '../bench/matrix.js';
 import { runInWorkers } from '../bench/parallel.js';
+import { belowOracle, formatBelowOracle } from '../bench/below-oracle.js';
 import { evaluateTargets, formatGivenUp, formatTable } from '../bench/report.js';
+import type { BenchCase, RunResult } from '../bench/run.js';
 import { runOnce } from '../bench/run.js';
 import { resolveBench, type BenchInputs } from '../bench/setup.js';
-import { formatTrace } from '../bench/trace.js';
 import { geomean } from '../bench/stats.js';
+import { formatTrace } from '../bench/trace.js';
 import { exitOnStartupError } from '../util/startup-error.js';
 
 const HELP = `Usage: npm run bench -- [options]
 
-Runs every strategy (built-in and STORYCAST_STRATEGY_MODULES) and the baselines
-"oracle" (the physical limit) and "fixed" (the plain ramp) over the benchmark
-suite (src/bench/profiles, the seed scenarios, memory cases), in virtual time.
+Runs every strategy (built-in, STORYCAST_STRATEGY_MODULES and --strategy-module)
+and the baselines "oracle" (the physical limit) and "fixed" (the plain ramp) over
+the benchmark suite (src/bench/profiles, the seed scenarios, memory cases), in
+virtual time.
 
   --recipients LIST   list sizes, comma-separated (default 1000,10000,100000)
   --seeds N           seeds per case, 1..N (default 5)
   --strategy NAME     only this strategy (repeatable; baselines always run)
-  --case NAME         only this case of the suite (repeatable)
+  --strategy-module PATH
+                      load a strategy module (a .js or .ts file default-exporting a
+                      strategy made with the SDK's defineStrategy; repeatable), as
+                      STORYCAST_STRATEGY_MODULES does for the server
+  --case NAME         only this case (repeatable)
   --profile FILE      add a network profile (simulated transport schema; repeatable;
-                      replaces a suite profile of the same name)
+                      replaces a suite profile of the same name; with --random, needs --suite)
+  --random N          instead of the suite: N profiles drawn from the random family
+                      (src/bench/random-family.ts), with their own table and targets
+  --random-seed S     the family's seed (default 1): the same S draws the same profiles
+  --suite             with --random, run the suite as well (reported on its own)
   --json FILE         write every row and the targets as JSON
   --chart FILE.svg    draw batch size over time on one profile, and ratio to oracle per profile
   --chart-profile P   the profile of the first view (default step-down)
@@ -53,8 +66,12 @@ async function main(argv: string[]): Promise<number> {
       recipients: { type: 'string', default: '1000,10000,100000' },
       seeds: { type: 'string', default: '5' },
       strategy: { type: 'string', multiple: true },
+      'strategy-module': { type: 'string', multiple: true },
       profile: { type: 'string', multiple: true },
       case: { type: 'string', multiple: true },
+      random: { type: 'string' },
+      'random-seed': { type: 'string' },
+      suite: { type: 'boolean' },
       json: { type: 'string' },
       chart: { type: 'string' },
       'chart-profile': { type: 'string', default: 'step-down' },
@@ -70,12 +87,24 @@ async function main(argv: string[]): Promise<number> {
   }
   const recipients = positiveList('recipients', values.recipients);
   const [seedCount] = positiveList('seeds', values.seeds);
+  if (values.random === undefined && (values['random-seed'] !== undefined || values.suite))
+    throw new Error('--random-seed and --suite go with --random N');
+  // --profile adds to the suite: with --random alone it would be dropped without a word.
+  if (values.random !== undefined && !values.suite && values.profile !== undefined)
+    throw new Error('--profile adds to the suite, which --random replaces: add --suite to run both');
   const inputs: BenchInputs = {
     strategies: values.strategy ?? [],
+    strategyModules: values['strategy-module'] ?? [],
     profileFiles: values.profile ?? [],
     recipients,
     seeds: Array.from({ length: seedCount! }, (_, i) => i + 1),
     cases: values.case ?? [],
+    ...(values.random !== undefined
+      ? {
+          random: { count: positiveList('random', values.random)[0]!, seed: wholeNumber('random-seed', values['random-seed'] ?? '1') },
+          suite: values.suite ?? false,
+        }
+      : {}),
   };
   // Resolved here too, so a bad strategy name or profile fails before any worker starts.
   const { cases, contenders, strategies, builtinNames, config } = await resolveBench(inputs);
@@ -117,58 +146,134 @@ async function main(argv: string[]): Promise<number> {
       a.seed - b.seed ||
       contenderOrder.get(a.strategy)! - contenderOrder.get(b.strategy)!,
   );
-  const rows = foldRows(runs);
   if (process.stderr.isTTY) process.stderr.write('\r');
   const seconds = (performance.now() - started) / 1000;
   const seeds = inputs.seeds;
+  const suiteCases = cases.filter((c) => !c.family);
+  const familyCases = cases.filter((c) => c.family);
+  const inGroup = (group: readonly BenchCase[]) => {
+    const names = new Set(group.map((c) => c.name));
+    return runs.filter((r) => names.has(r.case));
+  };
+  const suiteRuns = inGroup(suiteCases);
+  const familyRuns = inGroup(familyCases);
+  const suiteRows = foldRows(suiteRuns);
+  const familyRows = foldRows(familyRuns);
 
-  console.log(formatTable(rows));
-  const targets = builtinNames.length > 0 ? evaluateTargets(rows, runs, cases, builtinNames) : undefined;
-  if (targets) {
-    console.log(`\nTargets (best built-in: ${targets.best})`);
-    for (const l of targets.lines) console.log(l.text);
+  let suiteTargets: ReturnType<typeof evaluateTargets> | undefined;
+  if (suiteCases.length > 0) {
+    console.log(formatTable(suiteRows));
+    suiteTargets = builtinNames.length > 0 ? evaluateTargets(suiteRows, suiteRuns, suiteCases, builtinNames) : undefined;
+    if (suiteTargets) {
+      console.log(`\nTargets (best built-in: ${suiteTargets.best})`);
+      for (const l of suiteTargets.lines) console.log(l.text);
+    }
+    console.log(`\n${formatGivenUp(suiteRuns)}`);
+    console.log(`\n${formatBelowOracle(belowOracle(suiteRows, seeds))}`);
   }
-  console.log(`\n${formatGivenUp(runs)}`);
+  let familyTargets: ReturnType<typeof evaluateFamilyTargets> | undefined;
+  if (familyCases.length > 0) {
+    const { count, seed } = inputs.random!;
+    console.log(formatTable(familyRows));
+    console.log(formatFamilyTable(familyRows, familyCases.length, seed));
+    familyTargets = builtinNames.length > 0 ? evaluateFamilyTargets(familyRows, builtinNames) : undefined;
+    if (familyTargets) {
+      console.log(
+        `\nFamily targets (best built-in: ${familyTargets.best}; ${count} profiles from seed ${seed}, ${seeds.length} seeds each)`,
+      );
+      for (const l of familyTargets.lines) console.log(l.text);
+    }
+    console.log(`\n${formatGivenUp(familyRuns)}`);
+    console.log(`\n${formatBelowOracle(belowOracle(familyRows, seeds))}`);
+  }
   console.log(
     `\n${runs.length} runs (${cases.length} cases x ${recipients.length} sizes x ${seeds.length} seeds x ${contenders.length} contenders) in ${seconds.toFixed(1)} s`,
   );
 
   if (values.json) {
-    await writeFile(
-      values.json,
-      `${JSON.stringify({ rows, targets: targets?.lines ?? [], best: targets?.best, seeds: seeds.length, recipients, cases: cases.map((c) => ({ name: c.name, description: c.description })) }, null, 2)}\n`,
-    );
+    const json = {
+      rows: suiteRows,
+      targets: suiteTargets?.lines ?? [],
+      // The lines issue 19 replaced, computed on the same rows: how a change reads under both.
+      previousTargets: suiteTargets?.previous ?? [],
+      best: suiteTargets?.best,
+      seeds: seeds.length,
+      recipients,
+      cases: suiteCases.map((c) => ({ name: c.name, description: c.description })),
+      ...(inputs.random
+        ? {
+            family: {
+              seed: inputs.random.seed,
+              count: inputs.random.count,
+              rows: familyRows,
+              targets: familyTargets?.lines ?? [],
+              best: familyTargets?.best,
+              // The drawn profiles themselves, so any one can be rerun with --profile.
+              cases: familyCases.map((c) => ({ name: c.name, description: c.description, profile: c.profile })),
+            },
+          }
+        : {}),
+    };
+    await writeFile(values.json, `${JSON.stringify(json, null, 2)}\n`);
   }
-  if (values.chart) {
-    const chartProfile = cases.some((c) => c.name === values['chart-profile']) ? values['chart-profile'] : cases[0]!.name;
-    const size = recipients.includes(10_000) ? 10_000 : recipients[0]!;
-    const traces = runs.filter((r) => r.case === chartProfile && r.recipients === size && r.seed === seeds[0]).map((r) => r.trace);
-    const ratios: RatioCell[] = [];
-    for (const c of cases) {
-      for (const s of [FIXED, ...strategies.map((x) => x.name)]) {
-        const mine = rows.filter((r) => r.profile === c.name && r.strategy === s);
-        if (mine.length === 0) continue;
-        ratios.push({
-          strategy: s,
-          profile: c.name,
-          geomean: geomean(mine.map((r) => r.ratioToOracle.geomean)),
-          p95: Math.max(...mine.map((r) => r.ratioToOracle.p95)),
-        });
-      }
-    }
-    await writeFile(
-      values.chart,
-      renderChart({
-        title: `storycast strategy lab — ${chartProfile}, ${size.toLocaleString('en-US')} recipients`,
-        profile: chartProfile,
-        recipients: size,
-        traces,
-        ratios,
-      }),
-    );
-  }
+  if (values.chart)
+    await writeChart(values.chart, values['chart-profile'], {
+      cases,
+      runs,
+      rows: [...suiteRows, ...familyRows],
+      recipients,
+      seeds,
+      strategies: strategies.map((x) => x.name),
+    });
   // Targets are measurements: missing one is reported above, not an error.
   return 0;
+}
+
+function wholeNumber(option: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${option} "${text}": expected a whole number`);
+  return value;
+}
+
+async function writeChart(
+  file: string,
+  wanted: string,
+  run: {
+    cases: readonly BenchCase[];
+    runs: readonly RunResult[];
+    rows: readonly BenchRow[];
+    recipients: readonly number[];
+    seeds: readonly number[];
+    strategies: readonly string[];
+  },
+): Promise<void> {
+  const { cases, runs, rows, recipients, seeds } = run;
+  const chartProfile = cases.some((c) => c.name === wanted) ? wanted : cases[0]!.name;
+  const size = recipients.includes(10_000) ? 10_000 : recipients[0]!;
+  const traces = runs.filter((r) => r.case === chartProfile && r.recipients === size && r.seed === seeds[0]).map((r) => r.trace);
+  const ratios: RatioCell[] = [];
+  for (const c of cases) {
+    for (const s of [FIXED, ...run.strategies]) {
+      const mine = rows.filter((r) => r.profile === c.name && r.strategy === s);
+      if (mine.length === 0) continue;
+      ratios.push({
+        strategy: s,
+        profile: c.name,
+        geomean: geomean(mine.map((r) => r.ratioToOracle.geomean)),
+        p95: Math.max(...mine.map((r) => r.ratioToOracle.p95)),
+      });
+    }
+  }
+  await writeFile(
+    file,
+    renderChart({
+      title: `storycast strategy lab — ${chartProfile}, ${size.toLocaleString('en-US')} recipients`,
+      profile: chartProfile,
+      recipients: size,
+      traces,
+      ratios,
+    }),
+  );
 }
 
 // Its errors come from its options, profile files and strategy modules: all the person's to fix.

@@ -75,10 +75,24 @@ export interface RateWindow {
   readonly windowMs: number;
 }
 
-/** Every sliding window a session's calls must fit in: rateLimitPerSecond is the 1000 ms one. */
+/**
+ * The sliding window rateLimitPerSecond stands for. A whole rate is that many
+ * calls per 1000 ms, as it always was; a fractional one keeps its whole part of
+ * calls (at least one) in the window that gives exactly that rate: 0.5 is one
+ * call per 2000 ms, 2.5 two per 800 ms. Never burstier than the rate allows,
+ * and a whole number of ms, so retry hints stay whole (0.3 is one per 3333 ms).
+ */
+export function perSecondWindow(rate: number): RateWindow | undefined {
+  if (!(rate > 0)) return undefined;
+  if (Number.isInteger(rate)) return { calls: rate, windowMs: 1000 };
+  const calls = Math.max(1, Math.floor(rate));
+  return { calls, windowMs: Math.round((1000 * calls) / rate) };
+}
+
+/** Every sliding window a session's calls must fit in: rateLimitPerSecond's first (see perSecondWindow). */
 export function rateWindows(profile: SimProfile): readonly RateWindow[] {
-  const perSecond = profile.rateLimitPerSecond > 0 ? [{ calls: profile.rateLimitPerSecond, windowMs: 1000 }] : [];
-  return [...perSecond, ...profile.rateLimits];
+  const perSecond = perSecondWindow(profile.rateLimitPerSecond);
+  return [...(perSecond ? [perSecond] : []), ...profile.rateLimits];
 }
 
 export interface RateRejection {

@@ -70,7 +70,10 @@ const rateLimit = z.strictObject({
  *   capacity (null = unlimited) replaces the previous one.
  * - rateLimitPerSecond: 0 = no limit. Otherwise a session's send that would be
  *   the (N+1)th accepted in the trailing 1000 ms fails after baseMs with
- *   RATE_LIMITED and retryAfterMs = when the window frees.
+ *   RATE_LIMITED and retryAfterMs = when the window frees. A fractional rate
+ *   is allowed: it keeps floor(N) calls (at least 1) in a window of
+ *   1000 * calls / N ms, rounded to a whole ms (0.5 = one call per 2000 ms,
+ *   2.5 = two per 800 ms): model.ts perSecondWindow().
  * - latencyTail: null = no tail. { probability, minFactor >= 1, maxFactor >=
  *   minFactor }: with `probability` a send's whole round trip (success or fast
  *   failure) is further multiplied by a factor drawn log-uniformly from
@@ -130,7 +133,7 @@ const simProfileSchema = z.strictObject({
       }
     })
     .default([]),
-  rateLimitPerSecond: z.int().nonnegative().default(0),
+  rateLimitPerSecond: z.number().nonnegative().default(0),
   latencyTail: latencyTail.nullable().default(null),
   knee: knee.nullable().default(null),
   failureBursts: z.array(failureBurst).default([]),

@@ -1,0 +1,168 @@
+/** The random family of networks (--random): drawn as documented, deterministic, and reported on its own. */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ORACLE } from '../src/bench/baselines.js';
+import { evaluateFamilyTargets, familyFigures, formatFamilyTable } from '../src/bench/family.js';
+import type { BenchRow } from '../src/bench/matrix.js';
+import { drawProfile, FAMILY, familyCases } from '../src/bench/random-family.js';
+import { percentile } from '../src/bench/stats.js';
+import type { SimProfile } from '../src/transport/sim/profile.js';
+
+const within = (x: number, [lo, hi]: readonly [number, number]) => x >= lo && x <= hi;
+const median = (xs: number[]) => percentile(xs, 50);
+
+describe('the random family', () => {
+  const drawn: SimProfile[] = Array.from({ length: 400 }, (_, i) => drawProfile(3, i));
+
+  it('draws the same profiles from the same seed, each from its own stream', () => {
+    expect(familyCases(10, 1).map((c) => c.profile)).toEqual(
+      familyCases(30, 1)
+        .slice(0, 10)
+        .map((c) => c.profile),
+    );
+    expect(drawProfile(1, 4)).toEqual(drawProfile(1, 4));
+    expect(drawProfile(2, 0)).not.toEqual(drawProfile(1, 0));
+    expect(familyCases(3, 7).map((c) => c.name)).toEqual(['random-7-001', 'random-7-002', 'random-7-003']);
+    expect(familyCases(1, 7)[0]).toMatchObject({ family: true, description: drawProfile(7, 0).description });
+  });
+
+  it('keeps every knob in its documented range', () => {
+    for (const p of drawn) {
+      expect(within(p.baseMs, FAMILY.baseMs)).toBe(true);
+      expect(within(p.perRecipientMs, FAMILY.perRecipientMs)).toBe(true);
+      expect(within(p.jitterPct, FAMILY.jitterPct)).toBe(true);
+      expect(within(p.capacity!, FAMILY.capacity)).toBe(true);
+      expect(within(p.failureRate, FAMILY.failureRate)).toBe(true);
+      expect(p.rateLimitPerSecond === 0 || within(p.rateLimitPerSecond, FAMILY.rateLimitPerSecond)).toBe(true);
+      expect(p.capacitySchedule.length).toBeLessThanOrEqual(2);
+      for (const step of p.capacitySchedule) {
+        expect(within(step.atMs, FAMILY.scheduleAtMs)).toBe(true);
+        expect(within(step.capacity!, FAMILY.capacity)).toBe(true);
+      }
+      expect([...p.capacitySchedule].sort((a, b) => a.atMs - b.atMs)).toEqual(p.capacitySchedule);
+      if (p.latencyTail) {
+        expect(within(p.latencyTail.probability, FAMILY.tailProbability)).toBe(true);
+        expect(within(p.latencyTail.minFactor, FAMILY.tailMinFactor)).toBe(true);
+        expect(within(p.latencyTail.maxFactor, FAMILY.tailMaxFactor)).toBe(true);
+      }
+      expect(p.knee).toBeNull();
+      expect(p.failureBursts).toEqual([]);
+    }
+  });
+
+  it('covers every kind it documents: both failure modes, limits or none, zero to two capacity changes, tails or none', () => {
+    const share = (pred: (p: SimProfile) => boolean) => drawn.filter(pred).length / drawn.length;
+    expect(share((p) => p.failure === 'timeout')).toBeGreaterThan(0.4);
+    expect(share((p) => p.failure === 'fast')).toBeGreaterThan(0.4);
+    expect(share((p) => p.rateLimitPerSecond > 0)).toBeGreaterThan(0.4);
+    expect(share((p) => p.rateLimitPerSecond > 0 && !Number.isInteger(p.rateLimitPerSecond))).toBeGreaterThan(0.3);
+    for (const steps of [0, 1, 2]) expect(share((p) => p.capacitySchedule.length === steps)).toBeGreaterThan(0.25);
+    expect(share((p) => p.latencyTail !== null)).toBeGreaterThan(0.4);
+  });
+
+  it('draws base latency and capacity log-uniformly: their medians sit at the geometric middle', () => {
+    // Uniform draws would put the medians near 1,550 ms and 5,150 recipients.
+    const geometricMiddle = ([lo, hi]: readonly [number, number]) => Math.sqrt(lo * hi);
+    expect(median(drawn.map((p) => p.baseMs)) / geometricMiddle(FAMILY.baseMs)).toBeGreaterThan(0.75);
+    expect(median(drawn.map((p) => p.baseMs)) / geometricMiddle(FAMILY.baseMs)).toBeLessThan(1.33);
+    expect(median(drawn.map((p) => p.capacity!)) / geometricMiddle(FAMILY.capacity)).toBeGreaterThan(0.75);
+    expect(median(drawn.map((p) => p.capacity!)) / geometricMiddle(FAMILY.capacity)).toBeLessThan(1.33);
+  });
+});
+
+describe('family figures and targets', () => {
+  const row = (strategy: string, profile: string, bySeed: number[], over: Partial<BenchRow> = {}): BenchRow => ({
+    strategy,
+    profile,
+    recipients: 10_000,
+    seeds: bySeed.length,
+    ratioToOracle: { geomean: 1, p95: Math.max(...bySeed), bySeed },
+    completionMs: { mean: 1000 },
+    failedCalls: { mean: 1 },
+    wastedSends: { mean: 0 },
+    calls: { mean: 10 },
+    undelivered: { mean: 0 },
+    unfinished: 0,
+    lost: 0,
+    ...over,
+  });
+  // 20 runs of `a`: 18 at 1.1, one at 1.5, one at 3.0; 30 recipients given up in one run of 200,000 recipients.
+  const rows = [
+    ...Array.from({ length: 10 }, (_, i) => row(ORACLE, `random-1-${i}`, [1, 1])),
+    ...Array.from({ length: 9 }, (_, i) => row('a', `random-1-${i}`, [1.1, 1.1])),
+    row('a', 'random-1-9', [1.5, 3.0], { undelivered: { mean: 15 } }),
+    ...Array.from({ length: 10 }, (_, i) => row('b', `random-1-${i}`, [2, 2])),
+  ];
+
+  it('takes the geomean and p95 over every run, and the share given up over every recipient', () => {
+    const f = familyFigures(rows, 'a', 10_000);
+    expect(f.geomean).toBeCloseTo(Math.exp((18 * Math.log(1.1) + Math.log(1.5) + Math.log(3)) / 20), 10);
+    expect(f.p95).toBe(1.5);
+    expect(f.worst[0]).toEqual({ name: 'random-1-9 seed 2', ratio: 3 });
+    expect(f.givenUp / f.recipients).toBeCloseTo(30 / 200_000, 12);
+  });
+
+  it('prints the targets for the best built-in, and a line per strategy', () => {
+    const { best, lines } = evaluateFamilyTargets(rows, ['a', 'b']);
+    expect(best).toBe('a');
+    const texts = lines.map((l) => l.text);
+    expect(texts[0]).toMatch(/^PASS {2}a: geomean completion\/oracle over the family @ 10,000 1\.175 <= 1\.20$/);
+    expect(texts[1]).toMatch(
+      /^PASS {2}a: p95 completion\/oracle over the family's runs @ 10,000 1\.50 <= 1\.6 \(slowest: random-1-9 seed 2 3\.00/,
+    );
+    expect(texts[2]).toBe('PASS  a: recipients given up @ 10,000 0.015% (30 of 200,000) <= 0.100%');
+    expect(texts[3]).toBe('PASS  lost recipients, every strategy on every drawn profile: 0 (must be 0)');
+    const onlyB = evaluateFamilyTargets(rows, ['b']).lines.map((l) => l.text);
+    expect(onlyB[0]).toBe('FAIL  b: geomean completion/oracle over the family @ 10,000 2.000 <= 1.20');
+    expect(onlyB[1]).toMatch(/^FAIL {2}b: p95 .* 2\.00 <= 1\.6 /);
+    const table = formatFamilyTable(rows, 10, 1);
+    expect(table).toContain('Random family (seed 1, 10 profiles), 10,000 recipients');
+    expect(table).toMatch(/^b +2\.00 +2\.00 /m);
+  });
+});
+
+describe('npm run bench -- --random', () => {
+  const root = new URL('..', import.meta.url).pathname;
+  const bench = (...args: string[]) =>
+    promisify(execFile)(join(root, 'node_modules/.bin/tsx'), ['src/cli/bench.ts', ...args], { cwd: root, timeout: 120_000 });
+
+  it('runs the drawn profiles instead of the suite, with their own table and targets, and writes them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'storycast-family-'));
+    try {
+      const out = join(dir, 'family.json');
+      const args = ['--random', '2', '--random-seed', '7', '--recipients', '300', '--seeds', '1', '--strategy', 'bracket'];
+      const { stdout } = await bench(...args, '--json', out);
+      expect(stdout).toContain('Random family (seed 7, 2 profiles), 300 recipients');
+      expect(stdout).toMatch(/^Family targets \(best built-in: bracket; 2 profiles from seed 7, 1 seeds each\)$/m);
+      expect(stdout).toMatch(/^(PASS|FAIL) {2}bracket: p95 completion\/oracle over the family's runs @ 300 /m);
+      expect(stdout).not.toContain('step-down');
+      expect(stdout).toMatch(/^6 runs \(2 cases x 1 sizes x 1 seeds x 3 contenders\)/m);
+      const json = JSON.parse(await readFile(out, 'utf8')) as {
+        rows: unknown[];
+        family: { seed: number; rows: { profile: string }[]; targets: unknown[]; cases: { name: string; profile: unknown }[] };
+      };
+      expect(json.rows).toEqual([]);
+      expect(json.family.seed).toBe(7);
+      expect(json.family.cases.map((c) => c.profile)).toEqual([drawProfile(7, 0), drawProfile(7, 1)]);
+      expect([...new Set(json.family.rows.map((r) => r.profile))].sort()).toEqual(['random-7-001', 'random-7-002']);
+      expect(json.family.targets.length).toBeGreaterThan(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--suite runs the suite beside the family, each reported on its own', async () => {
+    const args = ['--random', '1', '--suite', '--case', 'step-down', '--case', 'random-1-001', '--recipients', '300', '--seeds', '1'];
+    const { stdout } = await bench(...args, '--strategy', 'bracket');
+    expect(stdout).toMatch(/^Targets \(best built-in: bracket\)$/m);
+    expect(stdout).toMatch(/^Family targets \(best built-in: bracket; 1 profiles from seed 1/m);
+    const error = await bench('--random-seed', '3').catch((e: unknown) => e as { code: number; stderr: string });
+    expect(error).toMatchObject({ code: 1, stderr: expect.stringMatching(/--random-seed and --suite go with --random N/) });
+    const dropped = await bench('--random', '2', '--profile', 'realistic').catch((e: unknown) => e as { code: number; stderr: string });
+    expect(dropped).toMatchObject({ code: 1, stderr: expect.stringMatching(/--profile adds to the suite, which --random replaces/) });
+  });
+});
