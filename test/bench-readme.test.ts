@@ -7,27 +7,15 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ORACLE } from '../src/bench/baselines.js';
 import type { BenchRow } from '../src/bench/matrix.js';
+import { benchRow } from './support/bench-rows.js';
 import { BLOCK_END, BLOCK_START, renderLabFigures, replaceLabBlock, type BenchJson } from '../src/bench/readme.js';
 /**
  * A small bench output: two sizes, 2 seeds, the oracle, fixed, adaptive and bracket on a
  * plain case, the weak account cold and with memory, and realistic cold and 3x too high.
  */
 function benchFixture(): BenchJson {
-  const row = (strategy: string, profile: string, recipients: number, ratio: number, over: Partial<BenchRow> = {}): BenchRow => ({
-    strategy,
-    profile,
-    recipients,
-    seeds: 2,
-    ratioToOracle: { geomean: ratio, p95: ratio, bySeed: [ratio, ratio] },
-    completionMs: { mean: 1000 * ratio },
-    failedCalls: { mean: 0 },
-    wastedSends: { mean: 0 },
-    calls: { mean: 10 },
-    undelivered: { mean: 0 },
-    unfinished: 0,
-    lost: 0,
-    ...over,
-  });
+  const row = (strategy: string, profile: string, recipients: number, ratio: number, over: Partial<BenchRow> = {}): BenchRow =>
+    benchRow(strategy, profile, recipients, [ratio, ratio], over);
   const names = ['steady', 'expensive-failures', 'expensive-failures+memory', 'realistic', 'realistic+memory-3x-high'];
   const bracketAt: Record<string, number> = {
     steady: 1.2,
