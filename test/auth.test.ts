@@ -231,11 +231,12 @@ describe.each(Object.keys(wires))('API keys, %s', (wireName) => {
     it("GetSend, WatchSend and CancelSend of b's send: SEND_NOT_ALLOWED, the same as a send that does not exist", async () => {
       const a = as(StoryService, KEY.a);
       for (const sendId of [bSend.sendId, 'no-such-send']) {
-        for (const call of [a.getSend({ sendId }), a.watchSend({ sendId }), a.cancelSend({ sendId })]) {
-          const error = await expectDenied(call, 'SEND_NOT_ALLOWED', { send_id: sendId, tenant: 'a' });
-          // Nothing says whose send it is.
+        // Made one at a time: a call made before an earlier one fails its test would reject unheard.
+        for (const call of [() => a.getSend({ sendId }), () => a.watchSend({ sendId }), () => a.cancelSend({ sendId })]) {
+          const error = await expectDenied(call(), 'SEND_NOT_ALLOWED', { send_id: sendId, tenant: 'a' });
+          // Nothing says whose send it is (the random send id itself may happen to contain "b-1").
           expect(info(error)?.metadata.session_id).toBeUndefined();
-          expect(error.message).not.toContain('b-1');
+          expect(error.message.replaceAll(sendId, '<send id>')).not.toContain('b-1');
         }
       }
       expect((await as(StoryService, KEY.b).getSend({ sendId: bSend.sendId })).send?.state).toBe(SendState.SUCCEEDED);
