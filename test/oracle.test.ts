@@ -1,12 +1,21 @@
-/** The oracle plans around the network's schedule, and no built-in strategy finishes before it. */
+/**
+ * The oracle plans around the network's schedule and its own calls' random
+ * draws (read from a copy the network previews), and no strategy finishes before it.
+ */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { builtinStrategies } from '../strategies/index.js';
+import { defineStrategy, MIN_CALL_TIMEOUT_MS, type AnyStrategy } from '../strategies/sdk.js';
 import { fixed, ORACLE } from '../src/bench/baselines.js';
 import { runOnce, type BenchCase, type RunResult } from '../src/bench/run.js';
+import { defaultSuite } from '../src/bench/suite.js';
+import { VirtualClock } from '../src/clock.js';
 import { defaultConfig } from '../src/config.js';
+import type { PreparedStory, TransportError } from '../src/transport/port.js';
 import { failureAt } from '../src/transport/sim/model.js';
-import { builtinProfiles, loadProfile } from '../src/transport/sim/profile.js';
+import { SimulatedNetwork } from '../src/transport/sim/network.js';
+import type { CallDraws } from '../src/transport/sim/oracle.js';
+import { builtinProfiles, loadProfile, type SimProfileInput } from '../src/transport/sim/profile.js';
 
 const config = defaultConfig.smartSend;
 const suiteCase = async (name: string): Promise<BenchCase> => {
@@ -14,6 +23,89 @@ const suiteCase = async (name: string): Promise<BenchCase> => {
   return { name, description: '', profile };
 };
 const sizes = (run: RunResult) => run.trace.points.map((p) => p.size);
+
+/** Jitter, a tail that strikes often and failures that answer fast, so every kind of draw shows within a few calls. */
+const lively: SimProfileInput = {
+  name: 'lively',
+  baseMs: 100,
+  perRecipientMs: 1,
+  jitterPct: 20,
+  failure: 'fast',
+  failureRate: 0.3,
+  latencyTail: { probability: 0.3, minFactor: 2, maxFactor: 5 },
+};
+const story: PreparedStory = { story: { kind: 'text', text: 'hello' } };
+const jids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `${1_000_000 + from + i}@s.whatsapp.net`);
+
+/** An anchor, then `calls` sends of 10 with its id; `beforeEach` runs before every send, the anchor's included. */
+async function drive(seed: number, calls: number, beforeEach: (net: SimulatedNetwork) => void = () => {}) {
+  const clock = new VirtualClock();
+  const net = new SimulatedNetwork({ profile: lively, clock, seed });
+  const send = async (recipients: string[], messageId?: string) => {
+    beforeEach(net);
+    const start = clock.now();
+    try {
+      const { messageId: id } = await clock.run(net.send({ sessionId: 's', story, recipients, messageId }, new AbortController().signal));
+      return { ok: true, id, ms: clock.now() - start };
+    } catch (error) {
+      return { ok: false, code: (error as TransportError).code, ms: clock.now() - start };
+    }
+  };
+  let anchor = await send(jids(1, 999_000));
+  while (!anchor.ok) anchor = await send(jids(1, 999_000));
+  const results = [];
+  for (let i = 0; i < calls; i++) results.push(await send(jids(10, 10 * i), anchor.id));
+  return { net, anchor, results };
+}
+
+describe("the network's preview of its next calls", () => {
+  it('is what the calls then draw: jitter, tail and random failure, call for call', async () => {
+    let predicted: CallDraws[] = [];
+    const { net, results } = await drive(7, 30, (n) => {
+      // After the anchor, read all 30 sends' draws once, before any of them is made.
+      if (predicted.length === 0 && n.oracle.calls.some((c) => c.outcome === 'ok')) {
+        const upcoming = n.oracle.upcomingCalls('s');
+        predicted = Array.from({ length: 30 }, (_, k) => upcoming(k));
+      }
+    });
+    results.forEach((result, k) => {
+      const { jitter, failDraw, tail } = predicted[k]!;
+      const fails = failDraw < 0.3;
+      expect(result.ok).toBe(!fails);
+      const ms = (fails ? net.oracle.profile.baseMs : net.oracle.baseLatencyMs(10)) * jitter * tail;
+      expect(result.ms).toBe(Math.round(ms));
+    });
+    // Every kind of luck came up, so the comparison above covered each.
+    expect(predicted.some((d) => d.failDraw < 0.3)).toBe(true);
+    expect(predicted.some((d) => d.tail > 1 && d.failDraw >= 0.3)).toBe(true);
+    expect(new Set(predicted.map((d) => d.jitter)).size).toBe(30);
+  });
+
+  it('says the same of call k whenever it is asked: a later look starts where the calls made since left off', async () => {
+    const looks: number[][] = [];
+    await drive(3, 12, (net) => {
+      if (!net.oracle.calls.some((c) => c.outcome === 'ok')) return;
+      const upcoming = net.oracle.upcomingCalls('s');
+      looks.push(Array.from({ length: 5 }, (_, k) => upcoming(k).jitter));
+    });
+    for (let i = 1; i < looks.length; i++) expect(looks[i]!.slice(0, 4)).toEqual(looks[i - 1]!.slice(1));
+  });
+
+  it('changes nothing: the same calls with and without looking ahead before each meet the same network', async () => {
+    const plain = await drive(11, 25);
+    const peeked = await drive(11, 25, (net) => {
+      const upcoming = net.oracle.upcomingCalls('s');
+      for (let k = 0; k < 40; k++) upcoming(k);
+      net.oracle.upcomingCalls('someone-else')(3);
+    });
+    // The anchor's id is drawn from the main stream too: it would differ had looking ahead advanced it.
+    expect(peeked.anchor).toEqual(plain.anchor);
+    expect(peeked.results).toEqual(plain.results);
+    const log = (net: SimulatedNetwork) =>
+      net.oracle.calls.map(({ outcome, cause, tailFactor, startedAt, endedAt }) => ({ outcome, cause, tailFactor, startedAt, endedAt }));
+    expect(log(peeked.net)).toEqual(log(plain.net));
+  });
+});
 
 describe('the oracle', () => {
   it('times its calls to a capacity that drops mid-send: everything above the new capacity starts before the drop', async () => {
@@ -38,7 +130,7 @@ describe('the oracle', () => {
     expect(run.undelivered).toBe(0);
   });
 
-  it('splits the last two calls evenly, and without jitter picks the split whose whole-ms roundings finish first', async () => {
+  it('without jitter splits the last two calls evenly, picking the split whose whole-ms roundings finish first', async () => {
     // 600 ms + 1.2 ms each, capacity 450, no jitter, no failures: 999 after the anchor is 450 and two calls.
     const weak: BenchCase = {
       name: 'weak',
@@ -66,6 +158,102 @@ describe('the oracle', () => {
           if (ratio < 1) beaten.push(`${contender.name} on ${name}, seed ${seed}: ${ratio.toFixed(3)}x`);
         }
       }
+    }
+    expect(beaten).toEqual([]);
+  }, 60_000);
+
+  it('with jitter splits the last two calls by their draws: no other split of them finishes first', async () => {
+    // 999 after the anchor at capacity 450 is 450 and two calls; the contenders split those two every other way.
+    const weak = await suiteCase('expensive-failures');
+    const splitting = (first: number): AnyStrategy =>
+      defineStrategy<number>({
+        name: `split-${first}`,
+        description: '',
+        start: () => ({ state: 0, size: 450, reason: '' }),
+        next: (calls, _o, ctx) => ({ state: calls + 1, size: calls === 0 ? first : ctx.remaining, reason: '' }),
+      });
+    const beaten: string[] = [];
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const limit = await runOnce(ORACLE, weak, 1000, seed, config);
+      for (let first = 99; first <= 366; first += 3) {
+        const run = await runOnce(splitting(first), weak, 1000, seed, config);
+        if (run.completionMs < limit.completionMs) beaten.push(`450, ${first}, ${549 - first} on seed ${seed}`);
+      }
+    }
+    expect(beaten).toEqual([]);
+  }, 60_000);
+
+  it('sends as few recipients as it can on a call it knows will fail, and gives up on a hang as soon as the engine allows', async () => {
+    // 3% of calls hang at random, and the oracle sees which. The engine waits at least MIN_CALL_TIMEOUT_MS
+    // for any call, as long as a healthy call of 224 takes at worst ((600 + 1.2 * 224) * 1.15 ms, rounded up,
+    // + 1): 224 costs no more than one, and no hang outlasts a healthy call of its size.
+    const weak = await suiteCase('expensive-failures');
+    let failed = 0;
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const run = await runOnce(ORACLE, weak, 10_000, seed, config);
+      const misses = run.trace.points.filter((p) => !p.ok);
+      failed += misses.length;
+      for (const p of misses) {
+        expect([1, 224]).toContain(p.size);
+        expect(p.durationMs).toBe(MIN_CALL_TIMEOUT_MS);
+      }
+      expect(run.undelivered).toBe(0);
+    }
+    expect(failed).toBeGreaterThan(0);
+    // Failures that answer fast take the same time whatever the size: one recipient.
+    const cheap = await suiteCase('cheap-failures');
+    const run = await runOnce(ORACLE, cheap, 10_000, 1, config);
+    expect(run.failedCalls).toBeGreaterThan(0);
+    expect(run.trace.points.filter((p) => !p.ok).every((p) => p.size === 1)).toBe(true);
+  }, 30_000);
+
+  it("plans no call off its base rule that runs into the server's rate limit", async () => {
+    // One call per 2.5 s window, calls of ~6.5 s: a short planned call (to give a lucky draw to a big one)
+    // would have the call after it refused, which spends that call's draws and slows the pacer.
+    const limited: BenchCase = {
+      name: 'limited',
+      description: '',
+      profile: {
+        name: 'limited',
+        baseMs: 307,
+        perRecipientMs: 1.902,
+        jitterPct: 7,
+        capacity: 3394,
+        failure: 'timeout',
+        failureRate: 0.0282,
+        capacitySchedule: [
+          { atMs: 31_867, capacity: 5455 },
+          { atMs: 57_821, capacity: 2123 },
+        ],
+        rateLimitPerSecond: 0.4,
+        latencyTail: null,
+        knee: null,
+        failureBursts: [],
+        rateLimits: [],
+      },
+    };
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const { points } = (await runOnce(ORACLE, limited, 10_000, seed, config)).trace;
+      points.forEach((p, i) => {
+        if (!p.reason?.includes('planned')) return;
+        for (const after of points.slice(i + 1, i + 3)) expect(after.error).not.toBe('RATE_LIMITED');
+      });
+    }
+  }, 30_000);
+
+  it('is not beaten by luck where it was before it read the draws (adaptive splitting the last two calls the other way)', async () => {
+    const suite = await defaultSuite(config);
+    const byName = (name: string) => suite.find((c) => c.name === name)!;
+    const adaptive = builtinStrategies.find((s) => s.name === 'adaptive')!;
+    const beaten: string[] = [];
+    for (const [name, recipients, seed] of [
+      ['expensive-failures+memory', 1000, 2],
+      ['expensive-failures+memory', 1000, 3],
+      ['realistic+memory', 10_000, 3],
+    ] as const) {
+      const limit = (await runOnce(ORACLE, byName(name), recipients, seed, config)).completionMs;
+      const ratio = (await runOnce(adaptive, byName(name), recipients, seed, config)).completionMs / limit;
+      if (ratio < 1) beaten.push(`${name} @ ${recipients}, seed ${seed}: ${ratio.toFixed(3)}x`);
     }
     expect(beaten).toEqual([]);
   }, 60_000);

@@ -13,7 +13,8 @@ import { parseProfile, receiptShares, type SimProfile, type SimProfileInput } fr
 import { drawReceipts, playReceipts, type SimReceipt } from './receipts.js';
 import { openCallLog, type CallLog } from './call-log.js';
 import { SimControls } from './controls.js';
-import { SimOracle, type SimCall } from './oracle.js';
+import { SimOracle, type CallDraws, type SimCall, type UpcomingCalls } from './oracle.js';
+import type { Rng } from './rng.js';
 import { SimState, type Mutable, type SimSession } from './state.js';
 import { decodeStory, encodeStory } from '../story-codec.js';
 
@@ -57,12 +58,16 @@ export class SimulatedNetwork implements Transport {
   private readonly playing = new Set<AbortController>();
   private closed = false;
   private readonly callLog: CallLog | undefined;
+  private readonly seed: number;
+  /** What each session's streams have given so far, in order: enough to rebuild a copy at the same point. */
+  private readonly drawn = new Map<string, { main: DrawRun[]; tail: DrawRun[] }>();
 
   constructor(options: SimulatedNetworkOptions) {
     this.profile = parseProfile(options.profile, 'SimulatedNetwork options');
     this.clock = options.clock;
-    this.state = new SimState(this.profile, this.clock, options.seed ?? 0);
-    this.oracle = new SimOracle(this.state);
+    this.seed = options.seed ?? 0;
+    this.state = new SimState(this.profile, this.clock, this.seed);
+    this.oracle = new SimOracle(this.state, (sessionId) => this.upcoming(sessionId));
     this.controls = new SimControls(this.state);
     this.recordRecipients = options.recordRecipients ?? false;
     this.maxMediaBytes = options.maxMediaBytes ?? DEFAULT_MAX_MEDIA_BYTES;
@@ -150,10 +155,8 @@ export class SimulatedNetwork implements Transport {
     // random numbers of the calls after it, and call k of two strategies on
     // one seed has the same luck (bursts reuse failDraw, so a burst only
     // raises the bar that draw must clear).
-    const jitter = jitterFactor(this.profile.jitterPct, session.rng.next());
-    const failDraw = session.rng.next();
-    const tail = tailFactor(this.profile.latencyTail, session.tailRng.next(), session.tailRng.next());
-    const messageId = request.messageId ?? this.newMessageId(session);
+    const { jitter, failDraw, tail } = drawCall(this.profile, this.counted(sessionId, session));
+    const messageId = request.messageId ?? this.newMessageId(sessionId, session);
     if (tail !== 1) call.tailFactor = tail;
 
     if (request.messageId !== undefined && !session.messageIds.has(request.messageId)) {
@@ -225,15 +228,49 @@ export class SimulatedNetwork implements Transport {
   }
 
   /** Baileys-style ids ('3EB0' + 16 hex digits), unique within this network. */
-  private newMessageId(session: SimSession): string {
+  private newMessageId(sessionId: string, session: SimSession): string {
+    const streams = this.counted(sessionId, session);
     for (;;) {
       const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
-      const id = `3EB0${hex(session.rng.uint32())}${hex(session.rng.uint32())}`;
+      const id = `3EB0${hex(streams.rng.uint32())}${hex(streams.rng.uint32())}`;
       if (!this.issuedIds.has(id)) {
         this.issuedIds.add(id);
         return id;
       }
     }
+  }
+
+  /**
+   * The session's streams, each draw logged so that upcoming() can rebuild a copy
+   * at the same point: the oracle previews from the copy and the network's own
+   * streams never move for it.
+   */
+  private counted(sessionId: string, session: SimSession): { rng: Rng; tailRng: Rng } {
+    let log = this.drawn.get(sessionId);
+    if (!log) {
+      log = { main: [], tail: [] };
+      this.drawn.set(sessionId, log);
+    }
+    return { rng: logged(session.rng, log.main), tailRng: logged(session.tailRng, log.tail) };
+  }
+
+  /**
+   * What the session's next sends will draw, call k the k-th from now, if each
+   * is a send with a message id that reaches the network (an anchor also draws
+   * its id). Drawn from a fresh copy of the session's streams replayed to where
+   * the real ones stand, created on a throwaway SimState so the seeds are
+   * derived exactly as the real ones: nothing of this network changes.
+   */
+  private upcoming(sessionId: string): UpcomingCalls {
+    const copy = new SimState(this.profile, this.clock, this.seed).session(sessionId);
+    const log = this.drawn.get(sessionId);
+    for (const run of log?.main ?? []) for (let i = 0; i < run.times; i++) copy.rng[run.draw]();
+    for (const run of log?.tail ?? []) for (let i = 0; i < run.times; i++) copy.tailRng[run.draw]();
+    const calls: CallDraws[] = [];
+    return (k) => {
+      while (calls.length <= k) calls.push(drawCall(this.profile, copy));
+      return calls[k]!;
+    };
   }
 
   private deliver(messageId: string, recipients: readonly string[]): void {
@@ -244,6 +281,45 @@ export class SimulatedNetwork implements Transport {
     }
     batches.push(recipients);
   }
+}
+
+/**
+ * Draws of one kind in a row: a session's log grows by one run per anchor, not
+ * by one entry per draw, so a network that lives for millions of calls keeps it small.
+ */
+interface DrawRun {
+  readonly draw: keyof Rng;
+  times: number;
+}
+
+function logged(rng: Rng, log: DrawRun[]): Rng {
+  const note = (draw: keyof Rng) => {
+    const last = log.at(-1);
+    if (last?.draw === draw) last.times++;
+    else log.push({ draw, times: 1 });
+  };
+  return {
+    next: () => {
+      note('next');
+      return rng.next();
+    },
+    uint32: () => {
+      note('uint32');
+      return rng.uint32();
+    },
+  };
+}
+
+/**
+ * Every call's draws, whatever its fate, in one place so that the network and
+ * its preview cannot drift apart: jitter and the failure draw from the main
+ * stream, the tail's two from its own.
+ */
+function drawCall(profile: SimProfile, streams: { rng: Rng; tailRng: Rng }): CallDraws {
+  const jitter = jitterFactor(profile.jitterPct, streams.rng.next());
+  const failDraw = streams.rng.next();
+  const tail = tailFactor(profile.latencyTail, streams.tailRng.next(), streams.tailRng.next());
+  return { jitter, failDraw, tail };
 }
 
 /**

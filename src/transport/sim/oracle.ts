@@ -1,7 +1,8 @@
 /**
  * The simulated network's truth, for those who judge a send against it (the
- * benchmark's oracle baseline, tests): the model without randomness, and a
- * log of what each call did and why. Nothing here changes the network.
+ * benchmark's oracle baseline, tests): the model, the random draws the next
+ * calls will meet, and a log of what each call did and why. Nothing here
+ * changes the network.
  */
 import type { TransportErrorCode } from '../port.js';
 import { capacityAt, failureAt, modelLatencyMs, rateWindows, type RateWindow } from './model.js';
@@ -36,9 +37,25 @@ export interface SimCall {
   readonly recipients?: readonly string[];
 }
 
+/** The random draws of one call: it takes round(latency * jitter * tail) ms, and fails at random if failDraw < the failure rate at its start. */
+export interface CallDraws {
+  /** Uniform over [1 - jitterPct/100, 1 + jitterPct/100]. */
+  readonly jitter: number;
+  /** Uniform in [0, 1). */
+  readonly failDraw: number;
+  /** 1 unless the latency tail strikes the call. */
+  readonly tail: number;
+}
+
+/** Call k from now (0: the next) -> its draws; drawn on demand, the same for the same k. */
+export type UpcomingCalls = (k: number) => CallDraws;
+
 /** Times are on the schedule's time base (see sinceStart); a call is judged by its start. */
 export class SimOracle {
-  constructor(private readonly state: SimState) {}
+  constructor(
+    private readonly state: SimState,
+    private readonly preview: (sessionId: string) => UpcomingCalls,
+  ) {}
 
   get profile(): SimProfile {
     return this.state.profile;
@@ -69,6 +86,16 @@ export class SimOracle {
   /** Probability that a call starting `ms` after creation fails at random (a burst's rate inside one). */
   failureRateAt(ms: number): number {
     return failureAt(this.state.profile, ms).rate;
+  }
+
+  /**
+   * What the session's next sends will draw (see CallDraws), read from a copy of
+   * its random streams: a lower bound may be clairvoyant, and looking must not
+   * change what any call meets. Holds for sends with a message id that reach
+   * the network in order; a later look sees any call made since.
+   */
+  upcomingCalls(sessionId: string): UpcomingCalls {
+    return this.preview(sessionId);
   }
 
   /** Every sliding window a session's calls must fit in (rateLimitPerSecond included as a 1000 ms window). */
