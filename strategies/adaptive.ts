@@ -20,7 +20,14 @@
  * clean batches (ok, not SLOW) in a row, twice as many after each retry that
  * fails again; a success at or above it lifts it. A failure at a size that
  * already worked in this send, after such a clean run, is taken as chance
- * rather than as a new limit.
+ * rather than as a new limit, and so is a quick refusal ('error', not a hang) at
+ * a size that already worked in this send: an outage, not a size. Held below the
+ * limit, it goes halfway from there to the limit when that carries HALFWAY_GAIN
+ * times as much (levels are far apart: 2000 and 4000). A call larger than
+ * anything that worked in this send and than what memory proved gives up as
+ * soon as it is slower than such a call can be (adaptive-timeout.ts), so the
+ * seed's skip from 1000 to 4000 costs a few seconds where 4000 does not fit,
+ * not the whole batch timeout; proven sizes keep the full timeout.
  *
  * It never goes past the top of the sequence; only the engine's maxBatchSize
  * caps it otherwise. Compared with the others it is the middle road: it skips
@@ -37,9 +44,11 @@ import {
   speedOf,
   successRate,
   TAIL_FACTOR,
+  type BatchOutcome,
   type Step,
   type StrategyContext,
 } from './sdk.js';
+import { keepSample, type Sample, unprovenTimeoutMs, withTimeout } from './adaptive-timeout.js';
 
 /**
  * Clean batches in a row before the limit is tried again. Chosen in the lab
@@ -59,6 +68,13 @@ export const CLEAN_BATCHES_TO_RETRY_LIMIT = 6;
  */
 export const CLEAN_BATCHES_TO_RETRY_REMEMBERED_LIMIT = 8 * CLEAN_BATCHES_TO_RETRY_LIMIT;
 
+/**
+ * Held below a limit, a send goes halfway to it when that carries at least this
+ * many times what it holds at; closer than that, the gain is not worth a call
+ * that may not fit.
+ */
+const HALFWAY_GAIN = 1.25;
+
 interface State {
   /** The level being used; a size, not an index, so a history value off the sequence still works. */
   readonly size: number;
@@ -72,6 +88,14 @@ interface State {
   readonly clean: number;
   /** Clean batches needed before the limit is tried again. */
   readonly wait: number;
+  /** Largest size that worked in this send, whatever the limit did since. */
+  readonly top: number;
+  /** The largest batch that worked in this send and how long it took: what bounds a bigger call's timeout. */
+  readonly ref?: Sample;
+  /** A batch no bigger than the remembered proven size failed in this send. */
+  readonly doubted: boolean;
+  /** A size that had worked in this send hung since: the network changed, and no size is proven any more. */
+  readonly shaken: boolean;
 }
 
 function up(size: number, levels: number, ctx: StrategyContext): number {
@@ -109,9 +133,15 @@ function capped(state: State, wanted: number, ctx: StrategyContext): { size: num
   if (size >= limit) {
     const level = seq[levelBelow(limit, seq)]!;
     size = Math.max(state.size, level < limit ? level : 0, state.best);
+    // Between levels far apart (100 and 500, 2000 and 4000) the capacity is most likely in the gap:
+    // halfway there carries more per call, and a call that does not fit gives up early.
+    const halfway = Math.floor((size + limit) / 2);
+    if (halfway >= size * HALFWAY_GAIN) size = halfway;
     held = wait;
   }
-  if (planSize(size, ctx.remaining, ctx.config.maxBatchSize) >= limit) {
+  // Below a limit, a merged tail is a size nothing has shown to fit either: it is left as a tail too.
+  const planned = planSize(size, ctx.remaining, ctx.config.maxBatchSize);
+  if (planned >= limit || (planned > size && planned > state.top)) {
     size = Math.max(1, Math.floor(ctx.remaining / TAIL_FACTOR));
     held = `${wait}; leaving a tail, so the last ${ctx.remaining} do not go out as one batch`;
   }
@@ -138,6 +168,63 @@ function stepUp(
   return { state: { ...counted, size, recovering: false }, size, reason };
 }
 
+/** The seed's decision after a batch, with this send's limit. */
+function decide(state: State, outcome: BatchOutcome, ctx: StrategyContext): Step<State> {
+  const seq = ctx.config.progressiveSequence;
+  const first = seq[0]!;
+  const speed = speedOf(outcome.durationMs, ctx.config);
+  if (!outcome.ok) {
+    const half = Math.floor(outcome.size / 2);
+    const size = half >= first ? seq[levelAtOrBelow(half, seq)]! : Math.max(1, half);
+    // A refusal that was quick, at a size this send already got through, says nothing about size: an
+    // outage or chance (a batch too big hangs or is refused whatever came before; one that fits was shown to).
+    const noLesson = outcome.error === 'rate_limited' || (outcome.error === 'error' && outcome.size <= state.top);
+    const lesson = noLesson ? {} : afterFailure(state, outcome.size);
+    return {
+      state: { ...state, ...lesson, size, recovering: true },
+      size,
+      reason: `batch of ${outcome.size} failed (${outcome.error ?? 'error'}): scaling down to ${size}`,
+    };
+  }
+  const lifted = state.limit > 0 && outcome.size >= state.limit;
+  const worked: State = {
+    ...state,
+    limit: lifted ? 0 : state.limit,
+    best: Math.max(state.best, outcome.size),
+    wait: lifted ? CLEAN_BATCHES_TO_RETRY_LIMIT : state.wait,
+  };
+  if (speed === 'SLOW') {
+    const size = state.size > first ? seq[levelBelow(state.size, seq)]! : state.size;
+    return {
+      state: { ...worked, size, recovering: true, clean: 0 },
+      size,
+      reason: `slow batch (${Math.round(outcome.durationMs)} ms > ${ctx.config.slowBatchThresholdMs} ms): one level down to ${size}`,
+    };
+  }
+  const clean = state.clean + 1;
+  if (state.recovering) {
+    return stepUp(worked, up(state.size, 1, ctx), clean, `recovered at ${state.size}`, (size) => `one level up to ${size}`, ctx);
+  }
+  const rate = successRate(ctx);
+  if (speed === 'FAST' && rate >= ctx.config.minSuccessRate) {
+    const wanted = up(state.size, 2, ctx);
+    const skipped = seq.filter((level) => level > state.size && level < wanted);
+    const why =
+      skipped.length > 0
+        ? `fast (${Math.round(outcome.durationMs)} ms < ${ctx.config.fastBatchThresholdMs} ms)`
+        : `fast (${Math.round(outcome.durationMs)} ms)`;
+    const move = (size: number) =>
+      skipped.length > 0 && size === wanted ? `skipping ${skipped.join(', ')}, up to ${size}` : `up to ${size}`;
+    return stepUp(worked, wanted, clean, why, move, ctx);
+  }
+  const why =
+    speed === 'FAST'
+      ? `fast but success rate ${(rate * 100).toFixed(0)}% < ${(ctx.config.minSuccessRate * 100).toFixed(0)}%`
+      : `normal speed (${Math.round(outcome.durationMs)} ms)`;
+  const move = (size: number) => (size === state.size ? `staying at the top level ${size}` : `one level up to ${size}`);
+  return stepUp(worked, up(state.size, 1, ctx), clean, why, move, ctx);
+}
+
 export default defineStrategy<State>({
   name: 'adaptive',
   description: "The seed's algorithm: start at the proven size, skip a level when fast, scale down when slow or failing.",
@@ -147,7 +234,7 @@ export default defineStrategy<State>({
     const proven = ctx.history?.maxProvenBatchSize ?? 0;
     const limit = ctx.history?.minFailedBatchSize ?? 0;
     const wait = limit > 0 ? CLEAN_BATCHES_TO_RETRY_REMEMBERED_LIMIT : CLEAN_BATCHES_TO_RETRY_LIMIT;
-    const fresh: State = { size: first, recovering: false, limit, best: 0, clean: 0, wait };
+    const fresh: State = { size: first, recovering: false, limit, best: 0, clean: 0, wait, top: 0, doubted: false, shaken: false };
     if (proven > first) {
       const wanted = clampSize(proven, ctx.config);
       const { size, held } = capped({ ...fresh, size: wanted }, wanted, ctx);
@@ -165,55 +252,22 @@ export default defineStrategy<State>({
   },
 
   next(state, outcome, ctx) {
-    const seq = ctx.config.progressiveSequence;
-    const first = seq[0]!;
-    const speed = speedOf(outcome.durationMs, ctx.config);
-    if (!outcome.ok) {
-      const half = Math.floor(outcome.size / 2);
-      const size = half >= first ? seq[levelAtOrBelow(half, seq)]! : Math.max(1, half);
-      const lesson = outcome.error === 'rate_limited' ? {} : afterFailure(state, outcome.size);
-      return {
-        state: { ...state, ...lesson, size, recovering: true },
-        size,
-        reason: `batch of ${outcome.size} failed (${outcome.error ?? 'error'}): scaling down to ${size}`,
-      };
-    }
-    const lifted = state.limit > 0 && outcome.size >= state.limit;
-    const worked: State = {
+    const learned: State = {
       ...state,
-      limit: lifted ? 0 : state.limit,
-      best: Math.max(state.best, outcome.size),
-      wait: lifted ? CLEAN_BATCHES_TO_RETRY_LIMIT : state.wait,
+      top: outcome.ok ? Math.max(state.top, outcome.size) : state.top,
+      shaken: state.shaken || (outcome.error === 'timeout' && outcome.size <= state.top),
+      doubted: state.doubted || (!outcome.ok && outcome.error !== 'rate_limited' && outcome.size <= (ctx.history?.maxProvenBatchSize ?? 0)),
+      ref: keepSample(state.ref, outcome),
     };
-    if (speed === 'SLOW') {
-      const size = state.size > first ? seq[levelBelow(state.size, seq)]! : state.size;
-      return {
-        state: { ...worked, size, recovering: true, clean: 0 },
-        size,
-        reason: `slow batch (${Math.round(outcome.durationMs)} ms > ${ctx.config.slowBatchThresholdMs} ms): one level down to ${size}`,
-      };
-    }
-    const clean = state.clean + 1;
-    if (state.recovering) {
-      return stepUp(worked, up(state.size, 1, ctx), clean, `recovered at ${state.size}`, (size) => `one level up to ${size}`, ctx);
-    }
-    const rate = successRate(ctx);
-    if (speed === 'FAST' && rate >= ctx.config.minSuccessRate) {
-      const wanted = up(state.size, 2, ctx);
-      const skipped = seq.filter((level) => level > state.size && level < wanted);
-      const why =
-        skipped.length > 0
-          ? `fast (${Math.round(outcome.durationMs)} ms < ${ctx.config.fastBatchThresholdMs} ms)`
-          : `fast (${Math.round(outcome.durationMs)} ms)`;
-      const move = (size: number) =>
-        skipped.length > 0 && size === wanted ? `skipping ${skipped.join(', ')}, up to ${size}` : `up to ${size}`;
-      return stepUp(worked, wanted, clean, why, move, ctx);
-    }
-    const why =
-      speed === 'FAST'
-        ? `fast but success rate ${(rate * 100).toFixed(0)}% < ${(ctx.config.minSuccessRate * 100).toFixed(0)}%`
-        : `normal speed (${Math.round(outcome.durationMs)} ms)`;
-    const move = (size: number) => (size === state.size ? `staying at the top level ${size}` : `one level up to ${size}`);
-    return stepUp(worked, up(state.size, 1, ctx), clean, why, move, ctx);
+    const step = decide(learned, outcome, ctx);
+    // What memory proved counts until a batch no bigger fails in this send: then it is out of date.
+    const remembered = step.state.doubted ? 0 : (ctx.history?.maxProvenBatchSize ?? 0);
+    const proven = step.state.shaken ? 0 : Math.max(step.state.top, remembered);
+    const timeoutMs = unprovenTimeoutMs(step.size, proven, step.state.ref, ctx);
+    if (timeoutMs === undefined) return step;
+    return withTimeout(
+      { ...step, reason: `${step.reason} (larger than anything that worked: giving up after ${timeoutMs} ms)` },
+      timeoutMs,
+    );
   },
 });

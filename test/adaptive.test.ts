@@ -56,11 +56,11 @@ function walk(network: (size: number) => BatchOutcome, calls: number, history: S
 }
 
 describe('adaptive: the limit found in this send', () => {
-  it(`holds at the largest level below a failed size, and tries it again only after ${N} clean batches`, () => {
-    // 100 and 1000 are fast, so the seed skips to 4000, which fails: back to 2000, and it stays there.
+  it(`holds below a failed size, halfway from the level below it, and tries it again only after ${N} clean batches`, () => {
+    // 100 and 1000 are fast, so the seed skips to 4000, which fails: back to 2000, then halfway to 4000, and it stays there.
     const sizes = walk(capacity(3000), 4 + N);
     expect(sizes.slice(0, 4)).toEqual([100, 1000, 4000, 2000]);
-    expect(sizes.slice(3, 3 + N)).toEqual(Array(N).fill(2000));
+    expect(sizes.slice(4, 3 + N)).toEqual(Array(N - 1).fill(3000));
     // The retry is the size that failed, not the level the seed's skip would pick (5000).
     expect(sizes[3 + N]).toBe(4000);
   });
@@ -104,8 +104,9 @@ describe('adaptive: the limit found in this send', () => {
     const late = N + 3;
     // After N + 3 clean batches at 2000: down to 1000 (the seed's halving) and straight back to 2000.
     expect(walk(oneFailure(late), late + 2, memory(2000, 2001)).slice(late)).toEqual([2000, 1000, 2000]);
-    // On the second call, with one clean batch behind it: 2000 is the limit now, held below for N clean batches.
-    expect(walk(oneFailure(1), 2 + N, memory(2000, 2001)).slice(1)).toEqual([2000, ...Array(N).fill(1000), 2000]);
+    // On the second call, with one clean batch behind it: 2000 is the limit now, held below (halfway from
+    // the seed's 1000) for N clean batches.
+    expect(walk(oneFailure(1), 2 + N, memory(2000, 2001)).slice(1)).toEqual([2000, 1000, ...Array(N - 1).fill(1500), 2000]);
   });
 
   it('never lets the tail rule merge what remains into one batch at or above the limit', () => {
@@ -134,8 +135,9 @@ describe('adaptive: the limit the session remembers (minFailedBatchSize)', () =>
   });
 
   it('caps a first send that has a limit but nothing proven', () => {
-    // Fast at 100 would skip to 1000; the remembered 500 keeps it at 100.
-    expect(walk(capacity(450), 3, memory(0, 500))).toEqual([100, 100, 100, 100]);
+    // Fast at 100 would skip to 1000; the remembered 500 keeps it below: halfway from 100, then from 300,
+    // and no closer (450 would carry under 1.25x 400).
+    expect(walk(capacity(450), 3, memory(0, 500))).toEqual([100, 300, 400, 400]);
   });
 
   it('says so in the first decision', () => {
@@ -182,9 +184,10 @@ describe('adaptive through the engine on the `npm start` network (realistic: 300
     await runSend(world(), { recipients: numbers(20_000), strategy: adaptive });
     const r = world();
     const remembered = await r.memory.load('session-1');
-    expect(remembered).toMatchObject({ maxProvenBatchSize: 2899, minFailedBatchSize: 4000 });
+    // Halfway from 2000 to the 4000 that failed is 3000: the capacity, proven and remembered.
+    expect(remembered).toMatchObject({ maxProvenBatchSize: 3000, minFailedBatchSize: 4000 });
     const events = await runSend(r, { recipients: numbers(20_000), strategy: adaptive });
-    expect(events[0] as PlannedEvent).toMatchObject({ usedHistory: true, provenSize: 2899, firstBatchSize: 2899 });
+    expect(events[0] as PlannedEvent).toMatchObject({ usedHistory: true, provenSize: 3000, firstBatchSize: 3000 });
     const batches = batchesOf(events);
     // Before, the first fast batch skipped to 5000 and timed out.
     expect(Math.max(...batches.map((b) => b.size))).toBeLessThan(4000);

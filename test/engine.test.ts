@@ -125,9 +125,16 @@ describe('the send', () => {
     for (let i = 0; i + 1 < batches.length; i++) expect(batches[i + 1]!.size).toBe(batches[i]!.nextSize);
   });
 
-  it('times out a call that hangs, then retries its recipients', async () => {
+  it('times out a call that hangs after batchTimeoutMs when the strategy asks no sooner, then retries its recipients', async () => {
+    // 100, then 1000, halving after a failure; no timeoutMs of its own (the built-ins give unproven sizes a shorter one).
+    const halving = defineStrategy<null>({
+      name: 'halving',
+      description: '100, then 1000, half the size after a failure',
+      start: () => ({ state: null, size: 100, reason: 'start' }),
+      next: (state, outcome) => ({ state, size: outcome.ok ? 1000 : Math.ceil(outcome.size / 2), reason: outcome.ok ? 'up' : 'half' }),
+    });
     const s = scripted((call) => (call.index === 2 ? { latencyMs: 0, fail: 'HANG' } : quick(call)), { batchTimeoutMs: 15_000 });
-    const events = await runSend(s, { recipients: numbers(2000) });
+    const events = await runSend(s, { recipients: numbers(2000), strategy: halving });
     const failed = batchesOf(events)[1]!;
     expect(failed.ok).toBe(false);
     expect(failed.error?.code).toBe('TIMEOUT');

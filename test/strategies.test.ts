@@ -75,26 +75,29 @@ describe('adaptive', () => {
 });
 
 describe('conservative', () => {
-  it(`needs ${CLEAN_BATCHES_TO_STEP_UP} clean batches per level and never skips, even when fast`, () => {
-    expect(walk(conservative, [fast, fast, fast, fast, fast, fast])).toEqual([100, 100, 100, 500, 500, 500, 1000]);
+  it(`needs ${CLEAN_BATCHES_TO_STEP_UP} clean batches per level at normal speed, one when fast, and never skips`, () => {
+    expect(walk(conservative, [normal, normal, normal, normal, normal, normal])).toEqual([100, 100, 100, 500, 500, 500, 1000]);
+    expect(walk(conservative, [fast, fast, fast, fast])).toEqual([100, 500, 1000, 2000, 4000]);
   });
   it('starts one level below the proven size', () => {
     expect(conservative.start(ctx({ history: history(4000) })).size).toBe(2000);
     expect(conservative.start(ctx({ history: history(3000) })).size).toBe(2000);
   });
-  it('drops one level on failure or slowness and restarts the count', () => {
-    expect(walk(conservative, [fast, fail, fast, fast, fast], ctx({ history: history(5000) }))).toEqual([
-      4000, 4000, 2000, 2000, 2000, 4000,
+  it('drops one level on failure or slowness and restarts the count, and does not step back onto the size that failed', () => {
+    // 4000 failed: after three clean batches at 2000 it goes halfway to 4000, not to 4000.
+    expect(walk(conservative, [normal, fail, normal, normal, normal], ctx({ history: history(5000) }))).toEqual([
+      4000, 4000, 2000, 2000, 2000, 3000,
     ]);
     expect(walk(conservative, [slow], ctx({ history: history(5000) }))).toEqual([4000, 2000]);
   });
 });
 
 describe('aggressive', () => {
-  it('doubles while fast, past the sequence, up to maxBatchSize', () => {
-    expect(walk(aggressive, [fast, fast, fast, fast, fast, fast, fast, fast])).toEqual([
-      100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000,
-    ]);
+  it('grows while fast, past the sequence, up to maxBatchSize: as far as the last call says stays fast, at most x8', () => {
+    // Every call takes 500 ms: 100 at 5 ms a recipient would stay under 2000 ms up to 396, 396 up to 1580, and so on.
+    expect(walk(aggressive, [fast, fast, fast, fast, fast])).toEqual([100, 396, 1580, 6316, 10_000, 10_000]);
+    // x1.25 at normal speed.
+    expect(walk(aggressive, [normal, normal])).toEqual([100, 125, 156]);
   });
   it('halves on failure and takes a quarter off when slow', () => {
     expect(walk(aggressive, [fail], ctx({ history: history(8000) }))).toEqual([8000, 4000]);
