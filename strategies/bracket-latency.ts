@@ -92,10 +92,23 @@ export function bestThroughput(samples: readonly Sample[], ctx: StrategyContext)
   return best && largest && rate(best) > rate(largest) * 1.2 ? best : undefined;
 }
 
-/** Expected latency of n: the fitted line when there is one, else the bound. */
+/**
+ * The least latency(n) can be: a call never gets faster by carrying more, so it takes at least
+ * what any size at or under n took (the anchor's round trip, at least, for every size).
+ */
+function latencyFloor(n: number, samples: readonly Sample[]): number {
+  return samples.reduce((most, s) => (s.n <= n ? Math.max(most, s.ms) : most), 0);
+}
+
+/**
+ * Expected latency of n: the fitted line when there is one, else the bound; never under the floor.
+ * Jitter on two close samples can tilt the line so that it predicts small sizes far faster than
+ * any call was: every give-up there would cut healthy calls short, each a strike for its recipients.
+ */
 export function expectedMs(n: number, samples: readonly Sample[]): number | undefined {
   const model = fitLine(samples);
-  return model ? model.base + model.per * n : latencyBound(n, samples);
+  const expected = model ? model.base + model.per * n : latencyBound(n, samples);
+  return expected === undefined ? undefined : Math.max(expected, latencyFloor(n, samples));
 }
 
 /**

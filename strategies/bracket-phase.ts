@@ -10,13 +10,13 @@ import type { BatchOutcome } from './sdk.js';
 
 /** What an outage has shown since the last blip, to tell it from a capacity that fell and is rejected fast. */
 interface OutageSigns {
-  /** A one-recipient call failed in it: size is not the cause. */
-  readonly failedAtOne: boolean;
+  /** One-recipient calls that failed in it: where they are common, size is not the cause. */
+  readonly failuresAtOne: number;
   /** Times one recipient went through at once after the check failed fast. */
   readonly quickOk: number;
 }
 
-const NO_OUTAGE_SIGNS: OutageSigns = Object.freeze({ failedAtOne: false, quickOk: 0 });
+const NO_OUTAGE_SIGNS: OutageSigns = Object.freeze({ failuresAtOne: 0, quickOk: 0 });
 
 /**
  * Why a check is under way, which decides what it working means:
@@ -49,7 +49,7 @@ export type Move =
   | 'outage'
   /** One recipient got through: the outage may be over; check again. */
   | 'outage-over'
-  /** One recipient got through at once again, with no one-recipient failure: a capacity that fell below the check and is rejected fast. */
+  /** One recipient got through at once again, far more often than one failed: a capacity that fell below the check and is rejected fast. */
   | 'rejected-fast'
   /** A failure before anything worked. */
   | 'cold-failure'
@@ -84,21 +84,22 @@ export function transition(phase: Phase, outcome: BatchOutcome, facts: MoveFacts
   const { good } = facts;
   if (outcome.ok) {
     if (phase.kind === 'outage') {
-      const { failedAtOne, quickOk } = phase.outage;
-      // Twice the check failed fast and one recipient went through at once: not an outage
-      // (where any call may fail), a capacity below the check that is rejected fast.
-      if (!failedAtOne && quickOk >= 1) return { phase: STEADY, move: 'rejected-fast' };
+      const { failuresAtOne } = phase.outage;
+      const quickOk = phase.outage.quickOk + 1;
+      // Again and again the check failed fast and one recipient went through at once, far more
+      // often than one failed: not an outage (where any call may fail), a capacity below the check
+      // that is rejected fast. One failure at one is not enough to say otherwise: networks drop a
+      // few percent of calls at random, and holding on would send the check into the wall for ever.
+      if (quickOk >= 2 && quickOk > 2 * failuresAtOne) return { phase: STEADY, move: 'rejected-fast' };
       // One call through may be luck in a partial outage: check before going back up.
-      return {
-        phase: { kind: 'checking', cause: 'blip', outage: { failedAtOne, quickOk: failedAtOne ? 0 : quickOk + 1 } },
-        move: 'outage-over',
-      };
+      return { phase: { kind: 'checking', cause: 'blip', outage: { failuresAtOne, quickOk } }, move: 'outage-over' };
     }
     if (phase.kind === 'checking') return { phase: STEADY, move: phase.cause === 'blip' ? 'blip-over' : 'checked' };
     return { phase: STEADY, move: 'ok' };
   }
   if (outcome.error === 'rate_limited') return { phase, move: 'rate-limited' };
-  if (phase.kind === 'outage') return { phase: { kind: 'outage', outage: { ...phase.outage, failedAtOne: true } }, move: 'outage' };
+  if (phase.kind === 'outage')
+    return { phase: { kind: 'outage', outage: { ...phase.outage, failuresAtOne: phase.outage.failuresAtOne + 1 } }, move: 'outage' };
   // The network fails well below a size that worked, and fast: not a size.
   if (phase.kind === 'checking' && outcome.error !== 'timeout') return { phase: { kind: 'outage', outage: phase.outage }, move: 'outage' };
   if (good === 0) return { phase: STEADY, move: 'cold-failure' };

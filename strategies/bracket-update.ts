@@ -30,6 +30,67 @@ export interface BracketState extends Evidence {
   readonly drops: number;
   /** Probes in a row that failed: each doubles the wait for the next. */
   readonly failedProbes: number;
+  /** The engine's last size that worked (0 before any): a failure at or under it costs its recipients an attempt. */
+  readonly lastOk: number;
+  /** The attempts failed so far by the recipients at the front of the queue, as the engine counts them (see `strikeFront`). */
+  readonly front: Front;
+  /** The next call is one recipient sent before `size`, so that a failure of `size` costs nobody an attempt. */
+  readonly rescuing: boolean;
+}
+
+/** Runs of [recipients, attempts failed] at the front of the engine's queue, front first; everyone after them has failed none. */
+export type Front = readonly (readonly [number, number])[];
+
+/**
+ * The engine's default attempts per recipient (SMART_SEND_MAX_ATTEMPTS, not in the strategy's
+ * view): a recipient whose batch failed this many times is given up.
+ */
+export const ENGINE_ATTEMPTS = 3;
+
+/** The front of the queue after a call of n that worked: those n were delivered. */
+function dropFront(front: Front, n: number): Front {
+  const out: [number, number][] = [];
+  let left = n;
+  for (const [count, strikes] of front) {
+    const taken = Math.min(left, count);
+    left -= taken;
+    if (count > taken) out.push([count - taken, strikes]);
+  }
+  return out;
+}
+
+/**
+ * The front after this outcome, mirroring the engine's queue: a call of n takes the first n; if it
+ * works they leave; if it fails they go back first, each with one failed attempt more unless the
+ * batch was larger than the last that worked (the engine's rule: a probe says nothing about its
+ * recipients), and whoever reaches ENGINE_ATTEMPTS is given up.
+ */
+export function strikeFront(state: BracketState, outcome: BatchOutcome): Front {
+  if (outcome.ok) return dropFront(state.front, outcome.size);
+  const struck = outcome.error !== 'rate_limited' && (state.lastOk === 0 || outcome.size <= state.lastOk);
+  if (!struck) return state.front;
+  const out: [number, number][] = [];
+  let left = outcome.size;
+  for (const [count, strikes] of state.front) {
+    const taken = Math.min(left, count);
+    left -= taken;
+    if (taken > 0 && strikes + 1 < ENGINE_ATTEMPTS) out.push([taken, strikes + 1]);
+    if (count > taken) out.push([count - taken, strikes]);
+  }
+  if (left > 0) out.push([left, 1]);
+  return out;
+}
+
+/** The most attempts any of the first n recipients has failed. */
+export function frontStrikes(front: Front, n: number): number {
+  let most = 0;
+  let left = n;
+  for (const [count, strikes] of front) {
+    if (left <= 0) break;
+    most = Math.max(most, strikes);
+    left -= count;
+  }
+  return most;
 }
 
 /** What a failure teaches, by what it turned out to be (`move`, from bracket-phase.ts). */

@@ -33,13 +33,16 @@
  *   ceiling before both is kept). If it fails fast, it is an outage: one
  *   recipient at a time until one gets through, then the check again, and
  *   back to the size that worked (unless one recipient went through at once
- *   twice: then it is a capacity that fell and is rejected fast). Rate limits
+ *   twice, and more than twice as often as one failed: then it is a capacity
+ *   that fell and is rejected fast; a network that drops a few percent of calls
+ *   at random must not keep the check walking into that wall). Rate limits
  *   never change the size. Where it stands (steady, probing, checking, riding
  *   out an outage) is its `phase`; every move between phases is in
  *   bracket-phase.ts.
  * - It predicts each call's latency from what succeeded (a fitted line, or a
  *   bound: above a sample latency grows at most proportionally, below it
- *   cannot be slower) and asks the engine to give up at 1.3x that plus 300 ms
+ *   cannot be slower, and no call is faster than a smaller one was) and asks
+ *   the engine to give up at 1.3x that plus 300 ms
  *   (far above the largest size seen, at half the way to the proportional bound:
  *   latency may bend before a limit): a call far slower than predicted has hit
  *   a limit, and waiting out the full timeout only costs time.
@@ -64,19 +67,33 @@
  *   the cold start a proven size counts only with a limit (a weak account):
  *   it starts there instead of hanging where the last send did.
  * - It never lets the engine's tail rule merge a batch into an untested size.
+ * - It keeps count, as the engine does, of the attempts the recipients at the
+ *   front of the queue have failed (a failed batch goes back first, and counts
+ *   against its recipients unless it was larger than the last that worked).
+ *   Before a call that would give up whoever failed twice already, it sends
+ *   one recipient: once that works, a failure above it costs nobody an attempt.
  * Compared with `adaptive`: no fixed levels, the failure point remembered within
  * a send, random failures told apart from size failures, and early give-up.
  *
  * `createBracket(options)` makes one with other tuning (and another name);
  * the default export is the built-in, made with `bracketDefaults`.
  */
-import { bestThroughput, GIVE_UP_FACTOR, giveUpAfter, giveUpMs } from './bracket-latency.js';
+import { addSample, bestThroughput, GIVE_UP_FACTOR, giveUpAfter, giveUpMs } from './bracket-latency.js';
 import { PROBING, STEADY, transition, type Phase } from './bracket-phase.js';
 import { resolveTuning, type BracketOptions, type BracketTuning } from './bracket-options.js';
 import { bracketTry, growth, worthTrying } from './bracket-weigh.js';
 import { defineStrategy, planSize, sendsAllRemaining, type DefinedStrategy, type StrategyContext } from './sdk.js';
 
-import { afterFailure, afterSuccess, onlyAnchor, predictedMs, type BracketState } from './bracket-update.js';
+import {
+  afterFailure,
+  afterSuccess,
+  onlyAnchor,
+  predictedMs,
+  ENGINE_ATTEMPTS,
+  frontStrikes,
+  strikeFront,
+  type BracketState,
+} from './bracket-update.js';
 
 export { bracketDefaults, type BracketOptions } from './bracket-options.js';
 export type { BracketState } from './bracket-update.js';
@@ -159,12 +176,25 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
   }
   // Bound the size the engine will really send: its tail rule may send less than asked.
   const sent = planSize(size, ctx.remaining, ctx.config.maxBatchSize);
-  const giveUp = onlyAnchor(state.samples)
-    ? giveUpAfter(predictedMs(sent, state.samples, t)!)
-    : giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
   const after = { ...state, size, phase: next };
+  // Whoever is at the front of the queue has failed twice: send one recipient first, which the
+  // network carries (the anchor did), so that a failure of `size` after it costs them no attempt.
+  const strikes = state.lastOk === 0 || sent <= state.lastOk;
+  if (strikes && sent > 1 && phase.kind !== 'outage' && frontStrikes(state.front, sent) >= ENGINE_ATTEMPTS - 1) {
+    const rescue = { state: { ...after, rescuing: true }, size: 1, reason: `${why}: ${how} -> ${size}, after one recipient first` };
+    const giveUp = timeoutFor(1, state, t);
+    return giveUp === undefined ? rescue : { ...rescue, timeoutMs: Math.round(giveUp) };
+  }
+  const giveUp = timeoutFor(sent, state, t);
   const reason = `${why}: ${how} -> ${size}`;
   return giveUp === undefined ? { state: after, size, reason } : { state: after, size, reason, timeoutMs: Math.round(giveUp) };
+}
+
+/** When to give up on a call of `sent`: the anchor's bound until a batch worked, then the latency model. */
+function timeoutFor(sent: number, state: BracketState, t: BracketTuning): number | undefined {
+  return onlyAnchor(state.samples)
+    ? giveUpAfter(predictedMs(sent, state.samples, t)!)
+    : giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
 }
 
 /**
@@ -208,6 +238,9 @@ function start(ctx: StrategyContext, t: BracketTuning): Decision {
     randoms: 0,
     drops: 0,
     failedProbes: 0,
+    lastOk: 0,
+    front: [],
+    rescuing: false,
   };
   const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
   const failed = ctx.history?.minFailedBatchSize ?? 0;
@@ -234,7 +267,18 @@ export function createBracket(options: BracketOptions = {}): DefinedStrategy<Bra
     name,
     description,
     start: (ctx) => start(ctx, t),
-    next(state, outcome, ctx) {
+    next(prior, outcome, ctx) {
+      const lastOk = outcome.ok ? outcome.size : prior.lastOk;
+      if (prior.rescuing) {
+        // The one recipient sent first says nothing about `size`; the decision it went before stands.
+        const state = { ...prior, rescuing: false, lastOk, front: strikeFront(prior, outcome) };
+        const samples = outcome.ok ? addSample(prior.samples, outcome.size, outcome.durationMs) : prior.samples;
+        const why = outcome.ok
+          ? `one recipient ok in ${Math.round(outcome.durationMs)} ms`
+          : `one recipient failed (${outcome.error ?? 'error'})`;
+        return decide({ ...state, samples }, ctx, why, t);
+      }
+      const state = { ...prior, lastOk, front: strikeFront(prior, outcome) };
       const { phase, move } = transition(state.phase, outcome, {
         good: state.good,
         blipAllowed: ctx.batchesSent - state.lastBlip > t.blipSpacing,

@@ -360,12 +360,70 @@ describe('bracket', () => {
     expect(step.size).toBe(2000);
   });
 
+  it('never predicts a call faster than a smaller one was, however jitter tilts the line', () => {
+    // 2,300 ms + 0.65 ms each, +-30%: 279 came in fast and 424 slow, so the line through them has a base of ~1.4 s.
+    const samples = [
+      { n: 1, ms: 2296, wins: 1 },
+      { n: 279, ms: 1936, wins: 1 },
+      { n: 424, ms: 2300, wins: 1 },
+    ];
+    expect(fitLine(samples)!.base).toBeLessThan(1500);
+    // A call of 3 takes at least the anchor's round trip: giving up on it at 1.3x the line's 1.4 s cut healthy calls short.
+    expect(giveUpMs(3, samples)!).toBeCloseTo(2296 * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS, 0);
+    expect(giveUpMs(300, samples)!).toBeGreaterThanOrEqual(2296 * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS);
+  });
+
+  it('sends one recipient first rather than fail the same front of the queue a third time', () => {
+    // Latency 2,500 ms + 0.5 ms each, capacity 400, failures hang: the cold start and the step down both fail.
+    const anchorMs = 1900;
+    const list = ctx({ anchorMs, total: 10_000, remaining: 10_000 });
+    const first = bracket.start(list);
+    expect(first.size).toBe(1000);
+    const second = bracket.next(first.state, { size: 1000, durationMs: first.timeoutMs!, ok: false, error: 'timeout' }, list);
+    expect(second.size).toBe(Math.floor(1000 / CHECK_DIVISOR));
+    // Both failures counted against the first 333 recipients (nothing had worked): a third would give them up.
+    const third = bracket.next(second.state, { size: second.size, durationMs: second.timeoutMs!, ok: false, error: 'timeout' }, list);
+    expect(third.size).toBe(1);
+    expect(third.reason).toContain('one recipient first');
+    expect(third.timeoutMs).toBe(Math.round((anchorMs + MAX_MS_PER_RECIPIENT) * GIVE_UP_FACTOR + GIVE_UP_MARGIN_MS));
+    // It got through: the step down it went before goes next, and no longer risks their last attempt.
+    const after = bracket.next(third.state, { size: 1, durationMs: 1950, ok: true }, list);
+    expect(after.size).toBe(Math.floor(second.size / CHECK_DIVISOR));
+    expect(after.state.rescuing).toBe(false);
+    expect(after.state.lastOk).toBe(1);
+    // When that fails too (above the one that worked: no attempt lost), it goes on down with no rescue in between.
+    const lower = bracket.next(after.state, { size: after.size, durationMs: 3000, ok: false, error: 'timeout' }, list);
+    expect(lower.size).toBe(Math.floor(after.size / CHECK_DIVISOR));
+  });
+
+  it('keeps count of the front of the queue across batches that deliver only part of it', () => {
+    // A cold failure at 5,000, then 1,666 and 2,516 work: 818 of the 5,000 are still at the front, with one failed attempt.
+    const list = ctx({ anchorMs: 2400, total: 10_000, remaining: 10_000 });
+    let step = bracket.start(list);
+    expect(step.size).toBe(5000);
+    for (const outcome of [
+      { size: 5000, durationMs: 3000, ok: false, error: 'error' },
+      { size: 1666, durationMs: 2300, ok: true },
+      { size: 2516, durationMs: 3200, ok: true },
+    ] satisfies BatchOutcome[])
+      step = bracket.next(step.state, outcome, list);
+    expect(step.state.front).toEqual([[818, 1]]);
+    // A fast error at 2,516 (a size that worked) takes them to two: the check at a third goes after one recipient.
+    const check = bracket.next(step.state, { size: 2516, durationMs: 2700, ok: false, error: 'error' }, list);
+    expect(check.state.front).toEqual([
+      [818, 2],
+      [1698, 1],
+    ]);
+    expect(check.size).toBe(1);
+    expect(check.reason).toContain(`-> ${Math.floor(2516 / CHECK_DIVISOR)}, after one recipient first`);
+  });
+
   it('names every move from the phase and the outcome alone', () => {
     const ok = (size: number): BatchOutcome => ({ size, durationMs: 500, ok: true });
     const fail = (size: number, error: 'timeout' | 'error' | 'rate_limited'): BatchOutcome => ({ size, durationMs: 500, ok: false, error });
     const facts = { good: 900, blipAllowed: true };
     const steady: Phase = { kind: 'steady' };
-    const signs = { failedAtOne: false, quickOk: 0 };
+    const signs = { failuresAtOne: 0, quickOk: 0 };
     const move = (phase: Phase, outcome: BatchOutcome, f = facts) => transition(phase, outcome, f);
     expect(move(steady, fail(900, 'timeout'))).toEqual({ phase: { kind: 'checking', cause: 'hang', outage: signs }, move: 'suspect' });
     expect(move(steady, fail(900, 'error')).phase).toMatchObject({ kind: 'checking', cause: 'blip' });
@@ -380,14 +438,18 @@ describe('bracket', () => {
     expect(move(checking, fail(300, 'timeout'))).toEqual({ phase: steady, move: 'fell' });
     expect(move(checking, fail(300, 'error'))).toEqual({ phase: { kind: 'outage', outage: signs }, move: 'outage' });
     const outage: Phase = { kind: 'outage', outage: signs };
-    expect(move(outage, fail(1, 'timeout')).phase).toEqual({ kind: 'outage', outage: { failedAtOne: true, quickOk: 0 } });
+    expect(move(outage, fail(1, 'timeout')).phase).toEqual({ kind: 'outage', outage: { failuresAtOne: 1, quickOk: 0 } });
     expect(move(outage, ok(1))).toEqual({
-      phase: { kind: 'checking', cause: 'blip', outage: { failedAtOne: false, quickOk: 1 } },
+      phase: { kind: 'checking', cause: 'blip', outage: { failuresAtOne: 0, quickOk: 1 } },
       move: 'outage-over',
     });
     // One recipient through at once a second time, with no one-recipient failure: a capacity rejected fast.
-    expect(move({ kind: 'outage', outage: { failedAtOne: false, quickOk: 1 } }, ok(1))).toEqual({ phase: steady, move: 'rejected-fast' });
-    expect(move({ kind: 'outage', outage: { failedAtOne: true, quickOk: 1 } }, ok(1)).move).toBe('outage-over');
+    expect(move({ kind: 'outage', outage: { failuresAtOne: 0, quickOk: 1 } }, ok(1))).toEqual({ phase: steady, move: 'rejected-fast' });
+    // One failure at one recipient (a network that drops a few percent of calls) delays that verdict, but does not cancel it.
+    expect(move({ kind: 'outage', outage: { failuresAtOne: 1, quickOk: 1 } }, ok(1)).move).toBe('outage-over');
+    expect(move({ kind: 'outage', outage: { failuresAtOne: 1, quickOk: 2 } }, ok(1)).move).toBe('rejected-fast');
+    // Where one recipient fails as often as it works, it is an outage.
+    expect(move({ kind: 'outage', outage: { failuresAtOne: 3, quickOk: 4 } }, ok(1)).move).toBe('outage-over');
   });
 
   it('createBracket() with no options is the built-in, decision for decision', () => {
