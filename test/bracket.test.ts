@@ -1,54 +1,10 @@
-/** The bracket strategy's rules, called as plain functions. */
+/** The bracket strategy's rules, called as plain functions: how it sizes sends. */
 import { describe, expect, it } from 'vitest';
-import bracket, { bracketDefaults, createBracket, type BracketState } from '../strategies/bracket.js';
+import bracket from '../strategies/bracket.js';
 import { fitLine, GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, giveUpMs } from '../strategies/bracket-latency.js';
-import { transition, type Phase } from '../strategies/bracket-phase.js';
-import {
-  planSize,
-  type BatchOutcome,
-  type DefinedStrategy,
-  type SessionHistoryView,
-  type Step,
-  type StrategyContext,
-} from '../strategies/sdk.js';
-import { defaultConfig } from '../src/config.js';
-
-const config = defaultConfig.smartSend;
-const { checkDivisor: CHECK_DIVISOR, maxMsPerRecipient: MAX_MS_PER_RECIPIENT, probeEvery: PROBE_EVERY } = bracketDefaults;
-const ctx = (over: Partial<StrategyContext> = {}): StrategyContext => ({
-  config,
-  history: null,
-  total: 100_000,
-  remaining: 100_000,
-  batchesSent: 0,
-  batchesOk: 0,
-  anchorMs: 400,
-  ...over,
-});
-const history = (maxProvenBatchSize: number, averageBatchTime = 2000, minFailedBatchSize = 0): SessionHistoryView => ({
-  maxProvenBatchSize,
-  averageBatchTime,
-  successRate: 1,
-  totalSuccessfulSends: 5,
-  minFailedBatchSize,
-});
-/** latency = 400 + 0.8 n, capacity 3000: a typical account. */
-/** latency = 1500 + 0.3 n, capacity 6000: overhead-heavy, so big batches pay. */
-const network6000 = (size: number): BatchOutcome =>
-  size <= 6000 ? { size, durationMs: 1500 + 0.3 * size, ok: true } : { size, durationMs: 5000, ok: false, error: 'timeout' };
-const network = (size: number): BatchOutcome =>
-  size <= 3000 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 5000, ok: false, error: 'timeout' };
-
-function drive(
-  steps: number,
-  outcome: (size: number) => BatchOutcome,
-  start = ctx(),
-  strategy: DefinedStrategy<BracketState> = bracket,
-): Step<BracketState>[] {
-  const seen: Step<BracketState>[] = [strategy.start(start)];
-  for (let i = 0; i < steps; i++) seen.push(strategy.next(seen.at(-1)!.state, outcome(seen.at(-1)!.size), start));
-  return seen;
-}
+import type { Phase } from '../strategies/bracket-phase.js';
+import { planSize, type BatchOutcome } from '../strategies/sdk.js';
+import { CHECK_DIVISOR, config, ctx, drive, history, MAX_MS_PER_RECIPIENT, network, network6000, PROBE_EVERY } from './support/bracket.js';
 
 describe('bracket', () => {
   it('starts at the third level, and cuts a first call that hangs short using the anchor', () => {
@@ -416,78 +372,5 @@ describe('bracket', () => {
     ]);
     expect(check.size).toBe(1);
     expect(check.reason).toContain(`-> ${Math.floor(2516 / CHECK_DIVISOR)}, after one recipient first`);
-  });
-
-  it('names every move from the phase and the outcome alone', () => {
-    const ok = (size: number): BatchOutcome => ({ size, durationMs: 500, ok: true });
-    const fail = (size: number, error: 'timeout' | 'error' | 'rate_limited'): BatchOutcome => ({ size, durationMs: 500, ok: false, error });
-    const facts = { good: 900, blipAllowed: true };
-    const steady: Phase = { kind: 'steady' };
-    const signs = { failuresAtOne: 0, quickOk: 0 };
-    const move = (phase: Phase, outcome: BatchOutcome, f = facts) => transition(phase, outcome, f);
-    expect(move(steady, fail(900, 'timeout'))).toEqual({ phase: { kind: 'checking', cause: 'hang', outage: signs }, move: 'suspect' });
-    expect(move(steady, fail(900, 'error')).phase).toMatchObject({ kind: 'checking', cause: 'blip' });
-    expect(move(steady, fail(900, 'error'), { good: 900, blipAllowed: false }).phase).toMatchObject({ kind: 'checking', cause: 'error' });
-    expect(move(steady, fail(1000, 'timeout')).move).toBe('ceiling');
-    expect(move({ kind: 'probing' }, fail(990, 'timeout')).move).toBe('ceiling');
-    expect(move(steady, fail(1000, 'timeout'), { good: 0, blipAllowed: true }).move).toBe('cold-failure');
-    expect(move(steady, fail(900, 'rate_limited'))).toEqual({ phase: steady, move: 'rate-limited' });
-    const checking: Phase = { kind: 'checking', cause: 'hang', outage: signs };
-    expect(move(checking, ok(300))).toEqual({ phase: steady, move: 'checked' });
-    expect(move({ ...checking, cause: 'blip' }, ok(300)).move).toBe('blip-over');
-    expect(move(checking, fail(300, 'timeout'))).toEqual({ phase: steady, move: 'fell' });
-    expect(move(checking, fail(300, 'error'))).toEqual({ phase: { kind: 'outage', outage: signs }, move: 'outage' });
-    const outage: Phase = { kind: 'outage', outage: signs };
-    expect(move(outage, fail(1, 'timeout')).phase).toEqual({ kind: 'outage', outage: { failuresAtOne: 1, quickOk: 0 } });
-    expect(move(outage, ok(1))).toEqual({
-      phase: { kind: 'checking', cause: 'blip', outage: { failuresAtOne: 0, quickOk: 1 } },
-      move: 'outage-over',
-    });
-    // One recipient through at once a second time, with no one-recipient failure: a capacity rejected fast.
-    expect(move({ kind: 'outage', outage: { failuresAtOne: 0, quickOk: 1 } }, ok(1))).toEqual({ phase: steady, move: 'rejected-fast' });
-    // One failure at one recipient (a network that drops a few percent of calls) delays that verdict, but does not cancel it.
-    expect(move({ kind: 'outage', outage: { failuresAtOne: 1, quickOk: 1 } }, ok(1)).move).toBe('outage-over');
-    expect(move({ kind: 'outage', outage: { failuresAtOne: 1, quickOk: 2 } }, ok(1)).move).toBe('rejected-fast');
-    // Where one recipient fails as often as it works, it is an outage.
-    expect(move({ kind: 'outage', outage: { failuresAtOne: 3, quickOk: 4 } }, ok(1)).move).toBe('outage-over');
-  });
-
-  it('createBracket() with no options is the built-in, decision for decision', () => {
-    const made = createBracket();
-    expect(made.name).toBe('bracket');
-    expect(made.description).toBe(bracket.description);
-    const dropped = (size: number): BatchOutcome =>
-      size <= 500 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 400, ok: false, error: 'error' };
-    let calls = 0;
-    const scripted = (size: number) => (++calls < 30 ? network(size) : dropped(size));
-    const builtIn = drive(60, scripted);
-    calls = 0;
-    expect(drive(60, scripted, ctx(), made)).toEqual(builtIn);
-  });
-
-  it('takes its tuning as options, each left out at its visible default', () => {
-    const tuned = createBracket({ name: 'bracket-halves', startLevel: 1, checkDivisor: 2 });
-    expect(tuned.name).toBe('bracket-halves');
-    expect(tuned.start(ctx()).size).toBe(config.progressiveSequence[1]);
-    const start = ctx({ history: history(2000, 2000, 2200) });
-    const cruising = tuned.next(tuned.start(start).state, { size: 2000, durationMs: 2000, ok: true }, start);
-    const hung = tuned.next(cruising.state, { size: 2000, durationMs: 5000, ok: false, error: 'timeout' }, start);
-    expect(hung.size).toBe(1000);
-    expect(hung.reason).toContain('checking at 1/2 of 2000');
-    // Probing sooner: the remembered limit is probed after fewer clean batches than the default's.
-    const weak = (size: number): BatchOutcome =>
-      size <= 450 ? { size, durationMs: 600 + 1.2 * size, ok: true } : { size, durationMs: 1800, ok: false, error: 'timeout' };
-    const weakStart = ctx({ history: history(450, 1140, 451), anchorMs: 600 });
-    const firstProbe = (s: DefinedStrategy<BracketState>) => drive(40, weak, weakStart, s).findIndex((x) => x.size > 450);
-    expect(firstProbe(createBracket({ name: 'bracket-eager', probeFromMemory: 4 }))).toBeLessThan(firstProbe(bracket));
-  });
-
-  it('refuses options out of range or unknown, naming them', () => {
-    expect(() => createBracket({ checkDivisor: 1 })).toThrow(/checkDivisor: 1 \(expected > 1\)/);
-    expect(() => createBracket({ probeOdds: Number.NaN })).toThrow(/probeOdds/);
-    expect(() => createBracket({ startLevel: 1.5 })).toThrow(/startLevel/);
-    expect(() => createBracket({ probeEvry: 3 } as never)).toThrow(/unknown bracket option probeEvry/);
-    // Left out and undefined are the same: the default.
-    expect(createBracket({ probeEvery: undefined }).start(ctx()).size).toBe(1000);
   });
 });
