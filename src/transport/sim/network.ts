@@ -58,15 +58,11 @@ export class SimulatedNetwork implements Transport {
   private readonly playing = new Set<AbortController>();
   private closed = false;
   private readonly callLog: CallLog | undefined;
-  private readonly seed: number;
-  /** What each session's streams have given so far, in order: enough to rebuild a copy at the same point. */
-  private readonly drawn = new Map<string, { main: DrawRun[]; tail: DrawRun[] }>();
 
   constructor(options: SimulatedNetworkOptions) {
     this.profile = parseProfile(options.profile, 'SimulatedNetwork options');
     this.clock = options.clock;
-    this.seed = options.seed ?? 0;
-    this.state = new SimState(this.profile, this.clock, this.seed);
+    this.state = new SimState(this.profile, this.clock, options.seed ?? 0);
     this.oracle = new SimOracle(this.state, (sessionId) => this.upcoming(sessionId));
     this.controls = new SimControls(this.state);
     this.recordRecipients = options.recordRecipients ?? false;
@@ -155,8 +151,8 @@ export class SimulatedNetwork implements Transport {
     // random numbers of the calls after it, and call k of two strategies on
     // one seed has the same luck (bursts reuse failDraw, so a burst only
     // raises the bar that draw must clear).
-    const { jitter, failDraw, tail } = drawCall(this.profile, this.counted(sessionId, session));
-    const messageId = request.messageId ?? this.newMessageId(sessionId, session);
+    const { jitter, failDraw, tail } = drawCall(this.profile, session);
+    const messageId = request.messageId ?? this.newMessageId(session);
     if (tail !== 1) call.tailFactor = tail;
 
     if (request.messageId !== undefined && !session.messageIds.has(request.messageId)) {
@@ -228,11 +224,10 @@ export class SimulatedNetwork implements Transport {
   }
 
   /** Baileys-style ids ('3EB0' + 16 hex digits), unique within this network. */
-  private newMessageId(sessionId: string, session: SimSession): string {
-    const streams = this.counted(sessionId, session);
+  private newMessageId(session: SimSession): string {
     for (;;) {
       const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
-      const id = `3EB0${hex(streams.rng.uint32())}${hex(streams.rng.uint32())}`;
+      const id = `3EB0${hex(session.rng.uint32())}${hex(session.rng.uint32())}`;
       if (!this.issuedIds.has(id)) {
         this.issuedIds.add(id);
         return id;
@@ -241,31 +236,14 @@ export class SimulatedNetwork implements Transport {
   }
 
   /**
-   * The session's streams, each draw logged so that upcoming() can rebuild a copy
-   * at the same point: the oracle previews from the copy and the network's own
-   * streams never move for it.
-   */
-  private counted(sessionId: string, session: SimSession): { rng: Rng; tailRng: Rng } {
-    let log = this.drawn.get(sessionId);
-    if (!log) {
-      log = { main: [], tail: [] };
-      this.drawn.set(sessionId, log);
-    }
-    return { rng: logged(session.rng, log.main), tailRng: logged(session.tailRng, log.tail) };
-  }
-
-  /**
    * What the session's next sends will draw, call k the k-th from now, if each
    * is a send with a message id that reaches the network (an anchor also draws
-   * its id). Drawn from a fresh copy of the session's streams replayed to where
-   * the real ones stand, created on a throwaway SimState so the seeds are
-   * derived exactly as the real ones: nothing of this network changes.
+   * its id). Drawn from clones of the session's streams at the point they
+   * stand: the network's own streams never move for it.
    */
   private upcoming(sessionId: string): UpcomingCalls {
-    const copy = new SimState(this.profile, this.clock, this.seed).session(sessionId);
-    const log = this.drawn.get(sessionId);
-    for (const run of log?.main ?? []) for (let i = 0; i < run.times; i++) copy.rng[run.draw]();
-    for (const run of log?.tail ?? []) for (let i = 0; i < run.times; i++) copy.tailRng[run.draw]();
+    const session = this.state.session(sessionId);
+    const copy = { rng: session.rng.clone(), tailRng: session.tailRng.clone() };
     const calls: CallDraws[] = [];
     return (k) => {
       while (calls.length <= k) calls.push(drawCall(this.profile, copy));
@@ -281,33 +259,6 @@ export class SimulatedNetwork implements Transport {
     }
     batches.push(recipients);
   }
-}
-
-/**
- * Draws of one kind in a row: a session's log grows by one run per anchor, not
- * by one entry per draw, so a network that lives for millions of calls keeps it small.
- */
-interface DrawRun {
-  readonly draw: keyof Rng;
-  times: number;
-}
-
-function logged(rng: Rng, log: DrawRun[]): Rng {
-  const note = (draw: keyof Rng) => {
-    const last = log.at(-1);
-    if (last?.draw === draw) last.times++;
-    else log.push({ draw, times: 1 });
-  };
-  return {
-    next: () => {
-      note('next');
-      return rng.next();
-    },
-    uint32: () => {
-      note('uint32');
-      return rng.uint32();
-    },
-  };
 }
 
 /**

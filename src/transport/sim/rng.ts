@@ -12,14 +12,20 @@ export interface Rng {
   next(): number;
   /** Uniform unsigned 32-bit integer. */
   uint32(): number;
+  /** An independent stream at this one's point: what it draws, this one will draw next. */
+  clone(): Rng;
 }
 
 /** A mutable stream over xoroshiro128+ (pure-rand's recommended generator). */
 export function createRng(seed: number): Rng {
-  const gen: RandomGenerator = xoroshiro128plus(seed | 0);
+  return over(xoroshiro128plus(seed | 0));
+}
+
+function over(gen: RandomGenerator): Rng {
   return {
     next: () => uniformFloat64(gen),
     uint32: () => gen.next() >>> 0,
+    clone: () => over(gen.clone()),
   };
 }
 
