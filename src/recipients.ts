@@ -117,3 +117,11 @@ export function normalizeRecipients(inputs: readonly string[]): NormalizedRecipi
 export function demoNumbers(count: number, start = 0): string[] {
   return Array.from({ length: count }, (_, i) => `+1555${String(start + i).padStart(7, '0')}`);
 }
+
+/** How many valid, unique recipients each source named, for inputs normalised as `[...request, ...list]`. */
+export function sourcesOf(normalized: NormalizedRecipients, requestLength: number, listLength: number): { request: number; list: number } {
+  let request = 0;
+  for (const index of normalized.indexes) if (index < requestLength) request++;
+  const invalidListed = normalized.invalid.filter((i) => i.index >= requestLength).length;
+  return { request, list: listLength - invalidListed };
+}

@@ -27,6 +27,8 @@ import { redactUrl } from './util/redact-url.js';
 import { createSendStore } from './sends/open-store.js';
 import type { SendStore } from './sends/store.js';
 import { createExperimentStore } from './experiments/open-store.js';
+import { createRecipientListStore } from './audiences/open-lists.js';
+import type { RecipientListStore } from './audiences/lists.js';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { SessionLeases } from './replicas/leases.js';
@@ -57,6 +59,8 @@ export interface Runtime {
   readonly sendStore: SendStore;
   /** Experiments, their sticky assignments and their sends' outcomes, in the same store. */
   readonly experiments: ExperimentStore;
+  /** Saved recipient lists, in the same store. */
+  readonly lists: RecipientListStore;
   /** With a redis store: this replica among the others (leases, the directory, routing); undefined for one process. */
   readonly replicas: Replicas | undefined;
   /** The clock the engine and transport run on (scaled for the simulator). */
@@ -69,12 +73,14 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   const strategies = await loadStrategies(server.strategyModules, server.defaultStrategy);
   let sendStore: SendStore;
   let experiments: ExperimentStore;
+  let lists: RecipientListStore;
   try {
     sendStore = createSendStore(server.store, { logger });
     experiments = createExperimentStore(server.store, { logger });
+    lists = createRecipientListStore(server.store, { logger });
   } catch (error) {
     throw new StartupError(
-      `STORYCAST_STORE="${redactUrl(server.store)}": the send journal or the experiments cannot be opened: ${(error as Error).message}`,
+      `STORYCAST_STORE="${redactUrl(server.store)}": the send journal, the experiments or the recipient lists cannot be opened: ${(error as Error).message}`,
       {
         cause: error,
       },
@@ -90,6 +96,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     await receipts.close();
     await sendStore.close();
     await experiments.close();
+    await lists.close();
     await replicas?.close();
     throw error;
   });
@@ -124,6 +131,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     engine,
     sendStore,
     experiments,
+    lists,
     replicas: replicas?.replicas,
     clock,
     close: async () => {
@@ -132,6 +140,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
       await memory.close();
       await sendStore.close();
       await experiments.close();
+      await lists.close();
       await replicas?.close();
     },
   };

@@ -140,8 +140,15 @@ describe('parseCliArgs', () => {
       requestId: '',
       file: undefined,
       demoRecipients: 3,
+      list: '',
       story: { kind: 'text', text: DEFAULT_TEXT, backgroundColor: '', font: 0 },
     });
+  });
+
+  it('takes a saved list as the only recipients, and refuses an empty name', () => {
+    expect(options(['--list', 'vip'])).toMatchObject({ list: 'vip', demoRecipients: 0, file: undefined });
+    expect(() => options(['--list', ''])).toThrow('--list needs the name of a saved list');
+    expect(() => options([])).toThrow('--list NAME');
   });
 
   it('takes the server from --server, then STORYCAST_SERVER, and accepts host:port', () => {

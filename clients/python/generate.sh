@@ -14,4 +14,4 @@ rm -f "$out"/*_pb2.py "$out"/*_pb2.pyi "$out"/*_pb2_grpc.py
 python3 -m grpc_tools.protoc \
   -I../../proto \
   --python_out=src --grpc_python_out=src --pyi_out=src \
-  storycast/v1/story_service.proto storycast/v1/session_service.proto storycast/v1/experiment_service.proto
+  $(cd ../../proto && ls storycast/v1/*.proto)

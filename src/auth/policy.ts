@@ -38,6 +38,10 @@ const rule = (role: Role | undefined, scope: Scope): RpcPolicy => ({ role, scope
 
 const POLICY: ReadonlyMap<DescMethod, RpcPolicy> = new Map<DescMethod, RpcPolicy>([
   [StoryService.method.sendStory, rule('send', 'session')],
+  [StoryService.method.saveRecipientList, rule('send', 'session')],
+  [StoryService.method.deleteRecipientList, rule('send', 'session')],
+  [StoryService.method.getRecipientList, rule('read', 'session')],
+  [StoryService.method.listRecipientLists, rule('read', 'session')],
   [StoryService.method.cancelSend, rule('send', 'send')],
   [StoryService.method.watchSend, rule('read', 'send')],
   [StoryService.method.getSend, rule('read', 'send')],

@@ -19,10 +19,12 @@ export const HELP = `Usage: npm run send -- [options]
 Send one WhatsApp status through a running storycast server and watch it go
 out batch by batch.
 
-Recipients (at least one of; when both are given the file's entries come first):
+Recipients (at least one of; the server takes the union, duplicates dropped):
   --file PATH            numbers or JIDs, one per line; blank lines and # comments
                          are ignored; "-" reads standard input
   --recipients N         add N fake, distinct demo numbers (+15550000000, ...)
+  --list NAME            a list saved on the server for this session
+                         (npm run storycast -- lists save NAME --file PATH)
 
 Story (a text story unless a media option is given):
   --text STR             the text (default: "${DEFAULT_TEXT}")
@@ -91,6 +93,8 @@ export interface CliOptions {
   /** Path of the recipient file, "-" for stdin. */
   readonly file: string | undefined;
   readonly demoRecipients: number;
+  /** A saved list's name; '' for none. */
+  readonly list: string;
   readonly story: StorySpec;
 }
 
@@ -127,6 +131,7 @@ const OPTIONS = {
   experiment: { type: 'string' },
   recipients: { type: 'string' },
   file: { type: 'string' },
+  list: { type: 'string' },
   text: { type: 'string' },
   'background-color': { type: 'string' },
   font: { type: 'string' },
@@ -191,8 +196,11 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
   if (sessionId.trim() === '') throw new UsageError('--session must not be empty');
   const demoRecipients = values.recipients === undefined ? 0 : integer('recipients', values.recipients, 1, MAX_DEMO_RECIPIENTS);
   if (values.file === '') throw new UsageError('--file needs a path ("-" for standard input)');
-  if (values.file === undefined && demoRecipients === 0) {
-    throw new UsageError('no recipients: give --file PATH (your list) or --recipients N (a demo list)');
+  if (values.list === '') throw new UsageError('--list needs the name of a saved list');
+  if (values.file === undefined && demoRecipients === 0 && values.list === undefined) {
+    throw new UsageError(
+      'no recipients: give --file PATH (your list), --list NAME (a list saved on the server) or --recipients N (a demo list)',
+    );
   }
   return {
     server,
@@ -206,6 +214,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     requestId: requestIdFrom(values['request-id']),
     file: values.file,
     demoRecipients,
+    list: values.list ?? '',
     story,
   };
 }

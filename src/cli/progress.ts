@@ -102,6 +102,7 @@ export function formatPlanned(p: SendPlanned, style: Style = PLAIN): string[] {
   const notes = [
     p.invalidRecipients.length > 0 ? plural(p.invalidRecipients.length, 'invalid input') : '',
     p.duplicateRecipients > 0 ? `${plural(p.duplicateRecipients, 'duplicate')} dropped` : '',
+    (p.sources?.list ?? 0) > 0 ? `${num(p.sources!.list)} from the saved list, ${num(p.sources!.request)} from the request` : '',
   ]
     .filter(Boolean)
     .join(', ');

@@ -9,7 +9,7 @@ import type { Clock } from '../clock.js';
 import type { SmartSendConfig } from '../config.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { SessionMemory } from '../memory/types.js';
-import { normalizeRecipients, type NormalizedRecipients } from '../recipients.js';
+import { normalizeRecipients, sourcesOf, type NormalizedRecipients } from '../recipients.js';
 import type { AnyStrategy } from '../../strategies/sdk.js';
 import type { PreparedStory, RecipientCheck, Story, Transport } from '../transport/port.js';
 import type { PlannedEvent, SendEvent, SummaryEvent } from './events.js';
@@ -40,6 +40,8 @@ export interface SendInput {
   readonly sessionId: string;
   readonly story: Story;
   readonly recipients: readonly string[];
+  /** A saved list's recipients (already JIDs), sent to besides `recipients`: the union, deduplicated. */
+  readonly listRecipients?: readonly string[];
   readonly strategy: AnyStrategy;
   /** Cancels the send: the call in flight finishes, nothing starts after it. */
   readonly signal?: AbortSignal;
@@ -158,7 +160,17 @@ export class SendEngine {
         'recipients',
       );
     }
-    const normalized = normalizeRecipients(input.recipients);
+    const listed = input.listRecipients ?? [];
+    // The list goes after the request's own, so an invalid entry's index is its place in `recipients`.
+    const normalized = normalizeRecipients(listed.length === 0 ? input.recipients : [...input.recipients, ...listed]);
+    if (normalized.valid.length > maxRecipients) {
+      throw new SendError(
+        'TOO_MANY_RECIPIENTS',
+        `recipients and recipient_list name ${normalized.valid.length} recipients together; the limit is ${maxRecipients}`,
+        'recipient_list',
+      );
+    }
+    const sources = sourcesOf(normalized, input.recipients.length, listed.length);
     const { invalid, duplicates } = normalized;
     const { valid, audience } = await this.preflight(input, normalized, signal, log);
     if (valid.length === 0) {
@@ -193,6 +205,7 @@ export class SendEngine {
       strategy: input.strategy.name,
       mode: smart ? 'smart' : 'single',
       total: valid.length,
+      sources,
       invalid,
       duplicates,
       usedHistory: (history?.maxProvenBatchSize ?? 0) > 0,

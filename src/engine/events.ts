@@ -16,6 +16,8 @@ export interface PlannedEvent {
   readonly mode: 'single' | 'smart';
   /** Valid, unique recipients. */
   readonly total: number;
+  /** How many valid, unique recipients the request and the saved list each named (absent in journals from before lists). */
+  readonly sources?: { readonly request: number; readonly list: number };
   readonly invalid: readonly InvalidRecipient[];
   readonly duplicates: number;
   /** The session had unexpired history with a proven size. */

@@ -5,6 +5,7 @@ import { file_storycast_v1_story_service, StoryService } from '../gen/storycast/
 import type { Clock } from '../clock.js';
 import { ExperimentService, file_storycast_v1_experiment_service } from '../gen/storycast/v1/experiment_service_pb.js';
 import { file_google_rpc_error_details } from '../gen/google/rpc/error_details_pb.js';
+import { file_storycast_v1_recipient_list } from '../gen/storycast/v1/recipient_list_pb.js';
 import type { Runtime } from '../runtime.js';
 import { experimentServiceRoutes } from './experiment-service.js';
 import { grpcPlugins, type HealthStatusSource } from './grpc-plugins/index.js';
@@ -27,6 +28,9 @@ export function routes(deps: { runtime: Runtime; health: HealthStatusSource; sen
     receipts: runtime.receipts,
     experiments: runtime.experiments,
     defaultExperiment: runtime.config.server.defaultExperiment,
+    lists: runtime.lists,
+    maxRecipients: runtime.config.server.maxRecipients,
+    clock: deps.clock,
   });
   const experiments = experimentServiceRoutes({ experiments: runtime.experiments, strategies: runtime.strategies, clock: deps.clock });
   const plugins = grpcPlugins({
@@ -35,6 +39,7 @@ export function routes(deps: { runtime: Runtime; health: HealthStatusSource; sen
       // error_details: the ErrorInfo our errors carry, so grpcurl and the like print its reason and field, not base64.
       files: [
         file_storycast_v1_story_service,
+        file_storycast_v1_recipient_list,
         file_storycast_v1_session_service,
         file_storycast_v1_experiment_service,
         file_google_rpc_error_details,
@@ -44,7 +49,7 @@ export function routes(deps: { runtime: Runtime; health: HealthStatusSource; sen
   });
   return (router: ConnectRouter) => {
     story(router);
-    sessionServiceRoutes(runtime.sessions)(router);
+    sessionServiceRoutes(runtime.sessions, runtime.lists)(router);
     experiments(router);
     plugins(router);
   };

@@ -41,6 +41,8 @@ import type { RunningSends } from './sends.js';
 import type { SendEvent } from '../engine/events.js';
 import { eventToProto, storyFromProto } from './translate.js';
 import { fingerprintOf } from './fingerprint.js';
+import { listRecipientsOf } from './list-handlers.js';
+import type { RecipientListStore } from '../audiences/lists.js';
 
 export interface SendHandlerDeps {
   readonly registry: SendRegistry;
@@ -49,6 +51,8 @@ export interface SendHandlerDeps {
   readonly experiments: ExperimentStore;
   /** STORYCAST_DEFAULT_EXPERIMENT; '' for none. */
   readonly defaultExperiment: string;
+  /** Saved recipient lists, for a request's recipient_list. */
+  readonly lists: RecipientListStore;
 }
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
@@ -171,10 +175,19 @@ export function sendHandlers(deps: SendHandlerDeps) {
     if (req.requestId !== '' && !REQUEST_ID.test(req.requestId)) {
       throw invalidField('request_id', 'BAD_REQUEST_ID', 'request_id must be 1 to 128 printable ASCII characters without spaces');
     }
+    const listRecipients = await listRecipientsOf(deps.lists, sessionId, req.recipientList);
     const attachment = await registry
       .start(
         {
-          input: { sessionId, story, recipients: req.recipients, strategy, choice, logger: loggerOf(ctx) },
+          input: {
+            sessionId,
+            story,
+            recipients: req.recipients,
+            ...(listRecipients ? { listRecipients } : {}),
+            strategy,
+            choice,
+            logger: loggerOf(ctx),
+          },
           requestId: req.requestId,
           // Compared only between requests that carry one request_id: without one there is nothing to compare with.
           fingerprint: req.requestId === '' ? '' : fingerprintOf(req, strategy.name),

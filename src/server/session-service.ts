@@ -13,6 +13,7 @@ import {
   type ConnectSessionResponse,
   type Session,
 } from '../gen/storycast/v1/session_service_pb.js';
+import type { RecipientListStore } from '../audiences/lists.js';
 import type { SessionDirectory, SessionInfo } from '../transport/sessions.js';
 import { invalidField, requireSessionId, storycastError } from './errors.js';
 import { sessionStateToProto } from './session-state.js';
@@ -27,7 +28,8 @@ export function sessionToProto(info: SessionInfo): Session {
   });
 }
 
-export function sessionServiceRoutes(sessions: SessionDirectory) {
+/** `lists`: a logout deletes the session's saved recipient lists (personal data). */
+export function sessionServiceRoutes(sessions: SessionDirectory, lists: Pick<RecipientListStore, 'deleteSession'>) {
   async function* connectSession(req: ConnectSessionRequest, ctx: HandlerContext): AsyncGenerator<ConnectSessionResponse> {
     const id = requireSessionId(req.sessionId);
     const phoneNumber = req.phoneNumber.replace(/[\s()+.-]/g, '');
@@ -65,7 +67,17 @@ export function sessionServiceRoutes(sessions: SessionDirectory) {
       },
 
       async logoutSession(req) {
-        const existed = await sessions.logout(requireSessionId(req.sessionId));
+        const id = requireSessionId(req.sessionId);
+        const existed = await sessions.logout(id);
+        await lists.deleteSession(id).catch((error: unknown) => {
+          throw storycastError(
+            Code.Unavailable,
+            'STORE_UNAVAILABLE',
+            `session "${id}" is logged out, but its recipient lists could not be deleted (retry the logout): ${(error as Error).message}`,
+            {},
+            error,
+          );
+        });
         return create(LogoutSessionResponseSchema, { existed });
       },
     });

@@ -21,6 +21,9 @@ import type { ExperimentStore } from '../experiments/store.js';
 import { invalidField, requireSessionId, storycastError } from './errors.js';
 import type { SendRegistry } from '../sends/registry.js';
 import { sendHandlers } from './send-handlers.js';
+import { listHandlers } from './list-handlers.js';
+import type { RecipientListStore } from '../audiences/lists.js';
+import type { Clock } from '../clock.js';
 import type { RunningSends } from './sends.js';
 import { historyToProto } from './translate.js';
 
@@ -33,6 +36,10 @@ export interface StoryServiceDeps {
   readonly receipts: ReceiptQueries;
   readonly experiments: ExperimentStore;
   readonly defaultExperiment: string;
+  readonly lists: RecipientListStore;
+  readonly maxRecipients: number;
+  /** Wall time, for when lists were saved. */
+  readonly clock: Clock;
 }
 
 /** AIP-158: a page size of 0 means the default; above the maximum is read as the maximum. */
@@ -54,7 +61,9 @@ export function storyServiceRoutes(deps: StoryServiceDeps) {
         sends,
         experiments: deps.experiments,
         defaultExperiment: deps.defaultExperiment,
+        lists: deps.lists,
       }),
+      ...listHandlers({ lists: deps.lists, maxRecipients: deps.maxRecipients, clock: deps.clock }),
 
       async getSessionLearning(req) {
         const sessionId = requireSessionId(req.sessionId);

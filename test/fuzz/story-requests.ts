@@ -107,6 +107,12 @@ const requestId = fc.oneof(
 
 const sendId = fc.oneof({ arbitrary: known('sendId'), weight: 3 }, { arbitrary: nastyString, weight: 2 });
 
+/** A few names the fuzzer's saves reuse (so sends and reads find a list), and anything else. */
+const listName = fc.oneof(
+  { arbitrary: fc.constantFrom('daily', 'vip', 'a.b-c_d'), weight: 6 },
+  { arbitrary: nastyString, weight: 3 },
+  { arbitrary: longString, weight: 1 },
+);
 const sendStory = fc.record({
   sessionId,
   story,
@@ -115,9 +121,16 @@ const sendStory = fc.record({
   requestId,
   onDisconnect: enumValue([OnDisconnect.UNSPECIFIED, OnDisconnect.CANCEL, OnDisconnect.CONTINUE]),
   experiment: fc.oneof({ arbitrary: fc.constant(''), weight: 6 }, { arbitrary: experimentKey, weight: 2 }),
+  recipientList: fc.oneof({ arbitrary: fc.constant(''), weight: 6 }, { arbitrary: listName, weight: 2 }),
 });
 
 const sessionOnly = fc.record({ sessionId });
+
+const listToken = fc.oneof(
+  { arbitrary: garbageToken, weight: 3 },
+  // Shaped like the server's, with a name and a binding of anything.
+  { arbitrary: fc.tuple(nastyString, nastyString).map(([after, b]) => Buffer.from(`l1:${after}:${b}`).toString('base64url')), weight: 1 },
+);
 
 const receiptsToken = fc.oneof(
   { arbitrary: garbageToken, weight: 4 },
@@ -161,4 +174,8 @@ export const storyRequests = {
         : req,
     ),
   CancelSend: fc.record({ sendId }),
+  SaveRecipientList: fc.record({ sessionId, name: listName, recipients }),
+  GetRecipientList: fc.record({ sessionId, name: listName }),
+  ListRecipientLists: fc.record({ sessionId, pageSize: int32, pageToken: listToken }),
+  DeleteRecipientList: fc.record({ sessionId, name: listName }),
 } as const;

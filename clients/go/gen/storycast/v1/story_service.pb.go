@@ -293,7 +293,13 @@ type SendStoryRequest struct {
 	// arm. Empty: the server's default experiment (STORYCAST_DEFAULT_EXPERIMENT), if
 	// any. An explicit `strategy` overrides any experiment, and the send is not
 	// counted in it. An unknown key is NOT_FOUND (reason EXPERIMENT_NOT_FOUND).
-	Experiment    string `protobuf:"bytes,7,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	Experiment string `protobuf:"bytes,7,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	// A saved list's name (SaveRecipientList): its recipients are sent to as well.
+	// The union of `recipients` and the list is taken, normalised and deduplicated
+	// as for `recipients` alone; `planned.sources` says how many each named. An
+	// unknown list is NOT_FOUND (reason RECIPIENT_LIST_NOT_FOUND). With a list, `recipients`
+	// may be empty.
+	RecipientList string `protobuf:"bytes,8,opt,name=recipient_list,json=recipientList,proto3" json:"recipient_list,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -373,6 +379,13 @@ func (x *SendStoryRequest) GetOnDisconnect() OnDisconnect {
 func (x *SendStoryRequest) GetExperiment() string {
 	if x != nil {
 		return x.Experiment
+	}
+	return ""
+}
+
+func (x *SendStoryRequest) GetRecipientList() string {
+	if x != nil {
+		return x.RecipientList
 	}
 	return ""
 }
@@ -805,8 +818,11 @@ type SendPlanned struct {
 	// Why this strategy: the request named it, an experiment's arm (and by which unit),
 	// a stopped experiment's winner, outside the experiment's coverage, or the default.
 	StrategyReason string `protobuf:"bytes,14,opt,name=strategy_reason,json=strategyReason,proto3" json:"strategy_reason,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How many valid, unique recipients each source named; one named by both counts
+	// in both, so these may add up to more than total_recipients.
+	Sources       *RecipientSources `protobuf:"bytes,15,opt,name=sources,proto3" json:"sources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SendPlanned) Reset() {
@@ -937,6 +953,68 @@ func (x *SendPlanned) GetStrategyReason() string {
 	return ""
 }
 
+func (x *SendPlanned) GetSources() *RecipientSources {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// Where a send's recipients came from.
+type RecipientSources struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// From SendStoryRequest.recipients.
+	Request uint32 `protobuf:"varint,1,opt,name=request,proto3" json:"request,omitempty"`
+	// From the saved list SendStoryRequest.recipient_list; 0 without one.
+	List          uint32 `protobuf:"varint,2,opt,name=list,proto3" json:"list,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecipientSources) Reset() {
+	*x = RecipientSources{}
+	mi := &file_storycast_v1_story_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecipientSources) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecipientSources) ProtoMessage() {}
+
+func (x *RecipientSources) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_story_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecipientSources.ProtoReflect.Descriptor instead.
+func (*RecipientSources) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RecipientSources) GetRequest() uint32 {
+	if x != nil {
+		return x.Request
+	}
+	return 0
+}
+
+func (x *RecipientSources) GetList() uint32 {
+	if x != nil {
+		return x.List
+	}
+	return 0
+}
+
 // An input that could not be turned into a recipient.
 type InvalidRecipient struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -952,7 +1030,7 @@ type InvalidRecipient struct {
 
 func (x *InvalidRecipient) Reset() {
 	*x = InvalidRecipient{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[6]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1042,7 @@ func (x *InvalidRecipient) String() string {
 func (*InvalidRecipient) ProtoMessage() {}
 
 func (x *InvalidRecipient) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[6]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1055,7 @@ func (x *InvalidRecipient) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidRecipient.ProtoReflect.Descriptor instead.
 func (*InvalidRecipient) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{6}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *InvalidRecipient) GetInput() string {
@@ -1018,7 +1096,7 @@ type AnchorSent struct {
 
 func (x *AnchorSent) Reset() {
 	*x = AnchorSent{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[7]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +1108,7 @@ func (x *AnchorSent) String() string {
 func (*AnchorSent) ProtoMessage() {}
 
 func (x *AnchorSent) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[7]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +1121,7 @@ func (x *AnchorSent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnchorSent.ProtoReflect.Descriptor instead.
 func (*AnchorSent) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{7}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AnchorSent) GetMessageId() string {
@@ -1116,7 +1194,7 @@ type BatchSent struct {
 
 func (x *BatchSent) Reset() {
 	*x = BatchSent{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[8]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1206,7 @@ func (x *BatchSent) String() string {
 func (*BatchSent) ProtoMessage() {}
 
 func (x *BatchSent) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[8]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1219,7 @@ func (x *BatchSent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchSent.ProtoReflect.Descriptor instead.
 func (*BatchSent) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{8}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BatchSent) GetIndex() uint32 {
@@ -1261,7 +1339,7 @@ type BatchError struct {
 
 func (x *BatchError) Reset() {
 	*x = BatchError{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[9]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1351,7 @@ func (x *BatchError) String() string {
 func (*BatchError) ProtoMessage() {}
 
 func (x *BatchError) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[9]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1364,7 @@ func (x *BatchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchError.ProtoReflect.Descriptor instead.
 func (*BatchError) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{9}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BatchError) GetCode() string {
@@ -1348,7 +1426,7 @@ type SendSummary struct {
 
 func (x *SendSummary) Reset() {
 	*x = SendSummary{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[10]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1438,7 @@ func (x *SendSummary) String() string {
 func (*SendSummary) ProtoMessage() {}
 
 func (x *SendSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[10]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1451,7 @@ func (x *SendSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSummary.ProtoReflect.Descriptor instead.
 func (*SendSummary) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{10}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SendSummary) GetSendId() string {
@@ -1468,7 +1546,7 @@ type FailedRecipient struct {
 
 func (x *FailedRecipient) Reset() {
 	*x = FailedRecipient{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[11]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1558,7 @@ func (x *FailedRecipient) String() string {
 func (*FailedRecipient) ProtoMessage() {}
 
 func (x *FailedRecipient) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[11]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1571,7 @@ func (x *FailedRecipient) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailedRecipient.ProtoReflect.Descriptor instead.
 func (*FailedRecipient) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{11}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *FailedRecipient) GetRecipient() string {
@@ -1532,7 +1610,7 @@ type SessionLearning struct {
 
 func (x *SessionLearning) Reset() {
 	*x = SessionLearning{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[12]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1622,7 @@ func (x *SessionLearning) String() string {
 func (*SessionLearning) ProtoMessage() {}
 
 func (x *SessionLearning) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[12]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1635,7 @@ func (x *SessionLearning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionLearning.ProtoReflect.Descriptor instead.
 func (*SessionLearning) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{12}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SessionLearning) GetMaxProvenBatchSize() uint32 {
@@ -1592,7 +1670,7 @@ type GetSessionLearningRequest struct {
 
 func (x *GetSessionLearningRequest) Reset() {
 	*x = GetSessionLearningRequest{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[13]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1682,7 @@ func (x *GetSessionLearningRequest) String() string {
 func (*GetSessionLearningRequest) ProtoMessage() {}
 
 func (x *GetSessionLearningRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[13]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1695,7 @@ func (x *GetSessionLearningRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionLearningRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionLearningRequest) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{13}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetSessionLearningRequest) GetSessionId() string {
@@ -1640,7 +1718,7 @@ type GetSessionLearningResponse struct {
 
 func (x *GetSessionLearningResponse) Reset() {
 	*x = GetSessionLearningResponse{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[14]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1652,7 +1730,7 @@ func (x *GetSessionLearningResponse) String() string {
 func (*GetSessionLearningResponse) ProtoMessage() {}
 
 func (x *GetSessionLearningResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[14]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1665,7 +1743,7 @@ func (x *GetSessionLearningResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionLearningResponse.ProtoReflect.Descriptor instead.
 func (*GetSessionLearningResponse) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{14}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetSessionLearningResponse) GetFound() bool {
@@ -1718,7 +1796,7 @@ type SessionHistory struct {
 
 func (x *SessionHistory) Reset() {
 	*x = SessionHistory{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[15]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1730,7 +1808,7 @@ func (x *SessionHistory) String() string {
 func (*SessionHistory) ProtoMessage() {}
 
 func (x *SessionHistory) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[15]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1743,7 +1821,7 @@ func (x *SessionHistory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionHistory.ProtoReflect.Descriptor instead.
 func (*SessionHistory) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{15}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SessionHistory) GetSessionId() string {
@@ -1834,7 +1912,7 @@ type ResetSessionLearningRequest struct {
 
 func (x *ResetSessionLearningRequest) Reset() {
 	*x = ResetSessionLearningRequest{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[16]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +1924,7 @@ func (x *ResetSessionLearningRequest) String() string {
 func (*ResetSessionLearningRequest) ProtoMessage() {}
 
 func (x *ResetSessionLearningRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[16]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +1937,7 @@ func (x *ResetSessionLearningRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetSessionLearningRequest.ProtoReflect.Descriptor instead.
 func (*ResetSessionLearningRequest) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{16}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ResetSessionLearningRequest) GetSessionId() string {
@@ -1880,7 +1958,7 @@ type ResetSessionLearningResponse struct {
 
 func (x *ResetSessionLearningResponse) Reset() {
 	*x = ResetSessionLearningResponse{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[17]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1892,7 +1970,7 @@ func (x *ResetSessionLearningResponse) String() string {
 func (*ResetSessionLearningResponse) ProtoMessage() {}
 
 func (x *ResetSessionLearningResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[17]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1905,7 +1983,7 @@ func (x *ResetSessionLearningResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetSessionLearningResponse.ProtoReflect.Descriptor instead.
 func (*ResetSessionLearningResponse) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{17}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResetSessionLearningResponse) GetExisted() bool {
@@ -1924,7 +2002,7 @@ type ListStrategiesRequest struct {
 
 func (x *ListStrategiesRequest) Reset() {
 	*x = ListStrategiesRequest{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[18]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2014,7 @@ func (x *ListStrategiesRequest) String() string {
 func (*ListStrategiesRequest) ProtoMessage() {}
 
 func (x *ListStrategiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[18]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2027,7 @@ func (x *ListStrategiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStrategiesRequest.ProtoReflect.Descriptor instead.
 func (*ListStrategiesRequest) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{18}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{19}
 }
 
 // The strategies on offer.
@@ -1965,7 +2043,7 @@ type ListStrategiesResponse struct {
 
 func (x *ListStrategiesResponse) Reset() {
 	*x = ListStrategiesResponse{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[19]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1977,7 +2055,7 @@ func (x *ListStrategiesResponse) String() string {
 func (*ListStrategiesResponse) ProtoMessage() {}
 
 func (x *ListStrategiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[19]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1990,7 +2068,7 @@ func (x *ListStrategiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStrategiesResponse.ProtoReflect.Descriptor instead.
 func (*ListStrategiesResponse) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{19}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListStrategiesResponse) GetStrategies() []*StrategyInfo {
@@ -2022,7 +2100,7 @@ type StrategyInfo struct {
 
 func (x *StrategyInfo) Reset() {
 	*x = StrategyInfo{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[20]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2112,7 @@ func (x *StrategyInfo) String() string {
 func (*StrategyInfo) ProtoMessage() {}
 
 func (x *StrategyInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[20]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2125,7 @@ func (x *StrategyInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StrategyInfo.ProtoReflect.Descriptor instead.
 func (*StrategyInfo) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{20}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StrategyInfo) GetName() string {
@@ -2089,7 +2167,7 @@ type GetStoryReceiptsRequest struct {
 
 func (x *GetStoryReceiptsRequest) Reset() {
 	*x = GetStoryReceiptsRequest{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[21]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2179,7 @@ func (x *GetStoryReceiptsRequest) String() string {
 func (*GetStoryReceiptsRequest) ProtoMessage() {}
 
 func (x *GetStoryReceiptsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[21]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2192,7 @@ func (x *GetStoryReceiptsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoryReceiptsRequest.ProtoReflect.Descriptor instead.
 func (*GetStoryReceiptsRequest) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{21}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetStoryReceiptsRequest) GetSessionId() string {
@@ -2171,7 +2249,7 @@ type GetStoryReceiptsResponse struct {
 
 func (x *GetStoryReceiptsResponse) Reset() {
 	*x = GetStoryReceiptsResponse{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[22]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2183,7 +2261,7 @@ func (x *GetStoryReceiptsResponse) String() string {
 func (*GetStoryReceiptsResponse) ProtoMessage() {}
 
 func (x *GetStoryReceiptsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[22]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2196,7 +2274,7 @@ func (x *GetStoryReceiptsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoryReceiptsResponse.ProtoReflect.Descriptor instead.
 func (*GetStoryReceiptsResponse) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{22}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetStoryReceiptsResponse) GetSessionId() string {
@@ -2272,7 +2350,7 @@ type ReceiptCounts struct {
 
 func (x *ReceiptCounts) Reset() {
 	*x = ReceiptCounts{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[23]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2284,7 +2362,7 @@ func (x *ReceiptCounts) String() string {
 func (*ReceiptCounts) ProtoMessage() {}
 
 func (x *ReceiptCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[23]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2297,7 +2375,7 @@ func (x *ReceiptCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiptCounts.ProtoReflect.Descriptor instead.
 func (*ReceiptCounts) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{23}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReceiptCounts) GetSent() uint32 {
@@ -2341,7 +2419,7 @@ type RecipientReceipt struct {
 
 func (x *RecipientReceipt) Reset() {
 	*x = RecipientReceipt{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[24]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2353,7 +2431,7 @@ func (x *RecipientReceipt) String() string {
 func (*RecipientReceipt) ProtoMessage() {}
 
 func (x *RecipientReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[24]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2366,7 +2444,7 @@ func (x *RecipientReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecipientReceipt.ProtoReflect.Descriptor instead.
 func (*RecipientReceipt) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{24}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RecipientReceipt) GetRecipient() string {
@@ -2413,7 +2491,7 @@ type WatchSendRequest struct {
 
 func (x *WatchSendRequest) Reset() {
 	*x = WatchSendRequest{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[25]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2425,7 +2503,7 @@ func (x *WatchSendRequest) String() string {
 func (*WatchSendRequest) ProtoMessage() {}
 
 func (x *WatchSendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[25]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2438,7 +2516,7 @@ func (x *WatchSendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSendRequest.ProtoReflect.Descriptor instead.
 func (*WatchSendRequest) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{25}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WatchSendRequest) GetSendId() string {
@@ -2466,7 +2544,7 @@ type GetSendRequest struct {
 
 func (x *GetSendRequest) Reset() {
 	*x = GetSendRequest{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[26]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2478,7 +2556,7 @@ func (x *GetSendRequest) String() string {
 func (*GetSendRequest) ProtoMessage() {}
 
 func (x *GetSendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[26]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2491,7 +2569,7 @@ func (x *GetSendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSendRequest.ProtoReflect.Descriptor instead.
 func (*GetSendRequest) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{26}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetSendRequest) GetSendId() string {
@@ -2512,7 +2590,7 @@ type GetSendResponse struct {
 
 func (x *GetSendResponse) Reset() {
 	*x = GetSendResponse{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[27]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2524,7 +2602,7 @@ func (x *GetSendResponse) String() string {
 func (*GetSendResponse) ProtoMessage() {}
 
 func (x *GetSendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[27]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2537,7 +2615,7 @@ func (x *GetSendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSendResponse.ProtoReflect.Descriptor instead.
 func (*GetSendResponse) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{27}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetSendResponse) GetSend() *Send {
@@ -2566,7 +2644,7 @@ type ListSendsRequest struct {
 
 func (x *ListSendsRequest) Reset() {
 	*x = ListSendsRequest{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[28]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2656,7 @@ func (x *ListSendsRequest) String() string {
 func (*ListSendsRequest) ProtoMessage() {}
 
 func (x *ListSendsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[28]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2669,7 @@ func (x *ListSendsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSendsRequest.ProtoReflect.Descriptor instead.
 func (*ListSendsRequest) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{28}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListSendsRequest) GetSessionId() string {
@@ -2635,7 +2713,7 @@ type ListSendsResponse struct {
 
 func (x *ListSendsResponse) Reset() {
 	*x = ListSendsResponse{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[29]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2647,7 +2725,7 @@ func (x *ListSendsResponse) String() string {
 func (*ListSendsResponse) ProtoMessage() {}
 
 func (x *ListSendsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[29]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2660,7 +2738,7 @@ func (x *ListSendsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSendsResponse.ProtoReflect.Descriptor instead.
 func (*ListSendsResponse) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{29}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListSendsResponse) GetSends() []*Send {
@@ -2688,7 +2766,7 @@ type CancelSendRequest struct {
 
 func (x *CancelSendRequest) Reset() {
 	*x = CancelSendRequest{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[30]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2700,7 +2778,7 @@ func (x *CancelSendRequest) String() string {
 func (*CancelSendRequest) ProtoMessage() {}
 
 func (x *CancelSendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[30]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2713,7 +2791,7 @@ func (x *CancelSendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelSendRequest.ProtoReflect.Descriptor instead.
 func (*CancelSendRequest) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{30}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CancelSendRequest) GetSendId() string {
@@ -2734,7 +2812,7 @@ type CancelSendResponse struct {
 
 func (x *CancelSendResponse) Reset() {
 	*x = CancelSendResponse{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[31]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2746,7 +2824,7 @@ func (x *CancelSendResponse) String() string {
 func (*CancelSendResponse) ProtoMessage() {}
 
 func (x *CancelSendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[31]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2759,7 +2837,7 @@ func (x *CancelSendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelSendResponse.ProtoReflect.Descriptor instead.
 func (*CancelSendResponse) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{31}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CancelSendResponse) GetSend() *Send {
@@ -2813,7 +2891,7 @@ type Send struct {
 
 func (x *Send) Reset() {
 	*x = Send{}
-	mi := &file_storycast_v1_story_service_proto_msgTypes[32]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +2903,7 @@ func (x *Send) String() string {
 func (*Send) ProtoMessage() {}
 
 func (x *Send) ProtoReflect() protoreflect.Message {
-	mi := &file_storycast_v1_story_service_proto_msgTypes[32]
+	mi := &file_storycast_v1_story_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +2916,7 @@ func (x *Send) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Send.ProtoReflect.Descriptor instead.
 func (*Send) Descriptor() ([]byte, []int) {
-	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{32}
+	return file_storycast_v1_story_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Send) GetSendId() string {
@@ -2957,7 +3035,7 @@ var File_storycast_v1_story_service_proto protoreflect.FileDescriptor
 
 const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\n" +
-	" storycast/v1/story_service.proto\x12\fstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x02\n" +
+	" storycast/v1/story_service.proto\x12\fstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!storycast/v1/recipient_list.proto\"\xbf\x02\n" +
 	"\x10SendStoryRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -2971,7 +3049,8 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\ron_disconnect\x18\x06 \x01(\x0e2\x1a.storycast.v1.OnDisconnectR\fonDisconnect\x12\x1e\n" +
 	"\n" +
 	"experiment\x18\a \x01(\tR\n" +
-	"experiment\"\xa5\x01\n" +
+	"experiment\x12%\n" +
+	"\x0erecipient_list\x18\b \x01(\tR\rrecipientList\"\xa5\x01\n" +
 	"\x05Story\x12-\n" +
 	"\x04text\x18\x01 \x01(\v2\x17.storycast.v1.TextStoryH\x00R\x04text\x120\n" +
 	"\x05image\x18\x02 \x01(\v2\x18.storycast.v1.MediaStoryH\x00R\x05image\x120\n" +
@@ -2993,7 +3072,7 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\x06anchor\x18\x02 \x01(\v2\x18.storycast.v1.AnchorSentH\x00R\x06anchor\x12/\n" +
 	"\x05batch\x18\x03 \x01(\v2\x17.storycast.v1.BatchSentH\x00R\x05batch\x125\n" +
 	"\asummary\x18\x04 \x01(\v2\x19.storycast.v1.SendSummaryH\x00R\asummaryB\a\n" +
-	"\x05event\"\xa6\x04\n" +
+	"\x05event\"\xe0\x04\n" +
 	"\vSendPlanned\x12\x17\n" +
 	"\asend_id\x18\x01 \x01(\tR\x06sendId\x12\x1d\n" +
 	"\n" +
@@ -3012,7 +3091,11 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"experiment\x18\f \x01(\tR\n" +
 	"experiment\x12\x10\n" +
 	"\x03arm\x18\r \x01(\tR\x03arm\x12'\n" +
-	"\x0fstrategy_reason\x18\x0e \x01(\tR\x0estrategyReason\"V\n" +
+	"\x0fstrategy_reason\x18\x0e \x01(\tR\x0estrategyReason\x128\n" +
+	"\asources\x18\x0f \x01(\v2\x1e.storycast.v1.RecipientSourcesR\asources\"@\n" +
+	"\x10RecipientSources\x12\x18\n" +
+	"\arequest\x18\x01 \x01(\rR\arequest\x12\x12\n" +
+	"\x04list\x18\x02 \x01(\rR\x04list\"V\n" +
 	"\x10InvalidRecipient\x12\x14\n" +
 	"\x05input\x18\x01 \x01(\tR\x05input\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +
@@ -3207,7 +3290,7 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\x12SEND_STATE_RUNNING\x10\x01\x12\x18\n" +
 	"\x14SEND_STATE_SUCCEEDED\x10\x02\x12\x18\n" +
 	"\x14SEND_STATE_CANCELLED\x10\x03\x12\x15\n" +
-	"\x11SEND_STATE_FAILED\x10\x042\xad\x06\n" +
+	"\x11SEND_STATE_FAILED\x10\x042\xcb\t\n" +
 	"\fStoryService\x12N\n" +
 	"\tSendStory\x12\x1e.storycast.v1.SendStoryRequest\x1a\x1f.storycast.v1.SendStoryResponse0\x01\x12g\n" +
 	"\x12GetSessionLearning\x12'.storycast.v1.GetSessionLearningRequest\x1a(.storycast.v1.GetSessionLearningResponse\x12m\n" +
@@ -3218,7 +3301,11 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\aGetSend\x12\x1c.storycast.v1.GetSendRequest\x1a\x1d.storycast.v1.GetSendResponse\x12L\n" +
 	"\tListSends\x12\x1e.storycast.v1.ListSendsRequest\x1a\x1f.storycast.v1.ListSendsResponse\x12O\n" +
 	"\n" +
-	"CancelSend\x12\x1f.storycast.v1.CancelSendRequest\x1a .storycast.v1.CancelSendResponseB\xbe\x01\n" +
+	"CancelSend\x12\x1f.storycast.v1.CancelSendRequest\x1a .storycast.v1.CancelSendResponse\x12d\n" +
+	"\x11SaveRecipientList\x12&.storycast.v1.SaveRecipientListRequest\x1a'.storycast.v1.SaveRecipientListResponse\x12a\n" +
+	"\x10GetRecipientList\x12%.storycast.v1.GetRecipientListRequest\x1a&.storycast.v1.GetRecipientListResponse\x12g\n" +
+	"\x12ListRecipientLists\x12'.storycast.v1.ListRecipientListsRequest\x1a(.storycast.v1.ListRecipientListsResponse\x12j\n" +
+	"\x13DeleteRecipientList\x12(.storycast.v1.DeleteRecipientListRequest\x1a).storycast.v1.DeleteRecipientListResponseB\xbe\x01\n" +
 	"\x10com.storycast.v1B\x11StoryServiceProtoP\x01ZFgithub.com/storycast/storycast/clients/go/gen/storycast/v1;storycastv1\xa2\x02\x03SXX\xaa\x02\fStorycast.V1\xca\x02\fStorycast\\V1\xe2\x02\x18Storycast\\V1\\GPBMetadata\xea\x02\rStorycast::V1b\x06proto3"
 
 var (
@@ -3234,7 +3321,7 @@ func file_storycast_v1_story_service_proto_rawDescGZIP() []byte {
 }
 
 var file_storycast_v1_story_service_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_storycast_v1_story_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_storycast_v1_story_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_storycast_v1_story_service_proto_goTypes = []any{
 	(OnDisconnect)(0),                    // 0: storycast.v1.OnDisconnect
 	(SendMode)(0),                        // 1: storycast.v1.SendMode
@@ -3246,34 +3333,43 @@ var file_storycast_v1_story_service_proto_goTypes = []any{
 	(*MediaStory)(nil),                   // 7: storycast.v1.MediaStory
 	(*SendStoryResponse)(nil),            // 8: storycast.v1.SendStoryResponse
 	(*SendPlanned)(nil),                  // 9: storycast.v1.SendPlanned
-	(*InvalidRecipient)(nil),             // 10: storycast.v1.InvalidRecipient
-	(*AnchorSent)(nil),                   // 11: storycast.v1.AnchorSent
-	(*BatchSent)(nil),                    // 12: storycast.v1.BatchSent
-	(*BatchError)(nil),                   // 13: storycast.v1.BatchError
-	(*SendSummary)(nil),                  // 14: storycast.v1.SendSummary
-	(*FailedRecipient)(nil),              // 15: storycast.v1.FailedRecipient
-	(*SessionLearning)(nil),              // 16: storycast.v1.SessionLearning
-	(*GetSessionLearningRequest)(nil),    // 17: storycast.v1.GetSessionLearningRequest
-	(*GetSessionLearningResponse)(nil),   // 18: storycast.v1.GetSessionLearningResponse
-	(*SessionHistory)(nil),               // 19: storycast.v1.SessionHistory
-	(*ResetSessionLearningRequest)(nil),  // 20: storycast.v1.ResetSessionLearningRequest
-	(*ResetSessionLearningResponse)(nil), // 21: storycast.v1.ResetSessionLearningResponse
-	(*ListStrategiesRequest)(nil),        // 22: storycast.v1.ListStrategiesRequest
-	(*ListStrategiesResponse)(nil),       // 23: storycast.v1.ListStrategiesResponse
-	(*StrategyInfo)(nil),                 // 24: storycast.v1.StrategyInfo
-	(*GetStoryReceiptsRequest)(nil),      // 25: storycast.v1.GetStoryReceiptsRequest
-	(*GetStoryReceiptsResponse)(nil),     // 26: storycast.v1.GetStoryReceiptsResponse
-	(*ReceiptCounts)(nil),                // 27: storycast.v1.ReceiptCounts
-	(*RecipientReceipt)(nil),             // 28: storycast.v1.RecipientReceipt
-	(*WatchSendRequest)(nil),             // 29: storycast.v1.WatchSendRequest
-	(*GetSendRequest)(nil),               // 30: storycast.v1.GetSendRequest
-	(*GetSendResponse)(nil),              // 31: storycast.v1.GetSendResponse
-	(*ListSendsRequest)(nil),             // 32: storycast.v1.ListSendsRequest
-	(*ListSendsResponse)(nil),            // 33: storycast.v1.ListSendsResponse
-	(*CancelSendRequest)(nil),            // 34: storycast.v1.CancelSendRequest
-	(*CancelSendResponse)(nil),           // 35: storycast.v1.CancelSendResponse
-	(*Send)(nil),                         // 36: storycast.v1.Send
-	(*timestamppb.Timestamp)(nil),        // 37: google.protobuf.Timestamp
+	(*RecipientSources)(nil),             // 10: storycast.v1.RecipientSources
+	(*InvalidRecipient)(nil),             // 11: storycast.v1.InvalidRecipient
+	(*AnchorSent)(nil),                   // 12: storycast.v1.AnchorSent
+	(*BatchSent)(nil),                    // 13: storycast.v1.BatchSent
+	(*BatchError)(nil),                   // 14: storycast.v1.BatchError
+	(*SendSummary)(nil),                  // 15: storycast.v1.SendSummary
+	(*FailedRecipient)(nil),              // 16: storycast.v1.FailedRecipient
+	(*SessionLearning)(nil),              // 17: storycast.v1.SessionLearning
+	(*GetSessionLearningRequest)(nil),    // 18: storycast.v1.GetSessionLearningRequest
+	(*GetSessionLearningResponse)(nil),   // 19: storycast.v1.GetSessionLearningResponse
+	(*SessionHistory)(nil),               // 20: storycast.v1.SessionHistory
+	(*ResetSessionLearningRequest)(nil),  // 21: storycast.v1.ResetSessionLearningRequest
+	(*ResetSessionLearningResponse)(nil), // 22: storycast.v1.ResetSessionLearningResponse
+	(*ListStrategiesRequest)(nil),        // 23: storycast.v1.ListStrategiesRequest
+	(*ListStrategiesResponse)(nil),       // 24: storycast.v1.ListStrategiesResponse
+	(*StrategyInfo)(nil),                 // 25: storycast.v1.StrategyInfo
+	(*GetStoryReceiptsRequest)(nil),      // 26: storycast.v1.GetStoryReceiptsRequest
+	(*GetStoryReceiptsResponse)(nil),     // 27: storycast.v1.GetStoryReceiptsResponse
+	(*ReceiptCounts)(nil),                // 28: storycast.v1.ReceiptCounts
+	(*RecipientReceipt)(nil),             // 29: storycast.v1.RecipientReceipt
+	(*WatchSendRequest)(nil),             // 30: storycast.v1.WatchSendRequest
+	(*GetSendRequest)(nil),               // 31: storycast.v1.GetSendRequest
+	(*GetSendResponse)(nil),              // 32: storycast.v1.GetSendResponse
+	(*ListSendsRequest)(nil),             // 33: storycast.v1.ListSendsRequest
+	(*ListSendsResponse)(nil),            // 34: storycast.v1.ListSendsResponse
+	(*CancelSendRequest)(nil),            // 35: storycast.v1.CancelSendRequest
+	(*CancelSendResponse)(nil),           // 36: storycast.v1.CancelSendResponse
+	(*Send)(nil),                         // 37: storycast.v1.Send
+	(*timestamppb.Timestamp)(nil),        // 38: google.protobuf.Timestamp
+	(*SaveRecipientListRequest)(nil),     // 39: storycast.v1.SaveRecipientListRequest
+	(*GetRecipientListRequest)(nil),      // 40: storycast.v1.GetRecipientListRequest
+	(*ListRecipientListsRequest)(nil),    // 41: storycast.v1.ListRecipientListsRequest
+	(*DeleteRecipientListRequest)(nil),   // 42: storycast.v1.DeleteRecipientListRequest
+	(*SaveRecipientListResponse)(nil),    // 43: storycast.v1.SaveRecipientListResponse
+	(*GetRecipientListResponse)(nil),     // 44: storycast.v1.GetRecipientListResponse
+	(*ListRecipientListsResponse)(nil),   // 45: storycast.v1.ListRecipientListsResponse
+	(*DeleteRecipientListResponse)(nil),  // 46: storycast.v1.DeleteRecipientListResponse
 }
 var file_storycast_v1_story_service_proto_depIdxs = []int32{
 	5,  // 0: storycast.v1.SendStoryRequest.story:type_name -> storycast.v1.Story
@@ -3282,58 +3378,67 @@ var file_storycast_v1_story_service_proto_depIdxs = []int32{
 	7,  // 3: storycast.v1.Story.image:type_name -> storycast.v1.MediaStory
 	7,  // 4: storycast.v1.Story.video:type_name -> storycast.v1.MediaStory
 	9,  // 5: storycast.v1.SendStoryResponse.planned:type_name -> storycast.v1.SendPlanned
-	11, // 6: storycast.v1.SendStoryResponse.anchor:type_name -> storycast.v1.AnchorSent
-	12, // 7: storycast.v1.SendStoryResponse.batch:type_name -> storycast.v1.BatchSent
-	14, // 8: storycast.v1.SendStoryResponse.summary:type_name -> storycast.v1.SendSummary
+	12, // 6: storycast.v1.SendStoryResponse.anchor:type_name -> storycast.v1.AnchorSent
+	13, // 7: storycast.v1.SendStoryResponse.batch:type_name -> storycast.v1.BatchSent
+	15, // 8: storycast.v1.SendStoryResponse.summary:type_name -> storycast.v1.SendSummary
 	1,  // 9: storycast.v1.SendPlanned.mode:type_name -> storycast.v1.SendMode
-	10, // 10: storycast.v1.SendPlanned.invalid_recipients:type_name -> storycast.v1.InvalidRecipient
-	13, // 11: storycast.v1.BatchSent.error:type_name -> storycast.v1.BatchError
-	2,  // 12: storycast.v1.BatchSent.speed:type_name -> storycast.v1.Speed
-	15, // 13: storycast.v1.SendSummary.failed:type_name -> storycast.v1.FailedRecipient
-	16, // 14: storycast.v1.SendSummary.session_learning:type_name -> storycast.v1.SessionLearning
-	19, // 15: storycast.v1.GetSessionLearningResponse.history:type_name -> storycast.v1.SessionHistory
-	37, // 16: storycast.v1.SessionHistory.last_successful_send:type_name -> google.protobuf.Timestamp
-	37, // 17: storycast.v1.SessionHistory.expire_time:type_name -> google.protobuf.Timestamp
-	37, // 18: storycast.v1.SessionHistory.call_rate_learn_time:type_name -> google.protobuf.Timestamp
-	24, // 19: storycast.v1.ListStrategiesResponse.strategies:type_name -> storycast.v1.StrategyInfo
-	27, // 20: storycast.v1.GetStoryReceiptsResponse.counts:type_name -> storycast.v1.ReceiptCounts
-	28, // 21: storycast.v1.GetStoryReceiptsResponse.recipients:type_name -> storycast.v1.RecipientReceipt
-	37, // 22: storycast.v1.GetStoryReceiptsResponse.create_time:type_name -> google.protobuf.Timestamp
-	37, // 23: storycast.v1.GetStoryReceiptsResponse.expire_time:type_name -> google.protobuf.Timestamp
-	37, // 24: storycast.v1.RecipientReceipt.deliver_time:type_name -> google.protobuf.Timestamp
-	37, // 25: storycast.v1.RecipientReceipt.read_time:type_name -> google.protobuf.Timestamp
-	36, // 26: storycast.v1.GetSendResponse.send:type_name -> storycast.v1.Send
-	3,  // 27: storycast.v1.ListSendsRequest.state:type_name -> storycast.v1.SendState
-	36, // 28: storycast.v1.ListSendsResponse.sends:type_name -> storycast.v1.Send
-	36, // 29: storycast.v1.CancelSendResponse.send:type_name -> storycast.v1.Send
-	3,  // 30: storycast.v1.Send.state:type_name -> storycast.v1.SendState
-	14, // 31: storycast.v1.Send.summary:type_name -> storycast.v1.SendSummary
-	37, // 32: storycast.v1.Send.create_time:type_name -> google.protobuf.Timestamp
-	37, // 33: storycast.v1.Send.update_time:type_name -> google.protobuf.Timestamp
-	37, // 34: storycast.v1.Send.expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 35: storycast.v1.StoryService.SendStory:input_type -> storycast.v1.SendStoryRequest
-	17, // 36: storycast.v1.StoryService.GetSessionLearning:input_type -> storycast.v1.GetSessionLearningRequest
-	20, // 37: storycast.v1.StoryService.ResetSessionLearning:input_type -> storycast.v1.ResetSessionLearningRequest
-	22, // 38: storycast.v1.StoryService.ListStrategies:input_type -> storycast.v1.ListStrategiesRequest
-	25, // 39: storycast.v1.StoryService.GetStoryReceipts:input_type -> storycast.v1.GetStoryReceiptsRequest
-	29, // 40: storycast.v1.StoryService.WatchSend:input_type -> storycast.v1.WatchSendRequest
-	30, // 41: storycast.v1.StoryService.GetSend:input_type -> storycast.v1.GetSendRequest
-	32, // 42: storycast.v1.StoryService.ListSends:input_type -> storycast.v1.ListSendsRequest
-	34, // 43: storycast.v1.StoryService.CancelSend:input_type -> storycast.v1.CancelSendRequest
-	8,  // 44: storycast.v1.StoryService.SendStory:output_type -> storycast.v1.SendStoryResponse
-	18, // 45: storycast.v1.StoryService.GetSessionLearning:output_type -> storycast.v1.GetSessionLearningResponse
-	21, // 46: storycast.v1.StoryService.ResetSessionLearning:output_type -> storycast.v1.ResetSessionLearningResponse
-	23, // 47: storycast.v1.StoryService.ListStrategies:output_type -> storycast.v1.ListStrategiesResponse
-	26, // 48: storycast.v1.StoryService.GetStoryReceipts:output_type -> storycast.v1.GetStoryReceiptsResponse
-	8,  // 49: storycast.v1.StoryService.WatchSend:output_type -> storycast.v1.SendStoryResponse
-	31, // 50: storycast.v1.StoryService.GetSend:output_type -> storycast.v1.GetSendResponse
-	33, // 51: storycast.v1.StoryService.ListSends:output_type -> storycast.v1.ListSendsResponse
-	35, // 52: storycast.v1.StoryService.CancelSend:output_type -> storycast.v1.CancelSendResponse
-	44, // [44:53] is the sub-list for method output_type
-	35, // [35:44] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	11, // 10: storycast.v1.SendPlanned.invalid_recipients:type_name -> storycast.v1.InvalidRecipient
+	10, // 11: storycast.v1.SendPlanned.sources:type_name -> storycast.v1.RecipientSources
+	14, // 12: storycast.v1.BatchSent.error:type_name -> storycast.v1.BatchError
+	2,  // 13: storycast.v1.BatchSent.speed:type_name -> storycast.v1.Speed
+	16, // 14: storycast.v1.SendSummary.failed:type_name -> storycast.v1.FailedRecipient
+	17, // 15: storycast.v1.SendSummary.session_learning:type_name -> storycast.v1.SessionLearning
+	20, // 16: storycast.v1.GetSessionLearningResponse.history:type_name -> storycast.v1.SessionHistory
+	38, // 17: storycast.v1.SessionHistory.last_successful_send:type_name -> google.protobuf.Timestamp
+	38, // 18: storycast.v1.SessionHistory.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 19: storycast.v1.SessionHistory.call_rate_learn_time:type_name -> google.protobuf.Timestamp
+	25, // 20: storycast.v1.ListStrategiesResponse.strategies:type_name -> storycast.v1.StrategyInfo
+	28, // 21: storycast.v1.GetStoryReceiptsResponse.counts:type_name -> storycast.v1.ReceiptCounts
+	29, // 22: storycast.v1.GetStoryReceiptsResponse.recipients:type_name -> storycast.v1.RecipientReceipt
+	38, // 23: storycast.v1.GetStoryReceiptsResponse.create_time:type_name -> google.protobuf.Timestamp
+	38, // 24: storycast.v1.GetStoryReceiptsResponse.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 25: storycast.v1.RecipientReceipt.deliver_time:type_name -> google.protobuf.Timestamp
+	38, // 26: storycast.v1.RecipientReceipt.read_time:type_name -> google.protobuf.Timestamp
+	37, // 27: storycast.v1.GetSendResponse.send:type_name -> storycast.v1.Send
+	3,  // 28: storycast.v1.ListSendsRequest.state:type_name -> storycast.v1.SendState
+	37, // 29: storycast.v1.ListSendsResponse.sends:type_name -> storycast.v1.Send
+	37, // 30: storycast.v1.CancelSendResponse.send:type_name -> storycast.v1.Send
+	3,  // 31: storycast.v1.Send.state:type_name -> storycast.v1.SendState
+	15, // 32: storycast.v1.Send.summary:type_name -> storycast.v1.SendSummary
+	38, // 33: storycast.v1.Send.create_time:type_name -> google.protobuf.Timestamp
+	38, // 34: storycast.v1.Send.update_time:type_name -> google.protobuf.Timestamp
+	38, // 35: storycast.v1.Send.expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 36: storycast.v1.StoryService.SendStory:input_type -> storycast.v1.SendStoryRequest
+	18, // 37: storycast.v1.StoryService.GetSessionLearning:input_type -> storycast.v1.GetSessionLearningRequest
+	21, // 38: storycast.v1.StoryService.ResetSessionLearning:input_type -> storycast.v1.ResetSessionLearningRequest
+	23, // 39: storycast.v1.StoryService.ListStrategies:input_type -> storycast.v1.ListStrategiesRequest
+	26, // 40: storycast.v1.StoryService.GetStoryReceipts:input_type -> storycast.v1.GetStoryReceiptsRequest
+	30, // 41: storycast.v1.StoryService.WatchSend:input_type -> storycast.v1.WatchSendRequest
+	31, // 42: storycast.v1.StoryService.GetSend:input_type -> storycast.v1.GetSendRequest
+	33, // 43: storycast.v1.StoryService.ListSends:input_type -> storycast.v1.ListSendsRequest
+	35, // 44: storycast.v1.StoryService.CancelSend:input_type -> storycast.v1.CancelSendRequest
+	39, // 45: storycast.v1.StoryService.SaveRecipientList:input_type -> storycast.v1.SaveRecipientListRequest
+	40, // 46: storycast.v1.StoryService.GetRecipientList:input_type -> storycast.v1.GetRecipientListRequest
+	41, // 47: storycast.v1.StoryService.ListRecipientLists:input_type -> storycast.v1.ListRecipientListsRequest
+	42, // 48: storycast.v1.StoryService.DeleteRecipientList:input_type -> storycast.v1.DeleteRecipientListRequest
+	8,  // 49: storycast.v1.StoryService.SendStory:output_type -> storycast.v1.SendStoryResponse
+	19, // 50: storycast.v1.StoryService.GetSessionLearning:output_type -> storycast.v1.GetSessionLearningResponse
+	22, // 51: storycast.v1.StoryService.ResetSessionLearning:output_type -> storycast.v1.ResetSessionLearningResponse
+	24, // 52: storycast.v1.StoryService.ListStrategies:output_type -> storycast.v1.ListStrategiesResponse
+	27, // 53: storycast.v1.StoryService.GetStoryReceipts:output_type -> storycast.v1.GetStoryReceiptsResponse
+	8,  // 54: storycast.v1.StoryService.WatchSend:output_type -> storycast.v1.SendStoryResponse
+	32, // 55: storycast.v1.StoryService.GetSend:output_type -> storycast.v1.GetSendResponse
+	34, // 56: storycast.v1.StoryService.ListSends:output_type -> storycast.v1.ListSendsResponse
+	36, // 57: storycast.v1.StoryService.CancelSend:output_type -> storycast.v1.CancelSendResponse
+	43, // 58: storycast.v1.StoryService.SaveRecipientList:output_type -> storycast.v1.SaveRecipientListResponse
+	44, // 59: storycast.v1.StoryService.GetRecipientList:output_type -> storycast.v1.GetRecipientListResponse
+	45, // 60: storycast.v1.StoryService.ListRecipientLists:output_type -> storycast.v1.ListRecipientListsResponse
+	46, // 61: storycast.v1.StoryService.DeleteRecipientList:output_type -> storycast.v1.DeleteRecipientListResponse
+	49, // [49:62] is the sub-list for method output_type
+	36, // [36:49] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_storycast_v1_story_service_proto_init() }
@@ -3341,6 +3446,7 @@ func file_storycast_v1_story_service_proto_init() {
 	if File_storycast_v1_story_service_proto != nil {
 		return
 	}
+	file_storycast_v1_recipient_list_proto_init()
 	file_storycast_v1_story_service_proto_msgTypes[1].OneofWrappers = []any{
 		(*Story_Text)(nil),
 		(*Story_Image)(nil),
@@ -3362,7 +3468,7 @@ func file_storycast_v1_story_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_storycast_v1_story_service_proto_rawDesc), len(file_storycast_v1_story_service_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -36,6 +36,10 @@ const (
 	StoryService_GetSend_FullMethodName              = "/storycast.v1.StoryService/GetSend"
 	StoryService_ListSends_FullMethodName            = "/storycast.v1.StoryService/ListSends"
 	StoryService_CancelSend_FullMethodName           = "/storycast.v1.StoryService/CancelSend"
+	StoryService_SaveRecipientList_FullMethodName    = "/storycast.v1.StoryService/SaveRecipientList"
+	StoryService_GetRecipientList_FullMethodName     = "/storycast.v1.StoryService/GetRecipientList"
+	StoryService_ListRecipientLists_FullMethodName   = "/storycast.v1.StoryService/ListRecipientLists"
+	StoryService_DeleteRecipientList_FullMethodName  = "/storycast.v1.StoryService/DeleteRecipientList"
 )
 
 // StoryServiceClient is the client API for StoryService service.
@@ -134,6 +138,30 @@ type StoryServiceClient interface {
 	//
 	// Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND).
 	CancelSend(ctx context.Context, in *CancelSendRequest, opts ...grpc.CallOption) (*CancelSendResponse, error)
+	// Saves a list of recipients under a name, for this session's sends to name
+	// (SendStoryRequest.recipient_list) instead of passing the numbers each time.
+	// Saving under an existing name replaces its recipients. Lists are kept in the
+	// server's store (STORYCAST_STORE) until deleted or the session is logged out.
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id or name, an invalid recipient
+	// (field recipients[i]), more recipients than the server's limit), UNAVAILABLE
+	// (reason STORE_UNAVAILABLE).
+	SaveRecipientList(ctx context.Context, in *SaveRecipientListRequest, opts ...grpc.CallOption) (*SaveRecipientListResponse, error)
+	// A saved list with its recipients.
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id or name), NOT_FOUND (reason
+	// RECIPIENT_LIST_NOT_FOUND), UNAVAILABLE (reason STORE_UNAVAILABLE).
+	GetRecipientList(ctx context.Context, in *GetRecipientListRequest, opts ...grpc.CallOption) (*GetRecipientListResponse, error)
+	// A session's saved lists by name, with their sizes, page by page (AIP-158).
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id, a negative page_size, a
+	// page_token not returned for this session), UNAVAILABLE (reason STORE_UNAVAILABLE).
+	ListRecipientLists(ctx context.Context, in *ListRecipientListsRequest, opts ...grpc.CallOption) (*ListRecipientListsResponse, error)
+	// Deletes a saved list. Sends already started with it keep their recipients.
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id or name), UNAVAILABLE (reason
+	// STORE_UNAVAILABLE).
+	DeleteRecipientList(ctx context.Context, in *DeleteRecipientListRequest, opts ...grpc.CallOption) (*DeleteRecipientListResponse, error)
 }
 
 type storyServiceClient struct {
@@ -252,6 +280,46 @@ func (c *storyServiceClient) CancelSend(ctx context.Context, in *CancelSendReque
 	return out, nil
 }
 
+func (c *storyServiceClient) SaveRecipientList(ctx context.Context, in *SaveRecipientListRequest, opts ...grpc.CallOption) (*SaveRecipientListResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SaveRecipientListResponse)
+	err := c.cc.Invoke(ctx, StoryService_SaveRecipientList_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storyServiceClient) GetRecipientList(ctx context.Context, in *GetRecipientListRequest, opts ...grpc.CallOption) (*GetRecipientListResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRecipientListResponse)
+	err := c.cc.Invoke(ctx, StoryService_GetRecipientList_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storyServiceClient) ListRecipientLists(ctx context.Context, in *ListRecipientListsRequest, opts ...grpc.CallOption) (*ListRecipientListsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRecipientListsResponse)
+	err := c.cc.Invoke(ctx, StoryService_ListRecipientLists_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storyServiceClient) DeleteRecipientList(ctx context.Context, in *DeleteRecipientListRequest, opts ...grpc.CallOption) (*DeleteRecipientListResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteRecipientListResponse)
+	err := c.cc.Invoke(ctx, StoryService_DeleteRecipientList_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StoryServiceServer is the server API for StoryService service.
 // All implementations must embed UnimplementedStoryServiceServer
 // for forward compatibility.
@@ -348,6 +416,30 @@ type StoryServiceServer interface {
 	//
 	// Errors: INVALID_ARGUMENT (no send_id), NOT_FOUND (reason SEND_NOT_FOUND).
 	CancelSend(context.Context, *CancelSendRequest) (*CancelSendResponse, error)
+	// Saves a list of recipients under a name, for this session's sends to name
+	// (SendStoryRequest.recipient_list) instead of passing the numbers each time.
+	// Saving under an existing name replaces its recipients. Lists are kept in the
+	// server's store (STORYCAST_STORE) until deleted or the session is logged out.
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id or name, an invalid recipient
+	// (field recipients[i]), more recipients than the server's limit), UNAVAILABLE
+	// (reason STORE_UNAVAILABLE).
+	SaveRecipientList(context.Context, *SaveRecipientListRequest) (*SaveRecipientListResponse, error)
+	// A saved list with its recipients.
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id or name), NOT_FOUND (reason
+	// RECIPIENT_LIST_NOT_FOUND), UNAVAILABLE (reason STORE_UNAVAILABLE).
+	GetRecipientList(context.Context, *GetRecipientListRequest) (*GetRecipientListResponse, error)
+	// A session's saved lists by name, with their sizes, page by page (AIP-158).
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id, a negative page_size, a
+	// page_token not returned for this session), UNAVAILABLE (reason STORE_UNAVAILABLE).
+	ListRecipientLists(context.Context, *ListRecipientListsRequest) (*ListRecipientListsResponse, error)
+	// Deletes a saved list. Sends already started with it keep their recipients.
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id or name), UNAVAILABLE (reason
+	// STORE_UNAVAILABLE).
+	DeleteRecipientList(context.Context, *DeleteRecipientListRequest) (*DeleteRecipientListResponse, error)
 	mustEmbedUnimplementedStoryServiceServer()
 }
 
@@ -384,6 +476,18 @@ func (UnimplementedStoryServiceServer) ListSends(context.Context, *ListSendsRequ
 }
 func (UnimplementedStoryServiceServer) CancelSend(context.Context, *CancelSendRequest) (*CancelSendResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelSend not implemented")
+}
+func (UnimplementedStoryServiceServer) SaveRecipientList(context.Context, *SaveRecipientListRequest) (*SaveRecipientListResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SaveRecipientList not implemented")
+}
+func (UnimplementedStoryServiceServer) GetRecipientList(context.Context, *GetRecipientListRequest) (*GetRecipientListResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRecipientList not implemented")
+}
+func (UnimplementedStoryServiceServer) ListRecipientLists(context.Context, *ListRecipientListsRequest) (*ListRecipientListsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRecipientLists not implemented")
+}
+func (UnimplementedStoryServiceServer) DeleteRecipientList(context.Context, *DeleteRecipientListRequest) (*DeleteRecipientListResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteRecipientList not implemented")
 }
 func (UnimplementedStoryServiceServer) mustEmbedUnimplementedStoryServiceServer() {}
 func (UnimplementedStoryServiceServer) testEmbeddedByValue()                      {}
@@ -554,6 +658,78 @@ func _StoryService_CancelSend_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StoryService_SaveRecipientList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SaveRecipientListRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoryServiceServer).SaveRecipientList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StoryService_SaveRecipientList_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoryServiceServer).SaveRecipientList(ctx, req.(*SaveRecipientListRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StoryService_GetRecipientList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRecipientListRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoryServiceServer).GetRecipientList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StoryService_GetRecipientList_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoryServiceServer).GetRecipientList(ctx, req.(*GetRecipientListRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StoryService_ListRecipientLists_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRecipientListsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoryServiceServer).ListRecipientLists(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StoryService_ListRecipientLists_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoryServiceServer).ListRecipientLists(ctx, req.(*ListRecipientListsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StoryService_DeleteRecipientList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteRecipientListRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoryServiceServer).DeleteRecipientList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StoryService_DeleteRecipientList_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoryServiceServer).DeleteRecipientList(ctx, req.(*DeleteRecipientListRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StoryService_ServiceDesc is the grpc.ServiceDesc for StoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -588,6 +764,22 @@ var StoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelSend",
 			Handler:    _StoryService_CancelSend_Handler,
+		},
+		{
+			MethodName: "SaveRecipientList",
+			Handler:    _StoryService_SaveRecipientList_Handler,
+		},
+		{
+			MethodName: "GetRecipientList",
+			Handler:    _StoryService_GetRecipientList_Handler,
+		},
+		{
+			MethodName: "ListRecipientLists",
+			Handler:    _StoryService_ListRecipientLists_Handler,
+		},
+		{
+			MethodName: "DeleteRecipientList",
+			Handler:    _StoryService_DeleteRecipientList_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from storycast.v1 import recipient_list_pb2 as _recipient_list_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -53,7 +54,7 @@ SEND_STATE_CANCELLED: SendState
 SEND_STATE_FAILED: SendState
 
 class SendStoryRequest(_message.Message):
-    __slots__ = ("session_id", "story", "recipients", "strategy", "request_id", "on_disconnect", "experiment")
+    __slots__ = ("session_id", "story", "recipients", "strategy", "request_id", "on_disconnect", "experiment", "recipient_list")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STORY_FIELD_NUMBER: _ClassVar[int]
     RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +62,7 @@ class SendStoryRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ON_DISCONNECT_FIELD_NUMBER: _ClassVar[int]
     EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_LIST_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     story: Story
     recipients: _containers.RepeatedScalarFieldContainer[str]
@@ -68,7 +70,8 @@ class SendStoryRequest(_message.Message):
     request_id: str
     on_disconnect: OnDisconnect
     experiment: str
-    def __init__(self, session_id: _Optional[str] = ..., story: _Optional[_Union[Story, _Mapping]] = ..., recipients: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ..., request_id: _Optional[str] = ..., on_disconnect: _Optional[_Union[OnDisconnect, str]] = ..., experiment: _Optional[str] = ...) -> None: ...
+    recipient_list: str
+    def __init__(self, session_id: _Optional[str] = ..., story: _Optional[_Union[Story, _Mapping]] = ..., recipients: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ..., request_id: _Optional[str] = ..., on_disconnect: _Optional[_Union[OnDisconnect, str]] = ..., experiment: _Optional[str] = ..., recipient_list: _Optional[str] = ...) -> None: ...
 
 class Story(_message.Message):
     __slots__ = ("text", "image", "video")
@@ -115,7 +118,7 @@ class SendStoryResponse(_message.Message):
     def __init__(self, planned: _Optional[_Union[SendPlanned, _Mapping]] = ..., anchor: _Optional[_Union[AnchorSent, _Mapping]] = ..., batch: _Optional[_Union[BatchSent, _Mapping]] = ..., summary: _Optional[_Union[SendSummary, _Mapping]] = ...) -> None: ...
 
 class SendPlanned(_message.Message):
-    __slots__ = ("send_id", "session_id", "strategy", "mode", "total_recipients", "invalid_recipients", "duplicate_recipients", "used_history", "proven_batch_size", "first_batch_size", "reason", "experiment", "arm", "strategy_reason")
+    __slots__ = ("send_id", "session_id", "strategy", "mode", "total_recipients", "invalid_recipients", "duplicate_recipients", "used_history", "proven_batch_size", "first_batch_size", "reason", "experiment", "arm", "strategy_reason", "sources")
     SEND_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
@@ -130,6 +133,7 @@ class SendPlanned(_message.Message):
     EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
     ARM_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_REASON_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
     send_id: str
     session_id: str
     strategy: str
@@ -144,7 +148,16 @@ class SendPlanned(_message.Message):
     experiment: str
     arm: str
     strategy_reason: str
-    def __init__(self, send_id: _Optional[str] = ..., session_id: _Optional[str] = ..., strategy: _Optional[str] = ..., mode: _Optional[_Union[SendMode, str]] = ..., total_recipients: _Optional[int] = ..., invalid_recipients: _Optional[_Iterable[_Union[InvalidRecipient, _Mapping]]] = ..., duplicate_recipients: _Optional[int] = ..., used_history: _Optional[bool] = ..., proven_batch_size: _Optional[int] = ..., first_batch_size: _Optional[int] = ..., reason: _Optional[str] = ..., experiment: _Optional[str] = ..., arm: _Optional[str] = ..., strategy_reason: _Optional[str] = ...) -> None: ...
+    sources: RecipientSources
+    def __init__(self, send_id: _Optional[str] = ..., session_id: _Optional[str] = ..., strategy: _Optional[str] = ..., mode: _Optional[_Union[SendMode, str]] = ..., total_recipients: _Optional[int] = ..., invalid_recipients: _Optional[_Iterable[_Union[InvalidRecipient, _Mapping]]] = ..., duplicate_recipients: _Optional[int] = ..., used_history: _Optional[bool] = ..., proven_batch_size: _Optional[int] = ..., first_batch_size: _Optional[int] = ..., reason: _Optional[str] = ..., experiment: _Optional[str] = ..., arm: _Optional[str] = ..., strategy_reason: _Optional[str] = ..., sources: _Optional[_Union[RecipientSources, _Mapping]] = ...) -> None: ...
+
+class RecipientSources(_message.Message):
+    __slots__ = ("request", "list")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    list: int
+    def __init__(self, request: _Optional[int] = ..., list: _Optional[int] = ...) -> None: ...
 
 class InvalidRecipient(_message.Message):
     __slots__ = ("input", "reason", "index")

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from storycast.v1 import recipient_list_pb2 as storycast_dot_v1_dot_recipient__list__pb2
 from storycast.v1 import story_service_pb2 as storycast_dot_v1_dot_story__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -79,6 +80,26 @@ class StoryServiceStub:
                 '/storycast.v1.StoryService/CancelSend',
                 request_serializer=storycast_dot_v1_dot_story__service__pb2.CancelSendRequest.SerializeToString,
                 response_deserializer=storycast_dot_v1_dot_story__service__pb2.CancelSendResponse.FromString,
+                _registered_method=True)
+        self.SaveRecipientList = channel.unary_unary(
+                '/storycast.v1.StoryService/SaveRecipientList',
+                request_serializer=storycast_dot_v1_dot_recipient__list__pb2.SaveRecipientListRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_recipient__list__pb2.SaveRecipientListResponse.FromString,
+                _registered_method=True)
+        self.GetRecipientList = channel.unary_unary(
+                '/storycast.v1.StoryService/GetRecipientList',
+                request_serializer=storycast_dot_v1_dot_recipient__list__pb2.GetRecipientListRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_recipient__list__pb2.GetRecipientListResponse.FromString,
+                _registered_method=True)
+        self.ListRecipientLists = channel.unary_unary(
+                '/storycast.v1.StoryService/ListRecipientLists',
+                request_serializer=storycast_dot_v1_dot_recipient__list__pb2.ListRecipientListsRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_recipient__list__pb2.ListRecipientListsResponse.FromString,
+                _registered_method=True)
+        self.DeleteRecipientList = channel.unary_unary(
+                '/storycast.v1.StoryService/DeleteRecipientList',
+                request_serializer=storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListResponse.FromString,
                 _registered_method=True)
 
 
@@ -221,6 +242,50 @@ class StoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SaveRecipientList(self, request, context):
+        """Saves a list of recipients under a name, for this session's sends to name
+        (SendStoryRequest.recipient_list) instead of passing the numbers each time.
+        Saving under an existing name replaces its recipients. Lists are kept in the
+        server's store (STORYCAST_STORE) until deleted or the session is logged out.
+
+        Errors: INVALID_ARGUMENT (no or bad session_id or name, an invalid recipient
+        (field recipients[i]), more recipients than the server's limit), UNAVAILABLE
+        (reason STORE_UNAVAILABLE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRecipientList(self, request, context):
+        """A saved list with its recipients.
+
+        Errors: INVALID_ARGUMENT (no or bad session_id or name), NOT_FOUND (reason
+        RECIPIENT_LIST_NOT_FOUND), UNAVAILABLE (reason STORE_UNAVAILABLE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRecipientLists(self, request, context):
+        """A session's saved lists by name, with their sizes, page by page (AIP-158).
+
+        Errors: INVALID_ARGUMENT (no or bad session_id, a negative page_size, a
+        page_token not returned for this session), UNAVAILABLE (reason STORE_UNAVAILABLE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRecipientList(self, request, context):
+        """Deletes a saved list. Sends already started with it keep their recipients.
+
+        Errors: INVALID_ARGUMENT (no or bad session_id or name), UNAVAILABLE (reason
+        STORE_UNAVAILABLE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -268,6 +333,26 @@ def add_StoryServiceServicer_to_server(servicer, server):
                     servicer.CancelSend,
                     request_deserializer=storycast_dot_v1_dot_story__service__pb2.CancelSendRequest.FromString,
                     response_serializer=storycast_dot_v1_dot_story__service__pb2.CancelSendResponse.SerializeToString,
+            ),
+            'SaveRecipientList': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveRecipientList,
+                    request_deserializer=storycast_dot_v1_dot_recipient__list__pb2.SaveRecipientListRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_recipient__list__pb2.SaveRecipientListResponse.SerializeToString,
+            ),
+            'GetRecipientList': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecipientList,
+                    request_deserializer=storycast_dot_v1_dot_recipient__list__pb2.GetRecipientListRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_recipient__list__pb2.GetRecipientListResponse.SerializeToString,
+            ),
+            'ListRecipientLists': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRecipientLists,
+                    request_deserializer=storycast_dot_v1_dot_recipient__list__pb2.ListRecipientListsRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_recipient__list__pb2.ListRecipientListsResponse.SerializeToString,
+            ),
+            'DeleteRecipientList': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRecipientList,
+                    request_deserializer=storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -514,6 +599,114 @@ class StoryService:
             '/storycast.v1.StoryService/CancelSend',
             storycast_dot_v1_dot_story__service__pb2.CancelSendRequest.SerializeToString,
             storycast_dot_v1_dot_story__service__pb2.CancelSendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveRecipientList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.StoryService/SaveRecipientList',
+            storycast_dot_v1_dot_recipient__list__pb2.SaveRecipientListRequest.SerializeToString,
+            storycast_dot_v1_dot_recipient__list__pb2.SaveRecipientListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecipientList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.StoryService/GetRecipientList',
+            storycast_dot_v1_dot_recipient__list__pb2.GetRecipientListRequest.SerializeToString,
+            storycast_dot_v1_dot_recipient__list__pb2.GetRecipientListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRecipientLists(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.StoryService/ListRecipientLists',
+            storycast_dot_v1_dot_recipient__list__pb2.ListRecipientListsRequest.SerializeToString,
+            storycast_dot_v1_dot_recipient__list__pb2.ListRecipientListsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRecipientList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.StoryService/DeleteRecipientList',
+            storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListRequest.SerializeToString,
+            storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListResponse.FromString,
             options,
             channel_credentials,
             insecure,

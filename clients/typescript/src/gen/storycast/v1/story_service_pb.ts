@@ -14,13 +14,15 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { DeleteRecipientListRequestSchema, DeleteRecipientListResponseSchema, GetRecipientListRequestSchema, GetRecipientListResponseSchema, ListRecipientListsRequestSchema, ListRecipientListsResponseSchema, SaveRecipientListRequestSchema, SaveRecipientListResponseSchema } from "./recipient_list_pb.js";
+import { file_storycast_v1_recipient_list } from "./recipient_list_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file storycast/v1/story_service.proto.
  */
 export const file_storycast_v1_story_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBzdG9yeWNhc3QvdjEvc3Rvcnlfc2VydmljZS5wcm90bxIMc3RvcnljYXN0LnYxIssBChBTZW5kU3RvcnlSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSIgoFc3RvcnkYAiABKAsyEy5zdG9yeWNhc3QudjEuU3RvcnkSEgoKcmVjaXBpZW50cxgDIAMoCRIQCghzdHJhdGVneRgEIAEoCRISCgpyZXF1ZXN0X2lkGAUgASgJEjEKDW9uX2Rpc2Nvbm5lY3QYBiABKA4yGi5zdG9yeWNhc3QudjEuT25EaXNjb25uZWN0EhIKCmV4cGVyaW1lbnQYByABKAkikQEKBVN0b3J5EicKBHRleHQYASABKAsyFy5zdG9yeWNhc3QudjEuVGV4dFN0b3J5SAASKQoFaW1hZ2UYAiABKAsyGC5zdG9yeWNhc3QudjEuTWVkaWFTdG9yeUgAEikKBXZpZGVvGAMgASgLMhguc3RvcnljYXN0LnYxLk1lZGlhU3RvcnlIAEIJCgdjb250ZW50IkEKCVRleHRTdG9yeRIMCgR0ZXh0GAEgASgJEhgKEGJhY2tncm91bmRfY29sb3IYAiABKAkSDAoEZm9udBgDIAEoDSJZCgpNZWRpYVN0b3J5Eg4KBGRhdGEYASABKAxIABINCgN1cmwYAiABKAlIABIPCgdjYXB0aW9uGAMgASgJEhEKCW1pbWVfdHlwZRgEIAEoCUIICgZzb3VyY2UizgEKEVNlbmRTdG9yeVJlc3BvbnNlEiwKB3BsYW5uZWQYASABKAsyGS5zdG9yeWNhc3QudjEuU2VuZFBsYW5uZWRIABIqCgZhbmNob3IYAiABKAsyGC5zdG9yeWNhc3QudjEuQW5jaG9yU2VudEgAEigKBWJhdGNoGAMgASgLMhcuc3RvcnljYXN0LnYxLkJhdGNoU2VudEgAEiwKB3N1bW1hcnkYBCABKAsyGS5zdG9yeWNhc3QudjEuU2VuZFN1bW1hcnlIAEIHCgVldmVudCLzAgoLU2VuZFBsYW5uZWQSDwoHc2VuZF9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhAKCHN0cmF0ZWd5GAMgASgJEiQKBG1vZGUYBCABKA4yFi5zdG9yeWNhc3QudjEuU2VuZE1vZGUSGAoQdG90YWxfcmVjaXBpZW50cxgFIAEoDRI6ChJpbnZhbGlkX3JlY2lwaWVudHMYBiADKAsyHi5zdG9yeWNhc3QudjEuSW52YWxpZFJlY2lwaWVudBIcChRkdXBsaWNhdGVfcmVjaXBpZW50cxgHIAEoDRIUCgx1c2VkX2hpc3RvcnkYCCABKAgSGQoRcHJvdmVuX2JhdGNoX3NpemUYCSABKA0SGAoQZmlyc3RfYmF0Y2hfc2l6ZRgKIAEoDRIOCgZyZWFzb24YCyABKAkSEgoKZXhwZXJpbWVudBgMIAEoCRILCgNhcm0YDSABKAkSFwoPc3RyYXRlZ3lfcmVhc29uGA4gASgJIkAKEEludmFsaWRSZWNpcGllbnQSDQoFaW5wdXQYASABKAkSDgoGcmVhc29uGAIgASgJEg0KBWluZGV4GAMgASgNIlsKCkFuY2hvclNlbnQSEgoKbWVzc2FnZV9pZBgBIAEoCRISCgpyZWNpcGllbnRzGAIgASgNEhMKC2R1cmF0aW9uX21zGAMgASgNEhAKCGF0dGVtcHRzGAQgASgNIqYCCglCYXRjaFNlbnQSDQoFaW5kZXgYASABKA0SDAoEc2l6ZRgCIAEoDRITCgtkdXJhdGlvbl9tcxgDIAEoDRIKCgJvaxgEIAEoCBInCgVlcnJvchgFIAEoCzIYLnN0b3J5Y2FzdC52MS5CYXRjaEVycm9yEiIKBXNwZWVkGAYgASgOMhMuc3RvcnljYXN0LnYxLlNwZWVkEhEKCWRlbGl2ZXJlZBgHIAEoDRIOCgZmYWlsZWQYCCABKA0SEQoJcmVtYWluaW5nGAkgASgNEhcKD25leHRfYmF0Y2hfc2l6ZRgKIAEoDRIOCgZyZWFzb24YCyABKAkSDAoEbGF0ZRgMIAEoCBIPCgdyZWZ1c2VkGA0gASgNEhAKCHNldHVwX21zGA4gASgNIlUKCkJhdGNoRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCBIVCg13aGF0c2FwcF9jb2RlGAQgASgNIqUCCgtTZW5kU3VtbWFyeRIPCgdzZW5kX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSDQoFdG90YWwYAyABKA0SEQoJZGVsaXZlcmVkGAQgASgNEi0KBmZhaWxlZBgFIAMoCzIdLnN0b3J5Y2FzdC52MS5GYWlsZWRSZWNpcGllbnQSDwoHaW52YWxpZBgGIAEoDRIPCgdiYXRjaGVzGAcgASgNEhYKDmJhdGNoX3NlcXVlbmNlGAggAygNEhkKEXRvdGFsX2R1cmF0aW9uX21zGAkgASgEEhIKCnN0b3BwZWRfYnkYCiABKAkSNwoQc2Vzc2lvbl9sZWFybmluZxgLIAEoCzIdLnN0b3J5Y2FzdC52MS5TZXNzaW9uTGVhcm5pbmciQgoPRmFpbGVkUmVjaXBpZW50EhEKCXJlY2lwaWVudBgBIAEoCRIMCgRjb2RlGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJzCg9TZXNzaW9uTGVhcm5pbmcSHQoVbWF4X3Byb3Zlbl9iYXRjaF9zaXplGAEgASgNEhwKFHVzZWRfaGlzdG9yaWNhbF9kYXRhGAIgASgIEiMKG3dpbGxfc2tpcF9yYW1waW5nX25leHRfdGltZRgDIAEoCCIvChlHZXRTZXNzaW9uTGVhcm5pbmdSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiWgoaR2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USDQoFZm91bmQYASABKAgSLQoHaGlzdG9yeRgCIAEoCzIcLnN0b3J5Y2FzdC52MS5TZXNzaW9uSGlzdG9yeSKWAwoOU2Vzc2lvbkhpc3RvcnkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIdChVtYXhfcHJvdmVuX2JhdGNoX3NpemUYAiABKA0SOAoUbGFzdF9zdWNjZXNzZnVsX3NlbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZ0b3RhbF9zdWNjZXNzZnVsX3NlbmRzGAUgASgEEhYKDnRvdGFsX2F0dGVtcHRzGAYgASgEEh0KFWF2ZXJhZ2VfYmF0Y2hfdGltZV9tcxgHIAEoARIUCgxzdWNjZXNzX3JhdGUYCCABKAESHQoVbWluX2ZhaWxlZF9iYXRjaF9zaXplGAkgASgNEiAKGGxlYXJuZWRfY2FsbHNfcGVyX3NlY29uZBgKIAEoARI4ChRjYWxsX3JhdGVfbGVhcm5fdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMQobUmVzZXRTZXNzaW9uTGVhcm5pbmdSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiLwocUmVzZXRTZXNzaW9uTGVhcm5pbmdSZXNwb25zZRIPCgdleGlzdGVkGAEgASgIIhcKFUxpc3RTdHJhdGVnaWVzUmVxdWVzdCJiChZMaXN0U3RyYXRlZ2llc1Jlc3BvbnNlEi4KCnN0cmF0ZWdpZXMYASADKAsyGi5zdG9yeWNhc3QudjEuU3RyYXRlZ3lJbmZvEhgKEGRlZmF1bHRfc3RyYXRlZ3kYAiABKAkiQgoMU3RyYXRlZ3lJbmZvEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDwoHYnVpbHRpbhgDIAEoCCJoChdHZXRTdG9yeVJlY2VpcHRzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkisgIKGEdldFN0b3J5UmVjZWlwdHNSZXNwb25zZRISCgpzZXNzaW9uX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSKwoGY291bnRzGAMgASgLMhsuc3RvcnljYXN0LnYxLlJlY2VpcHRDb3VudHMSMgoKcmVjaXBpZW50cxgEIAMoCzIeLnN0b3J5Y2FzdC52MS5SZWNpcGllbnRSZWNlaXB0EhcKD25leHRfcGFnZV90b2tlbhgFIAEoCRISCgp0b3RhbF9zaXplGAYgASgFEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoNUmVjZWlwdENvdW50cxIMCgRzZW50GAEgASgNEhEKCWRlbGl2ZXJlZBgCIAEoDRIMCgRyZWFkGAMgASgNIpQBChBSZWNpcGllbnRSZWNlaXB0EhEKCXJlY2lwaWVudBgBIAEoCRIMCgRzZW50GAIgASgIEjAKDGRlbGl2ZXJfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcmVhZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI4ChBXYXRjaFNlbmRSZXF1ZXN0Eg8KB3NlbmRfaWQYASABKAkSEwoLYWZ0ZXJfZXZlbnQYAiABKA0iIQoOR2V0U2VuZFJlcXVlc3QSDwoHc2VuZF9pZBgBIAEoCSIzCg9HZXRTZW5kUmVzcG9uc2USIAoEc2VuZBgBIAEoCzISLnN0b3J5Y2FzdC52MS5TZW5kInUKEExpc3RTZW5kc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRImCgVzdGF0ZRgCIAEoDjIXLnN0b3J5Y2FzdC52MS5TZW5kU3RhdGUSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiTwoRTGlzdFNlbmRzUmVzcG9uc2USIQoFc2VuZHMYASADKAsyEi5zdG9yeWNhc3QudjEuU2VuZBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJAoRQ2FuY2VsU2VuZFJlcXVlc3QSDwoHc2VuZF9pZBgBIAEoCSI2ChJDYW5jZWxTZW5kUmVzcG9uc2USIAoEc2VuZBgBIAEoCzISLnN0b3J5Y2FzdC52MS5TZW5kIr4DCgRTZW5kEg8KB3NlbmRfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRISCgpzZXNzaW9uX2lkGAMgASgJEhAKCHN0cmF0ZWd5GAQgASgJEiYKBXN0YXRlGAUgASgOMhcuc3RvcnljYXN0LnYxLlNlbmRTdGF0ZRINCgV0b3RhbBgGIAEoDRIRCglkZWxpdmVyZWQYByABKA0SDgoGZmFpbGVkGAggASgNEhEKCXJlbWFpbmluZxgJIAEoDRIOCgZldmVudHMYCiABKA0SKgoHc3VtbWFyeRgLIAEoCzIZLnN0b3J5Y2FzdC52MS5TZW5kU3VtbWFyeRIWCg5mYWlsdXJlX3JlYXNvbhgMIAEoCRIXCg9mYWlsdXJlX21lc3NhZ2UYDSABKAkSLwoLY3JlYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqYwoMT25EaXNjb25uZWN0Eh0KGU9OX0RJU0NPTk5FQ1RfVU5TUEVDSUZJRUQQABIYChRPTl9ESVNDT05ORUNUX0NBTkNFTBABEhoKFk9OX0RJU0NPTk5FQ1RfQ09OVElOVUUQAipQCghTZW5kTW9kZRIZChVTRU5EX01PREVfVU5TUEVDSUZJRUQQABIUChBTRU5EX01PREVfU0lOR0xFEAESEwoPU0VORF9NT0RFX1NNQVJUEAIqUAoFU3BlZWQSFQoRU1BFRURfVU5TUEVDSUZJRUQQABIOCgpTUEVFRF9GQVNUEAESEAoMU1BFRURfTk9STUFMEAISDgoKU1BFRURfU0xPVxADKooBCglTZW5kU3RhdGUSGgoWU0VORF9TVEFURV9VTlNQRUNJRklFRBAAEhYKElNFTkRfU1RBVEVfUlVOTklORxABEhgKFFNFTkRfU1RBVEVfU1VDQ0VFREVEEAISGAoUU0VORF9TVEFURV9DQU5DRUxMRUQQAxIVChFTRU5EX1NUQVRFX0ZBSUxFRBAEMq0GCgxTdG9yeVNlcnZpY2USTgoJU2VuZFN0b3J5Eh4uc3RvcnljYXN0LnYxLlNlbmRTdG9yeVJlcXVlc3QaHy5zdG9yeWNhc3QudjEuU2VuZFN0b3J5UmVzcG9uc2UwARJnChJHZXRTZXNzaW9uTGVhcm5pbmcSJy5zdG9yeWNhc3QudjEuR2V0U2Vzc2lvbkxlYXJuaW5nUmVxdWVzdBooLnN0b3J5Y2FzdC52MS5HZXRTZXNzaW9uTGVhcm5pbmdSZXNwb25zZRJtChRSZXNldFNlc3Npb25MZWFybmluZxIpLnN0b3J5Y2FzdC52MS5SZXNldFNlc3Npb25MZWFybmluZ1JlcXVlc3QaKi5zdG9yeWNhc3QudjEuUmVzZXRTZXNzaW9uTGVhcm5pbmdSZXNwb25zZRJbCg5MaXN0U3RyYXRlZ2llcxIjLnN0b3J5Y2FzdC52MS5MaXN0U3RyYXRlZ2llc1JlcXVlc3QaJC5zdG9yeWNhc3QudjEuTGlzdFN0cmF0ZWdpZXNSZXNwb25zZRJhChBHZXRTdG9yeVJlY2VpcHRzEiUuc3RvcnljYXN0LnYxLkdldFN0b3J5UmVjZWlwdHNSZXF1ZXN0GiYuc3RvcnljYXN0LnYxLkdldFN0b3J5UmVjZWlwdHNSZXNwb25zZRJOCglXYXRjaFNlbmQSHi5zdG9yeWNhc3QudjEuV2F0Y2hTZW5kUmVxdWVzdBofLnN0b3J5Y2FzdC52MS5TZW5kU3RvcnlSZXNwb25zZTABEkYKB0dldFNlbmQSHC5zdG9yeWNhc3QudjEuR2V0U2VuZFJlcXVlc3QaHS5zdG9yeWNhc3QudjEuR2V0U2VuZFJlc3BvbnNlEkwKCUxpc3RTZW5kcxIeLnN0b3J5Y2FzdC52MS5MaXN0U2VuZHNSZXF1ZXN0Gh8uc3RvcnljYXN0LnYxLkxpc3RTZW5kc1Jlc3BvbnNlEk8KCkNhbmNlbFNlbmQSHy5zdG9yeWNhc3QudjEuQ2FuY2VsU2VuZFJlcXVlc3QaIC5zdG9yeWNhc3QudjEuQ2FuY2VsU2VuZFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiBzdG9yeWNhc3QvdjEvc3Rvcnlfc2VydmljZS5wcm90bxIMc3RvcnljYXN0LnYxIuMBChBTZW5kU3RvcnlSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSIgoFc3RvcnkYAiABKAsyEy5zdG9yeWNhc3QudjEuU3RvcnkSEgoKcmVjaXBpZW50cxgDIAMoCRIQCghzdHJhdGVneRgEIAEoCRISCgpyZXF1ZXN0X2lkGAUgASgJEjEKDW9uX2Rpc2Nvbm5lY3QYBiABKA4yGi5zdG9yeWNhc3QudjEuT25EaXNjb25uZWN0EhIKCmV4cGVyaW1lbnQYByABKAkSFgoOcmVjaXBpZW50X2xpc3QYCCABKAkikQEKBVN0b3J5EicKBHRleHQYASABKAsyFy5zdG9yeWNhc3QudjEuVGV4dFN0b3J5SAASKQoFaW1hZ2UYAiABKAsyGC5zdG9yeWNhc3QudjEuTWVkaWFTdG9yeUgAEikKBXZpZGVvGAMgASgLMhguc3RvcnljYXN0LnYxLk1lZGlhU3RvcnlIAEIJCgdjb250ZW50IkEKCVRleHRTdG9yeRIMCgR0ZXh0GAEgASgJEhgKEGJhY2tncm91bmRfY29sb3IYAiABKAkSDAoEZm9udBgDIAEoDSJZCgpNZWRpYVN0b3J5Eg4KBGRhdGEYASABKAxIABINCgN1cmwYAiABKAlIABIPCgdjYXB0aW9uGAMgASgJEhEKCW1pbWVfdHlwZRgEIAEoCUIICgZzb3VyY2UizgEKEVNlbmRTdG9yeVJlc3BvbnNlEiwKB3BsYW5uZWQYASABKAsyGS5zdG9yeWNhc3QudjEuU2VuZFBsYW5uZWRIABIqCgZhbmNob3IYAiABKAsyGC5zdG9yeWNhc3QudjEuQW5jaG9yU2VudEgAEigKBWJhdGNoGAMgASgLMhcuc3RvcnljYXN0LnYxLkJhdGNoU2VudEgAEiwKB3N1bW1hcnkYBCABKAsyGS5zdG9yeWNhc3QudjEuU2VuZFN1bW1hcnlIAEIHCgVldmVudCKkAwoLU2VuZFBsYW5uZWQSDwoHc2VuZF9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhAKCHN0cmF0ZWd5GAMgASgJEiQKBG1vZGUYBCABKA4yFi5zdG9yeWNhc3QudjEuU2VuZE1vZGUSGAoQdG90YWxfcmVjaXBpZW50cxgFIAEoDRI6ChJpbnZhbGlkX3JlY2lwaWVudHMYBiADKAsyHi5zdG9yeWNhc3QudjEuSW52YWxpZFJlY2lwaWVudBIcChRkdXBsaWNhdGVfcmVjaXBpZW50cxgHIAEoDRIUCgx1c2VkX2hpc3RvcnkYCCABKAgSGQoRcHJvdmVuX2JhdGNoX3NpemUYCSABKA0SGAoQZmlyc3RfYmF0Y2hfc2l6ZRgKIAEoDRIOCgZyZWFzb24YCyABKAkSEgoKZXhwZXJpbWVudBgMIAEoCRILCgNhcm0YDSABKAkSFwoPc3RyYXRlZ3lfcmVhc29uGA4gASgJEi8KB3NvdXJjZXMYDyABKAsyHi5zdG9yeWNhc3QudjEuUmVjaXBpZW50U291cmNlcyIxChBSZWNpcGllbnRTb3VyY2VzEg8KB3JlcXVlc3QYASABKA0SDAoEbGlzdBgCIAEoDSJAChBJbnZhbGlkUmVjaXBpZW50Eg0KBWlucHV0GAEgASgJEg4KBnJlYXNvbhgCIAEoCRINCgVpbmRleBgDIAEoDSJbCgpBbmNob3JTZW50EhIKCm1lc3NhZ2VfaWQYASABKAkSEgoKcmVjaXBpZW50cxgCIAEoDRITCgtkdXJhdGlvbl9tcxgDIAEoDRIQCghhdHRlbXB0cxgEIAEoDSKmAgoJQmF0Y2hTZW50Eg0KBWluZGV4GAEgASgNEgwKBHNpemUYAiABKA0SEwoLZHVyYXRpb25fbXMYAyABKA0SCgoCb2sYBCABKAgSJwoFZXJyb3IYBSABKAsyGC5zdG9yeWNhc3QudjEuQmF0Y2hFcnJvchIiCgVzcGVlZBgGIAEoDjITLnN0b3J5Y2FzdC52MS5TcGVlZBIRCglkZWxpdmVyZWQYByABKA0SDgoGZmFpbGVkGAggASgNEhEKCXJlbWFpbmluZxgJIAEoDRIXCg9uZXh0X2JhdGNoX3NpemUYCiABKA0SDgoGcmVhc29uGAsgASgJEgwKBGxhdGUYDCABKAgSDwoHcmVmdXNlZBgNIAEoDRIQCghzZXR1cF9tcxgOIAEoDSJVCgpCYXRjaEVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSFQoNd2hhdHNhcHBfY29kZRgEIAEoDSKlAgoLU2VuZFN1bW1hcnkSDwoHc2VuZF9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEg0KBXRvdGFsGAMgASgNEhEKCWRlbGl2ZXJlZBgEIAEoDRItCgZmYWlsZWQYBSADKAsyHS5zdG9yeWNhc3QudjEuRmFpbGVkUmVjaXBpZW50Eg8KB2ludmFsaWQYBiABKA0SDwoHYmF0Y2hlcxgHIAEoDRIWCg5iYXRjaF9zZXF1ZW5jZRgIIAMoDRIZChF0b3RhbF9kdXJhdGlvbl9tcxgJIAEoBBISCgpzdG9wcGVkX2J5GAogASgJEjcKEHNlc3Npb25fbGVhcm5pbmcYCyABKAsyHS5zdG9yeWNhc3QudjEuU2Vzc2lvbkxlYXJuaW5nIkIKD0ZhaWxlZFJlY2lwaWVudBIRCglyZWNpcGllbnQYASABKAkSDAoEY29kZRgCIAEoCRIOCgZyZWFzb24YAyABKAkicwoPU2Vzc2lvbkxlYXJuaW5nEh0KFW1heF9wcm92ZW5fYmF0Y2hfc2l6ZRgBIAEoDRIcChR1c2VkX2hpc3RvcmljYWxfZGF0YRgCIAEoCBIjCht3aWxsX3NraXBfcmFtcGluZ19uZXh0X3RpbWUYAyABKAgiLwoZR2V0U2Vzc2lvbkxlYXJuaW5nUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIloKGkdldFNlc3Npb25MZWFybmluZ1Jlc3BvbnNlEg0KBWZvdW5kGAEgASgIEi0KB2hpc3RvcnkYAiABKAsyHC5zdG9yeWNhc3QudjEuU2Vzc2lvbkhpc3RvcnkilgMKDlNlc3Npb25IaXN0b3J5EhIKCnNlc3Npb25faWQYASABKAkSHQoVbWF4X3Byb3Zlbl9iYXRjaF9zaXplGAIgASgNEjgKFGxhc3Rfc3VjY2Vzc2Z1bF9zZW5kGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHgoWdG90YWxfc3VjY2Vzc2Z1bF9zZW5kcxgFIAEoBBIWCg50b3RhbF9hdHRlbXB0cxgGIAEoBBIdChVhdmVyYWdlX2JhdGNoX3RpbWVfbXMYByABKAESFAoMc3VjY2Vzc19yYXRlGAggASgBEh0KFW1pbl9mYWlsZWRfYmF0Y2hfc2l6ZRgJIAEoDRIgChhsZWFybmVkX2NhbGxzX3Blcl9zZWNvbmQYCiABKAESOAoUY2FsbF9yYXRlX2xlYXJuX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjEKG1Jlc2V0U2Vzc2lvbkxlYXJuaW5nUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIi8KHFJlc2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USDwoHZXhpc3RlZBgBIAEoCCIXChVMaXN0U3RyYXRlZ2llc1JlcXVlc3QiYgoWTGlzdFN0cmF0ZWdpZXNSZXNwb25zZRIuCgpzdHJhdGVnaWVzGAEgAygLMhouc3RvcnljYXN0LnYxLlN0cmF0ZWd5SW5mbxIYChBkZWZhdWx0X3N0cmF0ZWd5GAIgASgJIkIKDFN0cmF0ZWd5SW5mbxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEg8KB2J1aWx0aW4YAyABKAgiaAoXR2V0U3RvcnlSZWNlaXB0c1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIrICChhHZXRTdG9yeVJlY2VpcHRzUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEisKBmNvdW50cxgDIAEoCzIbLnN0b3J5Y2FzdC52MS5SZWNlaXB0Q291bnRzEjIKCnJlY2lwaWVudHMYBCADKAsyHi5zdG9yeWNhc3QudjEuUmVjaXBpZW50UmVjZWlwdBIXCg9uZXh0X3BhZ2VfdG9rZW4YBSABKAkSEgoKdG90YWxfc2l6ZRgGIAEoBRIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj4KDVJlY2VpcHRDb3VudHMSDAoEc2VudBgBIAEoDRIRCglkZWxpdmVyZWQYAiABKA0SDAoEcmVhZBgDIAEoDSKUAQoQUmVjaXBpZW50UmVjZWlwdBIRCglyZWNpcGllbnQYASABKAkSDAoEc2VudBgCIAEoCBIwCgxkZWxpdmVyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXJlYWRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOAoQV2F0Y2hTZW5kUmVxdWVzdBIPCgdzZW5kX2lkGAEgASgJEhMKC2FmdGVyX2V2ZW50GAIgASgNIiEKDkdldFNlbmRSZXF1ZXN0Eg8KB3NlbmRfaWQYASABKAkiMwoPR2V0U2VuZFJlc3BvbnNlEiAKBHNlbmQYASABKAsyEi5zdG9yeWNhc3QudjEuU2VuZCJ1ChBMaXN0U2VuZHNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSJgoFc3RhdGUYAiABKA4yFy5zdG9yeWNhc3QudjEuU2VuZFN0YXRlEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIk8KEUxpc3RTZW5kc1Jlc3BvbnNlEiEKBXNlbmRzGAEgAygLMhIuc3RvcnljYXN0LnYxLlNlbmQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiQKEUNhbmNlbFNlbmRSZXF1ZXN0Eg8KB3NlbmRfaWQYASABKAkiNgoSQ2FuY2VsU2VuZFJlc3BvbnNlEiAKBHNlbmQYASABKAsyEi5zdG9yeWNhc3QudjEuU2VuZCK+AwoEU2VuZBIPCgdzZW5kX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIQCghzdHJhdGVneRgEIAEoCRImCgVzdGF0ZRgFIAEoDjIXLnN0b3J5Y2FzdC52MS5TZW5kU3RhdGUSDQoFdG90YWwYBiABKA0SEQoJZGVsaXZlcmVkGAcgASgNEg4KBmZhaWxlZBgIIAEoDRIRCglyZW1haW5pbmcYCSABKA0SDgoGZXZlbnRzGAogASgNEioKB3N1bW1hcnkYCyABKAsyGS5zdG9yeWNhc3QudjEuU2VuZFN1bW1hcnkSFgoOZmFpbHVyZV9yZWFzb24YDCABKAkSFwoPZmFpbHVyZV9tZXNzYWdlGA0gASgJEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKmMKDE9uRGlzY29ubmVjdBIdChlPTl9ESVNDT05ORUNUX1VOU1BFQ0lGSUVEEAASGAoUT05fRElTQ09OTkVDVF9DQU5DRUwQARIaChZPTl9ESVNDT05ORUNUX0NPTlRJTlVFEAIqUAoIU2VuZE1vZGUSGQoVU0VORF9NT0RFX1VOU1BFQ0lGSUVEEAASFAoQU0VORF9NT0RFX1NJTkdMRRABEhMKD1NFTkRfTU9ERV9TTUFSVBACKlAKBVNwZWVkEhUKEVNQRUVEX1VOU1BFQ0lGSUVEEAASDgoKU1BFRURfRkFTVBABEhAKDFNQRUVEX05PUk1BTBACEg4KClNQRUVEX1NMT1cQAyqKAQoJU2VuZFN0YXRlEhoKFlNFTkRfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJTRU5EX1NUQVRFX1JVTk5JTkcQARIYChRTRU5EX1NUQVRFX1NVQ0NFRURFRBACEhgKFFNFTkRfU1RBVEVfQ0FOQ0VMTEVEEAMSFQoRU0VORF9TVEFURV9GQUlMRUQQBDLLCQoMU3RvcnlTZXJ2aWNlEk4KCVNlbmRTdG9yeRIeLnN0b3J5Y2FzdC52MS5TZW5kU3RvcnlSZXF1ZXN0Gh8uc3RvcnljYXN0LnYxLlNlbmRTdG9yeVJlc3BvbnNlMAESZwoSR2V0U2Vzc2lvbkxlYXJuaW5nEicuc3RvcnljYXN0LnYxLkdldFNlc3Npb25MZWFybmluZ1JlcXVlc3QaKC5zdG9yeWNhc3QudjEuR2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USbQoUUmVzZXRTZXNzaW9uTGVhcm5pbmcSKS5zdG9yeWNhc3QudjEuUmVzZXRTZXNzaW9uTGVhcm5pbmdSZXF1ZXN0Giouc3RvcnljYXN0LnYxLlJlc2V0U2Vzc2lvbkxlYXJuaW5nUmVzcG9uc2USWwoOTGlzdFN0cmF0ZWdpZXMSIy5zdG9yeWNhc3QudjEuTGlzdFN0cmF0ZWdpZXNSZXF1ZXN0GiQuc3RvcnljYXN0LnYxLkxpc3RTdHJhdGVnaWVzUmVzcG9uc2USYQoQR2V0U3RvcnlSZWNlaXB0cxIlLnN0b3J5Y2FzdC52MS5HZXRTdG9yeVJlY2VpcHRzUmVxdWVzdBomLnN0b3J5Y2FzdC52MS5HZXRTdG9yeVJlY2VpcHRzUmVzcG9uc2USTgoJV2F0Y2hTZW5kEh4uc3RvcnljYXN0LnYxLldhdGNoU2VuZFJlcXVlc3QaHy5zdG9yeWNhc3QudjEuU2VuZFN0b3J5UmVzcG9uc2UwARJGCgdHZXRTZW5kEhwuc3RvcnljYXN0LnYxLkdldFNlbmRSZXF1ZXN0Gh0uc3RvcnljYXN0LnYxLkdldFNlbmRSZXNwb25zZRJMCglMaXN0U2VuZHMSHi5zdG9yeWNhc3QudjEuTGlzdFNlbmRzUmVxdWVzdBofLnN0b3J5Y2FzdC52MS5MaXN0U2VuZHNSZXNwb25zZRJPCgpDYW5jZWxTZW5kEh8uc3RvcnljYXN0LnYxLkNhbmNlbFNlbmRSZXF1ZXN0GiAuc3RvcnljYXN0LnYxLkNhbmNlbFNlbmRSZXNwb25zZRJkChFTYXZlUmVjaXBpZW50TGlzdBImLnN0b3J5Y2FzdC52MS5TYXZlUmVjaXBpZW50TGlzdFJlcXVlc3QaJy5zdG9yeWNhc3QudjEuU2F2ZVJlY2lwaWVudExpc3RSZXNwb25zZRJhChBHZXRSZWNpcGllbnRMaXN0EiUuc3RvcnljYXN0LnYxLkdldFJlY2lwaWVudExpc3RSZXF1ZXN0GiYuc3RvcnljYXN0LnYxLkdldFJlY2lwaWVudExpc3RSZXNwb25zZRJnChJMaXN0UmVjaXBpZW50TGlzdHMSJy5zdG9yeWNhc3QudjEuTGlzdFJlY2lwaWVudExpc3RzUmVxdWVzdBooLnN0b3J5Y2FzdC52MS5MaXN0UmVjaXBpZW50TGlzdHNSZXNwb25zZRJqChNEZWxldGVSZWNpcGllbnRMaXN0Eiguc3RvcnljYXN0LnYxLkRlbGV0ZVJlY2lwaWVudExpc3RSZXF1ZXN0Gikuc3RvcnljYXN0LnYxLkRlbGV0ZVJlY2lwaWVudExpc3RSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_storycast_v1_recipient_list]);
 
 /**
  * A request to send one story.
@@ -92,6 +94,17 @@ export type SendStoryRequest = Message<"storycast.v1.SendStoryRequest"> & {
    * @generated from field: string experiment = 7;
    */
   experiment: string;
+
+  /**
+   * A saved list's name (SaveRecipientList): its recipients are sent to as well.
+   * The union of `recipients` and the list is taken, normalised and deduplicated
+   * as for `recipients` alone; `planned.sources` says how many each named. An
+   * unknown list is NOT_FOUND (reason RECIPIENT_LIST_NOT_FOUND). With a list, `recipients`
+   * may be empty.
+   *
+   * @generated from field: string recipient_list = 8;
+   */
+  recipientList: string;
 };
 
 /**
@@ -391,6 +404,14 @@ export type SendPlanned = Message<"storycast.v1.SendPlanned"> & {
    * @generated from field: string strategy_reason = 14;
    */
   strategyReason: string;
+
+  /**
+   * How many valid, unique recipients each source named; one named by both counts
+   * in both, so these may add up to more than total_recipients.
+   *
+   * @generated from field: storycast.v1.RecipientSources sources = 15;
+   */
+  sources?: RecipientSources | undefined;
 };
 
 /**
@@ -399,6 +420,34 @@ export type SendPlanned = Message<"storycast.v1.SendPlanned"> & {
  */
 export const SendPlannedSchema: GenMessage<SendPlanned> = /*@__PURE__*/
   messageDesc(file_storycast_v1_story_service, 5);
+
+/**
+ * Where a send's recipients came from.
+ *
+ * @generated from message storycast.v1.RecipientSources
+ */
+export type RecipientSources = Message<"storycast.v1.RecipientSources"> & {
+  /**
+   * From SendStoryRequest.recipients.
+   *
+   * @generated from field: uint32 request = 1;
+   */
+  request: number;
+
+  /**
+   * From the saved list SendStoryRequest.recipient_list; 0 without one.
+   *
+   * @generated from field: uint32 list = 2;
+   */
+  list: number;
+};
+
+/**
+ * Describes the message storycast.v1.RecipientSources.
+ * Use `create(RecipientSourcesSchema)` to create a new message.
+ */
+export const RecipientSourcesSchema: GenMessage<RecipientSources> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_story_service, 6);
 
 /**
  * An input that could not be turned into a recipient.
@@ -433,7 +482,7 @@ export type InvalidRecipient = Message<"storycast.v1.InvalidRecipient"> & {
  * Use `create(InvalidRecipientSchema)` to create a new message.
  */
 export const InvalidRecipientSchema: GenMessage<InvalidRecipient> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 6);
+  messageDesc(file_storycast_v1_story_service, 7);
 
 /**
  * The anchor: the first call of a send.
@@ -475,7 +524,7 @@ export type AnchorSent = Message<"storycast.v1.AnchorSent"> & {
  * Use `create(AnchorSentSchema)` to create a new message.
  */
 export const AnchorSentSchema: GenMessage<AnchorSent> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 7);
+  messageDesc(file_storycast_v1_story_service, 8);
 
 /**
  * One transport call after the anchor; or, with `late`, news of an earlier one.
@@ -592,7 +641,7 @@ export type BatchSent = Message<"storycast.v1.BatchSent"> & {
  * Use `create(BatchSentSchema)` to create a new message.
  */
 export const BatchSentSchema: GenMessage<BatchSent> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 8);
+  messageDesc(file_storycast_v1_story_service, 9);
 
 /**
  * A failed call.
@@ -636,7 +685,7 @@ export type BatchError = Message<"storycast.v1.BatchError"> & {
  * Use `create(BatchErrorSchema)` to create a new message.
  */
 export const BatchErrorSchema: GenMessage<BatchError> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 9);
+  messageDesc(file_storycast_v1_story_service, 10);
 
 /**
  * The end of a send.
@@ -727,7 +776,7 @@ export type SendSummary = Message<"storycast.v1.SendSummary"> & {
  * Use `create(SendSummarySchema)` to create a new message.
  */
 export const SendSummarySchema: GenMessage<SendSummary> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 10);
+  messageDesc(file_storycast_v1_story_service, 11);
 
 /**
  * A recipient that did not get the story.
@@ -762,7 +811,7 @@ export type FailedRecipient = Message<"storycast.v1.FailedRecipient"> & {
  * Use `create(FailedRecipientSchema)` to create a new message.
  */
 export const FailedRecipientSchema: GenMessage<FailedRecipient> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 11);
+  messageDesc(file_storycast_v1_story_service, 12);
 
 /**
  * The session's learning as a send ends.
@@ -797,7 +846,7 @@ export type SessionLearning = Message<"storycast.v1.SessionLearning"> & {
  * Use `create(SessionLearningSchema)` to create a new message.
  */
 export const SessionLearningSchema: GenMessage<SessionLearning> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 12);
+  messageDesc(file_storycast_v1_story_service, 13);
 
 /**
  * Which session to describe.
@@ -818,7 +867,7 @@ export type GetSessionLearningRequest = Message<"storycast.v1.GetSessionLearning
  * Use `create(GetSessionLearningRequestSchema)` to create a new message.
  */
 export const GetSessionLearningRequestSchema: GenMessage<GetSessionLearningRequest> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 13);
+  messageDesc(file_storycast_v1_story_service, 14);
 
 /**
  * A session's remembered history.
@@ -846,7 +895,7 @@ export type GetSessionLearningResponse = Message<"storycast.v1.GetSessionLearnin
  * Use `create(GetSessionLearningResponseSchema)` to create a new message.
  */
 export const GetSessionLearningResponseSchema: GenMessage<GetSessionLearningResponse> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 14);
+  messageDesc(file_storycast_v1_story_service, 15);
 
 /**
  * What a session has proven (kept for the memory TTL after its last success).
@@ -942,7 +991,7 @@ export type SessionHistory = Message<"storycast.v1.SessionHistory"> & {
  * Use `create(SessionHistorySchema)` to create a new message.
  */
 export const SessionHistorySchema: GenMessage<SessionHistory> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 15);
+  messageDesc(file_storycast_v1_story_service, 16);
 
 /**
  * Which session to forget.
@@ -963,7 +1012,7 @@ export type ResetSessionLearningRequest = Message<"storycast.v1.ResetSessionLear
  * Use `create(ResetSessionLearningRequestSchema)` to create a new message.
  */
 export const ResetSessionLearningRequestSchema: GenMessage<ResetSessionLearningRequest> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 16);
+  messageDesc(file_storycast_v1_story_service, 17);
 
 /**
  * The result of a reset.
@@ -984,7 +1033,7 @@ export type ResetSessionLearningResponse = Message<"storycast.v1.ResetSessionLea
  * Use `create(ResetSessionLearningResponseSchema)` to create a new message.
  */
 export const ResetSessionLearningResponseSchema: GenMessage<ResetSessionLearningResponse> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 17);
+  messageDesc(file_storycast_v1_story_service, 18);
 
 /**
  * Lists strategies. No fields.
@@ -999,7 +1048,7 @@ export type ListStrategiesRequest = Message<"storycast.v1.ListStrategiesRequest"
  * Use `create(ListStrategiesRequestSchema)` to create a new message.
  */
 export const ListStrategiesRequestSchema: GenMessage<ListStrategiesRequest> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 18);
+  messageDesc(file_storycast_v1_story_service, 19);
 
 /**
  * The strategies on offer.
@@ -1027,7 +1076,7 @@ export type ListStrategiesResponse = Message<"storycast.v1.ListStrategiesRespons
  * Use `create(ListStrategiesResponseSchema)` to create a new message.
  */
 export const ListStrategiesResponseSchema: GenMessage<ListStrategiesResponse> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 19);
+  messageDesc(file_storycast_v1_story_service, 20);
 
 /**
  * A batch-size strategy.
@@ -1062,7 +1111,7 @@ export type StrategyInfo = Message<"storycast.v1.StrategyInfo"> & {
  * Use `create(StrategyInfoSchema)` to create a new message.
  */
 export const StrategyInfoSchema: GenMessage<StrategyInfo> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 20);
+  messageDesc(file_storycast_v1_story_service, 21);
 
 /**
  * Which status's receipts, and which page of its recipients.
@@ -1105,7 +1154,7 @@ export type GetStoryReceiptsRequest = Message<"storycast.v1.GetStoryReceiptsRequ
  * Use `create(GetStoryReceiptsRequestSchema)` to create a new message.
  */
 export const GetStoryReceiptsRequestSchema: GenMessage<GetStoryReceiptsRequest> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 21);
+  messageDesc(file_storycast_v1_story_service, 22);
 
 /**
  * A status's receipts: the counts, and one page of recipients.
@@ -1176,7 +1225,7 @@ export type GetStoryReceiptsResponse = Message<"storycast.v1.GetStoryReceiptsRes
  * Use `create(GetStoryReceiptsResponseSchema)` to create a new message.
  */
 export const GetStoryReceiptsResponseSchema: GenMessage<GetStoryReceiptsResponse> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 22);
+  messageDesc(file_storycast_v1_story_service, 23);
 
 /**
  * How far a status got.
@@ -1213,7 +1262,7 @@ export type ReceiptCounts = Message<"storycast.v1.ReceiptCounts"> & {
  * Use `create(ReceiptCountsSchema)` to create a new message.
  */
 export const ReceiptCountsSchema: GenMessage<ReceiptCounts> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 23);
+  messageDesc(file_storycast_v1_story_service, 24);
 
 /**
  * One recipient's receipts.
@@ -1258,7 +1307,7 @@ export type RecipientReceipt = Message<"storycast.v1.RecipientReceipt"> & {
  * Use `create(RecipientReceiptSchema)` to create a new message.
  */
 export const RecipientReceiptSchema: GenMessage<RecipientReceipt> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 24);
+  messageDesc(file_storycast_v1_story_service, 25);
 
 /**
  * Which send to follow, and from where.
@@ -1289,7 +1338,7 @@ export type WatchSendRequest = Message<"storycast.v1.WatchSendRequest"> & {
  * Use `create(WatchSendRequestSchema)` to create a new message.
  */
 export const WatchSendRequestSchema: GenMessage<WatchSendRequest> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 25);
+  messageDesc(file_storycast_v1_story_service, 26);
 
 /**
  * Which send to describe.
@@ -1310,7 +1359,7 @@ export type GetSendRequest = Message<"storycast.v1.GetSendRequest"> & {
  * Use `create(GetSendRequestSchema)` to create a new message.
  */
 export const GetSendRequestSchema: GenMessage<GetSendRequest> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 26);
+  messageDesc(file_storycast_v1_story_service, 27);
 
 /**
  * A send.
@@ -1331,7 +1380,7 @@ export type GetSendResponse = Message<"storycast.v1.GetSendResponse"> & {
  * Use `create(GetSendResponseSchema)` to create a new message.
  */
 export const GetSendResponseSchema: GenMessage<GetSendResponse> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 27);
+  messageDesc(file_storycast_v1_story_service, 28);
 
 /**
  * Which sends to list.
@@ -1375,7 +1424,7 @@ export type ListSendsRequest = Message<"storycast.v1.ListSendsRequest"> & {
  * Use `create(ListSendsRequestSchema)` to create a new message.
  */
 export const ListSendsRequestSchema: GenMessage<ListSendsRequest> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 28);
+  messageDesc(file_storycast_v1_story_service, 29);
 
 /**
  * One page of sends, newest first.
@@ -1403,7 +1452,7 @@ export type ListSendsResponse = Message<"storycast.v1.ListSendsResponse"> & {
  * Use `create(ListSendsResponseSchema)` to create a new message.
  */
 export const ListSendsResponseSchema: GenMessage<ListSendsResponse> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 29);
+  messageDesc(file_storycast_v1_story_service, 30);
 
 /**
  * Which send to cancel.
@@ -1424,7 +1473,7 @@ export type CancelSendRequest = Message<"storycast.v1.CancelSendRequest"> & {
  * Use `create(CancelSendRequestSchema)` to create a new message.
  */
 export const CancelSendRequestSchema: GenMessage<CancelSendRequest> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 30);
+  messageDesc(file_storycast_v1_story_service, 31);
 
 /**
  * The send, as the cancel left it.
@@ -1445,7 +1494,7 @@ export type CancelSendResponse = Message<"storycast.v1.CancelSendResponse"> & {
  * Use `create(CancelSendResponseSchema)` to create a new message.
  */
 export const CancelSendResponseSchema: GenMessage<CancelSendResponse> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 31);
+  messageDesc(file_storycast_v1_story_service, 32);
 
 /**
  * A send this server runs or ran. Kept in the journal (STORYCAST_STORE) until the
@@ -1574,7 +1623,7 @@ export type Send = Message<"storycast.v1.Send"> & {
  * Use `create(SendSchema)` to create a new message.
  */
 export const SendSchema: GenMessage<Send> = /*@__PURE__*/
-  messageDesc(file_storycast_v1_story_service, 32);
+  messageDesc(file_storycast_v1_story_service, 33);
 
 /**
  * What a caller going away does to its send.
@@ -1907,6 +1956,62 @@ export const StoryService: GenService<{
     methodKind: "unary";
     input: typeof CancelSendRequestSchema;
     output: typeof CancelSendResponseSchema;
+  },
+  /**
+   * Saves a list of recipients under a name, for this session's sends to name
+   * (SendStoryRequest.recipient_list) instead of passing the numbers each time.
+   * Saving under an existing name replaces its recipients. Lists are kept in the
+   * server's store (STORYCAST_STORE) until deleted or the session is logged out.
+   *
+   * Errors: INVALID_ARGUMENT (no or bad session_id or name, an invalid recipient
+   * (field recipients[i]), more recipients than the server's limit), UNAVAILABLE
+   * (reason STORE_UNAVAILABLE).
+   *
+   * @generated from rpc storycast.v1.StoryService.SaveRecipientList
+   */
+  saveRecipientList: {
+    methodKind: "unary";
+    input: typeof SaveRecipientListRequestSchema;
+    output: typeof SaveRecipientListResponseSchema;
+  },
+  /**
+   * A saved list with its recipients.
+   *
+   * Errors: INVALID_ARGUMENT (no or bad session_id or name), NOT_FOUND (reason
+   * RECIPIENT_LIST_NOT_FOUND), UNAVAILABLE (reason STORE_UNAVAILABLE).
+   *
+   * @generated from rpc storycast.v1.StoryService.GetRecipientList
+   */
+  getRecipientList: {
+    methodKind: "unary";
+    input: typeof GetRecipientListRequestSchema;
+    output: typeof GetRecipientListResponseSchema;
+  },
+  /**
+   * A session's saved lists by name, with their sizes, page by page (AIP-158).
+   *
+   * Errors: INVALID_ARGUMENT (no or bad session_id, a negative page_size, a
+   * page_token not returned for this session), UNAVAILABLE (reason STORE_UNAVAILABLE).
+   *
+   * @generated from rpc storycast.v1.StoryService.ListRecipientLists
+   */
+  listRecipientLists: {
+    methodKind: "unary";
+    input: typeof ListRecipientListsRequestSchema;
+    output: typeof ListRecipientListsResponseSchema;
+  },
+  /**
+   * Deletes a saved list. Sends already started with it keep their recipients.
+   *
+   * Errors: INVALID_ARGUMENT (no or bad session_id or name), UNAVAILABLE (reason
+   * STORE_UNAVAILABLE).
+   *
+   * @generated from rpc storycast.v1.StoryService.DeleteRecipientList
+   */
+  deleteRecipientList: {
+    methodKind: "unary";
+    input: typeof DeleteRecipientListRequestSchema;
+    output: typeof DeleteRecipientListResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_storycast_v1_story_service, 0);
