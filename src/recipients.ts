@@ -118,10 +118,24 @@ export function demoNumbers(count: number, start = 0): string[] {
   return Array.from({ length: count }, (_, i) => `+1555${String(start + i).padStart(7, '0')}`);
 }
 
-/** How many valid, unique recipients each source named, for inputs normalised as `[...request, ...list]`. */
-export function sourcesOf(normalized: NormalizedRecipients, requestLength: number, listLength: number): { request: number; list: number } {
+/**
+ * How many valid recipients each source named, for inputs normalised as
+ * `[...request, ...list, ...contacts]` with these lengths. The request's are
+ * counted unique; the list and the contacts are unique already, and a recipient
+ * they share with an earlier source counts for each.
+ */
+export function sourcesOf(
+  normalized: NormalizedRecipients,
+  [requestLength, listLength, contactsLength]: readonly [number, number, number],
+): { request: number; list: number; contacts: number } {
   let request = 0;
   for (const index of normalized.indexes) if (index < requestLength) request++;
-  const invalidListed = normalized.invalid.filter((i) => i.index >= requestLength).length;
-  return { request, list: listLength - invalidListed };
+  const listEnd = requestLength + listLength;
+  let invalidListed = 0;
+  let invalidContacts = 0;
+  for (const { index } of normalized.invalid) {
+    if (index >= listEnd) invalidContacts++;
+    else if (index >= requestLength) invalidListed++;
+  }
+  return { request, list: listLength - invalidListed, contacts: contactsLength - invalidContacts };
 }

@@ -20,7 +20,7 @@ import { withReceipts } from './receipts/transport.js';
 import { SimulatedSessions } from './transport/sim/sessions.js';
 import type { SessionDirectory } from './transport/sessions.js';
 import { SimulatedNetwork } from './transport/sim/network.js';
-import { loadProfile } from './transport/sim/profile.js';
+import { DEFAULT_ADDRESS_BOOK, loadProfile } from './transport/sim/profile.js';
 import { loadStrategies, type StrategyRegistry } from './strategy-registry.js';
 import type { Transport } from './transport/port.js';
 import { redactUrl } from './util/redact-url.js';
@@ -28,6 +28,8 @@ import { createSendStore } from './sends/open-store.js';
 import type { SendStore } from './sends/store.js';
 import { createExperimentStore } from './experiments/open-store.js';
 import { createRecipientListStore } from './audiences/open-lists.js';
+import { withContactSync } from './audiences/baileys.js';
+import { ContactBook } from './audiences/contacts.js';
 import type { RecipientListStore } from './audiences/lists.js';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -61,6 +63,8 @@ export interface Runtime {
   readonly experiments: ExperimentStore;
   /** Saved recipient lists, in the same store. */
   readonly lists: RecipientListStore;
+  /** Each session's contacts as its transport synced them, in the same store. */
+  readonly contacts: ContactBook;
   /** With a redis store: this replica among the others (leases, the directory, routing); undefined for one process. */
   readonly replicas: Replicas | undefined;
   /** The clock the engine and transport run on (scaled for the simulator). */
@@ -86,13 +90,16 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
       },
     );
   }
+  const contactsKeyv = createKeyv(server.store, { namespace: 'storycast:contacts', logger });
+  const contacts = new ContactBook(contactsKeyv);
   // Real time, as memory: a status's receipts live 24 hours whatever the simulation's speed.
   const receipts = createReceiptBook({ url: server.store, clock: systemClock, logger });
   const replicas = storeLocation(server.store, 'store').kind === 'redis' ? replicaParts(config, logger) : undefined;
   const wired = await (server.transport === 'baileys'
-    ? baileysParts(config, logger, receipts, replicas?.replicas)
-    : simulatedParts(config, receipts)
+    ? baileysParts(config, logger, receipts, contacts, replicas?.replicas)
+    : simulatedParts(config, receipts, contacts, logger)
   ).catch(async (error: unknown) => {
+    await contactsKeyv.disconnect();
     await receipts.close();
     await sendStore.close();
     await experiments.close();
@@ -132,6 +139,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     sendStore,
     experiments,
     lists,
+    contacts,
     replicas: replicas?.replicas,
     clock,
     close: async () => {
@@ -141,6 +149,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
       await sendStore.close();
       await experiments.close();
       await lists.close();
+      await contactsKeyv.disconnect();
       await replicas?.close();
     },
   };
@@ -200,7 +209,7 @@ interface Parts {
   close(): Promise<void>;
 }
 
-async function simulatedParts(config: Config, receipts: ReceiptBook): Promise<Parts> {
+async function simulatedParts(config: Config, receipts: ReceiptBook, contacts: ContactBook, logger: Logger): Promise<Parts> {
   const { server } = config;
   const profile = await loadProfile(server.simProfile).catch((error: Error) => {
     throw new StartupError(`STORYCAST_SIM_PROFILE="${server.simProfile}": ${error.message}`, { cause: error });
@@ -224,7 +233,11 @@ async function simulatedParts(config: Config, receipts: ReceiptBook): Promise<Pa
         r.readAt === undefined ? { deliveredAt: Date.now() } : { readAt: Date.now() },
       ),
   });
-  const sessions = new SimulatedSessions(network.controls);
+  const sessions = new SimulatedSessions(network.controls, {
+    sink: contacts,
+    size: profile.addressBook ?? DEFAULT_ADDRESS_BOOK,
+    onError: (error, sessionId) => logger.warn({ err: error, sessionId }, 'could not store the simulated address book'),
+  });
   const close = async () => {
     network.close();
     await sessions.close();
@@ -238,13 +251,23 @@ async function simulatedParts(config: Config, receipts: ReceiptBook): Promise<Pa
  * is, and its auth writes carry the lease's fence: sessions come up as this
  * replica claims them, not all at start.
  */
-async function baileysParts(config: Config, logger: Logger, receipts: ReceiptBook, replicas: Replicas | undefined): Promise<Parts> {
+async function baileysParts(
+  config: Config,
+  logger: Logger,
+  receipts: ReceiptBook,
+  contacts: ContactBook,
+  replicas: Replicas | undefined,
+): Promise<Parts> {
   const keyv = createKeyv(config.server.store, { namespace: 'storycast:baileys-auth', logger });
   // The transport answers the sockets' retry requests from the statuses it sent; sockets are made later, on connect.
   let transport: BaileysTransport | undefined;
-  const makeSocket = withStatusReceipts(
-    baileysSocketFactory(async (key) => transport?.getMessage(key)),
-    receipts,
+  const makeSocket = withContactSync(
+    withStatusReceipts(
+      baileysSocketFactory(async (key) => transport?.getMessage(key)),
+      receipts,
+    ),
+    contacts,
+    logger,
   );
   const ownership = replicas?.ownership;
   const sessions = new BaileysSessions({ keyv, logger, makeSocket, ...(ownership ? { fence: (id: string) => ownership.fence(id) } : {}) });

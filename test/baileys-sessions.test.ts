@@ -1,5 +1,4 @@
 /** The Baileys session manager against fake sockets: linking, the reconnect policy, restore, logout. */
-import { EventEmitter } from 'node:events';
 import { Boom } from '@hapi/boom';
 import { DisconnectReason, type AuthenticationState } from '@whiskeysockets/baileys';
 import { pino } from 'pino';
@@ -11,44 +10,7 @@ import { BaileysSessions, type ManagedSocket, type SocketFactory } from '../src/
 import { silentLogger } from '../src/log.js';
 import { createKeyv } from '../src/memory/store.js';
 import { isReconnecting, isTerminal, type ConnectEvent } from '../src/transport/sessions.js';
-
-class FakeManagedSocket {
-  readonly events = new EventEmitter();
-  readonly ev = {
-    on: (e: string, l: (...args: never[]) => void) => this.events.on(e, l as (...args: unknown[]) => void),
-    off: (e: string, l: (...args: never[]) => void) => this.events.off(e, l as (...args: unknown[]) => void),
-  };
-  readonly ws = { on: () => undefined, off: () => undefined };
-  user: { id: string } | undefined;
-  pairingRequests: string[] = [];
-  loggedOut = false;
-  ended = false;
-  relayMessage = async () => 'id';
-  waUploadToServer = (async () => ({ mediaUrl: '', directPath: '' })) as never;
-  async logout() {
-    this.loggedOut = true;
-  }
-  end() {
-    this.ended = true;
-  }
-  async requestPairingCode(phone: string) {
-    this.pairingRequests.push(phone);
-    return 'ABCD-1234';
-  }
-  update(u: object) {
-    this.events.emit('connection.update', u);
-  }
-  close(code: number) {
-    this.closeWith(new Boom('closed', { statusCode: code }));
-  }
-  closeWith(error: Error) {
-    this.update({ connection: 'close', lastDisconnect: { error, date: new Date() } });
-  }
-  /** What socket.js does on a `<failure reason=...>` frame. */
-  fail(attrs: Record<string, string>) {
-    this.closeWith(new Boom('Connection Failure', { statusCode: Number(attrs.reason), data: attrs }));
-  }
-}
+import { FakeManagedSocket } from './support/fake-managed-socket.js';
 
 function rig(keyv = createKeyv('memory://', { namespace: 'storycast:auth', logger: silentLogger })) {
   const sockets: FakeManagedSocket[] = [];

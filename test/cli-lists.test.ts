@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../src/cli/follow.js';
+import { contacts } from '../src/cli/contacts.js';
 import { lists, parseListsArgs } from '../src/cli/lists.js';
+import { DEFAULT_ADDRESS_BOOK } from '../src/transport/sim/profile.js';
 import { run } from '../src/cli/send.js';
 import { startTestServer, type TestServer } from './support/storycast-server.js';
 
@@ -64,6 +66,27 @@ describe('storycast lists and send --list', () => {
     const gone = io();
     expect(await lists(['show', 'vip', ...server], gone)).toBe(1);
     expect(gone.err()).toContain('has no recipient list "vip"');
+  });
+
+  it("contacts prints the session's address book; send --all-contacts reaches all of it", async () => {
+    const server = ['--server', t.url, '--session', 'cli-contacts'];
+    const sent = io();
+    expect(await run([...server, '--all-contacts'], sent), sent.err()).toBe(0);
+    expect(sent.out()).toContain('recipients and all contacts');
+    expect(sent.out()).toMatch(
+      new RegExp(
+        `planned\\s+${DEFAULT_ADDRESS_BOOK.toLocaleString('en-US')} recipients \\(${DEFAULT_ADDRESS_BOOK.toLocaleString('en-US')} from contacts, 0 from the request\\)`,
+      ),
+    );
+
+    const listed = io();
+    expect(await contacts([...server, '--limit', '3'], listed)).toBe(0);
+    expect(listed.out().trim().split('\n')).toEqual([
+      '15550000000@s.whatsapp.net  Contact 1',
+      '15550000001@s.whatsapp.net  Contact 2',
+      '15550000002@s.whatsapp.net  Contact 3',
+    ]);
+    expect(listed.err()).toMatch(new RegExp(`^${DEFAULT_ADDRESS_BOOK.toLocaleString('en-US')} contacts, synced \\S+`));
   });
 
   it('refuses bad usage before calling anyone', () => {

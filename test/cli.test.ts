@@ -141,6 +141,7 @@ describe('parseCliArgs', () => {
       file: undefined,
       demoRecipients: 3,
       list: '',
+      allContacts: false,
       story: { kind: 'text', text: DEFAULT_TEXT, backgroundColor: '', font: 0 },
     });
   });
@@ -148,7 +149,8 @@ describe('parseCliArgs', () => {
   it('takes a saved list as the only recipients, and refuses an empty name', () => {
     expect(options(['--list', 'vip'])).toMatchObject({ list: 'vip', demoRecipients: 0, file: undefined });
     expect(() => options(['--list', ''])).toThrow('--list needs the name of a saved list');
-    expect(() => options([])).toThrow('--list NAME');
+    expect(() => options([])).toThrow('--all-contacts');
+    expect(options(['--all-contacts'])).toMatchObject({ allContacts: true, list: '' });
   });
 
   it('takes the server from --server, then STORYCAST_SERVER, and accepts host:port', () => {

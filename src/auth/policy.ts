@@ -55,6 +55,7 @@ const POLICY: ReadonlyMap<DescMethod, RpcPolicy> = new Map<DescMethod, RpcPolicy
   [SessionService.method.connectSession, rule('admin', 'session')],
   [SessionService.method.logoutSession, rule('admin', 'session')],
   [SessionService.method.getSession, rule('read', 'session')],
+  [SessionService.method.listContacts, rule('read', 'session')],
   [SessionService.method.listSessions, rule('read', 'sessions-list')],
   // Results are totals over every tenant's sends (no tenant's sends one by one).
   [ExperimentService.method.getExperiment, rule('read', 'none')],

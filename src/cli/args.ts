@@ -25,6 +25,8 @@ Recipients (at least one of; the server takes the union, duplicates dropped):
   --recipients N         add N fake, distinct demo numbers (+15550000000, ...)
   --list NAME            a list saved on the server for this session
                          (npm run storycast -- lists save NAME --file PATH)
+  --all-contacts         every contact of the session's WhatsApp account
+                         (npm run storycast -- contacts lists them)
 
 Story (a text story unless a media option is given):
   --text STR             the text (default: "${DEFAULT_TEXT}")
@@ -95,6 +97,7 @@ export interface CliOptions {
   readonly demoRecipients: number;
   /** A saved list's name; '' for none. */
   readonly list: string;
+  readonly allContacts: boolean;
   readonly story: StorySpec;
 }
 
@@ -132,6 +135,7 @@ const OPTIONS = {
   recipients: { type: 'string' },
   file: { type: 'string' },
   list: { type: 'string' },
+  'all-contacts': { type: 'boolean' },
   text: { type: 'string' },
   'background-color': { type: 'string' },
   font: { type: 'string' },
@@ -197,9 +201,9 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
   const demoRecipients = values.recipients === undefined ? 0 : integer('recipients', values.recipients, 1, MAX_DEMO_RECIPIENTS);
   if (values.file === '') throw new UsageError('--file needs a path ("-" for standard input)');
   if (values.list === '') throw new UsageError('--list needs the name of a saved list');
-  if (values.file === undefined && demoRecipients === 0 && values.list === undefined) {
+  if (values.file === undefined && demoRecipients === 0 && values.list === undefined && !values['all-contacts']) {
     throw new UsageError(
-      'no recipients: give --file PATH (your list), --list NAME (a list saved on the server) or --recipients N (a demo list)',
+      'no recipients: give --file PATH (your list), --list NAME (a list saved on the server), --all-contacts or --recipients N (a demo list)',
     );
   }
   return {
@@ -215,6 +219,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     file: values.file,
     demoRecipients,
     list: values.list ?? '',
+    allContacts: values['all-contacts'] ?? false,
     story,
   };
 }

@@ -98,11 +98,23 @@ export function batchSequence(sizes: readonly number[], maxGroups = 40): string 
 
 export const SHOWN_LIST_ITEMS = 5;
 
+/** "1,204 from the saved list, 2,000 from contacts, 10 from the request", when anything came from a list or the contacts. */
+function sourcesNote(sources: SendPlanned['sources']): string {
+  if (!sources || sources.list + sources.contacts === 0) return '';
+  return [
+    sources.list > 0 ? `${num(sources.list)} from the saved list` : '',
+    sources.contacts > 0 ? `${num(sources.contacts)} from contacts` : '',
+    `${num(sources.request)} from the request`,
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
 export function formatPlanned(p: SendPlanned, style: Style = PLAIN): string[] {
   const notes = [
     p.invalidRecipients.length > 0 ? plural(p.invalidRecipients.length, 'invalid input') : '',
     p.duplicateRecipients > 0 ? `${plural(p.duplicateRecipients, 'duplicate')} dropped` : '',
-    (p.sources?.list ?? 0) > 0 ? `${num(p.sources!.list)} from the saved list, ${num(p.sources!.request)} from the request` : '',
+    sourcesNote(p.sources),
   ]
     .filter(Boolean)
     .join(', ');

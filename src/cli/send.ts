@@ -46,7 +46,7 @@ export async function buildRequest(options: CliOptions, io: Pick<CliIO, 'stdin'>
     const listed = parseRecipientFile(
       await attempt('--file', path === '-' ? 'standard input' : `"${path}"`, () => readText(path, io.stdin)),
     );
-    if (listed.length === 0 && options.demoRecipients === 0 && options.list === '') {
+    if (listed.length === 0 && options.demoRecipients === 0 && options.list === '' && !options.allContacts) {
       throw new UsageError(`--file: "${path}" lists no recipients (blank lines and # comments are ignored)`);
     }
     recipients.push(...listed);
@@ -71,6 +71,7 @@ export async function buildRequest(options: CliOptions, io: Pick<CliIO, 'stdin'>
     experiment: options.experiment,
     recipients,
     recipientList: options.list,
+    allContacts: options.allContacts,
     story: { content },
   });
 }
@@ -96,7 +97,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   if (options.requestId) request.requestId = options.requestId;
   if (!options.json && !options.detach) {
     write(io.stdout, [
-      `storycast: sending a${kind === 'image' ? 'n' : ''} ${kind} story to ${num(request.recipients.length)} recipients${request.recipientList ? ` and saved list "${request.recipientList}"` : ''} as session "${options.sessionId}" via ${options.server} (${options.protocol})`,
+      `storycast: sending a${kind === 'image' ? 'n' : ''} ${kind} story to ${num(request.recipients.length)} recipients${request.recipientList ? ` and saved list "${request.recipientList}"` : ''}${request.allContacts ? ' and all contacts' : ''} as session "${options.sessionId}" via ${options.server} (${options.protocol})`,
     ]);
   }
   if (options.detach) return detach(request, options, io);

@@ -15,6 +15,7 @@ const COMMANDS = {
   pair: ['./pair.ts', 'link a WhatsApp account to a running server (QR or pairing code)'],
   bench: ['./bench.ts', 'the strategy lab: every strategy against the oracle'],
   experiment: ['./experiment.ts', 'A/B experiments between strategies: create, list, get, results, stop'],
+  contacts: ['./contacts.ts', "a session's WhatsApp contacts (what send --all-contacts reaches)"],
   lists: ['./lists.ts', "a session's saved recipient lists: list, save, show, delete"],
 };
 

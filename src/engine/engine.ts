@@ -40,8 +40,8 @@ export interface SendInput {
   readonly sessionId: string;
   readonly story: Story;
   readonly recipients: readonly string[];
-  /** A saved list's recipients (already JIDs), sent to besides `recipients`: the union, deduplicated. */
-  readonly listRecipients?: readonly string[];
+  /** Recipients named by reference (already JIDs), sent to besides `recipients`: the union, deduplicated. */
+  readonly audience?: Audience;
   readonly strategy: AnyStrategy;
   /** Cancels the send: the call in flight finishes, nothing starts after it. */
   readonly signal?: AbortSignal;
@@ -49,6 +49,12 @@ export interface SendInput {
   readonly logger?: Logger;
   /** Why this strategy (and, when an experiment chose it, which experiment and arm): `planned` says so. */
   readonly choice?: StrategyChoice;
+}
+
+/** A saved list's recipients and the session's contacts, when the request named them. */
+export interface Audience {
+  readonly list?: readonly string[];
+  readonly contacts?: readonly string[];
 }
 
 /** Who chose a send's strategy; the engine only reports it, and keys memory by `memoryKey`. */
@@ -160,17 +166,21 @@ export class SendEngine {
         'recipients',
       );
     }
-    const listed = input.listRecipients ?? [];
-    // The list goes after the request's own, so an invalid entry's index is its place in `recipients`.
-    const normalized = normalizeRecipients(listed.length === 0 ? input.recipients : [...input.recipients, ...listed]);
+    const list = input.audience?.list ?? [];
+    const contacts = input.audience?.contacts ?? [];
+    // After the request's own, so an invalid entry's index is its place in `recipients`.
+    const normalized = normalizeRecipients(
+      list.length + contacts.length === 0 ? input.recipients : [...input.recipients, ...list, ...contacts],
+    );
     if (normalized.valid.length > maxRecipients) {
+      const field = list.length > 0 ? 'recipient_list' : 'all_contacts';
       throw new SendError(
         'TOO_MANY_RECIPIENTS',
-        `recipients and recipient_list name ${normalized.valid.length} recipients together; the limit is ${maxRecipients}`,
-        'recipient_list',
+        `recipients with ${field} name ${normalized.valid.length} recipients together; the limit is ${maxRecipients}`,
+        field,
       );
     }
-    const sources = sourcesOf(normalized, input.recipients.length, listed.length);
+    const sources = sourcesOf(normalized, [input.recipients.length, list.length, contacts.length]);
     const { invalid, duplicates } = normalized;
     const { valid, audience } = await this.preflight(input, normalized, signal, log);
     if (valid.length === 0) {

@@ -7,6 +7,12 @@ import type { Speed } from '../../strategies/sdk.js';
 import type { InvalidRecipient } from '../recipients.js';
 import type { TransportErrorCode } from '../transport/port.js';
 
+interface RecipientSources {
+  readonly request: number;
+  readonly list: number;
+  readonly contacts: number;
+}
+
 export interface PlannedEvent {
   readonly type: 'planned';
   readonly sendId: string;
@@ -16,8 +22,8 @@ export interface PlannedEvent {
   readonly mode: 'single' | 'smart';
   /** Valid, unique recipients. */
   readonly total: number;
-  /** How many valid, unique recipients the request and the saved list each named (absent in journals from before lists). */
-  readonly sources?: { readonly request: number; readonly list: number };
+  /** How many valid, unique recipients the request, the saved list and the contacts each named (absent in journals from before them). */
+  readonly sources?: RecipientSources;
   readonly invalid: readonly InvalidRecipient[];
   readonly duplicates: number;
   /** The session had unexpired history with a proven size. */

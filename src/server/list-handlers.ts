@@ -4,7 +4,6 @@
  * src/recipients.ts normalises them; this file only translates. Recipients
  * never appear in an error message: an invalid one is named by its index.
  */
-import { createHash } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code } from '@connectrpc/connect';
@@ -25,6 +24,7 @@ import type {
 } from '../gen/storycast/v1/recipient_list_pb.js';
 import type { Clock } from '../clock.js';
 import { normalizeRecipients } from '../recipients.js';
+import { decodeCursor, encodeCursor } from './cursor-token.js';
 import { invalidField, requireSessionId, storycastError } from './errors.js';
 
 export interface ListHandlerDeps {
@@ -56,22 +56,6 @@ const stored = <T>(promise: Promise<T>): Promise<T> =>
   promise.catch((error: unknown) => {
     throw storeUnavailable(error);
   });
-
-/** A page token is the last name of the page before, bound to its session so it pages no other. */
-function encodeListToken(sessionId: string, after: string): string {
-  return Buffer.from(`l1:${after}:${bindingOf(sessionId)}`).toString('base64url');
-}
-
-function decodeListToken(token: string, sessionId: string): string | undefined {
-  if (token === '') return undefined;
-  const [prefix, after, binding, ...rest] = Buffer.from(token, 'base64url').toString('utf8').split(':');
-  if (prefix !== 'l1' || rest.length > 0 || after === undefined || !isValidListName(after) || binding !== bindingOf(sessionId)) {
-    throw invalidField('page_token', 'BAD_PAGE_TOKEN', 'page_token is not one this server returned for this session');
-  }
-  return after;
-}
-
-const bindingOf = (sessionId: string) => createHash('sha256').update(`lists/${sessionId}`).digest('base64url').slice(0, 11);
 
 function toProto(list: RecipientListInfo, recipients: readonly string[] = []): RecipientListProto {
   return create(RecipientListSchema, {
@@ -135,13 +119,13 @@ export function listHandlers(deps: ListHandlerDeps) {
       const sessionId = requireSessionId(req.sessionId);
       if (req.pageSize < 0) throw invalidField('page_size', 'BAD_PAGE_SIZE', 'page_size must not be negative');
       const limit = req.pageSize === 0 ? LISTS_PAGE_SIZE.default : Math.min(req.pageSize, LISTS_PAGE_SIZE.max);
-      const after = decodeListToken(req.pageToken, sessionId);
+      const after = decodeCursor(req.pageToken, `lists/${sessionId}`);
       const page = await stored(lists.list(sessionId, { ...(after === undefined ? {} : { after }), limit: limit + 1 }));
       const more = page.length > limit;
       const shown = page.slice(0, limit);
       return create(ListRecipientListsResponseSchema, {
         lists: shown.map((l) => toProto(l)),
-        nextPageToken: more ? encodeListToken(sessionId, shown.at(-1)!.name) : '',
+        nextPageToken: more ? encodeCursor(`lists/${sessionId}`, shown.at(-1)!.name) : '',
       });
     },
 

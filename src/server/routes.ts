@@ -29,6 +29,8 @@ export function routes(deps: { runtime: Runtime; health: HealthStatusSource; sen
     experiments: runtime.experiments,
     defaultExperiment: runtime.config.server.defaultExperiment,
     lists: runtime.lists,
+    contacts: runtime.contacts,
+    sessions: runtime.sessions,
     maxRecipients: runtime.config.server.maxRecipients,
     clock: deps.clock,
   });
@@ -49,7 +51,7 @@ export function routes(deps: { runtime: Runtime; health: HealthStatusSource; sen
   });
   return (router: ConnectRouter) => {
     story(router);
-    sessionServiceRoutes(runtime.sessions, runtime.lists)(router);
+    sessionServiceRoutes({ sessions: runtime.sessions, lists: runtime.lists, contacts: runtime.contacts })(router);
     experiments(router);
     plugins(router);
   };

@@ -41,8 +41,7 @@ import type { RunningSends } from './sends.js';
 import type { SendEvent } from '../engine/events.js';
 import { eventToProto, storyFromProto } from './translate.js';
 import { fingerprintOf } from './fingerprint.js';
-import { listRecipientsOf } from './list-handlers.js';
-import type { RecipientListStore } from '../audiences/lists.js';
+import { audienceOf, type AudienceDeps } from './audience.js';
 
 export interface SendHandlerDeps {
   readonly registry: SendRegistry;
@@ -51,8 +50,8 @@ export interface SendHandlerDeps {
   readonly experiments: ExperimentStore;
   /** STORYCAST_DEFAULT_EXPERIMENT; '' for none. */
   readonly defaultExperiment: string;
-  /** Saved recipient lists, for a request's recipient_list. */
-  readonly lists: RecipientListStore;
+  /** Saved lists and contacts, for a request's recipient_list and all_contacts. */
+  readonly audiences: AudienceDeps;
 }
 
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
@@ -175,7 +174,7 @@ export function sendHandlers(deps: SendHandlerDeps) {
     if (req.requestId !== '' && !REQUEST_ID.test(req.requestId)) {
       throw invalidField('request_id', 'BAD_REQUEST_ID', 'request_id must be 1 to 128 printable ASCII characters without spaces');
     }
-    const listRecipients = await listRecipientsOf(deps.lists, sessionId, req.recipientList);
+    const audience = await audienceOf(deps.audiences, sessionId, req);
     const attachment = await registry
       .start(
         {
@@ -183,7 +182,7 @@ export function sendHandlers(deps: SendHandlerDeps) {
             sessionId,
             story,
             recipients: req.recipients,
-            ...(listRecipients ? { listRecipients } : {}),
+            ...(audience ? { audience } : {}),
             strategy,
             choice,
             logger: loggerOf(ctx),

@@ -6,6 +6,7 @@ import {
   ConnectSessionResponseSchema,
   GetSessionResponseSchema,
   ListSessionsResponseSchema,
+  ListContactsResponseSchema,
   LogoutSessionResponseSchema,
   SessionSchema,
   SessionService,
@@ -13,8 +14,10 @@ import {
   type ConnectSessionResponse,
   type Session,
 } from '../gen/storycast/v1/session_service_pb.js';
+import type { ContactBook } from '../audiences/contacts.js';
 import type { RecipientListStore } from '../audiences/lists.js';
 import type { SessionDirectory, SessionInfo } from '../transport/sessions.js';
+import { decodeCursor, encodeCursor } from './cursor-token.js';
 import { invalidField, requireSessionId, storycastError } from './errors.js';
 import { sessionStateToProto } from './session-state.js';
 
@@ -28,8 +31,17 @@ export function sessionToProto(info: SessionInfo): Session {
   });
 }
 
-/** `lists`: a logout deletes the session's saved recipient lists (personal data). */
-export function sessionServiceRoutes(sessions: SessionDirectory, lists: Pick<RecipientListStore, 'deleteSession'>) {
+export interface SessionServiceDeps {
+  readonly sessions: SessionDirectory;
+  /** A logout deletes the session's personal data: its saved lists and its contacts. */
+  readonly lists: Pick<RecipientListStore, 'deleteSession'>;
+  readonly contacts: ContactBook;
+}
+
+const CONTACTS_PAGE_SIZE = { default: 100, max: 1000 } as const;
+
+export function sessionServiceRoutes(deps: SessionServiceDeps) {
+  const { sessions, lists, contacts } = deps;
   async function* connectSession(req: ConnectSessionRequest, ctx: HandlerContext): AsyncGenerator<ConnectSessionResponse> {
     const id = requireSessionId(req.sessionId);
     const phoneNumber = req.phoneNumber.replace(/[\s()+.-]/g, '');
@@ -66,14 +78,31 @@ export function sessionServiceRoutes(sessions: SessionDirectory, lists: Pick<Rec
         return create(ListSessionsResponseSchema, { sessions: sessions.list().map(sessionToProto) });
       },
 
+      async listContacts(req) {
+        const id = requireSessionId(req.sessionId);
+        if (req.pageSize < 0) throw invalidField('page_size', 'BAD_PAGE_SIZE', 'page_size must not be negative');
+        const limit = req.pageSize === 0 ? CONTACTS_PAGE_SIZE.default : Math.min(req.pageSize, CONTACTS_PAGE_SIZE.max);
+        const after = decodeCursor(req.pageToken, `contacts/${id}`);
+        const page = await contacts.page(id, { ...(after === undefined ? {} : { after }), limit: limit + 1 }).catch((error: unknown) => {
+          throw storycastError(Code.Unavailable, 'STORE_UNAVAILABLE', `contact store unavailable: ${(error as Error).message}`, {}, error);
+        });
+        const shown = page.contacts.slice(0, limit);
+        return create(ListContactsResponseSchema, {
+          contacts: shown.map((c) => ({ jid: c.jid, name: c.name ?? '', notify: c.notify ?? '' })),
+          nextPageToken: page.contacts.length > limit ? encodeCursor(`contacts/${id}`, shown.at(-1)!.jid) : '',
+          totalSize: page.total,
+          ...(page.syncedAt === undefined ? {} : { syncTime: timestampFromMs(page.syncedAt) }),
+        });
+      },
+
       async logoutSession(req) {
         const id = requireSessionId(req.sessionId);
         const existed = await sessions.logout(id);
-        await lists.deleteSession(id).catch((error: unknown) => {
+        await Promise.all([lists.deleteSession(id), contacts.forget(id)]).catch((error: unknown) => {
           throw storycastError(
             Code.Unavailable,
             'STORE_UNAVAILABLE',
-            `session "${id}" is logged out, but its recipient lists could not be deleted (retry the logout): ${(error as Error).message}`,
+            `session "${id}" is logged out, but its recipient lists or contacts could not be deleted (retry the logout): ${(error as Error).message}`,
             {},
             error,
           );

@@ -23,6 +23,8 @@ import type { SendRegistry } from '../sends/registry.js';
 import { sendHandlers } from './send-handlers.js';
 import { listHandlers } from './list-handlers.js';
 import type { RecipientListStore } from '../audiences/lists.js';
+import type { ContactBook } from '../audiences/contacts.js';
+import type { SessionDirectory } from '../transport/sessions.js';
 import type { Clock } from '../clock.js';
 import type { RunningSends } from './sends.js';
 import { historyToProto } from './translate.js';
@@ -37,6 +39,8 @@ export interface StoryServiceDeps {
   readonly experiments: ExperimentStore;
   readonly defaultExperiment: string;
   readonly lists: RecipientListStore;
+  readonly contacts: ContactBook;
+  readonly sessions: Pick<SessionDirectory, 'get'>;
   readonly maxRecipients: number;
   /** Wall time, for when lists were saved. */
   readonly clock: Clock;
@@ -61,7 +65,7 @@ export function storyServiceRoutes(deps: StoryServiceDeps) {
         sends,
         experiments: deps.experiments,
         defaultExperiment: deps.defaultExperiment,
-        lists: deps.lists,
+        audiences: { lists: deps.lists, contacts: deps.contacts, sessions: deps.sessions },
       }),
       ...listHandlers({ lists: deps.lists, maxRecipients: deps.maxRecipients, clock: deps.clock }),
 

@@ -67,7 +67,7 @@ export function eventToProto(event: SendEvent): SendStoryResponse {
             strategy: event.strategy,
             mode: event.mode === 'smart' ? SendMode.SMART : SendMode.SINGLE,
             totalRecipients: event.total,
-            sources: event.sources ?? { request: event.total, list: 0 },
+            sources: event.sources ?? { request: event.total, list: 0, contacts: 0 },
             invalidRecipients: event.invalid.map((i) => ({ input: i.input, reason: i.reason, index: i.index })),
             duplicateRecipients: event.duplicates,
             usedHistory: event.usedHistory,

@@ -1,6 +1,6 @@
 /** SessionService requests, as create() inits. */
 import fc from 'fast-check';
-import { longString, nastyString, sessionId } from './values.js';
+import { garbageToken, int32, longString, nastyString, sessionId } from './values.js';
 
 const phoneNumber = fc.oneof(
   { arbitrary: fc.constant(''), weight: 6 },
@@ -19,4 +19,5 @@ export const sessionRequests = {
   GetSession: sessionOnly,
   ListSessions: fc.constant({}),
   LogoutSession: sessionOnly,
+  ListContacts: fc.record({ sessionId, pageSize: int32, pageToken: garbageToken }),
 } as const;

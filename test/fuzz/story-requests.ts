@@ -122,6 +122,7 @@ const sendStory = fc.record({
   onDisconnect: enumValue([OnDisconnect.UNSPECIFIED, OnDisconnect.CANCEL, OnDisconnect.CONTINUE]),
   experiment: fc.oneof({ arbitrary: fc.constant(''), weight: 6 }, { arbitrary: experimentKey, weight: 2 }),
   recipientList: fc.oneof({ arbitrary: fc.constant(''), weight: 6 }, { arbitrary: listName, weight: 2 }),
+  allContacts: fc.boolean(),
 });
 
 const sessionOnly = fc.record({ sessionId });
@@ -129,7 +130,10 @@ const sessionOnly = fc.record({ sessionId });
 const listToken = fc.oneof(
   { arbitrary: garbageToken, weight: 3 },
   // Shaped like the server's, with a name and a binding of anything.
-  { arbitrary: fc.tuple(nastyString, nastyString).map(([after, b]) => Buffer.from(`l1:${after}:${b}`).toString('base64url')), weight: 1 },
+  {
+    arbitrary: fc.tuple(nastyString, nastyString).map(([after, b]) => Buffer.from(JSON.stringify(['c1', after, b])).toString('base64url')),
+    weight: 1,
+  },
 );
 
 const receiptsToken = fc.oneof(

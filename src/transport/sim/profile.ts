@@ -140,7 +140,11 @@ const simProfileSchema = z.strictObject({
   rateLimits: z.array(rateLimit).default([]),
   deliveryShare: z.number().min(0).max(1).optional(),
   readShare: z.number().min(0).max(1).optional(),
+  /** Contacts in each session's generated address book (default DEFAULT_ADDRESS_BOOK). */
+  addressBook: z.int().nonnegative().max(1_000_000).optional(),
 });
+
+export const DEFAULT_ADDRESS_BOOK = 2000;
 
 export const DEFAULT_DELIVERY_SHARE = 0.95;
 export const DEFAULT_READ_SHARE = 0.6;

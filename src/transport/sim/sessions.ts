@@ -2,16 +2,36 @@
  * Sessions on the simulated network: every session id is a linked, connected
  * account (no pairing step between a newcomer and a first send); logging out
  * logs it out on the network too, so sends from it then fail as they would.
+ * A session that comes up syncs a generated address book to the contact book,
+ * as a linked WhatsApp device's history sync would, and a logout forgets it.
  */
+import type { ContactSink } from '../../audiences/contacts.js';
+import { demoNumbers } from '../../recipients.js';
 import type { SimControls } from './controls.js';
 import type { ConnectEvent, SessionDirectory, SessionInfo } from '../sessions.js';
+
+export interface SimAddressBook {
+  readonly sink: ContactSink;
+  /** Contacts per session: the demo numbers +15550000000 onwards, named "Contact 1"... */
+  readonly size: number;
+  /** A write the book refused: the next all-contacts send says the contacts have not synced. */
+  readonly onError: (error: unknown, sessionId: string) => void;
+}
+
+/** The generated address book of every simulated session. */
+export function simulatedContacts(size: number): { jid: string; name: string }[] {
+  return demoNumbers(size).map((number, i) => ({ jid: `${number.slice(1)}@s.whatsapp.net`, name: `Contact ${i + 1}` }));
+}
 
 export class SimulatedSessions implements SessionDirectory {
   private readonly sessions = new Map<string, SessionInfo>();
   /** Released to another replica: not made up again on get() until adopted or connected here. */
   private readonly released = new Set<string>();
 
-  constructor(private readonly network: SimControls) {}
+  constructor(
+    private readonly network: SimControls,
+    private readonly addressBook?: SimAddressBook,
+  ) {}
 
   async *connect(id: string): AsyncIterable<ConnectEvent> {
     this.released.delete(id);
@@ -32,6 +52,7 @@ export class SimulatedSessions implements SessionDirectory {
     const existed = this.sessions.has(id);
     this.network.logout(id);
     this.set(id, 'logged-out', 'logged out by request');
+    await this.addressBook?.sink.forget(id);
     return existed;
   }
 
@@ -50,8 +71,17 @@ export class SimulatedSessions implements SessionDirectory {
   }
 
   private set(id: string, state: SessionInfo['state'], reason?: string): SessionInfo {
+    const before = this.sessions.get(id)?.state;
     const info: SessionInfo = { id, state, ...(reason ? { reason } : {}), account: 'simulated', updatedAt: Date.now() };
     this.sessions.set(id, info);
+    if (state === 'open' && before !== 'open') this.syncContacts(id);
     return info;
+  }
+
+  /** Not awaited, as a device's sync is not: the book chains it, so a read after this sees it. */
+  private syncContacts(id: string): void {
+    const book = this.addressBook;
+    if (!book) return;
+    book.sink.update(id, simulatedContacts(book.size), { synced: true }).catch((error: unknown) => book.onError(error, id));
   }
 }

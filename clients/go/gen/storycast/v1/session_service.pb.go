@@ -715,6 +715,210 @@ func (x *LogoutSessionResponse) GetExisted() bool {
 	return false
 }
 
+// Which session's contacts, and which page.
+type ListContactsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session. Required.
+	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// Contacts per page: 0 means 100; more than 1000 is read as 1000; negative is
+	// INVALID_ARGUMENT.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous call for the same session; empty for the
+	// first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListContactsRequest) Reset() {
+	*x = ListContactsRequest{}
+	mi := &file_storycast_v1_session_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListContactsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListContactsRequest) ProtoMessage() {}
+
+func (x *ListContactsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_session_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListContactsRequest.ProtoReflect.Descriptor instead.
+func (*ListContactsRequest) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_session_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListContactsRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *ListContactsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListContactsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// One page of a session's contacts, by JID.
+type ListContactsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page.
+	Contacts []*Contact `protobuf:"bytes,1,rep,name=contacts,proto3" json:"contacts,omitempty"`
+	// The token for the next page; empty on the last one.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Contacts the session has in all.
+	TotalSize int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// When the session's contacts first synced; absent until they have (an
+	// all_contacts send is FAILED_PRECONDITION until then).
+	SyncTime      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=sync_time,json=syncTime,proto3" json:"sync_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListContactsResponse) Reset() {
+	*x = ListContactsResponse{}
+	mi := &file_storycast_v1_session_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListContactsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListContactsResponse) ProtoMessage() {}
+
+func (x *ListContactsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_session_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListContactsResponse.ProtoReflect.Descriptor instead.
+func (*ListContactsResponse) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_session_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListContactsResponse) GetContacts() []*Contact {
+	if x != nil {
+		return x.Contacts
+	}
+	return nil
+}
+
+func (x *ListContactsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListContactsResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *ListContactsResponse) GetSyncTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SyncTime
+	}
+	return nil
+}
+
+// One of a session's WhatsApp contacts.
+type Contact struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Their user JID.
+	Jid string `protobuf:"bytes,1,opt,name=jid,proto3" json:"jid,omitempty"`
+	// The name the account saved for them; empty when none.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The name they set for themselves; empty when unknown.
+	Notify        string `protobuf:"bytes,3,opt,name=notify,proto3" json:"notify,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Contact) Reset() {
+	*x = Contact{}
+	mi := &file_storycast_v1_session_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Contact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Contact) ProtoMessage() {}
+
+func (x *Contact) ProtoReflect() protoreflect.Message {
+	mi := &file_storycast_v1_session_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Contact.ProtoReflect.Descriptor instead.
+func (*Contact) Descriptor() ([]byte, []int) {
+	return file_storycast_v1_session_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Contact) GetJid() string {
+	if x != nil {
+		return x.Jid
+	}
+	return ""
+}
+
+func (x *Contact) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Contact) GetNotify() string {
+	if x != nil {
+		return x.Notify
+	}
+	return ""
+}
+
 var File_storycast_v1_session_service_proto protoreflect.FileDescriptor
 
 const file_storycast_v1_session_service_proto_rawDesc = "" +
@@ -753,7 +957,23 @@ const file_storycast_v1_session_service_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"1\n" +
 	"\x15LogoutSessionResponse\x12\x18\n" +
-	"\aexisted\x18\x01 \x01(\bR\aexisted*\xbf\x02\n" +
+	"\aexisted\x18\x01 \x01(\bR\aexisted\"p\n" +
+	"\x13ListContactsRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xc9\x01\n" +
+	"\x14ListContactsResponse\x121\n" +
+	"\bcontacts\x18\x01 \x03(\v2\x15.storycast.v1.ContactR\bcontacts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\x127\n" +
+	"\tsync_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bsyncTime\"G\n" +
+	"\aContact\x12\x10\n" +
+	"\x03jid\x18\x01 \x01(\tR\x03jid\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06notify\x18\x03 \x01(\tR\x06notify*\xbf\x02\n" +
 	"\fSessionState\x12\x1d\n" +
 	"\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18SESSION_STATE_CONNECTING\x10\x01\x12\x19\n" +
@@ -766,13 +986,14 @@ const file_storycast_v1_session_service_proto_rawDesc = "" +
 	"\x14SESSION_STATE_BANNED\x10\b\x12\x18\n" +
 	"\x14SESSION_STATE_FAILED\x10\t\x12\x1a\n" +
 	"\x16SESSION_STATE_UNPAIRED\x10\n" +
-	"2\xf1\x02\n" +
+	"2\xc8\x03\n" +
 	"\x0eSessionService\x12]\n" +
 	"\x0eConnectSession\x12#.storycast.v1.ConnectSessionRequest\x1a$.storycast.v1.ConnectSessionResponse0\x01\x12O\n" +
 	"\n" +
 	"GetSession\x12\x1f.storycast.v1.GetSessionRequest\x1a .storycast.v1.GetSessionResponse\x12U\n" +
 	"\fListSessions\x12!.storycast.v1.ListSessionsRequest\x1a\".storycast.v1.ListSessionsResponse\x12X\n" +
-	"\rLogoutSession\x12\".storycast.v1.LogoutSessionRequest\x1a#.storycast.v1.LogoutSessionResponseB\xc0\x01\n" +
+	"\rLogoutSession\x12\".storycast.v1.LogoutSessionRequest\x1a#.storycast.v1.LogoutSessionResponse\x12U\n" +
+	"\fListContacts\x12!.storycast.v1.ListContactsRequest\x1a\".storycast.v1.ListContactsResponseB\xc0\x01\n" +
 	"\x10com.storycast.v1B\x13SessionServiceProtoP\x01ZFgithub.com/storycast/storycast/clients/go/gen/storycast/v1;storycastv1\xa2\x02\x03SXX\xaa\x02\fStorycast.V1\xca\x02\fStorycast\\V1\xe2\x02\x18Storycast\\V1\\GPBMetadata\xea\x02\rStorycast::V1b\x06proto3"
 
 var (
@@ -788,7 +1009,7 @@ func file_storycast_v1_session_service_proto_rawDescGZIP() []byte {
 }
 
 var file_storycast_v1_session_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_storycast_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_storycast_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_storycast_v1_session_service_proto_goTypes = []any{
 	(SessionState)(0),              // 0: storycast.v1.SessionState
 	(*ConnectSessionRequest)(nil),  // 1: storycast.v1.ConnectSessionRequest
@@ -802,29 +1023,36 @@ var file_storycast_v1_session_service_proto_goTypes = []any{
 	(*ListSessionsResponse)(nil),   // 9: storycast.v1.ListSessionsResponse
 	(*LogoutSessionRequest)(nil),   // 10: storycast.v1.LogoutSessionRequest
 	(*LogoutSessionResponse)(nil),  // 11: storycast.v1.LogoutSessionResponse
-	(*timestamppb.Timestamp)(nil),  // 12: google.protobuf.Timestamp
+	(*ListContactsRequest)(nil),    // 12: storycast.v1.ListContactsRequest
+	(*ListContactsResponse)(nil),   // 13: storycast.v1.ListContactsResponse
+	(*Contact)(nil),                // 14: storycast.v1.Contact
+	(*timestamppb.Timestamp)(nil),  // 15: google.protobuf.Timestamp
 }
 var file_storycast_v1_session_service_proto_depIdxs = []int32{
 	3,  // 0: storycast.v1.ConnectSessionResponse.qr:type_name -> storycast.v1.QrCode
 	4,  // 1: storycast.v1.ConnectSessionResponse.pairing_code:type_name -> storycast.v1.PairingCode
 	5,  // 2: storycast.v1.ConnectSessionResponse.session:type_name -> storycast.v1.Session
 	0,  // 3: storycast.v1.Session.state:type_name -> storycast.v1.SessionState
-	12, // 4: storycast.v1.Session.update_time:type_name -> google.protobuf.Timestamp
+	15, // 4: storycast.v1.Session.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 5: storycast.v1.GetSessionResponse.session:type_name -> storycast.v1.Session
 	5,  // 6: storycast.v1.ListSessionsResponse.sessions:type_name -> storycast.v1.Session
-	1,  // 7: storycast.v1.SessionService.ConnectSession:input_type -> storycast.v1.ConnectSessionRequest
-	6,  // 8: storycast.v1.SessionService.GetSession:input_type -> storycast.v1.GetSessionRequest
-	8,  // 9: storycast.v1.SessionService.ListSessions:input_type -> storycast.v1.ListSessionsRequest
-	10, // 10: storycast.v1.SessionService.LogoutSession:input_type -> storycast.v1.LogoutSessionRequest
-	2,  // 11: storycast.v1.SessionService.ConnectSession:output_type -> storycast.v1.ConnectSessionResponse
-	7,  // 12: storycast.v1.SessionService.GetSession:output_type -> storycast.v1.GetSessionResponse
-	9,  // 13: storycast.v1.SessionService.ListSessions:output_type -> storycast.v1.ListSessionsResponse
-	11, // 14: storycast.v1.SessionService.LogoutSession:output_type -> storycast.v1.LogoutSessionResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	14, // 7: storycast.v1.ListContactsResponse.contacts:type_name -> storycast.v1.Contact
+	15, // 8: storycast.v1.ListContactsResponse.sync_time:type_name -> google.protobuf.Timestamp
+	1,  // 9: storycast.v1.SessionService.ConnectSession:input_type -> storycast.v1.ConnectSessionRequest
+	6,  // 10: storycast.v1.SessionService.GetSession:input_type -> storycast.v1.GetSessionRequest
+	8,  // 11: storycast.v1.SessionService.ListSessions:input_type -> storycast.v1.ListSessionsRequest
+	10, // 12: storycast.v1.SessionService.LogoutSession:input_type -> storycast.v1.LogoutSessionRequest
+	12, // 13: storycast.v1.SessionService.ListContacts:input_type -> storycast.v1.ListContactsRequest
+	2,  // 14: storycast.v1.SessionService.ConnectSession:output_type -> storycast.v1.ConnectSessionResponse
+	7,  // 15: storycast.v1.SessionService.GetSession:output_type -> storycast.v1.GetSessionResponse
+	9,  // 16: storycast.v1.SessionService.ListSessions:output_type -> storycast.v1.ListSessionsResponse
+	11, // 17: storycast.v1.SessionService.LogoutSession:output_type -> storycast.v1.LogoutSessionResponse
+	13, // 18: storycast.v1.SessionService.ListContacts:output_type -> storycast.v1.ListContactsResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_storycast_v1_session_service_proto_init() }
@@ -843,7 +1071,7 @@ func file_storycast_v1_session_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_storycast_v1_session_service_proto_rawDesc), len(file_storycast_v1_session_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	SessionService_GetSession_FullMethodName     = "/storycast.v1.SessionService/GetSession"
 	SessionService_ListSessions_FullMethodName   = "/storycast.v1.SessionService/ListSessions"
 	SessionService_LogoutSession_FullMethodName  = "/storycast.v1.SessionService/LogoutSession"
+	SessionService_ListContacts_FullMethodName   = "/storycast.v1.SessionService/ListContacts"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -52,6 +53,16 @@ type SessionServiceClient interface {
 	ListSessions(ctx context.Context, in *ListSessionsRequest, opts ...grpc.CallOption) (*ListSessionsResponse, error)
 	// Logs the account out of WhatsApp and deletes its stored credentials.
 	LogoutSession(ctx context.Context, in *LogoutSessionRequest, opts ...grpc.CallOption) (*LogoutSessionResponse, error)
+	// The session's WhatsApp contacts, as its linked device synced them (history
+	// sync and contact updates; on the simulated network, a generated address
+	// book), by JID, page by page (AIP-158). They are what
+	// SendStoryRequest.all_contacts sends to, kept in the server's store and
+	// deleted when the session logs out.
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id, a negative page_size, a
+	// page_token not returned for this session), UNAVAILABLE (reason
+	// STORE_UNAVAILABLE).
+	ListContacts(ctx context.Context, in *ListContactsRequest, opts ...grpc.CallOption) (*ListContactsResponse, error)
 }
 
 type sessionServiceClient struct {
@@ -111,6 +122,16 @@ func (c *sessionServiceClient) LogoutSession(ctx context.Context, in *LogoutSess
 	return out, nil
 }
 
+func (c *sessionServiceClient) ListContacts(ctx context.Context, in *ListContactsRequest, opts ...grpc.CallOption) (*ListContactsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListContactsResponse)
+	err := c.cc.Invoke(ctx, SessionService_ListContacts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
 // for forward compatibility.
@@ -134,6 +155,16 @@ type SessionServiceServer interface {
 	ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error)
 	// Logs the account out of WhatsApp and deletes its stored credentials.
 	LogoutSession(context.Context, *LogoutSessionRequest) (*LogoutSessionResponse, error)
+	// The session's WhatsApp contacts, as its linked device synced them (history
+	// sync and contact updates; on the simulated network, a generated address
+	// book), by JID, page by page (AIP-158). They are what
+	// SendStoryRequest.all_contacts sends to, kept in the server's store and
+	// deleted when the session logs out.
+	//
+	// Errors: INVALID_ARGUMENT (no or bad session_id, a negative page_size, a
+	// page_token not returned for this session), UNAVAILABLE (reason
+	// STORE_UNAVAILABLE).
+	ListContacts(context.Context, *ListContactsRequest) (*ListContactsResponse, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -155,6 +186,9 @@ func (UnimplementedSessionServiceServer) ListSessions(context.Context, *ListSess
 }
 func (UnimplementedSessionServiceServer) LogoutSession(context.Context, *LogoutSessionRequest) (*LogoutSessionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LogoutSession not implemented")
+}
+func (UnimplementedSessionServiceServer) ListContacts(context.Context, *ListContactsRequest) (*ListContactsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListContacts not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -242,6 +276,24 @@ func _SessionService_LogoutSession_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_ListContacts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListContactsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).ListContacts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_ListContacts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).ListContacts(ctx, req.(*ListContactsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SessionService_ServiceDesc is the grpc.ServiceDesc for SessionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -260,6 +312,10 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LogoutSession",
 			Handler:    _SessionService_LogoutSession_Handler,
+		},
+		{
+			MethodName: "ListContacts",
+			Handler:    _SessionService_ListContacts_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -297,9 +297,13 @@ type SendStoryRequest struct {
 	// A saved list's name (SaveRecipientList): its recipients are sent to as well.
 	// The union of `recipients` and the list is taken, normalised and deduplicated
 	// as for `recipients` alone; `planned.sources` says how many each named. An
-	// unknown list is NOT_FOUND (reason RECIPIENT_LIST_NOT_FOUND). With a list, `recipients`
-	// may be empty.
+	// unknown list is NOT_FOUND (reason RECIPIENT_LIST_NOT_FOUND). With a list (or
+	// all_contacts), `recipients` may be empty.
 	RecipientList string `protobuf:"bytes,8,opt,name=recipient_list,json=recipientList,proto3" json:"recipient_list,omitempty"`
+	// Send to every contact of the session as well (SessionService.ListContacts):
+	// the union with `recipients` and `recipient_list`, deduplicated. A session whose
+	// contacts have not synced yet is FAILED_PRECONDITION (reason CONTACTS_NOT_SYNCED).
+	AllContacts   bool `protobuf:"varint,9,opt,name=all_contacts,json=allContacts,proto3" json:"all_contacts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -388,6 +392,13 @@ func (x *SendStoryRequest) GetRecipientList() string {
 		return x.RecipientList
 	}
 	return ""
+}
+
+func (x *SendStoryRequest) GetAllContacts() bool {
+	if x != nil {
+		return x.AllContacts
+	}
+	return false
 }
 
 // The content of a status.
@@ -966,7 +977,9 @@ type RecipientSources struct {
 	// From SendStoryRequest.recipients.
 	Request uint32 `protobuf:"varint,1,opt,name=request,proto3" json:"request,omitempty"`
 	// From the saved list SendStoryRequest.recipient_list; 0 without one.
-	List          uint32 `protobuf:"varint,2,opt,name=list,proto3" json:"list,omitempty"`
+	List uint32 `protobuf:"varint,2,opt,name=list,proto3" json:"list,omitempty"`
+	// From the session's contacts (SendStoryRequest.all_contacts); 0 without.
+	Contacts      uint32 `protobuf:"varint,3,opt,name=contacts,proto3" json:"contacts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1011,6 +1024,13 @@ func (x *RecipientSources) GetRequest() uint32 {
 func (x *RecipientSources) GetList() uint32 {
 	if x != nil {
 		return x.List
+	}
+	return 0
+}
+
+func (x *RecipientSources) GetContacts() uint32 {
+	if x != nil {
+		return x.Contacts
 	}
 	return 0
 }
@@ -3035,7 +3055,7 @@ var File_storycast_v1_story_service_proto protoreflect.FileDescriptor
 
 const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\n" +
-	" storycast/v1/story_service.proto\x12\fstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!storycast/v1/recipient_list.proto\"\xbf\x02\n" +
+	" storycast/v1/story_service.proto\x12\fstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!storycast/v1/recipient_list.proto\"\xe2\x02\n" +
 	"\x10SendStoryRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -3050,7 +3070,8 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\n" +
 	"experiment\x18\a \x01(\tR\n" +
 	"experiment\x12%\n" +
-	"\x0erecipient_list\x18\b \x01(\tR\rrecipientList\"\xa5\x01\n" +
+	"\x0erecipient_list\x18\b \x01(\tR\rrecipientList\x12!\n" +
+	"\fall_contacts\x18\t \x01(\bR\vallContacts\"\xa5\x01\n" +
 	"\x05Story\x12-\n" +
 	"\x04text\x18\x01 \x01(\v2\x17.storycast.v1.TextStoryH\x00R\x04text\x120\n" +
 	"\x05image\x18\x02 \x01(\v2\x18.storycast.v1.MediaStoryH\x00R\x05image\x120\n" +
@@ -3092,10 +3113,11 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"experiment\x12\x10\n" +
 	"\x03arm\x18\r \x01(\tR\x03arm\x12'\n" +
 	"\x0fstrategy_reason\x18\x0e \x01(\tR\x0estrategyReason\x128\n" +
-	"\asources\x18\x0f \x01(\v2\x1e.storycast.v1.RecipientSourcesR\asources\"@\n" +
+	"\asources\x18\x0f \x01(\v2\x1e.storycast.v1.RecipientSourcesR\asources\"\\\n" +
 	"\x10RecipientSources\x12\x18\n" +
 	"\arequest\x18\x01 \x01(\rR\arequest\x12\x12\n" +
-	"\x04list\x18\x02 \x01(\rR\x04list\"V\n" +
+	"\x04list\x18\x02 \x01(\rR\x04list\x12\x1a\n" +
+	"\bcontacts\x18\x03 \x01(\rR\bcontacts\"V\n" +
 	"\x10InvalidRecipient\x12\x14\n" +
 	"\x05input\x18\x01 \x01(\tR\x05input\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +

@@ -55,6 +55,11 @@ class SessionServiceStub:
                 request_serializer=storycast_dot_v1_dot_session__service__pb2.LogoutSessionRequest.SerializeToString,
                 response_deserializer=storycast_dot_v1_dot_session__service__pb2.LogoutSessionResponse.FromString,
                 _registered_method=True)
+        self.ListContacts = channel.unary_unary(
+                '/storycast.v1.SessionService/ListContacts',
+                request_serializer=storycast_dot_v1_dot_session__service__pb2.ListContactsRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_session__service__pb2.ListContactsResponse.FromString,
+                _registered_method=True)
 
 
 class SessionServiceServicer:
@@ -98,6 +103,21 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListContacts(self, request, context):
+        """The session's WhatsApp contacts, as its linked device synced them (history
+        sync and contact updates; on the simulated network, a generated address
+        book), by JID, page by page (AIP-158). They are what
+        SendStoryRequest.all_contacts sends to, kept in the server's store and
+        deleted when the session logs out.
+
+        Errors: INVALID_ARGUMENT (no or bad session_id, a negative page_size, a
+        page_token not returned for this session), UNAVAILABLE (reason
+        STORE_UNAVAILABLE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -120,6 +140,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.LogoutSession,
                     request_deserializer=storycast_dot_v1_dot_session__service__pb2.LogoutSessionRequest.FromString,
                     response_serializer=storycast_dot_v1_dot_session__service__pb2.LogoutSessionResponse.SerializeToString,
+            ),
+            'ListContacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListContacts,
+                    request_deserializer=storycast_dot_v1_dot_session__service__pb2.ListContactsRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_session__service__pb2.ListContactsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -231,6 +256,33 @@ class SessionService:
             '/storycast.v1.SessionService/LogoutSession',
             storycast_dot_v1_dot_session__service__pb2.LogoutSessionRequest.SerializeToString,
             storycast_dot_v1_dot_session__service__pb2.LogoutSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.SessionService/ListContacts',
+            storycast_dot_v1_dot_session__service__pb2.ListContactsRequest.SerializeToString,
+            storycast_dot_v1_dot_session__service__pb2.ListContactsResponse.FromString,
             options,
             channel_credentials,
             insecure,

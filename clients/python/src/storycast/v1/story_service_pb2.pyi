@@ -54,7 +54,7 @@ SEND_STATE_CANCELLED: SendState
 SEND_STATE_FAILED: SendState
 
 class SendStoryRequest(_message.Message):
-    __slots__ = ("session_id", "story", "recipients", "strategy", "request_id", "on_disconnect", "experiment", "recipient_list")
+    __slots__ = ("session_id", "story", "recipients", "strategy", "request_id", "on_disconnect", "experiment", "recipient_list", "all_contacts")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STORY_FIELD_NUMBER: _ClassVar[int]
     RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,7 @@ class SendStoryRequest(_message.Message):
     ON_DISCONNECT_FIELD_NUMBER: _ClassVar[int]
     EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
     RECIPIENT_LIST_FIELD_NUMBER: _ClassVar[int]
+    ALL_CONTACTS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     story: Story
     recipients: _containers.RepeatedScalarFieldContainer[str]
@@ -71,7 +72,8 @@ class SendStoryRequest(_message.Message):
     on_disconnect: OnDisconnect
     experiment: str
     recipient_list: str
-    def __init__(self, session_id: _Optional[str] = ..., story: _Optional[_Union[Story, _Mapping]] = ..., recipients: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ..., request_id: _Optional[str] = ..., on_disconnect: _Optional[_Union[OnDisconnect, str]] = ..., experiment: _Optional[str] = ..., recipient_list: _Optional[str] = ...) -> None: ...
+    all_contacts: bool
+    def __init__(self, session_id: _Optional[str] = ..., story: _Optional[_Union[Story, _Mapping]] = ..., recipients: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ..., request_id: _Optional[str] = ..., on_disconnect: _Optional[_Union[OnDisconnect, str]] = ..., experiment: _Optional[str] = ..., recipient_list: _Optional[str] = ..., all_contacts: _Optional[bool] = ...) -> None: ...
 
 class Story(_message.Message):
     __slots__ = ("text", "image", "video")
@@ -152,12 +154,14 @@ class SendPlanned(_message.Message):
     def __init__(self, send_id: _Optional[str] = ..., session_id: _Optional[str] = ..., strategy: _Optional[str] = ..., mode: _Optional[_Union[SendMode, str]] = ..., total_recipients: _Optional[int] = ..., invalid_recipients: _Optional[_Iterable[_Union[InvalidRecipient, _Mapping]]] = ..., duplicate_recipients: _Optional[int] = ..., used_history: _Optional[bool] = ..., proven_batch_size: _Optional[int] = ..., first_batch_size: _Optional[int] = ..., reason: _Optional[str] = ..., experiment: _Optional[str] = ..., arm: _Optional[str] = ..., strategy_reason: _Optional[str] = ..., sources: _Optional[_Union[RecipientSources, _Mapping]] = ...) -> None: ...
 
 class RecipientSources(_message.Message):
-    __slots__ = ("request", "list")
+    __slots__ = ("request", "list", "contacts")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     LIST_FIELD_NUMBER: _ClassVar[int]
+    CONTACTS_FIELD_NUMBER: _ClassVar[int]
     request: int
     list: int
-    def __init__(self, request: _Optional[int] = ..., list: _Optional[int] = ...) -> None: ...
+    contacts: int
+    def __init__(self, request: _Optional[int] = ..., list: _Optional[int] = ..., contacts: _Optional[int] = ...) -> None: ...
 
 class InvalidRecipient(_message.Message):
     __slots__ = ("input", "reason", "index")

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file storycast/v1/session_service.proto.
  */
 export const file_storycast_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJzdG9yeWNhc3QvdjEvc2Vzc2lvbl9zZXJ2aWNlLnByb3RvEgxzdG9yeWNhc3QudjEiQQoVQ29ubmVjdFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFAoMcGhvbmVfbnVtYmVyGAIgASgJIqIBChZDb25uZWN0U2Vzc2lvblJlc3BvbnNlEiIKAnFyGAEgASgLMhQuc3RvcnljYXN0LnYxLlFyQ29kZUgAEjEKDHBhaXJpbmdfY29kZRgCIAEoCzIZLnN0b3J5Y2FzdC52MS5QYWlyaW5nQ29kZUgAEigKB3Nlc3Npb24YAyABKAsyFS5zdG9yeWNhc3QudjEuU2Vzc2lvbkgAQgcKBWV2ZW50IhYKBlFyQ29kZRIMCgRjb2RlGAEgASgJIhsKC1BhaXJpbmdDb2RlEgwKBGNvZGUYASABKAkimgEKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIpCgVzdGF0ZRgCIAEoDjIaLnN0b3J5Y2FzdC52MS5TZXNzaW9uU3RhdGUSDgoGcmVhc29uGAMgASgJEg8KB2FjY291bnQYBCABKAkSLwoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIicKEUdldFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPAoSR2V0U2Vzc2lvblJlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5zdG9yeWNhc3QudjEuU2Vzc2lvbiIVChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Ij8KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEicKCHNlc3Npb25zGAEgAygLMhUuc3RvcnljYXN0LnYxLlNlc3Npb24iKgoUTG9nb3V0U2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIoChVMb2dvdXRTZXNzaW9uUmVzcG9uc2USDwoHZXhpc3RlZBgBIAEoCCq/AgoMU2Vzc2lvblN0YXRlEh0KGVNFU1NJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIcChhTRVNTSU9OX1NUQVRFX0NPTk5FQ1RJTkcQARIZChVTRVNTSU9OX1NUQVRFX1BBSVJJTkcQAhIWChJTRVNTSU9OX1NUQVRFX09QRU4QAxIYChRTRVNTSU9OX1NUQVRFX0NMT1NFRBAEEhwKGFNFU1NJT05fU1RBVEVfTE9HR0VEX09VVBAFEhoKFlNFU1NJT05fU1RBVEVfUkVQTEFDRUQQBhIbChdTRVNTSU9OX1NUQVRFX0ZPUkJJRERFThAHEhgKFFNFU1NJT05fU1RBVEVfQkFOTkVEEAgSGAoUU0VTU0lPTl9TVEFURV9GQUlMRUQQCRIaChZTRVNTSU9OX1NUQVRFX1VOUEFJUkVEEAoy8QIKDlNlc3Npb25TZXJ2aWNlEl0KDkNvbm5lY3RTZXNzaW9uEiMuc3RvcnljYXN0LnYxLkNvbm5lY3RTZXNzaW9uUmVxdWVzdBokLnN0b3J5Y2FzdC52MS5Db25uZWN0U2Vzc2lvblJlc3BvbnNlMAESTwoKR2V0U2Vzc2lvbhIfLnN0b3J5Y2FzdC52MS5HZXRTZXNzaW9uUmVxdWVzdBogLnN0b3J5Y2FzdC52MS5HZXRTZXNzaW9uUmVzcG9uc2USVQoMTGlzdFNlc3Npb25zEiEuc3RvcnljYXN0LnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIi5zdG9yeWNhc3QudjEuTGlzdFNlc3Npb25zUmVzcG9uc2USWAoNTG9nb3V0U2Vzc2lvbhIiLnN0b3J5Y2FzdC52MS5Mb2dvdXRTZXNzaW9uUmVxdWVzdBojLnN0b3J5Y2FzdC52MS5Mb2dvdXRTZXNzaW9uUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiJzdG9yeWNhc3QvdjEvc2Vzc2lvbl9zZXJ2aWNlLnByb3RvEgxzdG9yeWNhc3QudjEiQQoVQ29ubmVjdFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFAoMcGhvbmVfbnVtYmVyGAIgASgJIqIBChZDb25uZWN0U2Vzc2lvblJlc3BvbnNlEiIKAnFyGAEgASgLMhQuc3RvcnljYXN0LnYxLlFyQ29kZUgAEjEKDHBhaXJpbmdfY29kZRgCIAEoCzIZLnN0b3J5Y2FzdC52MS5QYWlyaW5nQ29kZUgAEigKB3Nlc3Npb24YAyABKAsyFS5zdG9yeWNhc3QudjEuU2Vzc2lvbkgAQgcKBWV2ZW50IhYKBlFyQ29kZRIMCgRjb2RlGAEgASgJIhsKC1BhaXJpbmdDb2RlEgwKBGNvZGUYASABKAkimgEKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIpCgVzdGF0ZRgCIAEoDjIaLnN0b3J5Y2FzdC52MS5TZXNzaW9uU3RhdGUSDgoGcmVhc29uGAMgASgJEg8KB2FjY291bnQYBCABKAkSLwoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIicKEUdldFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPAoSR2V0U2Vzc2lvblJlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5zdG9yeWNhc3QudjEuU2Vzc2lvbiIVChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Ij8KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEicKCHNlc3Npb25zGAEgAygLMhUuc3RvcnljYXN0LnYxLlNlc3Npb24iKgoUTG9nb3V0U2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIoChVMb2dvdXRTZXNzaW9uUmVzcG9uc2USDwoHZXhpc3RlZBgBIAEoCCJQChNMaXN0Q29udGFjdHNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkimwEKFExpc3RDb250YWN0c1Jlc3BvbnNlEicKCGNvbnRhY3RzGAEgAygLMhUuc3RvcnljYXN0LnYxLkNvbnRhY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUSLQoJc3luY190aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI0CgdDb250YWN0EgsKA2ppZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBm5vdGlmeRgDIAEoCSq/AgoMU2Vzc2lvblN0YXRlEh0KGVNFU1NJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIcChhTRVNTSU9OX1NUQVRFX0NPTk5FQ1RJTkcQARIZChVTRVNTSU9OX1NUQVRFX1BBSVJJTkcQAhIWChJTRVNTSU9OX1NUQVRFX09QRU4QAxIYChRTRVNTSU9OX1NUQVRFX0NMT1NFRBAEEhwKGFNFU1NJT05fU1RBVEVfTE9HR0VEX09VVBAFEhoKFlNFU1NJT05fU1RBVEVfUkVQTEFDRUQQBhIbChdTRVNTSU9OX1NUQVRFX0ZPUkJJRERFThAHEhgKFFNFU1NJT05fU1RBVEVfQkFOTkVEEAgSGAoUU0VTU0lPTl9TVEFURV9GQUlMRUQQCRIaChZTRVNTSU9OX1NUQVRFX1VOUEFJUkVEEAoyyAMKDlNlc3Npb25TZXJ2aWNlEl0KDkNvbm5lY3RTZXNzaW9uEiMuc3RvcnljYXN0LnYxLkNvbm5lY3RTZXNzaW9uUmVxdWVzdBokLnN0b3J5Y2FzdC52MS5Db25uZWN0U2Vzc2lvblJlc3BvbnNlMAESTwoKR2V0U2Vzc2lvbhIfLnN0b3J5Y2FzdC52MS5HZXRTZXNzaW9uUmVxdWVzdBogLnN0b3J5Y2FzdC52MS5HZXRTZXNzaW9uUmVzcG9uc2USVQoMTGlzdFNlc3Npb25zEiEuc3RvcnljYXN0LnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIi5zdG9yeWNhc3QudjEuTGlzdFNlc3Npb25zUmVzcG9uc2USWAoNTG9nb3V0U2Vzc2lvbhIiLnN0b3J5Y2FzdC52MS5Mb2dvdXRTZXNzaW9uUmVxdWVzdBojLnN0b3J5Y2FzdC52MS5Mb2dvdXRTZXNzaW9uUmVzcG9uc2USVQoMTGlzdENvbnRhY3RzEiEuc3RvcnljYXN0LnYxLkxpc3RDb250YWN0c1JlcXVlc3QaIi5zdG9yeWNhc3QudjEuTGlzdENvbnRhY3RzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Which session to link.
@@ -304,6 +304,121 @@ export const LogoutSessionResponseSchema: GenMessage<LogoutSessionResponse> = /*
   messageDesc(file_storycast_v1_session_service, 10);
 
 /**
+ * Which session's contacts, and which page.
+ *
+ * @generated from message storycast.v1.ListContactsRequest
+ */
+export type ListContactsRequest = Message<"storycast.v1.ListContactsRequest"> & {
+  /**
+   * The session. Required.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Contacts per page: 0 means 100; more than 1000 is read as 1000; negative is
+   * INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token from the previous call for the same session; empty for the
+   * first page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message storycast.v1.ListContactsRequest.
+ * Use `create(ListContactsRequestSchema)` to create a new message.
+ */
+export const ListContactsRequestSchema: GenMessage<ListContactsRequest> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_session_service, 11);
+
+/**
+ * One page of a session's contacts, by JID.
+ *
+ * @generated from message storycast.v1.ListContactsResponse
+ */
+export type ListContactsResponse = Message<"storycast.v1.ListContactsResponse"> & {
+  /**
+   * This page.
+   *
+   * @generated from field: repeated storycast.v1.Contact contacts = 1;
+   */
+  contacts: Contact[];
+
+  /**
+   * The token for the next page; empty on the last one.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * Contacts the session has in all.
+   *
+   * @generated from field: int32 total_size = 3;
+   */
+  totalSize: number;
+
+  /**
+   * When the session's contacts first synced; absent until they have (an
+   * all_contacts send is FAILED_PRECONDITION until then).
+   *
+   * @generated from field: google.protobuf.Timestamp sync_time = 4;
+   */
+  syncTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message storycast.v1.ListContactsResponse.
+ * Use `create(ListContactsResponseSchema)` to create a new message.
+ */
+export const ListContactsResponseSchema: GenMessage<ListContactsResponse> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_session_service, 12);
+
+/**
+ * One of a session's WhatsApp contacts.
+ *
+ * @generated from message storycast.v1.Contact
+ */
+export type Contact = Message<"storycast.v1.Contact"> & {
+  /**
+   * Their user JID.
+   *
+   * @generated from field: string jid = 1;
+   */
+  jid: string;
+
+  /**
+   * The name the account saved for them; empty when none.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The name they set for themselves; empty when unknown.
+   *
+   * @generated from field: string notify = 3;
+   */
+  notify: string;
+};
+
+/**
+ * Describes the message storycast.v1.Contact.
+ * Use `create(ContactSchema)` to create a new message.
+ */
+export const ContactSchema: GenMessage<Contact> = /*@__PURE__*/
+  messageDesc(file_storycast_v1_session_service, 13);
+
+/**
  * Where a session stands.
  *
  * @generated from enum storycast.v1.SessionState
@@ -450,6 +565,24 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof LogoutSessionRequestSchema;
     output: typeof LogoutSessionResponseSchema;
+  },
+  /**
+   * The session's WhatsApp contacts, as its linked device synced them (history
+   * sync and contact updates; on the simulated network, a generated address
+   * book), by JID, page by page (AIP-158). They are what
+   * SendStoryRequest.all_contacts sends to, kept in the server's store and
+   * deleted when the session logs out.
+   *
+   * Errors: INVALID_ARGUMENT (no or bad session_id, a negative page_size, a
+   * page_token not returned for this session), UNAVAILABLE (reason
+   * STORE_UNAVAILABLE).
+   *
+   * @generated from rpc storycast.v1.SessionService.ListContacts
+   */
+  listContacts: {
+    methodKind: "unary";
+    input: typeof ListContactsRequestSchema;
+    output: typeof ListContactsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_storycast_v1_session_service, 0);
