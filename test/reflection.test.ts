@@ -24,6 +24,9 @@ const protoDir = fileURLToPath(new URL('../proto', import.meta.url));
 const STORY = StoryService.typeName;
 const STORY_FILE = 'storycast/v1/story_service.proto';
 const TIMESTAMP_FILE = 'google/protobuf/timestamp.proto';
+const LISTS_FILE = 'storycast/v1/recipient_list.proto';
+/** The API file, then its imports in the order it names them. */
+const STORY_FILES = [STORY_FILE, TIMESTAMP_FILE, LISTS_FILE];
 const LISTED = [STORY, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'].sort();
 
 /** StoryService, health and reflection, the way a server wires the plugins: it names only its own API. */
@@ -72,12 +75,12 @@ for (const version of ['v1', 'v1alpha'] as const) {
 
     it('finds the file of a service, with its imports, as decodable descriptors', async () => {
       const [reply] = await ask([{ case: 'fileContainingSymbol', value: STORY }]);
-      expect(fileNames(reply!)).toEqual([STORY_FILE, TIMESTAMP_FILE]);
+      expect(fileNames(reply!)).toEqual(STORY_FILES);
       const response = reply!.messageResponse;
       if (response.case !== 'fileDescriptorResponse') throw new Error(response.case);
       const file = fromBinary(FileDescriptorProtoSchema, response.value.fileDescriptorProto[0]!);
       expect(file.package).toBe('storycast.v1');
-      expect(file.dependency).toEqual([TIMESTAMP_FILE]);
+      expect(file.dependency).toEqual([TIMESTAMP_FILE, LISTS_FILE]);
       expect(file.service.find((s) => s.name === 'StoryService')?.method.map((m) => m.name)).toEqual([
         'SendStory',
         'GetSessionLearning',
@@ -88,6 +91,10 @@ for (const version of ['v1', 'v1alpha'] as const) {
         'GetSend',
         'ListSends',
         'CancelSend',
+        'SaveRecipientList',
+        'GetRecipientList',
+        'ListRecipientLists',
+        'DeleteRecipientList',
       ]);
     });
 
@@ -100,7 +107,7 @@ for (const version of ['v1', 'v1alpha'] as const) {
       ];
       const replies = await ask(symbols.map((value) => ({ case: 'fileContainingSymbol', value })));
       expect(replies.map((r) => r.originalRequest?.messageRequest.value)).toEqual(symbols);
-      for (const reply of replies) expect(fileNames(reply)).toEqual([STORY_FILE, TIMESTAMP_FILE]);
+      for (const reply of replies) expect(fileNames(reply)).toEqual(STORY_FILES);
     });
 
     it('answers an unknown symbol or file with NOT_FOUND on the stream, which stays usable', async () => {
@@ -122,7 +129,7 @@ for (const version of ['v1', 'v1alpha'] as const) {
         { case: 'fileByFilename', value: STORY_FILE },
         { case: 'fileByFilename', value: TIMESTAMP_FILE },
       ]);
-      expect(fileNames(api!)).toEqual([STORY_FILE, TIMESTAMP_FILE]);
+      expect(fileNames(api!)).toEqual(STORY_FILES);
       expect(fileNames(ts!)).toEqual([TIMESTAMP_FILE]);
     });
 
@@ -185,7 +192,7 @@ describe('on a real HTTP/2 port, via @grpc/grpc-js and the .proto files', () => 
       const files = replies[1]!.file_descriptor_response!.file_descriptor_proto.map((bytes) =>
         fromBinary(FileDescriptorProtoSchema, bytes),
       );
-      expect(files.map((f) => f.name)).toEqual([STORY_FILE, TIMESTAMP_FILE]);
+      expect(files.map((f) => f.name)).toEqual(STORY_FILES);
       expect(files[0]!.package).toBe('storycast.v1');
     } finally {
       client.close();
