@@ -29,7 +29,7 @@ import type { SendStore } from './sends/store.js';
 import { createExperimentStore } from './experiments/open-store.js';
 import { createRecipientListStore } from './audiences/open-lists.js';
 import { withContactSync } from './audiences/baileys.js';
-import { ContactBook } from './audiences/contacts.js';
+import { ContactBook, type ContactSink } from './audiences/contacts.js';
 import type { RecipientListStore } from './audiences/lists.js';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -96,8 +96,8 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   const receipts = createReceiptBook({ url: server.store, clock: systemClock, logger });
   const replicas = storeLocation(server.store, 'store').kind === 'redis' ? replicaParts(config, logger) : undefined;
   const wired = await (server.transport === 'baileys'
-    ? baileysParts(config, logger, receipts, contacts, replicas?.replicas)
-    : simulatedParts(config, receipts, contacts, logger)
+    ? baileysParts(config, logger, receipts, personalData(contacts, lists), replicas?.replicas)
+    : simulatedParts(config, receipts, personalData(contacts, lists), logger)
   ).catch(async (error: unknown) => {
     await contactsKeyv.disconnect();
     await receipts.close();
@@ -209,7 +209,21 @@ interface Parts {
   close(): Promise<void>;
 }
 
-async function simulatedParts(config: Config, receipts: ReceiptBook, contacts: ContactBook, logger: Logger): Promise<Parts> {
+/**
+ * What a transport tells of a session's contacts, and what its logout deletes:
+ * the contacts and the saved lists, however the session was logged out (the
+ * API's LogoutSession does the same itself).
+ */
+function personalData(contacts: ContactBook, lists: RecipientListStore): ContactSink {
+  return {
+    update: (sessionId, found, options) => contacts.update(sessionId, found, options),
+    forget: async (sessionId) => {
+      await Promise.all([contacts.forget(sessionId), lists.deleteSession(sessionId)]);
+    },
+  };
+}
+
+async function simulatedParts(config: Config, receipts: ReceiptBook, contacts: ContactSink, logger: Logger): Promise<Parts> {
   const { server } = config;
   const profile = await loadProfile(server.simProfile).catch((error: Error) => {
     throw new StartupError(`STORYCAST_SIM_PROFILE="${server.simProfile}": ${error.message}`, { cause: error });
@@ -255,7 +269,7 @@ async function baileysParts(
   config: Config,
   logger: Logger,
   receipts: ReceiptBook,
-  contacts: ContactBook,
+  contacts: ContactSink,
   replicas: Replicas | undefined,
 ): Promise<Parts> {
   const keyv = createKeyv(config.server.store, { namespace: 'storycast:baileys-auth', logger });
