@@ -47,6 +47,22 @@ describe('belowOracle', () => {
     expect(belowOracle(rows().filter((r) => r.profile === 'realistic'))).toEqual([]);
   });
 
+  it('leaves out a run that gave up more than 1% of its list: an unfinished run beats nothing', () => {
+    const runs: RunResult[] = [1, 2, 3].map((seed) => run(ORACLE, 'step-down', 100_000, seed, 1000));
+    // Seed 1 gave up 2% of the list and stopped early; seed 2 gave up 1% (finished); seed 3 gave up nothing.
+    runs.push(
+      { ...run('fixed', 'step-down', 100_000, 1, 500), undelivered: 2000 },
+      { ...run('fixed', 'step-down', 100_000, 2, 900), undelivered: 1000 },
+      run('fixed', 'step-down', 100_000, 3, 990),
+    );
+    const folded = foldRows(runs);
+    expect(folded.find((r) => r.strategy === 'fixed')?.unfinishedBySeed).toEqual([true, false, false]);
+    expect(belowOracle(folded)).toEqual([
+      { case: 'step-down', recipients: 100_000, seed: 2, contender: 'fixed', ratio: 0.9 },
+      { case: 'step-down', recipients: 100_000, seed: 3, contender: 'fixed', ratio: 0.99 },
+    ]);
+  });
+
   it('names the seeds as the run did when they are not 1..n', () => {
     expect(belowOracle(rows(), [7, 8, 9]).map((b) => b.seed)).toEqual([8, 7]);
   });

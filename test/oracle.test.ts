@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { builtinStrategies } from '../strategies/index.js';
 import { defineStrategy, MIN_CALL_TIMEOUT_MS, type AnyStrategy } from '../strategies/sdk.js';
-import { fixed, ORACLE } from '../src/bench/baselines.js';
+import { fixed, INFORMED, ORACLE } from '../src/bench/baselines.js';
 import { runOnce, type BenchCase, type RunResult } from '../src/bench/run.js';
 import { defaultSuite } from '../src/bench/suite.js';
 import { VirtualClock } from '../src/clock.js';
@@ -15,7 +15,7 @@ import type { PreparedStory, TransportError } from '../src/transport/port.js';
 import { failureAt } from '../src/transport/sim/model.js';
 import { SimulatedNetwork } from '../src/transport/sim/network.js';
 import type { CallDraws } from '../src/transport/sim/oracle.js';
-import { builtinProfiles, loadProfile, type SimProfileInput } from '../src/transport/sim/profile.js';
+import { builtinProfiles, loadProfile, parseProfile, type SimProfileInput } from '../src/transport/sim/profile.js';
 
 const config = defaultConfig.smartSend;
 const suiteCase = async (name: string): Promise<BenchCase> => {
@@ -207,9 +207,9 @@ describe('the oracle', () => {
     expect(run.trace.points.filter((p) => !p.ok).every((p) => p.size === 1)).toBe(true);
   }, 30_000);
 
-  it("plans no call off its base rule that runs into the server's rate limit", async () => {
-    // One call per 2.5 s window, calls of ~6.5 s: a short planned call (to give a lucky draw to a big one)
-    // would have the call after it refused, which spends that call's draws and slows the pacer.
+  it("knows when each call starts and which the server refuses for its rate: the engine's pacer, played forward", async () => {
+    // One call per 2.5 s window, calls of ~6.5 s, and calls short enough to be refused: each decision
+    // names the start of the call that carries it, past any refusal (the same batch goes again).
     const limited: BenchCase = {
       name: 'limited',
       description: '',
@@ -232,13 +232,50 @@ describe('the oracle', () => {
         rateLimits: [],
       },
     };
+    let checked = 0;
     for (const seed of [1, 2, 3, 4, 5]) {
       const { points } = (await runOnce(ORACLE, limited, 10_000, seed, config)).trace;
       points.forEach((p, i) => {
-        if (!p.reason?.includes('planned')) return;
-        for (const after of points.slice(i + 1, i + 3)) expect(after.error).not.toBe('RATE_LIMITED');
+        const at = /^capacity \S+ at ([\d.]+) s/.exec(p.reason ?? '')?.[1];
+        const carrier = points.slice(i + 1).find((q) => q.error !== 'RATE_LIMITED');
+        if (at === undefined || !carrier) return;
+        expect((carrier.tMs / 1000).toFixed(1)).toBe(at);
+        checked++;
       });
     }
+    expect(checked).toBeGreaterThan(10);
+  }, 30_000);
+
+  it('gives a refused call the draws of the call that carries its batch again', async () => {
+    // The first call after the anchor is refused for the rate and spends a draw that would have failed;
+    // the batch goes again on the next draw, which works: that call must carry the rest, not one.
+    const refusing: BenchCase = {
+      name: 'refusing',
+      description: '',
+      profile: {
+        name: 'refusing',
+        baseMs: 178,
+        perRecipientMs: 1.601,
+        jitterPct: 2,
+        capacity: 9715,
+        failure: 'fast',
+        failureRate: 0.091,
+        capacitySchedule: [
+          { atMs: 21_506, capacity: 360 },
+          { atMs: 31_188, capacity: 491 },
+        ],
+        rateLimitPerSecond: 1.12,
+        latencyTail: null,
+        knee: null,
+        failureBursts: [],
+        rateLimits: [],
+      },
+    };
+    const oracleRun = await runOnce(ORACLE, refusing, 1000, 5, config);
+    expect(sizes(oracleRun)).toEqual([999, 999]);
+    expect(oracleRun.trace.points[0]!.error).toBe('RATE_LIMITED');
+    for (const s of builtinStrategies)
+      expect((await runOnce(s, refusing, 1000, 5, config)).completionMs).toBeGreaterThanOrEqual(oracleRun.completionMs);
   }, 30_000);
 
   it('is not beaten by luck where it was before it read the draws (adaptive splitting the last two calls the other way)', async () => {
@@ -257,4 +294,62 @@ describe('the oracle', () => {
     }
     expect(beaten).toEqual([]);
   }, 60_000);
+
+  it('`informed`, the oracle without the draws, pays for what the dice do and never finishes first', async () => {
+    const lively2: BenchCase = {
+      name: 'lively',
+      description: '',
+      profile: parseProfile({ ...lively, failure: 'timeout', rateLimitPerSecond: 1.5 }, 'test'),
+    };
+    for (const seed of [1, 2, 3]) {
+      const limit = await runOnce(ORACLE, lively2, 2000, seed, config);
+      const run = await runOnce(INFORMED, lively2, 2000, seed, config);
+      expect(run.strategy).toBe(INFORMED);
+      expect(run.completionMs).toBeGreaterThanOrEqual(limit.completionMs);
+      // It cannot tell which call will fail: it sends full calls into failures the oracle sends one recipient into.
+      expect(run.trace.points.some((p) => p.reason?.includes('will fail at random'))).toBe(false);
+      expect(run.failedCalls).toBeGreaterThan(0);
+    }
+  }, 30_000);
+
+  it("is not beaten by `informed` where a refusal stalls or a hang's end decides whether the next call is refused", async () => {
+    const common = { failure: 'timeout' as const };
+    const cases: [SimProfileInput, number][] = [
+      // A refusal for the rate that stalls 3-7 s: given up on like a stalled call, not waited out.
+      [
+        {
+          ...common,
+          name: 'stalled-refusals',
+          baseMs: 771,
+          perRecipientMs: 1.399,
+          jitterPct: 8,
+          capacity: 659,
+          failureRate: 0.0276,
+          rateLimitPerSecond: 0.6,
+          latencyTail: { probability: 0.0327, minFactor: 3.18, maxFactor: 34.5 },
+        },
+        5,
+      ],
+      // A hang given up on at 1000 ms has the next call refused; given up on when the window frees, it does not.
+      [
+        {
+          ...common,
+          name: 'hang-timing',
+          baseMs: 113,
+          perRecipientMs: 0.332,
+          jitterPct: 12,
+          capacity: 2583,
+          failureRate: 0.062,
+          rateLimitPerSecond: 0.92,
+          latencyTail: null,
+        },
+        5,
+      ],
+    ];
+    for (const [profile, seed] of cases) {
+      const c: BenchCase = { name: profile.name, description: '', profile: parseProfile(profile, 'test') };
+      const limit = (await runOnce(ORACLE, c, 10_000, seed, config)).completionMs;
+      expect((await runOnce(INFORMED, c, 10_000, seed, config)).completionMs).toBeGreaterThanOrEqual(limit);
+    }
+  }, 30_000);
 });

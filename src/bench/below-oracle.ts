@@ -3,6 +3,8 @@
  * bound (the physical limit), so this list should be empty: an entry means
  * either the oracle plans worse than it could with what it knows, or a
  * contender's luck beat it, and either way the ratios beside it are flattered.
+ * A run that gave up more than 1% of its list (targets.ts isUnfinished) is
+ * unfinished and beats nothing, however soon it stopped: it is not listed.
  */
 import { ORACLE } from './baselines.js';
 import type { BenchRow } from './matrix.js';
@@ -18,7 +20,7 @@ export interface BelowOracle {
 
 /**
  * Every (case, list size, seed, contender) whose completion time is under the
- * oracle's, lowest ratio first (ties in the rows' order). A row's ratios are
+ * oracle's and that finished, lowest ratio first (ties in the rows' order). A row's ratios are
  * per seed in ascending seed order; `seeds` names them (default 1..n, as
  * `npm run bench --seeds n` runs them).
  */
@@ -27,7 +29,7 @@ export function belowOracle(rows: readonly BenchRow[], seeds?: readonly number[]
   for (const row of rows) {
     if (row.strategy === ORACLE) continue;
     row.ratioToOracle.bySeed.forEach((ratio, i) => {
-      if (ratio < 1)
+      if (ratio < 1 && !row.unfinishedBySeed[i])
         found.push({ case: row.profile, recipients: row.recipients, seed: seeds?.[i] ?? i + 1, contender: row.strategy, ratio });
     });
   }

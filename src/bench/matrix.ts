@@ -23,6 +23,8 @@ export interface BenchRow {
   readonly undelivered: { readonly mean: number };
   /** Runs that gave up more than 1% of the list (targets.ts isUnfinished): they beat nothing. */
   readonly unfinished: number;
+  /** Per seed in the order of ratioToOracle.bySeed: whether that run was unfinished (so its ratio beats nothing). */
+  readonly unfinishedBySeed: readonly boolean[];
   readonly lost: number;
 }
 
@@ -85,6 +87,7 @@ export function foldRows(runs: readonly RunResult[]): BenchRow[] {
       calls: { mean: mean(group.map((r) => r.calls)) },
       undelivered: { mean: mean(group.map((r) => r.undelivered)) },
       unfinished: group.filter(isUnfinished).length,
+      unfinishedBySeed: group.map(isUnfinished),
       lost: group.reduce((sum, r) => sum + r.lost, 0),
     };
   });

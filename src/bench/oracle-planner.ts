@@ -6,8 +6,8 @@
  */
 import { MIN_CALL_TIMEOUT_MS, sendsAllRemaining, TAIL_FACTOR } from '../../strategies/sdk.js';
 import type { SmartSendConfig } from '../config.js';
-import type { RateWindow } from '../transport/sim/model.js';
 import type { CallDraws, SimOracle, UpcomingCalls } from '../transport/sim/oracle.js';
+import { PaceModel } from './pace-model.js';
 
 /** The size with the best throughput under `capacity` whose worst-case jitter stays under the batch timeout. */
 function bestUnder(network: SimOracle, config: SmartSendConfig, capacity: number): number {
@@ -50,6 +50,8 @@ const SPLIT_SPAN = 20;
  * way would otherwise be luckier on some seeds.
  */
 const ENDGAME_CALLS = 4;
+/** How many best-size calls ahead of a change in the schedule the first call is timed to it. */
+const LEAD_CALLS = 8;
 /** Longer plans than this are not followed to the end (a network that fails every call for ever). */
 const MAX_CALLS = 100_000;
 /** Before any call has been made there are no draws to read (the anchor's are its own): every call at the model's mean. */
@@ -61,6 +63,27 @@ interface CallEnd {
   readonly ok: boolean;
 }
 
+/** The next call that the server will not refuse for its rate: its draws (k from now), its start, and the longest refusal before it. */
+interface Ahead {
+  readonly k: number;
+  readonly at: number;
+  readonly refusedMs: number;
+}
+
+/** What the oracle sends next, and when that call will start. */
+interface Decision {
+  readonly size: number;
+  readonly timeoutMs: number;
+  /** The start of the call that carries it (after any refusals for the rate, which carry the same batch). */
+  readonly at: number;
+  /** The call fails at random whatever it carries. */
+  readonly doomed: boolean;
+  /** Chosen over the base rule by playing plans out. */
+  readonly planned: boolean;
+  /** The call will stall, and is waited for rather than given up on. */
+  readonly rides: boolean;
+}
+
 /**
  * Plans the oracle's sends. A call is judged by its start, so what matters is
  * when each call starts: the next one starts at the later of the previous
@@ -68,9 +91,12 @@ interface CallEnd {
  * (those that end the call just before or after a change in the schedule, and
  * near the end every way to split the last calls, included) and plays each plan
  * out exactly, call k meeting the jitter, tail and random failure the network
- * will draw for call k, with the base rule for every call after the first. A
- * plan that is not strictly sooner than the base rule's, or that runs into the
- * server's rate limit, is not taken.
+ * will draw for call k, with the base rule for every call after the first;
+ * calls start where the engine's pacer puts them and the server refuses those
+ * its rate windows are full for (PaceModel), a refused batch going again with
+ * the next call's draws. A plan that is not strictly sooner than the base
+ * rule's is not taken. On a call that will stall, or after a refusal that
+ * will, the timeout that waits it out is weighed against giving up on it.
  */
 export class SchedulePlanner {
   private readonly interval: number;
@@ -79,9 +105,10 @@ export class SchedulePlanner {
   /** Times at which the capacity or the failure rate changes, ascending. */
   private readonly changes: readonly number[];
   private draws: UpcomingCalls = () => MEAN_DRAWS;
-  private readonly windows: readonly RateWindow[];
-  /** Starts of the calls the server's rate windows counted so far, ascending. */
-  private accepted: readonly number[] = [];
+  /** The engine's pacer and the server's rate windows as they stand at the next decision. */
+  private pace: PaceModel;
+  /** When the next decision is made (the schedule's time base). */
+  private now = 0;
 
   constructor(
     private readonly network: SimOracle,
@@ -92,34 +119,87 @@ export class SchedulePlanner {
     const { capacitySchedule, failureBursts } = network.profile;
     const times = [...capacitySchedule.map((s) => s.atMs), ...failureBursts.flatMap((b) => [b.atMs, b.atMs + b.durationMs])];
     this.changes = [...new Set(times)].sort((a, b) => a - b);
-    this.windows = network.rateLimits;
+    this.pace = new PaceModel(config.maxBatchesPerSecond, network.rateLimits);
   }
 
-  /** From now on, plans meet these draws (call 0 is the next call), after calls the rate windows counted at `accepted`. */
-  see(draws: UpcomingCalls | undefined, accepted: readonly number[] = []): void {
+  /**
+   * From now on, plans meet these draws (call 0 is the next call; the model's
+   * mean without them), the next call is asked for at `now`, and the engine's
+   * pacer and the server's windows stand as `pace` says (by default, as before
+   * any call).
+   */
+  see(draws: UpcomingCalls | undefined, now = 0, pace?: PaceModel): void {
     this.draws = draws ?? (() => MEAN_DRAWS);
-    // A window refuses when its latest `calls` starts are all inside it: older starts never matter.
-    const keep = Math.max(0, ...this.windows.map((w) => w.calls));
-    this.accepted = keep === 0 ? [] : accepted.slice(-keep);
+    this.now = now;
+    this.pace = pace ?? new PaceModel(this.config.maxBatchesPerSecond, this.network.rateLimits);
   }
 
-  /** Whether the server would refuse a call at `at` for its rate, after calls counted at `starts` (ascending). */
-  private refused(at: number, starts: readonly number[]): boolean {
-    return this.windows.some((w) => {
-      let inside = 0;
-      for (let i = starts.length - 1; i >= 0 && starts[i]! > at - w.windowMs; i--) inside++;
-      return inside >= w.calls;
-    });
+  /** How long a refusal for the rate takes with call k's draws: the server answers after a base round trip. */
+  private refusalMs(k: number): number {
+    const { jitter, tail } = this.draws(k);
+    return Math.round(this.network.profile.baseMs * jitter * tail);
+  }
+
+  /**
+   * The next call the server accepts, asked for at `now` with call k's draws
+   * next: the pacer gives it its slot, and each refusal before it spends a
+   * call's draws, slows the pacer and holds the next call for the server's hint.
+   */
+  private lookahead(pace: PaceModel, now: number, k: number): Ahead {
+    const at = pace.peek(now);
+    if (!pace.limited || pace.refusal(at) === undefined) return { k, at, refusedMs: 0 };
+    const copy = pace.clone();
+    let t = now;
+    let refusedMs = 0;
+    for (let i = k; i < k + MAX_CALLS; i++) {
+      const slot = copy.slot(t);
+      const freesAt = copy.refusal(slot.at);
+      if (freesAt === undefined) return { k: i, at: slot.at, refusedMs };
+      const ms = this.refusalMs(i);
+      refusedMs = Math.max(refusedMs, ms);
+      t = slot.at + ms;
+      copy.observe(slot, { refused: true, hintMs: Math.max(0, freesAt - t) }, t);
+    }
+    return { k, at: Number.POSITIVE_INFINITY, refusedMs };
+  }
+
+  /**
+   * The timeout the engine applies to call k of n at `at` (timeoutMs, within the engine's bounds). A refusal
+   * for the rate before it that takes longer (a stalled one) is given up on, as a failed call: the pacer
+   * then neither slows down nor waits for a hint. next() weighs waiting it out instead.
+   */
+  private limit(k: number, at: number, n: number): number {
+    return Math.min(this.config.batchTimeoutMs, Math.max(MIN_CALL_TIMEOUT_MS, this.timeoutMs(k, at, n)));
+  }
+
+  /**
+   * Times at which a call k starting at `at` could end so that, after j = 0..LEAD_CALLS best-size calls
+   * with their own draws, a call starts just before or just after the next change in the schedule.
+   */
+  private beforeChange(k: number, at: number): number[] {
+    const change = this.changes.find((t) => t > at);
+    if (change === undefined) return [];
+    const best = this.best(this.capacity(at));
+    const ends: number[] = [];
+    let room = change;
+    for (let j = 0; j <= LEAD_CALLS && room > at; j++) {
+      ends.push(room - 1, room + 1);
+      const d = this.draws(k + 1 + j);
+      room -= Math.max(this.interval, Math.round(this.network.baseLatencyMs(best) * d.jitter * d.tail));
+    }
+    return ends;
+  }
+
+  /** The timeout that waits out call k of n's stall, if it would succeed within the engine's longest timeout. */
+  private rideLimit(k: number, at: number, n: number): number | undefined {
+    if (this.fails(k, at)) return undefined;
+    const { jitter, tail } = this.draws(k);
+    const ms = Math.round(this.network.baseLatencyMs(n) * jitter * tail) + 1;
+    return ms <= this.config.batchTimeoutMs ? Math.max(MIN_CALL_TIMEOUT_MS, ms) : undefined;
   }
 
   capacity(at: number): number {
     return Math.min(this.network.capacityAt(at), this.config.maxBatchSize);
-  }
-
-  /** The least capacity in force at any moment from `from` to `to`. */
-  lowestCapacity(from: number, to: number): number {
-    const inside = this.changes.filter((t) => t > from && t <= to);
-    return Math.min(this.capacity(from), ...inside.map((t) => this.capacity(t)));
   }
 
   /** Whether call k, starting at `at`, fails at random whatever its size. */
@@ -159,12 +239,11 @@ export class SchedulePlanner {
     return n !== remaining && sendsAllRemaining(n, remaining) ? 1 : n;
   }
 
-  /** Call k of n starting at `at`, exactly as the network and the engine's timeout will play it. */
-  private call(k: number, at: number, n: number): CallEnd {
+  /** Call k of n starting at `at`, exactly as the network and the engine's timeout (`limit`) will play it. */
+  private call(k: number, at: number, n: number, limit: number): CallEnd {
     const { profile } = this.network;
     const draws = this.draws(k);
     const slowdown = draws.jitter * draws.tail;
-    const limit = Math.min(this.config.batchTimeoutMs, Math.max(MIN_CALL_TIMEOUT_MS, this.timeoutMs(k, at, n)));
     if (this.fails(k, at))
       return { ms: profile.failure === 'timeout' ? limit : Math.min(limit, Math.round(profile.baseMs * slowdown)), ok: false };
     const ms = Math.round(this.network.baseLatencyMs(n) * slowdown);
@@ -202,7 +281,7 @@ export class SchedulePlanner {
     const capacity = this.capacity(at);
     const best = this.best(capacity);
     const size = this.sizeAt(remaining, capacity, best);
-    return size > 1 && !this.call(k, at, size).ok ? 1 : size;
+    return size > 1 && !this.call(k, at, size, this.limit(k, at, size)).ok ? 1 : size;
   }
 
   private sizeAt(remaining: number, capacity: number, best: number): number {
@@ -221,29 +300,49 @@ export class SchedulePlanner {
   }
 
   /**
-   * When the last call ends if the next (starting at `at`) sends `first` and the base rule sends the rest.
-   * With `refusals` false, a plan that would run into the server's rate limit counts as never ending: a
-   * refusal also spends its call's draws and slows the engine's pacer, which the plan does not follow,
-   * so only the base rule's own plan is allowed them.
+   * When the last call ends if the next accepted call (`ahead`) sends `first`
+   * with the engine's timeout `limit` and the base rule sends the rest: call by
+   * call as the engine's pacer starts them, the server's windows refuse them
+   * (a refused batch goes again, the same size with the same timeout) and the
+   * network plays each with its own draws.
    */
-  private rollout(at: number, remaining: number, first: number, refusals = false): number {
-    let start = at;
+  private rollout(remaining: number, first: number, limit: number): number {
+    const pace = this.pace.clone();
+    let now = this.now;
     let left = remaining;
     let size = first;
-    const starts = this.windows.length > 0 && !refusals ? [...this.accepted] : undefined;
+    let timeout = limit;
     for (let k = 0; k < MAX_CALLS; k++) {
-      if (size > this.capacity(start)) return Infinity;
-      if (starts) {
-        if (this.refused(start, starts)) return Infinity;
-        starts.push(start);
+      const slot = pace.slot(now);
+      const start = slot.at;
+      const freesAt = pace.limited ? pace.refusal(start) : undefined;
+      let end: number;
+      let ok = false;
+      if (freesAt !== undefined) {
+        const ms = this.refusalMs(k);
+        if (ms <= timeout) {
+          now = start + ms;
+          pace.observe(slot, { refused: true, hintMs: Math.max(0, freesAt - now) }, now);
+          continue;
+        }
+        // Given up on before the refusal came back: a failed call like any other.
+        end = start + timeout;
+      } else {
+        if (size > this.capacity(start)) return Number.POSITIVE_INFINITY;
+        pace.count(start);
+        const call = this.call(k, start, size, timeout);
+        end = start + call.ms;
+        ok = call.ok;
       }
-      const { ms, ok } = this.call(k, start, size);
+      pace.observe(slot, { refused: false, ok }, end);
       if (ok) left -= size;
-      if (left <= 0) return start + ms;
-      start = Math.max(start + ms, start + this.interval);
-      size = this.base(k + 1, start, left);
+      if (left <= 0) return end;
+      now = end;
+      const next = this.lookahead(pace, now, k + 1);
+      size = this.base(next.k, next.at, left);
+      timeout = this.limit(next.k, next.at, size);
     }
-    return Infinity;
+    return Number.POSITIVE_INFINITY;
   }
 
   /** The largest size a call of which takes at most `ms` on average (0 if none). */
@@ -258,9 +357,39 @@ export class SchedulePlanner {
     return lo;
   }
 
-  /** The next call's size, sent as is by the engine (everything that remains, or at most remaining / TAIL_FACTOR). */
-  next(at: number, remaining: number): { size: number; planned: boolean } {
-    const base = this.base(0, at, remaining);
+  /**
+   * The oracle's next call, `streak` calls having failed just before it: one
+   * that will fail whatever it carries gets doomedSize; any other the size (and
+   * for a call that will stall, whether to wait it out) whose plan finishes
+   * soonest.
+   */
+  decide(remaining: number, streak: number): Decision {
+    const ahead = this.lookahead(this.pace, this.now, 0);
+    const { k, at } = ahead;
+    if (this.fails(k, at)) {
+      const size = this.doomedSize(at, remaining, streak);
+      let timeoutMs = this.limit(k, at, size);
+      if (this.network.profile.failure === 'timeout' && (this.pace.limited || this.changes.some((t) => t > at))) {
+        // A hang ends when the oracle says: given up on as soon as allowed, or just when the server's
+        // windows have room again, so that the call after it is not refused for the rate.
+        let finish = this.rollout(remaining, size, timeoutMs);
+        for (const free of [...this.pace.roomAfter(at), ...this.beforeChange(k, at)]) {
+          const limit = free - at;
+          if (limit <= timeoutMs || limit > this.config.batchTimeoutMs) continue;
+          const f = this.rollout(remaining, size, limit);
+          if (f < finish) [timeoutMs, finish] = [limit, f];
+        }
+      }
+      return { size, timeoutMs, at, doomed: true, planned: false, rides: false };
+    }
+    return { ...this.next(ahead, remaining), at, doomed: false };
+  }
+
+  /** The next call's size and timeout, sent as is by the engine (everything that remains, or at most remaining / TAIL_FACTOR). */
+  private next(ahead: Ahead, remaining: number): { size: number; timeoutMs: number; planned: boolean; rides: boolean } {
+    const { k: k0, at, refusedMs } = ahead;
+    const base = this.base(k0, at, remaining);
+    const baseLimit = this.limit(k0, at, base);
     const capacity = this.capacity(at);
     const best = this.best(capacity);
     // Mid-send on a network that stands still, every plan meets the same draws call for call and the
@@ -269,8 +398,10 @@ export class SchedulePlanner {
     // just under the best one may round their way to a finish a few ms sooner anywhere.
     const exact = this.jitter === 0;
     const endgame = remaining <= ENDGAME_CALLS * best;
-    const struck = this.draws(0).tail !== 1;
-    if (!exact && !endgame && !struck && !this.changes.some((t) => t > at)) return { size: base, planned: false };
+    // A stall, on the call or on a refusal before it, may be worth waiting out rather than giving up on.
+    const struck = this.draws(k0).tail !== 1 || refusedMs >= baseLimit;
+    if (!exact && !endgame && !struck && !this.changes.some((t) => t > at))
+      return { size: base, timeoutMs: baseLimit, planned: false, rides: false };
     const tail = Math.floor(remaining / TAIL_FACTOR);
     const candidates = new Set<number>([base, 1]);
     for (let k = 1; k <= FRACTIONS; k++) candidates.add(Math.max(1, Math.round((best * k) / FRACTIONS)));
@@ -283,6 +414,10 @@ export class SchedulePlanner {
       for (let k = 0; k <= SPLIT_SPAN; k++) candidates.add(lo + k).add(hi - k);
       for (let k = 1; k < FRACTIONS; k++) candidates.add(Math.round(lo + ((hi - lo) * k) / FRACTIONS));
     }
+    if (struck) {
+      // A stall waited out may carry more than a healthy call could in the time: up to what the engine's timeout allows.
+      for (let k = 1; k <= FRACTIONS; k++) candidates.add(Math.round((Math.min(capacity, remaining) * k) / FRACTIONS));
+    }
     // Calls that end just before a change (so the one after starts under the old regime) or just after it.
     for (const t of this.changes) {
       const span = t - at;
@@ -293,14 +428,46 @@ export class SchedulePlanner {
         candidates.add(this.sizeWithin(ms, capacity) + 1);
       }
     }
-    let chosen = base;
-    let finish = this.rollout(at, remaining, base, true);
-    for (const n of candidates) {
-      if (n === base || n < 1 || n > capacity || (n !== remaining && n > tail)) continue;
-      if (this.latency(n) * (1 + this.jitter) >= this.config.batchTimeoutMs) continue;
-      const f = this.rollout(at, remaining, n);
-      if (f < finish) [chosen, finish] = [n, f];
+    // The same a few full calls later: this call takes what the best-size calls after it, with their own
+    // draws, leave of the time to the change, so that the last of them starts just before it.
+    for (const t of this.changes) {
+      if (t <= at) continue;
+      const { jitter, tail } = this.draws(k0);
+      let room = t - at;
+      for (let j = 1; j <= LEAD_CALLS; j++) {
+        const d = this.draws(k0 + j);
+        room -= Math.max(this.interval, Math.round(this.network.baseLatencyMs(best) * d.jitter * d.tail));
+        if (room <= 0) break;
+        const n = this.sizeWithin((room - 1) / (jitter * tail), capacity);
+        candidates
+          .add(n)
+          .add(n + 1)
+          .add(n - 1);
+      }
+      break;
     }
-    return { size: chosen, planned: chosen !== base };
+    let chosen = { size: base, timeoutMs: baseLimit, planned: false, rides: false };
+    let finish = this.rollout(remaining, base, baseLimit);
+    for (const n of candidates) {
+      if (n < 1 || n > capacity || (n !== remaining && n > tail)) continue;
+      // The healthy timeout, and where something stalls, one that waits out the call's stall or a refusal's.
+      const plain = this.limit(k0, at, n);
+      const ride = struck ? this.rideLimit(k0, at, n) : undefined;
+      const limits = new Map<number, boolean>();
+      if (n !== base && this.latency(n) * (1 + this.jitter) < this.config.batchTimeoutMs) limits.set(plain, false);
+      if (ride !== undefined && ride > plain) limits.set(ride, true);
+      if (refusedMs >= plain && refusedMs < this.config.batchTimeoutMs) {
+        const wait = refusedMs + 1;
+        limits.set(Math.max(wait, plain), ride !== undefined && wait >= ride);
+      }
+      for (const [limit, rides] of limits) {
+        const f = this.rollout(remaining, n, limit);
+        if (f < finish) {
+          chosen = { size: n, timeoutMs: limit, planned: true, rides };
+          finish = f;
+        }
+      }
+    }
+    return chosen;
   }
 }

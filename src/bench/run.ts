@@ -13,7 +13,7 @@ import { createSessionMemory } from '../memory/keyv-memory.js';
 import { demoNumbers } from '../recipients.js';
 import { SimulatedNetwork } from '../transport/sim/network.js';
 import type { SimProfile } from '../transport/sim/profile.js';
-import { FIXED, ORACLE, oracle } from './baselines.js';
+import { FIXED, INFORMED, informed, ORACLE, oracle } from './baselines.js';
 import type { SizeTrace } from './chart.js';
 
 export interface BenchCase {
@@ -62,10 +62,10 @@ function recipientsOf(n: number): string[] {
   return list;
 }
 
-/** A strategy to measure, or the oracle (built per run: it reads that run's network). */
-export type Contender = AnyStrategy | typeof ORACLE;
+/** A strategy to measure, or the oracle or `informed` (built per run: they read that run's network). */
+export type Contender = AnyStrategy | typeof ORACLE | typeof INFORMED;
 
-const contenderName = (c: Contender): string => (c === ORACLE ? ORACLE : c.name);
+const contenderName = (c: Contender): string => (typeof c === 'string' ? c : c.name);
 
 export async function runOnce(
   contender: Contender,
@@ -76,9 +76,9 @@ export async function runOnce(
 ): Promise<RunResult> {
   const clock = new VirtualClock(0);
   const network = new SimulatedNetwork({ profile: benchCase.profile, clock, seed });
-  // Baselines never learn: the oracle knows, and `fixed` is defined as memoryless.
+  // Baselines never learn: the oracle and `informed` know, and `fixed` is defined as memoryless.
   const name = contenderName(contender);
-  const learns = name !== ORACLE && name !== FIXED;
+  const learns = name !== ORACLE && name !== INFORMED && name !== FIXED;
   const memory = createSessionMemory({
     url: 'memory://',
     enabled: learns,
@@ -100,7 +100,12 @@ export async function runOnce(
         recorder.record({ size: benchCase.failedSize, durationMs: config.batchTimeoutMs, ok: false, sizeRelated: true });
       await recorder.flush();
     }
-    const chosen = contender === ORACLE ? oracle(network.oracle, clock, config) : contender;
+    const chosen =
+      contender === ORACLE
+        ? oracle(network.oracle, clock, config)
+        : contender === INFORMED
+          ? informed(network.oracle, clock, config)
+          : contender;
     const engine = new SendEngine({ transport: network, clock, memory, config, maxRecipients: Math.max(recipients, 1) });
     const points: SizeTrace['points'] = [];
     let anchorMs: number | undefined;

@@ -9,13 +9,13 @@ import type { AnyStrategy } from '../../strategies/sdk.js';
 import { loadConfig, type SmartSendConfig } from '../config.js';
 import { loadProfile } from '../transport/sim/profile.js';
 import { loadStrategies, StrategyLoadError, type StrategyRegistry } from '../strategy-registry.js';
-import { fixed, ORACLE } from './baselines.js';
+import { fixed, INFORMED, ORACLE } from './baselines.js';
 import { familyCases, type FamilyInputs } from './random-family.js';
 import type { BenchCase, Contender } from './run.js';
 import { defaultSuite } from './suite.js';
 
 export interface BenchInputs {
-  /** Strategy names; empty for every registered one. */
+  /** Strategy names; empty for every registered one (and the `informed` reference, which may also be named). */
   readonly strategies: readonly string[];
   readonly profileFiles: readonly string[];
   readonly recipients: readonly number[];
@@ -41,7 +41,9 @@ export interface ResolvedBench {
 export async function resolveBench(inputs: BenchInputs): Promise<ResolvedBench> {
   const config = loadConfig();
   const registry = await loadRegistry(config.server.strategyModules, inputs.strategyModules ?? [], config.server.defaultStrategy);
-  const names = inputs.strategies.length > 0 ? inputs.strategies : registry.list().map((s) => s.name);
+  // `informed` is a reference, not a strategy: in every full run, and in a narrowed one that names it.
+  const withInformed = inputs.strategies.length === 0 || inputs.strategies.includes(INFORMED);
+  const names = inputs.strategies.length > 0 ? inputs.strategies.filter((n) => n !== INFORMED) : registry.list().map((s) => s.name);
   const strategies = names.map((name) => {
     const s = registry.get(name);
     if (!s)
@@ -61,8 +63,15 @@ export async function resolveBench(inputs: BenchInputs): Promise<ResolvedBench> 
     if (!all.some((c) => c.name === name)) throw new Error(`--case "${name}": no such case (have: ${all.map((c) => c.name).join(', ')})`);
   }
   const cases = wanted.length > 0 ? all.filter((c) => wanted.includes(c.name)) : all;
+  const reference: Contender[] = withInformed ? [INFORMED] : [];
   const builtinNames = builtinStrategies.map((s) => s.name).filter((n) => strategies.some((s) => s.name === n));
-  return { config: config.smartSend, cases, strategies, contenders: [ORACLE, fixed, ...strategies], builtinNames };
+  return {
+    config: config.smartSend,
+    cases,
+    strategies,
+    contenders: [ORACLE, fixed, ...reference, ...strategies],
+    builtinNames,
+  };
 }
 
 /**

@@ -25,7 +25,8 @@ const HELP = `Usage: npm run bench -- [options]
 Runs every strategy (built-in, STORYCAST_STRATEGY_MODULES and --strategy-module)
 and the baselines "oracle" (the physical limit) and "fixed" (the plain ramp) over
 the benchmark suite (src/bench/profiles, the seed scenarios, memory cases), in
-virtual time.
+virtual time, with the reference "informed" (the oracle without the random draws:
+what knowing the network buys; --strategy informed keeps it in a narrowed run).
 
   --recipients LIST   list sizes, comma-separated (default 1000,10000,100000)
   --seeds N           seeds per case, 1..N (default 5)

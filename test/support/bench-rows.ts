@@ -22,6 +22,7 @@ export function benchRow(
     calls: { mean: 10 },
     undelivered: { mean: 0 },
     unfinished: 0,
+    unfinishedBySeed: bySeed.map(() => false),
     lost: 0,
     ...over,
   };
