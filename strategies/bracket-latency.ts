@@ -12,8 +12,6 @@ import type { StrategyContext } from './sdk.js';
  */
 export const GIVE_UP_FACTOR = 1.3;
 export const GIVE_UP_MARGIN_MS = 300;
-/** Beyond this multiple of the largest size that worked, a prediction is an extrapolation. */
-const EXTRAPOLATION = 1.5;
 /** Distinct sizes kept; the anchor is one of them. */
 const SAMPLES = 8;
 
@@ -112,16 +110,14 @@ export function expectedMs(n: number, samples: readonly Sample[]): number | unde
 }
 
 /**
- * When to give up on a call of n: the most a failed try can cost. Far above the
- * largest size that worked the line is a guess (latency may bend upward before
- * a limit), so the wait allows for half the way up to the proportional bound.
+ * When to give up on a call of n: the most a failed try can cost. Far above the largest size
+ * that worked too, the line is trusted: a try there that fails costs about one call of its
+ * size, not the wait for latency bending up to proportional (where latency does bend, before a
+ * knee, a call cut short was past the best throughput anyway).
  */
 export function giveUpMs(n: number, samples: readonly Sample[]): number | undefined {
   const expected = expectedMs(n, samples);
-  if (expected === undefined) return undefined;
-  const largest = samples.reduce((most, x) => Math.max(most, x.n), 0);
-  const bound = n > EXTRAPOLATION * largest ? latencyBound(n, samples) : undefined;
-  return giveUpAfter(bound === undefined ? expected : Math.max(expected, (expected + bound) / 2));
+  return expected === undefined ? undefined : giveUpAfter(expected);
 }
 
 /** When to give up on a call expected to take `expectedMs`. */

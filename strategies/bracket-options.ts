@@ -32,12 +32,13 @@ export interface BracketOptions {
   readonly maxProbeBackoff?: number;
   /**
    * Before any batch the per-recipient cost is unknown: the engine gives up on the first one
-   * as if each recipient cost up to this many ms (above the ~0.2 to ~2 ms seen in practice:
-   * cutting a good call short costs more than waiting a little).
+   * as if each recipient cost up to this many ms (the most seen in practice, ~2 ms; the give-up
+   * factor covers jitter on top: cutting a good call short costs more than waiting a little).
    */
   readonly maxMsPerRecipient?: number;
   /**
-   * After a failure it steps down to this fraction: the check below a size that worked, the
+   * After a failure it steps down to this fraction: the check below a size that worked (once a
+   * retry there failed too), the
    * next try after a first call that failed, each step down a capacity that fell. A third
    * passes under most drops in one step (a half often fails again, which costs a second hung
    * call), and climbing back after a random failure is quick.
@@ -47,6 +48,20 @@ export interface BracketOptions {
   readonly memoryStartDivisor?: number;
   /** A fast error at a size that worked is a blip unless another came within this many batches. */
   readonly blipSpacing?: number;
+  /**
+   * With no failure seen, each batch grows to at most this multiple of the last good one. A
+   * failed try far above what worked costs a call of its size (up to the give-up): small steps
+   * keep that cost near one call, and a success at each step is no waste (it delivers).
+   */
+  readonly maxGrowth?: number;
+  /**
+   * When the anchor is not FAST (a call is mostly fixed cost, and it starts at the sequence's top),
+   * a call before any batch worked is given up after at most (1 + this) anchors' round trips
+   * (times the give-up factor) rather than the batch timeout: a first call that hangs there costs
+   * a few calls, not the full timeout; one cut short would mostly have been slow per recipient,
+   * where a smaller size loses little.
+   */
+  readonly coldGiveUpAnchors?: number;
 }
 
 export type BracketTuning = Required<Omit<BracketOptions, 'name' | 'description'>>;
@@ -62,10 +77,12 @@ export const bracketDefaults: BracketTuning = Object.freeze({
   probeStep: 1.1,
   probeOdds: 0.5,
   maxProbeBackoff: 3,
-  maxMsPerRecipient: 2.5,
+  maxMsPerRecipient: 2,
   checkDivisor: 3,
   memoryStartDivisor: 3,
   blipSpacing: 3,
+  maxGrowth: 3,
+  coldGiveUpAnchors: 2,
 });
 
 const checks: readonly (readonly [keyof BracketTuning, (x: number) => boolean, string])[] = [
@@ -82,6 +99,8 @@ const checks: readonly (readonly [keyof BracketTuning, (x: number) => boolean, s
   ['checkDivisor', (x) => x > 1, '> 1'],
   ['memoryStartDivisor', (x) => x >= 1, '>= 1'],
   ['blipSpacing', (x) => x >= 0, '>= 0'],
+  ['maxGrowth', (x) => x >= 2, '>= 2'],
+  ['coldGiveUpAnchors', (x) => x > 0, '> 0'],
 ];
 
 /** The tuning with every option left out (or undefined) at its default; throws on one out of range or unknown. */

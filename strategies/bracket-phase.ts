@@ -33,6 +33,11 @@ export type Phase =
   | { readonly kind: 'steady' }
   /** The next batch is a probe above the size that worked (chosen by `decide`). */
   | { readonly kind: 'probing' }
+  /**
+   * The next batch retries a size that worked and then failed once: random failures (a few
+   * percent of calls) rarely strike twice in a row, a capacity that fell below it always does.
+   */
+  | { readonly kind: 'retrying'; readonly size: number }
   /** The next batch is a check well below a size that worked and then failed. */
   | { readonly kind: 'checking'; readonly cause: CheckCause; readonly outage: OutageSigns }
   /** Fast errors at a size that worked and at the check below it: one recipient at a time until one gets through. */
@@ -55,7 +60,11 @@ export type Move =
   | 'cold-failure'
   /** A failure above the size that worked: a ceiling. */
   | 'ceiling'
-  /** A failure at a size that worked: random, the capacity fell, or an outage; a check tells them apart. */
+  /** A first failure at a size that worked: most likely random; the same size again tells. */
+  | 'retry'
+  /** The retry worked: the failure was random, and what was known before it stands. */
+  | 'retried'
+  /** A failure at a size that worked (again, after a retry): the capacity fell, or an outage; a check tells them apart. */
   | 'suspect'
   /** The check hung too: the capacity fell (or, where hangs have been random, both were). */
   | 'fell'
@@ -72,6 +81,8 @@ export interface MoveFacts {
   readonly good: number;
   /** No blip was taken back within the blip spacing: a fast error now may be one. */
   readonly blipAllowed: boolean;
+  /** A first failure at a size that worked can be retried at no recipient's expense (false: checked below at once). */
+  readonly retryAllowed?: boolean;
 }
 
 /**
@@ -95,6 +106,7 @@ export function transition(phase: Phase, outcome: BatchOutcome, facts: MoveFacts
       return { phase: { kind: 'checking', cause: 'blip', outage: { failuresAtOne, quickOk } }, move: 'outage-over' };
     }
     if (phase.kind === 'checking') return { phase: STEADY, move: phase.cause === 'blip' ? 'blip-over' : 'checked' };
+    if (phase.kind === 'retrying') return { phase: STEADY, move: 'retried' };
     return { phase: STEADY, move: 'ok' };
   }
   if (outcome.error === 'rate_limited') return { phase, move: 'rate-limited' };
@@ -103,10 +115,15 @@ export function transition(phase: Phase, outcome: BatchOutcome, facts: MoveFacts
   // The network fails well below a size that worked, and fast: not a size.
   if (phase.kind === 'checking' && outcome.error !== 'timeout') return { phase: { kind: 'outage', outage: phase.outage }, move: 'outage' };
   if (good === 0) return { phase: STEADY, move: 'cold-failure' };
-  if (outcome.size > good) return { phase: STEADY, move: 'ceiling' };
+  // A retry may go one above the size that worked (see bracket.ts); failing, it is still a second failure there.
+  if (outcome.size > good && phase.kind !== 'retrying') return { phase: STEADY, move: 'ceiling' };
   if (phase.kind === 'checking') return { phase: STEADY, move: 'fell' };
-  // At a size that worked. Retrying it would send the same recipients into the same failure:
-  // a check well below tells random, a capacity that fell and an outage apart.
-  const cause: CheckCause = outcome.error === 'timeout' ? 'hang' : facts.blipAllowed ? 'blip' : 'error';
+  // At a size that worked, for the first time: most likely random (a capacity that fell fails again).
+  if (phase.kind !== 'retrying' && facts.retryAllowed) return { phase: { kind: 'retrying', size: outcome.size }, move: 'retry' };
+  // Again after a retry, or where a retry would cost its recipients an attempt: a check well
+  // below tells random, a capacity that fell and an outage apart.
+  // After a retry failed too, a fast error is no blip: two in a row at a size that worked.
+  const blip = facts.blipAllowed && phase.kind !== 'retrying';
+  const cause: CheckCause = outcome.error === 'timeout' ? 'hang' : blip ? 'blip' : 'error';
   return { phase: { kind: 'checking', cause, outage: NO_OUTAGE_SIGNS }, move: 'suspect' };
 }

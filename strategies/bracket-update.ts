@@ -132,8 +132,12 @@ export function afterFailure(
         `${what}, above the last good ${state.good}`,
       ];
     }
+    case 'retry':
+      return [state, `${what} at a size that worked: most likely random, retrying it once`];
     case 'suspect':
-      return [state, `${what} at a size that worked: random, the capacity fell, or an outage`];
+      return prior.phase.kind === 'retrying'
+        ? [state, `${what} again: the capacity fell, or an outage`]
+        : [state, `${what} at a size that worked: random, the capacity fell, or an outage`];
     case 'fell': {
       // Two hangs in a row where hangs so far were mostly random: maybe chance again,
       // so the check's size stays in doubt (and the ceiling before it is kept in case both were).
@@ -163,6 +167,8 @@ export function afterSuccess(
     }
     case 'outage-over':
       return [{ ...state, phase, samples }, `${outcome.size} ok: the outage may be over`];
+    case 'retried':
+      return [{ ...state, phase, samples, randoms: state.randoms + 1 }, `${outcome.size} ok again: the failure before was random`];
     case 'blip-over':
       // The network works below and the failure was not a hang: a blip or an outage, not a ceiling.
       return [

@@ -6,8 +6,6 @@
 import { expectedMs, fitLine, giveUpMs, timePerRecipient, type Sample } from './bracket-latency.js';
 import type { StrategyContext } from './sdk.js';
 
-/** Growth with no failure seen is at most this factor per batch. */
-const MAX_GROWTH = 8;
 /**
  * How likely the proven size is to fail now: memory is usually right, but a
  * wrong memory costs a whole hung call, which on a short send is a large share
@@ -121,13 +119,13 @@ export function bracketTry(state: Evidence, ctx: StrategyContext): number | unde
   return best;
 }
 
-/** How far to grow from `from` with no failure seen: to twice its predicted latency, x2 to x MAX_GROWTH, never into SLOW. */
-export function growth(from: number, state: Evidence, ctx: StrategyContext): number {
+/** How far to grow from `from` with no failure seen: to twice its predicted latency, x2 to x`maxGrowth`, never into SLOW. */
+export function growth(from: number, state: Evidence, ctx: StrategyContext, maxGrowth: number): number {
   const model = fitLine(state.samples);
   let target = from * 2;
   if (model) {
     const budget = 2 * (model.base + model.per * from);
-    target = Math.min(from * MAX_GROWTH, Math.max(from * 2, Math.floor((budget - model.base) / model.per)));
+    target = Math.min(from * maxGrowth, Math.max(from * 2, Math.floor((budget - model.base) / model.per)));
     const slowAt = Math.floor((ctx.config.slowBatchThresholdMs - model.base) / model.per);
     if (slowAt > from) target = Math.min(target, slowAt);
   }

@@ -6,7 +6,8 @@
  * succeeded, and `bad`, the smallest size that failed because of its size.
  * - Until something fails it grows as far as its latency model allows: to the
  *   size predicted to take twice as long as the last good one (at least x2, at
- *   most x8), never into a size predicted to be SLOW.
+ *   most x`maxGrowth`, 3), never into a size predicted to be SLOW: a failed try
+ *   costs about one call of its size, and a try that works delivers.
  * - Once bracketed it tries, between good and bad, the size with the best
  *   expected gain (the capacity taken as log-uniform between them) until none
  *   is worth a failure, then cruises at good; every `probeEvery` clean batches
@@ -14,10 +15,15 @@
  *   that got faster is noticed. From the second probe in a row that fails, each
  *   doubles the wait for the next (up to 2^`maxProbeBackoff`): a ceiling that
  *   holds stops costing a failed call every few dozen batches.
- * - A failure at or below `good` may be random (a tail latency, a blip), a
- *   capacity that fell or an outage: it checks at a third (retrying the same
- *   size would send the same recipients into the same failure, and each failure
- *   costs them one of their attempts). If that works it brackets again
+ * - A first failure at or below `good` is most likely random (networks fail a
+ *   few percent of calls at random, and such failures rarely come twice in a
+ *   row; a capacity that fell fails every time): it retries once, one above the
+ *   engine's last size that worked, where a failure is a size probe and costs
+ *   nobody an attempt (not where that would reach `bad` or be merged by the
+ *   tail rule). If the retry works, nothing changes. If it fails too (or there
+ *   is no such retry), a capacity that fell or an outage: it checks at a third
+ *   (the same recipients are at the front, and each failure at or under the last
+ *   size that worked costs them one of their attempts). If that works it brackets again
  *   between the check and the failed size, the failed size included: after a
  *   hang, the odds that the capacity really fell come from how such hangs turned
  *   out earlier in the send (Laplace: half and half at first; one that worked
@@ -25,9 +31,9 @@
  *   size works again, the ceiling found before it stands; sizes that worked
  *   many times keep low odds of failing (1/(wins+2), each failure halving the
  *   wins above it), and after a few failures in a row it follows a drifting
- *   capacity down. A fast error (not a hang) after a clean run is a blip: if
- *   the check works it goes straight back; a second one within `blipSpacing`
- *   batches is about size after all. If the check fails too with a timeout,
+ *   capacity down. A fast error (not a hang) after a clean run with no retry is
+ *   a blip: if the check works it goes straight back; a second one within
+ *   `blipSpacing` batches, or one right after a failed retry, is about size. If the check fails too with a timeout,
  *   the capacity fell: it goes on down by thirds (where hangs in this send have
  *   mostly turned out random, the check's size stays in doubt too, and the
  *   ceiling before both is kept). If it fails fast, it is an outage: one
@@ -36,16 +42,16 @@
  *   twice, and more than twice as often as one failed: then it is a capacity
  *   that fell and is rejected fast; a network that drops a few percent of calls
  *   at random must not keep the check walking into that wall). Rate limits
- *   never change the size. Where it stands (steady, probing, checking, riding
- *   out an outage) is its `phase`; every move between phases is in
+ *   never change the size. Where it stands (steady, probing, retrying, checking,
+ *   riding out an outage) is its `phase`; every move between phases is in
  *   bracket-phase.ts.
  * - It predicts each call's latency from what succeeded (a fitted line, or a
  *   bound: above a sample latency grows at most proportionally, below it
  *   cannot be slower, and no call is faster than a smaller one was) and asks
- *   the engine to give up at 1.3x that plus 300 ms
- *   (far above the largest size seen, at half the way to the proportional bound:
- *   latency may bend before a limit): a call far slower than predicted has hit
- *   a limit, and waiting out the full timeout only costs time.
+ *   the engine to give up at 1.3x that plus 300 ms, far above the largest size
+ *   seen too (a try that fails there costs about one call, not a wait for
+ *   latency bending up to proportional): a call far slower than predicted has
+ *   hit a limit, and waiting out the full timeout only costs time.
  * - Every try is weighed (bracket-weigh.ts): the time it would save over the
  *   rest of the send against what a failure would cost (as much as failures
  *   have cost in this send so far, relative to their predicted latency), at
@@ -54,7 +60,9 @@
  *   and uses the anchor's round trip as the base of its latency line: the first
  *   batch gives it a model at once, and a first call that hangs is cut short.
  *   When that round trip alone is not FAST, a call is mostly fixed cost and an
- *   extra call costs about one anchor: it starts at the sequence's top instead.
+ *   extra call costs about one anchor: it starts at the sequence's top instead,
+ *   and gives up on a first call after (1 + `coldGiveUpAnchors`) anchors' round
+ *   trips (x1.3, +300 ms) rather than the batch timeout.
  * - With history it starts at a third of the proven size and grows to it as the
  *   weighing allows, with lower odds of failure at and below it: on a long send
  *   that is the next batch; on a short one, where one hung call at a size the
@@ -118,6 +126,7 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
   const bracketing =
     phase.kind !== 'outage' &&
     phase.kind !== 'checking' &&
+    phase.kind !== 'retrying' &&
     Number.isFinite(bad) &&
     good !== 0 &&
     (bad / good > tolerance || state.ceilingOdds < 1) &&
@@ -128,13 +137,20 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
     // Every call that fails costs its recipients an attempt: during an outage, risk one at a time.
     size = 1;
     how = `waiting out the outage with one recipient at a time`;
+  } else if (phase.kind === 'retrying') {
+    size = retrySize(phase.size, state.lastOk);
+    how = `retrying ${phase.size} once`;
   } else if (phase.kind === 'checking') {
     size = Math.max(1, Math.floor(good / t.checkDivisor));
     how = `checking at 1/${t.checkDivisor} of ${good}`;
   } else if (!Number.isFinite(bad)) {
     // Growing toward a proven size, never past it: above it the usual probing takes over.
     const target =
-      good === 0 ? state.size : good < state.proven ? Math.min(growth(good, state, ctx), state.proven) : growth(good, state, ctx);
+      good === 0
+        ? state.size
+        : good < state.proven
+          ? Math.min(growth(good, state, ctx, t.maxGrowth), state.proven)
+          : growth(good, state, ctx, t.maxGrowth);
     const grow = good === 0 || worthTrying(good, target, state, ctx);
     size = grow ? target : good;
     how =
@@ -182,19 +198,35 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
   const strikes = state.lastOk === 0 || sent <= state.lastOk;
   if (strikes && sent > 1 && phase.kind !== 'outage' && frontStrikes(state.front, sent) >= ENGINE_ATTEMPTS - 1) {
     const rescue = { state: { ...after, rescuing: true }, size: 1, reason: `${why}: ${how} -> ${size}, after one recipient first` };
-    const giveUp = timeoutFor(1, state, t);
+    const giveUp = timeoutFor(1, state, ctx, t);
     return giveUp === undefined ? rescue : { ...rescue, timeoutMs: Math.round(giveUp) };
   }
-  const giveUp = timeoutFor(sent, state, t);
+  const giveUp = timeoutFor(sent, state, ctx, t);
   const reason = `${why}: ${how} -> ${size}`;
   return giveUp === undefined ? { state: after, size, reason } : { state: after, size, reason, timeoutMs: Math.round(giveUp) };
 }
 
+/** Just above the engine's last size that worked, a failed retry is a size probe: it costs nobody an attempt. */
+const retrySize = (failed: number, lastOk: number): number => (lastOk > 0 && failed <= lastOk ? lastOk + 1 : failed);
+
+/**
+ * Whether a failure at `failed` can be retried at no recipient's expense: only under the ceiling (one
+ * above a size that worked may be just what failed before) and if the engine will send the retry's
+ * size as asked (not merged into the rest by its tail rule, which would also be untested).
+ */
+function canRetry(failed: number, state: BracketState, ctx: StrategyContext): boolean {
+  const size = retrySize(failed, state.lastOk);
+  return size < state.bad && size <= ctx.config.maxBatchSize && !sendsAllRemaining(size, ctx.remaining);
+}
+
 /** When to give up on a call of `sent`: the anchor's bound until a batch worked, then the latency model. */
-function timeoutFor(sent: number, state: BracketState, t: BracketTuning): number | undefined {
-  return onlyAnchor(state.samples)
-    ? giveUpAfter(predictedMs(sent, state.samples, t)!)
-    : giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
+function timeoutFor(sent: number, state: BracketState, ctx: StrategyContext, t: BracketTuning): number | undefined {
+  if (!onlyAnchor(state.samples)) return giveUpMs(sent, state.samples.length > 0 || !state.remembered ? state.samples : [state.remembered]);
+  const anchor = state.samples[0]!.ms;
+  const predicted = predictedMs(sent, state.samples, t)!;
+  // A slow anchor starts at the sequence's top: a first call that hangs there must not cost the batch timeout.
+  const slow = anchor >= ctx.config.fastBatchThresholdMs;
+  return giveUpAfter(slow ? Math.min(predicted, anchor * (1 + t.coldGiveUpAnchors)) : predicted);
 }
 
 /**
@@ -204,7 +236,7 @@ function timeoutFor(sent: number, state: BracketState, t: BracketTuning): number
  * anchor's round trip alone is not FAST, a call's fixed cost dominates: every extra call costs about one
  * anchor and more recipients in a call cost little, so it starts at the top of the sequence, the largest
  * batch the operator expects to work (on 10,000 recipients: two calls after the anchor, not three). A
- * first call that hangs there costs up to the batch timeout rather than a give-up at a third of it.
+ * first call that hangs there is given up after a few anchors' round trips (see timeoutFor).
  */
 function coldStart(ctx: StrategyContext, t: BracketTuning): { size: number; why: string } {
   const seq = ctx.config.progressiveSequence;
@@ -282,6 +314,7 @@ export function createBracket(options: BracketOptions = {}): DefinedStrategy<Bra
       const { phase, move } = transition(state.phase, outcome, {
         good: state.good,
         blipAllowed: ctx.batchesSent - state.lastBlip > t.blipSpacing,
+        retryAllowed: canRetry(outcome.size, prior, ctx),
       });
       const [after, why] = outcome.ok ? afterSuccess(state, phase, move, outcome, ctx, t) : afterFailure(state, phase, move, outcome, t);
       return decide(after, ctx, why, t);

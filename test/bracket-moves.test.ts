@@ -1,7 +1,7 @@
 /** The bracket strategy's moves named from its phase and outcome, and its tuning as options. */
 import { describe, expect, it } from 'vitest';
 import bracket, { createBracket, type BracketState } from '../strategies/bracket.js';
-import { transition, type Phase } from '../strategies/bracket-phase.js';
+import { transition, type MoveFacts, type Phase } from '../strategies/bracket-phase.js';
 import type { BatchOutcome, DefinedStrategy } from '../strategies/sdk.js';
 import { config, ctx, drive, history, network } from './support/bracket.js';
 
@@ -12,7 +12,7 @@ describe('bracket: moves and options', () => {
     const facts = { good: 900, blipAllowed: true };
     const steady: Phase = { kind: 'steady' };
     const signs = { failuresAtOne: 0, quickOk: 0 };
-    const move = (phase: Phase, outcome: BatchOutcome, f = facts) => transition(phase, outcome, f);
+    const move = (phase: Phase, outcome: BatchOutcome, f: MoveFacts = facts) => transition(phase, outcome, f);
     expect(move(steady, fail(900, 'timeout'))).toEqual({ phase: { kind: 'checking', cause: 'hang', outage: signs }, move: 'suspect' });
     expect(move(steady, fail(900, 'error')).phase).toMatchObject({ kind: 'checking', cause: 'blip' });
     expect(move(steady, fail(900, 'error'), { good: 900, blipAllowed: false }).phase).toMatchObject({ kind: 'checking', cause: 'error' });
@@ -36,6 +36,16 @@ describe('bracket: moves and options', () => {
     // One failure at one recipient (a network that drops a few percent of calls) delays that verdict, but does not cancel it.
     expect(move({ kind: 'outage', outage: { failuresAtOne: 1, quickOk: 1 } }, ok(1)).move).toBe('outage-over');
     expect(move({ kind: 'outage', outage: { failuresAtOne: 1, quickOk: 2 } }, ok(1)).move).toBe('rejected-fast');
+    // A first failure at a size that worked, where a retry costs nobody an attempt: retried once.
+    const retrying: Phase = { kind: 'retrying', size: 900 };
+    expect(move(steady, fail(900, 'timeout'), { ...facts, retryAllowed: true })).toEqual({ phase: retrying, move: 'retry' });
+    expect(move(retrying, ok(901))).toEqual({ phase: steady, move: 'retried' });
+    // The retry (one above the size that worked) failing is a second failure there, not a ceiling; a fast one is no blip.
+    expect(move(retrying, fail(901, 'timeout'), { ...facts, retryAllowed: true })).toEqual({
+      phase: { kind: 'checking', cause: 'hang', outage: signs },
+      move: 'suspect',
+    });
+    expect(move(retrying, fail(901, 'error')).phase).toMatchObject({ kind: 'checking', cause: 'error' });
     // Where one recipient fails as often as it works, it is an outage.
     expect(move({ kind: 'outage', outage: { failuresAtOne: 3, quickOk: 4 } }, ok(1)).move).toBe('outage-over');
   });
@@ -59,7 +69,8 @@ describe('bracket: moves and options', () => {
     expect(tuned.start(ctx()).size).toBe(config.progressiveSequence[1]);
     const start = ctx({ history: history(2000, 2000, 2200) });
     const cruising = tuned.next(tuned.start(start).state, { size: 2000, durationMs: 2000, ok: true }, start);
-    const hung = tuned.next(cruising.state, { size: 2000, durationMs: 5000, ok: false, error: 'timeout' }, start);
+    const retry = tuned.next(cruising.state, { size: 2000, durationMs: 5000, ok: false, error: 'timeout' }, start);
+    const hung = tuned.next(retry.state, { size: 2001, durationMs: 5000, ok: false, error: 'timeout' }, start);
     expect(hung.size).toBe(1000);
     expect(hung.reason).toContain('checking at 1/2 of 2000');
     // Probing sooner: the remembered limit is probed after fewer clean batches than the default's.
