@@ -29,6 +29,10 @@
  * seed's skip from 1000 to 4000 costs a few seconds where 4000 does not fit,
  * not the whole batch timeout; proven sizes keep the full timeout.
  *
+ * Before a call whose failure would give up recipients at the front of the
+ * queue (they failed twice at sizes that worked), one recipient goes first, so
+ * that the call's failure counts against nobody (front-guard.ts).
+ *
  * It never goes past the top of the sequence; only the engine's maxBatchSize
  * caps it otherwise. Compared with the others it is the middle road: it skips
  * when things go well, unlike `conservative`, and it stays on the sequence,
@@ -48,6 +52,7 @@ import {
   type Step,
   type StrategyContext,
 } from './sdk.js';
+import { guardFront } from './front-guard.js';
 import { keepSample, type Sample, unprovenTimeoutMs, withTimeout } from './adaptive-timeout.js';
 
 /**
@@ -225,49 +230,52 @@ function decide(state: State, outcome: BatchOutcome, ctx: StrategyContext): Step
   return stepUp(worked, up(state.size, 1, ctx), clean, why, move, ctx);
 }
 
-export default defineStrategy<State>({
-  name: 'adaptive',
-  description: "The seed's algorithm: start at the proven size, skip a level when fast, scale down when slow or failing.",
+export default defineStrategy(
+  guardFront<State>({
+    name: 'adaptive',
+    description: "The seed's algorithm: start at the proven size, skip a level when fast, scale down when slow or failing.",
 
-  start(ctx) {
-    const first = ctx.config.progressiveSequence[0]!;
-    const proven = ctx.history?.maxProvenBatchSize ?? 0;
-    const limit = ctx.history?.minFailedBatchSize ?? 0;
-    const wait = limit > 0 ? CLEAN_BATCHES_TO_RETRY_REMEMBERED_LIMIT : CLEAN_BATCHES_TO_RETRY_LIMIT;
-    const fresh: State = { size: first, recovering: false, limit, best: 0, clean: 0, wait, top: 0, doubted: false, shaken: false };
-    if (proven > first) {
-      const wanted = clampSize(proven, ctx.config);
-      const { size, held } = capped({ ...fresh, size: wanted }, wanted, ctx);
-      const below = limit > 0 ? `, below the ${limit} that failed last time` : '';
-      return {
-        state: { ...fresh, size },
-        size,
-        reason: held
-          ? `session history: proven ${wanted}, skipping the ramp but starting at ${size} (${held})`
-          : `session history: starting at the proven size ${wanted}, skipping the ramp${below}`,
+    start(ctx) {
+      const first = ctx.config.progressiveSequence[0]!;
+      const proven = ctx.history?.maxProvenBatchSize ?? 0;
+      const limit = ctx.history?.minFailedBatchSize ?? 0;
+      const wait = limit > 0 ? CLEAN_BATCHES_TO_RETRY_REMEMBERED_LIMIT : CLEAN_BATCHES_TO_RETRY_LIMIT;
+      const fresh: State = { size: first, recovering: false, limit, best: 0, clean: 0, wait, top: 0, doubted: false, shaken: false };
+      if (proven > first) {
+        const wanted = clampSize(proven, ctx.config);
+        const { size, held } = capped({ ...fresh, size: wanted }, wanted, ctx);
+        const below = limit > 0 ? `, below the ${limit} that failed last time` : '';
+        return {
+          state: { ...fresh, size },
+          size,
+          reason: held
+            ? `session history: proven ${wanted}, skipping the ramp but starting at ${size} (${held})`
+            : `session history: starting at the proven size ${wanted}, skipping the ramp${below}`,
+        };
+      }
+      const { size } = capped(fresh, first, ctx);
+      return { state: { ...fresh, size }, size, reason: `no history: starting the ramp at ${size}` };
+    },
+
+    next(state, outcome, ctx) {
+      const learned: State = {
+        ...state,
+        top: outcome.ok ? Math.max(state.top, outcome.size) : state.top,
+        shaken: state.shaken || (outcome.error === 'timeout' && outcome.size <= state.top),
+        doubted:
+          state.doubted || (!outcome.ok && outcome.error !== 'rate_limited' && outcome.size <= (ctx.history?.maxProvenBatchSize ?? 0)),
+        ref: keepSample(state.ref, outcome),
       };
-    }
-    const { size } = capped(fresh, first, ctx);
-    return { state: { ...fresh, size }, size, reason: `no history: starting the ramp at ${size}` };
-  },
-
-  next(state, outcome, ctx) {
-    const learned: State = {
-      ...state,
-      top: outcome.ok ? Math.max(state.top, outcome.size) : state.top,
-      shaken: state.shaken || (outcome.error === 'timeout' && outcome.size <= state.top),
-      doubted: state.doubted || (!outcome.ok && outcome.error !== 'rate_limited' && outcome.size <= (ctx.history?.maxProvenBatchSize ?? 0)),
-      ref: keepSample(state.ref, outcome),
-    };
-    const step = decide(learned, outcome, ctx);
-    // What memory proved counts until a batch no bigger fails in this send: then it is out of date.
-    const remembered = step.state.doubted ? 0 : (ctx.history?.maxProvenBatchSize ?? 0);
-    const proven = step.state.shaken ? 0 : Math.max(step.state.top, remembered);
-    const timeoutMs = unprovenTimeoutMs(step.size, proven, step.state.ref, ctx);
-    if (timeoutMs === undefined) return step;
-    return withTimeout(
-      { ...step, reason: `${step.reason} (larger than anything that worked: giving up after ${timeoutMs} ms)` },
-      timeoutMs,
-    );
-  },
-});
+      const step = decide(learned, outcome, ctx);
+      // What memory proved counts until a batch no bigger fails in this send: then it is out of date.
+      const remembered = step.state.doubted ? 0 : (ctx.history?.maxProvenBatchSize ?? 0);
+      const proven = step.state.shaken ? 0 : Math.max(step.state.top, remembered);
+      const timeoutMs = unprovenTimeoutMs(step.size, proven, step.state.ref, ctx);
+      if (timeoutMs === undefined) return step;
+      return withTimeout(
+        { ...step, reason: `${step.reason} (larger than anything that worked: giving up after ${timeoutMs} ms)` },
+        timeoutMs,
+      );
+    },
+  }),
+);

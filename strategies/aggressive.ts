@@ -22,9 +22,19 @@
  * probe into the ceiling, or a size that stopped fitting, costs a second or two
  * instead of the whole batch timeout.
  *
+ * A second quick refusal in a row at a size that worked is no chance: the
+ * capacity fell, and it halves with that size as the ceiling. A leap of more
+ * than x2 stops halfway to the ceiling too, so a probe that failed is not
+ * followed by one just under it. The give-up bound loosens by how much slower
+ * than the latency sample a call no bigger turned out (up to x2): networks
+ * that jitter by 30% made calls that fit give up. Before a call whose failure
+ * would give up recipients at the front of the queue, one recipient goes first
+ * (front-guard.ts).
+ *
  * Compared with `adaptive`: no levels, faster growth past the top of the
  * sequence, and a fallback to what worked rather than a level-wise retreat.
  */
+import { guardFront } from './front-guard.js';
 import { keepSample, type Sample, unprovenTimeoutMs, withTimeout } from './adaptive-timeout.js';
 import { type BatchOutcome, clampSize, defineStrategy, planSize, speedOf, type Step, type StrategyContext, TAIL_FACTOR } from './sdk.js';
 
@@ -64,6 +74,18 @@ export const CLEAN_BATCHES_TO_RETRY_CEILING = 8;
  */
 export const MIN_GAP_GAIN = 1.1;
 
+/**
+ * How much slower than the latency sample a call no bigger may be before the
+ * give-up bound is loosened by the excess: the bound allows 20% jitter (1.25
+ * x 0.8 = 1) on the sample. On a network that jitters by 30%, a lucky fast
+ * sample made calls that fit give up, again and again (random-1-071 in the
+ * lab's family: 5.75x the oracle).
+ */
+const SPREAD_ALLOWED = 1.25;
+
+/** The most the bound loosens: a stalled call (a heavy tail) must not undo it. */
+const SLACK_MAX = 2;
+
 interface State {
   readonly size: number;
   /** Smallest size that failed on size and has not worked since; 0 when none. */
@@ -78,6 +100,10 @@ interface State {
   readonly top: number;
   /** A size refused quickly once, above anything that worked; 0 when none. */
   readonly suspect: number;
+  /** What every call's give-up bound is multiplied by: the most a call was slower than the sample, past SPREAD_ALLOWED. */
+  readonly slack: number;
+  /** Quick refusals in a row at sizes that had worked; 0 after any success. */
+  readonly refused: number;
   /** The largest batch that worked in this send and how long it took. */
   readonly ref?: Sample;
 }
@@ -101,15 +127,15 @@ function underCeiling(state: State, wanted: number, ctx: StrategyContext): { siz
   let size = wanted;
   let note = '';
   const { ceiling } = state;
-  if (ceiling > 0 && size >= ceiling) {
-    if (state.clean >= state.wait) {
-      size = ceiling;
-      note = ` (${state.clean} clean batches: trying ${ceiling} again)`;
-    } else {
-      const halfway = Math.floor((state.size + ceiling) / 2);
-      size = halfway >= state.size * MIN_GAP_GAIN ? halfway : state.size;
-      note = ` (${ceiling} failed: halfway to it at most)`;
-    }
+  const halfway = Math.floor((state.size + ceiling) / 2);
+  if (ceiling > 0 && size >= ceiling && state.clean >= state.wait) {
+    size = ceiling;
+    note = ` (${state.clean} clean batches: trying ${ceiling} again)`;
+  } else if (ceiling > 0 && (size >= ceiling || (size > halfway && size > GROWTH_FAST * state.size))) {
+    // A leap not past halfway either: growth that stops just under the size that failed fails as often,
+    // and every failure counts against the same recipients at the front of the queue.
+    size = halfway >= state.size * MIN_GAP_GAIN ? halfway : state.size;
+    note = ` (${ceiling} failed: halfway to it at most)`;
   }
   // The tail rule would merge what remains into one call: not into the ceiling, nor past anything that worked.
   const planned = planSize(size, ctx.remaining, ctx.config.maxBatchSize);
@@ -136,8 +162,25 @@ function decide(state: State, outcome: BatchOutcome, ctx: StrategyContext): Step
       };
     }
     if (outcome.error === 'error' && outcome.size <= state.top) {
-      // A quick refusal at a size this send got through: an outage or chance, not a size that does not fit.
-      return { state: { ...state, clean: 0 }, size: state.size, reason: `${why}: ${outcome.size} has worked, keeping ${state.size}` };
+      if (state.refused === 0) {
+        // A quick refusal at a size this send got through: chance, or an outage, not a size that does not fit.
+        return {
+          state: { ...state, clean: 0, refused: 1 },
+          size: state.size,
+          reason: `${why}: ${outcome.size} has worked, keeping ${state.size}`,
+        };
+      }
+      // Refused again with nothing through in between: the capacity fell below what worked, and what
+      // worked proves nothing now. Down as after a failure on size, with this size as the ceiling.
+      const ceiling = state.ceiling > 0 ? Math.min(state.ceiling, outcome.size) : outcome.size;
+      const fallen: State = { ...state, ceiling, best: 0, top: 0, clean: 0, wait: CLEAN_BATCHES_TO_RETRY_CEILING, suspect: 0 };
+      const wanted = clampSize(Math.min(state.size, outcome.size) * BACKOFF_FAILED, ctx.config);
+      const { size, note } = underCeiling({ ...fallen, size: wanted }, wanted, ctx);
+      return {
+        state: { ...fallen, size, refused: state.refused + 1 },
+        size,
+        reason: `${why}: refused ${state.refused + 1} times in a row where it had worked, the capacity fell: x${BACKOFF_FAILED} -> ${size}${note}`,
+      };
     }
     if (outcome.error === 'error' && state.suspect !== outcome.size) {
       // A quick refusal costs little: once more before it is taken as a ceiling, as chance refusals are common.
@@ -186,43 +229,52 @@ function decide(state: State, outcome: BatchOutcome, ctx: StrategyContext): Step
 }
 
 function next(state: State, outcome: BatchOutcome, ctx: StrategyContext): Step<State> {
+  // A call no bigger than the sample that took longer than it: the network jitters more than the bound allows.
+  const spread = outcome.ok && state.ref && outcome.size <= state.ref.size ? outcome.durationMs / state.ref.ms : 0;
   const learned: State = {
     ...state,
+    slack: Math.max(state.slack, Math.min(SLACK_MAX, spread / SPREAD_ALLOWED)),
+    refused: outcome.ok ? 0 : state.refused,
     ref: keepSample(state.ref, outcome),
     top: outcome.ok ? Math.max(state.top, outcome.size) : state.top,
   };
   const step = decide(learned, outcome, ctx);
   // Every call, proven or not, gives up once slower than its size can take: a hang costs a few seconds, not 15.
   const proven = 0;
-  const timeoutMs = unprovenTimeoutMs(step.size, proven, step.state.ref, ctx);
-  if (timeoutMs === undefined) return step;
+  const bound = unprovenTimeoutMs(step.size, proven, step.state.ref, ctx);
+  const timeoutMs = bound === undefined ? undefined : Math.ceil(bound * step.state.slack);
+  if (timeoutMs === undefined || timeoutMs >= ctx.config.batchTimeoutMs) return step;
   return withTimeout({ ...step, reason: `${step.reason} (giving up after ${timeoutMs} ms)` }, timeoutMs);
 }
 
-export default defineStrategy<State>({
-  name: 'aggressive',
-  description: 'Multiplicative growth past the sequence up to maxBatchSize; backs off to what worked below the size that failed.',
+export default defineStrategy(
+  guardFront<State>({
+    name: 'aggressive',
+    description: 'Multiplicative growth past the sequence up to maxBatchSize; backs off to what worked below the size that failed.',
 
-  start(ctx) {
-    const first = ctx.config.progressiveSequence[0]!;
-    const proven = ctx.history?.maxProvenBatchSize ?? 0;
-    const ceiling = ctx.history?.minFailedBatchSize ?? 0;
-    const fresh: State = {
-      size: first,
-      ceiling,
-      best: 0,
-      clean: 0,
-      wait: CLEAN_BATCHES_TO_RETRY_CEILING,
-      top: 0,
-      suspect: 0,
-    };
-    if (proven > first) {
-      // The proven size even under a remembered ceiling: that ceiling is above it, so it only caps growth.
-      const size = clampSize(proven, ctx.config);
-      return { state: { ...fresh, size }, size, reason: `session history: starting at the proven size ${size}` };
-    }
-    return { state: fresh, size: first, reason: `no history: starting at ${first}` };
-  },
+    start(ctx) {
+      const first = ctx.config.progressiveSequence[0]!;
+      const proven = ctx.history?.maxProvenBatchSize ?? 0;
+      const ceiling = ctx.history?.minFailedBatchSize ?? 0;
+      const fresh: State = {
+        size: first,
+        ceiling,
+        best: 0,
+        clean: 0,
+        wait: CLEAN_BATCHES_TO_RETRY_CEILING,
+        top: 0,
+        suspect: 0,
+        refused: 0,
+        slack: 1,
+      };
+      if (proven > first) {
+        // The proven size even under a remembered ceiling: that ceiling is above it, so it only caps growth.
+        const size = clampSize(proven, ctx.config);
+        return { state: { ...fresh, size }, size, reason: `session history: starting at the proven size ${size}` };
+      }
+      return { state: fresh, size: first, reason: `no history: starting at ${first}` };
+    },
 
-  next,
-});
+    next,
+  }),
+);

@@ -23,9 +23,13 @@
  * slower than such a call can be (adaptive-timeout.ts), and the tail rule may
  * not merge what remains into a batch larger than anything that worked.
  *
+ * Before a call whose failure would give up recipients at the front of the
+ * queue, one recipient goes first (front-guard.ts).
+ *
  * Compared with `adaptive`: no skipping, slower to grow, gentler to shrink,
  * and a longer wait before a size that failed is tried again.
  */
+import { guardFront } from './front-guard.js';
 import { keepSample, type Sample, unprovenTimeoutMs, withTimeout } from './adaptive-timeout.js';
 import {
   type BatchOutcome,
@@ -167,49 +171,51 @@ function decide(state: State, outcome: BatchOutcome, ctx: StrategyContext): Step
   };
 }
 
-export default defineStrategy<State>({
-  name: 'conservative',
-  description: 'One level at a time, never onto a size that failed; starts a level below the proven size.',
+export default defineStrategy(
+  guardFront<State>({
+    name: 'conservative',
+    description: 'One level at a time, never onto a size that failed; starts a level below the proven size.',
 
-  start(ctx) {
-    const seq = ctx.config.progressiveSequence;
-    const proven = ctx.history?.maxProvenBatchSize ?? 0;
-    const ceiling = ctx.history?.minFailedBatchSize ?? 0;
-    const fresh: State = {
-      size: seq[0]!,
-      clean: 0,
-      ceiling,
-      wait: CLEAN_BATCHES_TO_RETRY_CEILING,
-      top: 0,
-      run: 0,
-      failures: 0,
-      doubted: false,
-      shaken: false,
-    };
-    if (proven > seq[0]!) {
-      const size = seq[levelBelow(proven, seq)]!;
-      return {
-        state: { ...fresh, size },
-        size,
-        reason: `session history: starting one level below the proven size ${proven}, at ${size}`,
+    start(ctx) {
+      const seq = ctx.config.progressiveSequence;
+      const proven = ctx.history?.maxProvenBatchSize ?? 0;
+      const ceiling = ctx.history?.minFailedBatchSize ?? 0;
+      const fresh: State = {
+        size: seq[0]!,
+        clean: 0,
+        ceiling,
+        wait: CLEAN_BATCHES_TO_RETRY_CEILING,
+        top: 0,
+        run: 0,
+        failures: 0,
+        doubted: false,
+        shaken: false,
       };
-    }
-    return { state: fresh, size: seq[0]!, reason: `no history: starting at ${seq[0]}` };
-  },
+      if (proven > seq[0]!) {
+        const size = seq[levelBelow(proven, seq)]!;
+        return {
+          state: { ...fresh, size },
+          size,
+          reason: `session history: starting one level below the proven size ${proven}, at ${size}`,
+        };
+      }
+      return { state: fresh, size: seq[0]!, reason: `no history: starting at ${seq[0]}` };
+    },
 
-  next(state, outcome, ctx) {
-    const remembered = ctx.history?.maxProvenBatchSize ?? 0;
-    const learned: State = {
-      ...state,
-      top: outcome.ok ? Math.max(state.top, outcome.size) : state.top,
-      ref: keepSample(state.ref, outcome),
-      shaken: state.shaken || (outcome.error === 'timeout' && outcome.size <= state.top),
-      doubted: state.doubted || (!outcome.ok && outcome.error !== 'rate_limited' && outcome.size <= remembered),
-    };
-    const step = decide(learned, outcome, ctx);
-    const proven = step.state.shaken ? 0 : Math.max(step.state.top, step.state.doubted ? 0 : remembered);
-    const timeoutMs = unprovenTimeoutMs(step.size, proven, step.state.ref, ctx);
-    if (timeoutMs === undefined) return step;
-    return withTimeout({ ...step, reason: `${step.reason} (nothing this large has worked: giving up after ${timeoutMs} ms)` }, timeoutMs);
-  },
-});
+    next(state, outcome, ctx) {
+      const remembered = ctx.history?.maxProvenBatchSize ?? 0;
+      const learned: State = {
+        ...state,
+        top: outcome.ok ? Math.max(state.top, outcome.size) : state.top,
+        ref: keepSample(state.ref, outcome),
+        shaken: state.shaken || (outcome.error === 'timeout' && outcome.size <= state.top),
+        doubted: state.doubted || (!outcome.ok && outcome.error !== 'rate_limited' && outcome.size <= remembered),
+      };
+      const step = decide(learned, outcome, ctx);
+      const proven = step.state.shaken ? 0 : Math.max(step.state.top, step.state.doubted ? 0 : remembered);
+      const timeoutMs = unprovenTimeoutMs(step.size, proven, step.state.ref, ctx);
+      if (timeoutMs === undefined) return step;
+      return withTimeout({ ...step, reason: `${step.reason} (nothing this large has worked: giving up after ${timeoutMs} ms)` }, timeoutMs);
+    },
+  }),
+);
