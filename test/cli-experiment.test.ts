@@ -10,22 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { experiment } from '../src/cli/experiment.js';
-import { storyClient, type CliIO } from '../src/cli/follow.js';
+import { storyClient } from '../src/cli/follow.js';
+import { io } from './support/cli-io.js';
 import { numbers } from './support/scripted-transport.js';
 import { startTestServer, type TestServer } from './support/storycast-server.js';
 import { collectStream } from './support/streams.js';
-
-function io(): CliIO & { out(): string; err(): string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env: {},
-    out: () => out,
-    err: () => err,
-  };
-}
 
 /** Every tag closed in order, one root <svg>: what a standalone SVG viewer needs before it draws anything. */
 function wellFormed(svg: string): boolean {

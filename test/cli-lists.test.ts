@@ -7,24 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIO } from '../src/cli/follow.js';
+import { io } from './support/cli-io.js';
 import { contacts } from '../src/cli/contacts.js';
 import { lists, parseListsArgs } from '../src/cli/lists.js';
 import { DEFAULT_ADDRESS_BOOK } from '../src/transport/sim/profile.js';
 import { run } from '../src/cli/send.js';
 import { startTestServer, type TestServer } from './support/storycast-server.js';
-
-function io(): CliIO & { out(): string; err(): string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env: {},
-    out: () => out,
-    err: () => err,
-  };
-}
 
 describe('storycast lists and send --list', () => {
   let t: TestServer;

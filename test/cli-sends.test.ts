@@ -4,23 +4,11 @@
  * on without its caller, can be watched to its summary, and is listed.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { CliIO } from '../src/cli/follow.js';
+import { io } from './support/cli-io.js';
 import { sends } from '../src/cli/sends.js';
 import { run } from '../src/cli/send.js';
 import { watch } from '../src/cli/watch.js';
 import { startTestServer, type TestServer } from './support/storycast-server.js';
-
-function io(): CliIO & { out(): string; err(): string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env: {},
-    out: () => out,
-    err: () => err,
-  };
-}
 
 describe('detached sends from the command line', () => {
   let t: TestServer;

@@ -4,13 +4,12 @@
  * an all_contacts send reaches every contact once (receipts say who the status
  * went to), a logout forgets them, and the bad inputs are refused by name.
  */
-import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { Code, createClient, type Client } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContactBook } from '../src/audiences/contacts.js';
 import { MemoryRecipientListStore } from '../src/audiences/lists.js';
-import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import { SessionService } from '../src/gen/storycast/v1/session_service_pb.js';
-import { StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
+import { StoryService } from '../src/gen/storycast/v1/story_service_pb.js';
 import { silentLogger } from '../src/log.js';
 import { createKeyv } from '../src/memory/store.js';
 import { audienceOf } from '../src/server/audience.js';
@@ -18,25 +17,9 @@ import { DEFAULT_ADDRESS_BOOK } from '../src/transport/sim/profile.js';
 import { simulatedContacts } from '../src/transport/sim/sessions.js';
 import { numbers } from './support/scripted-transport.js';
 import { createTestApp, type TestApp } from './support/storycast-server.js';
-import { collectStream } from './support/streams.js';
+import { allOf, collectStream, failureOf } from './support/streams.js';
 
 const story = { content: { case: 'text' as const, value: { text: 'hi' } } };
-const failure = async (call: Promise<unknown>) => {
-  const error = ConnectError.from(
-    await call.then(
-      () => undefined,
-      (e: unknown) => e,
-    ),
-  );
-  const info = error.findDetails(ErrorInfoSchema)[0];
-  return { code: error.code, reason: info?.reason, field: info?.metadata.field };
-};
-
-async function sendAll(stream: AsyncIterable<SendStoryResponse>): Promise<SendStoryResponse[]> {
-  const { events, error } = await collectStream(stream);
-  if (error) throw error;
-  return events;
-}
 
 describe('contacts on the simulated network', () => {
   let t: TestApp;
@@ -76,7 +59,7 @@ describe('contacts on the simulated network', () => {
 
   it('sends to every contact once, with the request and a saved list in the union', async () => {
     await stories.saveRecipientList({ sessionId: 'everyone', name: 'extra', recipients: numbers(10, 5_000_000) });
-    const events = await sendAll(
+    const events = await allOf(
       stories.sendStory({ sessionId: 'everyone', story, allContacts: true, recipientList: 'extra', recipients: numbers(5) }),
     );
     const planned = events[0]?.event.case === 'planned' ? events[0].event.value : undefined;
@@ -112,17 +95,17 @@ describe('contacts on the simulated network', () => {
   });
 
   it('refuses bad paging by field', async () => {
-    expect(await failure(sessions.listContacts({ sessionId: 'book', pageSize: -1 }))).toMatchObject({
+    expect(await failureOf(sessions.listContacts({ sessionId: 'book', pageSize: -1 }))).toMatchObject({
       code: Code.InvalidArgument,
       field: 'page_size',
     });
     const token = (await sessions.listContacts({ sessionId: 'book', pageSize: 1 })).nextPageToken;
-    expect(await failure(sessions.listContacts({ sessionId: 'other', pageToken: token }))).toMatchObject({
+    expect(await failureOf(sessions.listContacts({ sessionId: 'other', pageToken: token }))).toMatchObject({
       code: Code.InvalidArgument,
       reason: 'BAD_PAGE_TOKEN',
       field: 'page_token',
     });
-    expect(await failure(sessions.listContacts({ sessionId: '' }))).toMatchObject({ code: Code.InvalidArgument, field: 'session_id' });
+    expect(await failureOf(sessions.listContacts({ sessionId: '' }))).toMatchObject({ code: Code.InvalidArgument, field: 'session_id' });
   });
 });
 
@@ -131,7 +114,7 @@ describe('all_contacts before the contacts have synced', () => {
     const contacts = new ContactBook(createKeyv('memory://', { namespace: 'c', logger: silentLogger }));
     await contacts.update('fresh', [{ jid: '447700900001@s.whatsapp.net' }]);
     const deps = { lists: new MemoryRecipientListStore(), contacts, sessions: { get: () => undefined } };
-    const refused = await failure(audienceOf(deps, 'fresh', { recipientList: '', allContacts: true }));
+    const refused = await failureOf(audienceOf(deps, 'fresh', { recipientList: '', allContacts: true }));
     expect(refused).toMatchObject({ code: Code.FailedPrecondition, reason: 'CONTACTS_NOT_SYNCED', field: 'all_contacts' });
     await contacts.update('fresh', [], { synced: true });
     expect(await audienceOf(deps, 'fresh', { recipientList: '', allContacts: true })).toEqual({

@@ -7,35 +7,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { Code, createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import { SessionService } from '../src/gen/storycast/v1/session_service_pb.js';
 import { StoryService, SendStoryRequestSchema, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
 import { numbers } from './support/scripted-transport.js';
 import { createTestApp, startTestServer, type TestApp } from './support/storycast-server.js';
-import { collectStream } from './support/streams.js';
-
-/** Every event of a send, or the error that refused it. */
-async function sendAll(stream: AsyncIterable<SendStoryResponse>): Promise<SendStoryResponse[]> {
-  const { events, error } = await collectStream(stream);
-  if (error) throw error;
-  return events;
-}
+import { allOf, collectStream, failureOf } from './support/streams.js';
 
 const story = { content: { case: 'text' as const, value: { text: 'hi' } } };
 const jid = (n: string) => `${n.replace(/\D/g, '')}@s.whatsapp.net`;
-const failure = async (call: Promise<unknown>) => {
-  const error = ConnectError.from(
-    await call.then(
-      () => undefined,
-      (e: unknown) => e,
-    ),
-  );
-  const info = error.findDetails(ErrorInfoSchema)[0];
-  return { code: error.code, reason: info?.reason, field: info?.metadata.field, message: error.rawMessage };
-};
 const plannedOf = (events: readonly SendStoryResponse[]) => (events[0]?.event.case === 'planned' ? events[0].event.value : undefined);
 const summaryOf = (events: readonly SendStoryResponse[]) => {
   const last = events.at(-1)?.event;
@@ -71,13 +53,13 @@ describe('saved recipient lists (in memory, over the handler)', () => {
   });
 
   it('refuses an invalid recipient by its index and saves nothing', async () => {
-    const refused = await failure(
+    const refused = await failureOf(
       stories.saveRecipientList({ sessionId: 'lists-a', name: 'bad', recipients: ['447700900001', 'not a number', '12'] }),
     );
     expect(refused).toMatchObject({ code: Code.InvalidArgument, reason: 'INVALID_RECIPIENT', field: 'recipients[1]' });
     expect(refused.message).toContain('and 1 more');
     expect(refused.message).not.toContain('not a number');
-    expect(await failure(stories.getRecipientList({ sessionId: 'lists-a', name: 'bad' }))).toMatchObject({
+    expect(await failureOf(stories.getRecipientList({ sessionId: 'lists-a', name: 'bad' }))).toMatchObject({
       code: Code.NotFound,
       reason: 'RECIPIENT_LIST_NOT_FOUND',
     });
@@ -94,7 +76,7 @@ describe('saved recipient lists (in memory, over the handler)', () => {
       [stories.listRecipientLists({ sessionId: 'lists-a', pageToken: 'garbage' }), 'page_token', 'BAD_PAGE_TOKEN'],
       [stories.deleteRecipientList({ sessionId: 'lists-a', name: '' }), 'name', 'MISSING_LIST_NAME'],
     ] as const;
-    for (const [call, field, reason] of cases) expect(await failure(call)).toMatchObject({ code: Code.InvalidArgument, field, reason });
+    for (const [call, field, reason] of cases) expect(await failureOf(call)).toMatchObject({ code: Code.InvalidArgument, field, reason });
   });
 
   it("pages a session's lists by name; a token pages no other session", async () => {
@@ -107,7 +89,7 @@ describe('saved recipient lists (in memory, over the handler)', () => {
     const second = await stories.listRecipientLists({ sessionId: 'lists-p', pageSize: 2, pageToken: first.nextPageToken });
     expect(second.lists.map((l) => l.name)).toEqual(['c']);
     expect(second.nextPageToken).toBe('');
-    expect(await failure(stories.listRecipientLists({ sessionId: 'lists-a', pageToken: first.nextPageToken }))).toMatchObject({
+    expect(await failureOf(stories.listRecipientLists({ sessionId: 'lists-a', pageToken: first.nextPageToken }))).toMatchObject({
       field: 'page_token',
     });
   });
@@ -117,7 +99,7 @@ describe('saved recipient lists (in memory, over the handler)', () => {
     await stories.saveRecipientList({ sessionId: 'lists-s', name: 'daily', recipients: list });
     // 100 of the request's 150 are on the list too; one is invalid.
     const request = [...numbers(350).slice(200), 'nope'];
-    const events = await sendAll(stories.sendStory({ sessionId: 'lists-s', story, recipients: request, recipientList: 'daily' }));
+    const events = await allOf(stories.sendStory({ sessionId: 'lists-s', story, recipients: request, recipientList: 'daily' }));
     const planned = plannedOf(events)!;
     expect(planned.totalRecipients).toBe(350);
     expect(planned.sources).toMatchObject({ request: 150, list: 300 });
@@ -129,26 +111,26 @@ describe('saved recipient lists (in memory, over the handler)', () => {
 
   it('sends to a list alone, and without one reports every recipient as from the request', async () => {
     await stories.saveRecipientList({ sessionId: 'lists-s', name: 'only', recipients: numbers(40) });
-    const alone = plannedOf(await sendAll(stories.sendStory({ sessionId: 'lists-s', story, recipientList: 'only' })))!;
+    const alone = plannedOf(await allOf(stories.sendStory({ sessionId: 'lists-s', story, recipientList: 'only' })))!;
     expect(alone.totalRecipients).toBe(40);
     expect(alone.sources).toMatchObject({ request: 0, list: 40 });
-    const plain = plannedOf(await sendAll(stories.sendStory({ sessionId: 'lists-s', story, recipients: numbers(30) })))!;
+    const plain = plannedOf(await allOf(stories.sendStory({ sessionId: 'lists-s', story, recipients: numbers(30) })))!;
     expect(plain.sources).toMatchObject({ request: 30, list: 0 });
   });
 
   it('refuses an unknown or badly named list before sending, and a union over the limit', async () => {
-    expect(await failure(sendAll(stories.sendStory({ sessionId: 'lists-s', story, recipientList: 'nobody' })))).toMatchObject({
+    expect(await failureOf(allOf(stories.sendStory({ sessionId: 'lists-s', story, recipientList: 'nobody' })))).toMatchObject({
       code: Code.NotFound,
       reason: 'RECIPIENT_LIST_NOT_FOUND',
       field: 'recipient_list',
     });
-    expect(await failure(sendAll(stories.sendStory({ sessionId: 'lists-s', story, recipientList: 'a:b' })))).toMatchObject({
+    expect(await failureOf(allOf(stories.sendStory({ sessionId: 'lists-s', story, recipientList: 'a:b' })))).toMatchObject({
       code: Code.InvalidArgument,
       field: 'recipient_list',
     });
     await stories.saveRecipientList({ sessionId: 'lists-s', name: 'most', recipients: numbers(900) });
-    const over = await failure(
-      sendAll(
+    const over = await failureOf(
+      allOf(
         stories.sendStory({
           sessionId: 'lists-s',
           story,
@@ -164,8 +146,8 @@ describe('saved recipient lists (in memory, over the handler)', () => {
     await stories.saveRecipientList({ sessionId: 'lists-r', name: 'one', recipients: numbers(20) });
     await stories.saveRecipientList({ sessionId: 'lists-r', name: 'two', recipients: numbers(20) });
     const base = { sessionId: 'lists-r', story, recipients: [], requestId: 'lists-retry-1' };
-    await sendAll(stories.sendStory(create(SendStoryRequestSchema, { ...base, recipientList: 'one' })));
-    expect(await failure(sendAll(stories.sendStory(create(SendStoryRequestSchema, { ...base, recipientList: 'two' }))))).toMatchObject({
+    await allOf(stories.sendStory(create(SendStoryRequestSchema, { ...base, recipientList: 'one' })));
+    expect(await failureOf(allOf(stories.sendStory(create(SendStoryRequestSchema, { ...base, recipientList: 'two' }))))).toMatchObject({
       code: Code.AlreadyExists,
       reason: 'REQUEST_ID_REUSED',
     });
@@ -201,7 +183,7 @@ describe('saved recipient lists over a real server and SQLite file', () => {
       expect((await after.listRecipientLists({ sessionId: 'lists-db' })).lists.map((l) => [l.name, l.recipientCount])).toEqual([
         ['weekly', 250],
       ]);
-      const events = await sendAll(after.sendStory({ sessionId: 'lists-db', story, recipientList: 'weekly' }));
+      const events = await allOf(after.sendStory({ sessionId: 'lists-db', story, recipientList: 'weekly' }));
       expect(plannedOf(events)?.sources).toMatchObject({ request: 0, list: 250 });
       expect(summaryOf(events)?.delivered).toBe(250);
     } finally {
