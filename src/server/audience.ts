@@ -8,7 +8,7 @@ import type { ContactBook } from '../audiences/contacts.js';
 import type { RecipientListStore } from '../audiences/lists.js';
 import type { Audience } from '../engine/engine.js';
 import type { SessionDirectory } from '../transport/sessions.js';
-import { storycastError } from './errors.js';
+import { storeUnavailable, storycastError } from './errors.js';
 import { listRecipientsOf } from './list-handlers.js';
 
 export interface AudienceDeps {
@@ -32,7 +32,7 @@ export async function audienceOf(
 async function contactsOf(deps: AudienceDeps, sessionId: string): Promise<readonly string[]> {
   deps.sessions.get(sessionId);
   const jids = await deps.contacts.jids(sessionId).catch((error: unknown) => {
-    throw storycastError(Code.Unavailable, 'STORE_UNAVAILABLE', `contact store unavailable: ${(error as Error).message}`, {}, error);
+    throw storeUnavailable('contact store', error);
   });
   if (jids === undefined) {
     throw storycastError(

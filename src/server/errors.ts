@@ -56,6 +56,11 @@ export function requireSessionId(id: string): string {
   return id;
 }
 
+/** A store a call needs is down: UNAVAILABLE, reason STORE_UNAVAILABLE, naming the store ("contact store"). */
+export function storeUnavailable(store: string, error: unknown): ConnectError {
+  return storycastError(Code.Unavailable, 'STORE_UNAVAILABLE', `${store} unavailable: ${(error as Error).message}`, {}, error);
+}
+
 /** A bad request field: INVALID_ARGUMENT naming it. */
 export function invalidField(field: string, reason: string, message: string): ConnectError {
   return storycastError(Code.InvalidArgument, reason, message, { field });

@@ -25,7 +25,7 @@ import type {
 import type { Clock } from '../clock.js';
 import { normalizeRecipients } from '../recipients.js';
 import { decodeCursor, encodeCursor } from './cursor-token.js';
-import { invalidField, requireSessionId, storycastError } from './errors.js';
+import { invalidField, requireSessionId, storeUnavailable, storycastError } from './errors.js';
 
 export interface ListHandlerDeps {
   readonly lists: RecipientListStore;
@@ -44,17 +44,13 @@ function requireListName(name: string, field = 'name'): string {
   return name;
 }
 
-function storeUnavailable(error: unknown) {
-  return storycastError(Code.Unavailable, 'STORE_UNAVAILABLE', `recipient list store unavailable: ${(error as Error).message}`, {}, error);
-}
-
 function listNotFound(sessionId: string, name: string, field: string) {
   return storycastError(Code.NotFound, 'RECIPIENT_LIST_NOT_FOUND', `session "${sessionId}" has no recipient list "${name}"`, { field });
 }
 
 const stored = <T>(promise: Promise<T>): Promise<T> =>
   promise.catch((error: unknown) => {
-    throw storeUnavailable(error);
+    throw storeUnavailable('recipient list store', error);
   });
 
 function toProto(list: RecipientListInfo, recipients: readonly string[] = []): RecipientListProto {

@@ -18,7 +18,7 @@ import type { ContactBook } from '../audiences/contacts.js';
 import type { RecipientListStore } from '../audiences/lists.js';
 import type { SessionDirectory, SessionInfo } from '../transport/sessions.js';
 import { decodeCursor, encodeCursor } from './cursor-token.js';
-import { invalidField, requireSessionId, storycastError } from './errors.js';
+import { invalidField, requireSessionId, storeUnavailable, storycastError } from './errors.js';
 import { sessionStateToProto } from './session-state.js';
 
 export function sessionToProto(info: SessionInfo): Session {
@@ -84,7 +84,7 @@ export function sessionServiceRoutes(deps: SessionServiceDeps) {
         const limit = req.pageSize === 0 ? CONTACTS_PAGE_SIZE.default : Math.min(req.pageSize, CONTACTS_PAGE_SIZE.max);
         const after = decodeCursor(req.pageToken, `contacts/${id}`);
         const page = await contacts.page(id, { ...(after === undefined ? {} : { after }), limit: limit + 1 }).catch((error: unknown) => {
-          throw storycastError(Code.Unavailable, 'STORE_UNAVAILABLE', `contact store unavailable: ${(error as Error).message}`, {}, error);
+          throw storeUnavailable('contact store', error);
         });
         const shown = page.contacts.slice(0, limit);
         return create(ListContactsResponseSchema, {

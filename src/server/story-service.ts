@@ -18,7 +18,7 @@ import { BadPageTokenError, decodePageToken, encodePageToken } from '../receipts
 import { ReceiptStoreError, type ReceiptQueries, type ReceiptsPage } from '../receipts/types.js';
 import type { StrategyRegistry } from '../strategy-registry.js';
 import type { ExperimentStore } from '../experiments/store.js';
-import { invalidField, requireSessionId, storycastError } from './errors.js';
+import { invalidField, requireSessionId, storeUnavailable, storycastError } from './errors.js';
 import type { SendRegistry } from '../sends/registry.js';
 import { sendHandlers } from './send-handlers.js';
 import { listHandlers } from './list-handlers.js';
@@ -49,11 +49,6 @@ export interface StoryServiceDeps {
 /** AIP-158: a page size of 0 means the default; above the maximum is read as the maximum. */
 const RECEIPTS_PAGE_SIZE = { default: 100, max: 1000 } as const;
 
-/** A store failure on an operator call is the caller's business: UNAVAILABLE, not a silent miss. */
-function storeUnavailable(error: unknown) {
-  return storycastError(Code.Unavailable, 'STORE_UNAVAILABLE', `session memory store unavailable: ${(error as Error).message}`, {}, error);
-}
-
 export function storyServiceRoutes(deps: StoryServiceDeps) {
   const { memory, strategies, sends } = deps;
 
@@ -72,7 +67,7 @@ export function storyServiceRoutes(deps: StoryServiceDeps) {
       async getSessionLearning(req) {
         const sessionId = requireSessionId(req.sessionId);
         const history = await memory.inspect(sessionId).catch((error: unknown) => {
-          throw storeUnavailable(error);
+          throw storeUnavailable('session memory store', error);
         });
         return create(
           GetSessionLearningResponseSchema,
@@ -83,7 +78,7 @@ export function storyServiceRoutes(deps: StoryServiceDeps) {
       async resetSessionLearning(req) {
         const sessionId = requireSessionId(req.sessionId);
         const existed = await memory.reset(sessionId).catch((error: unknown) => {
-          throw storeUnavailable(error);
+          throw storeUnavailable('session memory store', error);
         });
         return create(ResetSessionLearningResponseSchema, { existed });
       },
