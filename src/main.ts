@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   // Before the port opens, so a caller following a resumed send finds it running.
   const resumed = await app.resumeSends();
   if (resumed > 0) logger.info({ resumed }, 'resumed unfinished sends from the journal');
+  app.startSchedules();
   const listener = await listen(app.handler, {
     host: s.host,
     port: s.port,

@@ -31,6 +31,8 @@ import { createRecipientListStore } from './audiences/open-lists.js';
 import { withContactSync } from './audiences/baileys.js';
 import { ContactBook, type ContactSink } from './audiences/contacts.js';
 import type { RecipientListStore } from './audiences/lists.js';
+import { createScheduleStore } from './schedules/open-store.js';
+import type { ScheduleStore } from './schedules/store.js';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { SessionLeases } from './replicas/leases.js';
@@ -63,6 +65,8 @@ export interface Runtime {
   readonly experiments: ExperimentStore;
   /** Saved recipient lists, in the same store. */
   readonly lists: RecipientListStore;
+  /** Sends accepted to start later, once or repeating, in the same store. */
+  readonly schedules: ScheduleStore;
   /** Each session's contacts as its transport synced them, in the same store. */
   readonly contacts: ContactBook;
   /** With a redis store: this replica among the others (leases, the directory, routing); undefined for one process. */
@@ -78,13 +82,15 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   let sendStore: SendStore;
   let experiments: ExperimentStore;
   let lists: RecipientListStore;
+  let schedules: ScheduleStore;
   try {
     sendStore = createSendStore(server.store, { logger });
     experiments = createExperimentStore(server.store, { logger });
     lists = createRecipientListStore(server.store, { logger });
+    schedules = createScheduleStore(server.store, { logger });
   } catch (error) {
     throw new StartupError(
-      `STORYCAST_STORE="${redactUrl(server.store)}": the send journal, the experiments or the recipient lists cannot be opened: ${(error as Error).message}`,
+      `STORYCAST_STORE="${redactUrl(server.store)}": the send journal, the experiments, the recipient lists or the schedules cannot be opened: ${(error as Error).message}`,
       {
         cause: error,
       },
@@ -96,14 +102,15 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   const receipts = createReceiptBook({ url: server.store, clock: systemClock, logger });
   const replicas = storeLocation(server.store, 'store').kind === 'redis' ? replicaParts(config, logger) : undefined;
   const wired = await (server.transport === 'baileys'
-    ? baileysParts(config, logger, receipts, personalData(contacts, lists), replicas?.replicas)
-    : simulatedParts(config, receipts, personalData(contacts, lists), logger)
+    ? baileysParts(config, logger, receipts, personalData(contacts, lists, schedules), replicas?.replicas)
+    : simulatedParts(config, receipts, personalData(contacts, lists, schedules), logger)
   ).catch(async (error: unknown) => {
     await contactsKeyv.disconnect();
     await receipts.close();
     await sendStore.close();
     await experiments.close();
     await lists.close();
+    await schedules.close();
     await replicas?.close();
     throw error;
   });
@@ -139,6 +146,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     sendStore,
     experiments,
     lists,
+    schedules,
     contacts,
     replicas: replicas?.replicas,
     clock,
@@ -149,6 +157,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
       await sendStore.close();
       await experiments.close();
       await lists.close();
+      await schedules.close();
       await contactsKeyv.disconnect();
       await replicas?.close();
     },
@@ -211,14 +220,15 @@ interface Parts {
 
 /**
  * What a transport tells of a session's contacts, and what its logout deletes:
- * the contacts and the saved lists, however the session was logged out (the
- * API's LogoutSession does the same itself).
+ * the contacts, the saved lists and the schedules (whose requests name
+ * recipients), however the session was logged out (the API's LogoutSession
+ * does the same itself).
  */
-function personalData(contacts: ContactBook, lists: RecipientListStore): ContactSink {
+function personalData(contacts: ContactBook, lists: RecipientListStore, schedules: ScheduleStore): ContactSink {
   return {
     update: (sessionId, found, options) => contacts.update(sessionId, found, options),
     forget: async (sessionId) => {
-      await Promise.all([contacts.forget(sessionId), lists.deleteSession(sessionId)]);
+      await Promise.all([contacts.forget(sessionId), lists.deleteSession(sessionId), schedules.deleteSession(sessionId)]);
     },
   };
 }

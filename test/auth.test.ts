@@ -23,6 +23,7 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { pino } from 'pino';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { apiKeyAuth, callerOf } from '../src/auth/interceptor.js';
 import { ApiKeys, type Principal } from '../src/auth/keys.js';
@@ -102,7 +103,7 @@ const wires: Record<string, (authReflection: boolean) => Promise<Wire>> = {
     const sink = logSink();
     const t = await startTestServer(
       {},
-      { logger: sink.logger, interceptors: ({ registry }) => [apiKeyAuth({ keys, registry, authReflection })] },
+      { logger: sink.logger, interceptors: ({ registry, schedules }) => [apiKeyAuth({ keys, registry, schedules, authReflection })] },
     );
     return {
       transport: (interceptors) => createGrpcTransport({ baseUrl: t.url, interceptors }),
@@ -114,7 +115,7 @@ const wires: Record<string, (authReflection: boolean) => Promise<Wire>> = {
     const sink = logSink();
     const t = await createTestApp(
       {},
-      { logger: sink.logger, interceptors: ({ registry }) => [apiKeyAuth({ keys, registry, authReflection })] },
+      { logger: sink.logger, interceptors: ({ registry, schedules }) => [apiKeyAuth({ keys, registry, schedules, authReflection })] },
     );
     return {
       transport: (interceptors) => createRouterTransport(t.app.routes, { router: t.app.routerOptions, transport: { interceptors } }),
@@ -243,6 +244,25 @@ describe.each(Object.keys(wires))('API keys, %s', (wireName) => {
       // A key for every session has nothing to hide: an unknown send is NOT_FOUND, as without keys.
       const missing = await refusal(as(StoryService, KEY.operator).getSend({ sendId: 'no-such-send' }));
       expect([missing.code, info(missing)?.reason]).toEqual([Code.NotFound, 'SEND_NOT_FOUND']);
+    });
+
+    it("DeleteSchedule of b's schedule: SCHEDULE_NOT_ALLOWED, as for none; ListSchedules needs a session of the key's", async () => {
+      const b = as(StoryService, KEY.b);
+      const { events } = await collectStream(
+        b.sendStory({ sessionId: 'b-1', story, recipients: numbers(5), startTime: timestampFromMs(Date.now() + 3_600_000) }),
+      );
+      const scheduled = events[0]?.event;
+      if (scheduled?.case !== 'scheduled' || !scheduled.value.schedule) throw new Error('not scheduled');
+      const { scheduleId } = scheduled.value.schedule;
+      const a = as(StoryService, KEY.a);
+      for (const id of [scheduleId, 'sch-no-such-schedule']) {
+        await expectDenied(a.deleteSchedule({ scheduleId: id }), 'SCHEDULE_NOT_ALLOWED', { schedule_id: id, tenant: 'a' });
+      }
+      await expectDenied(a.listSchedules({}), 'SESSION_ID_REQUIRED', { field: 'session_id', tenant: 'a' });
+      await expectDenied(a.listSchedules({ sessionId: 'b-1' }), 'SESSION_NOT_ALLOWED');
+      expect((await a.listSchedules({ sessionId: 'a-1' })).schedules).toEqual([]);
+      expect((await b.listSchedules({ sessionId: 'b-1' })).schedules.map((x) => x.scheduleId)).toEqual([scheduleId]);
+      expect((await b.deleteSchedule({ scheduleId })).schedule?.scheduleId).toBe(scheduleId);
     });
 
     it("CancelSend of b's running send is refused and the send runs to its end", async () => {

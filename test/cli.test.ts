@@ -143,6 +143,9 @@ describe('parseCliArgs', () => {
       list: '',
       allContacts: false,
       story: { kind: 'text', text: DEFAULT_TEXT, backgroundColor: '', font: 0 },
+      startAt: undefined,
+      repeat: '',
+      timeZone: '',
     });
   });
 

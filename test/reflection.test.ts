@@ -26,7 +26,8 @@ const STORY_FILE = 'storycast/v1/story_service.proto';
 const TIMESTAMP_FILE = 'google/protobuf/timestamp.proto';
 const LISTS_FILE = 'storycast/v1/recipient_list.proto';
 /** The API file, then its imports in the order it names them. */
-const STORY_FILES = [STORY_FILE, TIMESTAMP_FILE, LISTS_FILE];
+const SCHEDULE_FILE = 'storycast/v1/schedule.proto';
+const STORY_FILES = [STORY_FILE, TIMESTAMP_FILE, LISTS_FILE, SCHEDULE_FILE];
 const LISTED = [STORY, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'].sort();
 
 /** StoryService, health and reflection, the way a server wires the plugins: it names only its own API. */
@@ -80,7 +81,7 @@ for (const version of ['v1', 'v1alpha'] as const) {
       if (response.case !== 'fileDescriptorResponse') throw new Error(response.case);
       const file = fromBinary(FileDescriptorProtoSchema, response.value.fileDescriptorProto[0]!);
       expect(file.package).toBe('storycast.v1');
-      expect(file.dependency).toEqual([TIMESTAMP_FILE, LISTS_FILE]);
+      expect(file.dependency).toEqual([TIMESTAMP_FILE, LISTS_FILE, SCHEDULE_FILE]);
       expect(file.service.find((s) => s.name === 'StoryService')?.method.map((m) => m.name)).toEqual([
         'SendStory',
         'GetSessionLearning',
@@ -95,6 +96,8 @@ for (const version of ['v1', 'v1alpha'] as const) {
         'GetRecipientList',
         'ListRecipientLists',
         'DeleteRecipientList',
+        'ListSchedules',
+        'DeleteSchedule',
       ]);
     });
 

@@ -26,6 +26,7 @@ import { healthServiceName, reflectionServiceNames } from '../server/grpc-plugin
 import { requireSessionId, storycastError } from '../server/errors.js';
 import { SendNotFoundError } from '../sends/errors.js';
 import type { SendRegistry } from '../sends/registry.js';
+import type { ScheduleStore } from '../schedules/store.js';
 import { clientCertificateOf, clientCertificateTenant } from './client-cert.js';
 import type { ApiKeys, Principal, Role } from './keys.js';
 import { narrowedListSends } from './list-sends.js';
@@ -35,6 +36,8 @@ export interface ApiKeyAuthOptions {
   readonly keys: ApiKeys;
   /** Where a send's session is found (WatchSend, GetSend, CancelSend name a send, not a session). */
   readonly registry: Pick<SendRegistry, 'get'>;
+  /** Where a schedule's session is found (DeleteSchedule names a schedule); without it only a key for every session may delete. */
+  readonly schedules?: Pick<ScheduleStore, 'get'>;
   /** STORYCAST_AUTH_REFLECTION: reflection needs a key too. */
   readonly authReflection: boolean;
   /** Told who is calling once known, e.g. to add the tenant to the call's log lines (never the key: the principal has none). */
@@ -52,7 +55,7 @@ const BEARER = /^Bearer +(\S+) *$/i;
 const REFLECTION = new Set(reflectionServiceNames);
 
 export function apiKeyAuth(options: ApiKeyAuthOptions): Interceptor {
-  const { keys, registry, authReflection } = options;
+  const { keys, authReflection } = options;
   return (next) => async (req) => {
     const service = req.service.typeName;
     if (service === healthServiceName || (REFLECTION.has(service) && !authReflection)) return next(req);
@@ -75,10 +78,10 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): Interceptor {
     if (req.stream) {
       // Server streams (SendStory, WatchSend, ConnectSession): the request is read here, then handed on as it came.
       const { first, all } = await peek(req.message);
-      if (first !== undefined) await authorize(policy, first, principal, registry);
+      if (first !== undefined) await authorize(policy, first, principal, options);
       return next({ ...req, message: all } as StreamRequest);
     }
-    await authorize(policy, req.message, principal, registry);
+    await authorize(policy, req.message, principal, options);
     if (policy.scope === 'sends-list' && !principal.allSessions && sessionIdOf(req.message) === '') {
       return narrowedListSends(req, next as (r: UnaryRequest) => Promise<UnaryResponse>, principal, keys.secret);
     }
@@ -121,7 +124,7 @@ async function authorize(
   policy: RpcPolicy,
   message: unknown,
   principal: Principal,
-  registry: ApiKeyAuthOptions['registry'],
+  lookups: Pick<ApiKeyAuthOptions, 'registry' | 'schedules'>,
 ): Promise<void> {
   switch (policy.scope) {
     case 'session':
@@ -131,7 +134,20 @@ async function authorize(
       return sessionId === '' ? undefined : checkSession(principal, requireSessionId(sessionId));
     }
     case 'send':
-      return checkSend(principal, sendIdOf(message), registry);
+      return checkSend(principal, sendIdOf(message), lookups.registry);
+    case 'schedule':
+      return checkSchedule(principal, String((message as { scheduleId?: unknown }).scheduleId ?? ''), lookups.schedules);
+    case 'schedules-list': {
+      const sessionId = sessionIdOf(message);
+      if (sessionId !== '') return checkSession(principal, requireSessionId(sessionId));
+      if (principal.allSessions) return;
+      throw storycastError(
+        Code.PermissionDenied,
+        'SESSION_ID_REQUIRED',
+        `key "${principal.label}" of tenant "${principal.tenant}" reaches only some sessions: name one in session_id`,
+        { field: 'session_id', tenant: principal.tenant },
+      );
+    }
     case 'every-tenant':
       if (!principal.allSessions) {
         throw storycastError(
@@ -187,6 +203,27 @@ async function checkSend(principal: Principal, sendId: string, registry: ApiKeyA
     'SEND_NOT_ALLOWED',
     `send "${sendId}" is not a send of tenant "${principal.tenant}"'s sessions (key "${principal.label}"), or does not exist`,
     { send_id: sendId, tenant: principal.tenant },
+  );
+}
+
+/** As for sends: another tenant's schedule and one that does not exist get the same answer. */
+async function checkSchedule(principal: Principal, scheduleId: string, schedules: ApiKeyAuthOptions['schedules']): Promise<void> {
+  if (scheduleId.trim() === '' || principal.allSessions) return;
+  const schedule = await schedules?.get(scheduleId).catch((error: unknown) => {
+    throw storycastError(
+      Code.Unavailable,
+      'STORE_UNAVAILABLE',
+      'cannot tell whose schedule this is: the schedule store is unavailable',
+      {},
+      error,
+    );
+  });
+  if (schedule && principal.allowsSession(schedule.sessionId)) return;
+  throw storycastError(
+    Code.PermissionDenied,
+    'SCHEDULE_NOT_ALLOWED',
+    `schedule "${scheduleId}" is not one of tenant "${principal.tenant}"'s sessions (key "${principal.label}"), or does not exist`,
+    { schedule_id: scheduleId, tenant: principal.tenant },
   );
 }
 

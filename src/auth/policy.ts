@@ -21,12 +21,15 @@ import type { Role } from './keys.js';
  * - send: the session of the send named by send_id (looked up in the registry);
  * - sends-list: ListSends: its session_id filter, or without one the answer
  *   is narrowed to the key's sessions;
+ * - schedule: the session of the schedule named by schedule_id;
+ * - schedules-list: ListSchedules: its session_id filter, required of a key
+ *   that reaches only some sessions;
  * - sessions-list: ListSessions: the answer is narrowed to the key's sessions;
  * - every-tenant: experiments steer and count the sends of every tenant, so
  *   changing one needs a key for every session ("sessions": ["*"]);
  * - none: nothing tenant-owned (the strategies the server offers, experiment reads).
  */
-type Scope = 'session' | 'send' | 'sends-list' | 'sessions-list' | 'every-tenant' | 'none';
+type Scope = 'session' | 'send' | 'sends-list' | 'schedule' | 'schedules-list' | 'sessions-list' | 'every-tenant' | 'none';
 
 export interface RpcPolicy {
   /** undefined: any valid key. */
@@ -43,6 +46,8 @@ const POLICY: ReadonlyMap<DescMethod, RpcPolicy> = new Map<DescMethod, RpcPolicy
   [StoryService.method.getRecipientList, rule('read', 'session')],
   [StoryService.method.listRecipientLists, rule('read', 'session')],
   [StoryService.method.cancelSend, rule('send', 'send')],
+  [StoryService.method.deleteSchedule, rule('send', 'schedule')],
+  [StoryService.method.listSchedules, rule('read', 'schedules-list')],
   [StoryService.method.watchSend, rule('read', 'send')],
   [StoryService.method.getSend, rule('read', 'send')],
   [StoryService.method.listSends, rule('read', 'sends-list')],

@@ -54,6 +54,15 @@ Server and send:
   --detach               print the send id once it is planned and exit; the send
                          goes on (follow it with: npm run storycast -- watch ID)
 
+When (default: now; the server keeps schedules across restarts):
+  --at TIME              start then, e.g. 2026-12-24T09:00:00+01:00 (an ISO 8601
+                         time with its offset or Z); prints the send id and exits
+  --repeat CRON          one send per occurrence of a cron expression, e.g.
+                         "0 9 * * 1-5" (09:00 on weekdays), until deleted with
+                         npm run storycast -- schedules delete ID
+  --tz ZONE              the IANA time zone --repeat is read in, e.g.
+                         Europe/Lisbon (default UTC)
+
 Output:
   --json                 one JSON object per event on stdout (proto JSON), for scripts;
                          with --detach, the planned event alone
@@ -70,7 +79,8 @@ Examples:
   npm start                                    # the server, in another terminal
   npm run send -- --recipients 5000
   npm run send -- --file contacts.txt --image photo.jpg --caption "Hi!"
-  npm run send -- --recipients 300 --strategy conservative --json > events.jsonl`;
+  npm run send -- --recipients 300 --strategy conservative --json > events.jsonl
+  npm run send -- --list team --repeat "0 9 * * 1-5" --tz Europe/Lisbon`;
 
 export type MediaSource = { readonly path: string } | { readonly url: string };
 
@@ -99,6 +109,12 @@ export interface CliOptions {
   readonly list: string;
   readonly allContacts: boolean;
   readonly story: StorySpec;
+  /** --at: when the send starts (ms since the epoch); undefined for now. */
+  readonly startAt: number | undefined;
+  /** --repeat: a cron expression; '' for a single send. */
+  readonly repeat: string;
+  /** --tz: the zone --repeat is read in; '' for UTC. */
+  readonly timeZone: string;
 }
 
 const MIME_BY_EXTENSION: Readonly<Record<string, string>> = {
@@ -148,6 +164,9 @@ const OPTIONS = {
   json: { type: 'boolean' },
   detach: { type: 'boolean' },
   'request-id': { type: 'string' },
+  at: { type: 'string' },
+  repeat: { type: 'string' },
+  tz: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -221,7 +240,25 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     list: values.list ?? '',
     allContacts: values['all-contacts'] ?? false,
     story,
+    ...parseWhen(values.at, values.repeat, values.tz),
   };
+}
+
+/** An offset is required: "09:00" means a different moment on the server than on the laptop that typed it. */
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+function parseWhen(at: string | undefined, repeat: string | undefined, tz: string | undefined) {
+  let startAt: number | undefined;
+  if (at !== undefined) {
+    startAt = ISO_WITH_OFFSET.test(at.trim()) ? Date.parse(at.trim()) : Number.NaN;
+    if (Number.isNaN(startAt)) {
+      throw new UsageError(`--at: "${at}" is not a time with its offset, as in 2026-12-24T09:00:00+01:00 or 2026-12-24T08:00:00Z`);
+    }
+  }
+  if (repeat !== undefined && repeat.trim() === '') throw new UsageError('--repeat needs a cron expression, as in "0 9 * * 1-5"');
+  if (tz !== undefined && repeat === undefined) throw new UsageError('--tz goes with --repeat; --at carries its own offset');
+  if (tz !== undefined && tz.trim() === '') throw new UsageError('--tz needs a time zone, as in Europe/Lisbon');
+  return { startAt, repeat: repeat?.trim() ?? '', timeZone: tz?.trim() ?? '' };
 }
 
 function parseStory(values: Record<string, string | boolean | undefined>): StorySpec {

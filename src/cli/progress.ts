@@ -12,6 +12,8 @@ import {
   type SendStoryResponse,
   type SendSummary,
 } from '../gen/storycast/v1/story_service_pb.js';
+import type { Schedule } from '../gen/storycast/v1/schedule_pb.js';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
 
 export interface Style {
   readonly color: boolean;
@@ -198,9 +200,22 @@ export function formatEvent(state: ViewState, response: SendStoryResponse, style
       return [formatBatch(event.value, state.planned?.totalRecipients ?? 0, style)];
     case 'summary':
       return formatSummary(event.value, style);
+    case 'scheduled':
+      return event.value.schedule ? [formatScheduled(event.value.schedule, style)] : [];
     default:
       return [];
   }
+}
+
+/** "scheduled  send 3f2a… starts 2026-12-24T08:00:00.000Z (schedule sch-…)", or a repeating schedule's next run. */
+export function formatScheduled(s: Schedule, style: Style = PLAIN): string {
+  const at = (t: Schedule['nextRunTime']) => (t ? timestampDate(t).toISOString() : '-');
+  const what =
+    s.repeat === ''
+      ? `send ${s.sendId} starts ${at(s.nextRunTime)}`
+      : `repeats "${s.repeat}" (${s.timeZone || 'UTC'}), next ${at(s.nextRunTime)}, ${plural(s.runs, 'send')} so far`;
+  const failed = s.lastErrorReason ? `; last occurrence failed: ${s.lastErrorReason}` : '';
+  return `${paint(style, 'bold', 'scheduled')}  ${what} (schedule ${s.scheduleId})${failed ? paint(style, 'red', failed) : ''}`;
 }
 
 export function delivered(state: ViewState): number {

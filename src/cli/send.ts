@@ -20,7 +20,8 @@ import { follow, storyClient, write, type CliIO } from './follow.js';
 import { demoRecipients, HELP, parseCliArgs, parseRecipientFile, UsageError, type CliOptions } from './args.js';
 import { exitOnStartupError } from '../util/startup-error.js';
 import { describeError } from './errors.js';
-import { num } from './progress.js';
+import { formatScheduled, num } from './progress.js';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 
 async function readText(path: string, stdin: CliIO['stdin']): Promise<string> {
   if (path !== '-') return readFile(path, 'utf8');
@@ -73,6 +74,9 @@ export async function buildRequest(options: CliOptions, io: Pick<CliIO, 'stdin'>
     recipientList: options.list,
     allContacts: options.allContacts,
     story: { content },
+    ...(options.startAt === undefined ? {} : { startTime: timestampFromMs(options.startAt) }),
+    repeat: options.repeat,
+    timeZone: options.timeZone,
   });
 }
 
@@ -100,6 +104,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       `storycast: sending a${kind === 'image' ? 'n' : ''} ${kind} story to ${num(request.recipients.length)} recipients${request.recipientList ? ` and saved list "${request.recipientList}"` : ''}${request.allContacts ? ' and all contacts' : ''} as session "${options.sessionId}" via ${options.server} (${options.protocol})`,
     ]);
   }
+  if (options.startAt !== undefined || options.repeat !== '') return schedule(request, options, io);
   if (options.detach) return detach(request, options, io);
   const client = storyClient(options.server, options.protocol, options.apiKey);
   const controller = new AbortController();
@@ -110,6 +115,34 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       { json: options.json, server: options.server },
       io,
     );
+  } finally {
+    client.close();
+  }
+}
+
+/** --at and --repeat: the server answers with what it scheduled, and we leave (the send is the server's now). */
+async function schedule(request: SendStoryRequest, options: CliOptions, io: CliIO): Promise<number> {
+  const client = storyClient(options.server, options.protocol, options.apiKey);
+  try {
+    for await (const response of client.stories.sendStory(request)) {
+      if (response.event.case !== 'scheduled' || !response.event.value.schedule) continue;
+      const scheduled = response.event.value.schedule;
+      if (options.json) io.stdout.write(`${JSON.stringify(toJson(SendStoryResponseSchema, response, { alwaysEmitImplicit: true }))}\n`);
+      else {
+        write(io.stdout, [
+          formatScheduled(scheduled),
+          scheduled.repeat === ''
+            ? `follow it with: npm run storycast -- watch ${scheduled.sendId} --server ${options.server}; cancel it with: npm run storycast -- schedules delete ${scheduled.scheduleId}`
+            : `each occurrence is a send of its own (npm run storycast -- sends); stop it with: npm run storycast -- schedules delete ${scheduled.scheduleId}`,
+        ]);
+      }
+      return 0;
+    }
+    write(io.stderr, ['error: the server did not schedule the send (is it older than this command?).']);
+    return 1;
+  } catch (error) {
+    write(io.stderr, describeError(error, options.server));
+    return 1;
   } finally {
     client.close();
   }

@@ -17,6 +17,7 @@ const COMMANDS = {
   experiment: ['./experiment.ts', 'A/B experiments between strategies: create, list, get, results, stop'],
   contacts: ['./contacts.ts', "a session's WhatsApp contacts (what send --all-contacts reaches)"],
   lists: ['./lists.ts', "a session's saved recipient lists: list, save, show, delete"],
+  schedules: ['./schedules.ts', 'sends scheduled for later (send --at, --repeat): list, delete'],
 };
 
 const [command, ...rest] = process.argv.slice(2);

@@ -49,6 +49,8 @@ export interface SendInput {
   readonly logger?: Logger;
   /** Why this strategy (and, when an experiment chose it, which experiment and arm): `planned` says so. */
   readonly choice?: StrategyChoice;
+  /** The id to send under, when one was given out before the send (a scheduled send's); a new one otherwise. */
+  readonly sendId?: string;
 }
 
 /** A saved list's recipients and the session's contacts, when the request named them. */
@@ -154,7 +156,7 @@ export class SendEngine {
     const { clock, config, memory } = this.options;
     const started = clock.now();
     const signal = input.signal ?? new AbortController().signal;
-    const sendId = (this.options.newSendId ?? randomUUID)();
+    const sendId = input.sendId ?? (this.options.newSendId ?? randomUUID)();
     const log = (input.logger ?? this.logger).child({ sendId, sessionId: input.sessionId, strategy: input.strategy.name });
 
     if (input.sessionId.trim() === '') throw new SendError('MISSING_SESSION_ID', 'session_id is required', 'session_id');

@@ -38,7 +38,18 @@ import { RESP_TYPES } from '@redis/client';
 import type { SendEvent } from '../engine/events.js';
 import type { Logger } from '../log.js';
 import { FencedScript } from '../replicas/leases.js';
-import type { Fence, JournalEntry, SendFailure, SendJournal, SendProgress, SendQuery, SendRecord, SendState, SendStore } from './store.js';
+import type {
+  EndState,
+  Fence,
+  JournalEntry,
+  SendFailure,
+  SendJournal,
+  SendProgress,
+  SendQuery,
+  SendRecord,
+  SendState,
+  SendStore,
+} from './store.js';
 
 export interface RedisSendStoreOptions {
   readonly url: string;
@@ -153,11 +164,7 @@ export class RedisSendStore implements SendStore {
     await this.run('append', (c) => APPEND.runFenced(c, fence, keys, args));
   }
 
-  async finish(
-    sendId: string,
-    end: { state: Exclude<SendState, 'RUNNING'>; at: number; failure?: SendFailure },
-    fence?: Fence,
-  ): Promise<void> {
+  async finish(sendId: string, end: { state: EndState; at: number; failure?: SendFailure }, fence?: Fence): Promise<void> {
     const keys = ['send', 'recipients', 'story', 'checkpoints'].map((kind) => this.key(kind, sendId));
     keys.push(this.key('running'), this.key('finished'));
     const args = [end.state, String(end.at), end.failure ? JSON.stringify(end.failure) : '', sendId];

@@ -62,6 +62,21 @@ export interface RegistryOptions {
   readonly observe?: SendObserver;
   /** Real-time period of the background sweep (unref'd); 0 for none. Default: min(retention, 1 h). */
   readonly sweepEveryMs?: number;
+  /** Sends given an id before they start (scheduled ones): read, cancelled and waited for through here. */
+  readonly pending?: PendingSends;
+}
+
+/**
+ * Sends known by id before the journal has them: a scheduled send is
+ * SCHEDULED until it starts, then the journal's; one cancelled or failed
+ * before it started stays here, ended, with no events.
+ */
+export interface PendingSends {
+  get(sendId: string): Promise<SendRecord | undefined>;
+  /** Cancels it if it has not started; the record as it is after. */
+  cancel(sendId: string): Promise<SendRecord | undefined>;
+  /** Resolves when it may have started or ended (or the signal aborts): the caller reads it again. */
+  waitForStart(sendId: string, signal?: AbortSignal): Promise<void>;
 }
 
 /** What an observer knows of the send an event belongs to. */

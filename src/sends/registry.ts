@@ -28,7 +28,7 @@ import { NO_PROGRESS, progressAfter } from './progress.js';
 import { foldJournal, preparedStory, storyAsAsked } from './resume.js';
 import { writeJournal, type LiveSend } from './live-send.js';
 import type { Attachment, DisconnectMode, RegistryOptions, StartRequest } from './registry-types.js';
-import type { Fence, SendFailure, SendProgress, SendQuery, SendRecord, SendState } from './store.js';
+import type { EndState, Fence, SendFailure, SendProgress, SendQuery, SendRecord } from './store.js';
 
 export class SendRegistry {
   private readonly live = new Map<string, LiveSend>();
@@ -85,7 +85,18 @@ export class SendRegistry {
 
   /** The send's events from index `afterEvent` on, then live ones; ends after the last (rethrowing a failure). */
   async *watch(sendId: string, afterEvent: number, signal?: AbortSignal): AsyncGenerator<SendEvent> {
-    const first = await this.get(sendId);
+    let first = await this.get(sendId);
+    while (first.state === 'SCHEDULED') {
+      await this.options.pending?.waitForStart(sendId, signal);
+      if (signal?.aborted) return;
+      first = await this.get(sendId);
+    }
+    // Scheduled, then cancelled or failed before it started: it has no log to follow.
+    if (first.events === 0) {
+      if (afterEvent > 0) throw new AfterEventOutOfRangeError(afterEvent, 0);
+      if (first.failure) throw failureError(first.failure);
+      return;
+    }
     const known = this.live.get(sendId)?.events.length ?? first.events;
     if (afterEvent > known) throw new AfterEventOutOfRangeError(afterEvent, known);
     let next = afterEvent;
@@ -116,7 +127,9 @@ export class SendRegistry {
   /** The send; SendNotFoundError when unknown or past its retention. */
   async get(sendId: string): Promise<SendRecord> {
     await this.sweep();
-    const record = await this.options.store.get(sendId);
+    const { store, pending } = this.options;
+    // The journal again after the pending sends: a scheduled send that started in between left those for it.
+    const record = (await store.get(sendId)) ?? (await pending?.get(sendId)) ?? (await store.get(sendId));
     if (!record) throw new SendNotFoundError(sendId);
     return record;
   }
@@ -130,9 +143,10 @@ export class SendRegistry {
     return found.length > query.limit && last ? { sends, next: { createdAt: last.createdAt, sendId: last.sendId } } : { sends };
   }
 
-  /** Cancels a running send (the batch in flight finishes); an ended one is left as it is. */
+  /** Cancels a running send (the batch in flight finishes) or a scheduled one; an ended one is left as it is. */
   async cancel(sendId: string): Promise<SendRecord> {
     const record = await this.get(sendId);
+    if (record.state === 'SCHEDULED') return (await this.options.pending?.cancel(sendId)) ?? this.get(sendId);
     this.live.get(sendId)?.controller.abort(new Error('cancelled by CancelSend'));
     return record;
   }
@@ -442,7 +456,7 @@ export class SendRegistry {
   }
 }
 
-function stateOf(summary: SummaryEvent): Exclude<SendState, 'RUNNING'> {
+function stateOf(summary: SummaryEvent): EndState {
   if (!summary.stoppedBy) return 'SUCCEEDED';
   return summary.stoppedBy === 'CANCELLED' ? 'CANCELLED' : 'FAILED';
 }

@@ -15,7 +15,17 @@
 import type Database from 'better-sqlite3';
 import { openSqliteFile } from '../store/sqlite-file.js';
 import type { SendEvent } from '../engine/events.js';
-import type { JournalEntry, SendFailure, SendJournal, SendProgress, SendQuery, SendRecord, SendState, SendStore } from './store.js';
+import type {
+  EndState,
+  JournalEntry,
+  SendFailure,
+  SendJournal,
+  SendProgress,
+  SendQuery,
+  SendRecord,
+  SendState,
+  SendStore,
+} from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS storycast_sends (
@@ -114,7 +124,7 @@ export class SqliteSendStore implements SendStore {
     })();
   }
 
-  async finish(sendId: string, end: { state: Exclude<SendState, 'RUNNING'>; at: number; failure?: SendFailure }): Promise<void> {
+  async finish(sendId: string, end: { state: EndState; at: number; failure?: SendFailure }): Promise<void> {
     this.db.transaction(() => {
       const failure = end.failure ? JSON.stringify(end.failure) : null;
       const { changes } = this.stmt.finish.run({ sendId, state: end.state, at: end.at, failure });

@@ -10,7 +10,10 @@
  */
 import type { SendEvent } from '../engine/events.js';
 
-export type SendState = 'RUNNING' | 'SUCCEEDED' | 'CANCELLED' | 'FAILED';
+/** SCHEDULED: accepted to start later; the journal never holds it (the schedule store does, see PendingSends). */
+export type SendState = 'RUNNING' | 'SUCCEEDED' | 'CANCELLED' | 'FAILED' | 'SCHEDULED';
+/** How a send can end. */
+export type EndState = 'SUCCEEDED' | 'CANCELLED' | 'FAILED';
 
 /** Why a send ended before its summary: what the caller of SendStory would have seen. */
 export interface SendFailure {
@@ -47,6 +50,10 @@ export interface SendRecord {
   /** How many events the log holds (the next one's index). */
   readonly events: number;
   readonly progress: SendProgress;
+  /** A scheduled send's start time. */
+  readonly startAt?: number;
+  /** The schedule that started it, or will. */
+  readonly scheduleId?: string;
 }
 
 /**
@@ -106,7 +113,7 @@ export interface SendStore {
   /** The end: state, time and failure; the recipient list, story and checkpoints are dropped (no resume needs them). */
   finish(
     sendId: string,
-    end: { readonly state: Exclude<SendState, 'RUNNING'>; readonly at: number; readonly failure?: SendFailure },
+    end: { readonly state: EndState; readonly at: number; readonly failure?: SendFailure },
     fence?: Fence,
   ): Promise<void>;
   get(sendId: string): Promise<SendRecord | undefined>;
@@ -164,7 +171,7 @@ export class MemorySendStore implements SendStore {
     send.record = { ...send.record, updatedAt: update.at, progress: update.progress, events: send.entries.length };
   }
 
-  async finish(sendId: string, end: { state: Exclude<SendState, 'RUNNING'>; at: number; failure?: SendFailure }): Promise<void> {
+  async finish(sendId: string, end: { state: EndState; at: number; failure?: SendFailure }): Promise<void> {
     const send = this.sends.get(sendId);
     if (!send) return;
     send.record = {

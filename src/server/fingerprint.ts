@@ -17,14 +17,22 @@ const RECIPIENT_TAG = (3 << 3) | 2;
 /**
  * The bytes are toBinary's for the request with request_id and on_disconnect
  * cleared and the strategy resolved, hashed in three parts: fields 1-2, the
- * recipients, then fields 4-8 with any unknown fields (which toBinary writes
+ * recipients, then fields 4-12 with any unknown fields (which toBinary writes
  * last). The recipients are encoded here rather than by toBinary, which spends
  * about a millisecond on a thousand of them: a string at a time through a
  * TextEncoder.
  */
 export function fingerprintOf(req: SendStoryRequest, strategy: string): string {
   const head = create(SendStoryRequestSchema, { sessionId: req.sessionId, ...(req.story ? { story: req.story } : {}) });
-  const tail = create(SendStoryRequestSchema, { strategy, experiment: req.experiment, recipientList: req.recipientList });
+  const tail = create(SendStoryRequestSchema, {
+    strategy,
+    experiment: req.experiment,
+    recipientList: req.recipientList,
+    allContacts: req.allContacts,
+    ...(req.startTime ? { startTime: req.startTime } : {}),
+    repeat: req.repeat,
+    timeZone: req.timeZone,
+  });
   if (req.$unknown) tail.$unknown = req.$unknown;
   return createHash('sha256')
     .update(toBinary(SendStoryRequestSchema, head))

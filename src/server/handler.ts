@@ -22,7 +22,11 @@ import type { Logger } from '../log.js';
 import type { Runtime } from '../runtime.js';
 import { requestContext } from './context.js';
 import { HealthStatus } from './grpc-plugins/index.js';
-import { routes, SERVED_SERVICES } from './routes.js';
+import { routes, SERVED_SERVICES, sendRequestDepsOf } from './routes.js';
+import { Scheduler } from '../schedules/scheduler.js';
+import type { ScheduleStore } from '../schedules/store.js';
+import { ScheduledSends } from '../schedules/pending-sends.js';
+import { fireScheduled } from './schedule-fire.js';
 import { SendRegistry } from '../sends/registry.js';
 import { outcomeOf } from '../experiments/outcome.js';
 import { joinReplicas } from './replica-group.js';
@@ -30,6 +34,12 @@ import { RunningSends } from './sends.js';
 import { READ_MAX_BYTES, WRITE_MAX_BYTES } from './limits.js';
 import { dropEndlessDeadlines } from './deadlines.js';
 import type { RequestHandler } from './listen.js';
+
+/** What interceptors may look calls up in: whose send, whose schedule. */
+export interface InterceptorParts {
+  readonly registry: SendRegistry;
+  readonly schedules: ScheduleStore;
+}
 
 export interface HandlerDeps {
   readonly runtime: Runtime;
@@ -39,7 +49,7 @@ export interface HandlerDeps {
   /** What send retention is measured on (default: real time, like session memory and receipts). */
   readonly sendClock?: Clock;
   /** Run on every call after the request context (auth, metrics, traces), given what they may need to look up. */
-  readonly interceptors?: (parts: { readonly registry: SendRegistry }) => readonly Interceptor[];
+  readonly interceptors?: (parts: InterceptorParts) => readonly Interceptor[];
   /** Told of each event a send makes here (metrics, traces). */
   readonly observe?: SendObserver;
   /** What each request carries into its call from the connection (a verified client certificate). */
@@ -61,6 +71,8 @@ export interface StorycastHandler {
   advertise(address: string): Promise<void>;
   /** Resumes the sends the journal shows unfinished (a crash, or a restart that checkpointed them); how many. */
   resumeSends(): Promise<number>;
+  /** Starts firing schedules: those due while no server ran fire now, once each. After resumeSends. */
+  startSchedules(): void;
   /**
    * Health NOT_SERVING for good, no new sends; ON_DISCONNECT_CONTINUE sends
    * stop after their call in flight and stay in the journal for the next
@@ -102,13 +114,30 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     writeMaxBytes: WRITE_MAX_BYTES,
     shutdownSignal: shutdown.signal,
   };
-  const registry = new SendRegistry({
+  const clock = deps.sendClock ?? systemClock;
+  // The registry asks the scheduler about sends that have not started; the scheduler starts them through the registry.
+  let registry: SendRegistry | undefined;
+  const scheduler = new Scheduler({
+    store: runtime.schedules,
+    clock,
+    logger,
+    retentionMs: runtime.config.server.sendRetentionMs,
+    cancelStarted: (sendId) => registry!.cancel(sendId),
+    fire: fireScheduled({
+      store: runtime.schedules,
+      registry: { start: (request, mode) => registry!.start(request, mode) },
+      requests: sendRequestDepsOf(runtime),
+      logger,
+    }),
+  });
+  registry = new SendRegistry({
     engine: runtime.engine,
     strategyNamed: (name) => runtime.strategies.get(name),
     store: runtime.sendStore,
-    clock: deps.sendClock ?? systemClock,
+    clock,
     retentionMs: runtime.config.server.sendRetentionMs,
     tracker: sends,
+    pending: new ScheduledSends({ store: runtime.schedules, scheduler, clock }),
     logger,
     ...(group ? { ownership: group.claims } : {}),
     ...(deps.observe ? { observe: deps.observe } : {}),
@@ -119,8 +148,8 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     },
   });
   group?.start(registry);
-  interceptors.push(...(deps.interceptors?.({ registry }) ?? []));
-  const served = routes({ runtime, health, sends, registry, clock: deps.sendClock ?? systemClock });
+  interceptors.push(...(deps.interceptors?.({ registry, schedules: runtime.schedules }) ?? []));
+  const served = routes({ runtime, health, sends, registry, scheduler, clock });
   const serviceRoutes = group ? (router: ConnectRouter) => served(group.forwarding(router)) : served;
   // Following a send that moved goes through routing again, in memory.
   selfTransport = createRouterTransport(serviceRoutes, { router: routerOptions });
@@ -130,6 +159,8 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     (draining ??= (async () => {
       health.shutdown();
       stopping.abort();
+      // Nothing new starts while the running sends drain; what falls due meanwhile fires at the next start.
+      await scheduler.stop();
       // Out of the directory first: no new session is placed here while the sends drain.
       await group?.leave();
       // Sends that outlive their callers are left in the journal for the next process rather than cancelled.
@@ -159,6 +190,7 @@ export function createStorycastHandler(deps: HandlerDeps): StorycastHandler {
     sends,
     registry,
     resumeSends: () => registry.resumeAll(),
+    startSchedules: () => scheduler.start(),
     advertise: async (address) => group?.advertise(address),
     drain,
   };

@@ -14,16 +14,15 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type MetricsEndpoint, rpcMetrics, sendMetrics, serveMetrics } from '../metrics/index.js';
 import type { Runtime } from '../runtime.js';
-import type { SendRegistry } from '../sends/registry.js';
 import type { SendObserver } from '../sends/registry-types.js';
 import { createTracing } from '../tracing/index.js';
 import { bindLogFields } from './context.js';
-import type { StorycastHandler } from './handler.js';
+import type { InterceptorParts, StorycastHandler } from './handler.js';
 import type { RequestHandler } from './listen.js';
 
 export interface Operations {
   /** Metrics first and traces next, so calls that auth refuses are still counted and traced. */
-  interceptors(parts: { readonly registry: SendRegistry }): readonly Interceptor[];
+  interceptors(parts: InterceptorParts): readonly Interceptor[];
   readonly observe: SendObserver;
   /** For the TLS listener: client certificates verified against this CA. */
   readonly clientCa: ClientCaOptions | undefined;
@@ -46,7 +45,7 @@ export async function operations(config: Config, logger: Logger): Promise<Operat
   const observeMetrics = sendMetrics(metrics);
   let endpoint: MetricsEndpoint | undefined;
   return {
-    interceptors: ({ registry }) => {
+    interceptors: ({ registry, schedules }) => {
       tracing?.follow(registry);
       return [
         rpcMetrics(metrics),
@@ -56,6 +55,7 @@ export async function operations(config: Config, logger: Logger): Promise<Operat
               apiKeyAuth({
                 keys,
                 registry,
+                schedules,
                 authReflection: s.authReflection,
                 onAuthenticated: (values, who) => bindLogFields(values, { tenant: who.tenant, key: who.label }),
               }),

@@ -22,46 +22,33 @@ import {
   type SendStoryResponse,
   type WatchSendRequest,
 } from '../gen/storycast/v1/story_service_pb.js';
-import {
-  AfterEventOutOfRangeError,
-  JournalUnavailableError,
-  RequestIdReusedError,
-  SendMovedError,
-  SendNotFoundError,
-  SessionElsewhereError,
-} from '../sends/errors.js';
 import type { SendRegistry } from '../sends/registry.js';
 import type { SendRecord, SendState as DomainState } from '../sends/store.js';
-import type { StrategyRegistry } from '../strategy-registry.js';
-import { chooseStrategy, ExperimentNotFoundError } from '../experiments/choose.js';
-import type { ExperimentStore } from '../experiments/store.js';
 import { loggerOf } from './context.js';
-import { invalidField, requireSessionId, storycastError, toConnectError } from './errors.js';
+import { invalidField, requireSessionId, storycastError } from './errors.js';
 import type { RunningSends } from './sends.js';
 import type { SendEvent } from '../engine/events.js';
-import { eventToProto, storyFromProto } from './translate.js';
-import { fingerprintOf } from './fingerprint.js';
-import { audienceOf, type AudienceDeps } from './audience.js';
+import { eventToProto } from './translate.js';
+import { isScheduled, type ScheduleHandlers } from './schedule-handlers.js';
+import { sendError, startRequestOf, type SendRequestDeps } from './send-request.js';
+import { scheduleIdOfRequest } from './schedule-fire.js';
 
 export interface SendHandlerDeps {
   readonly registry: SendRegistry;
-  readonly strategies: StrategyRegistry;
   readonly sends: RunningSends;
-  readonly experiments: ExperimentStore;
-  /** STORYCAST_DEFAULT_EXPERIMENT; '' for none. */
-  readonly defaultExperiment: string;
-  /** Saved lists and contacts, for a request's recipient_list and all_contacts. */
-  readonly audiences: AudienceDeps;
+  /** What SendStory resolves a request with: strategies, experiments, lists and contacts. */
+  readonly requests: SendRequestDeps;
+  /** SendStory with start_time or repeat, and WatchSend on a send that has not started. */
+  readonly schedules: Pick<ScheduleHandlers, 'accept' | 'scheduledEventOf'>;
 }
 
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
-const EXPERIMENT_KEY = /^[A-Za-z0-9._-]{1,64}$/;
 const SENDS_PAGE_SIZE = { default: 50, max: 1000 } as const;
 const STATE_TO_PROTO: Record<DomainState, SendState> = {
   RUNNING: SendState.RUNNING,
   SUCCEEDED: SendState.SUCCEEDED,
   CANCELLED: SendState.CANCELLED,
   FAILED: SendState.FAILED,
+  SCHEDULED: SendState.SCHEDULED,
 };
 
 /**
@@ -79,35 +66,8 @@ async function* toTheEnd(events: AsyncIterable<SendEvent>, signal: AbortSignal):
 }
 
 export function sendHandlers(deps: SendHandlerDeps) {
-  const { registry, strategies, sends } = deps;
-  const choiceDeps = {
-    strategyNamed: (name: string) => strategies.get(name),
-    experiments: deps.experiments,
-    defaultExperiment: deps.defaultExperiment,
-  };
-
-  /** Registry errors as what the caller should see; the rest as before (engine input errors included). */
-  const toError = (error: unknown) => {
-    if (error instanceof SendNotFoundError) return storycastError(Code.NotFound, 'SEND_NOT_FOUND', error.message, { field: 'send_id' });
-    if (error instanceof AfterEventOutOfRangeError) {
-      return storycastError(Code.OutOfRange, 'AFTER_EVENT_OUT_OF_RANGE', error.message, { field: 'after_event' });
-    }
-    if (error instanceof SessionElsewhereError) {
-      return storycastError(Code.Unavailable, 'SESSION_OWNED_ELSEWHERE', `${error.message}; send it there`, {
-        session_id: error.sessionId,
-      });
-    }
-    if (error instanceof SendMovedError) {
-      return storycastError(Code.Unavailable, 'SEND_MOVED', error.message, { send_id: error.sendId, after_event: String(error.events) });
-    }
-    if (error instanceof JournalUnavailableError) {
-      return storycastError(Code.Unavailable, 'JOURNAL_UNAVAILABLE', `${error.message}; nothing was sent`);
-    }
-    if (error instanceof RequestIdReusedError) {
-      return storycastError(Code.AlreadyExists, 'REQUEST_ID_REUSED', error.message, { field: 'request_id', send_id: error.sendId });
-    }
-    return toConnectError(error);
-  };
+  const { registry, sends } = deps;
+  const toError = sendError;
 
   const requireSendId = (id: string) => {
     if (id.trim() === '') throw invalidField('send_id', 'MISSING_SEND_ID', 'send_id is required');
@@ -115,7 +75,7 @@ export function sendHandlers(deps: SendHandlerDeps) {
   };
 
   const toProto = async (record: SendRecord): Promise<Send> => {
-    const summary = record.state === 'RUNNING' ? undefined : await registry.summaryOf(record);
+    const summary = record.state === 'RUNNING' || record.state === 'SCHEDULED' ? undefined : await registry.summaryOf(record);
     const expiresAt = registry.expiresAt(record);
     return create(SendSchema, {
       sendId: record.sendId,
@@ -131,68 +91,20 @@ export function sendHandlers(deps: SendHandlerDeps) {
       createTime: timestampFromMs(record.createdAt),
       updateTime: timestampFromMs(record.updatedAt),
       ...(expiresAt === undefined ? {} : { expireTime: timestampFromMs(expiresAt) }),
+      ...(record.startAt === undefined ? {} : { startTime: timestampFromMs(record.startAt) }),
+      scheduleId: record.scheduleId ?? scheduleIdOfRequest(record.requestId) ?? '',
     });
   };
 
   async function* sendStory(req: SendStoryRequest, ctx: HandlerContext): AsyncGenerator<SendStoryResponse> {
     if (!sends.accepting) throw storycastError(Code.Unavailable, 'SHUTTING_DOWN', 'the server is shutting down; retry on another instance');
-    const sessionId = requireSessionId(req.sessionId);
-    const story = storyFromProto(req.story);
-    if (req.experiment !== '' && !EXPERIMENT_KEY.test(req.experiment)) {
-      throw invalidField(
-        'experiment',
-        'BAD_EXPERIMENT_KEY',
-        'experiment must be an experiment key: letters, digits, dot, dash and underscore, at most 64',
-      );
+    if (isScheduled(req)) {
+      yield await deps.schedules.accept(req);
+      return;
     }
-    const { strategy, choice } = await chooseStrategy(choiceDeps, {
-      sessionId,
-      strategy: req.strategy,
-      experiment: req.experiment,
-      requestId: req.requestId,
-    }).catch((error: unknown) => {
-      if (error instanceof ExperimentNotFoundError) {
-        throw storycastError(Code.NotFound, 'EXPERIMENT_NOT_FOUND', error.message, { field: 'experiment' });
-      }
-      throw storycastError(
-        Code.Unavailable,
-        'STORE_UNAVAILABLE',
-        `the experiment store is unavailable: ${(error as Error).message}`,
-        {},
-        error,
-      );
-    });
-    if (!strategy) {
-      const have = strategies
-        .list()
-        .map((s) => s.name)
-        .join(', ');
-      throw storycastError(Code.NotFound, 'UNKNOWN_STRATEGY', `strategy "${req.strategy}" is not offered here (have: ${have})`, {
-        field: 'strategy',
-      });
-    }
-    if (req.requestId !== '' && !REQUEST_ID.test(req.requestId)) {
-      throw invalidField('request_id', 'BAD_REQUEST_ID', 'request_id must be 1 to 128 printable ASCII characters without spaces');
-    }
-    const audience = await audienceOf(deps.audiences, sessionId, req);
+    const start = await startRequestOf(deps.requests, req, loggerOf(ctx));
     const attachment = await registry
-      .start(
-        {
-          input: {
-            sessionId,
-            story,
-            recipients: req.recipients,
-            ...(audience ? { audience } : {}),
-            strategy,
-            choice,
-            logger: loggerOf(ctx),
-          },
-          requestId: req.requestId,
-          // Compared only between requests that carry one request_id: without one there is nothing to compare with.
-          fingerprint: req.requestId === '' ? '' : fingerprintOf(req, strategy.name),
-        },
-        req.onDisconnect === OnDisconnect.CONTINUE ? 'continue' : 'cancel',
-      )
+      .start(start, req.onDisconnect === OnDisconnect.CONTINUE ? 'continue' : 'cancel')
       .catch((error: unknown) => {
         throw toError(error);
       });
@@ -214,6 +126,10 @@ export function sendHandlers(deps: SendHandlerDeps) {
   async function* watchSend(req: WatchSendRequest, ctx: HandlerContext): AsyncGenerator<SendStoryResponse> {
     const sendId = requireSendId(req.sendId);
     try {
+      if (req.afterEvent === 0) {
+        const scheduled = await deps.schedules.scheduledEventOf(sendId);
+        if (scheduled) yield scheduled;
+      }
       yield* toTheEnd(registry.watch(sendId, req.afterEvent, ctx.signal), ctx.signal);
     } catch (error) {
       throw toError(error);

@@ -14,6 +14,7 @@ import {
   type ConnectSessionResponse,
   type Session,
 } from '../gen/storycast/v1/session_service_pb.js';
+import type { ScheduleStore } from '../schedules/store.js';
 import type { ContactBook } from '../audiences/contacts.js';
 import type { RecipientListStore } from '../audiences/lists.js';
 import type { SessionDirectory, SessionInfo } from '../transport/sessions.js';
@@ -36,12 +37,13 @@ export interface SessionServiceDeps {
   /** A logout deletes the session's personal data: its saved lists and its contacts. */
   readonly lists: Pick<RecipientListStore, 'deleteSession'>;
   readonly contacts: ContactBook;
+  readonly schedules: Pick<ScheduleStore, 'deleteSession'>;
 }
 
 const CONTACTS_PAGE_SIZE = { default: 100, max: 1000 } as const;
 
 export function sessionServiceRoutes(deps: SessionServiceDeps) {
-  const { sessions, lists, contacts } = deps;
+  const { sessions, lists, contacts, schedules } = deps;
   async function* connectSession(req: ConnectSessionRequest, ctx: HandlerContext): AsyncGenerator<ConnectSessionResponse> {
     const id = requireSessionId(req.sessionId);
     const phoneNumber = req.phoneNumber.replace(/[\s()+.-]/g, '');
@@ -98,11 +100,11 @@ export function sessionServiceRoutes(deps: SessionServiceDeps) {
       async logoutSession(req) {
         const id = requireSessionId(req.sessionId);
         const existed = await sessions.logout(id);
-        await Promise.all([lists.deleteSession(id), contacts.forget(id)]).catch((error: unknown) => {
+        await Promise.all([lists.deleteSession(id), contacts.forget(id), schedules.deleteSession(id)]).catch((error: unknown) => {
           throw storycastError(
             Code.Unavailable,
             'STORE_UNAVAILABLE',
-            `session "${id}" is logged out, but its recipient lists or contacts could not be deleted (retry the logout): ${(error as Error).message}`,
+            `session "${id}" is logged out, but its recipient lists, contacts or schedules could not be deleted (retry the logout): ${(error as Error).message}`,
             {},
             error,
           );

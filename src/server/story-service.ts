@@ -22,6 +22,9 @@ import { invalidField, requireSessionId, storeUnavailable, storycastError } from
 import type { SendRegistry } from '../sends/registry.js';
 import { sendHandlers } from './send-handlers.js';
 import { listHandlers } from './list-handlers.js';
+import { scheduleHandlers } from './schedule-handlers.js';
+import type { Scheduler } from '../schedules/scheduler.js';
+import type { ScheduleStore } from '../schedules/store.js';
 import type { RecipientListStore } from '../audiences/lists.js';
 import type { ContactBook } from '../audiences/contacts.js';
 import type { SessionDirectory } from '../transport/sessions.js';
@@ -42,7 +45,9 @@ export interface StoryServiceDeps {
   readonly contacts: ContactBook;
   readonly sessions: Pick<SessionDirectory, 'get'>;
   readonly maxRecipients: number;
-  /** Wall time, for when lists were saved. */
+  readonly schedules: ScheduleStore;
+  readonly scheduler: Pick<Scheduler, 'wake' | 'notifySettled'>;
+  /** Wall time: when lists were saved, what start times are compared with. */
   readonly clock: Clock;
 }
 
@@ -51,18 +56,32 @@ const RECEIPTS_PAGE_SIZE = { default: 100, max: 1000 } as const;
 
 export function storyServiceRoutes(deps: StoryServiceDeps) {
   const { memory, strategies, sends } = deps;
+  const schedules = scheduleHandlers({
+    store: deps.schedules,
+    scheduler: deps.scheduler,
+    clock: deps.clock,
+    strategies,
+    experiments: deps.experiments,
+    lists: deps.lists,
+    maxRecipients: deps.maxRecipients,
+  });
 
   return (router: ConnectRouter) =>
     router.service(StoryService, {
       ...sendHandlers({
         registry: deps.registry,
-        strategies,
         sends,
-        experiments: deps.experiments,
-        defaultExperiment: deps.defaultExperiment,
-        audiences: { lists: deps.lists, contacts: deps.contacts, sessions: deps.sessions },
+        requests: {
+          strategies,
+          experiments: deps.experiments,
+          defaultExperiment: deps.defaultExperiment,
+          audiences: { lists: deps.lists, contacts: deps.contacts, sessions: deps.sessions },
+        },
+        schedules,
       }),
       ...listHandlers({ lists: deps.lists, maxRecipients: deps.maxRecipients, clock: deps.clock }),
+      listSchedules: schedules.listSchedules,
+      deleteSchedule: schedules.deleteSchedule,
 
       async getSessionLearning(req) {
         const sessionId = requireSessionId(req.sessionId);

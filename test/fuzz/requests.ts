@@ -42,10 +42,12 @@ export interface RpcReport {
 /** What earlier answers returned, for requests that refer to real sends and statuses. */
 export class Pools {
   private readonly sendIds: string[] = [];
+  private readonly scheduleIds: string[] = [];
   private readonly posted: { sessionId: string; messageId: string }[] = [];
 
   readonly pick: KnownPick = (ref) => {
     if (ref.pool === 'sendId') return this.sendIds[ref.index % this.sendIds.length] ?? 'no-send-yet';
+    if (ref.pool === 'scheduleId') return this.scheduleIds[ref.index % this.scheduleIds.length] ?? 'no-schedule-yet';
     const post = this.posted[ref.index % this.posted.length];
     if (!post) return ref.pool === 'postedSession' ? 'fuzz-a' : 'no-status-yet';
     return ref.pool === 'postedSession' ? post.sessionId : post.messageId;
@@ -54,6 +56,12 @@ export class Pools {
   learnSend(sessionId: string, events: readonly { event: { case?: string; value?: unknown } }[]): void {
     for (const { event } of events) {
       if (event.case === 'planned') keep(this.sendIds, (event.value as { sendId: string }).sendId);
+      if (event.case === 'scheduled') {
+        const { schedule } = event.value as { schedule?: { scheduleId: string; sendId: string } };
+        if (schedule) keep(this.scheduleIds, schedule.scheduleId);
+        // A one-off's send id answers GetSend, WatchSend and CancelSend before it starts.
+        if (schedule?.sendId) keep(this.sendIds, schedule.sendId);
+      }
       if (event.case === 'summary') {
         const { messageId } = event.value as { messageId: string };
         if (messageId) keep(this.posted, { sessionId, messageId });

@@ -113,6 +113,34 @@ const listName = fc.oneof(
   { arbitrary: nastyString, weight: 3 },
   { arbitrary: longString, weight: 1 },
 );
+/** Mostly none; else a time in the past (refused), a day to a month ahead (accepted), or far outside any calendar. */
+const startTime = fc.oneof(
+  { arbitrary: fc.constant(undefined), weight: 8 },
+  {
+    arbitrary: fc
+      .integer({ min: 86_400, max: 30 * 86_400 })
+      .map((ahead) => ({ seconds: BigInt(Math.floor(Date.now() / 1000) + ahead), nanos: 0 })),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({ seconds: fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }), nanos: fc.integer({ min: -1, max: 1_000_000_000 }) }),
+    weight: 1,
+  },
+);
+
+/** Cron expressions that parse (none due within days of a fuzz run), that do not, and garbage. */
+const repeat = fc.oneof(
+  { arbitrary: fc.constant(''), weight: 8 },
+  { arbitrary: fc.constantFrom('0 0 29 2 *', '0 9 1 6 *', '@yearly', '* * * * * *', '0 0 30 2 *', '61 * * * *', 'L W # ?'), weight: 2 },
+  { arbitrary: nastyString, weight: 1 },
+);
+
+const timeZone = fc.oneof(
+  { arbitrary: fc.constant(''), weight: 8 },
+  { arbitrary: fc.constantFrom('Europe/Lisbon', 'UTC', 'America/St_Johns', 'Mars/Olympus'), weight: 2 },
+  { arbitrary: nastyString, weight: 1 },
+);
+
 const sendStory = fc.record({
   sessionId,
   story,
@@ -123,6 +151,9 @@ const sendStory = fc.record({
   experiment: fc.oneof({ arbitrary: fc.constant(''), weight: 6 }, { arbitrary: experimentKey, weight: 2 }),
   recipientList: fc.oneof({ arbitrary: fc.constant(''), weight: 6 }, { arbitrary: listName, weight: 2 }),
   allContacts: fc.boolean(),
+  startTime,
+  repeat,
+  timeZone,
 });
 
 const sessionOnly = fc.record({ sessionId });
@@ -182,4 +213,6 @@ export const storyRequests = {
   GetRecipientList: fc.record({ sessionId, name: listName }),
   ListRecipientLists: fc.record({ sessionId, pageSize: int32, pageToken: listToken }),
   DeleteRecipientList: fc.record({ sessionId, name: listName }),
+  ListSchedules: fc.record({ sessionId: fc.oneof(fc.constant(''), sessionId), pageSize: int32, pageToken: listToken }),
+  DeleteSchedule: fc.record({ scheduleId: fc.oneof({ arbitrary: known('scheduleId'), weight: 3 }, { arbitrary: nastyString, weight: 2 }) }),
 } as const;

@@ -21,7 +21,7 @@ export const STRATEGY_NAMES = builtinStrategies.map((s) => s.name);
  */
 export class Known {
   constructor(
-    readonly pool: 'sendId' | 'postedSession' | 'postedMessage',
+    readonly pool: 'sendId' | 'scheduleId' | 'postedSession' | 'postedMessage',
     readonly index: number,
   ) {}
 }

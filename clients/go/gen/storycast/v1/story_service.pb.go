@@ -214,6 +214,8 @@ const (
 	// before any summary (the story could not be prepared, the anchor could not be sent;
 	// see failure_reason).
 	SendState_SEND_STATE_FAILED SendState = 4
+	// Accepted with a start_time and not started yet (Send.start_time says when).
+	SendState_SEND_STATE_SCHEDULED SendState = 5
 )
 
 // Enum value maps for SendState.
@@ -224,6 +226,7 @@ var (
 		2: "SEND_STATE_SUCCEEDED",
 		3: "SEND_STATE_CANCELLED",
 		4: "SEND_STATE_FAILED",
+		5: "SEND_STATE_SCHEDULED",
 	}
 	SendState_value = map[string]int32{
 		"SEND_STATE_UNSPECIFIED": 0,
@@ -231,6 +234,7 @@ var (
 		"SEND_STATE_SUCCEEDED":   2,
 		"SEND_STATE_CANCELLED":   3,
 		"SEND_STATE_FAILED":      4,
+		"SEND_STATE_SCHEDULED":   5,
 	}
 )
 
@@ -303,7 +307,28 @@ type SendStoryRequest struct {
 	// Send to every contact of the session as well (SessionService.ListContacts):
 	// the union with `recipients` and `recipient_list`, deduplicated. A session whose
 	// contacts have not synced yet is FAILED_PRECONDITION (reason CONTACTS_NOT_SYNCED).
-	AllContacts   bool `protobuf:"varint,9,opt,name=all_contacts,json=allContacts,proto3" json:"all_contacts,omitempty"`
+	AllContacts bool `protobuf:"varint,9,opt,name=all_contacts,json=allContacts,proto3" json:"all_contacts,omitempty"`
+	// Start later: the request is checked now (as a send would be, but for contacts
+	// not synced yet, which may sync by then) and accepted as a schedule, and the
+	// stream answers with one `scheduled` event and ends. The send starts at this
+	// time with ON_DISCONNECT_CONTINUE, under the send_id the event gives: GetSend and
+	// WatchSend show it SEND_STATE_SCHEDULED until then, CancelSend cancels it.
+	// Schedules are kept in the server's store and survive restarts: one whose time
+	// passed while no server ran starts at the next start-up. With `repeat`, the first
+	// occurrence at or after this time. A time more than a minute in the past is
+	// INVALID_ARGUMENT (reason BAD_START_TIME).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Repeat on a cron expression ("0 9 * * 1-5": minute, hour, day of month, month,
+	// day of week; an optional leading seconds field; @daily and the like), read in
+	// `time_zone`: each occurrence starts a new send (its own status and message id)
+	// until DeleteSchedule. Occurrences missed while no server ran are sent once at
+	// start-up, not once per occurrence missed. Occurrences less than a minute apart,
+	// an expression that does not parse or never occurs are INVALID_ARGUMENT (reason
+	// BAD_REPEAT).
+	Repeat string `protobuf:"bytes,11,opt,name=repeat,proto3" json:"repeat,omitempty"`
+	// The IANA time zone `repeat` is read in ("Europe/Lisbon"); empty means UTC. Only
+	// with `repeat`; an unknown zone is INVALID_ARGUMENT (reason BAD_TIME_ZONE).
+	TimeZone      string `protobuf:"bytes,12,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -399,6 +424,27 @@ func (x *SendStoryRequest) GetAllContacts() bool {
 		return x.AllContacts
 	}
 	return false
+}
+
+func (x *SendStoryRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *SendStoryRequest) GetRepeat() string {
+	if x != nil {
+		return x.Repeat
+	}
+	return ""
+}
+
+func (x *SendStoryRequest) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
 }
 
 // The content of a status.
@@ -685,6 +731,7 @@ type SendStoryResponse struct {
 	//	*SendStoryResponse_Anchor
 	//	*SendStoryResponse_Batch
 	//	*SendStoryResponse_Summary
+	//	*SendStoryResponse_Scheduled
 	Event         isSendStoryResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -763,6 +810,15 @@ func (x *SendStoryResponse) GetSummary() *SendSummary {
 	return nil
 }
 
+func (x *SendStoryResponse) GetScheduled() *SendScheduled {
+	if x != nil {
+		if x, ok := x.Event.(*SendStoryResponse_Scheduled); ok {
+			return x.Scheduled
+		}
+	}
+	return nil
+}
+
 type isSendStoryResponse_Event interface {
 	isSendStoryResponse_Event()
 }
@@ -787,6 +843,14 @@ type SendStoryResponse_Summary struct {
 	Summary *SendSummary `protobuf:"bytes,4,opt,name=summary,proto3,oneof"`
 }
 
+type SendStoryResponse_Scheduled struct {
+	// A request with start_time or repeat was accepted: the only event of its
+	// SendStory. WatchSend on a one-off's send_id streams it first (when
+	// after_event is 0) while the send has not started; it is not counted in
+	// after_event, which counts the send's own events from planned on.
+	Scheduled *SendScheduled `protobuf:"bytes,5,opt,name=scheduled,proto3,oneof"`
+}
+
 func (*SendStoryResponse_Planned) isSendStoryResponse_Event() {}
 
 func (*SendStoryResponse_Anchor) isSendStoryResponse_Event() {}
@@ -794,6 +858,8 @@ func (*SendStoryResponse_Anchor) isSendStoryResponse_Event() {}
 func (*SendStoryResponse_Batch) isSendStoryResponse_Event() {}
 
 func (*SendStoryResponse_Summary) isSendStoryResponse_Event() {}
+
+func (*SendStoryResponse_Scheduled) isSendStoryResponse_Event() {}
 
 // The plan of a send.
 type SendPlanned struct {
@@ -2904,7 +2970,12 @@ type Send struct {
 	// Its last event (or its end).
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// When the server forgets it: unset while it runs.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// A scheduled send's start time (SendStoryRequest.start_time); unset otherwise.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The schedule that started it, or that will (Schedule.schedule_id); empty for a
+	// send started at once.
+	ScheduleId    string `protobuf:"bytes,18,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3051,11 +3122,25 @@ func (x *Send) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Send) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Send) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
 var File_storycast_v1_story_service_proto protoreflect.FileDescriptor
 
 const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\n" +
-	" storycast/v1/story_service.proto\x12\fstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!storycast/v1/recipient_list.proto\"\xe2\x02\n" +
+	" storycast/v1/story_service.proto\x12\fstorycast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!storycast/v1/recipient_list.proto\x1a\x1bstorycast/v1/schedule.proto\"\xd2\x03\n" +
 	"\x10SendStoryRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -3071,7 +3156,12 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"experiment\x18\a \x01(\tR\n" +
 	"experiment\x12%\n" +
 	"\x0erecipient_list\x18\b \x01(\tR\rrecipientList\x12!\n" +
-	"\fall_contacts\x18\t \x01(\bR\vallContacts\"\xa5\x01\n" +
+	"\fall_contacts\x18\t \x01(\bR\vallContacts\x129\n" +
+	"\n" +
+	"start_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x16\n" +
+	"\x06repeat\x18\v \x01(\tR\x06repeat\x12\x1b\n" +
+	"\ttime_zone\x18\f \x01(\tR\btimeZone\"\xa5\x01\n" +
 	"\x05Story\x12-\n" +
 	"\x04text\x18\x01 \x01(\v2\x17.storycast.v1.TextStoryH\x00R\x04text\x120\n" +
 	"\x05image\x18\x02 \x01(\v2\x18.storycast.v1.MediaStoryH\x00R\x05image\x120\n" +
@@ -3087,12 +3177,13 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\x03url\x18\x02 \x01(\tH\x00R\x03url\x12\x18\n" +
 	"\acaption\x18\x03 \x01(\tR\acaption\x12\x1b\n" +
 	"\tmime_type\x18\x04 \x01(\tR\bmimeTypeB\b\n" +
-	"\x06source\"\xef\x01\n" +
+	"\x06source\"\xac\x02\n" +
 	"\x11SendStoryResponse\x125\n" +
 	"\aplanned\x18\x01 \x01(\v2\x19.storycast.v1.SendPlannedH\x00R\aplanned\x122\n" +
 	"\x06anchor\x18\x02 \x01(\v2\x18.storycast.v1.AnchorSentH\x00R\x06anchor\x12/\n" +
 	"\x05batch\x18\x03 \x01(\v2\x17.storycast.v1.BatchSentH\x00R\x05batch\x125\n" +
-	"\asummary\x18\x04 \x01(\v2\x19.storycast.v1.SendSummaryH\x00R\asummaryB\a\n" +
+	"\asummary\x18\x04 \x01(\v2\x19.storycast.v1.SendSummaryH\x00R\asummary\x12;\n" +
+	"\tscheduled\x18\x05 \x01(\v2\x1b.storycast.v1.SendScheduledH\x00R\tscheduledB\a\n" +
 	"\x05event\"\xe0\x04\n" +
 	"\vSendPlanned\x12\x17\n" +
 	"\asend_id\x18\x01 \x01(\tR\x06sendId\x12\x1d\n" +
@@ -3268,7 +3359,7 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\x11CancelSendRequest\x12\x17\n" +
 	"\asend_id\x18\x01 \x01(\tR\x06sendId\"<\n" +
 	"\x12CancelSendResponse\x12&\n" +
-	"\x04send\x18\x01 \x01(\v2\x12.storycast.v1.SendR\x04send\"\xe6\x04\n" +
+	"\x04send\x18\x01 \x01(\v2\x12.storycast.v1.SendR\x04send\"\xc2\x05\n" +
 	"\x04Send\x12\x17\n" +
 	"\asend_id\x18\x01 \x01(\tR\x06sendId\x12\x1d\n" +
 	"\n" +
@@ -3291,7 +3382,11 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12;\n" +
 	"\vexpire_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime*c\n" +
+	"expireTime\x129\n" +
+	"\n" +
+	"start_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x1f\n" +
+	"\vschedule_id\x18\x12 \x01(\tR\n" +
+	"scheduleId*c\n" +
 	"\fOnDisconnect\x12\x1d\n" +
 	"\x19ON_DISCONNECT_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ON_DISCONNECT_CANCEL\x10\x01\x12\x1a\n" +
@@ -3306,13 +3401,14 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"SPEED_FAST\x10\x01\x12\x10\n" +
 	"\fSPEED_NORMAL\x10\x02\x12\x0e\n" +
 	"\n" +
-	"SPEED_SLOW\x10\x03*\x8a\x01\n" +
+	"SPEED_SLOW\x10\x03*\xa4\x01\n" +
 	"\tSendState\x12\x1a\n" +
 	"\x16SEND_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SEND_STATE_RUNNING\x10\x01\x12\x18\n" +
 	"\x14SEND_STATE_SUCCEEDED\x10\x02\x12\x18\n" +
 	"\x14SEND_STATE_CANCELLED\x10\x03\x12\x15\n" +
-	"\x11SEND_STATE_FAILED\x10\x042\xcb\t\n" +
+	"\x11SEND_STATE_FAILED\x10\x04\x12\x18\n" +
+	"\x14SEND_STATE_SCHEDULED\x10\x052\x82\v\n" +
 	"\fStoryService\x12N\n" +
 	"\tSendStory\x12\x1e.storycast.v1.SendStoryRequest\x1a\x1f.storycast.v1.SendStoryResponse0\x01\x12g\n" +
 	"\x12GetSessionLearning\x12'.storycast.v1.GetSessionLearningRequest\x1a(.storycast.v1.GetSessionLearningResponse\x12m\n" +
@@ -3327,7 +3423,9 @@ const file_storycast_v1_story_service_proto_rawDesc = "" +
 	"\x11SaveRecipientList\x12&.storycast.v1.SaveRecipientListRequest\x1a'.storycast.v1.SaveRecipientListResponse\x12a\n" +
 	"\x10GetRecipientList\x12%.storycast.v1.GetRecipientListRequest\x1a&.storycast.v1.GetRecipientListResponse\x12g\n" +
 	"\x12ListRecipientLists\x12'.storycast.v1.ListRecipientListsRequest\x1a(.storycast.v1.ListRecipientListsResponse\x12j\n" +
-	"\x13DeleteRecipientList\x12(.storycast.v1.DeleteRecipientListRequest\x1a).storycast.v1.DeleteRecipientListResponseB\xbe\x01\n" +
+	"\x13DeleteRecipientList\x12(.storycast.v1.DeleteRecipientListRequest\x1a).storycast.v1.DeleteRecipientListResponse\x12X\n" +
+	"\rListSchedules\x12\".storycast.v1.ListSchedulesRequest\x1a#.storycast.v1.ListSchedulesResponse\x12[\n" +
+	"\x0eDeleteSchedule\x12#.storycast.v1.DeleteScheduleRequest\x1a$.storycast.v1.DeleteScheduleResponseB\xbe\x01\n" +
 	"\x10com.storycast.v1B\x11StoryServiceProtoP\x01ZFgithub.com/storycast/storycast/clients/go/gen/storycast/v1;storycastv1\xa2\x02\x03SXX\xaa\x02\fStorycast.V1\xca\x02\fStorycast\\V1\xe2\x02\x18Storycast\\V1\\GPBMetadata\xea\x02\rStorycast::V1b\x06proto3"
 
 var (
@@ -3384,83 +3482,95 @@ var file_storycast_v1_story_service_proto_goTypes = []any{
 	(*CancelSendResponse)(nil),           // 36: storycast.v1.CancelSendResponse
 	(*Send)(nil),                         // 37: storycast.v1.Send
 	(*timestamppb.Timestamp)(nil),        // 38: google.protobuf.Timestamp
-	(*SaveRecipientListRequest)(nil),     // 39: storycast.v1.SaveRecipientListRequest
-	(*GetRecipientListRequest)(nil),      // 40: storycast.v1.GetRecipientListRequest
-	(*ListRecipientListsRequest)(nil),    // 41: storycast.v1.ListRecipientListsRequest
-	(*DeleteRecipientListRequest)(nil),   // 42: storycast.v1.DeleteRecipientListRequest
-	(*SaveRecipientListResponse)(nil),    // 43: storycast.v1.SaveRecipientListResponse
-	(*GetRecipientListResponse)(nil),     // 44: storycast.v1.GetRecipientListResponse
-	(*ListRecipientListsResponse)(nil),   // 45: storycast.v1.ListRecipientListsResponse
-	(*DeleteRecipientListResponse)(nil),  // 46: storycast.v1.DeleteRecipientListResponse
+	(*SendScheduled)(nil),                // 39: storycast.v1.SendScheduled
+	(*SaveRecipientListRequest)(nil),     // 40: storycast.v1.SaveRecipientListRequest
+	(*GetRecipientListRequest)(nil),      // 41: storycast.v1.GetRecipientListRequest
+	(*ListRecipientListsRequest)(nil),    // 42: storycast.v1.ListRecipientListsRequest
+	(*DeleteRecipientListRequest)(nil),   // 43: storycast.v1.DeleteRecipientListRequest
+	(*ListSchedulesRequest)(nil),         // 44: storycast.v1.ListSchedulesRequest
+	(*DeleteScheduleRequest)(nil),        // 45: storycast.v1.DeleteScheduleRequest
+	(*SaveRecipientListResponse)(nil),    // 46: storycast.v1.SaveRecipientListResponse
+	(*GetRecipientListResponse)(nil),     // 47: storycast.v1.GetRecipientListResponse
+	(*ListRecipientListsResponse)(nil),   // 48: storycast.v1.ListRecipientListsResponse
+	(*DeleteRecipientListResponse)(nil),  // 49: storycast.v1.DeleteRecipientListResponse
+	(*ListSchedulesResponse)(nil),        // 50: storycast.v1.ListSchedulesResponse
+	(*DeleteScheduleResponse)(nil),       // 51: storycast.v1.DeleteScheduleResponse
 }
 var file_storycast_v1_story_service_proto_depIdxs = []int32{
 	5,  // 0: storycast.v1.SendStoryRequest.story:type_name -> storycast.v1.Story
 	0,  // 1: storycast.v1.SendStoryRequest.on_disconnect:type_name -> storycast.v1.OnDisconnect
-	6,  // 2: storycast.v1.Story.text:type_name -> storycast.v1.TextStory
-	7,  // 3: storycast.v1.Story.image:type_name -> storycast.v1.MediaStory
-	7,  // 4: storycast.v1.Story.video:type_name -> storycast.v1.MediaStory
-	9,  // 5: storycast.v1.SendStoryResponse.planned:type_name -> storycast.v1.SendPlanned
-	12, // 6: storycast.v1.SendStoryResponse.anchor:type_name -> storycast.v1.AnchorSent
-	13, // 7: storycast.v1.SendStoryResponse.batch:type_name -> storycast.v1.BatchSent
-	15, // 8: storycast.v1.SendStoryResponse.summary:type_name -> storycast.v1.SendSummary
-	1,  // 9: storycast.v1.SendPlanned.mode:type_name -> storycast.v1.SendMode
-	11, // 10: storycast.v1.SendPlanned.invalid_recipients:type_name -> storycast.v1.InvalidRecipient
-	10, // 11: storycast.v1.SendPlanned.sources:type_name -> storycast.v1.RecipientSources
-	14, // 12: storycast.v1.BatchSent.error:type_name -> storycast.v1.BatchError
-	2,  // 13: storycast.v1.BatchSent.speed:type_name -> storycast.v1.Speed
-	16, // 14: storycast.v1.SendSummary.failed:type_name -> storycast.v1.FailedRecipient
-	17, // 15: storycast.v1.SendSummary.session_learning:type_name -> storycast.v1.SessionLearning
-	20, // 16: storycast.v1.GetSessionLearningResponse.history:type_name -> storycast.v1.SessionHistory
-	38, // 17: storycast.v1.SessionHistory.last_successful_send:type_name -> google.protobuf.Timestamp
-	38, // 18: storycast.v1.SessionHistory.expire_time:type_name -> google.protobuf.Timestamp
-	38, // 19: storycast.v1.SessionHistory.call_rate_learn_time:type_name -> google.protobuf.Timestamp
-	25, // 20: storycast.v1.ListStrategiesResponse.strategies:type_name -> storycast.v1.StrategyInfo
-	28, // 21: storycast.v1.GetStoryReceiptsResponse.counts:type_name -> storycast.v1.ReceiptCounts
-	29, // 22: storycast.v1.GetStoryReceiptsResponse.recipients:type_name -> storycast.v1.RecipientReceipt
-	38, // 23: storycast.v1.GetStoryReceiptsResponse.create_time:type_name -> google.protobuf.Timestamp
-	38, // 24: storycast.v1.GetStoryReceiptsResponse.expire_time:type_name -> google.protobuf.Timestamp
-	38, // 25: storycast.v1.RecipientReceipt.deliver_time:type_name -> google.protobuf.Timestamp
-	38, // 26: storycast.v1.RecipientReceipt.read_time:type_name -> google.protobuf.Timestamp
-	37, // 27: storycast.v1.GetSendResponse.send:type_name -> storycast.v1.Send
-	3,  // 28: storycast.v1.ListSendsRequest.state:type_name -> storycast.v1.SendState
-	37, // 29: storycast.v1.ListSendsResponse.sends:type_name -> storycast.v1.Send
-	37, // 30: storycast.v1.CancelSendResponse.send:type_name -> storycast.v1.Send
-	3,  // 31: storycast.v1.Send.state:type_name -> storycast.v1.SendState
-	15, // 32: storycast.v1.Send.summary:type_name -> storycast.v1.SendSummary
-	38, // 33: storycast.v1.Send.create_time:type_name -> google.protobuf.Timestamp
-	38, // 34: storycast.v1.Send.update_time:type_name -> google.protobuf.Timestamp
-	38, // 35: storycast.v1.Send.expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 36: storycast.v1.StoryService.SendStory:input_type -> storycast.v1.SendStoryRequest
-	18, // 37: storycast.v1.StoryService.GetSessionLearning:input_type -> storycast.v1.GetSessionLearningRequest
-	21, // 38: storycast.v1.StoryService.ResetSessionLearning:input_type -> storycast.v1.ResetSessionLearningRequest
-	23, // 39: storycast.v1.StoryService.ListStrategies:input_type -> storycast.v1.ListStrategiesRequest
-	26, // 40: storycast.v1.StoryService.GetStoryReceipts:input_type -> storycast.v1.GetStoryReceiptsRequest
-	30, // 41: storycast.v1.StoryService.WatchSend:input_type -> storycast.v1.WatchSendRequest
-	31, // 42: storycast.v1.StoryService.GetSend:input_type -> storycast.v1.GetSendRequest
-	33, // 43: storycast.v1.StoryService.ListSends:input_type -> storycast.v1.ListSendsRequest
-	35, // 44: storycast.v1.StoryService.CancelSend:input_type -> storycast.v1.CancelSendRequest
-	39, // 45: storycast.v1.StoryService.SaveRecipientList:input_type -> storycast.v1.SaveRecipientListRequest
-	40, // 46: storycast.v1.StoryService.GetRecipientList:input_type -> storycast.v1.GetRecipientListRequest
-	41, // 47: storycast.v1.StoryService.ListRecipientLists:input_type -> storycast.v1.ListRecipientListsRequest
-	42, // 48: storycast.v1.StoryService.DeleteRecipientList:input_type -> storycast.v1.DeleteRecipientListRequest
-	8,  // 49: storycast.v1.StoryService.SendStory:output_type -> storycast.v1.SendStoryResponse
-	19, // 50: storycast.v1.StoryService.GetSessionLearning:output_type -> storycast.v1.GetSessionLearningResponse
-	22, // 51: storycast.v1.StoryService.ResetSessionLearning:output_type -> storycast.v1.ResetSessionLearningResponse
-	24, // 52: storycast.v1.StoryService.ListStrategies:output_type -> storycast.v1.ListStrategiesResponse
-	27, // 53: storycast.v1.StoryService.GetStoryReceipts:output_type -> storycast.v1.GetStoryReceiptsResponse
-	8,  // 54: storycast.v1.StoryService.WatchSend:output_type -> storycast.v1.SendStoryResponse
-	32, // 55: storycast.v1.StoryService.GetSend:output_type -> storycast.v1.GetSendResponse
-	34, // 56: storycast.v1.StoryService.ListSends:output_type -> storycast.v1.ListSendsResponse
-	36, // 57: storycast.v1.StoryService.CancelSend:output_type -> storycast.v1.CancelSendResponse
-	43, // 58: storycast.v1.StoryService.SaveRecipientList:output_type -> storycast.v1.SaveRecipientListResponse
-	44, // 59: storycast.v1.StoryService.GetRecipientList:output_type -> storycast.v1.GetRecipientListResponse
-	45, // 60: storycast.v1.StoryService.ListRecipientLists:output_type -> storycast.v1.ListRecipientListsResponse
-	46, // 61: storycast.v1.StoryService.DeleteRecipientList:output_type -> storycast.v1.DeleteRecipientListResponse
-	49, // [49:62] is the sub-list for method output_type
-	36, // [36:49] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	38, // 2: storycast.v1.SendStoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	6,  // 3: storycast.v1.Story.text:type_name -> storycast.v1.TextStory
+	7,  // 4: storycast.v1.Story.image:type_name -> storycast.v1.MediaStory
+	7,  // 5: storycast.v1.Story.video:type_name -> storycast.v1.MediaStory
+	9,  // 6: storycast.v1.SendStoryResponse.planned:type_name -> storycast.v1.SendPlanned
+	12, // 7: storycast.v1.SendStoryResponse.anchor:type_name -> storycast.v1.AnchorSent
+	13, // 8: storycast.v1.SendStoryResponse.batch:type_name -> storycast.v1.BatchSent
+	15, // 9: storycast.v1.SendStoryResponse.summary:type_name -> storycast.v1.SendSummary
+	39, // 10: storycast.v1.SendStoryResponse.scheduled:type_name -> storycast.v1.SendScheduled
+	1,  // 11: storycast.v1.SendPlanned.mode:type_name -> storycast.v1.SendMode
+	11, // 12: storycast.v1.SendPlanned.invalid_recipients:type_name -> storycast.v1.InvalidRecipient
+	10, // 13: storycast.v1.SendPlanned.sources:type_name -> storycast.v1.RecipientSources
+	14, // 14: storycast.v1.BatchSent.error:type_name -> storycast.v1.BatchError
+	2,  // 15: storycast.v1.BatchSent.speed:type_name -> storycast.v1.Speed
+	16, // 16: storycast.v1.SendSummary.failed:type_name -> storycast.v1.FailedRecipient
+	17, // 17: storycast.v1.SendSummary.session_learning:type_name -> storycast.v1.SessionLearning
+	20, // 18: storycast.v1.GetSessionLearningResponse.history:type_name -> storycast.v1.SessionHistory
+	38, // 19: storycast.v1.SessionHistory.last_successful_send:type_name -> google.protobuf.Timestamp
+	38, // 20: storycast.v1.SessionHistory.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 21: storycast.v1.SessionHistory.call_rate_learn_time:type_name -> google.protobuf.Timestamp
+	25, // 22: storycast.v1.ListStrategiesResponse.strategies:type_name -> storycast.v1.StrategyInfo
+	28, // 23: storycast.v1.GetStoryReceiptsResponse.counts:type_name -> storycast.v1.ReceiptCounts
+	29, // 24: storycast.v1.GetStoryReceiptsResponse.recipients:type_name -> storycast.v1.RecipientReceipt
+	38, // 25: storycast.v1.GetStoryReceiptsResponse.create_time:type_name -> google.protobuf.Timestamp
+	38, // 26: storycast.v1.GetStoryReceiptsResponse.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 27: storycast.v1.RecipientReceipt.deliver_time:type_name -> google.protobuf.Timestamp
+	38, // 28: storycast.v1.RecipientReceipt.read_time:type_name -> google.protobuf.Timestamp
+	37, // 29: storycast.v1.GetSendResponse.send:type_name -> storycast.v1.Send
+	3,  // 30: storycast.v1.ListSendsRequest.state:type_name -> storycast.v1.SendState
+	37, // 31: storycast.v1.ListSendsResponse.sends:type_name -> storycast.v1.Send
+	37, // 32: storycast.v1.CancelSendResponse.send:type_name -> storycast.v1.Send
+	3,  // 33: storycast.v1.Send.state:type_name -> storycast.v1.SendState
+	15, // 34: storycast.v1.Send.summary:type_name -> storycast.v1.SendSummary
+	38, // 35: storycast.v1.Send.create_time:type_name -> google.protobuf.Timestamp
+	38, // 36: storycast.v1.Send.update_time:type_name -> google.protobuf.Timestamp
+	38, // 37: storycast.v1.Send.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 38: storycast.v1.Send.start_time:type_name -> google.protobuf.Timestamp
+	4,  // 39: storycast.v1.StoryService.SendStory:input_type -> storycast.v1.SendStoryRequest
+	18, // 40: storycast.v1.StoryService.GetSessionLearning:input_type -> storycast.v1.GetSessionLearningRequest
+	21, // 41: storycast.v1.StoryService.ResetSessionLearning:input_type -> storycast.v1.ResetSessionLearningRequest
+	23, // 42: storycast.v1.StoryService.ListStrategies:input_type -> storycast.v1.ListStrategiesRequest
+	26, // 43: storycast.v1.StoryService.GetStoryReceipts:input_type -> storycast.v1.GetStoryReceiptsRequest
+	30, // 44: storycast.v1.StoryService.WatchSend:input_type -> storycast.v1.WatchSendRequest
+	31, // 45: storycast.v1.StoryService.GetSend:input_type -> storycast.v1.GetSendRequest
+	33, // 46: storycast.v1.StoryService.ListSends:input_type -> storycast.v1.ListSendsRequest
+	35, // 47: storycast.v1.StoryService.CancelSend:input_type -> storycast.v1.CancelSendRequest
+	40, // 48: storycast.v1.StoryService.SaveRecipientList:input_type -> storycast.v1.SaveRecipientListRequest
+	41, // 49: storycast.v1.StoryService.GetRecipientList:input_type -> storycast.v1.GetRecipientListRequest
+	42, // 50: storycast.v1.StoryService.ListRecipientLists:input_type -> storycast.v1.ListRecipientListsRequest
+	43, // 51: storycast.v1.StoryService.DeleteRecipientList:input_type -> storycast.v1.DeleteRecipientListRequest
+	44, // 52: storycast.v1.StoryService.ListSchedules:input_type -> storycast.v1.ListSchedulesRequest
+	45, // 53: storycast.v1.StoryService.DeleteSchedule:input_type -> storycast.v1.DeleteScheduleRequest
+	8,  // 54: storycast.v1.StoryService.SendStory:output_type -> storycast.v1.SendStoryResponse
+	19, // 55: storycast.v1.StoryService.GetSessionLearning:output_type -> storycast.v1.GetSessionLearningResponse
+	22, // 56: storycast.v1.StoryService.ResetSessionLearning:output_type -> storycast.v1.ResetSessionLearningResponse
+	24, // 57: storycast.v1.StoryService.ListStrategies:output_type -> storycast.v1.ListStrategiesResponse
+	27, // 58: storycast.v1.StoryService.GetStoryReceipts:output_type -> storycast.v1.GetStoryReceiptsResponse
+	8,  // 59: storycast.v1.StoryService.WatchSend:output_type -> storycast.v1.SendStoryResponse
+	32, // 60: storycast.v1.StoryService.GetSend:output_type -> storycast.v1.GetSendResponse
+	34, // 61: storycast.v1.StoryService.ListSends:output_type -> storycast.v1.ListSendsResponse
+	36, // 62: storycast.v1.StoryService.CancelSend:output_type -> storycast.v1.CancelSendResponse
+	46, // 63: storycast.v1.StoryService.SaveRecipientList:output_type -> storycast.v1.SaveRecipientListResponse
+	47, // 64: storycast.v1.StoryService.GetRecipientList:output_type -> storycast.v1.GetRecipientListResponse
+	48, // 65: storycast.v1.StoryService.ListRecipientLists:output_type -> storycast.v1.ListRecipientListsResponse
+	49, // 66: storycast.v1.StoryService.DeleteRecipientList:output_type -> storycast.v1.DeleteRecipientListResponse
+	50, // 67: storycast.v1.StoryService.ListSchedules:output_type -> storycast.v1.ListSchedulesResponse
+	51, // 68: storycast.v1.StoryService.DeleteSchedule:output_type -> storycast.v1.DeleteScheduleResponse
+	54, // [54:69] is the sub-list for method output_type
+	39, // [39:54] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_storycast_v1_story_service_proto_init() }
@@ -3469,6 +3579,7 @@ func file_storycast_v1_story_service_proto_init() {
 		return
 	}
 	file_storycast_v1_recipient_list_proto_init()
+	file_storycast_v1_schedule_proto_init()
 	file_storycast_v1_story_service_proto_msgTypes[1].OneofWrappers = []any{
 		(*Story_Text)(nil),
 		(*Story_Image)(nil),
@@ -3483,6 +3594,7 @@ func file_storycast_v1_story_service_proto_init() {
 		(*SendStoryResponse_Anchor)(nil),
 		(*SendStoryResponse_Batch)(nil),
 		(*SendStoryResponse_Summary)(nil),
+		(*SendStoryResponse_Scheduled)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

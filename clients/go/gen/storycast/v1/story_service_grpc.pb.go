@@ -40,6 +40,8 @@ const (
 	StoryService_GetRecipientList_FullMethodName     = "/storycast.v1.StoryService/GetRecipientList"
 	StoryService_ListRecipientLists_FullMethodName   = "/storycast.v1.StoryService/ListRecipientLists"
 	StoryService_DeleteRecipientList_FullMethodName  = "/storycast.v1.StoryService/DeleteRecipientList"
+	StoryService_ListSchedules_FullMethodName        = "/storycast.v1.StoryService/ListSchedules"
+	StoryService_DeleteSchedule_FullMethodName       = "/storycast.v1.StoryService/DeleteSchedule"
 )
 
 // StoryServiceClient is the client API for StoryService service.
@@ -126,7 +128,8 @@ type StoryServiceClient interface {
 	GetSend(ctx context.Context, in *GetSendRequest, opts ...grpc.CallOption) (*GetSendResponse, error)
 	// The sends this server knows (running ones and those that finished within the
 	// retention), newest first, page by page (AIP-158), optionally only one session's
-	// or those in one state.
+	// or those in one state. Sends scheduled for later are listed by ListSchedules
+	// until they start.
 	//
 	// Errors: INVALID_ARGUMENT (a bad session_id, a negative page_size, a page_token
 	// not returned for the same filters).
@@ -162,6 +165,22 @@ type StoryServiceClient interface {
 	// Errors: INVALID_ARGUMENT (no or bad session_id or name), UNAVAILABLE (reason
 	// STORE_UNAVAILABLE).
 	DeleteRecipientList(ctx context.Context, in *DeleteRecipientListRequest, opts ...grpc.CallOption) (*DeleteRecipientListResponse, error)
+	// Scheduled sends (SendStory with start_time or repeat) not yet started or
+	// ended, oldest first, page by page (AIP-158), optionally only one session's.
+	// A one-off leaves the list when its send starts (GetSend follows it from
+	// there); a repeating schedule stays until deleted.
+	//
+	// Errors: INVALID_ARGUMENT (a bad session_id, a negative page_size, a
+	// page_token not returned for the same session_id), UNAVAILABLE (reason
+	// STORE_UNAVAILABLE).
+	ListSchedules(ctx context.Context, in *ListSchedulesRequest, opts ...grpc.CallOption) (*ListSchedulesResponse, error)
+	// Deletes a schedule: nothing more starts from it. Sends it already started
+	// go on (CancelSend stops them). Deleting a one-off is cancelling its send:
+	// GetSend shows it CANCELLED.
+	//
+	// Errors: INVALID_ARGUMENT (no schedule_id), NOT_FOUND (reason
+	// SCHEDULE_NOT_FOUND), UNAVAILABLE (reason STORE_UNAVAILABLE).
+	DeleteSchedule(ctx context.Context, in *DeleteScheduleRequest, opts ...grpc.CallOption) (*DeleteScheduleResponse, error)
 }
 
 type storyServiceClient struct {
@@ -320,6 +339,26 @@ func (c *storyServiceClient) DeleteRecipientList(ctx context.Context, in *Delete
 	return out, nil
 }
 
+func (c *storyServiceClient) ListSchedules(ctx context.Context, in *ListSchedulesRequest, opts ...grpc.CallOption) (*ListSchedulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSchedulesResponse)
+	err := c.cc.Invoke(ctx, StoryService_ListSchedules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storyServiceClient) DeleteSchedule(ctx context.Context, in *DeleteScheduleRequest, opts ...grpc.CallOption) (*DeleteScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteScheduleResponse)
+	err := c.cc.Invoke(ctx, StoryService_DeleteSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StoryServiceServer is the server API for StoryService service.
 // All implementations must embed UnimplementedStoryServiceServer
 // for forward compatibility.
@@ -404,7 +443,8 @@ type StoryServiceServer interface {
 	GetSend(context.Context, *GetSendRequest) (*GetSendResponse, error)
 	// The sends this server knows (running ones and those that finished within the
 	// retention), newest first, page by page (AIP-158), optionally only one session's
-	// or those in one state.
+	// or those in one state. Sends scheduled for later are listed by ListSchedules
+	// until they start.
 	//
 	// Errors: INVALID_ARGUMENT (a bad session_id, a negative page_size, a page_token
 	// not returned for the same filters).
@@ -440,6 +480,22 @@ type StoryServiceServer interface {
 	// Errors: INVALID_ARGUMENT (no or bad session_id or name), UNAVAILABLE (reason
 	// STORE_UNAVAILABLE).
 	DeleteRecipientList(context.Context, *DeleteRecipientListRequest) (*DeleteRecipientListResponse, error)
+	// Scheduled sends (SendStory with start_time or repeat) not yet started or
+	// ended, oldest first, page by page (AIP-158), optionally only one session's.
+	// A one-off leaves the list when its send starts (GetSend follows it from
+	// there); a repeating schedule stays until deleted.
+	//
+	// Errors: INVALID_ARGUMENT (a bad session_id, a negative page_size, a
+	// page_token not returned for the same session_id), UNAVAILABLE (reason
+	// STORE_UNAVAILABLE).
+	ListSchedules(context.Context, *ListSchedulesRequest) (*ListSchedulesResponse, error)
+	// Deletes a schedule: nothing more starts from it. Sends it already started
+	// go on (CancelSend stops them). Deleting a one-off is cancelling its send:
+	// GetSend shows it CANCELLED.
+	//
+	// Errors: INVALID_ARGUMENT (no schedule_id), NOT_FOUND (reason
+	// SCHEDULE_NOT_FOUND), UNAVAILABLE (reason STORE_UNAVAILABLE).
+	DeleteSchedule(context.Context, *DeleteScheduleRequest) (*DeleteScheduleResponse, error)
 	mustEmbedUnimplementedStoryServiceServer()
 }
 
@@ -488,6 +544,12 @@ func (UnimplementedStoryServiceServer) ListRecipientLists(context.Context, *List
 }
 func (UnimplementedStoryServiceServer) DeleteRecipientList(context.Context, *DeleteRecipientListRequest) (*DeleteRecipientListResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteRecipientList not implemented")
+}
+func (UnimplementedStoryServiceServer) ListSchedules(context.Context, *ListSchedulesRequest) (*ListSchedulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSchedules not implemented")
+}
+func (UnimplementedStoryServiceServer) DeleteSchedule(context.Context, *DeleteScheduleRequest) (*DeleteScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteSchedule not implemented")
 }
 func (UnimplementedStoryServiceServer) mustEmbedUnimplementedStoryServiceServer() {}
 func (UnimplementedStoryServiceServer) testEmbeddedByValue()                      {}
@@ -730,6 +792,42 @@ func _StoryService_DeleteRecipientList_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StoryService_ListSchedules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSchedulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoryServiceServer).ListSchedules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StoryService_ListSchedules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoryServiceServer).ListSchedules(ctx, req.(*ListSchedulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StoryService_DeleteSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoryServiceServer).DeleteSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StoryService_DeleteSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoryServiceServer).DeleteSchedule(ctx, req.(*DeleteScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StoryService_ServiceDesc is the grpc.ServiceDesc for StoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -780,6 +878,14 @@ var StoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteRecipientList",
 			Handler:    _StoryService_DeleteRecipientList_Handler,
+		},
+		{
+			MethodName: "ListSchedules",
+			Handler:    _StoryService_ListSchedules_Handler,
+		},
+		{
+			MethodName: "DeleteSchedule",
+			Handler:    _StoryService_DeleteSchedule_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

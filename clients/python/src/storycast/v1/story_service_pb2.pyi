@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from storycast.v1 import recipient_list_pb2 as _recipient_list_pb2
+from storycast.v1 import schedule_pb2 as _schedule_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -37,6 +38,7 @@ class SendState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEND_STATE_SUCCEEDED: _ClassVar[SendState]
     SEND_STATE_CANCELLED: _ClassVar[SendState]
     SEND_STATE_FAILED: _ClassVar[SendState]
+    SEND_STATE_SCHEDULED: _ClassVar[SendState]
 ON_DISCONNECT_UNSPECIFIED: OnDisconnect
 ON_DISCONNECT_CANCEL: OnDisconnect
 ON_DISCONNECT_CONTINUE: OnDisconnect
@@ -52,9 +54,10 @@ SEND_STATE_RUNNING: SendState
 SEND_STATE_SUCCEEDED: SendState
 SEND_STATE_CANCELLED: SendState
 SEND_STATE_FAILED: SendState
+SEND_STATE_SCHEDULED: SendState
 
 class SendStoryRequest(_message.Message):
-    __slots__ = ("session_id", "story", "recipients", "strategy", "request_id", "on_disconnect", "experiment", "recipient_list", "all_contacts")
+    __slots__ = ("session_id", "story", "recipients", "strategy", "request_id", "on_disconnect", "experiment", "recipient_list", "all_contacts", "start_time", "repeat", "time_zone")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STORY_FIELD_NUMBER: _ClassVar[int]
     RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +67,9 @@ class SendStoryRequest(_message.Message):
     EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
     RECIPIENT_LIST_FIELD_NUMBER: _ClassVar[int]
     ALL_CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     story: Story
     recipients: _containers.RepeatedScalarFieldContainer[str]
@@ -73,7 +79,10 @@ class SendStoryRequest(_message.Message):
     experiment: str
     recipient_list: str
     all_contacts: bool
-    def __init__(self, session_id: _Optional[str] = ..., story: _Optional[_Union[Story, _Mapping]] = ..., recipients: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ..., request_id: _Optional[str] = ..., on_disconnect: _Optional[_Union[OnDisconnect, str]] = ..., experiment: _Optional[str] = ..., recipient_list: _Optional[str] = ..., all_contacts: _Optional[bool] = ...) -> None: ...
+    start_time: _timestamp_pb2.Timestamp
+    repeat: str
+    time_zone: str
+    def __init__(self, session_id: _Optional[str] = ..., story: _Optional[_Union[Story, _Mapping]] = ..., recipients: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ..., request_id: _Optional[str] = ..., on_disconnect: _Optional[_Union[OnDisconnect, str]] = ..., experiment: _Optional[str] = ..., recipient_list: _Optional[str] = ..., all_contacts: _Optional[bool] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., repeat: _Optional[str] = ..., time_zone: _Optional[str] = ...) -> None: ...
 
 class Story(_message.Message):
     __slots__ = ("text", "image", "video")
@@ -108,16 +117,18 @@ class MediaStory(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., url: _Optional[str] = ..., caption: _Optional[str] = ..., mime_type: _Optional[str] = ...) -> None: ...
 
 class SendStoryResponse(_message.Message):
-    __slots__ = ("planned", "anchor", "batch", "summary")
+    __slots__ = ("planned", "anchor", "batch", "summary", "scheduled")
     PLANNED_FIELD_NUMBER: _ClassVar[int]
     ANCHOR_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_FIELD_NUMBER: _ClassVar[int]
     planned: SendPlanned
     anchor: AnchorSent
     batch: BatchSent
     summary: SendSummary
-    def __init__(self, planned: _Optional[_Union[SendPlanned, _Mapping]] = ..., anchor: _Optional[_Union[AnchorSent, _Mapping]] = ..., batch: _Optional[_Union[BatchSent, _Mapping]] = ..., summary: _Optional[_Union[SendSummary, _Mapping]] = ...) -> None: ...
+    scheduled: _schedule_pb2.SendScheduled
+    def __init__(self, planned: _Optional[_Union[SendPlanned, _Mapping]] = ..., anchor: _Optional[_Union[AnchorSent, _Mapping]] = ..., batch: _Optional[_Union[BatchSent, _Mapping]] = ..., summary: _Optional[_Union[SendSummary, _Mapping]] = ..., scheduled: _Optional[_Union[_schedule_pb2.SendScheduled, _Mapping]] = ...) -> None: ...
 
 class SendPlanned(_message.Message):
     __slots__ = ("send_id", "session_id", "strategy", "mode", "total_recipients", "invalid_recipients", "duplicate_recipients", "used_history", "proven_batch_size", "first_batch_size", "reason", "experiment", "arm", "strategy_reason", "sources")
@@ -456,7 +467,7 @@ class CancelSendResponse(_message.Message):
     def __init__(self, send: _Optional[_Union[Send, _Mapping]] = ...) -> None: ...
 
 class Send(_message.Message):
-    __slots__ = ("send_id", "request_id", "session_id", "strategy", "state", "total", "delivered", "failed", "remaining", "events", "summary", "failure_reason", "failure_message", "create_time", "update_time", "expire_time")
+    __slots__ = ("send_id", "request_id", "session_id", "strategy", "state", "total", "delivered", "failed", "remaining", "events", "summary", "failure_reason", "failure_message", "create_time", "update_time", "expire_time", "start_time", "schedule_id")
     SEND_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -473,6 +484,8 @@ class Send(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_ID_FIELD_NUMBER: _ClassVar[int]
     send_id: str
     request_id: str
     session_id: str
@@ -489,4 +502,6 @@ class Send(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, send_id: _Optional[str] = ..., request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., strategy: _Optional[str] = ..., state: _Optional[_Union[SendState, str]] = ..., total: _Optional[int] = ..., delivered: _Optional[int] = ..., failed: _Optional[int] = ..., remaining: _Optional[int] = ..., events: _Optional[int] = ..., summary: _Optional[_Union[SendSummary, _Mapping]] = ..., failure_reason: _Optional[str] = ..., failure_message: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    start_time: _timestamp_pb2.Timestamp
+    schedule_id: str
+    def __init__(self, send_id: _Optional[str] = ..., request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., strategy: _Optional[str] = ..., state: _Optional[_Union[SendState, str]] = ..., total: _Optional[int] = ..., delivered: _Optional[int] = ..., failed: _Optional[int] = ..., remaining: _Optional[int] = ..., events: _Optional[int] = ..., summary: _Optional[_Union[SendSummary, _Mapping]] = ..., failure_reason: _Optional[str] = ..., failure_message: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., schedule_id: _Optional[str] = ...) -> None: ...

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from storycast.v1 import recipient_list_pb2 as storycast_dot_v1_dot_recipient__list__pb2
+from storycast.v1 import schedule_pb2 as storycast_dot_v1_dot_schedule__pb2
 from storycast.v1 import story_service_pb2 as storycast_dot_v1_dot_story__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -100,6 +101,16 @@ class StoryServiceStub:
                 '/storycast.v1.StoryService/DeleteRecipientList',
                 request_serializer=storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListRequest.SerializeToString,
                 response_deserializer=storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListResponse.FromString,
+                _registered_method=True)
+        self.ListSchedules = channel.unary_unary(
+                '/storycast.v1.StoryService/ListSchedules',
+                request_serializer=storycast_dot_v1_dot_schedule__pb2.ListSchedulesRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_schedule__pb2.ListSchedulesResponse.FromString,
+                _registered_method=True)
+        self.DeleteSchedule = channel.unary_unary(
+                '/storycast.v1.StoryService/DeleteSchedule',
+                request_serializer=storycast_dot_v1_dot_schedule__pb2.DeleteScheduleRequest.SerializeToString,
+                response_deserializer=storycast_dot_v1_dot_schedule__pb2.DeleteScheduleResponse.FromString,
                 _registered_method=True)
 
 
@@ -221,7 +232,8 @@ class StoryServiceServicer:
     def ListSends(self, request, context):
         """The sends this server knows (running ones and those that finished within the
         retention), newest first, page by page (AIP-158), optionally only one session's
-        or those in one state.
+        or those in one state. Sends scheduled for later are listed by ListSchedules
+        until they start.
 
         Errors: INVALID_ARGUMENT (a bad session_id, a negative page_size, a page_token
         not returned for the same filters).
@@ -281,6 +293,32 @@ class StoryServiceServicer:
 
         Errors: INVALID_ARGUMENT (no or bad session_id or name), UNAVAILABLE (reason
         STORE_UNAVAILABLE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchedules(self, request, context):
+        """Scheduled sends (SendStory with start_time or repeat) not yet started or
+        ended, oldest first, page by page (AIP-158), optionally only one session's.
+        A one-off leaves the list when its send starts (GetSend follows it from
+        there); a repeating schedule stays until deleted.
+
+        Errors: INVALID_ARGUMENT (a bad session_id, a negative page_size, a
+        page_token not returned for the same session_id), UNAVAILABLE (reason
+        STORE_UNAVAILABLE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchedule(self, request, context):
+        """Deletes a schedule: nothing more starts from it. Sends it already started
+        go on (CancelSend stops them). Deleting a one-off is cancelling its send:
+        GetSend shows it CANCELLED.
+
+        Errors: INVALID_ARGUMENT (no schedule_id), NOT_FOUND (reason
+        SCHEDULE_NOT_FOUND), UNAVAILABLE (reason STORE_UNAVAILABLE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -353,6 +391,16 @@ def add_StoryServiceServicer_to_server(servicer, server):
                     servicer.DeleteRecipientList,
                     request_deserializer=storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListRequest.FromString,
                     response_serializer=storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListResponse.SerializeToString,
+            ),
+            'ListSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchedules,
+                    request_deserializer=storycast_dot_v1_dot_schedule__pb2.ListSchedulesRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_schedule__pb2.ListSchedulesResponse.SerializeToString,
+            ),
+            'DeleteSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSchedule,
+                    request_deserializer=storycast_dot_v1_dot_schedule__pb2.DeleteScheduleRequest.FromString,
+                    response_serializer=storycast_dot_v1_dot_schedule__pb2.DeleteScheduleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -707,6 +755,60 @@ class StoryService:
             '/storycast.v1.StoryService/DeleteRecipientList',
             storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListRequest.SerializeToString,
             storycast_dot_v1_dot_recipient__list__pb2.DeleteRecipientListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.StoryService/ListSchedules',
+            storycast_dot_v1_dot_schedule__pb2.ListSchedulesRequest.SerializeToString,
+            storycast_dot_v1_dot_schedule__pb2.ListSchedulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storycast.v1.StoryService/DeleteSchedule',
+            storycast_dot_v1_dot_schedule__pb2.DeleteScheduleRequest.SerializeToString,
+            storycast_dot_v1_dot_schedule__pb2.DeleteScheduleResponse.FromString,
             options,
             channel_credentials,
             insecure,
