@@ -7,6 +7,7 @@ export default defineConfig({
     fileParallelism: true,
     testTimeout: 20_000,
     // Fails the run at once, naming `npm run setup`, when a tool the suite drives is missing.
-    globalSetup: ['test/support/tools-present.ts'],
+    // Then builds the web console when its build is missing or stale: the browser tests (test/web) serve it.
+    globalSetup: ['test/support/tools-present.ts', 'test/web/build.ts'],
   },
 });

@@ -1,5 +1,5 @@
-// `npm run setup`: the tools the test suite drives for real (redis-server, grpcurl, grpc-health-probe,
-// ghz, the Python client's packages), installed once on a fresh machine: Debian's redis-server,
+// `npm run setup`: the tools the test suite drives for real (redis-server, chromium, grpcurl, grpc-health-probe,
+// ghz, the Python client's packages), installed once on a fresh machine: Debian's redis-server and chromium,
 // the Go tools with `go install` at pinned versions, pip. What is there already is left alone;
 // anything it cannot install is named with the command to run. `.ci/run` runs it too.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -11,12 +11,17 @@ const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'igno
 const run = (cmd, args, env = {}) => execFileSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
 const problems = [];
 
-if (!has('redis-server')) {
+// Debian packages: redis-server, and chromium for the web console's browser tests (playwright-core
+// drives it at /usr/bin/chromium: playwright's own browser download is not available everywhere).
+const DEBIAN = { 'redis-server': 'redis-server', chromium: 'chromium' };
+const missingDebian = Object.entries(DEBIAN).filter(([cmd]) => !has(cmd));
+if (missingDebian.length > 0) {
+  const packages = missingDebian.map(([, pkg]) => pkg);
   if (process.getuid?.() === 0 && has('apt-get')) {
-    console.log('setup: installing redis-server (Debian package)');
+    console.log(`setup: installing ${packages.join(', ')} (Debian packages)`);
     run('apt-get', ['update', '-qq']);
-    run('apt-get', ['install', '-y', '-qq', 'redis-server'], { DEBIAN_FRONTEND: 'noninteractive' });
-  } else problems.push('redis-server is missing: sudo apt-get install -y redis-server');
+    run('apt-get', ['install', '-y', '-qq', ...packages], { DEBIAN_FRONTEND: 'noninteractive' });
+  } else problems.push(`${packages.join(', ')} missing: sudo apt-get install -y ${packages.join(' ')}`);
 }
 
 // The tools people point at a gRPC server first, run against ours in the suite.

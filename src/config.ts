@@ -52,6 +52,8 @@ interface ServerConfig {
   readonly sendRetentionMs: number;
   /** Prometheus /metrics on this port (on the same host); 0: none. */
   readonly metricsPort: number;
+  /** The web console, with the API over Connect and gRPC-Web, on this HTTP/1.1 port (on the same host); 0: none. */
+  readonly webPort: number;
   /** The API keys file (see src/auth); unset: every call is allowed, as before. */
   readonly apiKeysFile: string | undefined;
   /** With API keys: whether reflection needs a key too (health never does). */
@@ -202,6 +204,7 @@ const variables = z.object({
   STORYCAST_ADVERTISE_ADDRESS: optionalText,
   // Production: Prometheus on its own port, API keys per tenant, client certificates.
   STORYCAST_METRICS_PORT: numeric(9464, { min: 0, max: 65535, integer: true }),
+  STORYCAST_WEB_PORT: numeric(8080, { min: 0, max: 65535, integer: true }),
   STORYCAST_API_KEYS: optionalText,
   STORYCAST_AUTH_REFLECTION: flag(false),
   STORYCAST_TLS_CLIENT_CA: optionalText,
@@ -291,6 +294,7 @@ const configSchema = variables
         leaseTtlMs: v.STORYCAST_LEASE_TTL_MS,
         advertiseAddress: v.STORYCAST_ADVERTISE_ADDRESS,
         metricsPort: v.STORYCAST_METRICS_PORT,
+        webPort: v.STORYCAST_WEB_PORT,
         apiKeysFile: v.STORYCAST_API_KEYS,
         authReflection: v.STORYCAST_AUTH_REFLECTION,
         tlsClientCa: v.STORYCAST_TLS_CLIENT_CA,

@@ -11,6 +11,7 @@ import { createLogger } from './log.js';
 import { createRuntime } from './runtime.js';
 import { createStorycastHandler } from './server/handler.js';
 import { listen } from './server/listen.js';
+import { consoleHandler, startWeb } from './server/web.js';
 import { reachableAddress } from './server/advertise.js';
 import { operations } from './server/operations.js';
 import { exitOnStartupError } from './util/startup-error.js';
@@ -35,7 +36,9 @@ async function main(): Promise<void> {
   const resumed = await app.resumeSends();
   if (resumed > 0) logger.info({ resumed }, 'resumed unfinished sends from the journal');
   app.startSchedules();
-  const listener = await listen(app.handler, {
+  const tls = Boolean(s.tlsCert && s.tlsKey);
+  // With TLS browsers reach the main port over HTTP/1.1 or HTTP/2 alike, so it serves the console too.
+  const listener = await listen(tls ? consoleHandler(app.handler) : app.handler, {
     host: s.host,
     port: s.port,
     ...(s.tlsCert && s.tlsKey
@@ -43,6 +46,11 @@ async function main(): Promise<void> {
       : {}),
   });
   logger.info({ url: listener.url, tls: listener.tls, ...ops.summary }, 'storycast listening');
+  const web = await startWeb(
+    app.handler,
+    { host: s.host, port: s.webPort, chosen: process.env['STORYCAST_WEB_PORT'] !== undefined },
+    logger,
+  );
   if (runtime.replicas) {
     const address = s.advertiseAddress ?? reachableAddress(s.host, listener);
     await app.advertise(address);
@@ -61,7 +69,7 @@ async function main(): Promise<void> {
     // The port stays open while sends drain, so late callers hear UNAVAILABLE rather than a refused connection.
     (async () => {
       await app.drain();
-      await listener.close();
+      await Promise.all([listener.close(), web?.close()]);
       await ops.close();
       await runtime.close();
       logger.info('storycast stopped');

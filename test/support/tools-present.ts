@@ -1,5 +1,5 @@
 /**
- * Vitest's global setup: the suite drives a real redis-server, grpcurl,
+ * Vitest's global setup: the suite drives a real redis-server, chromium, grpcurl,
  * grpc-health-probe, ghz and the Python client, and installs none of them.
  * A missing tool stops the run at once with the one command that installs
  * them all, rather than as a puzzling failure in the middle of a test.
@@ -13,6 +13,8 @@ const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdi
 export function missingTools(): string[] {
   const missing: string[] = [];
   if (!has('redis-server')) missing.push('redis-server');
+  // The web console's browser tests drive Debian's chromium (scripts/setup.mjs installs it).
+  if (!has('chromium')) missing.push('chromium');
   const gopath = has('go') ? spawnSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).stdout.trim() : '';
   for (const tool of ['grpcurl', 'grpc-health-probe', 'ghz']) {
     if (!gopath || !existsSync(join(gopath, 'bin', tool))) missing.push(tool);
