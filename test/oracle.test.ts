@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { builtinStrategies } from '../strategies/index.js';
 import { defineStrategy, MIN_CALL_TIMEOUT_MS, type AnyStrategy } from '../strategies/sdk.js';
 import { fixed, INFORMED, ORACLE } from '../src/bench/baselines.js';
+import { drawProfile } from '../src/bench/random-family.js';
 import { runOnce, type BenchCase, type RunResult } from '../src/bench/run.js';
 import { defaultSuite } from '../src/bench/suite.js';
 import { VirtualClock } from '../src/clock.js';
@@ -351,5 +352,18 @@ describe('the oracle', () => {
       const limit = (await runOnce(ORACLE, c, 10_000, seed, config)).completionMs;
       expect((await runOnce(INFORMED, c, 10_000, seed, config)).completionMs).toBeGreaterThanOrEqual(limit);
     }
+  }, 30_000);
+
+  it("takes `informed`'s run where that plan finishes first: the planner's search does not cover every plan", async () => {
+    // Family seed 1, profile 56, seed 5: the planner spends a call of one recipient shifting the draws and
+    // finishes at 40.5 s; informed's even calls finish at 38.6 s.
+    const profile = drawProfile(1, 55);
+    const c: BenchCase = { name: profile.name, description: '', profile };
+    const limit = await runOnce(ORACLE, c, 10_000, 5, config);
+    const reference = await runOnce(INFORMED, c, 10_000, 5, config);
+    expect(limit.strategy).toBe(ORACLE);
+    expect(limit.completionMs).toBe(reference.completionMs);
+    expect(sizes(limit)).toEqual(sizes(reference));
+    expect(limit.trace.points.every((p) => p.reason?.startsWith("informed's plan: "))).toBe(true);
   }, 30_000);
 });

@@ -14,7 +14,11 @@
  *   engine allows (or just when the server's rate windows have room again, if
  *   that spares the next call a refusal); a call slower than the latency model
  *   allows (a stall), or a refusal for the rate that stalls, is given up on at
- *   once unless waiting it out finishes sooner. It reads the draws from a copy: the network's own
+ *   once unless waiting it out finishes sooner. Where `informed`'s run on the
+ *   same seed finishes sooner and delivers everyone, that run is the oracle's
+ *   (run.ts): with the network known, informed's plan is one more the oracle
+ *   could follow, and the planner's search does not cover every plan.
+ *   It reads the draws from a copy: the network's own
  *   streams, and so every other contender's run, are untouched. It follows the
  *   engine's pacer and the server's rate windows call by call (pace-model.ts):
  *   it knows when each call will start and which the server will refuse, and
