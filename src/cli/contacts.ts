@@ -3,13 +3,11 @@
  * its device synced them (ListContacts, page by page), what `send
  * --all-contacts` sends to.
  */
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runIfMain } from './run-main.js';
 import { parseArgs } from 'node:util';
 import { createClient } from '@connectrpc/connect';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { SessionService } from '../gen/storycast/v1/session_service_pb.js';
-import { exitOnStartupError } from '../util/startup-error.js';
 import { integer } from './args.js';
 import { apiKeyFrom, serverTransport } from './connection.js';
 import { describeError } from './errors.js';
@@ -94,9 +92,6 @@ export async function contacts(argv: readonly string[], io: CliIO): Promise<numb
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
-  contacts(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
-    process.exitCode = code;
-  }, exitOnStartupError('storycast contacts'));
-}
+runIfMain(import.meta.url, 'storycast contacts', (argv) =>
+  contacts(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env }),
+);

@@ -4,9 +4,8 @@
  * what is typed is checked here; everything else (strategies, weights, how
  * many arms) is the server's to refuse, and its refusal is printed as it gives it.
  */
+import { runIfMain } from './run-main.js';
 import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type MessageInitShape, toJson } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
@@ -18,7 +17,6 @@ import {
   ExperimentUnit,
   GetExperimentResultsResponseSchema,
 } from '../gen/storycast/v1/experiment_service_pb.js';
-import { exitOnStartupError } from '../util/startup-error.js';
 import { apiKeyFrom, type ServerTarget, serverTransport } from './connection.js';
 import { authHint, codeName, describeError, errorInfo, errorJson } from './errors.js';
 import { distributionSvg, NOT_COMPUTABLE } from './experiment-chart.js';
@@ -363,9 +361,6 @@ export async function experiment(argv: readonly string[], io: CliIO): Promise<nu
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
-  experiment(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
-    process.exitCode = code;
-  }, exitOnStartupError('storycast experiment'));
-}
+runIfMain(import.meta.url, 'storycast experiment', (argv) =>
+  experiment(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env }),
+);

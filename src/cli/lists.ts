@@ -2,13 +2,11 @@
  * `npm run storycast -- lists [save|show|delete] ...`: a session's saved
  * recipient lists (SaveRecipientList and friends), for `send --list NAME`.
  */
+import { runIfMain } from './run-main.js';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { RecipientList } from '../gen/storycast/v1/recipient_list_pb.js';
-import { exitOnStartupError } from '../util/startup-error.js';
 import { demoRecipients, parseRecipientFile } from './args.js';
 import { integer } from './args.js';
 import { apiKeyFrom } from './connection.js';
@@ -163,9 +161,6 @@ export async function lists(argv: readonly string[], io: CliIO): Promise<number>
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
-  lists(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }).then((code) => {
-    process.exitCode = code;
-  }, exitOnStartupError('storycast lists'));
-}
+runIfMain(import.meta.url, 'storycast lists', (argv) =>
+  lists(argv, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }),
+);

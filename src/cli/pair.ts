@@ -4,15 +4,13 @@
  * terminal as it rotates (or prints the pairing code when --phone is given),
  * then the session's state until it is open. Exit 0 when linked, 1 otherwise.
  */
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runIfMain } from './run-main.js';
 import { parseArgs } from 'node:util';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import QRCode from 'qrcode';
 import { SessionService } from '../gen/storycast/v1/session_service_pb.js';
 import { sessionStateFromProto } from '../server/session-state.js';
 import type { SessionStateName } from '../transport/sessions.js';
-import { exitOnStartupError } from '../util/startup-error.js';
 import { apiKeyFrom, serverTransport } from './connection.js';
 import { authHint } from './errors.js';
 import { serverFrom } from './server-address.js';
@@ -122,14 +120,8 @@ export async function pair(argv: string[], io: PairIO): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
+runIfMain(import.meta.url, 'pair', (argv) => {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
-  pair(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    exitOnStartupError('pair'),
-  );
-}
+  return pair(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal });
+});

@@ -2,10 +2,8 @@
  * `npm run storycast -- schedules [delete ID]`: the sends a server will start
  * later (`send --at`, `send --repeat`), and ending one.
  */
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runIfMain } from './run-main.js';
 import { parseArgs } from 'node:util';
-import { exitOnStartupError } from '../util/startup-error.js';
 import { apiKeyFrom } from './connection.js';
 import { describeError } from './errors.js';
 import { storyClient, write, type CliIO } from './follow.js';
@@ -108,9 +106,6 @@ export async function schedules(argv: readonly string[], io: CliIO): Promise<num
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
-  schedules(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
-    process.exitCode = code;
-  }, exitOnStartupError('storycast schedules'));
-}
+runIfMain(import.meta.url, 'storycast schedules', (argv) =>
+  schedules(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env }),
+);

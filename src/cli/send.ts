@@ -4,10 +4,9 @@
  * from the pure functions in progress.ts and errors.ts. See args.ts for the
  * options and exit codes (or run with --help).
  */
+import { runIfMain } from './run-main.js';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { create, toJson, type MessageInitShape } from '@bufbuild/protobuf';
 import {
   OnDisconnect,
@@ -18,7 +17,6 @@ import {
 } from '../gen/storycast/v1/story_service_pb.js';
 import { follow, storyClient, write, type CliIO } from './follow.js';
 import { demoRecipients, HELP, parseCliArgs, parseRecipientFile, UsageError, type CliOptions } from './args.js';
-import { exitOnStartupError } from '../util/startup-error.js';
 import { describeError } from './errors.js';
 import { formatScheduled, num } from './progress.js';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
@@ -184,8 +182,7 @@ async function detach(request: SendStoryRequest, options: CliOptions, io: CliIO)
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
+runIfMain(import.meta.url, 'storycast send', (argv) => {
   const controller = new AbortController();
   // `once`: a second Ctrl-C falls through to Node's default and quits at once.
   process.once('SIGINT', () => {
@@ -207,7 +204,5 @@ if (invokedDirectly) {
       return process.stdin;
     },
   };
-  run(process.argv.slice(2), io).then((code) => {
-    process.exitCode = code;
-  }, exitOnStartupError('storycast send'));
-}
+  return run(argv, io);
+});

@@ -2,13 +2,11 @@
  * `npm run storycast -- sends [options]`: the sends a server runs or ran
  * (ListSends, page by page), one line each, newest first.
  */
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runIfMain } from './run-main.js';
 import { parseArgs } from 'node:util';
 import { toJson } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { SendSchema, SendState, type Send } from '../gen/storycast/v1/story_service_pb.js';
-import { exitOnStartupError } from '../util/startup-error.js';
 import { integer } from './args.js';
 import { describeError } from './errors.js';
 import { apiKeyFrom } from './connection.js';
@@ -131,9 +129,4 @@ export async function sends(argv: readonly string[], io: CliIO): Promise<number>
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
-  sends(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
-    process.exitCode = code;
-  }, exitOnStartupError('storycast sends'));
-}
+runIfMain(import.meta.url, 'storycast sends', (argv) => sends(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env }));

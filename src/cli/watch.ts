@@ -3,10 +3,8 @@
  * already running (or replays one that finished) through WatchSend, with the
  * same display as `send`. Leaving never cancels the send.
  */
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runIfMain } from './run-main.js';
 import { parseArgs } from 'node:util';
-import { exitOnStartupError } from '../util/startup-error.js';
 import { integer } from './args.js';
 import { apiKeyFrom } from './connection.js';
 import { follow, storyClient, write, type CliIO } from './follow.js';
@@ -91,14 +89,8 @@ export async function watch(argv: readonly string[], io: CliIO): Promise<number>
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
+runIfMain(import.meta.url, 'storycast watch', (argv) => {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
-  watch(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    exitOnStartupError('storycast watch'),
-  );
-}
+  return watch(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal });
+});
