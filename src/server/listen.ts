@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { SESSION_MEMORY_MB } from './limits.js';
 
-/** HTTP/2 sessions still open this long after close() starts are cut. */
-const FORCE_CLOSE_MS = 5000;
+/** Sessions and sockets still open this long after close() starts are cut. */
+export const FORCE_CLOSE_MS = 5000;
 
 export type RequestHandler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
 
@@ -61,21 +61,8 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
     session.once('close', () => sessions.delete(session));
   });
   // A destroyed session can leave its socket open (a stream its peer stopped reading): cut those too.
-  const sockets = new Set<Socket>();
-  server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const sockets = trackSockets(server, tls ? 'secureConnection' : 'connection');
+  const { port, host } = await bind(server, options.host, options.port);
   const forceCloseMs = options.forceCloseMs ?? FORCE_CLOSE_MS;
 
   let closing: Promise<void> | undefined;
@@ -92,4 +79,26 @@ export async function listen(handler: RequestHandler, options: ListenOptions): P
     })());
 
   return { url: `${tls ? 'https' : 'http'}://${host}:${port}`, port, address: `${host}:${port}`, tls: Boolean(tls), close };
+}
+
+/** The sockets a server holds open, so that close() can cut what is left after its grace. */
+export function trackSockets(server: Server, event: 'connection' | 'secureConnection' = 'connection'): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on(event, (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+/** Binds, rejecting with the listen error (EADDRINUSE, EACCES...) rather than emitting it: the port bound, and the host as a URL spells it. */
+export async function bind(server: Server, host: string, port: number): Promise<{ port: number; host: string }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return { port: (server.address() as AddressInfo).port, host: host.includes(':') ? `[${host}]` : host };
 }

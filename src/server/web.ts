@@ -6,12 +6,9 @@
  * (API keys, metrics, traces) and limits, and no endpoint of its own.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log.js';
+import { bind, FORCE_CLOSE_MS, trackSockets } from './listen.js';
 import { isBuilt, NOT_BUILT_HINT, serveStatic, WEB_BUILD_DIR, type WebRequest, type WebResponse } from './web-static.js';
-
-/** How long open streams (WatchSend in a browser tab) may run on after close() starts. */
-const FORCE_CLOSE_MS = 5000;
 
 export type WebHandler = (req: WebRequest, res: WebResponse) => void;
 
@@ -47,25 +44,14 @@ export async function listenWeb(
   options: { readonly host: string; readonly port: number; readonly forceCloseMs?: number },
 ): Promise<WebListener> {
   const server = createServer(handler);
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const sockets = trackSockets(server);
+  const { port, host } = await bind(server, options.host, options.port);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Open streams (WatchSend in a browser tab) get the grace they get on the gRPC port.
       const timer = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
       }, options.forceCloseMs ?? FORCE_CLOSE_MS);
