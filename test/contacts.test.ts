@@ -6,44 +6,28 @@
  * forgets them.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DisconnectReason } from '@whiskeysockets/baileys';
 import type { Keyv } from 'keyv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withContactSync } from '../src/audiences/baileys.js';
 import { ContactBook } from '../src/audiences/contacts.js';
 import { silentLogger } from '../src/log.js';
 import { createKeyv } from '../src/memory/store.js';
 import { BaileysSessions, type ManagedSocket, type SocketFactory } from '../src/transport/baileys/sessions.js';
 import { FakeManagedSocket } from './support/fake-managed-socket.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { storeFixtures } from './support/store-fixtures.js';
 
 const jid = (n: number) => `${447700900000 + n}@s.whatsapp.net`;
 
-let redis: RedisServer;
-const dir = mkdtempSync(join(tmpdir(), 'storycast-contacts-'));
-const opened: Keyv[] = [];
-const keyvAt = (url: string) => {
-  const keyv = createKeyv(url, { namespace: `test-contacts-${randomUUID()}`, logger: silentLogger });
-  opened.push(keyv);
-  return keyv;
-};
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await Promise.all(opened.map((k) => k.disconnect()));
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = storeFixtures('contacts');
+const keyvAt = (url: string) =>
+  fx.keep(createKeyv(url, { namespace: `test-contacts-${randomUUID()}`, logger: silentLogger }), (k) => k.disconnect());
 
 const stores: ReadonlyArray<[string, () => Keyv]> = [
   ['memory', () => keyvAt('memory://')],
-  ['SQLite file', () => keyvAt(`sqlite://${join(dir, `${randomUUID()}.db`)}`)],
-  ['redis-server', () => keyvAt(redis.url)],
+  ['SQLite file', () => keyvAt(`sqlite://${join(fx.dir, `${randomUUID()}.db`)}`)],
+  ['redis-server', () => keyvAt(fx.redisUrl())],
 ];
 
 describe.each(stores)('%s: the contact book', (_name, make) => {

@@ -3,41 +3,24 @@
  * redis-server) against one contract, so the service treats them as one.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isValidListName, MemoryRecipientListStore, type RecipientListStore } from '../src/audiences/lists.js';
 import { createRecipientListStore } from '../src/audiences/open-lists.js';
 import { RedisRecipientListStore } from '../src/audiences/redis-lists.js';
 import { SqliteRecipientListStore } from '../src/audiences/sqlite-lists.js';
 import { silentLogger } from '../src/log.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { storeFixtures } from './support/store-fixtures.js';
 
 const jids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `${447700900000 + from + i}@s.whatsapp.net`);
 
-let redis: RedisServer;
-const dir = mkdtempSync(join(tmpdir(), 'storycast-lists-'));
-const opened: RecipientListStore[] = [];
-const keep = <T extends RecipientListStore>(store: T): T => {
-  opened.push(store);
-  return store;
-};
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-
-afterAll(async () => {
-  await Promise.all(opened.map((s) => s.close()));
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = storeFixtures('lists');
+const keep = <T extends RecipientListStore>(store: T): T => fx.keep(store);
 
 const stores: ReadonlyArray<[string, () => RecipientListStore]> = [
   ['memory', () => keep(new MemoryRecipientListStore())],
-  ['SQLite file', () => keep(new SqliteRecipientListStore(join(dir, `${randomUUID()}.db`)))],
-  ['redis-server', () => keep(new RedisRecipientListStore({ url: redis.url, prefix: `test:${randomUUID()}:`, logger: silentLogger }))],
+  ['SQLite file', () => keep(new SqliteRecipientListStore(join(fx.dir, `${randomUUID()}.db`)))],
+  ['redis-server', () => keep(new RedisRecipientListStore({ url: fx.redisUrl(), prefix: `test:${randomUUID()}:`, logger: silentLogger }))],
 ];
 
 describe.each(stores)('%s: the recipient list store contract', (_name, make) => {
@@ -109,7 +92,7 @@ describe.each(stores)('%s: the recipient list store contract', (_name, make) => 
 
 describe('recipient list stores on disk', () => {
   it('a SQLite file keeps its lists for the next process', async () => {
-    const path = join(dir, 'restart.db');
+    const path = join(fx.dir, 'restart.db');
     const first = new SqliteRecipientListStore(path);
     await first.save({ sessionId: 's1', name: 'weekly', recipients: jids(3), at: 5 });
     await first.close();
@@ -119,8 +102,8 @@ describe('recipient list stores on disk', () => {
 
   it('redis: a list saved by one replica is read by another', async () => {
     const prefix = `test:${randomUUID()}:`;
-    const one = keep(new RedisRecipientListStore({ url: redis.url, prefix, logger: silentLogger }));
-    const two = keep(new RedisRecipientListStore({ url: redis.url, prefix, logger: silentLogger }));
+    const one = keep(new RedisRecipientListStore({ url: fx.redisUrl(), prefix, logger: silentLogger }));
+    const two = keep(new RedisRecipientListStore({ url: fx.redisUrl(), prefix, logger: silentLogger }));
     await one.save({ sessionId: 's1', name: 'weekly', recipients: jids(2), at: 5 });
     expect((await two.get('s1', 'weekly'))?.recipients).toEqual(jids(2));
   });

@@ -4,45 +4,29 @@
  * a store on disk or shared by replicas does, and the store a URL opens.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
 import { createScheduleStore } from '../src/schedules/open-store.js';
 import { RedisScheduleStore } from '../src/schedules/redis-store.js';
 import { SqliteScheduleStore } from '../src/schedules/sqlite-store.js';
 import { MemoryScheduleStore, type ScheduleStore } from '../src/schedules/store.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { storeFixtures } from './support/store-fixtures.js';
 import { describeScheduleStoreContract, oneOff, schedule } from './support/schedule-store-contract.js';
 
-let redis: RedisServer;
-const dir = mkdtempSync(join(tmpdir(), 'storycast-schedules-'));
-const opened: ScheduleStore[] = [];
-const keep = <T extends ScheduleStore>(store: T): T => {
-  opened.push(store);
-  return store;
-};
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-
-afterAll(async () => {
-  await Promise.all(opened.map((s) => s.close()));
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = storeFixtures('schedules');
+const keep = <T extends ScheduleStore>(store: T): T => fx.keep(store);
 
 describeScheduleStoreContract('memory', () => keep(new MemoryScheduleStore()));
-describeScheduleStoreContract('SQLite file', () => keep(new SqliteScheduleStore(join(dir, `${randomUUID()}.db`))));
+describeScheduleStoreContract('SQLite file', () => keep(new SqliteScheduleStore(join(fx.dir, `${randomUUID()}.db`))));
 describeScheduleStoreContract('redis-server', () =>
-  keep(new RedisScheduleStore({ url: redis.url, prefix: `test:${randomUUID()}:`, logger: silentLogger })),
+  keep(new RedisScheduleStore({ url: fx.redisUrl(), prefix: `test:${randomUUID()}:`, logger: silentLogger })),
 );
 
 describe('schedule stores on disk and shared', () => {
   it('a SQLite file keeps schedules, requests and send ids for the next process', async () => {
-    const path = join(dir, 'restart.db');
+    const path = join(fx.dir, 'restart.db');
     const first = new SqliteScheduleStore(path);
     await first.create(oneOff('a'), new Uint8Array([0, 1, 0]));
     await first.create(schedule('b'), new Uint8Array([2]));
@@ -56,8 +40,8 @@ describe('schedule stores on disk and shared', () => {
 
   it('redis: a schedule one replica creates, another reads, updates and deletes', async () => {
     const prefix = `test:${randomUUID()}:`;
-    const one = keep(new RedisScheduleStore({ url: redis.url, prefix, logger: silentLogger }));
-    const two = keep(new RedisScheduleStore({ url: redis.url, prefix, logger: silentLogger }));
+    const one = keep(new RedisScheduleStore({ url: fx.redisUrl(), prefix, logger: silentLogger }));
+    const two = keep(new RedisScheduleStore({ url: fx.redisUrl(), prefix, logger: silentLogger }));
     await one.create(oneOff('a'), new Uint8Array([5, 0, 5]));
     expect(await two.bySendId('send-a')).toEqual(oneOff('a'));
     expect(await two.create(oneOff('a', { sessionId: 's2' }), new Uint8Array([1]))).toBe(false);
@@ -69,8 +53,8 @@ describe('schedule stores on disk and shared', () => {
   });
 
   it('redis: stores with different prefixes do not see each other', async () => {
-    const one = keep(new RedisScheduleStore({ url: redis.url, prefix: `test:${randomUUID()}:`, logger: silentLogger }));
-    const two = keep(new RedisScheduleStore({ url: redis.url, prefix: `test:${randomUUID()}:`, logger: silentLogger }));
+    const one = keep(new RedisScheduleStore({ url: fx.redisUrl(), prefix: `test:${randomUUID()}:`, logger: silentLogger }));
+    const two = keep(new RedisScheduleStore({ url: fx.redisUrl(), prefix: `test:${randomUUID()}:`, logger: silentLogger }));
     await one.create(oneOff('a'), new Uint8Array([1]));
     expect(await two.get('a')).toBeUndefined();
     expect(await two.pending()).toEqual([]);
@@ -94,7 +78,7 @@ describe('createScheduleStore', () => {
   });
 
   it('sqlite://PATH opens that file, creating its folder', async () => {
-    const path = join(dir, 'nested', 'by-url.db');
+    const path = join(fx.dir, 'nested', 'by-url.db');
     const store = keep(createScheduleStore(`sqlite://${path}`, { logger: silentLogger }));
     expect(store).toBeInstanceOf(SqliteScheduleStore);
     expect(existsSync(path)).toBe(true);
@@ -104,11 +88,11 @@ describe('createScheduleStore', () => {
   });
 
   it('redis://… opens the redis store under the default prefix', async () => {
-    const store = keep(createScheduleStore(redis.url, { logger: silentLogger }));
+    const store = keep(createScheduleStore(fx.redisUrl(), { logger: silentLogger }));
     expect(store).toBeInstanceOf(RedisScheduleStore);
     const id = `by-url-${randomUUID()}`;
     await store.create(schedule(id), new Uint8Array([1]));
-    const explicit = keep(new RedisScheduleStore({ url: redis.url, prefix: 'storycast:schedules:', logger: silentLogger }));
+    const explicit = keep(new RedisScheduleStore({ url: fx.redisUrl(), prefix: 'storycast:schedules:', logger: silentLogger }));
     expect(await explicit.get(id)).toEqual(schedule(id));
     expect(await store.delete(id)).toBe(true);
   });
