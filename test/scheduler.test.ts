@@ -10,6 +10,7 @@ import { cancelSchedule, ScheduledSends, sendOfSchedule } from '../src/schedules
 import { nextOccurrence } from '../src/schedules/repeat.js';
 import { type FireResult, Scheduler } from '../src/schedules/scheduler.js';
 import { MemoryScheduleStore, type ScheduleRecord } from '../src/schedules/store.js';
+import { deferred } from './support/settle.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -96,17 +97,6 @@ async function start(scheduler: Scheduler, clock: VirtualClock): Promise<void> {
 
 /** Moves the clock to `at` (absolute), firing what is due on the way. */
 const advanceTo = (clock: VirtualClock, at: number) => clock.advance(at - clock.now());
-
-/** A promise and the functions that settle it. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** Whether a promise has settled, checked after every queued task has run. */
 function watch(promise: Promise<unknown>): () => boolean {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../src/clock.js';
 import { untilAborted, withinDeadline } from '../src/util/abort.js';
-
-/** A promise and the functions that settle it. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from './support/settle.js';
 
 describe('untilAborted', () => {
   it('settles with the work when nothing aborts', async () => {
