@@ -56,6 +56,13 @@ export function requireSessionId(id: string): string {
   return id;
 }
 
+/** A request's recipients, at most the server's limit (STORYCAST_MAX_RECIPIENTS), checked the same way by every RPC that takes them. */
+export function requireRecipientCount(recipients: readonly string[], limit: number): void {
+  if (recipients.length > limit) {
+    throw invalidField('recipients', 'TOO_MANY_RECIPIENTS', `recipients has ${recipients.length} entries; the limit is ${limit}`);
+  }
+}
+
 /** A store a call needs is down: UNAVAILABLE, reason STORE_UNAVAILABLE, naming the store ("contact store"). */
 export function storeUnavailable(store: string, error: unknown): ConnectError {
   return storycastError(Code.Unavailable, 'STORE_UNAVAILABLE', `${store} unavailable: ${(error as Error).message}`, {}, error);

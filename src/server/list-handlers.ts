@@ -25,7 +25,7 @@ import type {
 import type { Clock } from '../clock.js';
 import { normalizeRecipients } from '../recipients.js';
 import { decodeCursor, encodeCursor } from './cursor-token.js';
-import { invalidField, requireSessionId, storeUnavailable, storycastError } from './errors.js';
+import { invalidField, requireRecipientCount, requireSessionId, storeUnavailable, storycastError } from './errors.js';
 
 export interface ListHandlerDeps {
   readonly lists: RecipientListStore;
@@ -79,13 +79,7 @@ export function listHandlers(deps: ListHandlerDeps) {
     async saveRecipientList(req: SaveRecipientListRequest) {
       const sessionId = requireSessionId(req.sessionId);
       const name = requireListName(req.name);
-      if (req.recipients.length > deps.maxRecipients) {
-        throw invalidField(
-          'recipients',
-          'TOO_MANY_RECIPIENTS',
-          `recipients has ${req.recipients.length} entries; the limit is ${deps.maxRecipients}`,
-        );
-      }
+      requireRecipientCount(req.recipients, deps.maxRecipients);
       const { valid, invalid, duplicates } = normalizeRecipients(req.recipients);
       const first = invalid[0];
       if (first) {

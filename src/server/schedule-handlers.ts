@@ -4,7 +4,7 @@
  * ListSchedules and DeleteSchedule read and end schedules. Thin: the store
  * keeps schedules and the scheduler (src/schedules) fires them.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { clone, create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromMs, timestampMs } from '@bufbuild/protobuf/wkt';
 import { Code } from '@connectrpc/connect';
@@ -33,7 +33,7 @@ import type { Scheduler } from '../schedules/scheduler.js';
 import type { ScheduleRecord, ScheduleStore } from '../schedules/store.js';
 import type { StrategyRegistry } from '../strategy-registry.js';
 import { decodeCursor, encodeCursor } from './cursor-token.js';
-import { invalidField, requireSessionId, storeUnavailable, storycastError } from './errors.js';
+import { invalidField, requireRecipientCount, requireSessionId, storeUnavailable, storycastError } from './errors.js';
 import { fingerprintOf } from './fingerprint.js';
 import { listRecipientsOf } from './list-handlers.js';
 import { checkRequestId, checkRequestShape, experimentNotFound, unknownStrategy } from './send-request.js';
@@ -74,13 +74,7 @@ export function scheduleHandlers(deps: ScheduleHandlerDeps) {
     }
     checkRequestId(req.requestId);
     await listRecipientsOf(deps.lists, sessionId, req.recipientList);
-    if (req.recipients.length > deps.maxRecipients) {
-      throw invalidField(
-        'recipients',
-        'TOO_MANY_RECIPIENTS',
-        `recipients has ${req.recipients.length} entries; the limit is ${deps.maxRecipients}`,
-      );
-    }
+    requireRecipientCount(req.recipients, deps.maxRecipients);
     if (req.recipientList === '' && !req.allContacts && normalizeRecipients(req.recipients).valid.length === 0) {
       throw invalidField(
         'recipients',
@@ -146,7 +140,7 @@ export function scheduleHandlers(deps: ScheduleHandlerDeps) {
         recipients: req.recipients.length,
       },
       ...(oneOff
-        ? { sendId: req.requestId === '' ? randomUuid() : uuidOf(`send\n${scheduleId}`) }
+        ? { sendId: req.requestId === '' ? randomUUID() : uuidOf(`send\n${scheduleId}`) }
         : { repeat: req.repeat, timeZone: req.timeZone }),
       ...(req.startTime ? { startAt: timestampMs(req.startTime) } : {}),
       createdAt: now,
@@ -274,5 +268,3 @@ function uuidOf(text: string): string {
   const hex = createHash('sha256').update(text).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
-
-const randomUuid = (): string => globalThis.crypto.randomUUID();
