@@ -34,6 +34,26 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, key: strin
   return { value: state.value, error: state.error, loading: state.for !== request, reload };
 }
 
+/**
+ * A destructive action: asks first, then runs `act`, and says in the note how it went.
+ * False when the person said no, so the caller reloads only what may have changed.
+ */
+export async function confirmThen(
+  question: string,
+  act: () => Promise<unknown>,
+  done: string,
+  setNote: (note: string) => void,
+): Promise<boolean> {
+  if (!confirm(question)) return false;
+  try {
+    await act();
+    setNote(done);
+  } catch (e) {
+    setNote(describeError(e));
+  }
+  return true;
+}
+
 export function ErrorNote(props: { error: string | undefined }) {
   return props.error ? (
     <p class="error" role="alert">

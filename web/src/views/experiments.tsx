@@ -13,7 +13,7 @@ import {
 } from '../../../clients/typescript/src/gen/storycast/v1/experiment_service_pb';
 import { describeError, experiments, stories } from '../api';
 import { Link, navigate } from '../router';
-import { ErrorNote, ms, n, percent, useEvery, useLoad, when } from '../ui';
+import { confirmThen, ErrorNote, ms, n, percent, useEvery, useLoad, when } from '../ui';
 
 export function ExperimentsView(props: { selected: string }) {
   const list = useLoad((signal) => experiments.listExperiments({}, { signal }), '');
@@ -73,13 +73,8 @@ function Results(props: { experimentKey: string; onChange: () => void }) {
               <button
                 type="button"
                 onClick={async () => {
-                  if (!confirm(`Stop ${x.key}? New sends get the control's strategy.`)) return;
-                  try {
-                    await experiments.stopExperiment({ key: x.key });
-                    setNote('stopped');
-                  } catch (e) {
-                    setNote(describeError(e));
-                  }
+                  const asked = `Stop ${x.key}? New sends get the control's strategy.`;
+                  if (!(await confirmThen(asked, () => experiments.stopExperiment({ key: x.key }), 'stopped', setNote))) return;
                   results.reload();
                   props.onChange();
                 }}

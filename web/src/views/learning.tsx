@@ -1,8 +1,8 @@
 /** What a session has proven (session memory): the size it can skip the ramp to, the limit found, how reliable it is, when it expires. */
 import { useState } from 'preact/hooks';
-import { describeError, stories } from '../api';
+import { stories } from '../api';
 import { navigate } from '../router';
-import { ErrorNote, ms, n, percent, useLoad, when } from '../ui';
+import { confirmThen, ErrorNote, ms, n, percent, useLoad, when } from '../ui';
 
 export function LearningView(props: { sessionId: string }) {
   const [typed, setTyped] = useState(props.sessionId);
@@ -70,14 +70,9 @@ export function LearningView(props: { sessionId: string }) {
           <button
             type="button"
             onClick={async () => {
-              if (!confirm(`Forget what ${props.sessionId} has proven? Its next send ramps up from the start.`)) return;
-              try {
-                await stories.resetSessionLearning({ sessionId: props.sessionId });
-                setNote('reset: the next send ramps up from the start');
-              } catch (e) {
-                setNote(describeError(e));
-              }
-              learning.reload();
+              const asked = `Forget what ${props.sessionId} has proven? Its next send ramps up from the start.`;
+              const reset = () => stories.resetSessionLearning({ sessionId: props.sessionId });
+              if (await confirmThen(asked, reset, 'reset: the next send ramps up from the start', setNote)) learning.reload();
             }}
           >
             Reset learning

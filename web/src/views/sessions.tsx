@@ -9,7 +9,7 @@ import { type Session, SessionState } from '../../../clients/typescript/src/gen/
 import { describeError, sessions } from '../api';
 import { QrCanvas } from '../qr';
 import { Link } from '../router';
-import { ErrorNote, useEvery, useLoad, when } from '../ui';
+import { confirmThen, ErrorNote, useEvery, useLoad, when } from '../ui';
 
 const STATES: Record<number, string> = {
   [SessionState.CONNECTING]: 'connecting',
@@ -57,14 +57,9 @@ export function SessionsView() {
                   key={s.sessionId}
                   session={s}
                   onLogout={async () => {
-                    if (!confirm(`Log ${s.sessionId} out of WhatsApp and delete its credentials?`)) return;
-                    try {
-                      await sessions.logoutSession({ sessionId: s.sessionId });
-                      setNote(`${s.sessionId} logged out`);
-                    } catch (e) {
-                      setNote(describeError(e));
-                    }
-                    list.reload();
+                    const asked = `Log ${s.sessionId} out of WhatsApp and delete its credentials?`;
+                    const logout = () => sessions.logoutSession({ sessionId: s.sessionId });
+                    if (await confirmThen(asked, logout, `${s.sessionId} logged out`, setNote)) list.reload();
                   }}
                 />
               ))}
