@@ -13,7 +13,7 @@
  */
 import type { Logger } from '../log.js';
 import { RedisConnection } from '../store/redis-connection.js';
-import { listed, type ScheduleQuery, type ScheduleRecord, type ScheduleStore } from './store.js';
+import { listed, stillToFire, type ScheduleQuery, type ScheduleRecord, type ScheduleStore } from './store.js';
 
 export interface RedisScheduleStoreOptions {
   readonly url: string;
@@ -95,7 +95,7 @@ export class RedisScheduleStore implements ScheduleStore {
   }
 
   async pending(): Promise<ScheduleRecord[]> {
-    return (await this.all()).filter((r) => r.nextRunAt !== undefined && !r.ended);
+    return (await this.all()).filter(stillToFire);
   }
 
   async delete(scheduleId: string): Promise<boolean> {

@@ -46,6 +46,7 @@ export class Scheduler {
   private readonly retryAt = new Map<string, number>();
   private waking = new AbortController();
   private dirty = false;
+  private sweptAt = -Infinity;
   private stopped = false;
   private loop: Promise<void> | undefined;
 
@@ -101,9 +102,14 @@ export class Scheduler {
     const { clock, logger } = this.options;
     while (!this.stopped) {
       this.dirty = false;
-      let wait = this.options.pollMs ?? 60_000;
+      const pollMs = this.options.pollMs ?? 60_000;
+      let wait = pollMs;
       try {
-        await this.options.store.sweep(clock.now() - this.options.retentionMs);
+        // Once a poll period, not on every wake: each new schedule wakes the loop, and a sweep reads the whole store.
+        if (clock.now() - this.sweptAt >= pollMs) {
+          await this.options.store.sweep(clock.now() - this.options.retentionMs);
+          this.sweptAt = clock.now();
+        }
         const pending = (await this.options.store.pending()).sort((a, b) => a.nextRunAt! - b.nextRunAt!);
         for (const id of this.retryAt.keys()) if (!pending.some((r) => r.scheduleId === id)) this.retryAt.delete(id);
         for (const record of pending) {

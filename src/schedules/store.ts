@@ -95,7 +95,8 @@ export function listed(records: Iterable<ScheduleRecord>, { sessionId, after, li
     .slice(0, limit);
 }
 
-const stillToFire = (r: ScheduleRecord) => r.nextRunAt !== undefined && !r.ended;
+/** What pending() returns: a schedule with an occurrence to come that has not ended. */
+export const stillToFire = (r: ScheduleRecord): boolean => r.nextRunAt !== undefined && !r.ended;
 
 /** The store for one process (STORYCAST_STORE=memory://): schedules go with it. */
 export class MemoryScheduleStore implements ScheduleStore {
