@@ -28,7 +28,31 @@ describe('the random family', () => {
     expect(drawProfile(1, 4)).toEqual(drawProfile(1, 4));
     expect(drawProfile(2, 0)).not.toEqual(drawProfile(1, 0));
     expect(familyCases(3, 7).map((c) => c.name)).toEqual(['random-7-001', 'random-7-002', 'random-7-003']);
-    expect(familyCases(1, 7)[0]).toMatchObject({ family: true, description: drawProfile(7, 0).description });
+    expect(familyCases(1, 7)[0]).toMatchObject({ family: 'random', description: drawProfile(7, 0).description });
+  });
+
+  it('draws the plain twin from the same networks, with everything but the search taken out', () => {
+    for (let i = 0; i < 40; i++) {
+      const full = drawProfile(3, i);
+      const plain = drawProfile(3, i, 'plain');
+      expect(plain.name).toBe(full.name.replace(/^random-/, 'plain-'));
+      expect(plain).toMatchObject({
+        baseMs: full.baseMs,
+        perRecipientMs: full.perRecipientMs,
+        capacity: full.capacity,
+        failure: full.failure,
+        jitterPct: 0,
+        failureRate: 0,
+        rateLimitPerSecond: 0,
+        capacitySchedule: [],
+        latencyTail: null,
+      });
+      expect(plain.description).toMatch(/no rate limit; no stalls$/);
+    }
+    expect(familyCases(2, 7, 'plain').map((c) => [c.name, c.family])).toEqual([
+      ['plain-7-001', 'plain'],
+      ['plain-7-002', 'plain'],
+    ]);
   });
 
   it('keeps every knob in its documented range', () => {
@@ -95,22 +119,37 @@ describe('family figures and targets', () => {
     expect(f.givenUp / f.recipients).toBeCloseTo(30 / 200_000, 12);
   });
 
-  it('prints the targets for the best built-in, and a line per strategy', () => {
-    const { best, lines } = evaluateFamilyTargets(rows, ['a', 'b']);
+  it("judges the random family on what a strategy controls, and keeps issue 19's lines as figures", () => {
+    const { best, lines, previous } = evaluateFamilyTargets(rows, ['a', 'b']);
     expect(best).toBe('a');
-    const texts = lines.map((l) => l.text);
-    expect(texts[0]).toMatch(/^PASS {2}a: geomean completion\/oracle over the family @ 10,000 1\.175 <= 1\.20$/);
-    expect(texts[1]).toMatch(
+    expect(lines.map((l) => l.text)).toEqual([
+      'PASS  a: recipients given up @ 10,000 0.015% (30 of 200,000) <= 0.100%',
+      'PASS  lost recipients, every strategy on every drawn profile: 0 (must be 0)',
+    ]);
+    const was = previous.map((l) => l.text);
+    expect(was[0]).toMatch(/^PASS {2}a: geomean completion\/oracle over the family @ 10,000 1\.175 <= 1\.20$/);
+    expect(was[1]).toMatch(
       /^PASS {2}a: p95 completion\/oracle over the family's runs @ 10,000 1\.50 <= 1\.6 \(slowest: random-1-9 seed 2 3\.00/,
     );
-    expect(texts[2]).toBe('PASS  a: recipients given up @ 10,000 0.015% (30 of 200,000) <= 0.100%');
-    expect(texts[3]).toBe('PASS  lost recipients, every strategy on every drawn profile: 0 (must be 0)');
-    const onlyB = evaluateFamilyTargets(rows, ['b']).lines.map((l) => l.text);
+    const onlyB = evaluateFamilyTargets(rows, ['b']).previous.map((l) => l.text);
     expect(onlyB[0]).toBe('FAIL  b: geomean completion/oracle over the family @ 10,000 2.000 <= 1.20');
     expect(onlyB[1]).toMatch(/^FAIL {2}b: p95 .* 2\.00 <= 1\.6 /);
     const table = formatFamilyTable(rows, 10, 1);
     expect(table).toContain('Random family (seed 1, 10 profiles), 10,000 recipients');
     expect(table).toMatch(/^b +2\.00 +2\.00 /m);
+  });
+
+  it("judges the plain family's search against the textbook one: 1.42 geomean, 2.2 p95", () => {
+    const plain = evaluateFamilyTargets(rows, ['a', 'b'], 'plain');
+    expect(plain.previous).toEqual([]);
+    const texts = plain.lines.map((l) => l.text);
+    expect(texts[0]).toMatch(/^PASS {2}a: geomean completion\/oracle over the family @ 10,000 1\.175 <= 1\.42 \(the textbook search/);
+    expect(texts[1]).toMatch(/^PASS {2}a: p95 .* 1\.50 <= 2\.2 /);
+    // b: geomean 2.0 fails the textbook line, p95 2.0 passes it.
+    const onlyB = evaluateFamilyTargets(rows, ['b'], 'plain').lines.map((l) => l.text);
+    expect(onlyB[0]).toMatch(/^FAIL {2}b: geomean .* 2\.000 <= 1\.42 /);
+    expect(onlyB[1]).toMatch(/^PASS {2}b: p95 .* 2\.00 <= 2\.2 /);
+    expect(formatFamilyTable(rows, 10, 1, 'plain')).toContain('Plain family (the same draws, only the search left) (seed 1, 10 profiles)');
   });
 });
 
@@ -126,19 +165,33 @@ describe('npm run bench -- --random', () => {
       const args = ['--random', '2', '--random-seed', '7', '--recipients', '300', '--seeds', '1', '--strategy', 'bracket'];
       const { stdout } = await bench(...args, '--json', out);
       expect(stdout).toContain('Random family (seed 7, 2 profiles), 300 recipients');
-      expect(stdout).toMatch(/^Family targets \(best built-in: bracket; 2 profiles from seed 7, 1 seeds each\)$/m);
-      expect(stdout).toMatch(/^(PASS|FAIL) {2}bracket: p95 completion\/oracle over the family's runs @ 300 /m);
+      expect(stdout).toContain('Plain family (the same draws, only the search left) (seed 7, 2 profiles), 300 recipients');
+      expect(stdout).toMatch(/^Random family targets \(best built-in: bracket; 2 profiles from seed 7, 1 seeds each\)$/m);
+      expect(stdout).toMatch(/^was {3}bracket: p95 completion\/oracle over the family's runs @ 300 /m);
+      expect(stdout).toMatch(/^Plain family targets \(best built-in: bracket; 2 profiles from seed 7, 1 seeds each\)$/m);
+      expect(stdout).toMatch(/^(PASS|FAIL) {2}bracket: p95 completion\/oracle over the family's runs @ 300 [\d.]+ <= 2\.2 /m);
       expect(stdout).not.toContain('step-down');
-      expect(stdout).toMatch(/^6 runs \(2 cases x 1 sizes x 1 seeds x 3 contenders\)/m);
+      expect(stdout).toMatch(/^12 runs \(4 cases x 1 sizes x 1 seeds x 3 contenders\)/m);
       const json = JSON.parse(await readFile(out, 'utf8')) as {
         rows: unknown[];
-        family: { seed: number; rows: { profile: string }[]; targets: unknown[]; cases: { name: string; profile: unknown }[] };
+        family: {
+          seed: number;
+          rows: { profile: string }[];
+          targets: unknown[];
+          previousTargets: unknown[];
+          cases: { name: string; profile: unknown }[];
+        };
+        plain: { rows: { profile: string }[]; targets: unknown[]; cases: { name: string; profile: unknown }[] };
       };
       expect(json.rows).toEqual([]);
       expect(json.family.seed).toBe(7);
       expect(json.family.cases.map((c) => c.profile)).toEqual([drawProfile(7, 0), drawProfile(7, 1)]);
       expect([...new Set(json.family.rows.map((r) => r.profile))].sort()).toEqual(['random-7-001', 'random-7-002']);
       expect(json.family.targets.length).toBeGreaterThan(0);
+      expect(json.family.previousTargets.length).toBe(2);
+      expect(json.plain.cases.map((c) => c.profile)).toEqual([drawProfile(7, 0, 'plain'), drawProfile(7, 1, 'plain')]);
+      expect([...new Set(json.plain.rows.map((r) => r.profile))].sort()).toEqual(['plain-7-001', 'plain-7-002']);
+      expect(json.plain.targets.length).toBe(4);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -148,7 +201,8 @@ describe('npm run bench -- --random', () => {
     const args = ['--random', '1', '--suite', '--case', 'step-down', '--case', 'random-1-001', '--recipients', '300', '--seeds', '1'];
     const { stdout } = await bench(...args, '--strategy', 'bracket');
     expect(stdout).toMatch(/^Targets \(best built-in: bracket\)$/m);
-    expect(stdout).toMatch(/^Family targets \(best built-in: bracket; 1 profiles from seed 1/m);
+    expect(stdout).toMatch(/^Random family targets \(best built-in: bracket; 1 profiles from seed 1/m);
+    expect(stdout).not.toContain('Plain family');
     const error = await bench('--random-seed', '3').catch((e: unknown) => e as { code: number; stderr: string });
     expect(error).toMatchObject({ code: 1, stderr: expect.stringMatching(/--random-seed and --suite go with --random N/) });
     const dropped = await bench('--random', '2', '--profile', 'realistic').catch((e: unknown) => e as { code: number; stderr: string });

@@ -6,14 +6,21 @@ always safe.  Actions: cruise (ceil(R/c_i) even calls, terminal) or probe size s
 {c_k : i<k<j} U {ceil(R/m) : m=1..M}; a probe succeeds iff C_snap >= s, i.e. iff idx(C) >= cls(s).
 Objective: minimise E[T/T_o(C)] (additive: weight 1/T_o(C) per grid cell).
 Usage (pip install numpy numba): python3 docs/lab/cold_bound.py [n_networks] [K] [M] [seed] [breaks]
+   or: python3 docs/lab/cold_bound.py --bench FILE.json [K] [M] [breaks]
+the second takes its networks from a bench run's JSON (npm run bench -- --random N --json FILE.json):
+the plain family's draws (base, cost per recipient, failure mode, capacity), and prints the bound and
+the bench's own ratio for every strategy there, profile by profile and over them all.
 """
-import sys, math
+import sys, os, math, json
 import numpy as np
 from numba import njit
 from multiprocessing import Pool
 
 N = 10_000
 CMIN, CMAX = 300, 10_000
+# The bench's engine starts calls at most SMART_SEND_MAX_BATCHES_PER_SECOND (2) a second: with --bench,
+# every call costs at least this, in the sender's time and the oracle's alike (the first mode leaves it out).
+PACE_MS = 500.0
 
 
 def grid(K, breaks=False):
@@ -28,16 +35,17 @@ def prior_mass(c):                                        # log-uniform mass of 
     return np.diff(np.log(np.append(c, CMAX))) / math.log(CMAX / CMIN)
 
 
-def t_oracle(C, b, p):                                    # anchor (b) + even split
-    return b + math.ceil(N / C) * b + p * N
+def t_oracle(C, b, p, pace=0.0):                          # anchor (b) + even split
+    m = math.ceil(N / C)
+    return max(b, pace) + m * max(b + p * N / m, pace)
 
 
-def fail_cost(s, b, p, timeout):
-    return 1.3 * (b + p * s) + 300.0 if timeout else b
+def fail_cost(s, b, p, timeout, pace=0.0):
+    return max(1.3 * (b + p * s) + 300.0 if timeout else b, pace)
 
 
 @njit(cache=True)
-def solve(c, w, cls, b, p, timeout, M):
+def solve(c, w, cls, b, p, timeout, M, pace):
     K = len(c)
     S = np.zeros(K + 1)
     for k in range(K):
@@ -49,11 +57,12 @@ def solve(c, w, cls, b, p, timeout, M):
             j = i + L
             Wij = S[j] - S[i]
             for R in range(1, N + 1):                      # cruise (terminal)
-                V[i, j, R] = Wij * (((R + c[i] - 1) // c[i]) * b + p * R)
+                n = (R + c[i] - 1) // c[i]
+                V[i, j, R] = Wij * n * max(b + p * R / n, pace)
             for k in range(i + 1, j):                      # probe at grid size c_k
                 s = c[k]
-                f = 1.3 * (b + p * s) + 300.0 if timeout else b
-                base = (S[j] - S[k]) * (b + p * s) + (S[k] - S[i]) * f
+                f = max(1.3 * (b + p * s) + 300.0 if timeout else b, pace)
+                base = (S[j] - S[k]) * max(b + p * s, pace) + (S[k] - S[i]) * f
                 for R in range(s, N + 1):
                     v = base + V[k, j, R - s] + V[i, k, R]
                     if v < V[i, j, R]:
@@ -64,31 +73,32 @@ def solve(c, w, cls, b, p, timeout, M):
                     k = cls[s]
                     if s <= c[i] or k >= j:
                         continue
-                    f = 1.3 * (b + p * s) + 300.0 if timeout else b
-                    v = (S[j] - S[k]) * (b + p * s) + (S[k] - S[i]) * f + V[k, j, R - s] + V[i, k, R]
+                    f = max(1.3 * (b + p * s) + 300.0 if timeout else b, pace)
+                    v = (S[j] - S[k]) * max(b + p * s, pace) + (S[k] - S[i]) * f + V[k, j, R - s] + V[i, k, R]
                     if v < V[i, j, R]:
                         V[i, j, R] = v; A[i, j, R] = -m
     return A, V[0, K, N]                               # root value = E[(T - anchor)/T_o]
 
 
 def run_optimal(args):
-    b, p, timeout, C, K, M, breaks = args
+    b, p, timeout, C, K, M, breaks = args[:7]
+    pace = args[7] if len(args) > 7 else 0.0
     c = grid(K, breaks); K = len(c)
     cls = np.searchsorted(c, np.arange(N + 1), side="left")   # smallest k with c_k >= s
-    w = np.array([pm / t_oracle(ck, b, p) for pm, ck in zip(prior_mass(c), c)])
-    A, _ = solve(c, w, cls, b, p, timeout, M)
+    w = np.array([pm / t_oracle(ck, b, p, pace) for pm, ck in zip(prior_mass(c), c)])
+    A, _ = solve(c, w, cls, b, p, timeout, M, pace)
     kc = np.searchsorted(c, C, side="right") - 1              # snapped capacity index
-    i, j, R, T, calls = 0, K, N, b, 1                         # anchor counted
+    i, j, R, T, calls = 0, K, N, max(b, pace), 1              # anchor counted
     while R > 0:
         a = int(A[i, j, R])
         if a == 0:
-            n = math.ceil(R / c[i]); T += n * b + p * R; calls += n; break
+            n = math.ceil(R / c[i]); T += n * max(b + p * R / n, pace); calls += n; break
         s = int(c[a]) if a > 0 else math.ceil(R / -a)
         k = cls[s]; calls += 1
         if kc >= k:
-            T += b + p * s; R -= s; i = k
+            T += max(b + p * s, pace); R -= s; i = k
         else:
-            T += fail_cost(s, b, p, timeout); j = k
+            T += fail_cost(s, b, p, timeout, pace); j = k
     return T, int(c[kc]), calls
 
 
@@ -127,7 +137,36 @@ def summary(r):
     return f"geomean {np.exp(np.log(r).mean()):.3f}  p95 {np.percentile(r, 95):.3f}  mean {r.mean():.3f}  max {r.max():.3f}"
 
 
+def from_bench(path, K, M, breaks, pace=PACE_MS):
+    """The bound on a bench run's plain family: the same networks the lab's strategies ran on."""
+    run = json.load(open(path))["plain"]
+    nets = [(c["name"], c["profile"]) for c in run["cases"]]
+    args = [(p["baseMs"], p["perRecipientMs"], p["failure"] == "timeout", p["capacity"], K, M, breaks, pace) for _, p in nets]
+    with Pool(2) as pool:
+        opt = pool.map(run_optimal, args, chunksize=1)
+    rows = run["rows"]
+    strategies = sorted({r["strategy"] for r in rows} - {"oracle", "fixed", "informed"})
+    ratio = {(r["strategy"], r["profile"]): r["ratioToOracle"]["geomean"] for r in rows if r["recipients"] == N}
+    oracle = {r["profile"]: r["completionMs"]["mean"] for r in rows if r["recipients"] == N and r["strategy"] == "oracle"}
+    bound = {}
+    # sim/model: the bench oracle's time over the model's T_o, a check that the two measure the same sends.
+    print("profile\tsim/model\tbound\t" + "\t".join(strategies))
+    for (name, p), (T, Cs, _) in zip(nets, opt):
+        t_o = t_oracle(p["capacity"], p["baseMs"], p["perRecipientMs"], pace)
+        bound[name] = T / t_oracle(Cs, p["baseMs"], p["perRecipientMs"], pace)
+        cells = [f"{ratio.get((s, name), float('nan')):.3f}" for s in strategies]
+        print(f"{name}\t{oracle.get(name, float('nan')) / t_o:.3f}\t{bound[name]:.3f}\t" + "\t".join(cells))
+    print(f"\n{len(nets)} networks of {os.path.basename(path)} (K={K} M={M} breaks={breaks} pace={pace} ms)")
+    print(f"  {'bound':12s} {summary(list(bound.values()))}")
+    for s in strategies:
+        print(f"  {s:12s} {summary([ratio[(s, name)] for name, _ in nets])}")
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--bench":
+        K = int(sys.argv[3]) if len(sys.argv) > 3 else 40
+        M = int(sys.argv[4]) if len(sys.argv) > 4 else 16
+        return from_bench(sys.argv[2], K, M, len(sys.argv) > 5 and sys.argv[5] == "breaks")
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     K = int(sys.argv[2]) if len(sys.argv) > 2 else 60
     M = int(sys.argv[3]) if len(sys.argv) > 3 else 16

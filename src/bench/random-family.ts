@@ -21,6 +21,12 @@
  *   and maxFactor 10-40 (log-uniform); else none.
  * No knee, bursts or extra rate windows: those stay the suite's.
  *
+ * The plain family (`plain-S-III`) is the same draws with everything but the
+ * search taken out: no jitter, random failures, rate limit, capacity changes or
+ * stalls. It is the model in which docs/lab computes the best any strategy that
+ * does not know the capacity can do, so there a strategy is measured against a
+ * bound it could reach, not only against the clairvoyant oracle.
+ *
  * Profile i of seed S is drawn from its own stream, pure-rand's xoroshiro128+
  * seeded with deriveSeed(S, `random-${i}`) as the simulator seeds its sessions:
  * the first 10 profiles of `--random 100` are those of `--random 10`, and a
@@ -56,10 +62,13 @@ const round = (x: number, step: number) => Math.round(x / step) * step;
 const decimals = (x: number, digits: number) => Number(x.toFixed(digits));
 const coin = (rng: Rng) => rng.next() < 0.5;
 
-const familyCaseName = (seed: number, index: number): string => `random-${seed}-${String(index + 1).padStart(3, '0')}`;
+/** `random` draws the whole family; `plain` the same networks with only the search left (see above). */
+export type FamilyKind = 'random' | 'plain';
+
+const familyCaseName = (kind: FamilyKind, seed: number, index: number): string => `${kind}-${seed}-${String(index + 1).padStart(3, '0')}`;
 
 /** Profile `index` (from 0) of the family drawn with `seed`. */
-export function drawProfile(seed: number, index: number): SimProfile {
+export function drawProfile(seed: number, index: number, kind: FamilyKind = 'random'): SimProfile {
   const rng = createRng(deriveSeed(seed, `random-${index}`));
   // Every draw is made whatever an earlier one decided, so each knob keeps its own numbers.
   const baseMs = Math.round(logUniform(rng, FAMILY.baseMs));
@@ -83,20 +92,22 @@ export function drawProfile(seed: number, index: number): SimProfile {
     minFactor: decimals(uniform(rng, FAMILY.tailMinFactor), 2),
     maxFactor: decimals(logUniform(rng, FAMILY.tailMaxFactor), 1),
   };
+  const drawn = { baseMs, perRecipientMs, jitterPct, capacity, failure, failureRate, limited, rate, schedule, tailed, tail };
+  const d = kind === 'plain' ? { ...drawn, jitterPct: 0, failureRate: 0, limited: false, schedule: [], tailed: false } : drawn;
   const input: SimProfileInput = {
-    name: familyCaseName(seed, index),
-    description: describe({ baseMs, perRecipientMs, jitterPct, capacity, failure, failureRate, limited, rate, schedule, tailed, tail }),
+    name: familyCaseName(kind, seed, index),
+    description: describe(d),
     baseMs,
     perRecipientMs,
-    jitterPct,
+    jitterPct: d.jitterPct,
     capacity,
     failure,
-    failureRate,
-    rateLimitPerSecond: limited ? rate : 0,
-    capacitySchedule: schedule,
-    latencyTail: tailed ? tail : null,
+    failureRate: d.failureRate,
+    rateLimitPerSecond: d.limited ? rate : 0,
+    capacitySchedule: d.schedule,
+    latencyTail: d.tailed ? tail : null,
   };
-  return parseProfile(input, `random family seed ${seed}, profile ${index + 1}`);
+  return parseProfile(input, `${kind} family seed ${seed}, profile ${index + 1}`);
 }
 
 function describe(p: {
@@ -123,10 +134,10 @@ function describe(p: {
 }
 
 /** The first `count` profiles of the family as cold-start cases. */
-export function familyCases(count: number, seed: number): BenchCase[] {
+export function familyCases(count: number, seed: number, kind: FamilyKind = 'random'): BenchCase[] {
   return Array.from({ length: count }, (_, i) => {
-    const profile = drawProfile(seed, i);
-    return { name: profile.name, description: profile.description ?? '', profile, family: true };
+    const profile = drawProfile(seed, i, kind);
+    return { name: profile.name, description: profile.description ?? '', profile, family: kind };
   });
 }
 

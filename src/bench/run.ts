@@ -14,6 +14,7 @@ import { demoNumbers } from '../recipients.js';
 import { SimulatedNetwork } from '../transport/sim/network.js';
 import type { SimProfile } from '../transport/sim/profile.js';
 import { FIXED, INFORMED, informed, ORACLE, oracle } from './baselines.js';
+import type { FamilyKind } from './random-family.js';
 import type { SizeTrace } from './chart.js';
 
 export interface BenchCase {
@@ -27,8 +28,8 @@ export interface BenchCase {
   readonly failedSize?: number;
   /** For memory cases: the case without memory to compare with. */
   readonly coldCase?: string;
-  /** Drawn from the random family (--random), reported apart from the suite. */
-  readonly family?: boolean;
+  /** Drawn from the random family or its plain twin (--random), each reported apart from the suite. */
+  readonly family?: FamilyKind;
 }
 
 export interface RunResult {

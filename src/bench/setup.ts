@@ -24,7 +24,7 @@ export interface BenchInputs {
   readonly cases?: readonly string[];
   /** --strategy-module paths, loaded like STORYCAST_STRATEGY_MODULES (after them). */
   readonly strategyModules?: readonly string[];
-  /** --random: run profiles drawn from the random family instead of the suite. */
+  /** --random: run profiles drawn from the random family (and its plain twin) instead of the suite. */
   readonly random?: FamilyInputs;
   /** With --random, run the suite too (each is reported on its own). */
   readonly suite?: boolean;
@@ -56,7 +56,9 @@ export async function resolveBench(inputs: BenchInputs): Promise<ResolvedBench> 
     return s;
   });
   const extra = await Promise.all(inputs.profileFiles.map((file) => loadProfile(file)));
-  const family = inputs.random ? familyCases(inputs.random.count, inputs.random.seed) : [];
+  const family = inputs.random
+    ? [...familyCases(inputs.random.count, inputs.random.seed), ...familyCases(inputs.random.count, inputs.random.seed, 'plain')]
+    : [];
   const all = [...(!inputs.random || inputs.suite ? await defaultSuite(config.smartSend, extra) : []), ...family];
   const wanted = inputs.cases ?? [];
   for (const name of wanted) {

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FIXED, ORACLE } from '../bench/baselines.js';
 import { renderChart, type RatioCell } from '../bench/chart.js';
-import { evaluateFamilyTargets, formatFamilyTable } from '../bench/family.js';
+import { evaluateFamilyTargets, FAMILY_NAMES, formatFamilyTable } from '../bench/family.js';
 import { type BenchRow, foldRows } from '../bench/matrix.js';
 import { runInWorkers } from '../bench/parallel.js';
 import { belowOracle, formatBelowOracle } from '../bench/below-oracle.js';
@@ -39,7 +39,8 @@ what knowing the network buys; --strategy informed keeps it in a narrowed run).
   --profile FILE      add a network profile (simulated transport schema; repeatable;
                       replaces a suite profile of the same name; with --random, needs --suite)
   --random N          instead of the suite: N profiles drawn from the random family
-                      (src/bench/random-family.ts), with their own table and targets
+                      (src/bench/random-family.ts) and the same N plain (only the search
+                      left: the model of docs/lab's bound), each with its table and targets
   --random-seed S     the family's seed (default 1): the same S draws the same profiles
   --suite             with --random, run the suite as well (reported on its own)
   --json FILE         write every row and the targets as JSON
@@ -151,15 +152,12 @@ async function main(argv: string[]): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   const seeds = inputs.seeds;
   const suiteCases = cases.filter((c) => !c.family);
-  const familyCases = cases.filter((c) => c.family);
   const inGroup = (group: readonly BenchCase[]) => {
     const names = new Set(group.map((c) => c.name));
     return runs.filter((r) => names.has(r.case));
   };
   const suiteRuns = inGroup(suiteCases);
-  const familyRuns = inGroup(familyCases);
   const suiteRows = foldRows(suiteRuns);
-  const familyRows = foldRows(familyRuns);
 
   let suiteTargets: ReturnType<typeof evaluateTargets> | undefined;
   if (suiteCases.length > 0) {
@@ -172,20 +170,39 @@ async function main(argv: string[]): Promise<number> {
     console.log(`\n${formatGivenUp(suiteRuns)}`);
     console.log(`\n${formatBelowOracle(belowOracle(suiteRows, seeds))}`);
   }
-  let familyTargets: ReturnType<typeof evaluateFamilyTargets> | undefined;
-  if (familyCases.length > 0) {
+  const families = (['random', 'plain'] as const).map((kind) => {
+    const group = cases.filter((c) => c.family === kind);
+    const familyRuns = inGroup(group);
+    return { kind, cases: group, runs: familyRuns, rows: foldRows(familyRuns) };
+  });
+  const familyJson: Record<string, unknown> = {};
+  for (const family of families.filter((f) => f.cases.length > 0)) {
     const { count, seed } = inputs.random!;
-    console.log(formatTable(familyRows));
-    console.log(formatFamilyTable(familyRows, familyCases.length, seed));
-    familyTargets = builtinNames.length > 0 ? evaluateFamilyTargets(familyRows, builtinNames) : undefined;
-    if (familyTargets) {
+    console.log(formatTable(family.rows));
+    console.log(formatFamilyTable(family.rows, family.cases.length, seed, family.kind));
+    const targets = builtinNames.length > 0 ? evaluateFamilyTargets(family.rows, builtinNames, family.kind) : undefined;
+    if (targets) {
       console.log(
-        `\nFamily targets (best built-in: ${familyTargets.best}; ${count} profiles from seed ${seed}, ${seeds.length} seeds each)`,
+        `\n${FAMILY_NAMES[family.kind]} targets (best built-in: ${targets.best}; ${count} profiles from seed ${seed}, ${seeds.length} seeds each)`,
       );
-      for (const l of familyTargets.lines) console.log(l.text);
+      for (const l of targets.lines) console.log(l.text);
+      if (targets.previous.length > 0) {
+        console.log("Issue 19's lines for the family, under what any strategy can reach (docs/lab): figures, not targets");
+        for (const l of targets.previous) console.log(l.text.replace(/^(PASS|FAIL)/, 'was '));
+      }
     }
-    console.log(`\n${formatGivenUp(familyRuns)}`);
-    console.log(`\n${formatBelowOracle(belowOracle(familyRows, seeds))}`);
+    console.log(`\n${formatGivenUp(family.runs)}`);
+    console.log(`\n${formatBelowOracle(belowOracle(family.rows, seeds))}`);
+    familyJson[family.kind === 'plain' ? 'plain' : 'family'] = {
+      seed,
+      count,
+      rows: family.rows,
+      targets: targets?.lines ?? [],
+      previousTargets: targets?.previous ?? [],
+      best: targets?.best,
+      // The drawn profiles themselves, so any one can be rerun with --profile.
+      cases: family.cases.map((c) => ({ name: c.name, description: c.description, profile: c.profile })),
+    };
   }
   console.log(
     `\n${runs.length} runs (${cases.length} cases x ${recipients.length} sizes x ${seeds.length} seeds x ${contenders.length} contenders) in ${seconds.toFixed(1)} s`,
@@ -201,19 +218,7 @@ async function main(argv: string[]): Promise<number> {
       seeds: seeds.length,
       recipients,
       cases: suiteCases.map((c) => ({ name: c.name, description: c.description })),
-      ...(inputs.random
-        ? {
-            family: {
-              seed: inputs.random.seed,
-              count: inputs.random.count,
-              rows: familyRows,
-              targets: familyTargets?.lines ?? [],
-              best: familyTargets?.best,
-              // The drawn profiles themselves, so any one can be rerun with --profile.
-              cases: familyCases.map((c) => ({ name: c.name, description: c.description, profile: c.profile })),
-            },
-          }
-        : {}),
+      ...familyJson,
     };
     await writeFile(values.json, `${JSON.stringify(json, null, 2)}\n`);
   }
@@ -221,7 +226,7 @@ async function main(argv: string[]): Promise<number> {
     await writeChart(values.chart, values['chart-profile'], {
       cases,
       runs,
-      rows: [...suiteRows, ...familyRows],
+      rows: [...suiteRows, ...families.flatMap((f) => f.rows)],
       recipients,
       seeds,
       strategies: strategies.map((x) => x.name),
