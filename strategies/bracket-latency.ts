@@ -3,7 +3,7 @@
  * what it predicts from that (a fitted line, a bound, the best throughput, when
  * to give up). Pure functions over plain data, like the strategy itself.
  */
-import type { StrategyContext } from './sdk.js';
+import { callIntervalMs, type StrategyContext } from './sdk.js';
 
 /**
  * A call is given up on at 1.3x its predicted latency plus 300 ms: past the
@@ -76,14 +76,14 @@ export function fitLine(samples: readonly Sample[]): { base: number; per: number
   return { base: Math.max(0, wide.base), per: wide.per };
 }
 
-/** Time per recipient at size n, counting the pacing floor (a call never costs less than one interval). */
+/** Time per recipient at size n, counting the session's pace (a call never costs less than its interval, lowered or not). */
 export function timePerRecipient(n: number, model: { base: number; per: number }, ctx: StrategyContext): number {
-  return Math.max(model.base + model.per * n, 1000 / ctx.config.maxBatchesPerSecond) / n;
+  return Math.max(model.base + model.per * n, callIntervalMs(ctx)) / n;
 }
 
 /** The sample with the best recipients per ms, if it beats the largest sample's by more than jitter could (20%). */
 export function bestThroughput(samples: readonly Sample[], ctx: StrategyContext): Sample | undefined {
-  const pace = 1000 / ctx.config.maxBatchesPerSecond;
+  const pace = callIntervalMs(ctx);
   const rate = (x: Sample) => x.n / Math.max(x.ms, pace);
   const largest = samples.reduce<Sample | undefined>((a, b) => (!a || b.n > a.n ? b : a), undefined);
   const best = samples.reduce<Sample | undefined>((a, b) => (!a || rate(b) > rate(a) ? b : a), undefined);

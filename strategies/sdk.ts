@@ -92,6 +92,18 @@ export interface StrategyContext {
    * round-trip floor right now. Undefined while planning, before the anchor is sent.
    */
   readonly anchorMs?: number;
+  /**
+   * The calls a second the engine starts on this session now: maxBatchesPerSecond until the
+   * server limits the rate, then what the engine learned it takes (shared by every send on the
+   * session). Where it binds, a call costs 1/this s whatever it carries: fewer, larger calls
+   * are worth more. Undefined outside the engine (read it through {@link callIntervalMs}).
+   */
+  readonly callsPerSecond?: number;
+}
+
+/** The least time between two calls' starts on the session now: what any call costs at least. */
+export function callIntervalMs(ctx: StrategyContext): number {
+  return 1000 / Math.min(ctx.callsPerSecond ?? ctx.config.maxBatchesPerSecond, ctx.config.maxBatchesPerSecond);
 }
 
 /** One decision: the next batch size and why, in words an operator can read. */

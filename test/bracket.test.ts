@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import bracket from '../strategies/bracket.js';
 import { fitLine, GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, giveUpMs } from '../strategies/bracket-latency.js';
 import type { Phase } from '../strategies/bracket-phase.js';
+import { worthTrying } from '../strategies/bracket-weigh.js';
 import { planSize, type BatchOutcome } from '../strategies/sdk.js';
 import { CHECK_DIVISOR, config, ctx, drive, history, MAX_MS_PER_RECIPIENT, network, network6000, PROBE_EVERY } from './support/bracket.js';
 
@@ -248,6 +249,27 @@ describe('bracket', () => {
     const sizes = drive(40, rising, ctx({ anchorMs: 450 })).map((s) => s.size);
     expect(Math.max(...sizes.slice(1, 20))).toBeLessThan(1000);
     expect(Math.max(...sizes.slice(20, 35))).toBeGreaterThan(1000);
+  });
+
+  it("weighs a try by what a call costs at the session's pace: where the server holds calls back, larger ones are worth more", () => {
+    // 1,000 ms + 1 ms each; 1,000 worked, 2,000 failed. Trying 1,400 on the 6,000 left: at the configured
+    // 2 calls/s the calls are slower than their spacing and the try is not worth a hung call; at one call
+    // every 5 s each call costs 5 s whatever it carries, so 1,400 a call saves far more than it risks.
+    const evidence = {
+      good: 1000,
+      bad: 2000,
+      badGuessed: false,
+      samples: [
+        { n: 1, ms: 1001, wins: 1 },
+        { n: 1000, ms: 2000, wins: 1 },
+      ],
+      proven: 0,
+      ceilingOdds: 1,
+    };
+    const left = ctx({ remaining: 6000, batchesSent: 2, batchesOk: 1 });
+    expect(worthTrying(1000, 1400, evidence, left)).toBe(false);
+    expect(worthTrying(1000, 1400, evidence, { ...left, callsPerSecond: 0.2 })).toBe(true);
+    expect(worthTrying(1000, 1400, evidence, { ...left, callsPerSecond: config.maxBatchesPerSecond })).toBe(false);
   });
 
   it('never changes size on a rate limit', () => {

@@ -5,7 +5,7 @@
  * judge, and the learned rate outlives the process in session memory.
  */
 import { describe, expect, it } from 'vitest';
-import { defineStrategy, type BatchOutcome } from '../strategies/sdk.js';
+import { defineStrategy, type BatchOutcome, type StrategyContext } from '../strategies/sdk.js';
 import { VirtualClock } from '../src/clock.js';
 import { AimdCallRate, callRateDefaults } from '../src/engine/call-rate.js';
 import type { CallResult } from '../src/engine/call.js';
@@ -213,6 +213,28 @@ describe('a send on a rate-limited network', () => {
     expect(refused.length / calls).toBeLessThan(0.2);
     // The refusals that remain are the slow probing of additive recovery, spread out, not bunched at the start.
     expect(refused.filter((b) => b.index > 20).length).toBeGreaterThan(0);
+  });
+
+  it("tells the strategy the session's pace: the configured maximum until a refusal, the learned rate after", async () => {
+    const r = rig({ transport: (clock) => new SimulatedNetwork({ profile: oneCallASecond, clock }) });
+    const rates: (number | undefined)[] = [];
+    const hold = (ctx: StrategyContext) => {
+      rates.push(ctx.callsPerSecond);
+      return { state: null, size: 100, reason: 'holding 100' };
+    };
+    const strategy = defineStrategy<null>({
+      name: 'pace-reader',
+      description: 'test: records the call rate it is shown',
+      start: hold,
+      next: (_state, _outcome, ctx) => hold(ctx),
+    });
+    await runSend(r, { recipients: numbers(2001), strategy });
+    expect(rates[0]).toBe(r.config.maxBatchesPerSecond);
+    const learned = rates.at(-1)!;
+    expect(learned).toBeLessThan(r.config.maxBatchesPerSecond);
+    // What the strategy is shown is what the pacer spaces calls by (one a second here, give or take the probing).
+    expect(learned).toBeGreaterThan(0.5);
+    expect(learned).toBeLessThan(1.5);
   });
 
   it('remembers the learned rate beside the proven size, and the next process starts its sends at it', async () => {

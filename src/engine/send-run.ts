@@ -335,6 +335,7 @@ export class SendRun {
       batchesSent: this.batchSequence.length,
       batchesOk: this.batchesOk,
       ...(this.anchorMs !== undefined ? { anchorMs: this.anchorMs } : {}),
+      callsPerSecond: this.deps.pacer.rateOf(this.sessionId),
     };
   }
 
