@@ -36,6 +36,14 @@ export interface BracketState extends Evidence {
   readonly front: Front;
   /** The next call is one recipient sent before `size`, so that a failure of `size` costs nobody an attempt. */
   readonly rescuing: boolean;
+  /**
+   * Since the floor last worked: small calls sent between failures at the floor that went
+   * through, and that failed. Small calls going through while the floor keeps failing is a
+   * capacity under the floor; small calls failing too is an outage (as in the outage phase).
+   */
+  readonly underFloor: { readonly ok: number; readonly failed: number };
+  /** The floor just failed: send a small call before trying it again (see `underFloor`). */
+  readonly floorCheck: boolean;
 }
 
 /** Runs of [recipients, attempts failed] at the front of the engine's queue, front first; everyone after them has failed none. */
@@ -119,6 +127,26 @@ export function afterFailure(
     case 'cold-failure': {
       // A third gets under most stale memories or a weak account in one step. Not below
       // the floor: when tiny batches fail too, it is an outage, and smaller will not help.
+      // But a capacity can fall further than the floor allows for (a sixteenth): when a small
+      // call sent between failures at the floor keeps going through, far more often than it
+      // fails, the floor goes down by a third; until then such a call goes first (bracket.ts).
+      if (outcome.size <= state.floor && state.floor > 1) {
+        const { ok, failed } = state.underFloor;
+        if (ok >= 2 && ok > 2 * failed) {
+          const floor = Math.max(1, Math.floor(state.floor / t.checkDivisor));
+          const lowered = {
+            ...state,
+            size: floor,
+            floor,
+            bad: outcome.size,
+            badGuessed: false,
+            streak: 0,
+            underFloor: NOTHING_UNDER_FLOOR,
+          };
+          return [lowered, `${what} at the floor, and small calls go through: the capacity fell below ${state.floor}`];
+        }
+        return [{ ...state, size: state.floor, bad: outcome.size, badGuessed: false, streak: 0, floorCheck: true }, `${what} at the floor`];
+      }
       const size = Math.max(state.floor, Math.floor(outcome.size / t.checkDivisor));
       return [{ ...state, size, bad: outcome.size, badGuessed: false, streak: 0 }, `${what} before anything worked`];
     }
@@ -240,10 +268,13 @@ function grown(
       streak: raised ? 0 : state.streak + 1,
       ...(random ? { ceilingOdds: 1, shadowBad: Infinity, randoms: state.randoms + 1 } : {}),
       ...(state.phase.kind === 'probing' ? { failedProbes: 0 } : {}),
+      ...(outcome.size >= state.floor ? { underFloor: NOTHING_UNDER_FLOOR } : {}),
     },
     `${outcome.size} ok in ${Math.round(outcome.durationMs)} ms${random ? `: the failure at ${state.bad} was random` : ''}`,
   ];
 }
+
+export const NOTHING_UNDER_FLOOR = Object.freeze({ ok: 0, failed: 0 });
 
 export const onlyAnchor = (samples: readonly Sample[]): boolean => samples.length === 1 && samples[0]!.n === 1;
 

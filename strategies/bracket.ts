@@ -36,7 +36,10 @@
  *   `blipSpacing` batches, or one right after a failed retry, is about size. If the check fails too with a timeout,
  *   the capacity fell: it goes on down by thirds (where hangs in this send have
  *   mostly turned out random, the check's size stays in doubt too, and the
- *   ceiling before both is kept). If it fails fast, it is an outage: one
+ *   ceiling before both is kept), not below a sixteenth of the size that worked,
+ *   where tiny calls failing too is an outage; but when a call of a few recipients
+ *   sent between failures at that floor keeps going through, the floor comes down
+ *   by a third. If it fails fast, it is an outage: one
  *   recipient at a time until one gets through, then the check again, and
  *   back to the size that worked (unless one recipient went through at once
  *   twice, and more than twice as often as one failed: then it is a capacity
@@ -90,7 +93,7 @@ import { addSample, bestThroughput, GIVE_UP_FACTOR, giveUpAfter, giveUpMs } from
 import { PROBING, STEADY, transition, type Phase } from './bracket-phase.js';
 import { resolveTuning, type BracketOptions, type BracketTuning } from './bracket-options.js';
 import { bracketTry, growth, worthTrying } from './bracket-weigh.js';
-import { defineStrategy, planSize, sendsAllRemaining, type DefinedStrategy, type StrategyContext } from './sdk.js';
+import { defineStrategy, planSize, sendsAllRemaining, type BatchOutcome, type DefinedStrategy, type StrategyContext } from './sdk.js';
 
 import {
   afterFailure,
@@ -99,6 +102,7 @@ import {
   predictedMs,
   ENGINE_ATTEMPTS,
   frontStrikes,
+  NOTHING_UNDER_FLOOR,
   strikeFront,
   type BracketState,
 } from './bracket-update.js';
@@ -192,18 +196,40 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
   }
   // Bound the size the engine will really send: its tail rule may send less than asked.
   const sent = planSize(size, ctx.remaining, ctx.config.maxBatchSize);
-  const after = { ...state, size, phase: next };
+  const after = { ...state, size, phase: next, floorCheck: false };
   // Whoever is at the front of the queue has failed twice: send one recipient first, which the
   // network carries (the anchor did), so that a failure of `size` after it costs them no attempt.
   const strikes = state.lastOk === 0 || sent <= state.lastOk;
-  if (strikes && sent > 1 && phase.kind !== 'outage' && frontStrikes(state.front, sent) >= ENGINE_ATTEMPTS - 1) {
-    const rescue = { state: { ...after, rescuing: true }, size: 1, reason: `${why}: ${how} -> ${size}, after one recipient first` };
-    const giveUp = timeoutFor(1, state, ctx, t);
+  const struck = strikes && frontStrikes(state.front, sent) >= ENGINE_ATTEMPTS - 1;
+  const lead = struck ? 1 : state.floorCheck ? floorCheckSize(state, sent) : 0;
+  if (sent > 1 && phase.kind !== 'outage' && lead > 0) {
+    const first = lead === 1 ? 'one recipient' : `${lead} recipients`;
+    // Marked a floor check only when that is why it goes: what it shows then counts in underFloor.
+    const leading = { ...after, rescuing: true, floorCheck: !struck };
+    const rescue = { state: leading, size: lead, reason: `${why}: ${how} -> ${size}, after ${first} first` };
+    const giveUp = timeoutFor(lead, state, ctx, t);
     return giveUp === undefined ? rescue : { ...rescue, timeoutMs: Math.round(giveUp) };
   }
   const giveUp = timeoutFor(sent, state, ctx, t);
   const reason = `${why}: ${how} -> ${size}`;
   return giveUp === undefined ? { state: after, size, reason } : { state: after, size, reason, timeoutMs: Math.round(giveUp) };
+}
+
+/**
+ * The call sent before the floor again, to tell a capacity under it from an outage: one above the
+ * engine's last size that worked, whose failure costs nobody an attempt, while that is well under
+ * the floor; else one recipient, unless whoever is at the front has failed twice (0: no check).
+ */
+function floorCheckSize(state: BracketState, sent: number): number {
+  if (state.lastOk > 0 && state.lastOk + 1 < sent) return state.lastOk + 1;
+  return frontStrikes(state.front, 1) < ENGINE_ATTEMPTS - 1 ? 1 : 0;
+}
+
+/** What the small call sent before the floor again says of the floor (see BracketState.underFloor). */
+function beside(prior: BracketState, outcome: BatchOutcome): BracketState['underFloor'] {
+  if (!prior.floorCheck) return prior.underFloor;
+  const { ok, failed } = prior.underFloor;
+  return outcome.ok ? { ok: ok + 1, failed } : { ok, failed: failed + 1 };
 }
 
 /** Just above the engine's last size that worked, a failed retry is a size probe: it costs nobody an attempt. */
@@ -273,6 +299,8 @@ function start(ctx: StrategyContext, t: BracketTuning): Decision {
     lastOk: 0,
     front: [],
     rescuing: false,
+    underFloor: NOTHING_UNDER_FLOOR,
+    floorCheck: false,
   };
   const proven = Math.min(ctx.history?.maxProvenBatchSize ?? 0, ctx.config.maxBatchSize);
   const failed = ctx.history?.minFailedBatchSize ?? 0;
@@ -303,11 +331,17 @@ export function createBracket(options: BracketOptions = {}): DefinedStrategy<Bra
       const lastOk = outcome.ok ? outcome.size : prior.lastOk;
       if (prior.rescuing) {
         // The one recipient sent first says nothing about `size`; the decision it went before stands.
-        const state = { ...prior, rescuing: false, lastOk, front: strikeFront(prior, outcome) };
+        const state = {
+          ...prior,
+          rescuing: false,
+          floorCheck: false,
+          lastOk,
+          front: strikeFront(prior, outcome),
+          underFloor: beside(prior, outcome),
+        };
         const samples = outcome.ok ? addSample(prior.samples, outcome.size, outcome.durationMs) : prior.samples;
-        const why = outcome.ok
-          ? `one recipient ok in ${Math.round(outcome.durationMs)} ms`
-          : `one recipient failed (${outcome.error ?? 'error'})`;
+        const who = outcome.size === 1 ? 'one recipient' : `${outcome.size} recipients`;
+        const why = outcome.ok ? `${who} ok in ${Math.round(outcome.durationMs)} ms` : `${who} failed (${outcome.error ?? 'error'})`;
         return decide({ ...state, samples }, ctx, why, t);
       }
       const state = { ...prior, lastOk, front: strikeFront(prior, outcome) };

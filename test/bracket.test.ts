@@ -151,6 +151,47 @@ describe('bracket', () => {
     expect(sizes.slice(-3).every((n) => n > check / CHECK_DIVISOR && n <= 500)).toBe(true);
   });
 
+  it('follows a capacity that fell further than its floor: small calls go through between failures at the floor', () => {
+    const steps = drive(30, network);
+    const cruise = steps.at(-1)!.size;
+    const floor = Math.ceil(cruise / 16);
+    // From now on anything above 100 (well under a sixteenth of the cruise) is rejected fast.
+    const crashed = (size: number): BatchOutcome =>
+      size <= 100 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 400, ok: false, error: 'error' };
+    let step = steps.at(-1)!;
+    const sizes: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      step = bracket.next(step.state as never, crashed(step.size), ctx({ batchesSent: 31 + i }));
+      sizes.push(step.size);
+    }
+    // It reaches the floor, sends a few recipients between failures there, then goes below it.
+    const atFloor = sizes.filter((n) => n === floor).length;
+    expect(atFloor).toBeGreaterThanOrEqual(2);
+    expect(atFloor).toBeLessThanOrEqual(4);
+    expect(step.reason).not.toMatch(/at the floor/);
+    // (Calls of a few recipients go first while the front of the queue has failed twice.)
+    expect(
+      sizes
+        .filter((n) => n > 3)
+        .slice(-5)
+        .every((n) => n > 50 && n <= 100),
+    ).toBe(true);
+
+    // The same fall, but an outage starts as it reaches the floor, and small calls fail as well: the floor holds.
+    let held = steps.at(-1)!;
+    while (!/at the floor/.test(held.reason)) held = bracket.next(held.state as never, crashed(held.size), ctx({ batchesSent: 31 }));
+    const outage: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      held = bracket.next(
+        held.state as never,
+        { size: held.size, durationMs: 400, ok: false, error: 'error' },
+        ctx({ batchesSent: 40 + i }),
+      );
+      outage.push(held.size);
+    }
+    expect(Math.min(...outage.filter((n) => n > 3))).toBe(floor);
+  });
+
   it('climbs back after a one-off failure at a size that worked many times', () => {
     const steps = drive(30, network);
     const cruise = steps.at(-1)!.size;
