@@ -217,7 +217,7 @@ function decide(state: BracketState, ctx: StrategyContext, why: string, t: Brack
 
 /**
  * The call sent before the floor again, to tell a capacity under it from an outage: one above the
- * engine's last size that worked, whose failure costs nobody an attempt, while that is well under
+ * engine's last size that worked, whose failure costs nobody an attempt, while that is under
  * the floor; else one recipient, unless whoever is at the front has failed twice (0: no check).
  */
 function floorCheckSize(state: BracketState, sent: number): number {
