@@ -5,7 +5,19 @@ import { fitLine, GIVE_UP_FACTOR, GIVE_UP_MARGIN_MS, giveUpMs } from '../strateg
 import type { Phase } from '../strategies/bracket-phase.js';
 import { worthTrying } from '../strategies/bracket-weigh.js';
 import { planSize, type BatchOutcome } from '../strategies/sdk.js';
-import { CHECK_DIVISOR, config, ctx, drive, history, MAX_MS_PER_RECIPIENT, network, network6000, PROBE_EVERY } from './support/bracket.js';
+import {
+  carryOn,
+  CHECK_DIVISOR,
+  config,
+  ctx,
+  drive,
+  history,
+  MAX_MS_PER_RECIPIENT,
+  network,
+  network6000,
+  PROBE_EVERY,
+  rejectedAbove,
+} from './support/bracket.js';
 
 describe('bracket', () => {
   it('starts at the third level, and cuts a first call that hangs short using the anchor', () => {
@@ -138,14 +150,7 @@ describe('bracket', () => {
     const cruise = steps.at(-1)!.size;
     const check = Math.floor(cruise / CHECK_DIVISOR);
     // From now on the network rejects anything above 500 fast, and one recipient always goes through.
-    const dropped = (size: number): BatchOutcome =>
-      size <= 500 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 400, ok: false, error: 'error' };
-    let step = steps.at(-1)!;
-    const sizes: number[] = [];
-    for (let i = 0; i < 14; i++) {
-      step = bracket.next(step.state as never, dropped(step.size), ctx({ batchesSent: 31 + i }));
-      sizes.push(step.size);
-    }
+    const { sizes } = carryOn(steps.at(-1)!, rejectedAbove(500), 14, 31);
     // The retry fails, the check fails, one works, the check fails again, one works: then down by thirds instead of looping.
     expect(sizes.slice(0, 6)).toEqual([cruise + 1, check, 1, check, 1, Math.floor(check / CHECK_DIVISOR)]);
     expect(sizes.slice(-3).every((n) => n > check / CHECK_DIVISOR && n <= 500)).toBe(true);
@@ -156,14 +161,8 @@ describe('bracket', () => {
     const cruise = steps.at(-1)!.size;
     const floor = Math.ceil(cruise / 16);
     // From now on anything above 100 (well under a sixteenth of the cruise) is rejected fast.
-    const crashed = (size: number): BatchOutcome =>
-      size <= 100 ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 400, ok: false, error: 'error' };
-    let step = steps.at(-1)!;
-    const sizes: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      step = bracket.next(step.state as never, crashed(step.size), ctx({ batchesSent: 31 + i }));
-      sizes.push(step.size);
-    }
+    const crashed = rejectedAbove(100);
+    const { step, sizes } = carryOn(steps.at(-1)!, crashed, 30, 31);
     // It reaches the floor, sends a few recipients between failures there, then goes below it.
     const atFloor = sizes.filter((n) => n === floor).length;
     expect(atFloor).toBeGreaterThanOrEqual(2);
@@ -180,15 +179,7 @@ describe('bracket', () => {
     // The same fall, but an outage starts as it reaches the floor, and small calls fail as well: the floor holds.
     let held = steps.at(-1)!;
     while (!/at the floor/.test(held.reason)) held = bracket.next(held.state as never, crashed(held.size), ctx({ batchesSent: 31 }));
-    const outage: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      held = bracket.next(
-        held.state as never,
-        { size: held.size, durationMs: 400, ok: false, error: 'error' },
-        ctx({ batchesSent: 40 + i }),
-      );
-      outage.push(held.size);
-    }
+    const { sizes: outage } = carryOn(held, rejectedAbove(0), 20, 40);
     expect(Math.min(...outage.filter((n) => n > 3))).toBe(floor);
   });
 

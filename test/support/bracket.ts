@@ -39,3 +39,24 @@ export function drive(
   for (let i = 0; i < steps; i++) seen.push(strategy.next(seen.at(-1)!.state, outcome(seen.at(-1)!.size), start));
   return seen;
 }
+
+/** A network that rejects anything above `limit` fast (in 400 ms), as after a capacity fell; smaller calls work. */
+export const rejectedAbove =
+  (limit: number) =>
+  (size: number): BatchOutcome =>
+    size <= limit ? { size, durationMs: 400 + 0.8 * size, ok: true } : { size, durationMs: 400, ok: false, error: 'error' };
+
+/** Goes on from `step` for `calls` more calls against `outcome`, numbering them from `batchesSent`: the last step and every size chosen. */
+export function carryOn(
+  step: Step<BracketState>,
+  outcome: (size: number) => BatchOutcome,
+  calls: number,
+  batchesSent: number,
+): { step: Step<BracketState>; sizes: number[] } {
+  const sizes: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    step = bracket.next(step.state, outcome(step.size), ctx({ batchesSent: batchesSent + i }));
+    sizes.push(step.size);
+  }
+  return { step, sizes };
+}
