@@ -1,10 +1,8 @@
 /** The server on the wire: every protocol on one port, TLS (with HTTP/1.1), deadlines; and, in memory, what it writes to its logs. */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
@@ -19,9 +17,9 @@ import { createStorycastHandler } from '../src/server/handler.js';
 import { listen } from '../src/server/listen.js';
 import type { SimulatedNetwork } from '../src/transport/sim/network.js';
 import { numbers } from './support/scripted-transport.js';
+import { selfSignedCert } from './support/tls.js';
 import { createTestApp, startTestServer, type TestServer } from './support/storycast-server.js';
 
-const run = promisify(execFile);
 const story = { content: { case: 'text' as const, value: { text: 'hi' } } };
 
 async function sendAll(stream: AsyncIterable<SendStoryResponse>): Promise<SendStoryResponse[]> {
@@ -93,23 +91,7 @@ describe('TLS', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'storycast-tls-'));
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ]);
+    await selfSignedCert(dir);
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });

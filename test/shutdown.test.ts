@@ -1,7 +1,6 @@
 /** Graceful shutdown: on a real port in process, the refusal in memory, and as the real `npm start` process receiving SIGTERM. */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
@@ -12,6 +11,7 @@ import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { ErrorInfoSchema } from '../src/gen/google/rpc/error_details_pb.js';
 import { Health, HealthCheckResponse_ServingStatus as Status } from '../src/gen/grpc/health/v1/health_pb.js';
 import { StoryService, type SendStoryResponse } from '../src/gen/storycast/v1/story_service_pb.js';
+import { freePort } from './support/ports.js';
 import { numbers } from './support/scripted-transport.js';
 import { createTestApp, startTestServer } from './support/storycast-server.js';
 
@@ -170,16 +170,6 @@ function dockerfile(): { cmd: string[]; healthcheck: string } {
 function toolsPath(): string {
   const gopath = execFileSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).trim();
   return `${join(gopath, 'bin')}:${process.env['PATH']}`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-    probe.once('error', reject);
-  });
 }
 
 async function drain(stream: AsyncIterable<unknown>): Promise<void> {

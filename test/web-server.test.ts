@@ -10,6 +10,7 @@ import { SessionService } from '../src/gen/storycast/v1/session_service_pb.js';
 import { StoryService } from '../src/gen/storycast/v1/story_service_pb.js';
 import { silentLogger } from '../src/log.js';
 import { consoleHandler, listenWeb, startWeb, type WebListener } from '../src/server/web.js';
+import { freePort } from './support/ports.js';
 import { numbers } from './support/scripted-transport.js';
 import { createTestApp, type TestApp } from './support/storycast-server.js';
 
@@ -158,9 +159,3 @@ describe('without a build', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const probe = await listenWeb(() => undefined, { host: '127.0.0.1', port: 0 });
-  await probe.close();
-  return probe.port;
-}

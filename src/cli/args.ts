@@ -5,8 +5,8 @@
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HEX_COLOUR_FORMAT, isHexColour } from '../util/hex-colour.js';
-import { apiKeyFrom } from './connection.js';
-import { DEFAULT_SERVER, protocolFrom, serverFrom } from './server-address.js';
+import { SERVER_OPTIONS, serverTargetFrom } from './connection.js';
+import { DEFAULT_SERVER } from './server-address.js';
 import { UsageError } from './usage-error.js';
 
 export { DEFAULT_SERVER, UsageError };
@@ -142,9 +142,7 @@ export function mimeTypeFor(pathOrUrl: string): string {
 }
 
 const OPTIONS = {
-  server: { type: 'string' },
-  protocol: { type: 'string' },
-  'api-key': { type: 'string' },
+  ...SERVER_OPTIONS,
   session: { type: 'string' },
   strategy: { type: 'string' },
   experiment: { type: 'string' },
@@ -212,9 +210,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
   }
   if (values.help) return 'help';
   const story = parseStory(values);
-  const server = serverFrom(values.server, env);
-  const protocol = protocolFrom(values.protocol);
-  const apiKey = apiKeyFrom(values['api-key'], env);
+  const { server, protocol, apiKey } = serverTargetFrom(values, env);
   const sessionId = values.session ?? 'demo';
   if (sessionId.trim() === '') throw new UsageError('--session must not be empty');
   const demoRecipients = values.recipients === undefined ? 0 : integer('recipients', values.recipients, 1, MAX_DEMO_RECIPIENTS);

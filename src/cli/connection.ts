@@ -6,7 +6,7 @@
  */
 import type { Interceptor, Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
-import type { Protocol } from './server-address.js';
+import { type Protocol, protocolFrom, serverFrom } from './server-address.js';
 import { UsageError } from './usage-error.js';
 
 export interface ServerTarget {
@@ -32,6 +32,23 @@ export function apiKeyFrom(option: string | undefined, env: Readonly<Record<stri
   if (!fromEnv) return undefined;
   if (!KEY.test(fromEnv)) throw new UsageError('STORYCAST_API_KEY: expected the key: printable ASCII without spaces');
   return fromEnv;
+}
+
+/** The options of every command that reaches the server, for parseArgs. */
+export const SERVER_OPTIONS = {
+  server: { type: 'string' },
+  protocol: { type: 'string' },
+  'api-key': { type: 'string' },
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The server that --server, --protocol and --api-key name (each with its fallback), checked in that order. */
+export function serverTargetFrom(
+  values: { readonly server?: string | undefined; readonly protocol?: string | undefined; readonly 'api-key'?: string | undefined },
+  env: Env,
+): { server: string; protocol: Protocol; apiKey: string | undefined } {
+  return { server: serverFrom(values.server, env), protocol: protocolFrom(values.protocol), apiKey: apiKeyFrom(values['api-key'], env) };
 }
 
 function bearer(key: string): Interceptor {

@@ -9,11 +9,10 @@ import { createClient } from '@connectrpc/connect';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { SessionService } from '../gen/storycast/v1/session_service_pb.js';
 import { integer } from './args.js';
-import { apiKeyFrom, serverTransport } from './connection.js';
+import { serverTransport, SERVER_OPTIONS, serverTargetFrom } from './connection.js';
 import { describeError } from './errors.js';
 import { write, type CliIO } from './follow.js';
 import { num } from './progress.js';
-import { protocolFrom, serverFrom } from './server-address.js';
 import { parsedOrUsage, UsageError } from './usage-error.js';
 
 export const CONTACTS_HELP = `Usage: npm run storycast -- contacts [options]
@@ -38,9 +37,7 @@ export async function contacts(argv: readonly string[], io: CliIO): Promise<numb
           options: {
             session: { type: 'string' },
             limit: { type: 'string' },
-            server: { type: 'string' },
-            protocol: { type: 'string' },
-            'api-key': { type: 'string' },
+            ...SERVER_OPTIONS,
             help: { type: 'boolean', short: 'h' },
           },
           strict: true,
@@ -53,9 +50,7 @@ export async function contacts(argv: readonly string[], io: CliIO): Promise<numb
     options = {
       sessionId: values.session ?? 'demo',
       limit: values.limit === undefined ? Number.POSITIVE_INFINITY : integer('limit', values.limit, 1, 1_000_000),
-      server: serverFrom(values.server, io.env),
-      protocol: protocolFrom(values.protocol),
-      apiKey: apiKeyFrom(values['api-key'], io.env),
+      ...serverTargetFrom(values, io.env),
     };
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;

@@ -17,12 +17,12 @@ import {
   ExperimentUnit,
   GetExperimentResultsResponseSchema,
 } from '../gen/storycast/v1/experiment_service_pb.js';
-import { apiKeyFrom, type ServerTarget, serverTransport } from './connection.js';
+import { type ServerTarget, serverTransport, SERVER_OPTIONS, serverTargetFrom } from './connection.js';
 import { authHint, codeName, describeError, errorInfo, errorJson } from './errors.js';
 import { distributionSvg, NOT_COMPUTABLE } from './experiment-chart.js';
 import { formatExperiment, formatExperimentList, formatResults } from './experiment-format.js';
 import { write, type CliIO } from './follow.js';
-import { type Protocol, protocolFrom, serverFrom } from './server-address.js';
+import type { Protocol } from './server-address.js';
 import { parsedOrUsage, UsageError } from './usage-error.js';
 
 export const EXPERIMENT_HELP = `Usage: npm run storycast -- experiment <command> [options]
@@ -67,9 +67,7 @@ const SUBCOMMANDS = ['create', 'list', 'get', 'update', 'results', 'stop'] as co
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 const COMMON = {
-  server: { type: 'string' },
-  protocol: { type: 'string' },
-  'api-key': { type: 'string' },
+  ...SERVER_OPTIONS,
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -172,9 +170,7 @@ export function parseExperimentArgs(
   if (values.help) return 'help';
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const common = {
-    server: serverFrom(str('server'), env),
-    protocol: protocolFrom(str('protocol')),
-    apiKey: apiKeyFrom(str('api-key'), env),
+    ...serverTargetFrom({ server: str('server'), protocol: str('protocol'), 'api-key': str('api-key') }, env),
     json: values.json === true,
   };
   switch (command) {

@@ -9,11 +9,10 @@ import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { RecipientList } from '../gen/storycast/v1/recipient_list_pb.js';
 import { demoRecipients, parseRecipientFile } from './args.js';
 import { integer } from './args.js';
-import { apiKeyFrom } from './connection.js';
+import { SERVER_OPTIONS, serverTargetFrom } from './connection.js';
 import { describeError } from './errors.js';
 import { storyClient, write, type CliIO } from './follow.js';
 import { num } from './progress.js';
-import { protocolFrom, serverFrom } from './server-address.js';
 import { parsedOrUsage, UsageError } from './usage-error.js';
 
 export const LISTS_HELP = `Usage: npm run storycast -- lists [command] [NAME] [options]
@@ -54,9 +53,7 @@ export function parseListsArgs(argv: readonly string[], env: Readonly<Record<str
         session: { type: 'string' },
         file: { type: 'string' },
         recipients: { type: 'string' },
-        server: { type: 'string' },
-        protocol: { type: 'string' },
-        'api-key': { type: 'string' },
+        ...SERVER_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -80,9 +77,7 @@ export function parseListsArgs(argv: readonly string[], env: Readonly<Record<str
     sessionId: values.session ?? 'demo',
     file: values.file,
     demoRecipients: demo,
-    server: serverFrom(values.server, env),
-    protocol: protocolFrom(values.protocol),
-    apiKey: apiKeyFrom(values['api-key'], env),
+    ...serverTargetFrom(values, env),
   };
 }
 

@@ -4,11 +4,10 @@
  */
 import { runIfMain } from './run-main.js';
 import { parseArgs } from 'node:util';
-import { apiKeyFrom } from './connection.js';
+import { SERVER_OPTIONS, serverTargetFrom } from './connection.js';
 import { describeError } from './errors.js';
 import { storyClient, write, type CliIO } from './follow.js';
 import { formatScheduled } from './progress.js';
-import { protocolFrom, serverFrom } from './server-address.js';
 import { parsedOrUsage, UsageError } from './usage-error.js';
 
 export const SCHEDULES_HELP = `Usage: npm run storycast -- schedules [delete ID] [options]
@@ -40,9 +39,7 @@ export function parseSchedulesArgs(argv: readonly string[], env: Readonly<Record
       args: [...argv],
       options: {
         session: { type: 'string' },
-        server: { type: 'string' },
-        protocol: { type: 'string' },
-        'api-key': { type: 'string' },
+        ...SERVER_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -58,9 +55,7 @@ export function parseSchedulesArgs(argv: readonly string[], env: Readonly<Record
     command: word,
     scheduleId,
     sessionId: values.session ?? '',
-    server: serverFrom(values.server, env),
-    protocol: protocolFrom(values.protocol),
-    apiKey: apiKeyFrom(values['api-key'], env),
+    ...serverTargetFrom(values, env),
   };
 }
 

@@ -9,10 +9,9 @@ import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { SendSchema, SendState, type Send } from '../gen/storycast/v1/story_service_pb.js';
 import { integer } from './args.js';
 import { describeError } from './errors.js';
-import { apiKeyFrom } from './connection.js';
+import { SERVER_OPTIONS, serverTargetFrom } from './connection.js';
 import { storyClient, write, type CliIO } from './follow.js';
 import { num, percent } from './progress.js';
-import { protocolFrom, serverFrom } from './server-address.js';
 import { parsedOrUsage, UsageError } from './usage-error.js';
 
 export const SENDS_HELP = `Usage: npm run storycast -- sends [options]
@@ -56,9 +55,7 @@ export function parseSendsArgs(argv: readonly string[], env: Readonly<Record<str
           session: { type: 'string' },
           state: { type: 'string' },
           limit: { type: 'string' },
-          server: { type: 'string' },
-          protocol: { type: 'string' },
-          'api-key': { type: 'string' },
+          ...SERVER_OPTIONS,
           json: { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
         },
@@ -68,14 +65,11 @@ export function parseSendsArgs(argv: readonly string[], env: Readonly<Record<str
   if (values.help) return 'help';
   const state = values.state === undefined ? SendState.UNSPECIFIED : STATES[values.state.toLowerCase()];
   if (state === undefined) throw new UsageError(`--state: "${values.state}" is not one of ${Object.keys(STATES).join(', ')}`);
-  const protocol = protocolFrom(values.protocol);
   return {
     sessionId: values.session ?? '',
     state,
     limit: values.limit === undefined ? 50 : integer('limit', values.limit, 1, 100_000),
-    server: serverFrom(values.server, env),
-    protocol,
-    apiKey: apiKeyFrom(values['api-key'], env),
+    ...serverTargetFrom(values, env),
     json: values.json ?? false,
   };
 }

@@ -6,9 +6,8 @@
 import { runIfMain } from './run-main.js';
 import { parseArgs } from 'node:util';
 import { integer } from './args.js';
-import { apiKeyFrom } from './connection.js';
+import { SERVER_OPTIONS, serverTargetFrom } from './connection.js';
 import { follow, storyClient, write, type CliIO } from './follow.js';
-import { protocolFrom, serverFrom } from './server-address.js';
 import { parsedOrUsage, UsageError } from './usage-error.js';
 
 export const WATCH_HELP = `Usage: npm run storycast -- watch SEND_ID [options]
@@ -43,9 +42,7 @@ export function parseWatchArgs(argv: readonly string[], env: Readonly<Record<str
       args: [...argv],
       options: {
         after: { type: 'string' },
-        server: { type: 'string' },
-        protocol: { type: 'string' },
-        'api-key': { type: 'string' },
+        ...SERVER_OPTIONS,
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -55,13 +52,10 @@ export function parseWatchArgs(argv: readonly string[], env: Readonly<Record<str
   );
   if (values.help) return 'help';
   if (positionals.length !== 1 || positionals[0]!.trim() === '') throw new UsageError('give exactly one SEND_ID');
-  const protocol = protocolFrom(values.protocol);
   return {
     sendId: positionals[0]!,
     afterEvent: values.after === undefined ? 0 : integer('after', values.after, 0, 2 ** 31 - 1),
-    server: serverFrom(values.server, env),
-    protocol,
-    apiKey: apiKeyFrom(values['api-key'], env),
+    ...serverTargetFrom(values, env),
     json: values.json ?? false,
   };
 }

@@ -1,17 +1,14 @@
 /** `npm start` with TLS: the main port serves the console too (browsers speak HTTP/1.1 or HTTP/2 over TLS), next to the web port. */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoryService } from '../../src/gen/storycast/v1/story_service_pb.js';
+import { selfSignedCert } from '../support/tls.js';
 import { type ConsoleServer, startConsoleServer } from './harness.js';
-
-const run = promisify(execFile);
 
 function get(url: string, ca: Buffer): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
@@ -34,24 +31,7 @@ describe('the console on the TLS port', () => {
   let ca: Buffer;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'storycast-console-tls-'));
-    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
+    const { cert, key } = await selfSignedCert(dir);
     ca = await readFile(cert);
     server = await startConsoleServer({ STORYCAST_TLS_CERT: cert, STORYCAST_TLS_KEY: key });
   }, 120_000);
